@@ -1,0 +1,185 @@
+//! Request dispatch: decodes a frame's header and body with kafka-protocol, routes it to the handler
+//! module for its API, and encodes the response frame.
+//!
+//! Invariant: only (API, version) pairs listed in [`SUPPORTED`] reach a handler; anything else gets an
+//! UNSUPPORTED_VERSION answer carrying the supported ranges, and the connection stays open.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+use crate::error::code;
+use crate::server::Broker;
+
+mod api_versions;
+mod configs;
+mod create_partitions;
+mod create_topics;
+mod delete_records;
+mod delete_topics;
+mod describe_cluster;
+mod fetch;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+/// What to do after handling a frame.
+pub enum Outcome {
+    Respond(Bytes),
+    /// acks=0 produce: Kafka sends nothing back.
+    NoResponse,
+    /// The request could not be decoded; Kafka closes such connections.
+    Close(String),
+}
+
+/// Everything a handler knows about the request besides its body.
+pub struct Ctx<'a> {
+    pub broker: &'a Arc<Broker>,
+    pub header: RequestHeader,
+    pub version: i16,
+    pub peer: SocketAddr,
+    pub listener: &'a str,
+}
+
+/// The APIs this broker handles, with the version ranges it handles them at (Kafka 4.1's ranges).
+pub const SUPPORTED: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::Metadata,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::DeleteRecords,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::CreatePartitions,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::DescribeCluster,
+];
+
+/// The advertised (api key, min, max) list.
+pub fn supported_versions() -> Vec<ApiVersion> {
+    SUPPORTED
+        .iter()
+        .map(|k| {
+            let r = k.valid_versions();
+            ApiVersion::default()
+                .with_api_key(*k as i16)
+                .with_min_version(r.min)
+                .with_max_version(r.max)
+        })
+        .collect()
+}
+
+fn is_supported(key: ApiKey, version: i16) -> bool {
+    SUPPORTED.contains(&key) && {
+        let r = key.valid_versions();
+        version >= r.min && version <= r.max
+    }
+}
+
+/// Handles one request frame (without its length prefix).
+pub async fn handle_frame(broker: &Arc<Broker>, frame: Bytes, peer: SocketAddr, listener: &str) -> Outcome {
+    let mut peek = &frame[..];
+    let raw_key = peek.get_i16();
+    let version = peek.get_i16();
+    let correlation_id = peek.get_i32();
+
+    let key = match ApiKey::try_from(raw_key) {
+        Ok(k) if is_supported(k, version) => k,
+        other => {
+            tracing::debug!(%peer, api_key = raw_key, version, known = other.is_ok(), "unsupported API or version");
+            return Outcome::Respond(unsupported_version_frame(correlation_id));
+        }
+    };
+
+    let mut buf = frame;
+    let header = match RequestHeader::decode(&mut buf, key.request_header_version(version)) {
+        Ok(h) => h,
+        Err(e) => return Outcome::Close(format!("malformed {key:?} v{version} request header: {e}")),
+    };
+    let request = match RequestKind::decode(key, &mut buf, version) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Close(format!("malformed {key:?} v{version} request body: {e}")),
+    };
+    let ctx = Ctx {
+        broker,
+        header,
+        version,
+        peer,
+        listener,
+    };
+    let response = match request {
+        RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&ctx, r)),
+        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(&ctx, r)),
+        RequestKind::Produce(r) => match produce::handle(&ctx, r) {
+            Some(resp) => ResponseKind::Produce(resp),
+            None => return Outcome::NoResponse,
+        },
+        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(&ctx, r).await),
+        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(&ctx, r)),
+        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(&ctx, r)),
+        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(&ctx, r)),
+        RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(create_partitions::handle(&ctx, r)),
+        RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(delete_records::handle(&ctx, r)),
+        RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(configs::describe(&ctx, r)),
+        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(configs::alter(&ctx, r)),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            ResponseKind::IncrementalAlterConfigs(configs::incremental_alter(&ctx, r))
+        }
+        RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(describe_cluster::handle(&ctx, r)),
+        _ => return Outcome::Respond(unsupported_version_frame(correlation_id)),
+    };
+    match encode_response(correlation_id, key.response_header_version(version), &response, version) {
+        Ok(bytes) => Outcome::Respond(bytes),
+        Err(e) => {
+            tracing::error!(%peer, api = ?key, version, error = %e, "could not encode response");
+            Outcome::Close(format!("could not encode {key:?} v{version} response: {e}"))
+        }
+    }
+}
+
+/// Encodes `length | response header | body`.
+fn encode_response(
+    correlation_id: i32,
+    header_version: i16,
+    response: &ResponseKind,
+    version: i16,
+) -> Result<Bytes, String> {
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let mut buf = BytesMut::with_capacity(256);
+    buf.put_i32(0);
+    header.encode(&mut buf, header_version).map_err(|e| e.to_string())?;
+    response.encode(&mut buf, version).map_err(|e| e.to_string())?;
+    let len = (buf.len() - 4) as i32;
+    buf[0..4].copy_from_slice(&len.to_be_bytes());
+    Ok(buf.freeze())
+}
+
+/// The answer to a request at an API or version this broker does not handle: Kafka's ApiVersions v0
+/// error shape (error code 35 followed by the supported ranges) with a v0 header. An ApiVersions
+/// client reads it as the version negotiation answer; any other client reads error code 35 first.
+pub fn unsupported_version_frame(correlation_id: i32) -> Bytes {
+    let body = ApiVersionsResponse::default()
+        .with_error_code(code::UNSUPPORTED_VERSION)
+        .with_api_keys(supported_versions());
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let mut buf = BytesMut::with_capacity(256);
+    buf.put_i32(0);
+    // v0 encodings of these two plain structs cannot fail.
+    let _ = header.encode(&mut buf, 0);
+    let _ = body.encode(&mut buf, 0);
+    let len = (buf.len() - 4) as i32;
+    buf[0..4].copy_from_slice(&len.to_be_bytes());
+    buf.freeze()
+}
+
+/// Builds a protocol string.
+pub fn s(v: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(v.into())
+}

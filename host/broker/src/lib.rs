@@ -1,0 +1,27 @@
+//! Weft's broker core: a single-node Kafka broker that speaks the Kafka wire protocol.
+//!
+//! # Layout
+//! - [`config`]: broker settings, layered with figment (defaults < file < `WEFT_*` env < flags), Kafka key names.
+//! - [`properties`]: reader for Kafka's `server.properties` format, as a figment provider.
+//! - [`topic_config`]: topic-level config keys (`retention.ms`, `cleanup.policy`, ...) and their broker defaults.
+//! - [`topics`]: the topic registry: topics, partitions, their logs and persisted metadata.
+//! - [`partition`]: one partition: its log behind a lock, and the wake-up for long-polling fetches.
+//! - [`server`]: listeners, the accept loop, background maintenance and shutdown.
+//! - [`connection`]: turns a socket's bytes into request frames and writes response frames, nothing else.
+//! - [`handlers`]: one module per Kafka API, dispatched from the decoded request kind.
+//! - [`error`]: typed errors and their mapping to Kafka error codes.
+
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod handlers;
+pub mod maintenance;
+pub mod partition;
+pub mod properties;
+pub mod server;
+pub mod topic_config;
+pub mod topics;
+
+pub use config::BrokerConfig;
+pub use error::BrokerError;
+pub use server::{Broker, RunningBroker};

@@ -1,0 +1,90 @@
+//! `weft up` and `weft broker`: start the broker and run it until Ctrl-C or SIGTERM.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use weft_broker::{Broker, BrokerConfig};
+
+use crate::client::parse_kv;
+
+#[derive(Args, Debug)]
+pub struct BrokerArgs {
+    /// Config file: weft.toml (TOML) or Kafka's server.properties format.
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Config file given positionally, as with kafka-server-start.sh.
+    #[arg(value_name = "CONFIG_FILE", conflicts_with = "config")]
+    pub config_positional: Option<PathBuf>,
+    /// Override a config key, e.g. `--override log.retention.hours=24` (repeatable; wins over all else).
+    #[arg(long = "override", short = 'o', value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Shorthand for `--override listeners=...`.
+    #[arg(long)]
+    pub listeners: Option<String>,
+    /// Shorthand for `--override log.dirs=...`.
+    #[arg(long)]
+    pub log_dirs: Option<String>,
+}
+
+pub fn run(args: BrokerArgs, explicit: bool) -> anyhow::Result<()> {
+    let file = args.config.or(args.config_positional);
+    if explicit && file.is_none() {
+        bail!("`weft broker` needs a config file (--config weft.toml or server.properties); `weft up` runs on embedded defaults");
+    }
+    let mut overrides = Vec::new();
+    for o in &args.overrides {
+        overrides.push(parse_kv(o, "--override")?);
+    }
+    if let Some(l) = args.listeners {
+        overrides.push(("listeners".into(), l));
+    }
+    if let Some(d) = args.log_dirs {
+        overrides.push(("log.dirs".into(), d));
+    }
+    let config = BrokerConfig::load(file.as_deref(), &overrides).context("configuration")?;
+    for (k, source) in &config.unknown_keys {
+        tracing::warn!(key = %k, %source, "unknown config key ignored");
+    }
+    if !config.inert_keys.is_empty() {
+        tracing::info!(keys = ?config.inert_keys, "accepted Kafka keys that have no effect on a single Weft node");
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("weft")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let running = Broker::start(config).await.context("starting the broker")?;
+        for (name, addr) in &running.bound {
+            eprintln!("weft: broker listening on {name}://{addr}");
+        }
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        running.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,28 @@
+//! `weft dump-log`: DumpLogSegments for one segment file.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct DumpLogArgs {
+    /// Segment file(s) (`<dir>/<base offset>.log`).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print every record's key, value and headers too.
+    #[arg(long, alias = "print-data-log")]
+    pub print_data: bool,
+}
+
+pub fn run(args: DumpLogArgs) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for f in &args.files {
+        use std::io::Write;
+        writeln!(out, "Dumping {}", f.display())?;
+        weft_log::dump::dump_segment(f, args.print_data, &mut out)
+            .with_context(|| format!("dumping {}", f.display()))?;
+    }
+    Ok(())
+}

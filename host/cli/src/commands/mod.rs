@@ -1,0 +1,9 @@
+//! One module per `weft` subcommand.
+
+pub mod broker;
+pub mod consume;
+pub mod dump_log;
+pub mod offsets;
+pub mod perf;
+pub mod produce;
+pub mod topics;

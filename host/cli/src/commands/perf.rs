@@ -1,0 +1,269 @@
+//! `weft perf produce|consume`: kafka-producer-perf-test and kafka-consumer-perf-test for any cluster.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::client::{parse_kv, ClientArgs};
+
+#[derive(Args, Debug)]
+pub struct PerfArgs {
+    #[command(subcommand)]
+    pub mode: PerfMode,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PerfMode {
+    /// Produce fixed-size records as fast as allowed and report throughput and latency percentiles.
+    Produce(ProducePerf),
+    /// Consume records as fast as possible and report throughput.
+    Consume(ConsumePerf),
+}
+
+#[derive(Args, Debug)]
+pub struct ProducePerf {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[arg(long, default_value = "weft-perf")]
+    pub topic: String,
+    /// Number of records to send.
+    #[arg(long, alias = "num-records", default_value_t = 1_000_000)]
+    pub records: u64,
+    /// Size of each record's value in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub record_size: usize,
+    /// Records per second to aim for; -1 means as fast as possible.
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    pub throughput: i64,
+    #[arg(long, default_value = "1")]
+    pub acks: String,
+    /// Producer properties, `key=value` (repeatable; applied last).
+    #[arg(long = "producer-props", value_name = "KEY=VALUE", num_args = 1..)]
+    pub producer_props: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ConsumePerf {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[arg(long, default_value = "weft-perf")]
+    pub topic: String,
+    /// Number of records to consume.
+    #[arg(long, alias = "messages", default_value_t = 1_000_000)]
+    pub records: u64,
+    /// Consume as this group (subscribe) instead of assigning all partitions from the beginning.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Give up when no record arrives for this long.
+    #[arg(long, default_value_t = 10_000)]
+    pub timeout_ms: u64,
+    /// Consumer properties, `key=value` (repeatable; applied last).
+    #[arg(long = "consumer-props", value_name = "KEY=VALUE", num_args = 1..)]
+    pub consumer_props: Vec<String>,
+}
+
+pub fn run(args: PerfArgs) -> anyhow::Result<()> {
+    match args.mode {
+        PerfMode::Produce(p) => produce(p),
+        PerfMode::Consume(c) => consume(c),
+    }
+}
+
+/// Latency per record in microseconds, measured from send to delivery report.
+struct Latency {
+    start: Instant,
+    histogram: Mutex<Histogram<u64>>,
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl ClientContext for Latency {}
+
+impl ProducerContext for Latency {
+    /// Microseconds since `start` at send time.
+    type DeliveryOpaque = usize;
+    fn delivery(&self, result: &DeliveryResult<'_>, sent_us: usize) {
+        match result {
+            Ok(_) => {
+                let now = self.start.elapsed().as_micros() as u64;
+                let lat = now.saturating_sub(sent_us as u64).max(1);
+                if let Ok(mut h) = self.histogram.lock() {
+                    let _ = h.record(lat);
+                }
+                self.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, _)) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut f) = self.first_error.lock() {
+                    f.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn progress(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} records ({per_sec})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn produce(args: ProducePerf) -> anyhow::Result<()> {
+    if args.records == 0 {
+        bail!("--records must be positive");
+    }
+    let mut cfg = args.client.config()?;
+    cfg.set("acks", &args.acks)
+        .set("batch.size", "1048576")
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "2000000")
+        .set("queue.buffering.max.kbytes", "2097151")
+        .set("message.max.bytes", "1048576");
+    for p in &args.producer_props {
+        let (k, v) = parse_kv(p, "--producer-props")?;
+        cfg.set(k, v);
+    }
+    let ctx = Latency {
+        start: Instant::now(),
+        histogram: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).context("histogram")?),
+        delivered: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+        first_error: Mutex::new(None),
+    };
+    let producer: BaseProducer<Latency> = cfg.create_with_context(ctx).context("creating producer")?;
+    // Random printable payload, like the Java tool's default.
+    let payload: Vec<u8> = (0..args.record_size).map(|i| b'A' + ((i * 7 + 3) % 26) as u8).collect();
+
+    let bar = progress(args.records);
+    let start = Instant::now();
+    let mut last_report = Instant::now();
+    for i in 0..args.records {
+        if args.throughput > 0 {
+            let due = Duration::from_secs_f64(i as f64 / args.throughput as f64);
+            let elapsed = start.elapsed();
+            if due > elapsed {
+                producer.poll(Duration::ZERO);
+                std::thread::sleep(due - elapsed);
+            }
+        }
+        let sent_us = producer.context().start.elapsed().as_micros() as usize;
+        let mut record = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_us).payload(&payload[..]);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(1));
+                }
+                Err((e, _)) => bail!("send failed: {e}"),
+            }
+        }
+        if i % 1024 == 0 {
+            producer.poll(Duration::ZERO);
+            bar.set_position(i);
+            if last_report.elapsed() >= Duration::from_secs(5) {
+                last_report = Instant::now();
+                let d = producer.context().delivered.load(Ordering::Relaxed);
+                bar.println(format!("{d} records delivered, {:.1} records/sec", d as f64 / start.elapsed().as_secs_f64()));
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120)).context("flushing")?;
+    let elapsed = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let ctx = producer.context();
+    let delivered = ctx.delivered.load(Ordering::Relaxed);
+    let failed = ctx.failed.load(Ordering::Relaxed);
+    let h = ctx.histogram.lock().map_err(|_| anyhow::anyhow!("histogram lock poisoned"))?;
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "{delivered} records sent, {:.1} records/sec ({:.2} MB/sec), {:.2} ms avg latency, {:.2} ms max latency, {:.2} ms 50th, {:.2} ms 95th, {:.2} ms 99th, {:.2} ms 99.9th.",
+        delivered as f64 / elapsed,
+        delivered as f64 * args.record_size as f64 / elapsed / 1_048_576.0,
+        h.mean() / 1000.0,
+        ms(h.max()),
+        ms(h.value_at_quantile(0.50)),
+        ms(h.value_at_quantile(0.95)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.value_at_quantile(0.999)),
+    );
+    if failed > 0 {
+        let first = ctx.first_error.lock().ok().and_then(|f| f.clone()).unwrap_or_default();
+        bail!("{failed} records failed: {first}");
+    }
+    Ok(())
+}
+
+fn consume(args: ConsumePerf) -> anyhow::Result<()> {
+    let mut cfg = args.client.config()?;
+    cfg.set("group.id", args.group.as_deref().unwrap_or("weft-perf-consumer"))
+        .set("enable.auto.commit", if args.group.is_some() { "true" } else { "false" })
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "4194304")
+        .set("queued.min.messages", "1000000");
+    for p in &args.consumer_props {
+        let (k, v) = parse_kv(p, "--consumer-props")?;
+        cfg.set(k, v);
+    }
+    let consumer: BaseConsumer = cfg.create().context("creating consumer")?;
+    if args.group.is_some() {
+        consumer.subscribe(&[&args.topic])?;
+    } else {
+        let md = consumer.fetch_metadata(Some(&args.topic), Duration::from_secs(30))?;
+        let t = md.topics().first().context("no metadata for topic")?;
+        if let Some(e) = t.error() {
+            bail!("topic {}: {:?}", args.topic, rdkafka::types::RDKafkaRespErr::from(e));
+        }
+        let mut tpl = TopicPartitionList::new();
+        for p in t.partitions() {
+            tpl.add_partition_offset(&args.topic, p.id(), Offset::Beginning)?;
+        }
+        consumer.assign(&tpl)?;
+    }
+    let bar = progress(args.records);
+    let mut count = 0u64;
+    let mut bytes = 0u64;
+    let mut first: Option<Instant> = None;
+    let mut last_msg = Instant::now();
+    while count < args.records {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                first.get_or_insert_with(Instant::now);
+                count += 1;
+                bytes += m.payload_len() as u64 + m.key().map(|k| k.len()).unwrap_or(0) as u64;
+                last_msg = Instant::now();
+                if count % 4096 == 0 {
+                    bar.set_position(count);
+                }
+            }
+            Some(Err(e)) => eprintln!("consume error: {e}"),
+            None => {
+                if last_msg.elapsed() > Duration::from_millis(args.timeout_ms) {
+                    bar.finish_and_clear();
+                    bail!("no record for {} ms after {count} of {} records", args.timeout_ms, args.records);
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let elapsed = first.map(|f| f.elapsed().as_secs_f64()).unwrap_or(0.0).max(1e-9);
+    let mb = bytes as f64 / 1_048_576.0;
+    println!("data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec");
+    println!("{mb:.4}, {:.4}, {count}, {:.1}", mb / elapsed, count as f64 / elapsed);
+    println!("{count} records consumed, {:.1} records/sec ({:.2} MB/sec)", count as f64 / elapsed, mb / elapsed);
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! The `weft` binary: a thin clap front end over the broker library and an rdkafka client.
+//!
+//! # Layout
+//! - `commands/broker.rs`: `weft up` and `weft broker` (run the broker until Ctrl-C).
+//! - `commands/topics.rs`: `weft topics create|list|describe|alter|delete` (Kafka admin API).
+//! - `commands/produce.rs`, `commands/consume.rs`: console producer and consumer.
+//! - `commands/offsets.rs`: GetOffsetShell-style `topic:partition:offset` lines.
+//! - `commands/dump_log.rs`: DumpLogSegments for a segment file.
+//! - `commands/perf.rs`: producer and consumer performance tests.
+//! - `client.rs`: rdkafka client configuration shared by the client commands.
+
+use std::io::IsTerminal;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod client;
+mod commands;
+
+#[derive(Parser)]
+#[command(name = "weft", version, about = "Weft: a Kafka-compatible streaming platform in one binary")]
+struct Cli {
+    /// Log output format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run Weft with embedded defaults: Kafka broker on :9092, data in ./weft-data.
+    Up(commands::broker::BrokerArgs),
+    /// Run the broker with an explicit config (weft.toml or server.properties).
+    Broker(commands::broker::BrokerArgs),
+    /// Create, list, describe, alter and delete topics.
+    Topics(commands::topics::TopicsArgs),
+    /// Produce lines from stdin to a topic.
+    Produce(commands::produce::ProduceArgs),
+    /// Consume records from a topic and print them.
+    Consume(commands::consume::ConsumeArgs),
+    /// Print topic:partition:offset for earliest, latest or a timestamp.
+    Offsets(commands::offsets::OffsetsArgs),
+    /// Print the batches (and records) of a log segment file.
+    DumpLog(commands::dump_log::DumpLogArgs),
+    /// Producer and consumer performance tests.
+    Perf(commands::perf::PerfArgs),
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.compact().init(),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let result = match cli.command {
+        Command::Up(a) => commands::broker::run(a, false),
+        Command::Broker(a) => commands::broker::run(a, true),
+        Command::Topics(a) => commands::topics::run(a),
+        Command::Produce(a) => commands::produce::run(a),
+        Command::Consume(a) => commands::consume::run(a),
+        Command::Offsets(a) => commands::offsets::run(a),
+        Command::DumpLog(a) => commands::dump_log::run(a),
+        Command::Perf(a) => commands::perf::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

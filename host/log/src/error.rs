@@ -1,0 +1,56 @@
+//! The typed errors of the log crate, each mapping to one Kafka error code.
+
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong in the log. The comment on each variant names the Kafka error code the
+/// broker answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Structurally broken batch (lengths, truncated header, unknown codec). -> CORRUPT_MESSAGE (2)
+    #[error("corrupt record batch: {0}")]
+    CorruptBatch(String),
+    /// The stored CRC-32C does not match the batch contents. -> CORRUPT_MESSAGE (2)
+    #[error("record batch CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    CrcMismatch { stored: u32, computed: u32 },
+    /// Only magic v2 batches are accepted. -> UNSUPPORTED_FOR_MESSAGE_FORMAT (43)
+    #[error("unsupported record batch magic {0}; only v2 is accepted")]
+    UnsupportedMagic(i8),
+    /// A batch is larger than max.message.bytes. -> MESSAGE_TOO_LARGE (10)
+    #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
+    BatchTooLarge { size: usize, max: u32 },
+    /// A well-formed batch whose contents break a rule (null key on a compacted topic, count mismatch).
+    /// -> INVALID_RECORD (87)
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    /// The requested offset is outside the log. -> OFFSET_OUT_OF_RANGE (1)
+    #[error("offset {requested} is out of range [{start}, {end}]")]
+    OffsetOutOfRange {
+        requested: i64,
+        start: i64,
+        end: i64,
+    },
+    /// The file system failed us. -> KAFKA_STORAGE_ERROR (56)
+    #[error("log I/O error in {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result type of the log crate.
+pub type Result<T> = std::result::Result<T, LogError>;
+
+/// Attaches the file an I/O error happened on, so every storage error names its file.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: &Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: &Path) -> Result<T> {
+        self.map_err(|source| LogError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,57 @@
+//! Segmented, durable storage for one Kafka partition, in Kafka's on-disk layout and v2 record batch
+//! format.
+//!
+//! The hot paths never decode records: `append` validates batch headers and CRCs, assigns offsets by
+//! patching the CRC-less header fields and writes the producer's bytes verbatim; `read` finds a file
+//! position through an in-memory sparse index and returns stored batches as they are. Records are
+//! decoded only for compaction, timestamp lookups, the dump tool and key checks on compacted topics.
+//!
+//! # Layout
+//!
+//! - `config`: [`LogConfig`], [`CleanupPolicy`], [`TimestampType`] (topic configs with Kafka's defaults).
+//! - `error`: [`LogError`] and [`Result`]; every variant maps to one Kafka error code.
+//! - [`batch`]: v2 batch header parsing, batch iteration and producer-batch validation (public).
+//! - `record`: record-level parsing, decompression/compression through kafka-protocol's codecs and
+//!   rebuilding a batch with a subset of its records.
+//! - `index`: the `.index` / `.timeindex` files, kept in memory, plus the rule for when an entry is due.
+//! - `scan`: chunked sequential walk over a segment file's batches that reports torn or corrupt tails.
+//! - `segment`: one `.log` file with its indexes: append, positioned reads, load/rebuild/truncate.
+//! - `log`: [`Log`], the ordered segments: append, read, roll, flush, close, delete.
+//! - `recovery`: opening a directory: interrupted-compaction leftovers, index checks, tail recovery
+//!   ([`RecoveryReport`]).
+//! - `checkpoint`: the `log-start-offset` checkpoint and the `clean-shutdown` marker.
+//! - `flush`: the flush.messages / flush.ms policy.
+//! - `retention`: time/size retention and DeleteRecords ([`RetentionReport`]).
+//! - `compaction`: key-based compaction with a crash-safe file swap ([`CompactionReport`]).
+//! - `timestamps`: ListOffsets by timestamp and max timestamp.
+//! - [`dump`]: `kafka-dump-log.sh`-style printing of segment and index files (public).
+//! - `files`: file naming and directory fsync.
+
+pub mod batch;
+mod checkpoint;
+mod compaction;
+mod config;
+pub mod dump;
+mod error;
+mod files;
+mod flush;
+mod index;
+mod log;
+mod record;
+mod recovery;
+mod retention;
+mod scan;
+mod segment;
+#[cfg(test)]
+mod testutil;
+mod timestamps;
+
+#[cfg(test)]
+mod proptests;
+
+pub use compaction::CompactionReport;
+pub use config::{CleanupPolicy, LogConfig, TimestampType};
+pub use error::{LogError, Result};
+pub use log::{AppendInfo, Log, ReadResult};
+pub use recovery::RecoveryReport;
+pub use retention::RetentionReport;

@@ -1,0 +1,742 @@
+//! The partition log: ordered segments ending in the active one — append, read, offsets, roll, flush,
+//! close and delete.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use crate::batch::{
+    self, BatchHeader, ATTRIBUTES_POS, BASE_OFFSET_POS, CRC_POS, CRC_START, HEADER_LEN,
+    LEADER_EPOCH_POS, MAX_TIMESTAMP_POS, OFFSET_EPOCH_PATCH_LEN, TIMESTAMP_TYPE_BIT,
+};
+use crate::checkpoint;
+use crate::config::{LogConfig, TimestampType};
+use crate::error::{IoContext, LogError, Result};
+use crate::files;
+use crate::flush::FlushTracker;
+use crate::record;
+use crate::recovery::{self, RecoveryReport};
+use crate::segment::{PlannedBatch, Segment};
+
+/// What `append` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset given to the first record.
+    pub base_offset: i64,
+    /// Offset of the last record appended.
+    pub last_offset: i64,
+    /// -1 unless the topic uses LogAppendTime.
+    pub log_append_time: i64,
+    pub log_start_offset: i64,
+    pub record_count: u64,
+}
+
+/// What `read` returned: whole batches, verbatim as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadResult {
+    /// Zero or more complete batches; the first contains the requested offset.
+    pub records: Bytes,
+    pub log_start_offset: i64,
+    /// Equals the high watermark on a single node.
+    pub log_end_offset: i64,
+}
+
+/// One partition's log on disk.
+#[derive(Debug)]
+pub struct Log {
+    pub(crate) dir: PathBuf,
+    pub(crate) config: LogConfig,
+    /// Inactive segments, oldest first.
+    pub(crate) older: Vec<Segment>,
+    /// The segment appends go to; never compacted or deleted by retention.
+    pub(crate) active: Segment,
+    pub(crate) log_start_offset: i64,
+    pub(crate) flush_state: FlushTracker,
+    /// Files were created, renamed or removed since the directory was last fsynced.
+    pub(crate) dir_dirty: bool,
+    plan: Vec<PlannedBatch>,
+    patched: Vec<[u8; HEADER_LEN]>,
+}
+
+impl Log {
+    /// Open or create the partition directory, recovering as needed: interrupted compactions are
+    /// resolved, every segment's indexes are checked (and rebuilt if missing, short or stale) and,
+    /// without a clean-shutdown marker, the active segment is validated batch by batch and truncated at
+    /// the first torn or corrupt batch.
+    pub fn open(dir: &Path, config: LogConfig) -> Result<(Log, RecoveryReport)> {
+        let recovered = recovery::recover(dir, &config)?;
+        let log = Log {
+            dir: dir.to_path_buf(),
+            config,
+            older: recovered.older,
+            active: recovered.active,
+            log_start_offset: recovered.log_start_offset,
+            flush_state: FlushTracker::default(),
+            dir_dirty: false,
+            plan: Vec::new(),
+            patched: Vec::new(),
+        };
+        Ok((log, recovered.report))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Change settings at runtime (AlterConfigs); takes effect for the next append/maintenance.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.active.next_offset()
+    }
+
+    /// Sum of the segments' `.log` file sizes.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments().map(|s| s.size).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.older.len() + 1
+    }
+
+    /// All segments, oldest first.
+    pub(crate) fn segments(&self) -> impl Iterator<Item = &Segment> {
+        self.older.iter().chain(std::iter::once(&self.active))
+    }
+
+    /// Segments from the one that may hold `offset` onwards.
+    pub(crate) fn segments_from(&self, offset: i64) -> impl Iterator<Item = &Segment> {
+        let first = self
+            .older
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1);
+        self.older[first..]
+            .iter()
+            .chain(std::iter::once(&self.active))
+    }
+
+    /// Validate and append `records` (one or more v2 batches back to back, as a producer sent them).
+    /// All batches are validated before anything is written. Offsets (and the leader epoch) are
+    /// assigned by patching the headers, which the CRC does not cover, so the producer's bytes are
+    /// written verbatim in one vectored write; only LogAppendTime changes CRC-covered fields
+    /// (attributes, maxTimestamp) and recomputes the CRC.
+    pub fn append(&mut self, records: &[u8], leader_epoch: i32, now_ms: i64) -> Result<AppendInfo> {
+        if records.is_empty() {
+            return Err(LogError::CorruptBatch(
+                "append carries no record batches".to_string(),
+            ));
+        }
+        let max = self.config.max_message_bytes;
+        let compacted = self.config.cleanup_policy.compact;
+        self.plan.clear();
+        let mut pos = 0;
+        while pos < records.len() {
+            let rest = &records[pos..];
+            let header = BatchHeader::parse(rest)?;
+            let size = header.total_size();
+            if rest.len() < size {
+                return Err(LogError::CorruptBatch(format!(
+                    "record batch at byte {pos} declares {size} bytes but only {} were sent",
+                    rest.len()
+                )));
+            }
+            if size > max as usize {
+                return Err(LogError::BatchTooLarge { size, max });
+            }
+            let header = batch::validate(rest)?;
+            if compacted {
+                record::check_keys(&rest[..size], &header)?;
+            }
+            self.plan.push(PlannedBatch { start: pos, header });
+            pos += size;
+        }
+
+        let log_append_time = self.config.timestamp_type == TimestampType::LogAppendTime;
+        let record_count: i64 = self
+            .plan
+            .iter()
+            .map(|b| i64::from(b.header.last_offset_delta) + 1)
+            .sum();
+        let incoming_max_ts = if log_append_time {
+            now_ms
+        } else {
+            self.plan
+                .iter()
+                .map(|b| b.header.max_timestamp)
+                .max()
+                .unwrap_or(-1)
+        };
+        if self.log_end_offset().checked_add(record_count).is_none() {
+            return Err(LogError::InvalidRecord(
+                "appending would overflow the 64-bit offset space".to_string(),
+            ));
+        }
+        self.maybe_roll(records.len() as u64, record_count, incoming_max_ts, now_ms)?;
+
+        let first_offset = self.log_end_offset();
+        let mut next = first_offset;
+        self.patched.clear();
+        for planned in &mut self.plan {
+            let start = planned.start;
+            let end = start + planned.header.total_size();
+            let mut head = [0u8; HEADER_LEN];
+            head.copy_from_slice(&records[start..start + HEADER_LEN]);
+            batch::put_i64(&mut head, BASE_OFFSET_POS, next);
+            batch::put_i32(&mut head, LEADER_EPOCH_POS, leader_epoch);
+            planned.header.base_offset = next;
+            planned.header.partition_leader_epoch = leader_epoch;
+            if log_append_time {
+                let attributes = planned.header.attributes | TIMESTAMP_TYPE_BIT;
+                batch::put_i16(&mut head, ATTRIBUTES_POS, attributes);
+                batch::put_i64(&mut head, MAX_TIMESTAMP_POS, now_ms);
+                let crc = crc32c::crc32c_append(
+                    crc32c::crc32c(&head[CRC_START..]),
+                    &records[start + HEADER_LEN..end],
+                );
+                batch::put_u32(&mut head, CRC_POS, crc);
+                planned.header.attributes = attributes;
+                planned.header.max_timestamp = now_ms;
+                planned.header.crc = crc;
+            }
+            self.patched.push(head);
+            next += i64::from(planned.header.last_offset_delta) + 1;
+        }
+        let patch_len = if log_append_time {
+            HEADER_LEN
+        } else {
+            OFFSET_EPOCH_PATCH_LEN
+        };
+        self.active.append(
+            records,
+            &self.plan,
+            &self.patched,
+            patch_len,
+            self.config.index_interval_bytes,
+        )?;
+
+        self.flush_state.on_append(record_count as u64, now_ms);
+        if self.flush_state.messages_due(&self.config)
+            || self.flush_state.time_due(&self.config, now_ms)
+        {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            base_offset: first_offset,
+            last_offset: next - 1,
+            log_append_time: if log_append_time { now_ms } else { -1 },
+            log_start_offset: self.log_start_offset,
+            record_count: record_count as u64,
+        })
+    }
+
+    /// Kafka's roll rules, checked before an append of `incoming` bytes and `records` records whose
+    /// largest timestamp is `max_ts`: the segment would exceed segment.bytes (or the 2 GiB that 32-bit
+    /// index positions allow), it spans more than segment.ms measured from its first batch's timestamp
+    /// (or from its creation when it has none), or the new offsets would not fit the 32-bit relative
+    /// offsets of its index. An empty segment is never rolled.
+    fn maybe_roll(&mut self, incoming: u64, records: i64, max_ts: i64, now_ms: i64) -> Result<()> {
+        let seg = &mut self.active;
+        let created = *seg.created_ms.get_or_insert(now_ms);
+        if seg.size == 0 {
+            return Ok(());
+        }
+        let size_after = seg.size.saturating_add(incoming);
+        let full = size_after > self.config.segment_bytes || size_after > i32::MAX as u64;
+        let waited = match seg.ix.first_batch_timestamp {
+            Some(ts) if ts >= 0 => max_ts.saturating_sub(ts),
+            _ => now_ms.saturating_sub(created),
+        };
+        let aged = waited > self.config.segment_ms;
+        let last = seg.next_offset().saturating_add(records - 1);
+        let offsets_overflow = last.saturating_sub(seg.base_offset()) > i64::from(i32::MAX);
+        if full || aged || offsets_overflow {
+            self.roll(now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment (durably) and starts a new one at the log end offset.
+    pub(crate) fn roll(&mut self, now_ms: i64) -> Result<()> {
+        if self.active.size == 0 {
+            return Ok(());
+        }
+        let base = self.log_end_offset();
+        self.active.seal()?;
+        let mut fresh = Segment::create(&self.dir, base)?;
+        fresh.created_ms = Some(now_ms);
+        let sealed = std::mem::replace(&mut self.active, fresh);
+        tracing::debug!(
+            dir = %self.dir.display(),
+            sealed_base = sealed.base_offset(),
+            new_base = base,
+            "rolled log segment"
+        );
+        self.older.push(sealed);
+        self.dir_dirty = true;
+        Ok(())
+    }
+
+    /// Read whole batches starting with the batch that contains `offset`, up to `max_bytes` in total,
+    /// but always at least one whole batch if there is one (KIP-74), never a partial batch. One call
+    /// returns batches from one segment; the next call continues in the following segment.
+    /// `offset == log_end_offset` returns empty records; outside `[log_start_offset, log_end_offset]`
+    /// is `OffsetOutOfRange`.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult> {
+        let (start, end) = (self.log_start_offset, self.log_end_offset());
+        if offset < start || offset > end {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                start,
+                end,
+            });
+        }
+        let result = |records| ReadResult {
+            records,
+            log_start_offset: start,
+            log_end_offset: end,
+        };
+        if offset == end {
+            return Ok(result(Bytes::new()));
+        }
+        for seg in self.segments_from(offset) {
+            // A segment may end before `offset` (compaction removed its last records); move on.
+            if let Some(records) = seg.read(offset, max_bytes)? {
+                return Ok(result(records));
+            }
+        }
+        Ok(result(Bytes::new()))
+    }
+
+    /// Flush if flush_ms has elapsed since the oldest unflushed append (called periodically by the
+    /// broker). Returns whether it flushed.
+    pub fn maybe_flush(&mut self, now_ms: i64) -> Result<bool> {
+        if self.flush_state.time_due(&self.config, now_ms) {
+            self.flush()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// fsync everything: the active segment and its indexes (inactive segments were fsynced when
+    /// they were sealed) and the directory if files were created or removed.
+    pub fn flush(&mut self) -> Result<()> {
+        self.active.flush()?;
+        if self.dir_dirty {
+            files::sync_dir(&self.dir)?;
+            self.dir_dirty = false;
+        }
+        self.flush_state.flushed();
+        Ok(())
+    }
+
+    /// Flush and mark the log cleanly closed (so the next open skips the full tail scan).
+    pub fn close(mut self) -> Result<()> {
+        self.flush()?;
+        checkpoint::write_clean_shutdown(&self.dir, self.log_end_offset())
+    }
+
+    /// Remove the partition directory (DeleteTopics).
+    pub fn delete(self) -> Result<()> {
+        let dir = self.dir.clone();
+        drop(self);
+        std::fs::remove_dir_all(&dir).at(&dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{batches, put_i32, validate, LENGTH_POS, MAGIC_POS, RECORDS_COUNT_POS};
+    use crate::testutil::{batch as make_batch, rec, simple_batch};
+    use kafka_protocol::records::{Compression, RecordBatchDecoder};
+
+    fn open(dir: &Path, config: LogConfig) -> Log {
+        Log::open(dir, config).unwrap().0
+    }
+
+    fn small() -> LogConfig {
+        LogConfig {
+            segment_bytes: 1024,
+            index_interval_bytes: 128,
+            ..LogConfig::default()
+        }
+    }
+
+    fn read_all(log: &Log, from: i64, max_bytes: usize) -> Vec<u8> {
+        assert_eq!(from, log.log_start_offset());
+        crate::testutil::read_all(log, max_bytes)
+    }
+
+    #[test]
+    fn open_creates_an_empty_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("topic-0");
+        let (log, report) = Log::open(&path, LogConfig::default()).unwrap();
+        assert_eq!(log.dir(), path);
+        assert_eq!(log.config(), &LogConfig::default());
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
+        assert_eq!((log.segment_count(), log.size_bytes()), (1, 0));
+        assert_eq!(report.segments, 1);
+        assert_eq!(report.truncated_bytes, 0);
+        assert!(path.join("00000000000000000000.log").exists());
+        let r = log.read(0, 100).unwrap();
+        assert!(r.records.is_empty());
+        assert!(matches!(
+            log.read(1, 100),
+            Err(LogError::OffsetOutOfRange {
+                requested: 1,
+                start: 0,
+                end: 0
+            })
+        ));
+    }
+
+    #[test]
+    fn append_assigns_offsets_and_patches_only_offset_and_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), LogConfig::default());
+        let a = simple_batch(3, 1000);
+        let b = simple_batch(2, 2000);
+        let mut req = a.clone();
+        req.extend_from_slice(&b);
+        let info = log.append(&req, 7, 5000).unwrap();
+        assert_eq!(
+            info,
+            AppendInfo {
+                base_offset: 0,
+                last_offset: 4,
+                log_append_time: -1,
+                log_start_offset: 0,
+                record_count: 5
+            }
+        );
+        let info = log.append(&a, 8, 5001).unwrap();
+        assert_eq!((info.base_offset, info.last_offset), (5, 7));
+        assert_eq!(log.log_end_offset(), 8);
+        let stored = log.read(0, usize::MAX).unwrap().records;
+        assert_eq!(stored.len(), 2 * a.len() + b.len());
+        let got: Vec<_> = batches(&stored).map(|x| x.unwrap()).collect();
+        let expect = [(0, 7, &a), (3, 7, &b), (5, 8, &a)];
+        for ((h, bytes), (base, epoch, orig)) in got.iter().zip(expect) {
+            assert_eq!(h.base_offset, base);
+            assert_eq!(h.partition_leader_epoch, epoch);
+            assert_eq!(&bytes[16..], &orig[16..], "producer bytes kept verbatim");
+            validate(bytes).unwrap();
+        }
+        assert_eq!(log.size_bytes(), stored.len() as u64);
+    }
+
+    #[test]
+    fn log_append_time_rewrites_timestamp_and_crc() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            timestamp_type: TimestampType::LogAppendTime,
+            ..LogConfig::default()
+        };
+        let mut log = open(dir.path(), config);
+        let b = make_batch(&[rec("k", "v"), rec("k2", "v2")], 1000, Compression::Gzip);
+        let info = log.append(&b, 0, 1_700_000_000_000).unwrap();
+        assert_eq!(info.log_append_time, 1_700_000_000_000);
+        let stored = log.read(0, usize::MAX).unwrap().records;
+        let h = validate(&stored).unwrap();
+        assert_eq!(h.timestamp_type(), TimestampType::LogAppendTime);
+        assert_eq!(h.max_timestamp, 1_700_000_000_000);
+        assert_eq!(h.base_timestamp, 1000);
+        assert_eq!(&stored[HEADER_LEN..], &b[HEADER_LEN..]);
+        // An independent decoder accepts the CRC and sees the append time.
+        let mut bytes = stored.clone();
+        let set = RecordBatchDecoder::decode(&mut bytes).unwrap();
+        assert_eq!(set.records.len(), 2);
+        assert!(set
+            .records
+            .iter()
+            .all(|r| r.timestamp_type == kafka_protocol::records::TimestampType::LogAppend));
+    }
+
+    #[test]
+    fn invalid_batches_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(
+            dir.path(),
+            LogConfig {
+                max_message_bytes: 200,
+                ..LogConfig::default()
+            },
+        );
+        let good = simple_batch(2, 0);
+        log.append(&good, 0, 0).unwrap();
+        let size = log.size_bytes();
+
+        let with_good_first = |bad: &[u8]| {
+            let mut v = good.clone();
+            v.extend_from_slice(bad);
+            v
+        };
+        let mut crc = good.clone();
+        let n = crc.len();
+        crc[n - 1] ^= 1;
+        let mut magic = good.clone();
+        magic[MAGIC_POS] = 1;
+        let mut count = good.clone();
+        put_i32(&mut count, RECORDS_COUNT_POS, 5);
+        let c = batch::compute_crc(&count);
+        batch::put_u32(&mut count, CRC_POS, c);
+        let big = simple_batch(20, 0);
+        let mut torn_len = good.clone();
+        put_i32(&mut torn_len, LENGTH_POS, 5000);
+
+        type Case = (Vec<u8>, fn(&LogError) -> bool);
+        let cases: Vec<Case> = vec![
+            (with_good_first(&crc), |e| {
+                matches!(e, LogError::CrcMismatch { .. })
+            }),
+            (with_good_first(&magic), |e| {
+                matches!(e, LogError::UnsupportedMagic(1))
+            }),
+            (with_good_first(&count), |e| {
+                matches!(e, LogError::InvalidRecord(_))
+            }),
+            (with_good_first(&big), |e| {
+                matches!(e, LogError::BatchTooLarge { max: 200, .. })
+            }),
+            (with_good_first(&torn_len), |e| {
+                matches!(e, LogError::CorruptBatch(_))
+            }),
+            (with_good_first(&good[..30]), |e| {
+                matches!(e, LogError::CorruptBatch(_))
+            }),
+            (Vec::new(), |e| matches!(e, LogError::CorruptBatch(_))),
+        ];
+        for (i, (req, check)) in cases.iter().enumerate() {
+            let err = log.append(req, 0, 0).unwrap_err();
+            assert!(check(&err), "case {i}: {err}");
+            assert_eq!(log.size_bytes(), size, "case {i} wrote something");
+            assert_eq!(log.log_end_offset(), 2);
+        }
+        assert_eq!(std::fs::metadata(&log.active.log_path).unwrap().len(), size);
+    }
+
+    #[test]
+    fn compacted_topics_reject_null_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(
+            dir.path(),
+            LogConfig {
+                cleanup_policy: crate::CleanupPolicy {
+                    delete: false,
+                    compact: true,
+                },
+                ..LogConfig::default()
+            },
+        );
+        let mut keyless = rec("", "v");
+        keyless.key = None;
+        let bad = make_batch(&[rec("a", "1"), keyless], 0, Compression::Lz4);
+        assert!(matches!(
+            log.append(&bad, 0, 0),
+            Err(LogError::InvalidRecord(_))
+        ));
+        assert_eq!(log.size_bytes(), 0);
+        log.append(&make_batch(&[rec("a", "1")], 0, Compression::Lz4), 0, 0)
+            .unwrap();
+    }
+
+    #[test]
+    fn read_every_offset_inside_a_multi_record_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), LogConfig::default());
+        log.append(&simple_batch(1, 0), 0, 0).unwrap();
+        let ten = simple_batch(10, 0);
+        log.append(&ten, 0, 0).unwrap();
+        log.append(&simple_batch(1, 0), 0, 0).unwrap();
+        for offset in 1..=10 {
+            let r = log.read(offset, 1).unwrap();
+            let h = validate(&r.records).unwrap();
+            assert_eq!((h.base_offset, h.last_offset()), (1, 10), "offset {offset}");
+            assert_eq!(r.records.len(), ten.len());
+            assert_eq!((r.log_start_offset, r.log_end_offset), (0, 12));
+        }
+    }
+
+    #[test]
+    fn read_respects_max_bytes_but_returns_at_least_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), LogConfig::default());
+        let b = simple_batch(4, 0);
+        for _ in 0..10 {
+            log.append(&b, 0, 0).unwrap();
+        }
+        assert_eq!(log.read(0, 0).unwrap().records.len(), b.len());
+        assert_eq!(
+            log.read(0, b.len() * 3 + 5).unwrap().records.len(),
+            b.len() * 3
+        );
+        assert_eq!(log.read(8, b.len() * 2).unwrap().records.len(), b.len() * 2);
+        assert_eq!(log.read(0, usize::MAX).unwrap().records.len(), b.len() * 10);
+        assert!(log.read(40, 100).unwrap().records.is_empty());
+    }
+
+    #[test]
+    fn rolls_by_size_and_reads_cross_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), small());
+        let mut expected = Vec::new();
+        for i in 0..40 {
+            let b = simple_batch(1 + i % 3, i as i64);
+            let info = log.append(&b, 0, i as i64).unwrap();
+            let stored = log.read(info.base_offset, 1).unwrap().records;
+            expected.extend_from_slice(&stored);
+        }
+        assert!(log.segment_count() > 3, "{}", log.segment_count());
+        for s in log.segments() {
+            assert!(s.size <= 1024);
+        }
+        assert_eq!(read_all(&log, 0, 1), expected);
+        assert_eq!(read_all(&log, 0, 10_000), expected);
+        // A read at a segment's last offset returns that batch; the next continues in the next segment.
+        let boundary = log.older[1].base_offset();
+        let r = log.read(boundary - 1, 10_000).unwrap();
+        let h = validate(&r.records).unwrap();
+        assert!(h.base_offset < boundary && h.last_offset() >= boundary - 1);
+        let r = log.read(boundary, 10_000).unwrap();
+        assert_eq!(validate(&r.records).unwrap().base_offset, boundary);
+        assert_eq!(
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "log")
+                .count(),
+            log.segment_count()
+        );
+    }
+
+    #[test]
+    fn rolls_by_time_from_first_batch_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(
+            dir.path(),
+            LogConfig {
+                segment_ms: 1000,
+                ..LogConfig::default()
+            },
+        );
+        log.append(&simple_batch(1, 10_000), 0, 10_000).unwrap();
+        log.append(&simple_batch(1, 10_900), 0, 10_900).unwrap();
+        assert_eq!(log.segment_count(), 1);
+        log.append(&simple_batch(1, 11_001), 0, 11_001).unwrap();
+        assert_eq!(log.segment_count(), 2);
+        assert_eq!(log.active.base_offset(), 2);
+        // Without timestamps the segment's creation time (first seen at an append) counts.
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(
+            dir.path(),
+            LogConfig {
+                segment_ms: 1000,
+                ..LogConfig::default()
+            },
+        );
+        let mut no_ts = make_batch(&[rec("a", "b")], -1, Compression::None);
+        batch::put_i64(&mut no_ts, MAX_TIMESTAMP_POS, -1);
+        let c = batch::compute_crc(&no_ts);
+        batch::put_u32(&mut no_ts, CRC_POS, c);
+        log.append(&no_ts, 0, 0).unwrap();
+        log.append(&no_ts, 0, 1000).unwrap();
+        assert_eq!(log.segment_count(), 1);
+        log.append(&no_ts, 0, 1001).unwrap();
+        assert_eq!(log.segment_count(), 2);
+    }
+
+    #[test]
+    fn flush_policy_by_messages_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(
+            dir.path(),
+            LogConfig {
+                flush_messages: 5,
+                flush_ms: 1000,
+                ..LogConfig::default()
+            },
+        );
+        log.append(&simple_batch(3, 0), 0, 0).unwrap();
+        assert!(log.flush_state.has_unflushed());
+        log.append(&simple_batch(2, 0), 0, 10).unwrap();
+        assert!(!log.flush_state.has_unflushed(), "flush.messages reached");
+        log.append(&simple_batch(1, 0), 0, 100).unwrap();
+        assert!(!log.maybe_flush(1099).unwrap());
+        assert!(log.maybe_flush(1100).unwrap());
+        assert!(!log.maybe_flush(5000).unwrap(), "nothing left to flush");
+        log.append(&simple_batch(1, 0), 0, 6000).unwrap();
+        log.flush().unwrap();
+        assert!(!log.flush_state.has_unflushed());
+        assert_eq!(
+            std::fs::metadata(dir.path().join("00000000000000000000.index"))
+                .unwrap()
+                .len(),
+            0
+        );
+    }
+
+    #[test]
+    fn set_config_applies_to_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), LogConfig::default());
+        let b = simple_batch(30, 0);
+        log.append(&b, 0, 0).unwrap();
+        let mut c = log.config().clone();
+        c.max_message_bytes = 100;
+        log.set_config(c.clone());
+        assert_eq!(log.config(), &c);
+        assert!(matches!(
+            log.append(&b, 0, 0),
+            Err(LogError::BatchTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn close_and_reopen_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), small());
+        for i in 0..30 {
+            log.append(&simple_batch(2, i), 1, i).unwrap();
+        }
+        let all = read_all(&log, 0, 333);
+        let (segments, leo) = (log.segment_count(), log.log_end_offset());
+        log.close().unwrap();
+        assert!(dir.path().join(checkpoint::CLEAN_SHUTDOWN_FILE).exists());
+        let (log, report) = Log::open(dir.path(), small()).unwrap();
+        assert!(!dir.path().join(checkpoint::CLEAN_SHUTDOWN_FILE).exists());
+        assert_eq!(report.rebuilt_indexes, 0, "{report:?}");
+        assert_eq!(report.truncated_bytes, 0);
+        assert_eq!((report.segments, report.log_end_offset), (segments, leo));
+        assert_eq!(read_all(&log, 0, 77), all);
+        // Unclean reopen (no marker): the active segment is rescanned, nothing is lost.
+        drop(log);
+        let (mut log, report) = Log::open(dir.path(), small()).unwrap();
+        assert_eq!(report.rebuilt_indexes, 1);
+        assert_eq!(report.log_end_offset, leo);
+        assert_eq!(read_all(&log, 0, 10_000), all);
+        assert_eq!(
+            log.append(&simple_batch(1, 0), 1, 0).unwrap().base_offset,
+            leo
+        );
+    }
+
+    #[test]
+    fn delete_removes_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t-3");
+        let mut log = open(&path, LogConfig::default());
+        log.append(&simple_batch(1, 0), 0, 0).unwrap();
+        log.delete().unwrap();
+        assert!(!path.exists());
+    }
+}
