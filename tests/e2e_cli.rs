@@ -9,7 +9,10 @@ use common::weft_cmd;
 
 fn ok(args: &[&str], stdin: Option<&str>) -> String {
     let (success, out, err) = weft_cmd(args, stdin.map(str::as_bytes));
-    assert!(success, "weft {args:?} failed:\nstdout: {out}\nstderr: {err}");
+    assert!(
+        success,
+        "weft {args:?} failed:\nstdout: {out}\nstderr: {err}"
+    );
     out
 }
 
@@ -17,67 +20,165 @@ fn ok(args: &[&str], stdin: Option<&str>) -> String {
 fn topics_lifecycle() {
     let w = common::Weft::start(&[]);
     let b = w.bootstrap();
-    let out = ok(&["topics", "create", "orders", "--partitions", "6", "--config", "retention.ms=3600000", "-b", &b], None);
+    let out = ok(
+        &[
+            "topics",
+            "create",
+            "orders",
+            "--partitions",
+            "6",
+            "--config",
+            "retention.ms=3600000",
+            "-b",
+            &b,
+        ],
+        None,
+    );
     assert!(out.contains("Created topic orders"), "{out}");
     // Creating it again fails with a clear message, unless --if-not-exists.
     let (success, _, err) = weft_cmd(&["topics", "create", "orders", "-b", &b], None);
     assert!(!success);
     assert!(err.to_lowercase().contains("already exists"), "{err}");
-    ok(&["topics", "create", "orders", "--if-not-exists", "-b", &b], None);
+    ok(
+        &["topics", "create", "orders", "--if-not-exists", "-b", &b],
+        None,
+    );
 
     let list = ok(&["topics", "list", "-b", &b], None);
     assert!(list.lines().any(|l| l == "orders"), "{list}");
 
     let desc = ok(&["topics", "describe", "orders", "-b", &b], None);
-    assert!(desc.contains("Topic: orders\tPartitionCount: 6\tReplicationFactor: 1\tConfigs: retention.ms=3600000"), "{desc}");
+    assert!(
+        desc.contains(
+            "Topic: orders\tPartitionCount: 6\tReplicationFactor: 1\tConfigs: retention.ms=3600000"
+        ),
+        "{desc}"
+    );
     for p in 0..6 {
-        assert!(desc.contains(&format!("\tTopic: orders\tPartition: {p}\tLeader: 1\tReplicas: 1\tIsr: 1")), "{desc}");
+        assert!(
+            desc.contains(&format!(
+                "\tTopic: orders\tPartition: {p}\tLeader: 1\tReplicas: 1\tIsr: 1"
+            )),
+            "{desc}"
+        );
     }
 
-    ok(&["topics", "alter", "orders", "--partitions", "8", "--config", "cleanup.policy=compact", "-b", &b], None);
+    ok(
+        &[
+            "topics",
+            "alter",
+            "orders",
+            "--partitions",
+            "8",
+            "--config",
+            "cleanup.policy=compact",
+            "-b",
+            &b,
+        ],
+        None,
+    );
     let desc = ok(&["topics", "describe", "orders", "-b", &b], None);
     assert!(desc.contains("PartitionCount: 8"), "{desc}");
     assert!(desc.contains("cleanup.policy=compact"), "{desc}");
-    assert!(desc.contains("retention.ms=3600000"), "alter keeps the other overrides: {desc}");
-    ok(&["topics", "alter", "orders", "--delete-config", "retention.ms", "-b", &b], None);
+    assert!(
+        desc.contains("retention.ms=3600000"),
+        "alter keeps the other overrides: {desc}"
+    );
+    ok(
+        &[
+            "topics",
+            "alter",
+            "orders",
+            "--delete-config",
+            "retention.ms",
+            "-b",
+            &b,
+        ],
+        None,
+    );
     let desc = ok(&["topics", "describe", "orders", "-b", &b], None);
     assert!(!desc.contains("retention.ms="), "{desc}");
 
     // Shrinking and bad configs are refused with the broker's reason.
-    let (success, _, err) = weft_cmd(&["topics", "alter", "orders", "--partitions", "2", "-b", &b], None);
+    let (success, _, err) = weft_cmd(
+        &["topics", "alter", "orders", "--partitions", "2", "-b", &b],
+        None,
+    );
     assert!(!success, "shrinking must fail");
     assert!(!err.is_empty());
-    let (success, _, err) = weft_cmd(&["topics", "create", "bad", "--config", "retention.ms=soon", "-b", &b], None);
+    let (success, _, err) = weft_cmd(
+        &[
+            "topics",
+            "create",
+            "bad",
+            "--config",
+            "retention.ms=soon",
+            "-b",
+            &b,
+        ],
+        None,
+    );
     assert!(!success, "invalid config must fail: {err}");
 
     ok(&["topics", "delete", "orders", "-b", &b], None);
     let list = ok(&["topics", "list", "-b", &b], None);
     assert!(!list.lines().any(|l| l == "orders"), "{list}");
-    assert!(!w.data_dir().join("orders-0").exists(), "partition data removed");
+    assert!(
+        !w.data_dir().join("orders-0").exists(),
+        "partition data removed"
+    );
 }
 
 #[test]
 fn produce_consume_with_keys_headers_and_formats() {
     let w = common::Weft::start(&[]);
     let b = w.bootstrap();
-    ok(&["topics", "create", "lines", "--partitions", "3", "-b", &b], None);
-    let input: String = (0..300).map(|i| format!("user{}:event {i}\n", i % 10)).collect();
+    ok(
+        &["topics", "create", "lines", "--partitions", "3", "-b", &b],
+        None,
+    );
+    let input: String = (0..300)
+        .map(|i| format!("user{}:event {i}\n", i % 10))
+        .collect();
     let out = common::weft_cmd(
-        &["produce", "lines", "-b", &b, "--key-separator", ":", "--header", "source=cli", "--compression", "zstd"],
+        &[
+            "produce",
+            "lines",
+            "-b",
+            &b,
+            "--key-separator",
+            ":",
+            "--header",
+            "source=cli",
+            "--compression",
+            "zstd",
+        ],
         Some(input.as_bytes()),
     );
     assert!(out.0, "{} {}", out.1, out.2);
     assert!(out.2.contains("Produced 300 of 300 records"), "{}", out.2);
 
     let out = ok(
-        &["consume", "lines", "-b", &b, "--from-beginning", "--exit-at-end", "--format", "%p|%o|%k|%s|%h\\n"],
+        &[
+            "consume",
+            "lines",
+            "-b",
+            &b,
+            "--from-beginning",
+            "--exit-at-end",
+            "--format",
+            "%p|%o|%k|%s|%h\\n",
+        ],
         None,
     );
     let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split('|').collect()).collect();
     assert_eq!(rows.len(), 300, "{out}");
     let mut values: Vec<&str> = rows.iter().map(|r| r[3]).collect();
     values.sort_by_key(|v| v.trim_start_matches("event ").parse::<u32>().unwrap_or(0));
-    assert_eq!(values, (0..300).map(|i| format!("event {i}")).collect::<Vec<_>>());
+    assert_eq!(
+        values,
+        (0..300).map(|i| format!("event {i}")).collect::<Vec<_>>()
+    );
     for r in &rows {
         assert_eq!(r[4], "source=cli");
         let i: u32 = r[3].trim_start_matches("event ").parse().expect("n");
@@ -87,14 +188,52 @@ fn produce_consume_with_keys_headers_and_formats() {
     let mut part_of_key = std::collections::HashMap::new();
     for r in &rows {
         let prev = part_of_key.insert(r[2], r[0]);
-        assert!(prev.is_none() || prev == Some(r[0]), "key {} in two partitions", r[2]);
+        assert!(
+            prev.is_none() || prev == Some(r[0]),
+            "key {} in two partitions",
+            r[2]
+        );
     }
 
     // --partition/--offset and --max-messages.
-    ok(&["produce", "lines", "-b", &b, "--partition", "1"], Some("a\nb\nc\n"));
-    let p1 = ok(&["consume", "lines", "-b", &b, "--partition", "1", "--offset", "beginning", "--exit-at-end", "--format", "%o:%s\\n"], None);
+    ok(
+        &["produce", "lines", "-b", &b, "--partition", "1"],
+        Some("a\nb\nc\n"),
+    );
+    let p1 = ok(
+        &[
+            "consume",
+            "lines",
+            "-b",
+            &b,
+            "--partition",
+            "1",
+            "--offset",
+            "beginning",
+            "--exit-at-end",
+            "--format",
+            "%o:%s\\n",
+        ],
+        None,
+    );
     let n1 = p1.lines().count();
-    let tail = ok(&["consume", "lines", "-b", &b, "--partition", "1", "--offset", &(n1 as i64 - 2).to_string(), "--max-messages", "2", "--format", "%s\\n"], None);
+    let tail = ok(
+        &[
+            "consume",
+            "lines",
+            "-b",
+            &b,
+            "--partition",
+            "1",
+            "--offset",
+            &(n1 as i64 - 2).to_string(),
+            "--max-messages",
+            "2",
+            "--format",
+            "%s\\n",
+        ],
+        None,
+    );
     assert_eq!(tail, "b\nc\n");
 }
 
@@ -102,18 +241,48 @@ fn produce_consume_with_keys_headers_and_formats() {
 fn offsets_and_dump_log() {
     let w = common::Weft::start(&[]);
     let b = w.bootstrap();
-    ok(&["topics", "create", "offs", "--partitions", "2", "-b", &b], None);
-    ok(&["produce", "offs", "-b", &b, "--partition", "0"], Some("one\ntwo\nthree\n"));
-    assert_eq!(ok(&["offsets", "offs", "-b", &b], None), "offs:0:3\noffs:1:0\n");
-    assert_eq!(ok(&["offsets", "offs", "-b", &b, "--time", "earliest"], None), "offs:0:0\noffs:1:0\n");
+    ok(
+        &["topics", "create", "offs", "--partitions", "2", "-b", &b],
+        None,
+    );
+    ok(
+        &["produce", "offs", "-b", &b, "--partition", "0"],
+        Some("one\ntwo\nthree\n"),
+    );
+    assert_eq!(
+        ok(&["offsets", "offs", "-b", &b], None),
+        "offs:0:3\noffs:1:0\n"
+    );
+    assert_eq!(
+        ok(&["offsets", "offs", "-b", &b, "--time", "earliest"], None),
+        "offs:0:0\noffs:1:0\n"
+    );
     // A timestamp in the past finds the first record; one in the future finds none.
-    let out = ok(&["offsets", "offs", "-b", &b, "--time", "1000", "--partitions", "0"], None);
+    let out = ok(
+        &[
+            "offsets",
+            "offs",
+            "-b",
+            &b,
+            "--time",
+            "1000",
+            "--partitions",
+            "0",
+        ],
+        None,
+    );
     assert_eq!(out, "offs:0:0\n");
 
     let seg = w.data_dir().join("offs-0").join("00000000000000000000.log");
-    let dump = ok(&["dump-log", seg.to_str().expect("path"), "--print-data"], None);
+    let dump = ok(
+        &["dump-log", seg.to_str().expect("path"), "--print-data"],
+        None,
+    );
     assert!(dump.contains("baseOffset: 0"), "{dump}");
-    assert!(dump.contains("payload: one") && dump.contains("payload: three"), "{dump}");
+    assert!(
+        dump.contains("payload: one") && dump.contains("payload: three"),
+        "{dump}"
+    );
     assert!(dump.contains("isvalid: true"), "{dump}");
 }
 
@@ -145,37 +314,67 @@ fn server_properties_config_and_bad_configs() {
         .expect("spawn");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "broker with server.properties did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "broker with server.properties did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let b = format!("127.0.0.1:{port}");
     ok(&["produce", "autocreated", "-b", &b], Some("x\n"));
     let desc = ok(&["topics", "describe", "autocreated", "-b", &b], None);
-    assert!(desc.contains("PartitionCount: 4"), "num.partitions from server.properties: {desc}");
-    assert!(data.join("autocreated-0").is_dir(), "log.dirs from server.properties");
+    assert!(
+        desc.contains("PartitionCount: 4"),
+        "num.partitions from server.properties: {desc}"
+    );
+    assert!(
+        data.join("autocreated-0").is_dir(),
+        "log.dirs from server.properties"
+    );
     let _ = child.kill();
     let out = child.wait_with_output().expect("wait");
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("some.unknown.key"), "unknown keys are reported: {log}");
+    assert!(
+        log.contains("some.unknown.key"),
+        "unknown keys are reported: {log}"
+    );
 
     // An invalid value stops start-up and names the key.
-    std::fs::write(&props, format!("log.dirs={}\nnum.partitions=many\n", data.display())).expect("write");
+    std::fs::write(
+        &props,
+        format!("log.dirs={}\nnum.partitions=many\n", data.display()),
+    )
+    .expect("write");
     let (success, _, err) = weft_cmd(&["broker", "--config", props.to_str().expect("p")], None);
     assert!(!success);
-    assert!(err.contains("num.partitions") && err.contains("many"), "{err}");
+    assert!(
+        err.contains("num.partitions") && err.contains("many"),
+        "{err}"
+    );
     // `weft broker` without a config explains itself.
     let (success, _, err) = weft_cmd(&["broker"], None);
     assert!(!success);
     assert!(err.contains("config"), "{err}");
     // A flag wins over the file; environment variables are a layer too.
     let out = Command::new(common::weft_bin())
-        .args(["broker", "--config", props.to_str().expect("p"), "--override", "num.partitions=2", "--listeners", "bogus"])
+        .args([
+            "broker",
+            "--config",
+            props.to_str().expect("p"),
+            "--override",
+            "num.partitions=2",
+            "--listeners",
+            "bogus",
+        ])
         .env("WEFT_LOG_SEGMENT_BYTES", "nope")
         .output()
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("log.segment.bytes") || err.contains("listeners"), "{err}");
+    assert!(
+        err.contains("log.segment.bytes") || err.contains("listeners"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -186,6 +385,16 @@ fn clean_shutdown_on_sigterm_and_data_survives() {
     w.stop();
     assert!(w.log_text().contains("broker stopped"), "{}", w.log_text());
     w.restart();
-    let out = ok(&["consume", "keep", "-b", &w.bootstrap(), "--from-beginning", "--exit-at-end"], None);
+    let out = ok(
+        &[
+            "consume",
+            "keep",
+            "-b",
+            &w.bootstrap(),
+            "--from-beginning",
+            "--exit-at-end",
+        ],
+        None,
+    );
     assert_eq!(out, "1\n2\n3\n");
 }

@@ -27,7 +27,10 @@ impl ProducerContext for Acked {
     fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
         if let Ok(m) = r {
             if let Ok(mut g) = self.0.lock() {
-                g.insert((m.partition(), m.offset()), m.payload().unwrap_or_default().to_vec());
+                g.insert(
+                    (m.partition(), m.offset()),
+                    m.payload().unwrap_or_default().to_vec(),
+                );
             }
         }
     }
@@ -46,7 +49,12 @@ fn create_topic(bootstrap: &str, topic: &str, partitions: u32, configs: &[&str])
 }
 
 /// Reads every record of `topic` from the beginning until `expect` records or the timeout.
-fn read_all(bootstrap: &str, topic: &str, partitions: i32, expect: usize) -> Vec<(i32, i64, Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn read_all(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    expect: usize,
+) -> Vec<(i32, i64, Option<Vec<u8>>, Option<Vec<u8>>)> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "durability-reader")
@@ -56,7 +64,8 @@ fn read_all(bootstrap: &str, topic: &str, partitions: i32, expect: usize) -> Vec
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
     }
     c.assign(&tpl).expect("assign");
     let mut out = Vec::new();
@@ -66,7 +75,12 @@ fn read_all(bootstrap: &str, topic: &str, partitions: i32, expect: usize) -> Vec
         match c.poll(Duration::from_millis(300)) {
             Some(Ok(m)) => {
                 eof.remove(&m.partition());
-                out.push((m.partition(), m.offset(), m.key().map(|k| k.to_vec()), m.payload().map(|v| v.to_vec())));
+                out.push((
+                    m.partition(),
+                    m.offset(),
+                    m.key().map(|k| k.to_vec()),
+                    m.payload().map(|v| v.to_vec()),
+                ));
             }
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
                 eof.insert(p);
@@ -102,7 +116,10 @@ fn kill9_during_acks_all_produce_loses_no_acknowledged_record() {
         while !stop2.load(Ordering::SeqCst) {
             let v = format!("record-{i}");
             let k = format!("k{}", i % 100);
-            if producer.send(BaseRecord::to("durable").key(&k).payload(&v)).is_err() {
+            if producer
+                .send(BaseRecord::to("durable").key(&k).payload(&v))
+                .is_err()
+            {
                 std::thread::sleep(Duration::from_millis(5));
                 continue;
             }
@@ -126,20 +143,32 @@ fn kill9_during_acks_all_produce_loses_no_acknowledged_record() {
 
     w.restart();
     let all = read_all(&w.bootstrap(), "durable", 3, acked.len());
-    let stored: HashMap<(i32, i64), Vec<u8>> =
-        all.iter().map(|(p, o, _, v)| ((*p, *o), v.clone().unwrap_or_default())).collect();
+    let stored: HashMap<(i32, i64), Vec<u8>> = all
+        .iter()
+        .map(|(p, o, _, v)| ((*p, *o), v.clone().unwrap_or_default()))
+        .collect();
     for ((p, o), v) in &acked {
-        assert_eq!(stored.get(&(*p, *o)), Some(v), "acknowledged record at {p}/{o} lost or changed");
+        assert_eq!(
+            stored.get(&(*p, *o)),
+            Some(v),
+            "acknowledged record at {p}/{o} lost or changed"
+        );
     }
     for p in 0..3 {
         let mut offs: Vec<i64> = all.iter().filter(|r| r.0 == p).map(|r| r.1).collect();
         offs.sort();
-        assert!(offs.iter().enumerate().all(|(i, o)| *o == i as i64), "partition {p} offsets not contiguous");
+        assert!(
+            offs.iter().enumerate().all(|(i, o)| *o == i as i64),
+            "partition {p} offsets not contiguous"
+        );
     }
 }
 
 fn produce_lines(bootstrap: &str, topic: &str, lines: &str) {
-    let (ok, out, err) = common::weft_cmd(&["produce", topic, "-b", bootstrap, "--key-separator", ":"], Some(lines.as_bytes()));
+    let (ok, out, err) = common::weft_cmd(
+        &["produce", topic, "-b", bootstrap, "--key-separator", ":"],
+        Some(lines.as_bytes()),
+    );
     assert!(ok, "produce failed: {out} {err}");
 }
 
@@ -160,7 +189,9 @@ fn damage_tail_then_recover(damage: impl Fn(&[u8]) -> Vec<u8>, expect_reason: &s
     produce_lines(&w.bootstrap(), "torn", &lines);
     w.kill9();
 
-    let seg = segment_files(&w.data_dir().join("torn-0")).pop().expect("a segment");
+    let seg = segment_files(&w.data_dir().join("torn-0"))
+        .pop()
+        .expect("a segment");
     let original = std::fs::read(&seg).expect("read segment");
     let mut bytes = original.clone();
     bytes.extend(damage(&original));
@@ -173,9 +204,19 @@ fn damage_tail_then_recover(damage: impl Fn(&[u8]) -> Vec<u8>, expect_reason: &s
         w.log_text()
     );
     let log = w.log_text();
-    assert!(log.contains("torn-0"), "the truncation line names the partition: {log}");
-    assert!(log.to_lowercase().contains(expect_reason), "reason '{expect_reason}' not in log: {log}");
-    assert_eq!(std::fs::metadata(&seg).expect("segment").len(), original.len() as u64, "tail cut back to the last good batch");
+    assert!(
+        log.contains("torn-0"),
+        "the truncation line names the partition: {log}"
+    );
+    assert!(
+        log.to_lowercase().contains(expect_reason),
+        "reason '{expect_reason}' not in log: {log}"
+    );
+    assert_eq!(
+        std::fs::metadata(&seg).expect("segment").len(),
+        original.len() as u64,
+        "tail cut back to the last good batch"
+    );
 
     let all = read_all(&w.bootstrap(), "torn", 1, 100);
     assert_eq!(all.len(), 100);
@@ -210,7 +251,10 @@ fn corrupt_crc_tail_is_truncated_with_a_log_line() {
 }
 
 fn earliest_offset(bootstrap: &str, topic: &str) -> i64 {
-    let c: BaseConsumer = ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("client");
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("client");
     c.fetch_watermarks(topic, 0, TIMEOUT).expect("watermarks").0
 }
 
@@ -243,27 +287,50 @@ fn produce_old(bootstrap: &str, topic: &str, n: usize, keyed: bool) {
 #[test]
 fn retention_deletes_old_segments_and_alter_applies_live() {
     let w = common::Weft::start(&["log.retention.check.interval.ms=300"]);
-    create_topic(&w.bootstrap(), "retained", 1, &["segment.bytes=1024", "retention.ms=-1"]);
+    create_topic(
+        &w.bootstrap(),
+        "retained",
+        1,
+        &["segment.bytes=1024", "retention.ms=-1"],
+    );
     produce_old(&w.bootstrap(), "retained", 40, false);
     let segs_before = segment_files(&w.data_dir().join("retained-0")).len();
-    assert!(segs_before > 3, "small segments should have rolled: {segs_before}");
+    assert!(
+        segs_before > 3,
+        "small segments should have rolled: {segs_before}"
+    );
     // retention.ms=-1 keeps everything through several retention passes.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(earliest_offset(&w.bootstrap(), "retained"), 0);
 
     let (ok, out, err) = common::weft_cmd(
-        &["topics", "alter", "retained", "--config", "retention.ms=60000", "-b", &w.bootstrap()],
+        &[
+            "topics",
+            "alter",
+            "retained",
+            "--config",
+            "retention.ms=60000",
+            "-b",
+            &w.bootstrap(),
+        ],
         None,
     );
     assert!(ok, "alter failed: {out} {err}");
     let deadline = Instant::now() + TIMEOUT;
     while earliest_offset(&w.bootstrap(), "retained") == 0 {
-        assert!(Instant::now() < deadline, "retention never ran; log:\n{}", w.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "retention never ran; log:\n{}",
+            w.log_text()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(w.wait_for_log("retention deleted old segments", Duration::from_secs(5)));
     let segs_after = segment_files(&w.data_dir().join("retained-0")).len();
-    assert!(segs_after < segs_before, "segments {segs_before} -> {segs_after}");
+    assert!(
+        segs_after < segs_before,
+        "segments {segs_before} -> {segs_after}"
+    );
     // The active segment is never deleted: the log end is unchanged and the last record is readable.
     let rest = read_all(&w.bootstrap(), "retained", 1, 1);
     assert!(!rest.is_empty());
@@ -274,11 +341,20 @@ fn retention_deletes_old_segments_and_alter_applies_live() {
 #[test]
 fn size_retention_deletes_oldest_segments() {
     let w = common::Weft::start(&["log.retention.check.interval.ms=300"]);
-    create_topic(&w.bootstrap(), "sized", 1, &["segment.bytes=1024", "retention.bytes=2048"]);
+    create_topic(
+        &w.bootstrap(),
+        "sized",
+        1,
+        &["segment.bytes=1024", "retention.bytes=2048"],
+    );
     produce_old(&w.bootstrap(), "sized", 40, false);
     let deadline = Instant::now() + TIMEOUT;
     while earliest_offset(&w.bootstrap(), "sized") == 0 {
-        assert!(Instant::now() < deadline, "size retention never ran; log:\n{}", w.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "size retention never ran; log:\n{}",
+            w.log_text()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let total: u64 = segment_files(&w.data_dir().join("sized-0"))
@@ -296,7 +372,11 @@ fn compaction_keeps_latest_value_per_key() {
         &w.bootstrap(),
         "compacted",
         1,
-        &["cleanup.policy=compact", "segment.bytes=2048", "delete.retention.ms=3600000"],
+        &[
+            "cleanup.policy=compact",
+            "segment.bytes=2048",
+            "delete.retention.ms=3600000",
+        ],
     );
     let p: ThreadedProducer<rdkafka::producer::DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", w.bootstrap())
@@ -308,17 +388,20 @@ fn compaction_keeps_latest_value_per_key() {
         for k in 0..10 {
             let key = format!("k{k}");
             let v = format!("k{k}-v{version}");
-            p.send(BaseRecord::to("compacted").key(&key).payload(&v)).expect("send");
+            p.send(BaseRecord::to("compacted").key(&key).payload(&v))
+                .expect("send");
         }
         p.flush(TIMEOUT).expect("flush");
     }
-    p.send(BaseRecord::<str, str>::to("compacted").key("k9")).expect("tombstone");
+    p.send(BaseRecord::<str, str>::to("compacted").key("k9"))
+        .expect("tombstone");
     p.flush(TIMEOUT).expect("flush");
     // Unique keys fill the active segment so every record above sits in a cleanable segment.
     for i in 0..60 {
         let key = format!("filler-{i}");
         let v = format!("filler-value-{i}-{}", "f".repeat(40));
-        p.send(BaseRecord::to("compacted").key(&key).payload(&v)).expect("send");
+        p.send(BaseRecord::to("compacted").key(&key).payload(&v))
+            .expect("send");
         p.flush(TIMEOUT).expect("flush");
     }
     assert!(
@@ -329,14 +412,26 @@ fn compaction_keeps_latest_value_per_key() {
     let all = read_all(&w.bootstrap(), "compacted", 1, 70);
     let mut by_key: HashMap<Vec<u8>, Vec<Option<Vec<u8>>>> = HashMap::new();
     for (_, _, k, v) in &all {
-        by_key.entry(k.clone().expect("keyed")).or_default().push(v.clone());
+        by_key
+            .entry(k.clone().expect("keyed"))
+            .or_default()
+            .push(v.clone());
     }
     for k in 0..9 {
         let vals = &by_key[format!("k{k}").as_bytes()];
-        assert_eq!(vals.len(), 1, "key k{k} has {} values after compaction", vals.len());
+        assert_eq!(
+            vals.len(),
+            1,
+            "key k{k} has {} values after compaction",
+            vals.len()
+        );
         assert_eq!(vals[0].as_deref(), Some(format!("k{k}-v29").as_bytes()));
     }
-    assert_eq!(by_key[&b"k9"[..]], vec![None], "the tombstone is the only k9 record");
+    assert_eq!(
+        by_key[&b"k9"[..]],
+        vec![None],
+        "the tombstone is the only k9 record"
+    );
     for i in 0..60 {
         assert_eq!(by_key[format!("filler-{i}").as_bytes()].len(), 1);
     }

@@ -92,7 +92,8 @@ fn consumer_from_beginning(bootstrap: &str, topic: &str, partitions: i32) -> Bas
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
     }
     c.assign(&tpl).expect("assign");
     c
@@ -111,17 +112,31 @@ fn consume_n(c: &BaseConsumer, n: usize) -> Vec<Seen> {
     let mut out = Vec::with_capacity(n);
     let deadline = std::time::Instant::now() + Duration::from_secs(180);
     while out.len() < n {
-        assert!(std::time::Instant::now() < deadline, "only {} of {n} records consumed", out.len());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {n} records consumed",
+            out.len()
+        );
         match c.poll(Duration::from_millis(500)) {
             Some(Ok(m)) => {
                 let key = String::from_utf8(m.key().expect("key").to_vec()).expect("utf8 key");
                 let value = std::str::from_utf8(m.payload().expect("value")).expect("utf8 value");
-                let seq: u64 = value.rsplit('-').next().and_then(|s| s.parse().ok()).expect("seq in value");
+                let seq: u64 = value
+                    .rsplit('-')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .expect("seq in value");
                 let headers = m
                     .headers()
                     .map(|h| {
                         h.iter()
-                            .map(|x| (x.key.to_string(), String::from_utf8_lossy(x.value.unwrap_or_default()).to_string()))
+                            .map(|x| {
+                                (
+                                    x.key.to_string(),
+                                    String::from_utf8_lossy(x.value.unwrap_or_default())
+                                        .to_string(),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -158,8 +173,14 @@ async fn roundtrip(codec: &str) {
         let key = format!("key-{}", i % 997);
         let value = format!("{codec}-value-{i}");
         let headers = OwnedHeaders::new()
-            .insert(Header { key: "seq", value: Some(i.to_string().as_bytes()) })
-            .insert(Header { key: "codec", value: Some(codec.as_bytes()) });
+            .insert(Header {
+                key: "seq",
+                value: Some(i.to_string().as_bytes()),
+            })
+            .insert(Header {
+                key: "codec",
+                value: Some(codec.as_bytes()),
+            });
         let rec = FutureRecord::to(&topic)
             .key(&key)
             .payload(&value)
@@ -168,9 +189,17 @@ async fn roundtrip(codec: &str) {
         pending.push(p.send_result(rec).map_err(|(e, _)| e).expect("enqueue"));
     }
     for (i, f) in pending.into_iter().enumerate() {
-        let (part, _off) = f.await.expect("delivery future").unwrap_or_else(|(e, _)| panic!("record {i} failed: {e}"));
+        let part = f
+            .await
+            .expect("delivery future")
+            .unwrap_or_else(|(e, _)| panic!("record {i} failed: {e}"))
+            .partition;
         let key = format!("key-{}", i as u64 % 997);
-        assert_eq!(part, java_partition(key.as_bytes(), PARTS), "record {i} partition");
+        assert_eq!(
+            part,
+            java_partition(key.as_bytes(), PARTS),
+            "record {i} partition"
+        );
     }
 
     let c = consumer_from_beginning(&w.bootstrap(), &topic, PARTS);
@@ -180,22 +209,43 @@ async fn roundtrip(codec: &str) {
     for s in &seen {
         count[s.seq as usize] += 1;
     }
-    assert!(count.iter().all(|c| *c == 1), "some record was missing or duplicated");
+    assert!(
+        count.iter().all(|c| *c == 1),
+        "some record was missing or duplicated"
+    );
     // Offsets contiguous per partition, keys in send order, headers and timestamps intact.
     let mut next_offset: HashMap<i32, i64> = HashMap::new();
     let mut last_seq_per_key: HashMap<String, u64> = HashMap::new();
     for s in &seen {
         let expect = next_offset.entry(s.partition).or_insert(0);
-        assert_eq!(s.offset, *expect, "partition {} offsets must be contiguous", s.partition);
+        assert_eq!(
+            s.offset, *expect,
+            "partition {} offsets must be contiguous",
+            s.partition
+        );
         *expect += 1;
         assert_eq!(s.partition, java_partition(s.key.as_bytes(), PARTS));
         if let Some(prev) = last_seq_per_key.insert(s.key.clone(), s.seq) {
-            assert!(s.seq > prev, "key {} out of order: {} after {}", s.key, s.seq, prev);
+            assert!(
+                s.seq > prev,
+                "key {} out of order: {} after {}",
+                s.key,
+                s.seq,
+                prev
+            );
         }
-        assert_eq!(s.timestamp, base_ts + s.seq as i64, "timestamp of record {}", s.seq);
+        assert_eq!(
+            s.timestamp,
+            base_ts + s.seq as i64,
+            "timestamp of record {}",
+            s.seq
+        );
         assert_eq!(
             s.headers,
-            vec![("seq".to_string(), s.seq.to_string()), ("codec".to_string(), codec.to_string())]
+            vec![
+                ("seq".to_string(), s.seq.to_string()),
+                ("codec".to_string(), codec.to_string())
+            ]
         );
     }
     assert_eq!(next_offset.values().sum::<i64>(), N as i64);
@@ -245,7 +295,11 @@ async fn key_to_partition_matches_java_murmur2() {
     for i in 0..10_000u64 {
         let key = format!("customer-{i}-{}", i * 7919);
         let value = format!("v-{i}");
-        futures.push(p.send_result(FutureRecord::to("murmur").key(&key).payload(&value)).map_err(|(e, _)| e).expect("enqueue"));
+        futures.push(
+            p.send_result(FutureRecord::to("murmur").key(&key).payload(&value))
+                .map_err(|(e, _)| e)
+                .expect("enqueue"),
+        );
     }
     for f in futures {
         f.await.expect("future").expect("delivered");
@@ -254,11 +308,19 @@ async fn key_to_partition_matches_java_murmur2() {
     let mut got = 0;
     let deadline = std::time::Instant::now() + TIMEOUT;
     while got < 10_000 {
-        assert!(std::time::Instant::now() < deadline, "timed out after {got} records");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {got} records"
+        );
         if let Some(m) = c.poll(Duration::from_millis(500)) {
             let m = m.expect("message");
             let key = m.key().expect("key");
-            assert_eq!(m.partition(), java_partition(key, PARTS), "key {}", String::from_utf8_lossy(key));
+            assert_eq!(
+                m.partition(),
+                java_partition(key, PARTS),
+                "key {}",
+                String::from_utf8_lossy(key)
+            );
             got += 1;
         }
     }
@@ -271,7 +333,9 @@ async fn long_poll_delivers_new_records_and_out_of_range_resets() {
     let w = common::Weft::start(&[]);
     create_topic(&w.bootstrap(), "tail", 1, &[]).await;
     let p = producer(&w.bootstrap(), "none");
-    p.send(FutureRecord::to("tail").key("a").payload("first"), TIMEOUT).await.expect("first");
+    p.send(FutureRecord::to("tail").key("a").payload("first"), TIMEOUT)
+        .await
+        .expect("first");
 
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", w.bootstrap())
@@ -282,7 +346,8 @@ async fn long_poll_delivers_new_records_and_out_of_range_resets() {
         .create()
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset("tail", 0, Offset::Offset(1_000)).expect("tpl");
+    tpl.add_partition_offset("tail", 0, Offset::Offset(1_000))
+        .expect("tpl");
     c.assign(&tpl).expect("assign");
     // Offset 1000 is out of range: the client resets to earliest and sees "first".
     let first = loop {
@@ -296,11 +361,16 @@ async fn long_poll_delivers_new_records_and_out_of_range_resets() {
     let later = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(700)).await;
         let p = producer(&bootstrap, "none");
-        p.send(FutureRecord::to("tail").key("b").payload("second"), TIMEOUT).await.expect("second");
+        p.send(FutureRecord::to("tail").key("b").payload("second"), TIMEOUT)
+            .await
+            .expect("second");
     });
     let deadline = std::time::Instant::now() + TIMEOUT;
     let second = loop {
-        assert!(std::time::Instant::now() < deadline, "second record never arrived");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "second record never arrived"
+        );
         if let Some(m) = c.poll(Duration::from_millis(500)) {
             break m.expect("message").payload().map(|p| p.to_vec());
         }
@@ -322,21 +392,37 @@ async fn acks_zero_and_one_and_auto_create() {
             .expect("producer");
         for i in 0..100 {
             let v = format!("v{i}");
-            p.send(FutureRecord::<(), _>::to(&topic).payload(&v), TIMEOUT).await.expect("send");
+            p.send(FutureRecord::<(), _>::to(&topic).payload(&v), TIMEOUT)
+                .await
+                .expect("send");
         }
         rdkafka::producer::Producer::flush(&p, TIMEOUT).expect("flush");
         let c = consumer_from_beginning(&w.bootstrap(), &topic, 3);
         let md = c.fetch_metadata(Some(&topic), TIMEOUT).expect("metadata");
-        assert_eq!(md.topics()[0].partitions().len(), 3, "auto-created with num.partitions");
+        assert_eq!(
+            md.topics()[0].partitions().len(),
+            3,
+            "auto-created with num.partitions"
+        );
         let mut values = Vec::new();
         let deadline = std::time::Instant::now() + TIMEOUT;
         while values.len() < 100 {
-            assert!(std::time::Instant::now() < deadline, "acks={acks}: only {} records", values.len());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "acks={acks}: only {} records",
+                values.len()
+            );
             if let Some(m) = c.poll(Duration::from_millis(500)) {
-                values.push(String::from_utf8(m.expect("msg").payload().expect("payload").to_vec()).expect("utf8"));
+                values.push(
+                    String::from_utf8(m.expect("msg").payload().expect("payload").to_vec())
+                        .expect("utf8"),
+                );
             }
         }
         values.sort_by_key(|v| v[1..].parse::<u32>().unwrap_or(0));
-        assert_eq!(values, (0..100).map(|i| format!("v{i}")).collect::<Vec<_>>());
+        assert_eq!(
+            values,
+            (0..100).map(|i| format!("v{i}")).collect::<Vec<_>>()
+        );
     }
 }

@@ -49,7 +49,10 @@ impl Listener {
         let port: u16 = port
             .parse()
             .map_err(|_| format!("'{port}' is not a port number"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         Ok(Listener {
             name: name.to_string(),
             host,
@@ -127,7 +130,6 @@ const fn key(name: &'static str, ty: KeyType, default: &'static str, doc: &'stat
         doc,
     }
 }
-
 
 /// Broker keys with an effect. Defaults are Kafka's, except `log.dirs` (`./weft-data`).
 pub const BROKER_KEYS: &[KeyDef] = &[
@@ -277,7 +279,11 @@ fn value_to_string(v: &Value) -> String {
             }
         }
         Value::Empty(_, _) => String::new(),
-        Value::Array(_, items) => items.iter().map(value_to_string).collect::<Vec<_>>().join(","),
+        Value::Array(_, items) => items
+            .iter()
+            .map(value_to_string)
+            .collect::<Vec<_>>()
+            .join(","),
         Value::Dict(_, _) => String::new(),
     }
 }
@@ -329,11 +335,12 @@ impl BrokerConfig {
             .map(|s| Listener::parse(s))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|reason| r.invalid("advertised.listeners", reason))?;
-        let mut log_dirs: Vec<PathBuf> = if r.opt("log.dirs").is_none() && r.opt("log.dir").is_some() {
-            vec![PathBuf::from(r.string("log.dir"))]
-        } else {
-            r.list("log.dirs").into_iter().map(PathBuf::from).collect()
-        };
+        let mut log_dirs: Vec<PathBuf> =
+            if r.opt("log.dirs").is_none() && r.opt("log.dir").is_some() {
+                vec![PathBuf::from(r.string("log.dir"))]
+            } else {
+                r.list("log.dirs").into_iter().map(PathBuf::from).collect()
+            };
         log_dirs.dedup();
         if log_dirs.is_empty() {
             return Err(r.invalid("log.dirs", "at least one directory is required".into()));
@@ -350,7 +357,10 @@ impl BrokerConfig {
             ));
         }
         let topic_defaults = TopicDefaults::from_broker(&r)?;
-        let cluster_id = r.opt("cluster.id").filter(|s| !s.is_empty()).map(str::to_string);
+        let cluster_id = r
+            .opt("cluster.id")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
 
         let mut effective = BTreeMap::new();
         for d in BROKER_KEYS {
@@ -378,8 +388,10 @@ impl BrokerConfig {
             log_flush_scheduler_interval_ms: r.positive_u64("log.flush.scheduler.interval.ms")?,
             offsets_topic_num_partitions: r.int("offsets.topic.num.partitions")?.max(1),
             offsets_retention_minutes: r.long("offsets.retention.minutes")?,
-            offsets_retention_check_interval_ms: r.positive_u64("offsets.retention.check.interval.ms")?,
-            group_initial_rebalance_delay_ms: r.long("group.initial.rebalance.delay.ms")?.max(0) as u64,
+            offsets_retention_check_interval_ms: r
+                .positive_u64("offsets.retention.check.interval.ms")?,
+            group_initial_rebalance_delay_ms: r.long("group.initial.rebalance.delay.ms")?.max(0)
+                as u64,
             group_min_session_timeout_ms: r.int("group.min.session.timeout.ms")?,
             group_max_session_timeout_ms: r.int("group.max.session.timeout.ms")?,
             group_max_size: r.int("group.max.size")?,
@@ -403,10 +415,7 @@ impl BrokerConfig {
                 } else {
                     l.host.clone()
                 };
-                Listener {
-                    host,
-                    ..l.clone()
-                }
+                Listener { host, ..l.clone() }
             })
             .collect()
     }
@@ -445,7 +454,10 @@ impl<'a> Reader<'a> {
     }
 
     pub fn string(&self, key: &str) -> String {
-        self.opt(key).unwrap_or(Self::default_of(key)).trim().to_string()
+        self.opt(key)
+            .unwrap_or(Self::default_of(key))
+            .trim()
+            .to_string()
     }
 
     pub fn list(&self, key: &str) -> Vec<String> {
@@ -530,9 +542,17 @@ mod tests {
 
     #[test]
     fn retention_precedence_ms_over_minutes_over_hours() {
-        let c = BrokerConfig::from_flat(flat(&[("log.retention.hours", "1"), ("log.retention.minutes", "2")])).unwrap();
+        let c = BrokerConfig::from_flat(flat(&[
+            ("log.retention.hours", "1"),
+            ("log.retention.minutes", "2"),
+        ]))
+        .unwrap();
         assert_eq!(c.topic_defaults.log.retention_ms, 120_000);
-        let c = BrokerConfig::from_flat(flat(&[("log.retention.minutes", "2"), ("log.retention.ms", "5")])).unwrap();
+        let c = BrokerConfig::from_flat(flat(&[
+            ("log.retention.minutes", "2"),
+            ("log.retention.ms", "5"),
+        ]))
+        .unwrap();
         assert_eq!(c.topic_defaults.log.retention_ms, 5);
     }
 
@@ -546,7 +566,8 @@ mod tests {
 
     #[test]
     fn unknown_and_inert_keys_are_reported() {
-        let c = BrokerConfig::from_flat(flat(&[("num.io.threads", "8"), ("no.such.key", "1")])).unwrap();
+        let c = BrokerConfig::from_flat(flat(&[("num.io.threads", "8"), ("no.such.key", "1")]))
+            .unwrap();
         assert_eq!(c.inert_keys, vec!["num.io.threads".to_string()]);
         assert_eq!(c.unknown_keys[0].0, "no.such.key");
     }
@@ -555,14 +576,22 @@ mod tests {
     fn toml_tables_and_flat_keys_and_properties_agree() {
         let dir = tempfile::tempdir().unwrap();
         let toml_path = dir.path().join("weft.toml");
-        std::fs::write(&toml_path, "num.partitions = 3\n[log]\ndirs = \"/data/a\"\nretention.ms = 1000\n").unwrap();
+        std::fs::write(
+            &toml_path,
+            "num.partitions = 3\n[log]\ndirs = \"/data/a\"\nretention.ms = 1000\n",
+        )
+        .unwrap();
         let c = BrokerConfig::load(Some(&toml_path), &[]).unwrap();
         assert_eq!(c.num_partitions, 3);
         assert_eq!(c.log_dirs, vec![PathBuf::from("/data/a")]);
         assert_eq!(c.topic_defaults.log.retention_ms, 1000);
 
         let props = dir.path().join("server.properties");
-        std::fs::write(&props, "num.partitions=4\nlog.dirs=/data/b\nlisteners=PLAINTEXT://127.0.0.1:19092\n").unwrap();
+        std::fs::write(
+            &props,
+            "num.partitions=4\nlog.dirs=/data/b\nlisteners=PLAINTEXT://127.0.0.1:19092\n",
+        )
+        .unwrap();
         let c = BrokerConfig::load(Some(&props), &[("num.partitions".into(), "7".into())]).unwrap();
         assert_eq!(c.num_partitions, 7, "flags win over the file");
         assert_eq!(c.listeners[0].host, "127.0.0.1");

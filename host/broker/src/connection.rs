@@ -29,7 +29,10 @@ pub enum FrameError {
 }
 
 /// Reads one length-prefixed frame; `Ok(None)` on a clean end of stream between frames.
-pub async fn read_frame<R: AsyncReadExt + Unpin>(reader: &mut R, max: u32) -> Result<Option<Bytes>, FrameError> {
+pub async fn read_frame<R: AsyncReadExt + Unpin>(
+    reader: &mut R,
+    max: u32,
+) -> Result<Option<Bytes>, FrameError> {
     let mut len = [0u8; 4];
     match reader.read_exact(&mut len).await {
         Ok(_) => {}

@@ -22,11 +22,23 @@ pub fn now_ms() -> i64 {
 pub fn spawn(broker: Arc<Broker>) -> Vec<JoinHandle<()>> {
     let c = &broker.config;
     let mut tasks = vec![
-        every(broker.clone(), c.log_retention_check_interval_ms, retention_pass),
-        every(broker.clone(), c.log_flush_scheduler_interval_ms, flush_pass),
+        every(
+            broker.clone(),
+            c.log_retention_check_interval_ms,
+            retention_pass,
+        ),
+        every(
+            broker.clone(),
+            c.log_flush_scheduler_interval_ms,
+            flush_pass,
+        ),
     ];
     if c.log_cleaner_enable {
-        tasks.push(every(broker.clone(), c.log_cleaner_backoff_ms, compaction_pass));
+        tasks.push(every(
+            broker.clone(),
+            c.log_cleaner_backoff_ms,
+            compaction_pass,
+        ));
     }
     tasks
 }
@@ -62,7 +74,9 @@ fn retention_pass(broker: &Broker) {
                 log_start_offset = r.log_start_offset,
                 "retention deleted old segments"
             ),
-            Ok(Err(e)) => tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed"),
+            Ok(Err(e)) => {
+                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed")
+            }
             _ => {}
         }
     }
@@ -71,7 +85,9 @@ fn retention_pass(broker: &Broker) {
 fn compaction_pass(broker: &Broker) {
     let now = now_ms();
     for p in broker.topics.all_partitions() {
-        let compacting = p.with_log(|log| log.config().cleanup_policy.compact).unwrap_or(false);
+        let compacting = p
+            .with_log(|log| log.config().cleanup_policy.compact)
+            .unwrap_or(false);
         if !compacting {
             continue;
         }
@@ -85,7 +101,9 @@ fn compaction_pass(broker: &Broker) {
                 bytes_after = r.bytes_after,
                 "compacted log"
             ),
-            Ok(Err(e)) => tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "compaction failed"),
+            Ok(Err(e)) => {
+                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "compaction failed")
+            }
             _ => {}
         }
     }

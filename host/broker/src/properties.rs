@@ -119,7 +119,10 @@ pub fn nest(key: &str, value: Value) -> Dict {
         current = Value::from(d);
     }
     let mut top = Dict::new();
-    top.insert(parts.first().copied().unwrap_or_default().to_string(), current);
+    top.insert(
+        parts.first().copied().unwrap_or_default().to_string(),
+        current,
+    );
     top
 }
 
@@ -127,7 +130,9 @@ pub fn nest(key: &str, value: Value) -> Dict {
 pub fn merge_into(dst: &mut Dict, src: Dict) {
     for (k, v) in src {
         match (dst.get_mut(&k), v) {
-            (Some(Value::Dict(_, existing)), Value::Dict(_, incoming)) => merge_into(existing, incoming),
+            (Some(Value::Dict(_, existing)), Value::Dict(_, incoming)) => {
+                merge_into(existing, incoming)
+            }
             (_, v) => {
                 dst.insert(k, v);
             }
@@ -155,9 +160,8 @@ impl Provider for PropertiesFile {
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, FigmentError> {
-        let text = std::fs::read_to_string(&self.path).map_err(|e| {
-            FigmentError::from(format!("cannot read {}: {e}", self.path.display()))
-        })?;
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| FigmentError::from(format!("cannot read {}: {e}", self.path.display())))?;
         let mut dict = Dict::new();
         for (k, v) in parse(&text) {
             merge_into(&mut dict, nest(&k, Value::from(v)));
@@ -174,7 +178,8 @@ mod tests {
 
     #[test]
     fn parses_server_properties_forms() {
-        let text = "# comment\n! also comment\nlog.dirs=/tmp/kafka-logs\nlisteners = PLAINTEXT://:9092\n\
+        let text =
+            "# comment\n! also comment\nlog.dirs=/tmp/kafka-logs\nlisteners = PLAINTEXT://:9092\n\
                     num.partitions: 3\nkey\\=with\\:seps value x\nlong=a,\\\n    b\nempty=\n";
         let entries = parse(text);
         assert_eq!(

@@ -62,13 +62,21 @@ impl Broker {
 
         let mut bound_listeners = Vec::new();
         for l in &config.listeners {
-            let host = if l.host.is_empty() { "0.0.0.0" } else { l.host.as_str() };
+            let host = if l.host.is_empty() {
+                "0.0.0.0"
+            } else {
+                l.host.as_str()
+            };
             let addr = format!("{host}:{}", l.port);
-            let listener = TcpListener::bind(&addr).await.map_err(|source| BrokerError::Bind {
-                addr: addr.clone(),
-                source,
-            })?;
-            let local = listener.local_addr().map_err(|source| BrokerError::Bind { addr, source })?;
+            let listener = TcpListener::bind(&addr)
+                .await
+                .map_err(|source| BrokerError::Bind {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            let local = listener
+                .local_addr()
+                .map_err(|source| BrokerError::Bind { addr, source })?;
             bound_listeners.push((l.name.clone(), listener, local));
         }
         // Advertise the ports actually bound (a configured port 0 means "any free port").
@@ -93,7 +101,11 @@ impl Broker {
         let mut bound = Vec::new();
         for (name, listener, local) in bound_listeners {
             bound.push((name.clone(), local));
-            tasks.push(tokio::spawn(accept_loop(broker.clone(), listener, Arc::from(name.as_str()))));
+            tasks.push(tokio::spawn(accept_loop(
+                broker.clone(),
+                listener,
+                Arc::from(name.as_str()),
+            )));
         }
         tasks.extend(crate::maintenance::spawn(broker.clone()));
         tracing::info!(
@@ -104,7 +116,11 @@ impl Broker {
             startup_ms = started.elapsed().as_millis() as u64,
             "broker started"
         );
-        Ok(RunningBroker { broker, bound, tasks })
+        Ok(RunningBroker {
+            broker,
+            bound,
+            tasks,
+        })
     }
 }
 
@@ -152,7 +168,11 @@ async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, name: Arc<str>)
 /// Reads `meta.properties` (cluster.id, node.id) from the first log dir, creating it on first start.
 /// A configured `cluster.id` that differs from the stored one stops start-up, as in Kafka.
 fn load_or_create_meta(config: &BrokerConfig) -> Result<String, BrokerError> {
-    let dir = config.log_dirs.first().map(|d| d.as_path()).unwrap_or(Path::new("."));
+    let dir = config
+        .log_dirs
+        .first()
+        .map(|d| d.as_path())
+        .unwrap_or(Path::new("."));
     let path = dir.join("meta.properties");
     if let Ok(text) = std::fs::read_to_string(&path) {
         let stored = crate::properties::parse(&text)
@@ -209,6 +229,8 @@ mod tests {
     fn cluster_id_shape() {
         let id = super::new_cluster_id();
         assert_eq!(id.len(), 22);
-        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
     }
 }

@@ -35,28 +35,160 @@ const fn tk(
 
 /// Every topic key Weft accepts, in Kafka's names.
 pub const TOPIC_KEYS: &[TopicKeyDef] = &[
-    tk("cleanup.policy", "log.cleanup.policy", KeyType::List, true, "delete, compact, or compact,delete."),
-    tk("compression.type", "compression.type", KeyType::String, true, "Only 'producer': batches are stored as the producer compressed them."),
-    tk("delete.retention.ms", "log.cleaner.delete.retention.ms", KeyType::Long, true, "How long tombstones survive compaction."),
-    tk("file.delete.delay.ms", "log.segment.delete.delay.ms", KeyType::Long, false, "Accepted; segments are deleted at once."),
-    tk("flush.messages", "log.flush.interval.messages", KeyType::Long, true, "Records appended before a forced fsync."),
-    tk("flush.ms", "log.flush.interval.ms", KeyType::Long, true, "Milliseconds between forced fsyncs."),
-    tk("index.interval.bytes", "log.index.interval.bytes", KeyType::Int, true, "Bytes between offset index entries."),
-    tk("max.message.bytes", "message.max.bytes", KeyType::Int, true, "Largest record batch accepted."),
-    tk("message.timestamp.type", "log.message.timestamp.type", KeyType::String, true, "CreateTime or LogAppendTime."),
-    tk("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", KeyType::Long, true, "Minimum age before a record may be compacted."),
-    tk("min.insync.replicas", "min.insync.replicas", KeyType::Int, false, "Always satisfied on a single node."),
-    tk("retention.bytes", "log.retention.bytes", KeyType::Long, true, "Partition size above which old segments are deleted; -1 unlimited."),
-    tk("retention.ms", "log.retention.ms", KeyType::Long, true, "How long data is kept; -1 forever."),
-    tk("segment.bytes", "log.segment.bytes", KeyType::Int, true, "Segment size before a new one is rolled."),
-    tk("segment.ms", "log.roll.ms", KeyType::Long, true, "Segment age before a new one is rolled."),
-    tk("segment.index.bytes", "log.index.size.max.bytes", KeyType::Int, false, "Accepted; indexes grow as needed."),
-    tk("preallocate", "log.preallocate", KeyType::Boolean, false, "Accepted; segments are not preallocated."),
-    tk("unclean.leader.election.enable", "unclean.leader.election.enable", KeyType::Boolean, false, "Accepted; one node has no elections."),
-    tk("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", KeyType::Double, false, "Accepted; compaction runs on every cleaner pass."),
-    tk("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", KeyType::Long, false, "Accepted; compaction runs on every cleaner pass."),
-    tk("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", KeyType::Long, false, "Accepted; timestamps are not bounded."),
-    tk("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", KeyType::Long, false, "Accepted; timestamps are not bounded."),
+    tk(
+        "cleanup.policy",
+        "log.cleanup.policy",
+        KeyType::List,
+        true,
+        "delete, compact, or compact,delete.",
+    ),
+    tk(
+        "compression.type",
+        "compression.type",
+        KeyType::String,
+        true,
+        "Only 'producer': batches are stored as the producer compressed them.",
+    ),
+    tk(
+        "delete.retention.ms",
+        "log.cleaner.delete.retention.ms",
+        KeyType::Long,
+        true,
+        "How long tombstones survive compaction.",
+    ),
+    tk(
+        "file.delete.delay.ms",
+        "log.segment.delete.delay.ms",
+        KeyType::Long,
+        false,
+        "Accepted; segments are deleted at once.",
+    ),
+    tk(
+        "flush.messages",
+        "log.flush.interval.messages",
+        KeyType::Long,
+        true,
+        "Records appended before a forced fsync.",
+    ),
+    tk(
+        "flush.ms",
+        "log.flush.interval.ms",
+        KeyType::Long,
+        true,
+        "Milliseconds between forced fsyncs.",
+    ),
+    tk(
+        "index.interval.bytes",
+        "log.index.interval.bytes",
+        KeyType::Int,
+        true,
+        "Bytes between offset index entries.",
+    ),
+    tk(
+        "max.message.bytes",
+        "message.max.bytes",
+        KeyType::Int,
+        true,
+        "Largest record batch accepted.",
+    ),
+    tk(
+        "message.timestamp.type",
+        "log.message.timestamp.type",
+        KeyType::String,
+        true,
+        "CreateTime or LogAppendTime.",
+    ),
+    tk(
+        "min.compaction.lag.ms",
+        "log.cleaner.min.compaction.lag.ms",
+        KeyType::Long,
+        true,
+        "Minimum age before a record may be compacted.",
+    ),
+    tk(
+        "min.insync.replicas",
+        "min.insync.replicas",
+        KeyType::Int,
+        false,
+        "Always satisfied on a single node.",
+    ),
+    tk(
+        "retention.bytes",
+        "log.retention.bytes",
+        KeyType::Long,
+        true,
+        "Partition size above which old segments are deleted; -1 unlimited.",
+    ),
+    tk(
+        "retention.ms",
+        "log.retention.ms",
+        KeyType::Long,
+        true,
+        "How long data is kept; -1 forever.",
+    ),
+    tk(
+        "segment.bytes",
+        "log.segment.bytes",
+        KeyType::Int,
+        true,
+        "Segment size before a new one is rolled.",
+    ),
+    tk(
+        "segment.ms",
+        "log.roll.ms",
+        KeyType::Long,
+        true,
+        "Segment age before a new one is rolled.",
+    ),
+    tk(
+        "segment.index.bytes",
+        "log.index.size.max.bytes",
+        KeyType::Int,
+        false,
+        "Accepted; indexes grow as needed.",
+    ),
+    tk(
+        "preallocate",
+        "log.preallocate",
+        KeyType::Boolean,
+        false,
+        "Accepted; segments are not preallocated.",
+    ),
+    tk(
+        "unclean.leader.election.enable",
+        "unclean.leader.election.enable",
+        KeyType::Boolean,
+        false,
+        "Accepted; one node has no elections.",
+    ),
+    tk(
+        "min.cleanable.dirty.ratio",
+        "log.cleaner.min.cleanable.ratio",
+        KeyType::Double,
+        false,
+        "Accepted; compaction runs on every cleaner pass.",
+    ),
+    tk(
+        "max.compaction.lag.ms",
+        "log.cleaner.max.compaction.lag.ms",
+        KeyType::Long,
+        false,
+        "Accepted; compaction runs on every cleaner pass.",
+    ),
+    tk(
+        "message.timestamp.before.max.ms",
+        "log.message.timestamp.before.max.ms",
+        KeyType::Long,
+        false,
+        "Accepted; timestamps are not bounded.",
+    ),
+    tk(
+        "message.timestamp.after.max.ms",
+        "log.message.timestamp.after.max.ms",
+        KeyType::Long,
+        false,
+        "Accepted; timestamps are not bounded.",
+    ),
 ];
 
 /// Broker keys that only supply topic defaults (accepted in the broker config too).
@@ -140,7 +272,10 @@ fn builtin_default(name: &str) -> &'static str {
 }
 
 /// Validates topic overrides: every key must be a topic key and every value well-formed.
-pub fn validate(overrides: &BTreeMap<String, String>, defaults: &TopicDefaults) -> Result<LogConfig, String> {
+pub fn validate(
+    overrides: &BTreeMap<String, String>,
+    defaults: &TopicDefaults,
+) -> Result<LogConfig, String> {
     for k in overrides.keys() {
         if !TOPIC_KEYS.iter().any(|d| d.name == k) {
             return Err(format!("unknown topic config '{k}'"));
@@ -166,7 +301,9 @@ fn resolve(
             .trim()
     };
     let long = |k: &'static str| -> Result<i64, (&'static str, String)> {
-        get(k).parse::<i64>().map_err(|_| (k, "expected an integer".to_string()))
+        get(k)
+            .parse::<i64>()
+            .map_err(|_| (k, "expected an integer".to_string()))
     };
     let positive = |k: &'static str| -> Result<i64, (&'static str, String)> {
         let v = long(k)?;
@@ -193,7 +330,10 @@ fn resolve(
             }
         }
         if !p.delete && !p.compact {
-            return Err(("cleanup.policy", "must name delete, compact, or both".into()));
+            return Err((
+                "cleanup.policy",
+                "must name delete, compact, or both".into(),
+            ));
         }
         p
     };
@@ -212,10 +352,16 @@ fn resolve(
         "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd" => {
             return Err((
                 "compression.type",
-                "Weft stores batches as the producer compressed them; only 'producer' is supported".into(),
+                "Weft stores batches as the producer compressed them; only 'producer' is supported"
+                    .into(),
             ))
         }
-        other => return Err(("compression.type", format!("'{other}' is not a compression type"))),
+        other => {
+            return Err((
+                "compression.type",
+                format!("'{other}' is not a compression type"),
+            ))
+        }
     }
     let max_message_bytes = u32::try_from(positive("max.message.bytes")?)
         .map_err(|_| ("max.message.bytes", "out of range".to_string()))?;

@@ -65,7 +65,9 @@ pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
         return Err(BrokerError::InvalidTopic("topic name is empty".into()));
     }
     if name == "." || name == ".." {
-        return Err(BrokerError::InvalidTopic(format!("topic name cannot be '{name}'")));
+        return Err(BrokerError::InvalidTopic(format!(
+            "topic name cannot be '{name}'"
+        )));
     }
     if name.len() > 249 {
         return Err(BrokerError::InvalidTopic(format!(
@@ -107,7 +109,11 @@ impl Topics {
         for d in &config.log_dirs {
             std::fs::create_dir_all(d).map_err(io_err(d))?;
         }
-        let first = config.log_dirs.first().cloned().unwrap_or_else(|| PathBuf::from("."));
+        let first = config
+            .log_dirs
+            .first()
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("."));
         let meta_dir = first.join("__weft_meta");
         std::fs::create_dir_all(&meta_dir).map_err(io_err(&meta_dir))?;
         let meta_path = meta_dir.join("topics.json");
@@ -141,7 +147,10 @@ impl Topics {
                 *n = (*n).max(i + 1);
             }
             if !adopted.is_empty() {
-                tracing::warn!(topics = adopted.len(), "no topic metadata found; adopting partition directories on disk");
+                tracing::warn!(
+                    topics = adopted.len(),
+                    "no topic metadata found; adopting partition directories on disk"
+                );
             }
             MetaFile {
                 topics: adopted
@@ -180,7 +189,12 @@ impl Topics {
                     Some(d) => d,
                     None => topics.pick_dir().join(format!("{}-{}", mt.name, i)),
                 };
-                partitions.push(Arc::new(open_partition(&name, i, &dir, log_config.clone())?));
+                partitions.push(Arc::new(open_partition(
+                    &name,
+                    i,
+                    &dir,
+                    log_config.clone(),
+                )?));
             }
             state.by_id.insert(mt.id, mt.name.clone());
             state.by_name.insert(
@@ -211,7 +225,11 @@ impl Topics {
             .iter()
             .min_by_key(|d| {
                 std::fs::read_dir(d)
-                    .map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).count())
+                    .map(|rd| {
+                        rd.filter_map(|e| e.ok())
+                            .filter(|e| e.path().is_dir())
+                            .count()
+                    })
                     .unwrap_or(usize::MAX)
             })
             .cloned()
@@ -232,9 +250,11 @@ impl Topics {
             .collect();
         drop(state);
         topics.sort_by(|a, b| a.name.cmp(&b.name));
-        let text = serde_json::to_string_pretty(&MetaFile { topics }).map_err(|e| BrokerError::Metadata {
-            path: self.meta_path.clone(),
-            reason: e.to_string(),
+        let text = serde_json::to_string_pretty(&MetaFile { topics }).map_err(|e| {
+            BrokerError::Metadata {
+                path: self.meta_path.clone(),
+                reason: e.to_string(),
+            }
         })?;
         write_atomically(&self.meta_path, text.as_bytes())
     }
@@ -249,12 +269,19 @@ impl Topics {
 
     pub fn get_by_id(&self, id: &Uuid) -> Option<Arc<TopicInfo>> {
         let state = self.state.read();
-        state.by_id.get(id).and_then(|n| state.by_name.get(n)).cloned()
+        state
+            .by_id
+            .get(id)
+            .and_then(|n| state.by_name.get(n))
+            .cloned()
     }
 
     pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
         let t = self.get(topic)?;
-        usize::try_from(index).ok().and_then(|i| t.partitions.get(i)).cloned()
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| t.partitions.get(i))
+            .cloned()
     }
 
     /// All topics, sorted by name.
@@ -265,7 +292,10 @@ impl Topics {
     }
 
     pub fn all_partitions(&self) -> Vec<Arc<Partition>> {
-        self.list().iter().flat_map(|t| t.partitions.iter().cloned()).collect()
+        self.list()
+            .iter()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect()
     }
 
     /// Creates a topic (or only validates the request, with `validate_only`).
@@ -320,7 +350,12 @@ impl Topics {
         let mut parts = Vec::with_capacity(partitions as usize);
         for i in 0..partitions {
             let dir = self.pick_dir().join(format!("{name}-{i}"));
-            parts.push(Arc::new(open_partition(&arc_name, i, &dir, log_config.clone())?));
+            parts.push(Arc::new(open_partition(
+                &arc_name,
+                i,
+                &dir,
+                log_config.clone(),
+            )?));
         }
         let info = Arc::new(TopicInfo {
             internal: name.starts_with("__"),
@@ -367,9 +402,16 @@ impl Topics {
     }
 
     /// Grows a topic to `total` partitions.
-    pub fn add_partitions(&self, name: &str, total: i32, validate_only: bool) -> Result<(), BrokerError> {
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        total: i32,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
         let _change = self.change.lock();
-        let current = self.get(name).ok_or_else(|| BrokerError::UnknownTopic(name.to_string()))?;
+        let current = self
+            .get(name)
+            .ok_or_else(|| BrokerError::UnknownTopic(name.to_string()))?;
         let have = current.partitions.len() as i32;
         if total <= have {
             return Err(BrokerError::InvalidPartitions(format!(
@@ -377,7 +419,9 @@ impl Topics {
             )));
         }
         if total > 100_000 {
-            return Err(BrokerError::InvalidPartitions(format!("{total} partitions is more than one node can hold (100000)")));
+            return Err(BrokerError::InvalidPartitions(format!(
+                "{total} partitions is more than one node can hold (100000)"
+            )));
         }
         if validate_only {
             return Ok(());
@@ -387,7 +431,12 @@ impl Topics {
         let mut parts = current.partitions.clone();
         for i in have..total {
             let dir = self.pick_dir().join(format!("{name}-{i}"));
-            parts.push(Arc::new(open_partition(&current.name, i, &dir, log_config.clone())?));
+            parts.push(Arc::new(open_partition(
+                &current.name,
+                i,
+                &dir,
+                log_config.clone(),
+            )?));
         }
         let info = Arc::new(TopicInfo {
             name: current.name.clone(),
@@ -410,7 +459,9 @@ impl Topics {
         validate_only: bool,
     ) -> Result<(), BrokerError> {
         let _change = self.change.lock();
-        let current = self.get(name).ok_or_else(|| BrokerError::UnknownTopic(name.to_string()))?;
+        let current = self
+            .get(name)
+            .ok_or_else(|| BrokerError::UnknownTopic(name.to_string()))?;
         let log_config = topic_config::validate(&overrides, &self.defaults.read())
             .map_err(BrokerError::InvalidTopicConfig)?;
         if validate_only {
@@ -444,7 +495,12 @@ impl Topics {
     }
 }
 
-fn open_partition(topic: &Arc<str>, index: i32, dir: &Path, config: weft_log::LogConfig) -> Result<Partition, BrokerError> {
+fn open_partition(
+    topic: &Arc<str>,
+    index: i32,
+    dir: &Path,
+    config: weft_log::LogConfig,
+) -> Result<Partition, BrokerError> {
     let (log, report) = Log::open(dir, config)?;
     if report.truncated_bytes > 0 {
         let (file, pos) = report

@@ -8,13 +8,19 @@ use rdkafka::ClientConfig;
 #[derive(Args, Clone, Debug)]
 pub struct ClientArgs {
     /// Kafka bootstrap servers (Weft, Apache Kafka, or any compatible cluster).
-    #[arg(long, short = 'b', default_value = "localhost:9092", env = "KAFKA_BOOTSTRAP_SERVERS")]
+    #[arg(
+        long,
+        short = 'b',
+        global = true,
+        default_value = "localhost:9092",
+        env = "KAFKA_BOOTSTRAP_SERVERS"
+    )]
     pub bootstrap_server: String,
     /// Extra librdkafka client property, like kcat's -X (repeatable).
-    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    #[arg(short = 'X', global = true, value_name = "KEY=VALUE")]
     pub property: Vec<String>,
     /// A properties file of client settings (Kafka tools' --command-config).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub command_config: Option<std::path::PathBuf>,
 }
 

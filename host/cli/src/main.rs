@@ -17,7 +17,11 @@ mod client;
 mod commands;
 
 #[derive(Parser)]
-#[command(name = "weft", version, about = "Weft: a Kafka-compatible streaming platform in one binary")]
+#[command(
+    name = "weft",
+    version,
+    about = "Weft: a Kafka-compatible streaming platform in one binary"
+)]
 struct Cli {
     /// Log output format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]

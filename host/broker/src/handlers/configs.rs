@@ -10,9 +10,9 @@ use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use kafka_protocol::messages::{
-    alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest, AlterConfigsResponse,
-    DescribeConfigsRequest, DescribeConfigsResponse, IncrementalAlterConfigsRequest,
-    IncrementalAlterConfigsResponse,
+    alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest,
+    AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -59,26 +59,42 @@ pub struct Entry {
 
 fn broker_key_configured(broker: &Broker, key: &str) -> bool {
     let keys: &[&str] = match key {
-        "log.retention.ms" => &["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
+        "log.retention.ms" => &[
+            "log.retention.ms",
+            "log.retention.minutes",
+            "log.retention.hours",
+        ],
         "log.roll.ms" => &["log.roll.ms", "log.roll.hours"],
         k => std::slice::from_ref(match BROKER_KEYS.iter().find(|d| d.name == k) {
             Some(d) => &d.name,
             None => return false,
         }),
     };
-    keys.iter()
-        .any(|k| matches!(broker.config.effective.get(*k), Some((_, Source::Configured(_)))))
+    keys.iter().any(|k| {
+        matches!(
+            broker.config.effective.get(*k),
+            Some((_, Source::Configured(_)))
+        )
+    })
 }
 
 /// The effective topic config entries (all keys, or those in `only`).
-pub fn topic_entries(broker: &Arc<Broker>, overrides: &BTreeMap<String, String>, only: Option<&[StrBytes]>) -> Vec<Entry> {
+pub fn topic_entries(
+    broker: &Arc<Broker>,
+    overrides: &BTreeMap<String, String>,
+    only: Option<&[StrBytes]>,
+) -> Vec<Entry> {
     let defaults = broker.topics.defaults();
     TOPIC_KEYS
         .iter()
         .filter(|k| only.is_none_or(|o| o.iter().any(|n| n.as_str() == k.name)))
         .map(|k| {
             let default = defaults.values.get(k.name).cloned().unwrap_or_default();
-            let broker_source = if broker_key_configured(broker, k.broker_key) { SOURCE_STATIC_BROKER } else { SOURCE_DEFAULT };
+            let broker_source = if broker_key_configured(broker, k.broker_key) {
+                SOURCE_STATIC_BROKER
+            } else {
+                SOURCE_DEFAULT
+            };
             let mut synonyms = Vec::new();
             let (value, source) = match overrides.get(k.name) {
                 Some(v) => {
@@ -128,7 +144,11 @@ fn broker_entries(broker: &Broker, only: Option<&[StrBytes]>) -> Vec<Entry> {
             };
             Entry {
                 name: s(k.name),
-                value: if value.is_empty() { None } else { Some(s(value.clone())) },
+                value: if value.is_empty() {
+                    None
+                } else {
+                    Some(s(value.clone()))
+                },
                 read_only: true,
                 config_source: source,
                 synonyms: vec![DescribeConfigsSynonym::default()
@@ -157,7 +177,10 @@ pub fn describe(ctx: &Ctx<'_>, req: DescribeConfigsRequest) -> DescribeConfigsRe
                     results.push(
                         result
                             .with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION)
-                            .with_error_message(Some(s(format!("Topic '{}' does not exist.", r.resource_name.as_str())))),
+                            .with_error_message(Some(s(format!(
+                                "Topic '{}' does not exist.",
+                                r.resource_name.as_str()
+                            )))),
                     );
                     continue;
                 }
@@ -168,7 +191,10 @@ pub fn describe(ctx: &Ctx<'_>, req: DescribeConfigsRequest) -> DescribeConfigsRe
                     results.push(
                         result
                             .with_error_code(code::INVALID_REQUEST)
-                            .with_error_message(Some(s(format!("Broker {name} is not this node ({}).", broker.node_id())))),
+                            .with_error_message(Some(s(format!(
+                                "Broker {name} is not this node ({}).",
+                                broker.node_id()
+                            )))),
                     );
                     continue;
                 }
@@ -178,7 +204,9 @@ pub fn describe(ctx: &Ctx<'_>, req: DescribeConfigsRequest) -> DescribeConfigsRe
                 results.push(
                     result
                         .with_error_code(code::INVALID_REQUEST)
-                        .with_error_message(Some(s(format!("Resource type {other} is not supported.")))),
+                        .with_error_message(Some(s(format!(
+                            "Resource type {other} is not supported."
+                        )))),
                 );
                 continue;
             }
@@ -214,13 +242,22 @@ fn alter_target(resource_type: i8, name: &StrBytes) -> Result<String, (i16, Stri
         RESOURCE_TOPIC => Ok(name.to_string()),
         RESOURCE_BROKER => Err((
             code::INVALID_REQUEST,
-            "Weft broker configs are static: change weft.toml or server.properties and restart.".into(),
+            "Weft broker configs are static: change weft.toml or server.properties and restart."
+                .into(),
         )),
-        other => Err((code::INVALID_REQUEST, format!("Resource type {other} is not supported."))),
+        other => Err((
+            code::INVALID_REQUEST,
+            format!("Resource type {other} is not supported."),
+        )),
     }
 }
 
-fn apply(broker: &Broker, topic: &str, overrides: BTreeMap<String, String>, validate_only: bool) -> Result<(), (i16, String)> {
+fn apply(
+    broker: &Broker,
+    topic: &str,
+    overrides: BTreeMap<String, String>,
+    validate_only: bool,
+) -> Result<(), (i16, String)> {
     broker
         .topics
         .set_overrides(topic, overrides, validate_only)
@@ -235,7 +272,11 @@ pub fn alter(ctx: &Ctx<'_>, req: AlterConfigsRequest) -> AlterConfigsResponse {
             let overrides = r
                 .configs
                 .iter()
-                .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
+                .filter_map(|c| {
+                    c.value
+                        .as_ref()
+                        .map(|v| (c.name.to_string(), v.to_string()))
+                })
                 .collect();
             apply(ctx.broker, &topic, overrides, req.validate_only)
         });
@@ -250,15 +291,17 @@ pub fn alter(ctx: &Ctx<'_>, req: AlterConfigsRequest) -> AlterConfigsResponse {
     AlterConfigsResponse::default().with_responses(responses)
 }
 
-pub fn incremental_alter(ctx: &Ctx<'_>, req: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
+pub fn incremental_alter(
+    ctx: &Ctx<'_>,
+    req: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());
     for r in req.resources {
         let outcome = alter_target(r.resource_type, &r.resource_name).and_then(|topic| {
-            let current = ctx
-                .broker
-                .topics
-                .get(&topic)
-                .ok_or((code::UNKNOWN_TOPIC_OR_PARTITION, format!("Topic '{topic}' does not exist.")))?;
+            let current = ctx.broker.topics.get(&topic).ok_or((
+                code::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("Topic '{topic}' does not exist."),
+            ))?;
             let defaults = ctx.broker.topics.defaults();
             let mut overrides = current.overrides.clone();
             for c in &r.configs {
@@ -272,17 +315,27 @@ pub fn incremental_alter(ctx: &Ctx<'_>, req: IncrementalAlterConfigsRequest) -> 
                         overrides.remove(&name);
                     }
                     OP_APPEND | OP_SUBTRACT => {
-                        let is_list = TOPIC_KEYS.iter().any(|k| k.name == name && k.ty == KeyType::List);
+                        let is_list = TOPIC_KEYS
+                            .iter()
+                            .any(|k| k.name == name && k.ty == KeyType::List);
                         if !is_list {
-                            return Err((code::INVALID_CONFIG, format!("'{name}' is not a list; APPEND/SUBTRACT need a list config")));
+                            return Err((
+                                code::INVALID_CONFIG,
+                                format!(
+                                    "'{name}' is not a list; APPEND/SUBTRACT need a list config"
+                                ),
+                            ));
                         }
                         let base = overrides
                             .get(&name)
                             .cloned()
                             .or_else(|| defaults.values.get(name.as_str()).cloned())
                             .unwrap_or_default();
-                        let mut items: Vec<String> =
-                            base.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                        let mut items: Vec<String> = base
+                            .split(',')
+                            .map(|x| x.trim().to_string())
+                            .filter(|x| !x.is_empty())
+                            .collect();
                         for v in value.split(',').map(str::trim).filter(|x| !x.is_empty()) {
                             if c.config_operation == OP_APPEND {
                                 if !items.iter().any(|i| i == v) {
@@ -294,7 +347,12 @@ pub fn incremental_alter(ctx: &Ctx<'_>, req: IncrementalAlterConfigsRequest) -> 
                         }
                         overrides.insert(name, items.join(","));
                     }
-                    other => return Err((code::INVALID_REQUEST, format!("unknown config operation {other}"))),
+                    other => {
+                        return Err((
+                            code::INVALID_REQUEST,
+                            format!("unknown config operation {other}"),
+                        ))
+                    }
                 }
             }
             apply(ctx.broker, &topic, overrides, req.validate_only)

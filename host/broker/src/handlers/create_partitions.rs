@@ -15,18 +15,29 @@ pub fn handle(ctx: &Ctx<'_>, req: CreatePartitionsRequest) -> CreatePartitionsRe
         let bad_assignment = t
             .assignments
             .as_ref()
-            .map(|a| a.iter().any(|x| x.broker_ids.len() != 1 || x.broker_ids[0].0 != node))
+            .map(|a| {
+                a.iter()
+                    .any(|x| x.broker_ids.len() != 1 || x.broker_ids[0].0 != node)
+            })
             .unwrap_or(false);
         if bad_assignment {
             results.push(
                 r.with_error_code(code::INVALID_REPLICA_ASSIGNMENT)
-                    .with_error_message(Some(s(format!("assignments may only name broker {node}")))),
+                    .with_error_message(Some(s(format!(
+                        "assignments may only name broker {node}"
+                    )))),
             );
             continue;
         }
-        match broker.topics.add_partitions(t.name.as_str(), t.count, req.validate_only) {
+        match broker
+            .topics
+            .add_partitions(t.name.as_str(), t.count, req.validate_only)
+        {
             Ok(()) => results.push(r),
-            Err(e) => results.push(r.with_error_code(e.code()).with_error_message(Some(s(e.to_string())))),
+            Err(e) => results.push(
+                r.with_error_code(e.code())
+                    .with_error_message(Some(s(e.to_string()))),
+            ),
         }
     }
     CreatePartitionsResponse::default().with_results(results)

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::{configs, s, Ctx};
@@ -56,7 +58,9 @@ pub fn handle(ctx: &Ctx<'_>, req: CreateTopicsRequest) -> CreateTopicsResponse {
                     overrides.insert(c.name.to_string(), v.to_string());
                 }
             }
-            broker.topics.create(t.name.as_str(), partitions, overrides, req.validate_only)
+            broker
+                .topics
+                .create(t.name.as_str(), partitions, overrides, req.validate_only)
         })();
         match outcome {
             Ok(info) => {
@@ -73,7 +77,11 @@ pub fn handle(ctx: &Ctx<'_>, req: CreateTopicsRequest) -> CreateTopicsResponse {
                     .collect();
                 let count = if info.partitions.is_empty() {
                     // validate_only: report what would have been created.
-                    if t.num_partitions == -1 { broker.config.num_partitions } else { t.num_partitions }
+                    if t.num_partitions == -1 {
+                        broker.config.num_partitions
+                    } else {
+                        t.num_partitions
+                    }
                 } else {
                     info.partitions.len() as i32
                 };
@@ -84,9 +92,12 @@ pub fn handle(ctx: &Ctx<'_>, req: CreateTopicsRequest) -> CreateTopicsResponse {
                     .with_configs(Some(entries));
             }
             Err(e) => {
-                result = result.with_error_code(e.code()).with_error_message(Some(s(e.to_string())));
+                result = result
+                    .with_error_code(e.code())
+                    .with_error_message(Some(s(e.to_string())));
                 if e.code() == code::TOPIC_ALREADY_EXISTS {
-                    result.error_message = Some(s(format!("Topic '{}' already exists.", t.name.as_str())));
+                    result.error_message =
+                        Some(s(format!("Topic '{}' already exists.", t.name.as_str())));
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! DeleteRecords: advances a partition's log start offset (offset -1 means the high watermark).
 
-use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
 use super::Ctx;
@@ -16,9 +18,11 @@ pub fn handle(ctx: &Ctx<'_>, req: DeleteRecordsRequest) -> DeleteRecordsResponse
             let r = DeleteRecordsPartitionResult::default()
                 .with_partition_index(rp.partition_index)
                 .with_low_watermark(-1);
-            let partition = topic
-                .as_ref()
-                .and_then(|t| usize::try_from(rp.partition_index).ok().and_then(|i| t.partitions.get(i)));
+            let partition = topic.as_ref().and_then(|t| {
+                usize::try_from(rp.partition_index)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i))
+            });
             let Some(p) = partition else {
                 parts.push(r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;
@@ -29,7 +33,8 @@ pub fn handle(ctx: &Ctx<'_>, req: DeleteRecordsRequest) -> DeleteRecordsResponse
                 if target < 0 || target > end {
                     return Err(code::OFFSET_OUT_OF_RANGE);
                 }
-                log.delete_records_before(target).map_err(|e| log_error_code(&e))
+                log.delete_records_before(target)
+                    .map_err(|e| log_error_code(&e))
             });
             parts.push(match outcome {
                 Ok(Ok(low)) => r.with_low_watermark(low),
@@ -38,7 +43,11 @@ pub fn handle(ctx: &Ctx<'_>, req: DeleteRecordsRequest) -> DeleteRecordsResponse
                 Err(PartitionError::Log(e)) => r.with_error_code(log_error_code(&e)),
             });
         }
-        topics.push(DeleteRecordsTopicResult::default().with_name(t.name).with_partitions(parts));
+        topics.push(
+            DeleteRecordsTopicResult::default()
+                .with_name(t.name)
+                .with_partitions(parts),
+        );
     }
     DeleteRecordsResponse::default().with_topics(topics)
 }

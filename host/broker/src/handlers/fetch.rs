@@ -47,11 +47,19 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
                 partition_index: fp.partition,
                 partition: topic
                     .as_ref()
-                    .and_then(|t| usize::try_from(fp.partition).ok().and_then(|i| t.partitions.get(i)))
+                    .and_then(|t| {
+                        usize::try_from(fp.partition)
+                            .ok()
+                            .and_then(|i| t.partitions.get(i))
+                    })
                     .cloned(),
                 fetch_offset: fp.fetch_offset,
                 max_bytes: fp.partition_max_bytes,
-                missing_code: if by_id { code::UNKNOWN_TOPIC_ID } else { code::UNKNOWN_TOPIC_OR_PARTITION },
+                missing_code: if by_id {
+                    code::UNKNOWN_TOPIC_ID
+                } else {
+                    code::UNKNOWN_TOPIC_OR_PARTITION
+                },
             });
         }
         topics_out.push(
@@ -64,7 +72,11 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
     let max_wait = Duration::from_millis(req.max_wait_ms.clamp(0, MAX_WAIT_CAP_MS) as u64);
     let deadline = tokio::time::Instant::now() + max_wait;
     let min_bytes = req.min_bytes.max(0) as usize;
-    let total_max = if req.max_bytes <= 0 { i32::MAX as usize } else { req.max_bytes as usize };
+    let total_max = if req.max_bytes <= 0 {
+        i32::MAX as usize
+    } else {
+        req.max_bytes as usize
+    };
     let read_committed = req.isolation_level == 1;
     let mut shutdown = ctx.broker.shutdown_signal();
 
@@ -80,7 +92,12 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
         }
         let (results, bytes, has_error) = read_all(&slots, total_max, read_committed);
         let now = tokio::time::Instant::now();
-        if bytes >= min_bytes || has_error || now >= deadline || waits.is_empty() || ctx.broker.is_shutting_down() {
+        if bytes >= min_bytes
+            || has_error
+            || now >= deadline
+            || waits.is_empty()
+            || ctx.broker.is_shutting_down()
+        {
             break results;
         }
         tokio::select! {
@@ -99,7 +116,11 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
 }
 
 /// Reads every slot once; returns the partition data, total bytes, and whether any partition errored.
-fn read_all(slots: &[Slot], total_max: usize, read_committed: bool) -> (Vec<PartitionData>, usize, bool) {
+fn read_all(
+    slots: &[Slot],
+    total_max: usize,
+    read_committed: bool,
+) -> (Vec<PartitionData>, usize, bool) {
     let mut total = 0usize;
     let mut has_error = false;
     let mut out = Vec::with_capacity(slots.len());
@@ -110,13 +131,19 @@ fn read_all(slots: &[Slot], total_max: usize, read_committed: bool) -> (Vec<Part
             .with_last_stable_offset(-1)
             .with_log_start_offset(-1)
             .with_preferred_read_replica(BrokerId(-1))
-            .with_aborted_transactions(if read_committed { Some(Vec::new()) } else { None });
+            .with_aborted_transactions(if read_committed {
+                Some(Vec::new())
+            } else {
+                None
+            });
         let Some(p) = &slot.partition else {
             has_error = true;
             out.push(pd.with_error_code(slot.missing_code));
             continue;
         };
-        let budget = total_max.saturating_sub(total).min(slot.max_bytes.max(0) as usize);
+        let budget = total_max
+            .saturating_sub(total)
+            .min(slot.max_bytes.max(0) as usize);
         let first_non_empty = total == 0;
         match p.read(slot.fetch_offset, budget.max(1)) {
             Ok(r) => {
@@ -125,7 +152,8 @@ fn read_all(slots: &[Slot], total_max: usize, read_committed: bool) -> (Vec<Part
                     .with_last_stable_offset(r.log_end_offset)
                     .with_log_start_offset(r.log_start_offset);
                 // The log returns at least one batch; only the first non-empty partition may exceed its budget.
-                let records = if r.records.len() > budget && !first_non_empty || slot.max_bytes <= 0 {
+                let records = if r.records.len() > budget && !first_non_empty || slot.max_bytes <= 0
+                {
                     bytes::Bytes::new()
                 } else {
                     r.records
@@ -140,7 +168,10 @@ fn read_all(slots: &[Slot], total_max: usize, read_committed: bool) -> (Vec<Part
             Err(PartitionError::Log(e)) => {
                 has_error = true;
                 if let Ok((start, end)) = p.offsets() {
-                    pd = pd.with_high_watermark(end).with_last_stable_offset(end).with_log_start_offset(start);
+                    pd = pd
+                        .with_high_watermark(end)
+                        .with_last_stable_offset(end)
+                        .with_log_start_offset(start);
                 }
                 pd = pd.with_error_code(log_error_code(&e));
             }

@@ -1,6 +1,8 @@
 //! ListOffsets: earliest, latest, max-timestamp, or the first offset at or after a timestamp.
 
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::Ctx;
@@ -24,9 +26,11 @@ pub fn handle(ctx: &Ctx<'_>, req: ListOffsetsRequest) -> ListOffsetsResponse {
                 .with_timestamp(-1)
                 .with_offset(-1)
                 .with_leader_epoch(LEADER_EPOCH);
-            let partition = topic
-                .as_ref()
-                .and_then(|t| usize::try_from(rp.partition_index).ok().and_then(|i| t.partitions.get(i)));
+            let partition = topic.as_ref().and_then(|t| {
+                usize::try_from(rp.partition_index)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i))
+            });
             let Some(p) = partition else {
                 parts.push(resp.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;
@@ -45,12 +49,18 @@ pub fn handle(ctx: &Ctx<'_>, req: ListOffsetsRequest) -> ListOffsetsResponse {
                 Ok(Ok(Some((ts, offset)))) => resp.with_timestamp(ts).with_offset(offset),
                 Ok(Ok(None)) => resp,
                 Ok(Err(e)) => resp.with_error_code(log_error_code(&e)),
-                Err(PartitionError::Deleted) => resp.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION),
+                Err(PartitionError::Deleted) => {
+                    resp.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION)
+                }
                 Err(PartitionError::Log(e)) => resp.with_error_code(log_error_code(&e)),
             };
             parts.push(resp);
         }
-        topics.push(ListOffsetsTopicResponse::default().with_name(t.name).with_partitions(parts));
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(parts),
+        );
     }
     ListOffsetsResponse::default().with_topics(topics)
 }

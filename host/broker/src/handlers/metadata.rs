@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
 use super::{s, Ctx};
@@ -26,7 +28,8 @@ pub fn handle(ctx: &Ctx<'_>, req: MetadataRequest) -> MetadataResponse {
         Some(t) => Some(t),
     };
     // v4+ lets the client say whether it wants auto-creation; before that it always applied.
-    let may_create = broker.config.auto_create_topics_enable && (ctx.version < 4 || req.allow_auto_topic_creation);
+    let may_create = broker.config.auto_create_topics_enable
+        && (ctx.version < 4 || req.allow_auto_topic_creation);
 
     let mut topics = Vec::new();
     match wanted {
@@ -56,13 +59,18 @@ pub fn handle(ctx: &Ctx<'_>, req: MetadataRequest) -> MetadataResponse {
                 };
                 let entry = if may_create {
                     let parts = broker.config.num_partitions;
-                    match broker.topics.create(name.as_str(), parts, BTreeMap::new(), false) {
+                    match broker
+                        .topics
+                        .create(name.as_str(), parts, BTreeMap::new(), false)
+                    {
                         Ok(t) => topic_entry(&t, node, ctx.version),
                         // Another client created it first: report it as it is now.
-                        Err(BrokerError::TopicExists(_)) => match broker.topics.get(name.as_str()) {
-                            Some(t) => topic_entry(&t, node, ctx.version),
-                            None => error_topic(name, code::LEADER_NOT_AVAILABLE),
-                        },
+                        Err(BrokerError::TopicExists(_)) => {
+                            match broker.topics.get(name.as_str()) {
+                                Some(t) => topic_entry(&t, node, ctx.version),
+                                None => error_topic(name, code::LEADER_NOT_AVAILABLE),
+                            }
+                        }
                         Err(e) => error_topic(name, e.code()),
                     }
                 } else if crate::topics::validate_topic_name(name.as_str()).is_err() {

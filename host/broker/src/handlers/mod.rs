@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use crate::error::code;
@@ -84,7 +86,12 @@ fn is_supported(key: ApiKey, version: i16) -> bool {
 }
 
 /// Handles one request frame (without its length prefix).
-pub async fn handle_frame(broker: &Arc<Broker>, frame: Bytes, peer: SocketAddr, listener: &str) -> Outcome {
+pub async fn handle_frame(
+    broker: &Arc<Broker>,
+    frame: Bytes,
+    peer: SocketAddr,
+    listener: &str,
+) -> Outcome {
     let mut peek = &frame[..];
     let raw_key = peek.get_i16();
     let version = peek.get_i16();
@@ -101,7 +108,9 @@ pub async fn handle_frame(broker: &Arc<Broker>, frame: Bytes, peer: SocketAddr, 
     let mut buf = frame;
     let header = match RequestHeader::decode(&mut buf, key.request_header_version(version)) {
         Ok(h) => h,
-        Err(e) => return Outcome::Close(format!("malformed {key:?} v{version} request header: {e}")),
+        Err(e) => {
+            return Outcome::Close(format!("malformed {key:?} v{version} request header: {e}"))
+        }
     };
     let request = match RequestKind::decode(key, &mut buf, version) {
         Ok(r) => r,
@@ -125,17 +134,30 @@ pub async fn handle_frame(broker: &Arc<Broker>, frame: Bytes, peer: SocketAddr, 
         RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(&ctx, r)),
         RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(&ctx, r)),
         RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(&ctx, r)),
-        RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(create_partitions::handle(&ctx, r)),
-        RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(delete_records::handle(&ctx, r)),
-        RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(configs::describe(&ctx, r)),
+        RequestKind::CreatePartitions(r) => {
+            ResponseKind::CreatePartitions(create_partitions::handle(&ctx, r))
+        }
+        RequestKind::DeleteRecords(r) => {
+            ResponseKind::DeleteRecords(delete_records::handle(&ctx, r))
+        }
+        RequestKind::DescribeConfigs(r) => {
+            ResponseKind::DescribeConfigs(configs::describe(&ctx, r))
+        }
         RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(configs::alter(&ctx, r)),
         RequestKind::IncrementalAlterConfigs(r) => {
             ResponseKind::IncrementalAlterConfigs(configs::incremental_alter(&ctx, r))
         }
-        RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(describe_cluster::handle(&ctx, r)),
+        RequestKind::DescribeCluster(r) => {
+            ResponseKind::DescribeCluster(describe_cluster::handle(&ctx, r))
+        }
         _ => return Outcome::Respond(unsupported_version_frame(correlation_id)),
     };
-    match encode_response(correlation_id, key.response_header_version(version), &response, version) {
+    match encode_response(
+        correlation_id,
+        key.response_header_version(version),
+        &response,
+        version,
+    ) {
         Ok(bytes) => Outcome::Respond(bytes),
         Err(e) => {
             tracing::error!(%peer, api = ?key, version, error = %e, "could not encode response");
@@ -154,8 +176,12 @@ fn encode_response(
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     let mut buf = BytesMut::with_capacity(256);
     buf.put_i32(0);
-    header.encode(&mut buf, header_version).map_err(|e| e.to_string())?;
-    response.encode(&mut buf, version).map_err(|e| e.to_string())?;
+    header
+        .encode(&mut buf, header_version)
+        .map_err(|e| e.to_string())?;
+    response
+        .encode(&mut buf, version)
+        .map_err(|e| e.to_string())?;
     let len = (buf.len() - 4) as i32;
     buf[0..4].copy_from_slice(&len.to_be_bytes());
     Ok(buf.freeze())

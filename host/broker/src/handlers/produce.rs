@@ -20,7 +20,11 @@ pub fn handle(ctx: &Ctx<'_>, req: ProduceRequest) -> Option<ProduceResponse> {
         } else {
             ctx.broker.topics.get(td.name.as_str())
         };
-        let missing = if by_id { code::UNKNOWN_TOPIC_ID } else { code::UNKNOWN_TOPIC_OR_PARTITION };
+        let missing = if by_id {
+            code::UNKNOWN_TOPIC_ID
+        } else {
+            code::UNKNOWN_TOPIC_OR_PARTITION
+        };
         let mut parts = Vec::with_capacity(td.partition_data.len());
         for pd in td.partition_data {
             let mut resp = PartitionProduceResponse::default()
@@ -28,14 +32,22 @@ pub fn handle(ctx: &Ctx<'_>, req: ProduceRequest) -> Option<ProduceResponse> {
                 .with_base_offset(-1)
                 .with_log_append_time_ms(-1)
                 .with_log_start_offset(-1);
-            let partition = topic
-                .as_ref()
-                .and_then(|t| usize::try_from(pd.index).ok().and_then(|i| t.partitions.get(i)));
+            let partition = topic.as_ref().and_then(|t| {
+                usize::try_from(pd.index)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i))
+            });
             let result = if !acks_valid {
-                Err((code::INVALID_REQUIRED_ACKS, format!("acks must be -1, 0 or 1, got {}", req.acks)))
+                Err((
+                    code::INVALID_REQUIRED_ACKS,
+                    format!("acks must be -1, 0 or 1, got {}", req.acks),
+                ))
             } else if let Some(p) = partition {
                 match pd.records.as_deref() {
-                    None | Some([]) => Err((code::INVALID_RECORD, "produce request carries no records".to_string())),
+                    None | Some([]) => Err((
+                        code::INVALID_RECORD,
+                        "produce request carries no records".to_string(),
+                    )),
                     Some(records) => match p.append(records, now) {
                         Ok(info) => Ok(info),
                         Err(PartitionError::Deleted) => {
@@ -48,7 +60,14 @@ pub fn handle(ctx: &Ctx<'_>, req: ProduceRequest) -> Option<ProduceResponse> {
                     },
                 }
             } else {
-                Err((missing, format!("unknown topic or partition {}-{}", td.name.as_str(), pd.index)))
+                Err((
+                    missing,
+                    format!(
+                        "unknown topic or partition {}-{}",
+                        td.name.as_str(),
+                        pd.index
+                    ),
+                ))
             };
             match result {
                 Ok(info) => {
@@ -58,7 +77,9 @@ pub fn handle(ctx: &Ctx<'_>, req: ProduceRequest) -> Option<ProduceResponse> {
                         .with_log_start_offset(info.log_start_offset);
                 }
                 Err((error, message)) => {
-                    resp = resp.with_error_code(error).with_error_message(Some(s(message)));
+                    resp = resp
+                        .with_error_code(error)
+                        .with_error_message(Some(s(message)));
                 }
             }
             parts.push(resp);

@@ -77,7 +77,10 @@ fn parse_format(f: &str) -> anyhow::Result<Vec<Token>> {
                         lit.push('%');
                         continue;
                     }
-                    other => bail!("unknown format token %{}", other.map(String::from).unwrap_or_default()),
+                    other => bail!(
+                        "unknown format token %{}",
+                        other.map(String::from).unwrap_or_default()
+                    ),
                 };
                 if !lit.is_empty() {
                     out.push(Token::Lit(std::mem::take(&mut lit)));
@@ -114,7 +117,9 @@ fn render(tokens: &[Token], m: &impl Message, out: &mut impl Write) -> std::io::
             Token::Value => out.write_all(m.payload().unwrap_or_default())?,
             Token::Timestamp => write!(out, "{}", m.timestamp().to_millis().unwrap_or(-1))?,
             Token::KeyLen => write!(out, "{}", m.key().map(|k| k.len() as i64).unwrap_or(-1))?,
-            Token::ValueLen => write!(out, "{}", m.payload().map(|k| k.len() as i64).unwrap_or(-1))?,
+            Token::ValueLen => {
+                write!(out, "{}", m.payload().map(|k| k.len() as i64).unwrap_or(-1))?
+            }
             Token::Headers => {
                 if let Some(h) = m.headers() {
                     for (i, header) in h.iter().enumerate() {
@@ -137,7 +142,9 @@ fn parse_offset(s: &str) -> anyhow::Result<Offset> {
         "beginning" | "earliest" => Offset::Beginning,
         "end" | "latest" => Offset::End,
         n => {
-            let v: i64 = n.parse().with_context(|| format!("--offset '{n}' is not a number, beginning or end"))?;
+            let v: i64 = n
+                .parse()
+                .with_context(|| format!("--offset '{n}' is not a number, beginning or end"))?;
             if v < 0 {
                 Offset::OffsetTail(-v)
             } else {
@@ -152,7 +159,10 @@ fn stop_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
     std::thread::spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
             rt.block_on(async {
                 let _ = tokio::signal::ctrl_c().await;
             });
@@ -165,14 +175,21 @@ fn stop_flag() -> Arc<AtomicBool> {
 pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let tokens = parse_format(&args.format)?;
     let mut cfg = args.client.config()?;
-    cfg.set("enable.partition.eof", "true")
-        .set("auto.offset.reset", if args.from_beginning { "earliest" } else { "latest" });
+    cfg.set("enable.partition.eof", "true").set(
+        "auto.offset.reset",
+        if args.from_beginning {
+            "earliest"
+        } else {
+            "latest"
+        },
+    );
     match &args.group {
         Some(g) => {
             cfg.set("group.id", g).set("enable.auto.commit", "true");
         }
         None => {
-            cfg.set("group.id", "weft-console-consumer").set("enable.auto.commit", "false");
+            cfg.set("group.id", "weft-console-consumer")
+                .set("enable.auto.commit", "false");
         }
     }
     let consumer: BaseConsumer = cfg.create().context("creating consumer")?;
@@ -197,7 +214,11 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
                     .context("fetching topic metadata")?;
                 let t = md.topics().first().context("no metadata for topic")?;
                 if let Some(e) = t.error() {
-                    bail!("topic {}: {:?}", args.topic, rdkafka::types::RDKafkaRespErr::from(e));
+                    bail!(
+                        "topic {}: {:?}",
+                        args.topic,
+                        rdkafka::types::RDKafkaRespErr::from(e)
+                    );
                 }
                 t.partitions().iter().map(|p| p.id()).collect()
             }
@@ -237,7 +258,10 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
                 if args.exit_at_end {
                     let expected = match expected_eofs {
                         Some(n) => n,
-                        None => consumer.assignment().map(|a| a.count()).unwrap_or(usize::MAX),
+                        None => consumer
+                            .assignment()
+                            .map(|a| a.count())
+                            .unwrap_or(usize::MAX),
                     };
                     if expected > 0 && at_eof.len() >= expected {
                         break;
@@ -247,7 +271,12 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
             Err(e) => {
                 out.flush()?;
                 eprintln!("consume error: {e}");
-                if matches!(e, KafkaError::MessageConsumption(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) {
+                if matches!(
+                    e,
+                    KafkaError::MessageConsumption(
+                        rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition
+                    )
+                ) {
                     bail!("topic {} does not exist", args.topic);
                 }
             }
@@ -256,7 +285,8 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     out.flush()?;
     if args.group.is_some() {
         match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Ok(())
+            | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => eprintln!("could not commit offsets on exit: {e}"),
         }
     }

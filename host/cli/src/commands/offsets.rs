@@ -26,26 +26,40 @@ pub struct OffsetsArgs {
 
 pub fn run(args: OffsetsArgs) -> anyhow::Result<()> {
     let consumer: BaseConsumer = args.client.config()?.create().context("creating client")?;
-    let md = consumer.fetch_metadata(Some(&args.topic), TIMEOUT).context("fetching metadata")?;
+    let md = consumer
+        .fetch_metadata(Some(&args.topic), TIMEOUT)
+        .context("fetching metadata")?;
     let t = md.topics().first().context("no metadata for topic")?;
     if let Some(e) = t.error() {
-        bail!("topic {}: {:?}", args.topic, rdkafka::types::RDKafkaRespErr::from(e));
+        bail!(
+            "topic {}: {:?}",
+            args.topic,
+            rdkafka::types::RDKafkaRespErr::from(e)
+        );
     }
     let mut parts: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
     parts.sort();
     if !args.partitions.is_empty() {
         parts.retain(|p| args.partitions.contains(p));
     }
-    let time = match args.time.as_str() {
-        "latest" | "-1" => None,
-        "earliest" | "-2" => Some(-2),
-        ms => Some(ms.parse::<i64>().with_context(|| format!("--time '{ms}' is not earliest, latest or milliseconds"))?),
-    };
+    let time =
+        match args.time.as_str() {
+            "latest" | "-1" => None,
+            "earliest" | "-2" => Some(-2),
+            ms => Some(ms.parse::<i64>().with_context(|| {
+                format!("--time '{ms}' is not earliest, latest or milliseconds")
+            })?),
+        };
     match time {
         None | Some(-2) => {
             for p in parts {
                 let (low, high) = consumer.fetch_watermarks(&args.topic, p, TIMEOUT)?;
-                println!("{}:{}:{}", args.topic, p, if time.is_none() { high } else { low });
+                println!(
+                    "{}:{}:{}",
+                    args.topic,
+                    p,
+                    if time.is_none() { high } else { low }
+                );
             }
         }
         Some(ms) => {

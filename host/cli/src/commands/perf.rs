@@ -115,7 +115,9 @@ impl ProducerContext for Latency {
 
 fn progress(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} records ({per_sec})") {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} records ({per_sec})",
+    ) {
         bar.set_style(style);
     }
     bar
@@ -143,9 +145,12 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
         failed: AtomicU64::new(0),
         first_error: Mutex::new(None),
     };
-    let producer: BaseProducer<Latency> = cfg.create_with_context(ctx).context("creating producer")?;
+    let producer: BaseProducer<Latency> =
+        cfg.create_with_context(ctx).context("creating producer")?;
     // Random printable payload, like the Java tool's default.
-    let payload: Vec<u8> = (0..args.record_size).map(|i| b'A' + ((i * 7 + 3) % 26) as u8).collect();
+    let payload: Vec<u8> = (0..args.record_size)
+        .map(|i| b'A' + ((i * 7 + 3) % 26) as u8)
+        .collect();
 
     let bar = progress(args.records);
     let start = Instant::now();
@@ -160,7 +165,8 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
             }
         }
         let sent_us = producer.context().start.elapsed().as_micros() as usize;
-        let mut record = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_us).payload(&payload[..]);
+        let mut record = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_us)
+            .payload(&payload[..]);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -177,17 +183,25 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
             if last_report.elapsed() >= Duration::from_secs(5) {
                 last_report = Instant::now();
                 let d = producer.context().delivered.load(Ordering::Relaxed);
-                bar.println(format!("{d} records delivered, {:.1} records/sec", d as f64 / start.elapsed().as_secs_f64()));
+                bar.println(format!(
+                    "{d} records delivered, {:.1} records/sec",
+                    d as f64 / start.elapsed().as_secs_f64()
+                ));
             }
         }
     }
-    producer.flush(Duration::from_secs(120)).context("flushing")?;
+    producer
+        .flush(Duration::from_secs(120))
+        .context("flushing")?;
     let elapsed = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let ctx = producer.context();
     let delivered = ctx.delivered.load(Ordering::Relaxed);
     let failed = ctx.failed.load(Ordering::Relaxed);
-    let h = ctx.histogram.lock().map_err(|_| anyhow::anyhow!("histogram lock poisoned"))?;
+    let h = ctx
+        .histogram
+        .lock()
+        .map_err(|_| anyhow::anyhow!("histogram lock poisoned"))?;
     let ms = |us: u64| us as f64 / 1000.0;
     println!(
         "{delivered} records sent, {:.1} records/sec ({:.2} MB/sec), {:.2} ms avg latency, {:.2} ms max latency, {:.2} ms 50th, {:.2} ms 95th, {:.2} ms 99th, {:.2} ms 99.9th.",
@@ -201,7 +215,12 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
         ms(h.value_at_quantile(0.999)),
     );
     if failed > 0 {
-        let first = ctx.first_error.lock().ok().and_then(|f| f.clone()).unwrap_or_default();
+        let first = ctx
+            .first_error
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_default();
         bail!("{failed} records failed: {first}");
     }
     Ok(())
@@ -209,12 +228,22 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
 
 fn consume(args: ConsumePerf) -> anyhow::Result<()> {
     let mut cfg = args.client.config()?;
-    cfg.set("group.id", args.group.as_deref().unwrap_or("weft-perf-consumer"))
-        .set("enable.auto.commit", if args.group.is_some() { "true" } else { "false" })
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "4194304")
-        .set("queued.min.messages", "1000000");
+    cfg.set(
+        "group.id",
+        args.group.as_deref().unwrap_or("weft-perf-consumer"),
+    )
+    .set(
+        "enable.auto.commit",
+        if args.group.is_some() {
+            "true"
+        } else {
+            "false"
+        },
+    )
+    .set("auto.offset.reset", "earliest")
+    .set("fetch.max.bytes", "52428800")
+    .set("max.partition.fetch.bytes", "4194304")
+    .set("queued.min.messages", "1000000");
     for p in &args.consumer_props {
         let (k, v) = parse_kv(p, "--consumer-props")?;
         cfg.set(k, v);
@@ -226,7 +255,11 @@ fn consume(args: ConsumePerf) -> anyhow::Result<()> {
         let md = consumer.fetch_metadata(Some(&args.topic), Duration::from_secs(30))?;
         let t = md.topics().first().context("no metadata for topic")?;
         if let Some(e) = t.error() {
-            bail!("topic {}: {:?}", args.topic, rdkafka::types::RDKafkaRespErr::from(e));
+            bail!(
+                "topic {}: {:?}",
+                args.topic,
+                rdkafka::types::RDKafkaRespErr::from(e)
+            );
         }
         let mut tpl = TopicPartitionList::new();
         for p in t.partitions() {
@@ -254,16 +287,31 @@ fn consume(args: ConsumePerf) -> anyhow::Result<()> {
             None => {
                 if last_msg.elapsed() > Duration::from_millis(args.timeout_ms) {
                     bar.finish_and_clear();
-                    bail!("no record for {} ms after {count} of {} records", args.timeout_ms, args.records);
+                    bail!(
+                        "no record for {} ms after {count} of {} records",
+                        args.timeout_ms,
+                        args.records
+                    );
                 }
             }
         }
     }
     bar.finish_and_clear();
-    let elapsed = first.map(|f| f.elapsed().as_secs_f64()).unwrap_or(0.0).max(1e-9);
+    let elapsed = first
+        .map(|f| f.elapsed().as_secs_f64())
+        .unwrap_or(0.0)
+        .max(1e-9);
     let mb = bytes as f64 / 1_048_576.0;
     println!("data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec");
-    println!("{mb:.4}, {:.4}, {count}, {:.1}", mb / elapsed, count as f64 / elapsed);
-    println!("{count} records consumed, {:.1} records/sec ({:.2} MB/sec)", count as f64 / elapsed, mb / elapsed);
+    println!(
+        "{mb:.4}, {:.4}, {count}, {:.1}",
+        mb / elapsed,
+        count as f64 / elapsed
+    );
+    println!(
+        "{count} records consumed, {:.1} records/sec ({:.2} MB/sec)",
+        count as f64 / elapsed,
+        mb / elapsed
+    );
     Ok(())
 }

@@ -72,10 +72,16 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<()> {
         .set("compression.type", &args.compression)
         .set("partitioner", &args.partitioner)
         .set("linger.ms", "5");
-    let producer: BaseProducer<Counting> = cfg.create_with_context(Counting::default()).context("creating producer")?;
+    let producer: BaseProducer<Counting> = cfg
+        .create_with_context(Counting::default())
+        .context("creating producer")?;
 
     let mut headers = OwnedHeaders::new();
-    let header_pairs = args.headers.iter().map(|h| parse_kv(h, "--header")).collect::<anyhow::Result<Vec<_>>>()?;
+    let header_pairs = args
+        .headers
+        .iter()
+        .map(|h| parse_kv(h, "--header"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     for (k, v) in &header_pairs {
         headers = headers.insert(Header {
             key: k,
@@ -94,7 +100,8 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<()> {
             },
             None => (None, line),
         };
-        let mut record: BaseRecord<'_, String, String, ()> = BaseRecord::to(&args.topic).payload(&value);
+        let mut record: BaseRecord<'_, String, String, ()> =
+            BaseRecord::to(&args.topic).payload(&value);
         if let Some(k) = &key {
             record = record.key(k);
         }
@@ -117,13 +124,20 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<()> {
         sent += 1;
         producer.poll(Duration::ZERO);
     }
-    producer.flush(Duration::from_secs(60)).context("flushing records")?;
+    producer
+        .flush(Duration::from_secs(60))
+        .context("flushing records")?;
     let ctx = producer.context();
     let delivered = ctx.delivered.load(Ordering::Relaxed);
     let failed = ctx.failed.load(Ordering::Relaxed);
     eprintln!("Produced {delivered} of {sent} records to {}", args.topic);
     if failed > 0 || delivered != sent {
-        let first = ctx.first_error.lock().ok().and_then(|f| f.clone()).unwrap_or_default();
+        let first = ctx
+            .first_error
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_default();
         bail!("{failed} records failed: {first}");
     }
     Ok(())

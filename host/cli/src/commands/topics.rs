@@ -6,7 +6,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use rdkafka::admin::{
-    AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+    AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic,
+    ResourceSpecifier, TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
 
@@ -66,13 +67,21 @@ pub enum TopicsAction {
 }
 
 pub fn run(args: TopicsArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run_async(args))
 }
 
 async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = args.client.config()?.create().context("creating admin client")?;
-    let opts = AdminOptions::new().operation_timeout(Some(TIMEOUT)).request_timeout(Some(TIMEOUT));
+    let admin: AdminClient<DefaultClientContext> = args
+        .client
+        .config()?
+        .create()
+        .context("creating admin client")?;
+    let opts = AdminOptions::new()
+        .operation_timeout(Some(TIMEOUT))
+        .request_timeout(Some(TIMEOUT));
     match args.action {
         TopicsAction::Create {
             topic,
@@ -81,8 +90,15 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             config,
             if_not_exists,
         } => {
-            let configs = config.iter().map(|c| parse_kv(c, "--config")).collect::<anyhow::Result<Vec<_>>>()?;
-            let mut nt = NewTopic::new(&topic, partitions.unwrap_or(-1), TopicReplication::Fixed(replication_factor));
+            let configs = config
+                .iter()
+                .map(|c| parse_kv(c, "--config"))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut nt = NewTopic::new(
+                &topic,
+                partitions.unwrap_or(-1),
+                TopicReplication::Fixed(replication_factor),
+            );
             for (k, v) in &configs {
                 nt = nt.set(k, v);
             }
@@ -90,7 +106,9 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             for r in results {
                 match r {
                     Ok(name) => println!("Created topic {name}."),
-                    Err((name, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) if if_not_exists => {
+                    Err((name, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists))
+                        if if_not_exists =>
+                    {
                         println!("Topic {name} already exists.")
                     }
                     Err((name, code)) => bail!("cannot create topic {name}: {code}"),
@@ -120,12 +138,26 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             listed.sort_by(|a, b| a.name().cmp(b.name()));
             for t in listed {
                 if let Some(e) = t.error() {
-                    println!("Topic: {}\tError: {:?}", t.name(), rdkafka::types::RDKafkaRespErr::from(e));
+                    println!(
+                        "Topic: {}\tError: {:?}",
+                        t.name(),
+                        rdkafka::types::RDKafkaRespErr::from(e)
+                    );
                     continue;
                 }
-                let overrides = topic_overrides(&admin, &opts, t.name()).await.unwrap_or_default();
-                let rf = t.partitions().first().map(|p| p.replicas().len()).unwrap_or(0);
-                let configs = overrides.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+                let overrides = topic_overrides(&admin, &opts, t.name())
+                    .await
+                    .unwrap_or_default();
+                let rf = t
+                    .partitions()
+                    .first()
+                    .map(|p| p.replicas().len())
+                    .unwrap_or(0);
+                let configs = overrides
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
                 println!(
                     "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
                     t.name(),
@@ -136,7 +168,12 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
                 let mut parts: Vec<_> = t.partitions().iter().collect();
                 parts.sort_by_key(|p| p.id());
                 for p in parts {
-                    let join = |v: &[i32]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
+                    let join = |v: &[i32]| {
+                        v.iter()
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    };
                     println!(
                         "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}",
                         t.name(),
@@ -158,7 +195,9 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
                 bail!("nothing to alter: give --partitions, --config or --delete-config");
             }
             if let Some(n) = partitions {
-                let results = admin.create_partitions(&[NewPartitions::new(&topic, n)], &opts).await?;
+                let results = admin
+                    .create_partitions(&[NewPartitions::new(&topic, n)], &opts)
+                    .await?;
                 for r in results {
                     r.map_err(|(name, code)| anyhow!("cannot add partitions to {name}: {code}"))?;
                 }
@@ -190,7 +229,9 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             for r in results {
                 match r {
                     Ok(name) => println!("Deleted topic {name}."),
-                    Err((name, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) if if_exists => {
+                    Err((name, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition))
+                        if if_exists =>
+                    {
                         println!("Topic {name} does not exist.")
                     }
                     Err((name, code)) => bail!("cannot delete topic {name}: {code}"),
@@ -207,7 +248,9 @@ async fn topic_overrides(
     opts: &AdminOptions,
     topic: &str,
 ) -> anyhow::Result<BTreeMap<String, String>> {
-    let results = admin.describe_configs(&[ResourceSpecifier::Topic(topic)], opts).await?;
+    let results = admin
+        .describe_configs(&[ResourceSpecifier::Topic(topic)], opts)
+        .await?;
     let mut out = BTreeMap::new();
     for r in results {
         let r = r.map_err(|code| anyhow!("cannot describe configs of {topic}: {code}"))?;
