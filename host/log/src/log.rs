@@ -378,6 +378,14 @@ mod tests {
     }
 
     #[test]
+    fn log_can_be_shared_between_threads() {
+        // The broker keeps logs behind locks shared by connection tasks; `read` takes `&self`.
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Log>();
+        assert_send_sync::<LogError>();
+    }
+
+    #[test]
     fn open_creates_an_empty_log() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("topic-0");

@@ -211,14 +211,17 @@ impl Segment {
             ix: Self::new_indexer(dir, base),
             created_ms: None,
         };
-        let problem = match mode {
-            LoadMode::Recover => Some("recovering after an unclean shutdown".to_string()),
-            LoadMode::Trust => seg.adopt_indexes(dir, interval, strict)?.err(),
-        };
-        let Some(problem) = problem else {
-            return Ok((seg, LoadOutcome::default()));
-        };
-        tracing::debug!(file = %seg.log_path.display(), %problem, "rebuilding segment indexes");
+        if mode == LoadMode::Trust {
+            match seg.adopt_indexes(dir, interval, strict)? {
+                Ok(()) => return Ok((seg, LoadOutcome::default())),
+                Err(problem) => tracing::info!(
+                    file = %seg.log_path.display(),
+                    %problem,
+                    "rebuilding the indexes of {}: {problem}",
+                    seg.log_path.display()
+                ),
+            }
+        }
         let truncation = seg.rebuild(interval, strict)?;
         Ok((
             seg,
