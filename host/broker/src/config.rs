@@ -137,7 +137,7 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("broker.id", KeyType::Int, "", "Alias of node.id (ZooKeeper-era name)."),
     key("cluster.id", KeyType::String, "", "Cluster id; generated and stored in meta.properties on first start if unset."),
     key("listeners", KeyType::List, "PLAINTEXT://0.0.0.0:9092", "Comma-separated NAME://host:port addresses to listen on."),
-    key("advertised.listeners", KeyType::List, "", "Addresses given to clients in metadata; defaults to listeners (0.0.0.0 becomes the host name)."),
+    key("advertised.listeners", KeyType::List, "", "Addresses given to clients in metadata; defaults to listeners (a wildcard host becomes localhost)."),
     key("log.dirs", KeyType::List, "./weft-data", "Directories holding partition logs."),
     key("log.dir", KeyType::String, "", "Single log directory (used when log.dirs is not set)."),
     key("num.partitions", KeyType::Int, "1", "Partitions of auto-created topics and of topics created without a count."),
@@ -421,13 +421,11 @@ impl BrokerConfig {
     }
 }
 
-/// What Kafka advertises for a wildcard listener: the machine's host name, so remote clients can connect.
+/// What a wildcard listener (`0.0.0.0`, `::`, empty host) is advertised as when `advertised.listeners`
+/// is unset: `localhost`, as in Kafka's quickstart config, so the zero-config broker works on any machine
+/// whether or not its host name resolves; remote clients need `advertised.listeners`, as with Kafka.
 fn local_host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
+    "localhost".to_string()
 }
 
 /// Typed access to the flattened keys, falling back to the documented defaults.

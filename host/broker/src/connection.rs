@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -47,8 +47,16 @@ pub async fn read_frame<R: AsyncReadExt + Unpin>(
     if size < 8 {
         return Err(FrameError::TooShort(size as usize));
     }
-    let mut buf = BytesMut::zeroed(size as usize);
-    reader.read_exact(&mut buf).await?;
+    // read_buf fills spare capacity directly, so a large produce frame is not zeroed first.
+    let size = size as usize;
+    let mut buf = BytesMut::with_capacity(size);
+    while buf.len() < size {
+        let remaining = size - buf.len();
+        let mut limited = (&mut buf).limit(remaining);
+        if reader.read_buf(&mut limited).await? == 0 {
+            return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+    }
     Ok(Some(buf.freeze()))
 }
 

@@ -145,6 +145,24 @@ fn read_all(
             .saturating_sub(total)
             .min(slot.max_bytes.max(0) as usize);
         let first_non_empty = total == 0;
+        if budget == 0 && !first_non_empty {
+            // The response is full: report the partition's offsets without reading its data.
+            match p.offsets() {
+                Ok((start, end)) => {
+                    pd = pd
+                        .with_high_watermark(end)
+                        .with_last_stable_offset(end)
+                        .with_log_start_offset(start)
+                        .with_records(Some(bytes::Bytes::new()));
+                }
+                Err(_) => {
+                    has_error = true;
+                    pd = pd.with_error_code(slot.missing_code);
+                }
+            }
+            out.push(pd);
+            continue;
+        }
         match p.read(slot.fetch_offset, budget.max(1)) {
             Ok(r) => {
                 pd = pd
