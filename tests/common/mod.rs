@@ -62,7 +62,11 @@ impl Weft {
             let reader = BufReader::new(stderr);
             for line in reader.lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix("weft: broker listening on PLAINTEXT://") {
-                    if let Some(port) = rest.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok()) {
+                    if let Some(port) = rest
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.trim().parse::<u16>().ok())
+                    {
                         let _ = tx.send(port);
                     }
                 }
@@ -76,13 +80,19 @@ impl Weft {
             Ok(p) => p,
             Err(_) => {
                 let _ = child.kill();
-                panic!("weft did not start within 30 s; its log:\n{}", self.log_text());
+                panic!(
+                    "weft did not start within 30 s; its log:\n{}",
+                    self.log_text()
+                );
             }
         };
         self.port = port;
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "weft is not accepting connections on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "weft is not accepting connections on {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         self.child = Some(child);
@@ -157,7 +167,10 @@ impl Weft {
 
 fn unsafe_sigterm(pid: u32) {
     // `kill -TERM` keeps the tests free of libc bindings.
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
 }
 
 impl Drop for Weft {
@@ -170,7 +183,11 @@ impl Drop for Weft {
 pub fn weft_cmd(args: &[&str], stdin: Option<&[u8]>) -> (bool, String, String) {
     let mut cmd = Command::new(weft_bin());
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let mut child = cmd.spawn().expect("spawn weft");
     if let Some(input) = stdin {
         use std::io::Write;
