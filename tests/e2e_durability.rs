@@ -17,9 +17,15 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Remembers every acknowledged record: (partition, offset) -> value. Clones share the record.
+/// Acknowledged records by (partition, offset).
+type AckMap = BTreeMap<(i32, i64), Vec<u8>>;
+
+/// One consumed record: partition, offset, key, value.
+type Row = (i32, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Remembers every acknowledged record's value. Clones share the record.
 #[derive(Default, Clone)]
-struct Acked(Arc<Mutex<BTreeMap<(i32, i64), Vec<u8>>>>);
+struct Acked(Arc<Mutex<AckMap>>);
 
 impl ClientContext for Acked {}
 impl ProducerContext for Acked {
@@ -49,12 +55,7 @@ fn create_topic(bootstrap: &str, topic: &str, partitions: u32, configs: &[&str])
 }
 
 /// Reads every record of `topic` from the beginning until `expect` records or the timeout.
-fn read_all(
-    bootstrap: &str,
-    topic: &str,
-    partitions: i32,
-    expect: usize,
-) -> Vec<(i32, i64, Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn read_all(bootstrap: &str, topic: &str, partitions: i32, expect: usize) -> Vec<Row> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "durability-reader")
@@ -124,7 +125,7 @@ fn kill9_during_acks_all_produce_loses_no_acknowledged_record() {
                 continue;
             }
             i += 1;
-            if i % 500 == 0 {
+            if i.is_multiple_of(500) {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -138,7 +139,7 @@ fn kill9_during_acks_all_produce_loses_no_acknowledged_record() {
     w.kill9();
     stop.store(true, Ordering::SeqCst);
     sender.join().expect("sender thread");
-    let acked: BTreeMap<(i32, i64), Vec<u8>> = acked.0.lock().expect("lock").clone();
+    let acked: AckMap = acked.0.lock().expect("lock").clone();
     assert!(acked.len() >= 20_000);
 
     w.restart();

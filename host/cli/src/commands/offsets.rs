@@ -32,9 +32,9 @@ pub fn run(args: OffsetsArgs) -> anyhow::Result<()> {
     let t = md.topics().first().context("no metadata for topic")?;
     if let Some(e) = t.error() {
         bail!(
-            "topic {}: {:?}",
+            "topic {}: {}",
             args.topic,
-            rdkafka::types::RDKafkaRespErr::from(e)
+            rdkafka::types::RDKafkaErrorCode::from(e)
         );
     }
     let mut parts: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();

@@ -139,9 +139,9 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             for t in listed {
                 if let Some(e) = t.error() {
                     println!(
-                        "Topic: {}\tError: {:?}",
+                        "Topic: {}\tError: {}",
                         t.name(),
-                        rdkafka::types::RDKafkaRespErr::from(e)
+                        rdkafka::types::RDKafkaErrorCode::from(e)
                     );
                     continue;
                 }
