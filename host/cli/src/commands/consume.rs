@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::client::ClientArgs;
 
@@ -137,6 +137,24 @@ fn render(tokens: &[Token], m: &impl Message, out: &mut impl Write) -> std::io::
     Ok(())
 }
 
+/// Reports client errors except end-of-partition, which `--exit-at-end` asks for and is not an error.
+pub struct QuietEof;
+
+impl ClientContext for QuietEof {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let eof = matches!(
+            error,
+            KafkaError::PartitionEOF(_)
+                | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        );
+        if !eof {
+            tracing::error!("librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for QuietEof {}
+
 fn parse_offset(s: &str) -> anyhow::Result<Offset> {
     Ok(match s {
         "beginning" | "earliest" => Offset::Beginning,
@@ -185,14 +203,21 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     );
     match &args.group {
         Some(g) => {
-            cfg.set("group.id", g).set("enable.auto.commit", "true");
+            // Offsets are stored only for records actually printed: rust-rdkafka's consumer drains
+            // (polls) queued records while closing, and with automatic offset storing those unprinted
+            // records would be committed on exit, losing them for the group.
+            cfg.set("group.id", g)
+                .set("enable.auto.commit", "true")
+                .set("enable.auto.offset.store", "false");
         }
         None => {
             cfg.set("group.id", "weft-console-consumer")
                 .set("enable.auto.commit", "false");
         }
     }
-    let consumer: BaseConsumer = cfg.create().context("creating consumer")?;
+    let consumer: BaseConsumer<QuietEof> = cfg
+        .create_with_context(QuietEof)
+        .context("creating consumer")?;
 
     let mut expected_eofs: Option<usize> = None;
     if args.group.is_some() {
@@ -215,9 +240,9 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
                 let t = md.topics().first().context("no metadata for topic")?;
                 if let Some(e) = t.error() {
                     bail!(
-                        "topic {}: {:?}",
+                        "topic {}: {}",
                         args.topic,
-                        rdkafka::types::RDKafkaRespErr::from(e)
+                        rdkafka::types::RDKafkaErrorCode::from(e)
                     );
                 }
                 t.partitions().iter().map(|p| p.id()).collect()
@@ -251,6 +276,11 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
             Ok(m) => {
                 at_eof.remove(&m.partition());
                 render(&tokens, &m, &mut out)?;
+                if args.group.is_some() {
+                    consumer
+                        .store_offset_from_message(&m)
+                        .context("storing the consumed offset")?;
+                }
                 count += 1;
             }
             Err(KafkaError::PartitionEOF(p)) => {
