@@ -8,12 +8,14 @@
 //! - [`partition`]: one partition: its log behind a lock, and the wake-up for long-polling fetches.
 //! - [`server`]: listeners, the accept loop, background maintenance and shutdown.
 //! - [`connection`]: turns a socket's bytes into request frames and writes response frames, nothing else.
+//! - [`groups`]: the group coordinator: consumer groups, rebalances, committed offsets in `__consumer_offsets`.
 //! - [`handlers`]: one module per Kafka API, dispatched from the decoded request kind.
 //! - [`error`]: typed errors and their mapping to Kafka error codes.
 
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod groups;
 pub mod handlers;
 pub mod maintenance;
 pub mod partition;

@@ -33,6 +33,12 @@ pub fn spawn(broker: Arc<Broker>) -> Vec<JoinHandle<()>> {
             flush_pass,
         ),
     ];
+    tasks.push(every(
+        broker.clone(),
+        c.offsets_retention_check_interval_ms,
+        offset_expiry_pass,
+    ));
+    tasks.push(crate::groups::spawn_timer(broker.clone()));
     if c.log_cleaner_enable {
         tasks.push(every(
             broker.clone(),
@@ -107,6 +113,10 @@ fn compaction_pass(broker: &Broker) {
             _ => {}
         }
     }
+}
+
+fn offset_expiry_pass(broker: &Broker) {
+    broker.groups.expire_offsets(&broker.topics, now_ms());
 }
 
 fn flush_pass(broker: &Broker) {

@@ -16,6 +16,8 @@ use crate::topics::{write_atomically, Topics};
 pub struct Broker {
     pub config: BrokerConfig,
     pub topics: Topics,
+    /// The group coordinator (consumer groups and committed offsets).
+    pub groups: crate::groups::Groups,
     pub cluster_id: String,
     /// Advertised address per listener name (ports resolved after binding, so port 0 works).
     pub advertised: Vec<Listener>,
@@ -59,6 +61,15 @@ impl Broker {
         let started = std::time::Instant::now();
         let topics = Topics::open(&config)?;
         let cluster_id = load_or_create_meta(&config)?;
+        let groups = crate::groups::Groups::new(&config);
+        let (loaded_groups, loaded_offsets) = groups.load(&topics);
+        if loaded_offsets > 0 {
+            tracing::info!(
+                groups = loaded_groups,
+                offsets = loaded_offsets,
+                "loaded committed offsets"
+            );
+        }
 
         let mut bound_listeners = Vec::new();
         for l in &config.listeners {
@@ -92,10 +103,18 @@ impl Broker {
         let broker = Arc::new(Broker {
             config,
             topics,
+            groups,
             cluster_id,
             advertised,
             shutdown,
         });
+        // Deleting a topic removes its committed offsets; Weak because the hook lives inside the broker.
+        let weak = Arc::downgrade(&broker);
+        broker.topics.on_delete(Box::new(move |topic| {
+            if let Some(b) = weak.upgrade() {
+                b.groups.topic_deleted(&b.topics, topic);
+            }
+        }));
 
         let mut tasks = Vec::new();
         let mut bound = Vec::new();

@@ -57,7 +57,12 @@ pub struct Topics {
     dirs: Vec<PathBuf>,
     meta_path: PathBuf,
     defaults: RwLock<TopicDefaults>,
+    /// Called with a topic's name after it was deleted (the group coordinator drops its offsets).
+    delete_hook: RwLock<Option<DeleteHook>>,
 }
+
+/// See [`Topics::on_delete`].
+pub type DeleteHook = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Kafka's rule for topic names: 1-249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
@@ -171,6 +176,7 @@ impl Topics {
             dirs: config.log_dirs.clone(),
             meta_path,
             defaults: RwLock::new(config.topic_defaults.clone()),
+            delete_hook: RwLock::new(None),
         };
 
         let mut state = State::default();
@@ -257,6 +263,12 @@ impl Topics {
             }
         })?;
         write_atomically(&self.meta_path, text.as_bytes())
+    }
+
+    /// Registers the function called after each topic deletion (outside the change lock, so it may
+    /// create topics itself).
+    pub fn on_delete(&self, hook: DeleteHook) {
+        *self.delete_hook.write() = Some(hook);
     }
 
     pub fn defaults(&self) -> TopicDefaults {
@@ -398,6 +410,10 @@ impl Topics {
             }
         }
         tracing::info!(topic = name, "deleted topic");
+        drop(_change);
+        if let Some(hook) = self.delete_hook.read().as_ref() {
+            hook(name);
+        }
         Ok(info)
     }
 

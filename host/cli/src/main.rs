@@ -4,6 +4,7 @@
 //! - `commands/broker.rs`: `weft up` and `weft broker` (run the broker until Ctrl-C).
 //! - `commands/topics.rs`: `weft topics create|list|describe|alter|delete` (Kafka admin API).
 //! - `commands/produce.rs`, `commands/consume.rs`: console producer and consumer.
+//! - `commands/groups.rs`: `weft groups list|describe|delete|reset-offsets` (kafka-consumer-groups).
 //! - `commands/offsets.rs`: GetOffsetShell-style `topic:partition:offset` lines.
 //! - `commands/dump_log.rs`: DumpLogSegments for a segment file.
 //! - `commands/perf.rs`: producer and consumer performance tests.
@@ -48,6 +49,8 @@ enum Command {
     Produce(commands::produce::ProduceArgs),
     /// Consume records from a topic and print them.
     Consume(commands::consume::ConsumeArgs),
+    /// List, describe, delete consumer groups and reset their offsets.
+    Groups(commands::groups::GroupsArgs),
     /// Print topic:partition:offset for earliest, latest or a timestamp.
     Offsets(commands::offsets::OffsetsArgs),
     /// Print the batches (and records) of a log segment file.
@@ -78,6 +81,7 @@ fn main() -> std::process::ExitCode {
         Command::Topics(a) => commands::topics::run(a),
         Command::Produce(a) => commands::produce::run(a),
         Command::Consume(a) => commands::consume::run(a),
+        Command::Groups(a) => commands::groups::run(a),
         Command::Offsets(a) => commands::offsets::run(a),
         Command::DumpLog(a) => commands::dump_log::run(a),
         Command::Perf(a) => commands::perf::run(a),

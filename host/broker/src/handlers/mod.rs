@@ -21,13 +21,24 @@ mod api_versions;
 mod configs;
 mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
+mod describe_groups;
 mod fetch;
+mod find_coordinator;
+mod heartbeat;
+mod join_group;
+mod leave_group;
+mod list_groups;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod produce;
+mod sync_group;
 
 /// What to do after handling a frame.
 pub enum Outcome {
@@ -62,14 +73,38 @@ pub const SUPPORTED: &[ApiKey] = &[
     ApiKey::CreatePartitions,
     ApiKey::IncrementalAlterConfigs,
     ApiKey::DescribeCluster,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::ListGroups,
+    ApiKey::DescribeGroups,
+    ApiKey::DeleteGroups,
+    ApiKey::OffsetDelete,
 ];
+
+/// The versions kafka-protocol can decode for `key`. `ApiKey::valid_versions` names Kafka 4.1's range,
+/// but 0.18's OffsetCommit/OffsetFetch messages stop at v9 (v10's topic ids are not generated), so
+/// advertising v10 would invite requests that cannot be decoded.
+fn version_range(key: ApiKey) -> kafka_protocol::protocol::VersionRange {
+    use kafka_protocol::messages::{OffsetCommitRequest, OffsetFetchRequest};
+    use kafka_protocol::protocol::Message;
+    match key {
+        ApiKey::OffsetCommit => OffsetCommitRequest::VERSIONS,
+        ApiKey::OffsetFetch => OffsetFetchRequest::VERSIONS,
+        k => k.valid_versions(),
+    }
+}
 
 /// The advertised (api key, min, max) list.
 pub fn supported_versions() -> Vec<ApiVersion> {
     SUPPORTED
         .iter()
         .map(|k| {
-            let r = k.valid_versions();
+            let r = version_range(*k);
             ApiVersion::default()
                 .with_api_key(*k as i16)
                 .with_min_version(r.min)
@@ -80,7 +115,7 @@ pub fn supported_versions() -> Vec<ApiVersion> {
 
 fn is_supported(key: ApiKey, version: i16) -> bool {
     SUPPORTED.contains(&key) && {
-        let r = key.valid_versions();
+        let r = version_range(key);
         version >= r.min && version <= r.max
     }
 }
@@ -150,6 +185,21 @@ pub async fn handle_frame(
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(describe_cluster::handle(&ctx, r))
         }
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(find_coordinator::handle(&ctx, r))
+        }
+        RequestKind::JoinGroup(r) => ResponseKind::JoinGroup(join_group::handle(&ctx, r).await),
+        RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(sync_group::handle(&ctx, r).await),
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(heartbeat::handle(&ctx, r)),
+        RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(leave_group::handle(&ctx, r)),
+        RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(offset_commit::handle(&ctx, r)),
+        RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(offset_fetch::handle(&ctx, r)),
+        RequestKind::ListGroups(r) => ResponseKind::ListGroups(list_groups::handle(&ctx, r)),
+        RequestKind::DescribeGroups(r) => {
+            ResponseKind::DescribeGroups(describe_groups::handle(&ctx, r))
+        }
+        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(delete_groups::handle(&ctx, r)),
+        RequestKind::OffsetDelete(r) => ResponseKind::OffsetDelete(offset_delete::handle(&ctx, r)),
         _ => return Outcome::Respond(unsupported_version_frame(correlation_id)),
     };
     match encode_response(

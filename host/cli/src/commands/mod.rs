@@ -3,6 +3,7 @@
 pub mod broker;
 pub mod consume;
 pub mod dump_log;
+pub mod groups;
 pub mod offsets;
 pub mod perf;
 pub mod produce;

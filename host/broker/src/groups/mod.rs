@@ -1,0 +1,518 @@
+//! The group coordinator: classic consumer groups and their committed offsets.
+//!
+//! # Layout
+//! - [`group`]: one group's members and its rebalance state machine (pure, synchronous).
+//! - [`offsets`]: committed offsets as Kafka-format records in the compacted `__consumer_offsets` topic.
+//! - [`consumer_protocol`]: readers for the consumer protocol's subscription/assignment bytes.
+//!
+//! Invariant: all group and offset state sits behind one mutex, held only for short synchronous work
+//! (never across an `.await`); requests that must wait for other members hold a oneshot receiver
+//! instead, so a long JoinGroup never blocks another connection. An offset commit is appended to
+//! `__consumer_offsets` before it becomes visible in memory, so what OffsetFetch returns survives a restart.
+
+pub mod consumer_protocol;
+pub mod group;
+pub mod offsets;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::task::JoinHandle;
+
+use crate::config::BrokerConfig;
+use crate::error::code;
+use crate::server::Broker;
+use crate::topics::Topics;
+use group::{Group, GroupLimits};
+pub use group::{GroupState, JoinRequest, JoinResult, Reply, SyncResult};
+pub use offsets::{Committed, GroupOffsets, OFFSETS_TOPIC};
+
+/// Group error codes not used elsewhere in the broker.
+pub mod codes {
+    pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
+    pub const GROUP_MAX_SIZE_REACHED: i16 = 81;
+}
+
+/// Kafka's offset.metadata.max.bytes default.
+const OFFSET_METADATA_MAX_BYTES: usize = 4096;
+
+/// How often session timeouts and rebalance deadlines are checked.
+const TICK: Duration = Duration::from_millis(100);
+
+/// A member as DescribeGroups reports it.
+#[derive(Debug, Clone)]
+pub struct MemberDescription {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub metadata: Bytes,
+    pub assignment: Bytes,
+}
+
+/// A group as DescribeGroups and ListGroups report it.
+#[derive(Debug, Clone)]
+pub struct GroupDescription {
+    pub group_id: String,
+    pub state: GroupState,
+    pub protocol_type: String,
+    pub protocol: String,
+    pub generation: i32,
+    pub members: Vec<MemberDescription>,
+}
+
+#[derive(Default)]
+struct Inner {
+    groups: HashMap<String, Group>,
+    offsets: BTreeMap<String, GroupOffsets>,
+}
+
+/// The coordinator for every group (this single node coordinates them all).
+pub struct Groups {
+    limits: GroupLimits,
+    min_session_ms: i32,
+    max_session_ms: i32,
+    offsets_partitions: i32,
+    retention_ms: i64,
+    inner: Mutex<Inner>,
+}
+
+impl Groups {
+    pub fn new(config: &BrokerConfig) -> Groups {
+        Groups {
+            limits: GroupLimits {
+                initial_rebalance_delay: Duration::from_millis(
+                    config.group_initial_rebalance_delay_ms,
+                ),
+                max_size: usize::try_from(config.group_max_size).unwrap_or(usize::MAX),
+            },
+            min_session_ms: config.group_min_session_timeout_ms,
+            max_session_ms: config.group_max_session_timeout_ms,
+            offsets_partitions: config.offsets_topic_num_partitions,
+            retention_ms: config.offsets_retention_minutes.saturating_mul(60_000),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// Rebuilds committed offsets from `__consumer_offsets`; returns (groups, offsets) loaded.
+    pub fn load(&self, topics: &Topics) -> (usize, usize) {
+        let loaded = offsets::load(topics);
+        let counts = (loaded.len(), loaded.values().map(|g| g.len()).sum());
+        self.inner.lock().offsets = loaded;
+        counts
+    }
+
+    /// Creates the offsets topic (FindCoordinator does this on demand, as Kafka does).
+    pub fn ensure_offsets_topic(&self, topics: &Topics) -> Result<(), crate::BrokerError> {
+        offsets::ensure_topic(topics, self.offsets_partitions)
+    }
+
+    fn group_mut<'a>(&self, inner: &'a mut Inner, group_id: &str) -> &'a mut Group {
+        let limits = self.limits.clone();
+        let g = inner
+            .groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::new(group_id, limits.clone(), crate::maintenance::now_ms()));
+        if g.state == GroupState::Dead {
+            *g = Group::new(group_id, limits, crate::maintenance::now_ms());
+        }
+        g
+    }
+
+    pub fn join(&self, group_id: &str, req: JoinRequest) -> Reply<JoinResult> {
+        if group_id.is_empty() {
+            return Reply::Now(JoinResult::error(code::INVALID_GROUP_ID, &req.member_id));
+        }
+        if req.session_timeout_ms < self.min_session_ms
+            || req.session_timeout_ms > self.max_session_ms
+        {
+            return Reply::Now(JoinResult::error(
+                code::INVALID_SESSION_TIMEOUT,
+                &req.member_id,
+            ));
+        }
+        let mut inner = self.inner.lock();
+        let exists = inner.groups.contains_key(group_id);
+        if !exists && !req.member_id.is_empty() {
+            return Reply::Now(JoinResult::error(code::UNKNOWN_MEMBER_ID, &req.member_id));
+        }
+        tracing::debug!(group = group_id, member = %req.member_id, client = %req.client_id, "JoinGroup");
+        self.group_mut(&mut inner, group_id)
+            .join(req, Instant::now())
+    }
+
+    pub fn sync(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+        protocol: (Option<&str>, Option<&str>),
+        assignments: Vec<(String, Bytes)>,
+    ) -> Reply<SyncResult> {
+        if group_id.is_empty() {
+            return Reply::Now(SyncResult::error(code::INVALID_GROUP_ID));
+        }
+        let mut inner = self.inner.lock();
+        match inner.groups.get_mut(group_id) {
+            Some(g) => g.sync(
+                generation,
+                member_id,
+                instance_id,
+                protocol,
+                assignments,
+                Instant::now(),
+            ),
+            None => Reply::Now(SyncResult::error(code::UNKNOWN_MEMBER_ID)),
+        }
+    }
+
+    pub fn heartbeat(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> i16 {
+        if group_id.is_empty() {
+            return code::INVALID_GROUP_ID;
+        }
+        let mut inner = self.inner.lock();
+        match inner.groups.get_mut(group_id) {
+            Some(g) => g.heartbeat(generation, member_id, instance_id, Instant::now()),
+            None => code::UNKNOWN_MEMBER_ID,
+        }
+    }
+
+    pub fn leave(&self, group_id: &str, member_id: &str, instance_id: Option<&str>) -> i16 {
+        let mut inner = self.inner.lock();
+        match inner.groups.get_mut(group_id) {
+            Some(g) => g.leave(member_id, instance_id, Instant::now()),
+            None => code::UNKNOWN_MEMBER_ID,
+        }
+    }
+
+    /// Checks group membership, then stores `entries` (already validated per partition by the handler).
+    /// `Err` is the code every partition of the request gets.
+    pub fn commit(
+        &self,
+        topics: &Topics,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+        entries: Vec<(String, i32, Committed)>,
+    ) -> Result<(), i16> {
+        if group_id.is_empty() {
+            return Err(code::INVALID_GROUP_ID);
+        }
+        let mut inner = self.inner.lock();
+        match inner.groups.get_mut(group_id) {
+            Some(g) if g.state != GroupState::Dead => {
+                g.check_commit(generation, member_id, instance_id, Instant::now())?
+            }
+            // A group nobody joined: only "simple" commits (generation -1, as admin tools and
+            // assign()-based consumers send) are accepted, as in Kafka.
+            _ if generation < 0 => {}
+            _ => return Err(code::ILLEGAL_GENERATION),
+        }
+        tracing::debug!(
+            group = group_id,
+            member = member_id,
+            generation,
+            offsets = ?entries.iter().map(|(t, p, c)| format!("{t}-{p}@{}", c.offset)).collect::<Vec<_>>(),
+            "OffsetCommit"
+        );
+        let now = crate::maintenance::now_ms();
+        let refs: Vec<(&str, i32, Option<&Committed>)> = entries
+            .iter()
+            .map(|(t, p, c)| (t.as_str(), *p, Some(c)))
+            .collect();
+        if let Err(e) = offsets::append(topics, self.offsets_partitions, group_id, &refs, now) {
+            tracing::warn!(group = group_id, error = %e, "could not store committed offsets");
+            return Err(code::COORDINATOR_NOT_AVAILABLE);
+        }
+        let stored = inner.offsets.entry(group_id.to_string()).or_default();
+        for (t, p, c) in entries {
+            stored.insert((t, p), c);
+        }
+        Ok(())
+    }
+
+    /// OffsetCommit's per-partition metadata check.
+    pub fn metadata_too_large(metadata: &str) -> bool {
+        metadata.len() > OFFSET_METADATA_MAX_BYTES
+    }
+
+    /// A copy of a group's committed offsets.
+    pub fn offsets(&self, group_id: &str) -> GroupOffsets {
+        self.inner
+            .lock()
+            .offsets
+            .get(group_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every group known (with members, or only with committed offsets), sorted by id.
+    pub fn list(&self) -> Vec<GroupDescription> {
+        let inner = self.inner.lock();
+        let mut ids: Vec<&String> = inner.groups.keys().chain(inner.offsets.keys()).collect();
+        ids.sort();
+        ids.dedup();
+        ids.into_iter()
+            .filter_map(|id| describe_locked(&inner, id))
+            .filter(|d| d.state != GroupState::Dead)
+            .collect()
+    }
+
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        describe_locked(&self.inner.lock(), group_id)
+    }
+
+    /// DeleteGroups for one group: NONE, GROUP_ID_NOT_FOUND or NON_EMPTY_GROUP.
+    pub fn delete_group(&self, topics: &Topics, group_id: &str) -> i16 {
+        let mut inner = self.inner.lock();
+        let has_offsets = inner.offsets.contains_key(group_id);
+        match inner.groups.get(group_id) {
+            Some(g) if !g.is_empty() => return code::NON_EMPTY_GROUP,
+            Some(g) if g.state == GroupState::Dead && !has_offsets => {
+                return code::GROUP_ID_NOT_FOUND
+            }
+            None if !has_offsets => return code::GROUP_ID_NOT_FOUND,
+            _ => {}
+        }
+        let keys: Vec<(String, i32)> = inner
+            .offsets
+            .get(group_id)
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        let refs: Vec<(&str, i32, Option<&Committed>)> =
+            keys.iter().map(|(t, p)| (t.as_str(), *p, None)).collect();
+        if let Err(e) = offsets::append(
+            topics,
+            self.offsets_partitions,
+            group_id,
+            &refs,
+            crate::maintenance::now_ms(),
+        ) {
+            tracing::warn!(group = group_id, error = %e, "could not write offset tombstones");
+            return code::COORDINATOR_NOT_AVAILABLE;
+        }
+        inner.offsets.remove(group_id);
+        if let Some(g) = inner.groups.get_mut(group_id) {
+            g.mark_dead();
+        }
+        inner.groups.remove(group_id);
+        tracing::info!(group = group_id, offsets = keys.len(), "deleted group");
+        code::NONE
+    }
+
+    /// OffsetDelete: the top-level error, or per-partition results.
+    pub fn delete_offsets(
+        &self,
+        topics: &Topics,
+        group_id: &str,
+        wanted: Vec<(String, i32)>,
+    ) -> Result<Vec<(String, i32, i16)>, i16> {
+        let mut inner = self.inner.lock();
+        let subscribed = match inner.groups.get(group_id) {
+            Some(g) if g.state != GroupState::Dead => g.subscribed_topics(),
+            _ if inner.offsets.contains_key(group_id) => Vec::new(),
+            _ => return Err(code::GROUP_ID_NOT_FOUND),
+        };
+        let mut results = Vec::with_capacity(wanted.len());
+        let mut tombstones = Vec::new();
+        for (t, p) in wanted {
+            if subscribed.contains(&t) {
+                results.push((t, p, code::GROUP_SUBSCRIBED_TO_TOPIC));
+            } else {
+                if inner
+                    .offsets
+                    .get(group_id)
+                    .is_some_and(|o| o.contains_key(&(t.clone(), p)))
+                {
+                    tombstones.push((t.clone(), p));
+                }
+                results.push((t, p, code::NONE));
+            }
+        }
+        let refs: Vec<(&str, i32, Option<&Committed>)> = tombstones
+            .iter()
+            .map(|(t, p)| (t.as_str(), *p, None))
+            .collect();
+        if let Err(e) = offsets::append(
+            topics,
+            self.offsets_partitions,
+            group_id,
+            &refs,
+            crate::maintenance::now_ms(),
+        ) {
+            tracing::warn!(group = group_id, error = %e, "could not write offset tombstones");
+            return Err(code::COORDINATOR_NOT_AVAILABLE);
+        }
+        if let Some(o) = inner.offsets.get_mut(group_id) {
+            for k in &tombstones {
+                o.remove(k);
+            }
+            if o.is_empty() {
+                inner.offsets.remove(group_id);
+            }
+        }
+        Ok(results)
+    }
+
+    /// A topic was deleted: its committed offsets go too (tombstoned, so they stay gone after a restart).
+    pub fn topic_deleted(&self, topics: &Topics, topic: &str) {
+        if topic == OFFSETS_TOPIC {
+            self.inner.lock().offsets.clear();
+            return;
+        }
+        self.remove_offsets_where(topics, |t, _, _| t == topic, "topic deleted");
+    }
+
+    /// offsets.retention.minutes: offsets of groups without members expire once both the commit and the
+    /// moment the group became empty are older than the retention; empty groups without offsets go.
+    pub fn expire_offsets(&self, topics: &Topics, now_ms: i64) {
+        if self.retention_ms <= 0 {
+            return;
+        }
+        let empty_since: HashMap<String, Option<i64>> = {
+            let inner = self.inner.lock();
+            inner
+                .offsets
+                .keys()
+                .map(|id| {
+                    let since = match inner.groups.get(id) {
+                        Some(g) if !g.is_empty() => None,
+                        Some(g) => Some(g.empty_since_ms),
+                        None => Some(i64::MIN),
+                    };
+                    (id.clone(), since)
+                })
+                .collect()
+        };
+        let retention = self.retention_ms;
+        self.remove_offsets_where(
+            topics,
+            |_, group, c| {
+                empty_since
+                    .get(group)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|since| now_ms.saturating_sub(c.commit_ts.max(since)) > retention)
+            },
+            "offsets expired",
+        );
+        let mut inner = self.inner.lock();
+        let Inner { groups, offsets } = &mut *inner;
+        groups.retain(|id, g| {
+            !(g.is_empty() && g.state == GroupState::Empty && !offsets.contains_key(id))
+        });
+    }
+
+    fn remove_offsets_where(
+        &self,
+        topics: &Topics,
+        pred: impl Fn(&str, &str, &Committed) -> bool,
+        reason: &str,
+    ) {
+        let mut inner = self.inner.lock();
+        let mut emptied = Vec::new();
+        for (group, offs) in inner.offsets.iter_mut() {
+            let doomed: Vec<(String, i32)> = offs
+                .iter()
+                .filter(|((t, _), c)| pred(t, group, c))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if doomed.is_empty() {
+                continue;
+            }
+            let refs: Vec<(&str, i32, Option<&Committed>)> =
+                doomed.iter().map(|(t, p)| (t.as_str(), *p, None)).collect();
+            if let Err(e) = offsets::append(
+                topics,
+                self.offsets_partitions,
+                group,
+                &refs,
+                crate::maintenance::now_ms(),
+            ) {
+                tracing::warn!(%group, error = %e, "could not write offset tombstones");
+                continue;
+            }
+            tracing::info!(%group, offsets = doomed.len(), reason, "removed committed offsets");
+            for k in &doomed {
+                offs.remove(k);
+            }
+            if offs.is_empty() {
+                emptied.push(group.clone());
+            }
+        }
+        for g in emptied {
+            inner.offsets.remove(&g);
+        }
+    }
+
+    /// Session expiry and rebalance deadlines for every group.
+    pub fn tick(&self) {
+        let now = Instant::now();
+        for g in self.inner.lock().groups.values_mut() {
+            g.tick(now);
+        }
+    }
+}
+
+fn describe_locked(inner: &Inner, group_id: &str) -> Option<GroupDescription> {
+    match inner.groups.get(group_id) {
+        Some(g) => {
+            let protocol = g.protocol.clone().unwrap_or_default();
+            Some(GroupDescription {
+                group_id: group_id.to_string(),
+                state: g.state,
+                protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                generation: g.generation,
+                members: g
+                    .members
+                    .values()
+                    .map(|m| MemberDescription {
+                        member_id: m.id.clone(),
+                        instance_id: m.instance_id.clone(),
+                        client_id: m.client_id.clone(),
+                        client_host: m.client_host.clone(),
+                        metadata: m.metadata_for(&protocol),
+                        assignment: m.assignment.clone(),
+                    })
+                    .collect(),
+                protocol,
+            })
+        }
+        // Groups known only by their committed offsets (e.g. after a restart) are Empty, as in Kafka.
+        None if inner.offsets.contains_key(group_id) => Some(GroupDescription {
+            group_id: group_id.to_string(),
+            state: GroupState::Empty,
+            protocol_type: "consumer".to_string(),
+            protocol: String::new(),
+            generation: 0,
+            members: Vec::new(),
+        }),
+        None => None,
+    }
+}
+
+/// Runs the coordinator's timers until shutdown.
+pub fn spawn_timer(broker: Arc<Broker>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut shutdown = broker.shutdown_signal();
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => broker.groups.tick(),
+                _ = shutdown.changed() => break,
+            }
+        }
+    })
+}

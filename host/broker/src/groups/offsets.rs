@@ -1,0 +1,286 @@
+//! Committed offsets as records of the compacted internal topic `__consumer_offsets`, in Kafka's own
+//! record format (key version 1: group, topic, partition; value version 3), so the topic reads the same
+//! as Kafka's and compaction keeps exactly the latest commit per (group, topic, partition).
+
+use std::collections::BTreeMap;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::indexmap::IndexMap;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use crate::topics::Topics;
+
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// One committed offset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: String,
+    pub commit_ts: i64,
+}
+
+/// Committed offsets of one group, by (topic, partition).
+pub type GroupOffsets = BTreeMap<(String, i32), Committed>;
+
+/// Kafka's choice of `__consumer_offsets` partition: `Utils.abs(groupId.hashCode()) % partitions`,
+/// with Java's String.hashCode over UTF-16 code units.
+pub fn partition_for(group: &str, partitions: i32) -> i32 {
+    let mut h: i32 = 0;
+    for unit in group.encode_utf16() {
+        h = h.wrapping_mul(31).wrapping_add(unit as i32);
+    }
+    // Kafka's Utils.abs maps i32::MIN to 0 instead of overflowing.
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    abs % partitions.max(1)
+}
+
+fn put_str(buf: &mut BytesMut, s: &str) {
+    // Group and topic names and metadata are bounded far below i16::MAX by validation.
+    let bytes = &s.as_bytes()[..s.len().min(i16::MAX as usize)];
+    buf.put_i16(bytes.len() as i16);
+    buf.put_slice(bytes);
+}
+
+/// Offset-commit key, version 1.
+pub fn encode_key(group: &str, topic: &str, partition: i32) -> Bytes {
+    let mut b = BytesMut::with_capacity(8 + group.len() + topic.len());
+    b.put_i16(1);
+    put_str(&mut b, group);
+    put_str(&mut b, topic);
+    b.put_i32(partition);
+    b.freeze()
+}
+
+/// Offset-commit value, version 3 (offset, leader epoch, metadata, commit timestamp).
+pub fn encode_value(c: &Committed) -> Bytes {
+    let mut b = BytesMut::with_capacity(26 + c.metadata.len());
+    b.put_i16(3);
+    b.put_i64(c.offset);
+    b.put_i32(c.leader_epoch);
+    put_str(&mut b, &c.metadata);
+    b.put_i64(c.commit_ts);
+    b.freeze()
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_at_checked(N)?;
+        self.0 = rest;
+        head.try_into().ok()
+    }
+    fn i16(&mut self) -> Option<i16> {
+        self.take::<2>().map(i16::from_be_bytes)
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.take::<4>().map(i32::from_be_bytes)
+    }
+    fn i64(&mut self) -> Option<i64> {
+        self.take::<8>().map(i64::from_be_bytes)
+    }
+    fn string(&mut self) -> Option<String> {
+        let len = usize::try_from(self.i16()?).ok()?;
+        let (s, rest) = self.0.split_at_checked(len)?;
+        self.0 = rest;
+        Some(String::from_utf8_lossy(s).into_owned())
+    }
+}
+
+/// (group, topic, partition) of an offset-commit key; `None` for group-metadata keys (version 2) or junk.
+pub fn decode_key(key: &[u8]) -> Option<(String, String, i32)> {
+    let mut r = Reader(key);
+    match r.i16()? {
+        0 | 1 => Some((r.string()?, r.string()?, r.i32()?)),
+        _ => None,
+    }
+}
+
+/// An offset-commit value of any version Kafka has written (0-3; 4 is 3 plus tagged fields).
+pub fn decode_value(value: &[u8]) -> Option<Committed> {
+    let mut r = Reader(value);
+    let version = r.i16()?;
+    let offset = r.i64()?;
+    let leader_epoch = if version >= 3 { r.i32()? } else { -1 };
+    let metadata = r.string()?;
+    let commit_ts = r.i64()?;
+    Some(Committed {
+        offset,
+        leader_epoch,
+        metadata,
+        commit_ts,
+    })
+}
+
+/// Creates `__consumer_offsets` if it does not exist yet (compacted, offsets.topic.num.partitions).
+pub fn ensure_topic(topics: &Topics, partitions: i32) -> Result<(), crate::BrokerError> {
+    if topics.get(OFFSETS_TOPIC).is_some() {
+        return Ok(());
+    }
+    let mut overrides = BTreeMap::new();
+    overrides.insert("cleanup.policy".to_string(), "compact".to_string());
+    // Kafka's offsets.topic.segment.bytes default: small segments so compaction has closed ones to clean.
+    overrides.insert("segment.bytes".to_string(), "104857600".to_string());
+    match topics.create(OFFSETS_TOPIC, partitions, overrides, false) {
+        Ok(_) | Err(crate::BrokerError::TopicExists(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Appends commits (`Some`) and tombstones (`None`) for one group as a single batch.
+pub fn append(
+    topics: &Topics,
+    partitions: i32,
+    group: &str,
+    entries: &[(&str, i32, Option<&Committed>)],
+    now_ms: i64,
+) -> Result<(), String> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    ensure_topic(topics, partitions).map_err(|e| e.to_string())?;
+    let info = topics
+        .get(OFFSETS_TOPIC)
+        .ok_or_else(|| format!("{OFFSETS_TOPIC} does not exist"))?;
+    let n = info.partitions.len() as i32;
+    let idx = partition_for(group, n) as usize;
+    let p = info
+        .partitions
+        .get(idx)
+        .ok_or_else(|| format!("{OFFSETS_TOPIC} has no partition {idx}"))?;
+    let records: Vec<Record> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (topic, partition, c))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder derives the base sequence from the first record; -1 means "not idempotent".
+            sequence: i as i32 - 1,
+            timestamp: now_ms,
+            key: Some(encode_key(group, topic, *partition)),
+            value: c.map(encode_value),
+            headers: IndexMap::new(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .map_err(|e| format!("encoding offset records: {e}"))?;
+    p.append(&buf, now_ms).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Replays `__consumer_offsets` into a map of group -> offsets (the latest record per key wins;
+/// a tombstone removes the key).
+pub fn load(topics: &Topics) -> BTreeMap<String, GroupOffsets> {
+    let mut out: BTreeMap<String, GroupOffsets> = BTreeMap::new();
+    let Some(info) = topics.get(OFFSETS_TOPIC) else {
+        return out;
+    };
+    for p in &info.partitions {
+        let Ok((start, end)) = p.offsets() else {
+            continue;
+        };
+        let mut next = start;
+        while next < end {
+            let read = match p.read(next, 1 << 20) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(partition = p.index, offset = next, error = %e, "cannot read {OFFSETS_TOPIC}; offsets after this point are not loaded");
+                    break;
+                }
+            };
+            if read.records.is_empty() {
+                break;
+            }
+            let mut bytes = read.records.clone();
+            let sets = match RecordBatchDecoder::decode_all(&mut bytes) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(partition = p.index, offset = next, error = %e, "undecodable batch in {OFFSETS_TOPIC}");
+                    break;
+                }
+            };
+            let before = next;
+            for set in sets {
+                for rec in set.records {
+                    next = next.max(rec.offset + 1);
+                    let Some((group, topic, partition)) = rec.key.as_deref().and_then(decode_key)
+                    else {
+                        continue;
+                    };
+                    match rec.value.as_deref() {
+                        None => {
+                            if let Some(g) = out.get_mut(&group) {
+                                g.remove(&(topic, partition));
+                                if g.is_empty() {
+                                    out.remove(&group);
+                                }
+                            }
+                        }
+                        Some(v) => {
+                            if let Some(c) = decode_value(v) {
+                                out.entry(group).or_default().insert((topic, partition), c);
+                            }
+                        }
+                    }
+                }
+            }
+            if next == before {
+                // A batch with no records after compaction: step past it via its header.
+                match weft_log::batch::batches(&read.records).last() {
+                    Some(Ok((h, _))) => next = h.last_offset() + 1,
+                    _ => break,
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_hash_partitioning() {
+        // "".hashCode() == 0; "a".hashCode() == 97; "console-consumer-1" is negative in Java.
+        assert_eq!(partition_for("", 50), 0);
+        assert_eq!(partition_for("a", 50), 97 % 50);
+        let h = "console-consumer-1"
+            .encode_utf16()
+            .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32));
+        assert_eq!(partition_for("console-consumer-1", 50), h.abs() % 50);
+    }
+
+    #[test]
+    fn record_round_trip() {
+        let k = encode_key("g", "t", 7);
+        assert_eq!(decode_key(&k), Some(("g".into(), "t".into(), 7)));
+        let c = Committed {
+            offset: 42,
+            leader_epoch: -1,
+            metadata: "meta".into(),
+            commit_ts: 1000,
+        };
+        assert_eq!(decode_value(&encode_value(&c)), Some(c));
+        assert_eq!(decode_key(&[0, 2, 0, 1, b'g']), None);
+        assert_eq!(decode_value(&[0, 3, 1]), None);
+    }
+}
