@@ -8,6 +8,8 @@
 //! - `commands/offsets.rs`: GetOffsetShell-style `topic:partition:offset` lines.
 //! - `commands/dump_log.rs`: DumpLogSegments for a segment file.
 //! - `commands/perf.rs`: producer and consumer performance tests.
+//! - `commands/plugin.rs`: `weft plugin new|build|test|inspect|list`, and the plugin pipeline
+//!   options of produce/consume.
 //! - `client.rs`: rdkafka client configuration shared by the client commands.
 
 use std::io::IsTerminal;
@@ -57,6 +59,8 @@ enum Command {
     DumpLog(commands::dump_log::DumpLogArgs),
     /// Producer and consumer performance tests.
     Perf(commands::perf::PerfArgs),
+    /// Create, build, test, inspect and list WebAssembly plugins.
+    Plugin(commands::plugin::PluginArgs),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -85,6 +89,7 @@ fn main() -> std::process::ExitCode {
         Command::Offsets(a) => commands::offsets::run(a),
         Command::DumpLog(a) => commands::dump_log::run(a),
         Command::Perf(a) => commands::perf::run(a),
+        Command::Plugin(a) => commands::plugin::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -13,6 +13,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::client::ClientArgs;
+use crate::commands::plugin::{self, ConsumePluginArgs};
 
 #[derive(Args, Debug)]
 pub struct ConsumeArgs {
@@ -41,6 +42,8 @@ pub struct ConsumeArgs {
     /// %h headers, %K key length, %S value length, \n, \t, %%.
     #[arg(long, short = 'f', default_value = "%s\\n")]
     pub format: String,
+    #[command(flatten)]
+    pub plugins: ConsumePluginArgs,
 }
 
 enum Token {
@@ -155,6 +158,39 @@ impl ClientContext for QuietEof {
 
 impl ConsumerContext for QuietEof {}
 
+/// [`render`] for a record that went through plugins.
+fn render_record(
+    tokens: &[Token],
+    r: &weft_runtime::Record,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let len = |b: &Option<Vec<u8>>| b.as_ref().map(|b| b.len() as i64).unwrap_or(-1);
+    for t in tokens {
+        match t {
+            Token::Lit(s) => out.write_all(s.as_bytes())?,
+            Token::Topic => out.write_all(r.topic.as_bytes())?,
+            Token::Partition => write!(out, "{}", r.partition.unwrap_or(-1))?,
+            Token::Offset => write!(out, "{}", r.offset.unwrap_or(-1))?,
+            Token::Key => out.write_all(r.key.as_deref().unwrap_or_default())?,
+            Token::Value => out.write_all(r.value.as_deref().unwrap_or_default())?,
+            Token::Timestamp => write!(out, "{}", r.timestamp.unwrap_or(-1))?,
+            Token::KeyLen => write!(out, "{}", len(&r.key))?,
+            Token::ValueLen => write!(out, "{}", len(&r.value))?,
+            Token::Headers => {
+                for (i, h) in r.headers.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    out.write_all(h.key.as_bytes())?;
+                    out.write_all(b"=")?;
+                    out.write_all(h.value.as_deref().unwrap_or_default())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn parse_offset(s: &str) -> anyhow::Result<Offset> {
     Ok(match s {
         "beginning" | "earliest" => Offset::Beginning,
@@ -192,6 +228,7 @@ fn stop_flag() -> Arc<AtomicBool> {
 
 pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let tokens = parse_format(&args.format)?;
+    let mut pipeline = plugin::consume_pipeline(&args.plugins)?;
     let mut cfg = args.client.config()?;
     cfg.set("enable.partition.eof", "true").set(
         "auto.offset.reset",
@@ -275,7 +312,14 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         match msg {
             Ok(m) => {
                 at_eof.remove(&m.partition());
-                render(&tokens, &m, &mut out)?;
+                match pipeline.as_mut() {
+                    Some(p) => {
+                        for r in p.process(vec![plugin::record_from_message(&m)])? {
+                            render_record(&tokens, &r, &mut out)?;
+                        }
+                    }
+                    None => render(&tokens, &m, &mut out)?,
+                }
                 if args.group.is_some() {
                     consumer
                         .store_offset_from_message(&m)
@@ -319,6 +363,20 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
             | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => eprintln!("could not commit offsets on exit: {e}"),
         }
+        if let (Some(p), Ok(pos)) = (pipeline.as_mut(), consumer.position()) {
+            let offsets: Vec<(String, i32, i64)> = pos
+                .elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(o) => Some((e.topic().to_string(), e.partition(), o)),
+                    _ => None,
+                })
+                .collect();
+            p.committed(&offsets)?;
+        }
+    }
+    if let Some(p) = pipeline.as_mut() {
+        p.close()?;
     }
     eprintln!("Processed a total of {count} messages");
     Ok(())

@@ -6,5 +6,6 @@ pub mod dump_log;
 pub mod groups;
 pub mod offsets;
 pub mod perf;
+pub mod plugin;
 pub mod produce;
 pub mod topics;

@@ -1,0 +1,522 @@
+//! The embedded built-in plugins, each run through the real runtime against expected outputs.
+
+mod common;
+
+use common::{rec, runtime, values};
+use weft_runtime::{
+    builtin, Instance, LogLevel, MetricValue, PluginConfig, PluginKind, Record, Registry,
+    RuntimeError,
+};
+
+fn instance(name: &str, config: &[(&str, &str)]) -> (Instance, common::Logs) {
+    let (rt, logs) = runtime();
+    let reg = Registry::new(rt);
+    let plugin = reg.resolve(name).unwrap();
+    let inst = plugin
+        .instantiate(&PluginConfig::new(config.iter().copied()))
+        .unwrap();
+    (inst, logs)
+}
+
+fn json(records: &[Record]) -> Vec<serde_json::Value> {
+    records
+        .iter()
+        .map(|r| serde_json::from_slice(r.value.as_deref().unwrap_or(b"null")).unwrap())
+        .collect()
+}
+
+/// Kafka's murmur2, written independently of the plugin, checked against the Java client's
+/// own test vectors below.
+fn murmur2(data: &[u8]) -> i32 {
+    let m: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let n4 = data.len() / 4;
+    for i in 0..n4 {
+        let i4 = i * 4;
+        let mut k = (data[i4] as u32)
+            | ((data[i4 + 1] as u32) << 8)
+            | ((data[i4 + 2] as u32) << 16)
+            | ((data[i4 + 3] as u32) << 24);
+        k = k.wrapping_mul(m);
+        k ^= k >> 24;
+        k = k.wrapping_mul(m);
+        h = h.wrapping_mul(m);
+        h ^= k;
+    }
+    let tail = &data[n4 * 4..];
+    match tail.len() {
+        3 => {
+            h ^= (tail[2] as u32) << 16;
+            h ^= (tail[1] as u32) << 8;
+            h ^= tail[0] as u32;
+            h = h.wrapping_mul(m);
+        }
+        2 => {
+            h ^= (tail[1] as u32) << 8;
+            h ^= tail[0] as u32;
+            h = h.wrapping_mul(m);
+        }
+        1 => {
+            h ^= tail[0] as u32;
+            h = h.wrapping_mul(m);
+        }
+        _ => {}
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(m);
+    h ^= h >> 15;
+    h as i32
+}
+
+#[test]
+fn every_builtin_loads_and_describes_itself_under_its_registry_name() {
+    let (rt, _) = runtime();
+    let reg = Registry::new(rt);
+    let names: Vec<&str> = builtin::all().iter().map(|b| b.name).collect();
+    for expected in [
+        "default",
+        "round-robin",
+        "field",
+        "string",
+        "bytes",
+        "json",
+        "timestamp-prepend",
+        "counter",
+        "insert-field",
+        "replace-field",
+        "mask-field",
+        "value-to-key",
+        "extract-field",
+        "regex-router",
+        "timestamp-router",
+        "filter",
+        "drop-headers",
+        "insert-header",
+    ] {
+        assert!(names.contains(&expected), "missing built-in {expected}");
+    }
+    for b in builtin::all() {
+        let p = reg.resolve(b.name).unwrap();
+        assert_eq!(p.metadata().name, b.name);
+        assert_eq!(p.kind().as_str(), b.kind);
+        assert!(
+            p.capabilities().is_empty(),
+            "{} imports a capability",
+            b.name
+        );
+    }
+    assert_eq!(reg.list().len(), builtin::all().len());
+    assert!(matches!(
+        reg.resolve("nope"),
+        Err(RuntimeError::NotFound(_))
+    ));
+}
+
+#[test]
+fn default_partitioner_matches_the_java_murmur2_vectors_and_sticks_keyless_records() {
+    // From the Java client's UtilsTest.testMurmur2.
+    let vectors: [(&str, i32); 5] = [
+        ("21", -973_932_308),
+        ("foobar", -790_332_482),
+        ("a-little-bit-long-string", -985_981_536),
+        ("a-little-bit-longer-string", -1_486_304_829),
+        (
+            "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+            -58_897_971,
+        ),
+    ];
+    for (k, h) in vectors {
+        assert_eq!(murmur2(k.as_bytes()), h, "{k}");
+    }
+    let (mut p, _) = instance("default", &[]);
+    let keys: Vec<String> = (0..2000).map(|i| format!("key-{i}")).collect();
+    let records: Vec<Record> = keys.iter().map(|k| rec("t", Some(k), "v")).collect();
+    for n in [1u32, 3, 6, 100] {
+        let got = p.partition(n, &records).unwrap();
+        for (k, part) in keys.iter().zip(got) {
+            let want = ((murmur2(k.as_bytes()) & 0x7fff_ffff) as u32) % n;
+            assert_eq!(part, want, "key {k} with {n} partitions");
+        }
+    }
+    let keyless: Vec<Record> = (0..10).map(|_| rec("t", None, "v")).collect();
+    let a = p.partition(4, &keyless).unwrap();
+    let b = p.partition(4, &keyless).unwrap();
+    assert!(
+        a.iter().all(|x| *x == a[0]),
+        "one partition per batch: {a:?}"
+    );
+    assert!(b.iter().all(|x| *x == b[0]));
+    assert_ne!(a[0], b[0], "the next batch moves on");
+}
+
+#[test]
+fn round_robin_and_field_partitioners() {
+    let (mut rr, _) = instance("round-robin", &[]);
+    let rs: Vec<Record> = (0..5)
+        .map(|i| rec("t", Some("same"), &i.to_string()))
+        .collect();
+    assert_eq!(rr.partition(3, &rs).unwrap(), [0, 1, 2, 0, 1]);
+
+    let (mut f, _) = instance("field", &[("field", "user")]);
+    let rs = vec![
+        rec("t", Some("a"), r#"{"user":"alice","n":1}"#),
+        rec("t", Some("b"), r#"{"user":"alice","n":2}"#),
+        rec("t", Some("c"), r#"{"user":"bob"}"#),
+    ];
+    let got = f.partition(16, &rs).unwrap();
+    assert_eq!(
+        got[0], got[1],
+        "same field, same partition whatever the key"
+    );
+    assert_eq!(got[0], ((murmur2(b"alice") & 0x7fff_ffff) as u32) % 16);
+    assert_eq!(got[2], ((murmur2(b"bob") & 0x7fff_ffff) as u32) % 16);
+
+    // A required key missing is a configure-time error naming it.
+    let (rt, _) = runtime();
+    let err = Registry::new(rt)
+        .resolve("field")
+        .unwrap()
+        .instantiate(&PluginConfig::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("`field` is required"), "{err}");
+}
+
+#[test]
+fn string_bytes_and_json_serializers() {
+    let (mut s, _) = instance("string", &[]);
+    let ok = s.serialize(&[rec("t", Some("k"), "héllo")]).unwrap();
+    assert_eq!(values(&ok), ["héllo"]);
+    let mut bad = Record::new("t", vec![0xff, 0xfe]);
+    bad.key = None;
+    let err = s.serialize(&[bad.clone()]).unwrap_err();
+    assert!(
+        matches!(&err, RuntimeError::Plugin { retriable: false, message, .. } if message.contains("value is not UTF-8")),
+        "{err}"
+    );
+    assert_eq!(
+        values(&s.deserialize(&[bad.clone()]).unwrap()),
+        ["\u{fffd}\u{fffd}"]
+    );
+
+    let (mut b, _) = instance("bytes", &[]);
+    assert_eq!(b.serialize(&[bad.clone()]).unwrap()[0].value, bad.value);
+    assert_eq!(
+        b.deserialize(&[bad]).unwrap()[0].value,
+        Some(vec![0xff, 0xfe])
+    );
+
+    let (mut j, _) = instance("json", &[]);
+    let out = j.serialize(&[rec("t", None, "{ \"a\" : 1 }")]).unwrap();
+    assert_eq!(values(&out), [r#"{"a":1}"#]);
+    assert!(j.serialize(&[rec("t", None, "{nope")]).is_err());
+    let mut tomb = rec("t", Some("k"), "");
+    tomb.value = None;
+    assert_eq!(j.serialize(&[tomb]).unwrap()[0].value, None);
+
+    let (mut js, _) = instance("json", &[("schemas.enable", "true")]);
+    let out = js
+        .serialize(&[rec("t", None, r#"{"id":7,"name":"x"}"#)])
+        .unwrap();
+    assert_eq!(
+        json(&out)[0],
+        serde_json::json!({
+            "schema": {"type": "struct", "optional": false, "fields": [
+                {"field": "id", "type": "int64", "optional": false},
+                {"field": "name", "type": "string", "optional": false},
+            ]},
+            "payload": {"id": 7, "name": "x"}
+        })
+    );
+    let back = js.deserialize(&out).unwrap();
+    assert_eq!(values(&back), [r#"{"id":7,"name":"x"}"#]);
+    assert!(js.deserialize(&[rec("t", None, "{}")]).is_err());
+}
+
+#[test]
+fn timestamp_prepend_and_counter_interceptors() {
+    let (mut tp, _) = instance("timestamp-prepend", &[]);
+    let mut r = rec("t", None, "hello");
+    r.timestamp = Some(1_700_000_000_123);
+    let out = tp.on_send(&[r.clone()]).unwrap();
+    assert_eq!(values(&out), ["1700000000123,hello"]);
+    assert_eq!(values(&tp.on_consume(&[r]).unwrap()), ["hello"]);
+
+    let (mut c, logs) = instance("counter", &[]);
+    let rs: Vec<Record> = (0..3).map(|i| rec("t", None, &i.to_string())).collect();
+    assert_eq!(c.on_send(&rs).unwrap().len(), 3);
+    c.on_acknowledgement(&rs, &[(1, "broker down".into())])
+        .unwrap();
+    c.on_commit(&[("t".into(), 0, 3)]).unwrap();
+    let metrics = c.metrics();
+    {
+        let m = metrics.lock().unwrap();
+        assert_eq!(m.get("sent"), Some(&MetricValue::Counter(3)));
+        assert_eq!(m.get("acked"), Some(&MetricValue::Counter(2)));
+        assert_eq!(m.get("failed"), Some(&MetricValue::Counter(1)));
+    }
+    c.close().unwrap();
+    let logs = logs.lock().unwrap();
+    assert!(
+        logs.iter().any(|(p, l, m)| p == "counter@0.1.0"
+            && *l == LogLevel::Info
+            && m == "counter: sent=3 acked=2 failed=1 consumed=0 commits=1"),
+        "{logs:?}"
+    );
+}
+
+#[test]
+fn field_transforms_rewrite_json_values() {
+    let mut r = rec(
+        "orders",
+        Some("k"),
+        r#"{"id":1,"ssn":"123","card":4111,"vip":true}"#,
+    );
+    r.partition = Some(2);
+    r.offset = Some(42);
+    r.timestamp = Some(5);
+
+    let (mut t, _) = instance(
+        "insert-field",
+        &[
+            ("topic.field", "src"),
+            ("offset.field", "off"),
+            ("static.field", "dc"),
+            ("static.value", "eu"),
+        ],
+    );
+    assert_eq!(
+        json(&t.transform(&[r.clone()]).unwrap())[0],
+        serde_json::json!({"id":1,"ssn":"123","card":4111,"vip":true,"src":"orders","off":42,"dc":"eu"})
+    );
+
+    let (mut t, _) = instance(
+        "replace-field",
+        &[("exclude", "ssn"), ("renames", "id:order_id,vip:gold")],
+    );
+    assert_eq!(
+        json(&t.transform(&[r.clone()]).unwrap())[0],
+        serde_json::json!({"order_id":1,"card":4111,"gold":true})
+    );
+    let (mut t, _) = instance(
+        "replace-field",
+        &[("include", "id,ssn"), ("exclude", "ssn")],
+    );
+    assert_eq!(
+        json(&t.transform(&[r.clone()]).unwrap())[0],
+        serde_json::json!({"id":1})
+    );
+
+    let (mut t, _) = instance("mask-field", &[("fields", "ssn,card,vip")]);
+    assert_eq!(
+        json(&t.transform(&[r.clone()]).unwrap())[0],
+        serde_json::json!({"id":1,"ssn":"","card":0,"vip":false})
+    );
+    let (mut t, _) = instance("mask-field", &[("fields", "ssn"), ("replacement", "***")]);
+    assert_eq!(json(&t.transform(&[r.clone()]).unwrap())[0]["ssn"], "***");
+
+    let (mut t, _) = instance("value-to-key", &[("fields", "id,vip")]);
+    let out = t.transform(&[r.clone()]).unwrap();
+    assert_eq!(out[0].key.as_deref(), Some(&br#"{"id":1,"vip":true}"#[..]));
+    assert_eq!(out[0].value, r.value);
+
+    let (mut t, _) = instance("extract-field", &[("field", "ssn")]);
+    assert_eq!(values(&t.transform(&[r.clone()]).unwrap()), ["123"]);
+    let (mut t, _) = instance("extract-field", &[("field", "card")]);
+    assert_eq!(values(&t.transform(&[r.clone()]).unwrap()), ["4111"]);
+
+    // Non-JSON values are a fatal plugin error, not a trap.
+    let err = t.transform(&[rec("t", None, "plain")]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RuntimeError::Plugin {
+                retriable: false,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(t.restarts(), 0);
+}
+
+#[test]
+fn routing_filtering_and_header_transforms() {
+    let (mut t, _) = instance(
+        "regex-router",
+        &[("regex", "orders-(.*)"), ("replacement", "archive.$1")],
+    );
+    let out = t
+        .transform(&[
+            rec("orders-eu", None, "a"),
+            rec("payments", None, "b"),
+            rec("xorders-eu", None, "c"),
+        ])
+        .unwrap();
+    let topics: Vec<&str> = out.iter().map(|r| r.topic.as_str()).collect();
+    assert_eq!(topics, ["archive.eu", "payments", "xorders-eu"]);
+
+    let (mut t, _) = instance("timestamp-router", &[]);
+    let mut r = rec("logs", None, "x");
+    r.timestamp = Some(1_700_000_000_000); // 2023-11-14T22:13:20Z
+    assert_eq!(t.transform(&[r.clone()]).unwrap()[0].topic, "logs-20231114");
+    let (mut t, _) = instance(
+        "timestamp-router",
+        &[
+            ("topic.format", "${timestamp}_${topic}"),
+            ("timestamp.format", "yyyy-MM-dd'T'HH:mm:ss"),
+        ],
+    );
+    assert_eq!(
+        t.transform(&[r]).unwrap()[0].topic,
+        "2023-11-14'T'22:13:20_logs"
+    );
+
+    let mut tomb = rec("t", Some("k"), "");
+    tomb.value = None;
+    let mut tagged = rec("t", None, "tagged");
+    tagged.headers.push(weft_runtime::Header {
+        key: "skip".into(),
+        value: None,
+    });
+    let batch = vec![
+        rec("t", None, "keep"),
+        tomb,
+        tagged,
+        rec("audit", None, "aud"),
+    ];
+
+    let (mut t, _) = instance("filter", &[("predicate", "is-tombstone")]);
+    assert_eq!(
+        values(&t.transform(&batch).unwrap()),
+        ["keep", "tagged", "aud"]
+    );
+    let (mut t, _) = instance("filter", &[("predicate", "has-header"), ("header", "skip")]);
+    assert_eq!(
+        values(&t.transform(&batch).unwrap()),
+        ["keep", "<null>", "aud"]
+    );
+    let (mut t, _) = instance(
+        "filter",
+        &[
+            ("predicate", "topic-matches"),
+            ("pattern", "aud.*"),
+            ("negate", "true"),
+        ],
+    );
+    assert_eq!(values(&t.transform(&batch).unwrap()), ["aud"]);
+
+    let (mut t, _) = instance(
+        "insert-header",
+        &[("header", "source"), ("value.literal", "weft")],
+    );
+    let out = t.transform(&batch).unwrap();
+    assert!(out.iter().all(|r| r
+        .headers
+        .last()
+        .map(|h| (h.key.as_str(), h.value.as_deref()))
+        == Some(("source", Some(&b"weft"[..])))));
+    let (mut d, _) = instance("drop-headers", &[("headers", "source,skip")]);
+    assert!(d
+        .transform(&out)
+        .unwrap()
+        .iter()
+        .all(|r| r.headers.is_empty()));
+}
+
+#[test]
+fn produce_and_consume_pipelines_chain_plugins_in_order() {
+    let (rt, logs) = runtime();
+    let reg = Registry::new(rt);
+    let spec = weft_runtime::PipelineSpec {
+        partitioner: Some("default".into()),
+        serializer: Some("json".into()),
+        interceptors: vec!["counter".into()],
+        transforms: vec!["mask-field".into(), "regex-router".into()],
+        config: PluginConfig::parse_pairs(&[
+            "mask-field.fields=ssn",
+            // Unscoped keys reach every plugin: mask-field also reads `replacement`, so the
+            // router's keys are scoped to it.
+            "regex-router.regex=(.*)",
+            "regex-router.replacement=$1.masked",
+            "schemas.enable=false",
+        ])
+        .unwrap(),
+    };
+    let mut produce = weft_runtime::ProducePipeline::new(&reg, &spec).unwrap();
+    assert!(produce.has_partitioner());
+    let input = vec![
+        rec("users", Some("alice"), r#"{"name":"alice","ssn":"1"}"#),
+        rec("users", Some("bob"), r#"{"name":"bob","ssn":"2"}"#),
+    ];
+    let out = produce
+        .process(input, |t| (t == "users.masked").then_some(6))
+        .unwrap();
+    assert_eq!(
+        values(&out),
+        [r#"{"name":"alice","ssn":""}"#, r#"{"name":"bob","ssn":""}"#]
+    );
+    assert!(out
+        .iter()
+        .all(|r| r.topic == "users.masked" && r.timestamp.is_some()));
+    assert_eq!(
+        out[0].partition,
+        Some((murmur2(b"alice") & 0x7fff_ffff) % 6)
+    );
+    assert_eq!(out[1].partition, Some((murmur2(b"bob") & 0x7fff_ffff) % 6));
+    produce.acknowledge(&out, &[]).unwrap();
+    // A partition chosen by the producer wins over the partitioner, as in Kafka.
+    let mut pinned = rec("users", Some("alice"), "{}");
+    pinned.partition = Some(5);
+    let kept = produce.process(vec![pinned], |_| Some(6)).unwrap();
+    assert_eq!(kept[0].partition, Some(5));
+    assert!(matches!(
+        produce.process(vec![rec("users", None, "{}")], |_| None),
+        Err(RuntimeError::UnknownTopic(t)) if t == "users.masked"
+    ));
+    produce.close().unwrap();
+
+    let consume_spec = weft_runtime::PipelineSpec {
+        serializer: Some("json".into()),
+        interceptors: vec!["counter".into()],
+        transforms: vec!["extract-field".into()],
+        config: PluginConfig::parse_pairs(&["field=name"]).unwrap(),
+        ..Default::default()
+    };
+    let mut consume = weft_runtime::ConsumePipeline::new(&reg, &consume_spec).unwrap();
+    let got = consume.process(out).unwrap();
+    assert_eq!(values(&got), ["alice", "bob"]);
+    consume.committed(&[("users.masked".into(), 0, 2)]).unwrap();
+    consume.close().unwrap();
+    let logs = logs.lock().unwrap();
+    let lines: Vec<&str> = logs.iter().map(|(_, _, m)| m.as_str()).collect();
+    // Four sent: the pinned record, and, as in the Java producer where on-send runs before
+    // partitioning, the record for the unknown topic too.
+    assert!(
+        lines.contains(&"counter: sent=4 acked=2 failed=0 consumed=0 commits=0"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"counter: sent=0 acked=0 failed=0 consumed=2 commits=1"),
+        "{lines:?}"
+    );
+
+    // A plugin of the wrong kind is refused by name.
+    let wrong = weft_runtime::PipelineSpec {
+        serializer: Some("filter".into()),
+        ..Default::default()
+    };
+    let err = weft_runtime::ProducePipeline::new(&reg, &wrong)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            RuntimeError::WrongKind {
+                expected: "serializer",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let _ = PluginKind::Transform;
+}

@@ -1,0 +1,44 @@
+//! Writes the macro that generates a plugin's export bindings, with the WIT directory's absolute
+//! path baked in, so that a plugin crate anywhere on disk can generate bindings for its world.
+
+use std::{env, fs, path::PathBuf};
+
+fn main() {
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    // In the repository the contract lives at the top-level wit/; a packaged SDK carries a copy.
+    let candidates = [manifest.join("../../wit"), manifest.join("wit")];
+    let Some(wit) = candidates.iter().find(|p| p.join("plugin.wit").is_file()) else {
+        panic!("weft-plugin-sdk: cannot find wit/plugin.wit next to the SDK");
+    };
+    let wit = wit.canonicalize().unwrap_or_else(|_| wit.clone());
+    println!(
+        "cargo:rerun-if-changed={}",
+        wit.join("plugin.wit").display()
+    );
+    println!("cargo:rustc-env=WEFT_WIT_DIR={}", wit.display());
+    let path = format!("{:?}", wit.display().to_string());
+    let src = format!(
+        r#"/// Generates the bindings of one world inside a plugin crate (see the export macros).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __weft_generate {{
+    ($world:literal) => {{
+        $crate::__rt::generate!({{
+            world: $world,
+            path: {path},
+            with: {{
+                "weft:plugin/types@0.1.0": ::weft_plugin_sdk::__bindings::weft::plugin::types,
+                "weft:plugin/host@0.1.0": ::weft_plugin_sdk::__bindings::weft::plugin::host,
+            }},
+            runtime_path: "::weft_plugin_sdk::__rt::rt",
+            export_macro_name: "__weft_export",
+        }});
+    }};
+}}
+"#
+    );
+    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default()).join("generate.rs");
+    if let Err(e) = fs::write(&out, src) {
+        panic!("weft-plugin-sdk: cannot write {}: {e}", out.display());
+    }
+}

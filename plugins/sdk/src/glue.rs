@@ -1,0 +1,318 @@
+//! Converts between the WIT types and the SDK's, keeps the one plugin instance, and runs the
+//! per-record loops over packed batches. Called only by the code the export macros generate.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::sync::Once;
+
+use weft_batch::{BatchReader, BatchWriter};
+
+use crate::{
+    Config, ConfigDef, ConfigIssue, ConfigType, ErrorKind, Interceptor, Metadata, Partitioner,
+    Plugin, PluginError, PluginKind, Record, Serializer, SinkConnector, SourceConnector,
+    SourcePosition, TopicPartitionOffset, Transform,
+};
+
+/// The WIT types, as generated once in [`crate::__bindings`].
+pub use crate::__bindings::weft::plugin::types as wit;
+
+thread_local! {
+    // A component instance holds exactly one plugin; wasm32-wasip2 guests are single-threaded.
+    static INSTANCE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+static PANIC_HOOK: Once = Once::new();
+
+/// Sends panic messages to the host log before the trap, so the host's error says why.
+fn install_panic_hook() {
+    PANIC_HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            crate::log::error(&format!("panic: {info}"));
+        }))
+    });
+}
+
+fn with<T: Plugin, R>(f: impl FnOnce(&mut T) -> R) -> R {
+    install_panic_hook();
+    INSTANCE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if !slot.as_ref().is_some_and(|b| b.is::<T>()) {
+            *slot = Some(Box::new(T::default()));
+        }
+        match slot.as_mut().and_then(|b| b.downcast_mut::<T>()) {
+            Some(plugin) => f(plugin),
+            // Unreachable: the slot was just filled with a T.
+            None => f(&mut T::default()),
+        }
+    })
+}
+
+fn to_wit_error(e: PluginError) -> wit::PluginError {
+    wit::PluginError {
+        kind: match e.kind {
+            ErrorKind::Retriable => wit::ErrorKind::Retriable,
+            ErrorKind::Fatal => wit::ErrorKind::Fatal,
+        },
+        message: e.message,
+    }
+}
+
+fn config_of<T: Plugin>(entries: Vec<wit::ConfigEntry>) -> Config {
+    Config::new(entries.into_iter().map(|e| (e.key, e.value)).collect())
+        .with_defaults(&T::metadata().config)
+}
+
+fn entries_of(config: &Config) -> Vec<wit::ConfigEntry> {
+    config
+        .entries()
+        .iter()
+        .map(|(k, v)| wit::ConfigEntry {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
+}
+
+fn def_to_wit(d: ConfigDef) -> wit::ConfigDef {
+    wit::ConfigDef {
+        name: d.name,
+        type_: match d.ty {
+            ConfigType::Boolean => wit::ConfigType::Boolean,
+            ConfigType::Int => wit::ConfigType::Int,
+            ConfigType::Long => wit::ConfigType::Long,
+            ConfigType::Double => wit::ConfigType::Double,
+            ConfigType::String => wit::ConfigType::String,
+            ConfigType::List => wit::ConfigType::List,
+            ConfigType::Password => wit::ConfigType::Password,
+        },
+        default_value: d.default,
+        required: d.required,
+        documentation: d.doc,
+    }
+}
+
+fn metadata_to_wit(m: Metadata) -> wit::Metadata {
+    wit::Metadata {
+        name: m.name,
+        version: m.version,
+        kind: match m.kind {
+            PluginKind::Partitioner => wit::PluginKind::Partitioner,
+            PluginKind::Serializer => wit::PluginKind::Serializer,
+            PluginKind::Interceptor => wit::PluginKind::Interceptor,
+            PluginKind::Transform => wit::PluginKind::Transform,
+            PluginKind::SourceConnector => wit::PluginKind::SourceConnector,
+            PluginKind::SinkConnector => wit::PluginKind::SinkConnector,
+        },
+        description: m.description,
+        config: m.config.into_iter().map(def_to_wit).collect(),
+    }
+}
+
+fn issues_to_wit(issues: Vec<ConfigIssue>) -> Vec<wit::ConfigIssue> {
+    issues
+        .into_iter()
+        .map(|i| wit::ConfigIssue {
+            key: i.key,
+            message: i.message,
+        })
+        .collect()
+}
+
+pub fn metadata<T: Plugin>() -> wit::Metadata {
+    install_panic_hook();
+    metadata_to_wit(T::metadata())
+}
+
+pub fn validate<T: Plugin>(config: Vec<wit::ConfigEntry>) -> Vec<wit::ConfigIssue> {
+    install_panic_hook();
+    issues_to_wit(T::validate(&config_of::<T>(config)))
+}
+
+fn configure_with<T: Plugin>(config: &Config, plugin: &mut T) -> Result<(), PluginError> {
+    let issues = T::validate(config);
+    if !issues.is_empty() {
+        let list: Vec<String> = issues
+            .iter()
+            .map(|i| format!("`{}` {}", i.key, i.message))
+            .collect();
+        return Err(PluginError::fatal(format!(
+            "invalid config: {}",
+            list.join("; ")
+        )));
+    }
+    plugin.configure(config)
+}
+
+pub fn configure<T: Plugin>(config: Vec<wit::ConfigEntry>) -> Result<(), wit::PluginError> {
+    let config = config_of::<T>(config);
+    with::<T, _>(|p| configure_with(&config, p)).map_err(to_wit_error)
+}
+
+pub fn close<T: Plugin>() {
+    with::<T, _>(|p| p.close());
+}
+
+/// Runs `f` over every record of `input`, writing what it returns to a new batch.
+fn map_batch<T: Plugin>(
+    input: &[u8],
+    mut f: impl for<'a> FnMut(&mut T, Record<'a>) -> Result<Option<Record<'a>>, PluginError>,
+) -> Result<Vec<u8>, wit::PluginError> {
+    with::<T, _>(|p| {
+        let reader = BatchReader::new(input)?;
+        let mut out = BatchWriter::for_output_of(&reader);
+        for view in reader.records() {
+            if let Some(r) = f(p, Record::from_view(view?))? {
+                r.write_to(&mut out)?;
+            }
+        }
+        Ok(out.finish()?)
+    })
+    .map_err(to_wit_error)
+}
+
+pub fn partition<T: Partitioner>(
+    partitions: u32,
+    input: Vec<u8>,
+) -> Result<Vec<u32>, wit::PluginError> {
+    with::<T, _>(|p| {
+        if partitions == 0 {
+            return Err(PluginError::fatal("topic has no partitions"));
+        }
+        let reader = BatchReader::new(&input)?;
+        let mut out = Vec::with_capacity(reader.len());
+        for view in reader.records() {
+            let chosen = p.partition(&Record::from_view(view?), partitions)?;
+            if chosen >= partitions {
+                return Err(PluginError::fatal(format!(
+                    "partitioner chose partition {chosen} of {partitions}"
+                )));
+            }
+            out.push(chosen);
+        }
+        p.end_batch();
+        Ok(out)
+    })
+    .map_err(to_wit_error)
+}
+
+pub fn serialize<T: Serializer>(input: Vec<u8>) -> Result<Vec<u8>, wit::PluginError> {
+    map_batch::<T>(&input, |p, r| p.serialize(r).map(Some))
+}
+
+pub fn deserialize<T: Serializer>(input: Vec<u8>) -> Result<Vec<u8>, wit::PluginError> {
+    map_batch::<T>(&input, |p, r| p.deserialize(r).map(Some))
+}
+
+pub fn transform<T: Transform>(input: Vec<u8>) -> Result<Vec<u8>, wit::PluginError> {
+    map_batch::<T>(&input, |p, r| p.apply(r))
+}
+
+pub fn on_send<T: Interceptor>(input: Vec<u8>) -> Result<Vec<u8>, wit::PluginError> {
+    map_batch::<T>(&input, |p, r| p.on_send(r))
+}
+
+pub fn on_consume<T: Interceptor>(input: Vec<u8>) -> Result<Vec<u8>, wit::PluginError> {
+    map_batch::<T>(&input, |p, r| p.on_consume(r))
+}
+
+pub fn on_acknowledgement<T: Interceptor>(input: Vec<u8>, failures: Vec<(u32, String)>) {
+    with::<T, _>(|p| {
+        let Ok(reader) = BatchReader::new(&input) else {
+            crate::log::error("on_acknowledgement: malformed batch from host");
+            return;
+        };
+        for (i, view) in reader.records().enumerate() {
+            let Ok(view) = view else { break };
+            let error = failures
+                .iter()
+                .find(|(idx, _)| *idx as usize == i)
+                .map(|(_, m)| m.as_str());
+            p.on_acknowledgement(&Record::from_view(view), error);
+        }
+    })
+}
+
+pub fn on_commit<T: Interceptor>(offsets: Vec<TopicPartitionOffset>) {
+    with::<T, _>(|p| p.on_commit(&offsets))
+}
+
+pub fn source_task_configs<T: SourceConnector>(
+    config: Vec<wit::ConfigEntry>,
+    max_tasks: u32,
+) -> Result<Vec<Vec<wit::ConfigEntry>>, wit::PluginError> {
+    install_panic_hook();
+    T::task_configs(&config_of::<T>(config), max_tasks)
+        .map(|cs| cs.iter().map(entries_of).collect())
+        .map_err(to_wit_error)
+}
+
+pub fn source_open<T: SourceConnector>(
+    config: Vec<wit::ConfigEntry>,
+    committed: Vec<SourcePosition>,
+) -> Result<(), wit::PluginError> {
+    let config = config_of::<T>(config);
+    with::<T, _>(|p| {
+        configure_with(&config, p)?;
+        p.open(&config, committed)
+    })
+    .map_err(to_wit_error)
+}
+
+pub fn source_poll<T: SourceConnector>() -> Result<(Vec<u8>, Vec<SourcePosition>), wit::PluginError>
+{
+    with::<T, _>(|p| {
+        let (records, positions) = p.poll()?;
+        let mut out = BatchWriter::new();
+        for r in &records {
+            r.write_to(&mut out)?;
+        }
+        Ok((out.finish()?, positions))
+    })
+    .map_err(to_wit_error)
+}
+
+pub fn source_commit<T: SourceConnector>(
+    positions: Vec<SourcePosition>,
+) -> Result<(), wit::PluginError> {
+    with::<T, _>(|p| p.commit(positions)).map_err(to_wit_error)
+}
+
+pub fn sink_task_configs<T: SinkConnector>(
+    config: Vec<wit::ConfigEntry>,
+    max_tasks: u32,
+) -> Result<Vec<Vec<wit::ConfigEntry>>, wit::PluginError> {
+    install_panic_hook();
+    T::task_configs(&config_of::<T>(config), max_tasks)
+        .map(|cs| cs.iter().map(entries_of).collect())
+        .map_err(to_wit_error)
+}
+
+pub fn sink_open<T: SinkConnector>(
+    config: Vec<wit::ConfigEntry>,
+    assigned: Vec<TopicPartitionOffset>,
+) -> Result<(), wit::PluginError> {
+    let config = config_of::<T>(config);
+    with::<T, _>(|p| {
+        configure_with(&config, p)?;
+        p.open(&config, assigned)
+    })
+    .map_err(to_wit_error)
+}
+
+pub fn sink_put<T: SinkConnector>(input: Vec<u8>) -> Result<(), wit::PluginError> {
+    with::<T, _>(|p| {
+        let reader = BatchReader::new(&input)?;
+        let records = reader
+            .records()
+            .map(|v| v.map(Record::from_view))
+            .collect::<Result<Vec<_>, _>>()?;
+        p.put(&records)
+    })
+    .map_err(to_wit_error)
+}
+
+pub fn sink_flush<T: SinkConnector>(
+    offsets: Vec<TopicPartitionOffset>,
+) -> Result<(), wit::PluginError> {
+    with::<T, _>(|p| p.flush(&offsets)).map_err(to_wit_error)
+}
