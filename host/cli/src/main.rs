@@ -76,7 +76,18 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// Restores the default SIGPIPE action, so `weft ... | head` ends quietly like other Unix tools
+/// instead of panicking on a closed stdout (Rust ignores SIGPIPE by default).
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     let result = match cli.command {

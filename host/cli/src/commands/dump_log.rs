@@ -19,8 +19,7 @@ pub fn run(args: DumpLogArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for f in &args.files {
-        use std::io::Write;
-        writeln!(out, "Dumping {}", f.display())?;
+        // dump_segment prints the "Dumping <file>" header itself, as kafka-dump-log does.
         weft_log::dump::dump_segment(f, args.print_data, &mut out)
             .with_context(|| format!("dumping {}", f.display()))?;
     }
