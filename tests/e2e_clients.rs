@@ -163,42 +163,6 @@ fn end_offsets(w: &Weft, topic: &str) -> BTreeMap<i32, i64> {
         .collect()
 }
 
-/// Kafka's murmur2 (the Java client's default partitioner hash; librdkafka's `murmur2_random`).
-fn murmur2(data: &[u8]) -> i32 {
-    const SEED: u32 = 0x9747_b28c;
-    const M: u32 = 0x5bd1_e995;
-    const R: u32 = 24;
-    let mut h: u32 = SEED ^ data.len() as u32;
-    let mut chunks = data.chunks_exact(4);
-    for c in &mut chunks {
-        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        k = k.wrapping_mul(M);
-        k ^= k >> R;
-        k = k.wrapping_mul(M);
-        h = h.wrapping_mul(M);
-        h ^= k;
-    }
-    let tail = chunks.remainder();
-    if tail.len() >= 3 {
-        h ^= (tail[2] as u32) << 16;
-    }
-    if tail.len() >= 2 {
-        h ^= (tail[1] as u32) << 8;
-    }
-    if !tail.is_empty() {
-        h ^= tail[0] as u32;
-        h = h.wrapping_mul(M);
-    }
-    h ^= h >> 13;
-    h = h.wrapping_mul(M);
-    h ^= h >> 15;
-    h as i32
-}
-
-fn murmur2_partition(key: &str, partitions: i32) -> i32 {
-    (murmur2(key.as_bytes()) & 0x7fff_ffff) % partitions
-}
-
 /// One record as kcat's `-C -J` prints it.
 #[derive(Debug)]
 struct KcatRecord {
@@ -373,9 +337,9 @@ fn kcat_metadata_lists_broker_and_topic_partitions() {
 #[test]
 fn kcat_produce_consume_round_trip_with_keys_and_headers() {
     // Java's murmur2 on the vectors from Kafka's own tests, so the placement check below is trustworthy.
-    assert_eq!(murmur2(b"21"), -973932308);
-    assert_eq!(murmur2(b"foobar"), -790332482);
-    assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
+    assert_eq!(common::murmur2(b"21"), -973932308);
+    assert_eq!(common::murmur2(b"foobar"), -790332482);
+    assert_eq!(common::murmur2(b"a-little-bit-long-string"), -985981536);
 
     let w = Weft::start(&[]);
     let bootstrap = w.bootstrap();
@@ -427,7 +391,7 @@ fn kcat_produce_consume_round_trip_with_keys_and_headers() {
         assert_eq!(r.key.as_deref(), Some(key.as_str()), "key of record {i}");
         assert_eq!(
             r.partition,
-            murmur2_partition(&key, partitions),
+            common::java_partition(key.as_bytes(), partitions),
             "record {i} with key {key} is not on its murmur2 partition"
         );
         assert_eq!(

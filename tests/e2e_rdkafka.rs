@@ -15,44 +15,6 @@ use rdkafka::{Offset, Timestamp, TopicPartitionList};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Java's murmur2 (the default partitioner), written from the algorithm's description.
-fn murmur2(data: &[u8]) -> i32 {
-    let seed: u32 = 0x9747b28c;
-    let m: u32 = 0x5bd1e995;
-    let r = 24;
-    let len = data.len();
-    let mut h: u32 = seed ^ (len as u32);
-    let chunks = len / 4;
-    for i in 0..chunks {
-        let o = i * 4;
-        let mut k = u32::from_le_bytes([data[o], data[o + 1], data[o + 2], data[o + 3]]);
-        k = k.wrapping_mul(m);
-        k ^= k >> r;
-        k = k.wrapping_mul(m);
-        h = h.wrapping_mul(m);
-        h ^= k;
-    }
-    let tail = &data[chunks * 4..];
-    if tail.len() >= 3 {
-        h ^= (tail[2] as u32) << 16;
-    }
-    if tail.len() >= 2 {
-        h ^= (tail[1] as u32) << 8;
-    }
-    if !tail.is_empty() {
-        h ^= tail[0] as u32;
-        h = h.wrapping_mul(m);
-    }
-    h ^= h >> 13;
-    h = h.wrapping_mul(m);
-    h ^= h >> 15;
-    h as i32
-}
-
-fn java_partition(key: &[u8], partitions: i32) -> i32 {
-    (murmur2(key) & 0x7fffffff) % partitions
-}
-
 async fn create_topic(bootstrap: &str, name: &str, partitions: i32, configs: &[(&str, &str)]) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -197,7 +159,7 @@ async fn roundtrip(codec: &str) {
         let key = format!("key-{}", i as u64 % 997);
         assert_eq!(
             part,
-            java_partition(key.as_bytes(), PARTS),
+            common::java_partition(key.as_bytes(), PARTS),
             "record {i} partition"
         );
     }
@@ -224,7 +186,7 @@ async fn roundtrip(codec: &str) {
             s.partition
         );
         *expect += 1;
-        assert_eq!(s.partition, java_partition(s.key.as_bytes(), PARTS));
+        assert_eq!(s.partition, common::java_partition(s.key.as_bytes(), PARTS));
         if let Some(prev) = last_seq_per_key.insert(s.key.clone(), s.seq) {
             assert!(
                 s.seq > prev,
@@ -309,9 +271,9 @@ async fn roundtrip_100k_keyed_zstd() {
 
 #[test]
 fn murmur2_matches_known_java_vectors() {
-    assert_eq!(murmur2(b"21"), -973932308);
-    assert_eq!(murmur2(b"foobar"), -790332482);
-    assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
+    assert_eq!(common::murmur2(b"21"), -973932308);
+    assert_eq!(common::murmur2(b"foobar"), -790332482);
+    assert_eq!(common::murmur2(b"a-little-bit-long-string"), -985981536);
 }
 
 /// librdkafka's murmur2_random places 10,000 keys exactly where Java's partitioner would, and the
@@ -348,7 +310,7 @@ async fn key_to_partition_matches_java_murmur2() {
             let key = m.key().expect("key");
             assert_eq!(
                 m.partition(),
-                java_partition(key, PARTS),
+                common::java_partition(key, PARTS),
                 "key {}",
                 String::from_utf8_lossy(key)
             );
