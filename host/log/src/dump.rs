@@ -11,7 +11,7 @@ use crate::batch::{self, BatchHeader};
 use crate::error::{IoContext, LogError, Result};
 use crate::files::{self, FileKind};
 use crate::index::{Entry, OffsetEntry, TimeEntry};
-use crate::record::{self, RecordView, Records};
+use crate::record::{DecodeLimits, RecordStream, RecordView};
 use crate::scan::{Scanner, Step, SCAN_CHUNK};
 
 fn out_err(source: std::io::Error) -> LogError {
@@ -120,18 +120,24 @@ fn record_line(h: &BatchHeader, r: &RecordView<'_>) -> Result<String> {
     Ok(line)
 }
 
+/// Prints the records one at a time, decompressing within the default topic's [`DecodeLimits`]
+/// (the dump tool does not know the topic's `max.message.bytes`; the hard cap applies regardless).
 fn dump_records(h: &BatchHeader, bytes: &[u8], out: &mut dyn Write) -> Result<()> {
-    let data = match record::payload(bytes, h) {
-        Ok(d) => d,
+    let limits = DecodeLimits::for_batch(h, crate::LogConfig::default().max_message_bytes);
+    let mut records = match RecordStream::open(bytes, h, limits) {
+        Ok(r) => r,
         Err(e) => return writeln!(out, "| cannot decode records: {e}").map_err(out_err),
     };
-    for r in Records::new(&data, h.records_count) {
-        match r.and_then(|r| record_line(h, &r)) {
-            Ok(line) => writeln!(out, "{line}").map_err(out_err)?,
+    loop {
+        match records
+            .next_record()
+            .and_then(|r| r.map(|r| record_line(h, &r)).transpose())
+        {
+            Ok(Some(line)) => writeln!(out, "{line}").map_err(out_err)?,
+            Ok(None) => return Ok(()),
             Err(e) => return writeln!(out, "| cannot decode record: {e}").map_err(out_err),
         }
     }
-    Ok(())
 }
 
 fn dump_log(path: &Path, base: i64, print_data: bool, out: &mut dyn Write) -> Result<()> {
@@ -237,11 +243,11 @@ mod tests {
             1_700_000_000_000,
             Compression::Gzip,
         );
-        log.append(&b, 4, 0).unwrap();
+        log.append(&b, 4, 1_700_000_000_000).unwrap();
         log.append(
             &batch(&[rec("z", "last")], 1_700_000_000_100, Compression::None),
             4,
-            0,
+            1_700_000_000_000,
         )
         .unwrap();
         log.close().unwrap();
