@@ -404,6 +404,13 @@ mod tests {
     }
 
     #[test]
+    fn plan_and_build_can_move_to_a_maintenance_thread() {
+        fn send<T: Send>() {}
+        send::<CompactionPlan>();
+        send::<CompactionBuild>();
+    }
+
+    #[test]
     fn keeps_latest_value_per_key_for_every_codec() {
         for codec in [
             Compression::None,
