@@ -293,6 +293,30 @@ mod tests {
     }
 
     #[test]
+    fn a_bomb_in_a_segment_is_reported_not_inflated() {
+        use crate::testutil::{bomb_batch, BombRecord};
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+        let bomb = bomb_batch(
+            Compression::Gzip,
+            1000,
+            &vec![BombRecord::value(900 << 10); 100],
+        );
+        log.append(&bomb, 0, 1000).unwrap();
+        log.close().unwrap();
+        let text = dump(&dir.path().join("00000000000000000000.log"), true);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[2].contains("count: 1000"), "{}", lines[2]);
+        let last = lines.last().unwrap();
+        assert!(
+            last.starts_with("| cannot decode record:") && last.contains("allowed for this batch"),
+            "{last}"
+        );
+        // The records before the limit were printed one by one.
+        assert!(lines.iter().filter(|l| l.starts_with("| offset:")).count() > 10);
+    }
+
+    #[test]
     fn reports_invalid_crc_and_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("00000000000000000042.log");
