@@ -159,6 +159,7 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("log.cleaner.backoff.ms", KeyType::Long, "15000", "How often compacted topics are checked for cleaning."),
     key("log.cleaner.delete.retention.ms", KeyType::Long, "86400000", "How long tombstones survive compaction."),
     key("log.cleaner.min.compaction.lag.ms", KeyType::Long, "0", "Minimum age of a record before it can be compacted."),
+    key("log.cleaner.dedupe.buffer.size", KeyType::Long, "134217728", "Memory for one compaction pass's key map; a larger dirty part is cleaned over several passes."),
     key("log.index.interval.bytes", KeyType::Int, "4096", "Bytes between sparse offset index entries."),
     key("log.flush.interval.messages", KeyType::Long, "9223372036854775807", "Records appended before a forced fsync."),
     key("log.flush.interval.ms", KeyType::Long, "", "Milliseconds before a forced fsync; unset leaves it to the OS."),
@@ -204,7 +205,6 @@ pub const INERT_KEYS: &[&str] = &[
     "replica.lag.time.max.ms",
     "auto.leader.rebalance.enable",
     "log.cleaner.threads",
-    "log.cleaner.min.cleanable.ratio",
     "metadata.log.dir",
 ];
 

@@ -27,6 +27,7 @@ pub mod code {
     pub const INVALID_SESSION_TIMEOUT: i16 = 26;
     pub const REBALANCE_IN_PROGRESS: i16 = 27;
     pub const INVALID_COMMIT_OFFSET_SIZE: i16 = 28;
+    pub const INVALID_TIMESTAMP: i16 = 32;
     pub const UNSUPPORTED_VERSION: i16 = 35;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub const INVALID_PARTITIONS: i16 = 37;
@@ -106,6 +107,7 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::UnsupportedMagic(_) => code::UNSUPPORTED_FOR_MESSAGE_FORMAT,
         LogError::BatchTooLarge { .. } => code::MESSAGE_TOO_LARGE,
         LogError::InvalidRecord(_) => code::INVALID_RECORD,
+        LogError::InvalidTimestamp(_) => code::INVALID_TIMESTAMP,
         LogError::OffsetOutOfRange { .. } => code::OFFSET_OUT_OF_RANGE,
         LogError::Io { .. } => code::KAFKA_STORAGE_ERROR,
     }

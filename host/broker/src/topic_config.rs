@@ -165,29 +165,29 @@ pub const TOPIC_KEYS: &[TopicKeyDef] = &[
         "min.cleanable.dirty.ratio",
         "log.cleaner.min.cleanable.ratio",
         KeyType::Double,
-        false,
-        "Accepted; compaction runs on every cleaner pass.",
+        true,
+        "Share of a compacted log that must be uncleaned before the cleaner rewrites it.",
     ),
     tk(
         "max.compaction.lag.ms",
         "log.cleaner.max.compaction.lag.ms",
         KeyType::Long,
-        false,
-        "Accepted; compaction runs on every cleaner pass.",
+        true,
+        "Longest a record stays uncleaned, whatever the dirty ratio.",
     ),
     tk(
         "message.timestamp.before.max.ms",
         "log.message.timestamp.before.max.ms",
         KeyType::Long,
-        false,
-        "Accepted; timestamps are not bounded.",
+        true,
+        "With CreateTime, how far in the past a timestamp may be (INVALID_TIMESTAMP beyond).",
     ),
     tk(
         "message.timestamp.after.max.ms",
         "log.message.timestamp.after.max.ms",
         KeyType::Long,
-        false,
-        "Accepted; timestamps are not bounded.",
+        true,
+        "With CreateTime, how far in the future a timestamp may be (INVALID_TIMESTAMP beyond).",
     ),
 ];
 
@@ -230,7 +230,7 @@ impl TopicDefaults {
             values.insert(k.name, v);
         }
         // The broker-level values are validated like topic values so a bad server.properties stops start-up.
-        let log = resolve(&values, &BTreeMap::new()).map_err(|(key, reason)| {
+        let mut log = resolve(&values, &BTreeMap::new()).map_err(|(key, reason)| {
             let broker_key = TOPIC_KEYS
                 .iter()
                 .find(|k| k.name == key)
@@ -238,6 +238,7 @@ impl TopicDefaults {
                 .unwrap_or("");
             r.invalid(broker_key, reason)
         })?;
+        log.cleaner_dedupe_buffer_bytes = r.positive_u64("log.cleaner.dedupe.buffer.size")?;
         Ok(TopicDefaults { values, log })
     }
 }
@@ -266,7 +267,8 @@ fn builtin_default(name: &str) -> &'static str {
         "min.cleanable.dirty.ratio" => "0.5",
         "max.compaction.lag.ms" => "9223372036854775807",
         "message.timestamp.before.max.ms" => "9223372036854775807",
-        "message.timestamp.after.max.ms" => "9223372036854775807",
+        // Kafka 4.0's default; 3.6 to 3.9 accepted any future timestamp.
+        "message.timestamp.after.max.ms" => "3600000",
         _ => "",
     }
 }
@@ -281,10 +283,13 @@ pub fn validate(
             return Err(format!("unknown topic config '{k}'"));
         }
     }
-    resolve(&defaults.values, overrides).map_err(|(key, reason)| {
+    let mut log = resolve(&defaults.values, overrides).map_err(|(key, reason)| {
         let value = overrides.get(key).cloned().unwrap_or_default();
         format!("invalid value '{value}' for topic config '{key}': {reason}")
-    })
+    })?;
+    // A broker-wide setting, not a topic key.
+    log.cleaner_dedupe_buffer_bytes = defaults.log.cleaner_dedupe_buffer_bytes;
+    Ok(log)
 }
 
 /// Resolves defaults + overrides into a [`LogConfig`]; errors name the topic key at fault.
@@ -379,6 +384,21 @@ fn resolve(
     if flush_messages < 1 {
         return Err(("flush.messages", "must be at least 1".into()));
     }
+    let dirty_ratio = get("min.cleanable.dirty.ratio")
+        .parse::<f64>()
+        .ok()
+        .filter(|r| (0.0..=1.0).contains(r))
+        .ok_or((
+            "min.cleanable.dirty.ratio",
+            "expected a number from 0 to 1".to_string(),
+        ))?;
+    let non_negative = |k: &'static str| -> Result<i64, (&'static str, String)> {
+        let v = long(k)?;
+        if v < 0 {
+            return Err((k, "must be at least 0".to_string()));
+        }
+        Ok(v)
+    };
     for k in TOPIC_KEYS.iter().filter(|k| !k.effective) {
         let v = get(k.name);
         let ok = match k.ty {
@@ -403,6 +423,11 @@ fn resolve(
         flush_ms: positive("flush.ms")?,
         max_message_bytes,
         timestamp_type,
+        max_compaction_lag_ms: positive("max.compaction.lag.ms")?,
+        min_cleanable_dirty_ratio: dirty_ratio,
+        cleaner_dedupe_buffer_bytes: LogConfig::default().cleaner_dedupe_buffer_bytes,
+        message_timestamp_before_max_ms: non_negative("message.timestamp.before.max.ms")?,
+        message_timestamp_after_max_ms: non_negative("message.timestamp.after.max.ms")?,
     })
 }
 
@@ -425,5 +450,40 @@ mod tests {
         let mut o = BTreeMap::new();
         o.insert("bogus".to_string(), "1".to_string());
         assert!(validate(&o, &d).unwrap_err().contains("bogus"));
+    }
+
+    #[test]
+    fn cleaner_and_timestamp_keys_reach_the_log_config() {
+        let d = BrokerConfig::defaults().unwrap().topic_defaults;
+        assert_eq!(d.log.message_timestamp_after_max_ms, 3_600_000);
+        assert_eq!(d.log.message_timestamp_before_max_ms, i64::MAX);
+        assert_eq!(d.log.min_cleanable_dirty_ratio, 0.5);
+        assert_eq!(d.log.cleaner_dedupe_buffer_bytes, 128 << 20);
+        let mut o = BTreeMap::new();
+        o.insert("min.cleanable.dirty.ratio".to_string(), "0.1".to_string());
+        o.insert("max.compaction.lag.ms".to_string(), "5000".to_string());
+        o.insert(
+            "message.timestamp.before.max.ms".to_string(),
+            "10".to_string(),
+        );
+        o.insert(
+            "message.timestamp.after.max.ms".to_string(),
+            "20".to_string(),
+        );
+        let c = validate(&o, &d).unwrap();
+        assert_eq!(c.min_cleanable_dirty_ratio, 0.1);
+        assert_eq!(c.max_compaction_lag_ms, 5000);
+        assert_eq!(c.message_timestamp_before_max_ms, 10);
+        assert_eq!(c.message_timestamp_after_max_ms, 20);
+        o.insert("min.cleanable.dirty.ratio".to_string(), "1.5".to_string());
+        assert!(validate(&o, &d)
+            .unwrap_err()
+            .contains("min.cleanable.dirty.ratio"));
+        o.remove("min.cleanable.dirty.ratio");
+        o.insert(
+            "message.timestamp.after.max.ms".to_string(),
+            "-1".to_string(),
+        );
+        assert!(validate(&o, &d).unwrap_err().contains("after.max.ms"));
     }
 }

@@ -285,13 +285,36 @@ pub(crate) fn check_integrity(header: &BatchHeader, buf: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Most records a compressed batch may claim: each takes at least [`MIN_RECORD_LEN`] bytes of the
+/// section, which may decompress to at most [`crate::record::MAX_DECOMPRESSED_BATCH_BYTES`].
+pub const MAX_COMPRESSED_RECORDS: i32 =
+    (crate::record::MAX_DECOMPRESSED_BATCH_BYTES / MIN_RECORD_LEN as u64) as i32;
+
 /// Full validation of the batch at the start of `buf` as a producer must send it: magic 2, complete
 /// header and body, CRC-32C over bytes 21.. (attributes to end), a non-empty offset range whose size
-/// equals the record count, and (for uncompressed batches) enough bytes for that many records.
-/// Bytes after the batch are ignored.
+/// equals the record count, a record count the bytes can hold (uncompressed: [`MIN_RECORD_LEN`] bytes
+/// per record; compressed: at most [`MAX_COMPRESSED_RECORDS`]), and none of the attributes only a
+/// broker may set: no control batch, no transactional batch (this broker has no transactions), no
+/// delete horizon. Bytes after the batch are ignored.
 pub fn validate(buf: &[u8]) -> Result<BatchHeader> {
     let header = BatchHeader::parse(buf)?;
     check_integrity(&header, buf)?;
+    if header.is_control() {
+        return Err(LogError::InvalidRecord(
+            "clients are not allowed to write control batches".to_string(),
+        ));
+    }
+    if header.is_transactional() {
+        return Err(LogError::InvalidRecord(format!(
+            "transactional batch from producer id {} refused: this broker does not support transactions",
+            header.producer_id
+        )));
+    }
+    if header.has_delete_horizon() {
+        return Err(LogError::InvalidRecord(
+            "clients are not allowed to set a batch's delete horizon".to_string(),
+        ));
+    }
     if header.last_offset_delta < 0 {
         return Err(LogError::InvalidRecord(format!(
             "batch has an invalid offset range (lastOffsetDelta {})",
@@ -320,8 +343,39 @@ pub fn validate(buf: &[u8]) -> Result<BatchHeader> {
                 header.records_count
             )));
         }
+    } else if header.records_count > MAX_COMPRESSED_RECORDS {
+        return Err(LogError::CorruptBatch(format!(
+            "a compressed batch cannot hold {} records (at most {MAX_COMPRESSED_RECORDS})",
+            header.records_count
+        )));
     }
     Ok(header)
+}
+
+/// `message.timestamp.before.max.ms` / `after.max.ms` for a CreateTime topic: the batch's first and
+/// largest timestamps must lie within `[now - before, now + after]` (INVALID_TIMESTAMP otherwise).
+/// Checked on the header, since the append path does not decode records: a record whose timestamp
+/// delta is negative may be older than the first one without being caught. -1 (no timestamp) passes.
+pub(crate) fn check_timestamps(
+    header: &BatchHeader,
+    before_max_ms: i64,
+    after_max_ms: i64,
+    now_ms: i64,
+) -> Result<()> {
+    let (lo, hi) = (
+        now_ms.saturating_sub(before_max_ms),
+        now_ms.saturating_add(after_max_ms),
+    );
+    for ts in [header.base_timestamp, header.max_timestamp] {
+        if ts != -1 && (ts < lo || ts > hi) {
+            return Err(LogError::InvalidTimestamp(format!(
+                "timestamp {ts} of the batch is out of range: with message.timestamp.type=CreateTime \
+                 it must lie within [{lo}, {hi}] (message.timestamp.before.max.ms {before_max_ms}, \
+                 message.timestamp.after.max.ms {after_max_ms}, broker time {now_ms})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -495,6 +549,83 @@ mod tests {
         let crc = compute_crc(&many);
         put_u32(&mut many, CRC_POS, crc);
         assert!(matches!(validate(&many), Err(LogError::CorruptBatch(_))));
+    }
+
+    fn with_attributes(mut b: Vec<u8>, bits: i16) -> Vec<u8> {
+        let a = get_i16(&b, ATTRIBUTES_POS) | bits;
+        put_i16(&mut b, ATTRIBUTES_POS, a);
+        let crc = compute_crc(&b);
+        put_u32(&mut b, CRC_POS, crc);
+        b
+    }
+
+    #[test]
+    fn validate_refuses_attributes_only_a_broker_may_set() {
+        for bit in [CONTROL_BIT, TRANSACTIONAL_BIT, DELETE_HORIZON_BIT] {
+            let b = with_attributes(batch(&[rec("k", "v")], 5, Compression::Lz4), bit);
+            let err = validate(&b).unwrap_err();
+            assert!(matches!(err, LogError::InvalidRecord(_)), "{bit:#x}: {err}");
+        }
+        let e = validate(&with_attributes(
+            batch(&[rec("k", "v")], 5, Compression::None),
+            TRANSACTIONAL_BIT,
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("does not support transactions"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn validate_bounds_the_record_count_of_compressed_batches() {
+        let b = batch(&[rec("k", "v")], 5, Compression::Zstd);
+        for (count, ok) in [
+            (MAX_COMPRESSED_RECORDS, true),
+            (MAX_COMPRESSED_RECORDS + 1, false),
+            (i32::MAX, false),
+        ] {
+            let mut lie = b.clone();
+            put_i32(&mut lie, RECORDS_COUNT_POS, count);
+            put_i32(&mut lie, LAST_OFFSET_DELTA_POS, count - 1);
+            let crc = compute_crc(&lie);
+            put_u32(&mut lie, CRC_POS, crc);
+            assert_eq!(validate(&lie).is_ok(), ok, "{count}");
+        }
+        // Uncompressed: exactly MIN_RECORD_LEN bytes per record.
+        let body = b.len() - HEADER_LEN;
+        let plain = batch(&[rec("k", "v")], 5, Compression::None);
+        let body_plain = plain.len() - HEADER_LEN;
+        let mut lie = plain.clone();
+        let fits = (body_plain / MIN_RECORD_LEN) as i32;
+        put_i32(&mut lie, RECORDS_COUNT_POS, fits + 1);
+        put_i32(&mut lie, LAST_OFFSET_DELTA_POS, fits);
+        let crc = compute_crc(&lie);
+        put_u32(&mut lie, CRC_POS, crc);
+        assert!(matches!(validate(&lie), Err(LogError::CorruptBatch(_))));
+        assert!(body > 0);
+    }
+
+    #[test]
+    fn timestamps_must_lie_within_before_and_after_of_now() {
+        let b = batch(&[rec("a", "1"), rec("b", "2")], 10_000, Compression::None);
+        let h = validate(&b).unwrap();
+        // Records at 10_000 and 10_001.
+        check_timestamps(&h, i64::MAX, 0, 10_001).unwrap();
+        assert!(matches!(
+            check_timestamps(&h, i64::MAX, 0, 10_000),
+            Err(LogError::InvalidTimestamp(_))
+        ));
+        check_timestamps(&h, 0, i64::MAX, 10_000).unwrap();
+        assert!(matches!(
+            check_timestamps(&h, 0, i64::MAX, 10_001),
+            Err(LogError::InvalidTimestamp(_))
+        ));
+        check_timestamps(&h, 5, 5, 10_004).unwrap();
+        let mut none = h;
+        none.base_timestamp = -1;
+        none.max_timestamp = -1;
+        check_timestamps(&none, 0, 0, 1_000_000).unwrap();
     }
 
     #[test]

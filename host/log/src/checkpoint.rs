@@ -28,7 +28,7 @@ fn write_atomically(dir: &Path, name: &str, value: i64) -> Result<()> {
 
 /// Reads `<version>\n<value>\n`; anything unreadable is logged and ignored, since both files only
 /// ever let us skip work or keep a bound we can also derive from the segments.
-fn read_value(dir: &Path, name: &str) -> Option<i64> {
+pub(crate) fn read_value(dir: &Path, name: &str) -> Option<i64> {
     let path = dir.join(name);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -47,6 +47,11 @@ fn read_value(dir: &Path, name: &str) -> Option<i64> {
         tracing::warn!(file = %path.display(), "ignoring malformed state file");
     }
     parsed
+}
+
+/// Writes a non-negative value to the state file `name` atomically (the cleaner's checkpoint uses it).
+pub(crate) fn write_value(dir: &Path, name: &str, value: i64) -> Result<()> {
+    write_atomically(dir, name, value)
 }
 
 pub(crate) fn read_log_start_offset(dir: &Path) -> Option<i64> {

@@ -22,6 +22,15 @@ pub struct LogConfig {
     pub delete_retention_ms: i64,
     /// `min.compaction.lag.ms`: segments with newer data than this are not compacted.
     pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: a partition whose oldest uncleaned batch is older than this is
+    /// cleaned whatever its dirty ratio.
+    pub max_compaction_lag_ms: i64,
+    /// `min.cleanable.dirty.ratio`: clean once the uncleaned part exceeds this share of the
+    /// cleanable segments.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `log.cleaner.dedupe.buffer.size` (broker): memory for one pass's key map; a pass whose dirty
+    /// part has more keys cleans up to where the map filled.
+    pub cleaner_dedupe_buffer_bytes: u64,
     /// `flush.messages`: fsync after this many records; `u64::MAX` leaves it to the page cache.
     pub flush_messages: u64,
     /// `flush.ms`: fsync when data has been unflushed this long; `i64::MAX` never forces it.
@@ -30,6 +39,12 @@ pub struct LogConfig {
     pub max_message_bytes: u32,
     /// `message.timestamp.type`.
     pub timestamp_type: TimestampType,
+    /// `message.timestamp.before.max.ms`: with CreateTime, reject batches with a timestamp more than
+    /// this far in the past (INVALID_TIMESTAMP).
+    pub message_timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`: with CreateTime, reject batches with a timestamp more than
+    /// this far in the future (INVALID_TIMESTAMP).
+    pub message_timestamp_after_max_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -44,10 +59,16 @@ impl Default for LogConfig {
             cleanup_policy: CleanupPolicy::default(),
             delete_retention_ms: DAY_MS,
             min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            min_cleanable_dirty_ratio: 0.5,
+            cleaner_dedupe_buffer_bytes: 128 * 1024 * 1024,
             flush_messages: u64::MAX,
             flush_ms: i64::MAX,
             max_message_bytes: 1_048_588,
             timestamp_type: TimestampType::CreateTime,
+            message_timestamp_before_max_ms: i64::MAX,
+            // Kafka 4.0's default; 3.6 to 3.9 accepted any future timestamp.
+            message_timestamp_after_max_ms: 60 * 60 * 1000,
         }
     }
 }
@@ -147,6 +168,11 @@ mod tests {
         assert_eq!(c.max_message_bytes, 1_048_588);
         assert!(c.cleanup_policy.delete && !c.cleanup_policy.compact);
         assert_eq!(c.timestamp_type, TimestampType::CreateTime);
+        assert_eq!(c.max_compaction_lag_ms, i64::MAX);
+        assert_eq!(c.min_cleanable_dirty_ratio, 0.5);
+        assert_eq!(c.cleaner_dedupe_buffer_bytes, 134_217_728);
+        assert_eq!(c.message_timestamp_before_max_ms, i64::MAX);
+        assert_eq!(c.message_timestamp_after_max_ms, 3_600_000);
     }
 
     #[test]

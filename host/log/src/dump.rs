@@ -11,7 +11,7 @@ use crate::batch::{self, BatchHeader};
 use crate::error::{IoContext, LogError, Result};
 use crate::files::{self, FileKind};
 use crate::index::{Entry, OffsetEntry, TimeEntry};
-use crate::record::{self, RecordView, Records};
+use crate::record::{DecodeLimits, RecordStream, RecordView};
 use crate::scan::{Scanner, Step, SCAN_CHUNK};
 
 fn out_err(source: std::io::Error) -> LogError {
@@ -120,18 +120,24 @@ fn record_line(h: &BatchHeader, r: &RecordView<'_>) -> Result<String> {
     Ok(line)
 }
 
+/// Prints the records one at a time, decompressing within the default topic's [`DecodeLimits`]
+/// (the dump tool does not know the topic's `max.message.bytes`; the hard cap applies regardless).
 fn dump_records(h: &BatchHeader, bytes: &[u8], out: &mut dyn Write) -> Result<()> {
-    let data = match record::payload(bytes, h) {
-        Ok(d) => d,
+    let limits = DecodeLimits::for_batch(h, crate::LogConfig::default().max_message_bytes);
+    let mut records = match RecordStream::open(bytes, h, limits) {
+        Ok(r) => r,
         Err(e) => return writeln!(out, "| cannot decode records: {e}").map_err(out_err),
     };
-    for r in Records::new(&data, h.records_count) {
-        match r.and_then(|r| record_line(h, &r)) {
-            Ok(line) => writeln!(out, "{line}").map_err(out_err)?,
+    loop {
+        match records
+            .next_record()
+            .and_then(|r| r.map(|r| record_line(h, &r)).transpose())
+        {
+            Ok(Some(line)) => writeln!(out, "{line}").map_err(out_err)?,
+            Ok(None) => return Ok(()),
             Err(e) => return writeln!(out, "| cannot decode record: {e}").map_err(out_err),
         }
     }
-    Ok(())
 }
 
 fn dump_log(path: &Path, base: i64, print_data: bool, out: &mut dyn Write) -> Result<()> {
@@ -237,11 +243,11 @@ mod tests {
             1_700_000_000_000,
             Compression::Gzip,
         );
-        log.append(&b, 4, 0).unwrap();
+        log.append(&b, 4, 1_700_000_000_000).unwrap();
         log.append(
             &batch(&[rec("z", "last")], 1_700_000_000_100, Compression::None),
             4,
-            0,
+            1_700_000_000_000,
         )
         .unwrap();
         log.close().unwrap();
@@ -284,6 +290,30 @@ mod tests {
             "| offset: 2 CreateTime: 1700000000002 keySize: 2 valueSize: -1 sequence: -1 headerKeys: [] key: k3"
         );
         assert!(lines[7].starts_with("| offset: 3 "));
+    }
+
+    #[test]
+    fn a_bomb_in_a_segment_is_reported_not_inflated() {
+        use crate::testutil::{bomb_batch, BombRecord};
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+        let bomb = bomb_batch(
+            Compression::Gzip,
+            1000,
+            &vec![BombRecord::value(900 << 10); 100],
+        );
+        log.append(&bomb, 0, 1000).unwrap();
+        log.close().unwrap();
+        let text = dump(&dir.path().join("00000000000000000000.log"), true);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[2].contains("count: 1000"), "{}", lines[2]);
+        let last = lines.last().unwrap();
+        assert!(
+            last.starts_with("| cannot decode record:") && last.contains("allowed for this batch"),
+            "{last}"
+        );
+        // The records before the limit were printed one by one.
+        assert!(lines.iter().filter(|l| l.starts_with("| offset:")).count() > 10);
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub enum LogError {
     /// -> INVALID_RECORD (87)
     #[error("invalid record: {0}")]
     InvalidRecord(String),
+    /// A CreateTime timestamp outside message.timestamp.before/after.max.ms of the broker's clock.
+    /// -> INVALID_TIMESTAMP (32)
+    #[error("invalid timestamp: {0}")]
+    InvalidTimestamp(String),
     /// The requested offset is outside the log. -> OFFSET_OUT_OF_RANGE (1)
     #[error("offset {requested} is out of range [{start}, {end}]")]
     OffsetOutOfRange {

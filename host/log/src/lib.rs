@@ -11,8 +11,10 @@
 //! - `config`: [`LogConfig`], [`CleanupPolicy`], [`TimestampType`] (topic configs with Kafka's defaults).
 //! - `error`: [`LogError`] and [`Result`]; every variant maps to one Kafka error code.
 //! - [`batch`]: v2 batch header parsing, batch iteration and producer-batch validation (public).
-//! - `record`: record-level parsing, decompression/compression through kafka-protocol's codecs and
-//!   rebuilding a batch with a subset of its records.
+//! - `codec`: the record codecs, streaming: a decompressing reader that never allocates past a budget,
+//!   and a compressing writer.
+//! - [`record`]: record-level decoding one record at a time within [`record::DecodeLimits`] (public:
+//!   the broker's offsets replay uses it), and rebuilding a batch with a subset of its records.
 //! - `index`: the `.index` / `.timeindex` files, kept in memory, plus the rule for when an entry is due.
 //! - `scan`: chunked sequential walk over a segment file's batches that reports torn or corrupt tails.
 //! - `segment`: one `.log` file with its indexes: append, positioned reads, load/rebuild/truncate.
@@ -22,13 +24,18 @@
 //! - `checkpoint`: the `log-start-offset` checkpoint and the `clean-shutdown` marker.
 //! - `flush`: the flush.messages / flush.ms policy.
 //! - `retention`: time/size retention and DeleteRecords ([`RetentionReport`]).
-//! - `compaction`: key-based compaction with a crash-safe file swap ([`CompactionReport`]).
+//! - `compaction`: key-based compaction in three steps (plan under the lock, build without it, swap
+//!   crash-safely), the cleaner checkpoint and when a partition is due ([`CompactionReport`]).
+//! - `cleaner`: compaction's build step: bounded key map of the dirty part, KIP-534 delete horizons,
+//!   cleaned segment files.
 //! - `timestamps`: ListOffsets by timestamp and max timestamp.
 //! - [`dump`]: `kafka-dump-log.sh`-style printing of segment and index files (public).
 //! - `files`: file naming and directory fsync.
 
 pub mod batch;
 mod checkpoint;
+mod cleaner;
+mod codec;
 mod compaction;
 mod config;
 pub mod dump;
@@ -37,7 +44,7 @@ mod files;
 mod flush;
 mod index;
 mod log;
-mod record;
+pub mod record;
 mod recovery;
 mod retention;
 mod scan;
@@ -49,7 +56,7 @@ mod timestamps;
 #[cfg(test)]
 mod proptests;
 
-pub use compaction::CompactionReport;
+pub use compaction::{CompactionBuild, CompactionPlan, CompactionReport};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::{LogError, Result};
 pub use log::{AppendInfo, Log, ReadResult};

@@ -138,6 +138,7 @@ impl Log {
         }
         let max = self.config.max_message_bytes;
         let compacted = self.config.cleanup_policy.compact;
+        let log_append_time = self.config.timestamp_type == TimestampType::LogAppendTime;
         self.plan.clear();
         let mut pos = 0;
         while pos < records.len() {
@@ -154,14 +155,23 @@ impl Log {
                 return Err(LogError::BatchTooLarge { size, max });
             }
             let header = batch::validate(rest)?;
+            if !log_append_time {
+                let c = &self.config;
+                batch::check_timestamps(
+                    &header,
+                    c.message_timestamp_before_max_ms,
+                    c.message_timestamp_after_max_ms,
+                    now_ms,
+                )?;
+            }
             if compacted {
-                record::check_keys(&rest[..size], &header)?;
+                let limits = record::DecodeLimits::for_batch(&header, max);
+                record::check_keys(&rest[..size], &header, limits)?;
             }
             self.plan.push(PlannedBatch { start: pos, header });
             pos += size;
         }
 
-        let log_append_time = self.config.timestamp_type == TimestampType::LogAppendTime;
         let record_count: i64 = self
             .plan
             .iter()
@@ -736,6 +746,31 @@ mod tests {
             log.append(&simple_batch(1, 0), 1, 0).unwrap().base_offset,
             leo
         );
+    }
+
+    #[test]
+    fn append_enforces_timestamp_bounds_only_for_create_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), LogConfig::default());
+        let hour = 3_600_000;
+        let future = make_batch(&[rec("a", "1")], 2 * hour, Compression::Gzip);
+        assert!(matches!(
+            log.append(&future, 0, 0),
+            Err(LogError::InvalidTimestamp(_))
+        ));
+        assert_eq!(log.log_end_offset(), 0, "nothing written");
+        log.append(&future, 0, hour).unwrap();
+        let mut c = log.config().clone();
+        c.message_timestamp_before_max_ms = 1000;
+        log.set_config(c.clone());
+        assert!(matches!(
+            log.append(&simple_batch(1, 0), 0, 5000),
+            Err(LogError::InvalidTimestamp(_))
+        ));
+        c.timestamp_type = TimestampType::LogAppendTime;
+        log.set_config(c);
+        log.append(&simple_batch(1, 0), 0, 5000).unwrap();
+        log.append(&future, 0, 0).unwrap();
     }
 
     #[test]

@@ -1,17 +1,17 @@
-//! Record-level access to v2 batches for the slow paths (compaction, timestamp lookup, dump, key checks):
-//! decompression and re-compression through kafka-protocol's codecs, zero-copy record parsing, and
-//! rebuilding a batch that keeps only some of its records.
+//! Record-level access to v2 batches for the slow paths (key checks, timestamp lookup, compaction,
+//! dump, the offsets replay): a record stream that decodes one record at a time through a bounded
+//! decompressing reader ([`DecodeLimits`]), and a builder that re-encodes a batch keeping some of its
+//! records, streaming them into the compressor.
 
-use std::borrow::Cow;
+use std::io::{BufRead, BufReader, Read};
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
 use kafka_protocol::records::Compression;
 
 use crate::batch::{
-    self, BatchHeader, CRC_POS, HEADER_LEN, LENGTH_POS, MAX_TIMESTAMP_POS, MIN_RECORD_LEN,
-    RECORDS_COUNT_POS,
+    self, BatchHeader, ATTRIBUTES_POS, BASE_TIMESTAMP_POS, CRC_POS, DELETE_HORIZON_BIT, HEADER_LEN,
+    LENGTH_POS, MAX_TIMESTAMP_POS, MIN_RECORD_LEN, RECORDS_COUNT_POS,
 };
+use crate::codec::{self, Deflater, Inflater};
 use crate::config::TimestampType;
 use crate::error::{LogError, Result};
 
@@ -58,10 +58,15 @@ fn read_nullable<'a>(buf: &'a [u8], pos: &mut usize, what: &str) -> Result<Optio
 
 /// One record, borrowed from the (decompressed) records section of a batch.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct RecordView<'a> {
+pub struct RecordView<'a> {
     /// The whole encoded record including its length prefix, for verbatim copies.
     pub raw: &'a [u8],
+    /// The record's attributes byte (unused in v2, kept verbatim).
+    pub attributes: u8,
     pub timestamp_delta: i64,
+    /// The encoded record after its timestamp delta (offset delta to the end), for re-encoding the
+    /// record against another base timestamp.
+    pub after_timestamp: &'a [u8],
     pub offset_delta: i32,
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
@@ -71,13 +76,13 @@ pub(crate) struct RecordView<'a> {
 }
 
 impl<'a> RecordView<'a> {
-    pub(crate) fn offset(&self, batch: &BatchHeader) -> i64 {
+    pub fn offset(&self, batch: &BatchHeader) -> i64 {
         batch.base_offset.wrapping_add(i64::from(self.offset_delta))
     }
 
     /// The record's timestamp as a consumer sees it: LogAppendTime batches stamp every record with
     /// the batch's max timestamp.
-    pub(crate) fn timestamp(&self, batch: &BatchHeader) -> i64 {
+    pub fn timestamp(&self, batch: &BatchHeader) -> i64 {
         match batch.timestamp_type() {
             TimestampType::LogAppendTime => batch.max_timestamp,
             TimestampType::CreateTime => batch.base_timestamp.wrapping_add(self.timestamp_delta),
@@ -85,7 +90,7 @@ impl<'a> RecordView<'a> {
     }
 
     /// Sequence number like Kafka's `DefaultRecord.sequence()`.
-    pub(crate) fn sequence(&self, batch: &BatchHeader) -> i32 {
+    pub fn sequence(&self, batch: &BatchHeader) -> i32 {
         if batch.base_sequence < 0 {
             -1
         } else {
@@ -94,7 +99,7 @@ impl<'a> RecordView<'a> {
     }
 
     /// The header keys and values.
-    pub(crate) fn header_pairs(&self) -> Headers<'a> {
+    pub fn header_pairs(&self) -> Headers<'a> {
         Headers {
             buf: self.headers,
             pos: 0,
@@ -104,7 +109,7 @@ impl<'a> RecordView<'a> {
 }
 
 /// Iterator over encoded record headers.
-pub(crate) struct Headers<'a> {
+pub struct Headers<'a> {
     buf: &'a [u8],
     pos: usize,
     left: usize,
@@ -137,8 +142,10 @@ fn parse_record<'a>(raw: &'a [u8], body: &'a [u8]) -> Result<RecordView<'a>> {
     if body.is_empty() {
         return Err(corrupt("empty record"));
     }
+    let attributes = body[0];
     pos += 1;
     let timestamp_delta = read_varlong(body, &mut pos, 10)?;
+    let after_timestamp = &body[pos..];
     let offset_delta = read_varint(body, &mut pos)?;
     let key = read_nullable(body, &mut pos, "key")?;
     let value = read_nullable(body, &mut pos, "value")?;
@@ -162,7 +169,9 @@ fn parse_record<'a>(raw: &'a [u8], body: &'a [u8]) -> Result<RecordView<'a>> {
     }
     Ok(RecordView {
         raw,
+        attributes,
         timestamp_delta,
+        after_timestamp,
         offset_delta,
         key,
         value,
@@ -171,175 +180,391 @@ fn parse_record<'a>(raw: &'a [u8], body: &'a [u8]) -> Result<RecordView<'a>> {
     })
 }
 
-/// Iterator over the records of a decompressed records section.
-pub(crate) struct Records<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    left: usize,
+/// Most bytes one batch's records section may decompress to, whatever the topic's settings.
+pub const MAX_DECOMPRESSED_BATCH_BYTES: u64 = 64 << 20;
+/// A record may be as large as `max.message.bytes`, and never less than this (a topic with a small
+/// limit still reads records that compress well).
+const MIN_RECORD_LIMIT: u64 = 1 << 20;
+
+/// Bounds on decoding one batch's records: a compressed batch that inflates past them is rejected
+/// as corrupt before the excess is read or allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Most decompressed bytes of the whole records section.
+    pub max_bytes: u64,
+    /// Largest single encoded record.
+    pub max_record_bytes: u64,
 }
 
-impl<'a> Records<'a> {
-    pub(crate) fn new(buf: &'a [u8], count: i32) -> Self {
-        Records {
-            buf,
-            pos: 0,
-            left: usize::try_from(count).unwrap_or(0),
+impl DecodeLimits {
+    /// The limits for `header`'s batch on a topic whose `max.message.bytes` is `max_message_bytes`:
+    /// each record at most `max(max.message.bytes, 1 MiB)`, the whole section at most that times the
+    /// record count, and never more than [`MAX_DECOMPRESSED_BATCH_BYTES`].
+    pub fn for_batch(header: &BatchHeader, max_message_bytes: u32) -> DecodeLimits {
+        let per_record =
+            u64::from(max_message_bytes).clamp(MIN_RECORD_LIMIT, MAX_DECOMPRESSED_BATCH_BYTES);
+        let count = u64::try_from(header.records_count).unwrap_or(0);
+        DecodeLimits {
+            max_bytes: count
+                .saturating_mul(per_record)
+                .min(MAX_DECOMPRESSED_BATCH_BYTES),
+            max_record_bytes: per_record,
         }
     }
-
-    /// Bytes not consumed by the records read so far.
-    pub(crate) fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
 }
 
-impl<'a> Iterator for Records<'a> {
-    type Item = Result<RecordView<'a>>;
+/// Where the encoded records come from.
+enum Source<'a> {
+    /// Uncompressed: records are borrowed from the batch.
+    Slice { buf: &'a [u8], pos: usize },
+    /// Compressed: records are read one at a time into `record`.
+    Stream {
+        reader: BufReader<Inflater<'a>>,
+        record: Vec<u8>,
+    },
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
+/// The records of one batch, decoded one at a time. For compressed batches only the current record is
+/// held in memory, and the stream fails (`CorruptBatch`) as soon as the decompressed bytes exceed the
+/// [`DecodeLimits`]. The stream never yields more records than the header's count.
+pub struct RecordStream<'a> {
+    header: BatchHeader,
+    source: Source<'a>,
+    left: usize,
+    limits: DecodeLimits,
+    /// Decompressed bytes consumed so far.
+    consumed: u64,
+}
+
+impl<'a> RecordStream<'a> {
+    /// Opens the records of `batch` (a whole batch described by `header`).
+    pub fn open(
+        batch: &'a [u8],
+        header: &BatchHeader,
+        limits: DecodeLimits,
+    ) -> Result<RecordStream<'a>> {
+        let data = batch
+            .get(HEADER_LEN..header.total_size())
+            .ok_or_else(|| corrupt("batch is shorter than its declared length"))?;
+        let left = usize::try_from(header.records_count)
+            .map_err(|_| corrupt(format!("negative record count {}", header.records_count)))?;
+        let source = match header.compression() {
+            Compression::None => Source::Slice { buf: data, pos: 0 },
+            c => {
+                if (left as u64).saturating_mul(MIN_RECORD_LEN as u64) > limits.max_bytes {
+                    return Err(corrupt(format!(
+                        "{left} records cannot fit in the {} bytes a batch may decompress to",
+                        limits.max_bytes
+                    )));
+                }
+                Source::Stream {
+                    reader: BufReader::with_capacity(
+                        16 * 1024,
+                        codec::inflater(c, data, limits.max_bytes)?,
+                    ),
+                    record: Vec::new(),
+                }
+            }
+        };
+        Ok(RecordStream {
+            header: *header,
+            source,
+            left,
+            limits,
+            consumed: 0,
+        })
+    }
+
+    pub fn header(&self) -> &BatchHeader {
+        &self.header
+    }
+
+    /// The next record, or `None` after the header's record count.
+    pub fn next_record(&mut self) -> Result<Option<RecordView<'_>>> {
         if self.left == 0 {
-            return None;
+            return Ok(None);
         }
         self.left -= 1;
-        let start = self.pos;
-        let item = read_nullable(self.buf, &mut self.pos, "record")
-            .and_then(|body| body.ok_or_else(|| corrupt("negative record length")))
-            .and_then(|body| parse_record(&self.buf[start..self.pos], body));
-        if item.is_err() {
-            self.left = 0;
+        let max_record = self.limits.max_record_bytes;
+        let budget = self.limits.max_bytes.saturating_sub(self.consumed);
+        let codec = self.header.compression();
+        match &mut self.source {
+            Source::Slice { buf, pos } => {
+                let start = *pos;
+                let res = read_nullable(buf, pos, "record")
+                    .and_then(|body| body.ok_or_else(|| corrupt("negative record length")))
+                    .and_then(|body| parse_record(&buf[start..*pos], body));
+                if res.is_err() {
+                    self.left = 0;
+                }
+                res.map(Some)
+            }
+            Source::Stream { reader, record } => {
+                record.clear();
+                let res = read_record(reader, record, max_record, budget);
+                let mut prefix = 0;
+                let res = match res {
+                    Ok((n, p)) => {
+                        self.consumed += n;
+                        prefix = p;
+                        Ok(())
+                    }
+                    Err(ReadFail::Log(e)) => Err(e),
+                    Err(ReadFail::Io(e)) => {
+                        Err(corrupt(format!("cannot decompress {codec:?} records: {e}")))
+                    }
+                };
+                if let Err(e) = res {
+                    self.left = 0;
+                    return Err(e);
+                }
+                let record: &[u8] = record;
+                parse_record(record, &record[prefix..]).map(Some)
+            }
         }
-        Some(item)
     }
-}
 
-fn decompress_with<'a, D>(data: &'a [u8], codec: Compression) -> Result<Vec<u8>>
-where
-    D: Decompressor<&'a [u8], Buf = Bytes>,
-{
-    let mut src = data;
-    D::decompress(&mut src, |out: &mut Bytes| Ok(std::mem::take(out)))
-        .map(Vec::from)
-        .map_err(|e| corrupt(format!("cannot decompress {codec:?} records: {e:#}")))
-}
-
-/// The records section of `batch` (a whole batch described by `header`), decompressed.
-pub(crate) fn payload<'a>(batch: &'a [u8], header: &BatchHeader) -> Result<Cow<'a, [u8]>> {
-    let data = batch
-        .get(HEADER_LEN..header.total_size())
-        .ok_or_else(|| corrupt("batch is shorter than its declared length"))?;
-    let codec = header.compression();
-    let out = match codec {
-        Compression::None => return Ok(Cow::Borrowed(data)),
-        Compression::Gzip => decompress_with::<Gzip>(data, codec)?,
-        Compression::Snappy => decompress_with::<Snappy>(data, codec)?,
-        Compression::Lz4 => decompress_with::<Lz4>(data, codec)?,
-        Compression::Zstd => decompress_with::<Zstd>(data, codec)?,
-    };
-    if out.len() / MIN_RECORD_LEN < usize::try_from(header.records_count).unwrap_or(0) {
-        return Err(corrupt(format!(
-            "{} decompressed bytes cannot hold {} records",
-            out.len(),
-            header.records_count
-        )));
-    }
-    Ok(Cow::Owned(out))
-}
-
-fn compress_with<C>(raw: &[u8], codec: Compression) -> Result<Vec<u8>>
-where
-    C: Compressor<BytesMut, BufMut = BytesMut>,
-{
-    let mut out = BytesMut::new();
-    C::compress(&mut out, |tmp: &mut BytesMut| {
-        tmp.extend_from_slice(raw);
+    /// Checks that the records section ends exactly after the header's record count (call after the
+    /// last record).
+    pub fn finish(mut self) -> Result<()> {
+        if self.left != 0 {
+            return Err(corrupt(format!(
+                "{} of {} records were not read",
+                self.left, self.header.records_count
+            )));
+        }
+        let count = self.header.records_count;
+        let codec = self.header.compression();
+        let extra = match &mut self.source {
+            Source::Slice { buf, pos } => buf.len() - *pos,
+            Source::Stream { reader, .. } => reader
+                .fill_buf()
+                .map(|b| b.len())
+                .map_err(|e| corrupt(format!("cannot decompress {codec:?} records: {e}")))?,
+        };
+        if extra != 0 {
+            return Err(corrupt(format!(
+                "bytes left over after the {count} records of the batch"
+            )));
+        }
         Ok(())
-    })
-    .map_err(|e| corrupt(format!("cannot compress records with {codec:?}: {e:#}")))?;
-    Ok(out.to_vec())
-}
-
-fn compress(raw: &[u8], codec: Compression) -> Result<Vec<u8>> {
-    match codec {
-        Compression::None => Ok(raw.to_vec()),
-        Compression::Gzip => compress_with::<Gzip>(raw, codec),
-        Compression::Snappy => compress_with::<Snappy>(raw, codec),
-        Compression::Lz4 => compress_with::<Lz4>(raw, codec),
-        Compression::Zstd => compress_with::<Zstd>(raw, codec),
     }
 }
 
-/// Rebuilds `original` keeping only `keep` (records of that batch, in order), like Kafka's cleaner:
-/// same codec, base offset, last offset delta, base timestamp, producer fields and attributes, so every
-/// kept record's offset and timestamp deltas stay valid and its bytes are copied verbatim. Only the
-/// length, CRC, record count and (for CreateTime) the max timestamp change.
-pub(crate) fn rebuild_batch(
-    original: &[u8],
+enum ReadFail {
+    Log(LogError),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for ReadFail {
+    fn from(e: std::io::Error) -> Self {
+        ReadFail::Io(e)
+    }
+}
+
+/// Reads one length-prefixed record into `out` (prefix included); returns the bytes consumed and the
+/// prefix length. The length is checked against both limits before any of the body is read.
+fn read_record(
+    reader: &mut impl Read,
+    out: &mut Vec<u8>,
+    max_record: u64,
+    budget: u64,
+) -> std::result::Result<(u64, usize), ReadFail> {
+    let mut raw: u64 = 0;
+    let mut done = false;
+    for i in 0..5 {
+        let mut b = [0u8; 1];
+        match reader.read(&mut b)? {
+            0 => {
+                return Err(ReadFail::Log(corrupt(
+                    "records section ends before the header's record count",
+                )))
+            }
+            _ => {
+                out.push(b[0]);
+                raw |= u64::from(b[0] & 0x7f) << (7 * i);
+                if b[0] & 0x80 == 0 {
+                    done = true;
+                    break;
+                }
+            }
+        }
+    }
+    if !done {
+        return Err(ReadFail::Log(corrupt("record length varint is too long")));
+    }
+    let len = (raw >> 1) as i64 ^ -((raw & 1) as i64);
+    let len = u64::try_from(len)
+        .map_err(|_| ReadFail::Log(corrupt(format!("negative record length {len}"))))?;
+    let prefix = out.len();
+    let total = len + prefix as u64;
+    if len > max_record {
+        return Err(ReadFail::Log(corrupt(format!(
+            "record of {len} bytes exceeds the {max_record}-byte record limit"
+        ))));
+    }
+    if total > budget {
+        return Err(ReadFail::Log(corrupt(format!(
+            "records decompress to more than the {budget} bytes allowed for this batch"
+        ))));
+    }
+    // `take` grows the buffer only as bytes really arrive, so a lying length costs nothing.
+    let got = reader.take(len).read_to_end(out)?;
+    if got as u64 != len {
+        return Err(ReadFail::Log(corrupt(format!(
+            "record of {len} bytes is cut short after {got}"
+        ))));
+    }
+    Ok((total, prefix))
+}
+
+/// Appends `v` as a zigzag varint.
+fn put_varlong(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+/// Re-encodes a batch keeping some of its records, like Kafka's cleaner: same codec, base offset, last
+/// offset delta, producer fields and attributes, so every kept record's offset stays valid and, unless
+/// a delete horizon is set, its bytes are copied verbatim. Records stream into the compressor.
+pub(crate) struct BatchBuilder {
+    header: [u8; HEADER_LEN],
+    original: BatchHeader,
+    /// KIP-534: the delete horizon to store in the base timestamp (records re-encoded against it).
+    delete_horizon: Option<i64>,
+    out: Deflater,
+    count: i32,
+    max_timestamp: Option<i64>,
+    scratch: Vec<u8>,
+}
+
+impl BatchBuilder {
+    pub(crate) fn new(
+        original: &[u8],
+        header: &BatchHeader,
+        delete_horizon: Option<i64>,
+    ) -> Result<BatchBuilder> {
+        let mut head = [0u8; HEADER_LEN];
+        head.copy_from_slice(
+            original
+                .get(..HEADER_LEN)
+                .ok_or_else(|| corrupt("batch header is incomplete"))?,
+        );
+        Ok(BatchBuilder {
+            header: head,
+            original: *header,
+            delete_horizon,
+            out: Deflater::new(header.compression())?,
+            count: 0,
+            max_timestamp: None,
+            scratch: Vec::new(),
+        })
+    }
+
+    pub(crate) fn push(&mut self, r: &RecordView<'_>) -> Result<()> {
+        let ts = r.timestamp(&self.original);
+        self.max_timestamp = Some(self.max_timestamp.map_or(ts, |m| m.max(ts)));
+        self.count = self
+            .count
+            .checked_add(1)
+            .ok_or_else(|| corrupt("too many records"))?;
+        match self.delete_horizon {
+            None => self.out.write(r.raw),
+            Some(horizon) => {
+                // Same record, its timestamp delta now relative to the horizon.
+                let delta = r
+                    .timestamp_delta
+                    .wrapping_add(self.original.base_timestamp)
+                    .wrapping_sub(horizon);
+                let mut body = Vec::with_capacity(r.after_timestamp.len() + 11);
+                body.push(r.attributes);
+                put_varlong(&mut body, delta);
+                body.extend_from_slice(r.after_timestamp);
+                self.scratch.clear();
+                put_varlong(&mut self.scratch, body.len() as i64);
+                self.scratch.extend_from_slice(&body);
+                self.out.write(&self.scratch)
+            }
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The rebuilt batch: only the length, CRC, record count, max timestamp (for CreateTime) and, with a
+    /// delete horizon, the attributes and base timestamp differ from the original header.
+    pub(crate) fn finish(self) -> Result<Vec<u8>> {
+        let records = self.out.finish()?;
+        let length = i32::try_from(HEADER_LEN - batch::LOG_OVERHEAD + records.len())
+            .map_err(|_| corrupt("rebuilt batch is larger than 2 GiB"))?;
+        let max_timestamp = match self.original.timestamp_type() {
+            TimestampType::LogAppendTime => self.original.max_timestamp,
+            TimestampType::CreateTime => self.max_timestamp.unwrap_or(self.original.max_timestamp),
+        };
+        let mut out = Vec::with_capacity(HEADER_LEN + records.len());
+        out.extend_from_slice(&self.header);
+        out.extend_from_slice(&records);
+        batch::put_i32(&mut out, LENGTH_POS, length);
+        batch::put_i64(&mut out, MAX_TIMESTAMP_POS, max_timestamp);
+        batch::put_i32(&mut out, RECORDS_COUNT_POS, self.count);
+        if let Some(horizon) = self.delete_horizon {
+            batch::put_i16(
+                &mut out,
+                ATTRIBUTES_POS,
+                self.original.attributes | DELETE_HORIZON_BIT,
+            );
+            batch::put_i64(&mut out, BASE_TIMESTAMP_POS, horizon);
+        }
+        let crc = batch::compute_crc(&out);
+        batch::put_u32(&mut out, CRC_POS, crc);
+        Ok(out)
+    }
+}
+
+/// Calls `f` on every record of a stored or produced batch, then checks the section ends there.
+pub(crate) fn for_each_record(
+    batch: &[u8],
     header: &BatchHeader,
-    keep: &[RecordView<'_>],
-) -> Result<Vec<u8>> {
-    let mut raw = Vec::with_capacity(keep.iter().map(|r| r.raw.len()).sum());
-    for r in keep {
-        raw.extend_from_slice(r.raw);
+    limits: DecodeLimits,
+    mut f: impl FnMut(&RecordView<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut records = RecordStream::open(batch, header, limits)?;
+    while let Some(r) = records.next_record()? {
+        f(&r)?;
     }
-    let records = compress(&raw, header.compression())?;
-    let length = i32::try_from(HEADER_LEN - batch::LOG_OVERHEAD + records.len())
-        .map_err(|_| corrupt("rebuilt batch is larger than 2 GiB"))?;
-    let count = i32::try_from(keep.len()).map_err(|_| corrupt("too many records"))?;
-    let max_timestamp = match header.timestamp_type() {
-        TimestampType::LogAppendTime => header.max_timestamp,
-        TimestampType::CreateTime => keep
-            .iter()
-            .map(|r| r.timestamp(header))
-            .max()
-            .unwrap_or(header.max_timestamp),
-    };
-    let mut out = Vec::with_capacity(HEADER_LEN + records.len());
-    out.extend_from_slice(
-        original
-            .get(..HEADER_LEN)
-            .ok_or_else(|| corrupt("batch header is incomplete"))?,
-    );
-    out.extend_from_slice(&records);
-    batch::put_i32(&mut out, LENGTH_POS, length);
-    batch::put_i64(&mut out, MAX_TIMESTAMP_POS, max_timestamp);
-    batch::put_i32(&mut out, RECORDS_COUNT_POS, count);
-    let crc = batch::compute_crc(&out);
-    batch::put_u32(&mut out, CRC_POS, crc);
-    Ok(out)
+    records.finish()
 }
 
 /// Compacted topics need a key on every record (Kafka answers INVALID_RECORD otherwise).
 /// This is the one place the append path decodes records, and only for compacted topics.
-pub(crate) fn check_keys(batch: &[u8], header: &BatchHeader) -> Result<()> {
+pub(crate) fn check_keys(batch: &[u8], header: &BatchHeader, limits: DecodeLimits) -> Result<()> {
     if header.is_control() {
         return Ok(());
     }
-    let data = payload(batch, header)?;
-    let mut records = Records::new(&data, header.records_count);
-    for r in records.by_ref() {
-        let r = r?;
+    for_each_record(batch, header, limits, |r| {
         if r.key.is_none() {
             return Err(LogError::InvalidRecord(format!(
                 "compacted topic cannot accept a record without a key (offset delta {})",
                 r.offset_delta
             )));
         }
-    }
-    if records.remaining() != 0 {
-        return Err(corrupt(format!(
-            "{} bytes left over after {} records",
-            records.remaining(),
-            header.records_count
-        )));
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::batch::validate;
-    use crate::testutil::{batch as make_batch, rec, rec_with_headers, tombstone};
+    use crate::testutil::{
+        batch as make_batch, bomb_batch, rec, rec_with_headers, tombstone, BombRecord,
+    };
+    use bytes::Bytes;
     use kafka_protocol::records::RecordBatchDecoder;
 
     const CODECS: [Compression; 5] = [
@@ -349,6 +574,28 @@ mod tests {
         Compression::Lz4,
         Compression::Zstd,
     ];
+
+    fn limits(h: &BatchHeader) -> DecodeLimits {
+        DecodeLimits::for_batch(h, 1_048_588)
+    }
+
+    /// (offset, timestamp, key, value, headers) of every record.
+    type Owned = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, usize);
+
+    fn collect(b: &[u8], h: &BatchHeader) -> Result<Vec<Owned>> {
+        let mut out = Vec::new();
+        for_each_record(b, h, limits(h), |r| {
+            out.push((
+                r.offset(h),
+                r.timestamp(h),
+                r.key.map(<[u8]>::to_vec),
+                r.value.map(<[u8]>::to_vec),
+                r.header_count,
+            ));
+            Ok(())
+        })?;
+        Ok(out)
+    }
 
     #[test]
     fn varints_decode_zigzag() {
@@ -363,6 +610,9 @@ mod tests {
             let mut pos = 0;
             assert_eq!(read_varlong(bytes, &mut pos, 10).unwrap(), want);
             assert_eq!(pos, bytes.len());
+            let mut enc = Vec::new();
+            put_varlong(&mut enc, want);
+            assert_eq!(enc, bytes);
         }
         let mut pos = 0;
         assert!(read_varlong(&[0x80, 0x80], &mut pos, 10).is_err());
@@ -383,22 +633,37 @@ mod tests {
                 codec,
             );
             let h = validate(&b).unwrap();
-            let data = payload(&b, &h).unwrap();
-            let recs: Vec<_> = Records::new(&data, h.records_count)
-                .collect::<Result<_>>()
-                .unwrap();
+            let recs = collect(&b, &h).unwrap();
             assert_eq!(recs.len(), 3);
-            assert_eq!(recs[0].key, Some(&b"k1"[..]));
-            assert_eq!(recs[0].value, Some(&b"v1"[..]));
-            assert_eq!(recs[1].value, None);
-            assert_eq!(recs[2].offset(&h), 2);
-            assert_eq!(recs[2].timestamp(&h), 1002);
-            let hdrs: Vec<_> = recs[2].header_pairs().collect::<Result<_>>().unwrap();
+            assert_eq!(recs[0].2.as_deref(), Some(&b"k1"[..]));
+            assert_eq!(recs[0].3.as_deref(), Some(&b"v1"[..]));
+            assert_eq!(recs[1].3, None);
+            assert_eq!((recs[2].0, recs[2].1, recs[2].4), (2, 1002, 2));
+            let mut stream = RecordStream::open(&b, &h, limits(&h)).unwrap();
+            stream.next_record().unwrap();
+            stream.next_record().unwrap();
+            let third = stream.next_record().unwrap().unwrap();
+            let hdrs: Vec<_> = third.header_pairs().collect::<Result<_>>().unwrap();
             assert_eq!(
                 hdrs,
                 vec![(&b"h1"[..], Some(&b"x"[..])), (&b"h2"[..], None)]
             );
+            assert!(stream.next_record().unwrap().is_none());
+            stream.finish().unwrap();
         }
+    }
+
+    fn rebuild(b: &[u8], h: &BatchHeader, keep: &[usize], horizon: Option<i64>) -> Vec<u8> {
+        let mut builder = BatchBuilder::new(b, h, horizon).unwrap();
+        let mut stream = RecordStream::open(b, h, limits(h)).unwrap();
+        let mut i = 0;
+        while let Some(r) = stream.next_record().unwrap() {
+            if keep.contains(&i) {
+                builder.push(&r).unwrap();
+            }
+            i += 1;
+        }
+        builder.finish().unwrap()
     }
 
     #[test]
@@ -410,26 +675,33 @@ mod tests {
                 codec,
             );
             let h = validate(&b).unwrap();
-            let data = payload(&b, &h).unwrap();
-            let recs: Vec<_> = Records::new(&data, h.records_count)
-                .collect::<Result<_>>()
-                .unwrap();
-            let keep = [recs[1], recs[2]];
-            let rebuilt = rebuild_batch(&b, &h, &keep).unwrap();
-            let h2 = BatchHeader::parse(&rebuilt).unwrap();
-            batch::check_integrity(&h2, &rebuilt).unwrap();
-            assert_eq!(h2.compression(), codec);
-            assert_eq!(h2.base_offset, h.base_offset);
-            assert_eq!(h2.last_offset_delta, 3);
-            assert_eq!(h2.records_count, 2);
-            assert_eq!(h2.max_timestamp, 502);
-            // An independent decoder agrees.
-            let mut bytes = Bytes::from(rebuilt.clone());
-            let set = RecordBatchDecoder::decode(&mut bytes).unwrap();
-            let offsets: Vec<i64> = set.records.iter().map(|r| r.offset).collect();
-            assert_eq!(offsets, vec![1, 2]);
-            assert_eq!(set.records[0].key.as_deref(), Some(&b"b"[..]));
-            assert_eq!(set.records[1].timestamp, 502);
+            for horizon in [None, Some(90_000)] {
+                let rebuilt = rebuild(&b, &h, &[1, 2], horizon);
+                let h2 = BatchHeader::parse(&rebuilt).unwrap();
+                batch::check_integrity(&h2, &rebuilt).unwrap();
+                assert_eq!(h2.compression(), codec);
+                assert_eq!(h2.base_offset, h.base_offset);
+                assert_eq!(h2.last_offset_delta, 3);
+                assert_eq!(h2.records_count, 2);
+                assert_eq!(h2.max_timestamp, 502);
+                assert_eq!(h2.has_delete_horizon(), horizon.is_some());
+                assert_eq!(h2.base_timestamp, horizon.unwrap_or(500));
+                // Our reader and an independent decoder agree: same offsets, same timestamps.
+                let ours = collect(&rebuilt, &h2).unwrap();
+                assert_eq!(
+                    ours.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+                    vec![(1, 501), (2, 502)]
+                );
+                let mut bytes = Bytes::from(rebuilt.clone());
+                let set = RecordBatchDecoder::decode(&mut bytes).unwrap();
+                let got: Vec<(i64, i64)> = set
+                    .records
+                    .iter()
+                    .map(|r| (r.offset, r.timestamp))
+                    .collect();
+                assert_eq!(got, vec![(1, 501), (2, 502)], "{codec:?} {horizon:?}");
+                assert_eq!(set.records[0].key.as_deref(), Some(&b"b"[..]));
+            }
         }
     }
 
@@ -437,12 +709,14 @@ mod tests {
     fn check_keys_rejects_null_keys() {
         for codec in CODECS {
             let good = make_batch(&[rec("a", "1"), tombstone("b")], 1, codec);
-            check_keys(&good, &validate(&good).unwrap()).unwrap();
+            let h = validate(&good).unwrap();
+            check_keys(&good, &h, limits(&h)).unwrap();
             let mut r = rec("x", "1");
             r.key = None;
             let bad = make_batch(&[rec("a", "1"), r], 1, codec);
+            let h = validate(&bad).unwrap();
             assert!(matches!(
-                check_keys(&bad, &validate(&bad).unwrap()),
+                check_keys(&bad, &h, limits(&h)),
                 Err(LogError::InvalidRecord(_))
             ));
         }
@@ -453,16 +727,90 @@ mod tests {
         let b = make_batch(&[rec("a", "1")], 1, Compression::None);
         let h = validate(&b).unwrap();
         for cut in 0..(b.len() - HEADER_LEN) {
-            let data = &b[HEADER_LEN..HEADER_LEN + cut];
-            let all: Vec<_> = Records::new(data, 1).collect();
-            assert!(all.iter().any(|r| r.is_err()), "cut {cut}");
+            let mut short = b[..HEADER_LEN + cut].to_vec();
+            let len = (short.len() - 12) as i32;
+            batch::put_i32(&mut short, LENGTH_POS, len);
+            let hs = BatchHeader::parse(&short).unwrap();
+            assert!(collect(&short, &hs).is_err(), "cut {cut}");
         }
         let mut gz = make_batch(&[rec("a", "1")], 1, Compression::Gzip);
         let n = gz.len();
         gz[n - 5] ^= 0xff;
         gz[HEADER_LEN + 2] ^= 0xff;
         let hg = BatchHeader::parse(&gz).unwrap();
-        assert!(payload(&gz, &hg).is_err());
+        assert!(collect(&gz, &hg).is_err());
         assert_eq!(h.records_count, 1);
+    }
+
+    #[test]
+    fn trailing_bytes_after_the_last_record_are_corrupt() {
+        for codec in [Compression::Gzip, Compression::Zstd] {
+            let recs = [BombRecord::value(10), BombRecord::value(10)];
+            // The header claims one record, the section holds two.
+            let b = bomb_batch(codec, 1, &recs);
+            let h = BatchHeader::parse(&b).unwrap();
+            assert!(matches!(collect(&b, &h), Err(LogError::CorruptBatch(_))));
+        }
+    }
+
+    #[test]
+    fn zstd_and_gzip_bombs_are_refused_within_the_limit() {
+        for codec in [Compression::Zstd, Compression::Gzip] {
+            // One record claiming 200 MiB of zeros under a header that claims two records: refused
+            // from the record's length prefix, before anything is inflated.
+            let b = bomb_batch(codec, 2, &[BombRecord::value(200 << 20)]);
+            assert!(b.len() < 1 << 20, "{codec:?} bomb is {} bytes", b.len());
+            let h = validate(&b).unwrap();
+            let err = collect(&b, &h).unwrap_err();
+            assert!(err.to_string().contains("record limit"), "{err}");
+            // Many legal-sized records (900 KiB of zeros each, 200 MiB in all) under a header
+            // claiming 1000: refused once the section passes the 64 MiB cap.
+            let b = bomb_batch(codec, 1000, &vec![BombRecord::value(900 << 10); 230]);
+            let h = validate(&b).unwrap();
+            let mut stream = RecordStream::open(&b, &h, limits(&h)).unwrap();
+            let mut seen = 0u64;
+            let err = loop {
+                match stream.next_record() {
+                    Ok(Some(_)) => seen += 1,
+                    Ok(None) => panic!("{codec:?} bomb was read to the end"),
+                    Err(e) => break e,
+                }
+            };
+            assert!(err.to_string().contains("allowed for this batch"), "{err}");
+            assert!(stream.consumed <= MAX_DECOMPRESSED_BATCH_BYTES);
+            assert!(seen < 75, "{seen} records read");
+            // A compacted topic's key check answers CORRUPT_MESSAGE instead of inflating it.
+            assert!(matches!(
+                check_keys(&b, &h, limits(&h)),
+                Err(LogError::CorruptBatch(_))
+            ));
+            // A tiny section claiming millions of records is refused before reading.
+            let b = bomb_batch(codec, 20_000_000, &[BombRecord::value(1)]);
+            let h = BatchHeader::parse(&b).unwrap();
+            assert!(RecordStream::open(&b, &h, limits(&h)).is_err());
+        }
+    }
+
+    #[test]
+    fn limits_follow_count_and_max_message_bytes() {
+        let b = make_batch(&[rec("a", "1"), rec("b", "2")], 1, Compression::Zstd);
+        let h = validate(&b).unwrap();
+        assert_eq!(
+            DecodeLimits::for_batch(&h, 100),
+            DecodeLimits {
+                max_bytes: 2 << 20,
+                max_record_bytes: 1 << 20
+            }
+        );
+        assert_eq!(
+            DecodeLimits::for_batch(&h, 10 << 20).max_record_bytes,
+            10 << 20
+        );
+        let mut many = h;
+        many.records_count = i32::MAX;
+        assert_eq!(
+            DecodeLimits::for_batch(&many, u32::MAX).max_bytes,
+            MAX_DECOMPRESSED_BATCH_BYTES
+        );
     }
 }

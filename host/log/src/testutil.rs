@@ -145,3 +145,91 @@ pub(crate) fn first_base(buf: &[u8]) -> i64 {
         .expect("batch header")
         .base_offset
 }
+
+/// One record of a hand-built batch: key "k" and `value_len` zero bytes.
+#[derive(Clone, Copy)]
+pub(crate) struct BombRecord {
+    value_len: usize,
+}
+
+impl BombRecord {
+    pub(crate) fn value(value_len: usize) -> BombRecord {
+        BombRecord { value_len }
+    }
+}
+
+fn varlong(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+fn write_bomb_records(w: &mut impl std::io::Write, records: &[BombRecord]) {
+    let zeros = vec![0u8; 1 << 20];
+    for (i, r) in records.iter().enumerate() {
+        let mut head = vec![0u8];
+        varlong(&mut head, 0);
+        varlong(&mut head, i as i64);
+        varlong(&mut head, 1);
+        head.push(b'k');
+        varlong(&mut head, r.value_len as i64);
+        let mut prefix = Vec::new();
+        varlong(&mut prefix, (head.len() + r.value_len + 1) as i64);
+        w.write_all(&prefix).unwrap();
+        w.write_all(&head).unwrap();
+        let mut left = r.value_len;
+        while left > 0 {
+            let n = left.min(zeros.len());
+            w.write_all(&zeros[..n]).unwrap();
+            left -= n;
+        }
+        w.write_all(&[0]).unwrap();
+    }
+}
+
+/// A batch whose header claims `count` records and whose records section holds `records`, compressed
+/// with the real codec crates while streaming (so a section of hundreds of MiB of zeros is never held
+/// in memory): decompression bombs for the bounded readers.
+pub(crate) fn bomb_batch(codec: Compression, count: i32, records: &[BombRecord]) -> Vec<u8> {
+    let mut sink = Vec::new();
+    match codec {
+        Compression::Zstd => {
+            let mut e = zstd::stream::write::Encoder::new(&mut sink, 3).unwrap();
+            write_bomb_records(&mut e, records);
+            e.finish().unwrap();
+        }
+        Compression::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(&mut sink, flate2::Compression::fast());
+            write_bomb_records(&mut e, records);
+            e.finish().unwrap();
+        }
+        Compression::None => write_bomb_records(&mut sink, records),
+        other => panic!("no bomb builder for {other:?}"),
+    }
+    let mut b = vec![0u8; crate::batch::HEADER_LEN];
+    b.extend_from_slice(&sink);
+    let attributes = match codec {
+        Compression::None => 0,
+        Compression::Gzip => 1,
+        Compression::Snappy => 2,
+        Compression::Lz4 => 3,
+        Compression::Zstd => 4,
+    };
+    let len = (b.len() - 12) as i32;
+    crate::batch::put_i32(&mut b, 8, len);
+    b[16] = 2;
+    crate::batch::put_i16(&mut b, 21, attributes);
+    crate::batch::put_i32(&mut b, 23, count - 1);
+    crate::batch::put_i64(&mut b, 27, 1000);
+    crate::batch::put_i64(&mut b, 35, 1000);
+    crate::batch::put_i64(&mut b, 43, -1);
+    crate::batch::put_i16(&mut b, 51, -1);
+    crate::batch::put_i32(&mut b, 53, -1);
+    crate::batch::put_i32(&mut b, 57, count);
+    let crc = crate::batch::compute_crc(&b);
+    crate::batch::put_u32(&mut b, 17, crc);
+    b
+}

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use crate::batch::BatchHeader;
 use crate::error::{IoContext, LogError, Result};
 use crate::log::Log;
-use crate::record::{self, Records};
+use crate::record::{DecodeLimits, RecordStream};
 use crate::scan::{Scanner, Step, WALK_CHUNK};
 use crate::segment::Segment;
 
@@ -21,16 +21,18 @@ fn in_batch(seg: &Segment, position: u64, err: LogError) -> LogError {
     }
 }
 
-/// First record in `batch` with offset `>= min_offset` satisfying `pred(timestamp)`.
+/// First record in `batch` with offset `>= min_offset` satisfying `pred(timestamp)`, decoding records
+/// one at a time within the batch's [`DecodeLimits`].
 fn first_record(
     header: &BatchHeader,
     bytes: &[u8],
+    max_message_bytes: u32,
     min_offset: i64,
     pred: impl Fn(i64) -> bool,
 ) -> Result<Option<(i64, i64)>> {
-    let data = record::payload(bytes, header)?;
-    for r in Records::new(&data, header.records_count) {
-        let r = r?;
+    let limits = DecodeLimits::for_batch(header, max_message_bytes);
+    let mut records = RecordStream::open(bytes, header, limits)?;
+    while let Some(r) = records.next_record()? {
         let (offset, ts) = (r.offset(header), r.timestamp(header));
         if offset >= min_offset && pred(ts) {
             return Ok(Some((offset, ts)));
@@ -42,6 +44,7 @@ fn first_record(
 /// Searches `seg` from `start` for the first record with timestamp `>= ts` and offset `>= min_offset`.
 fn search_segment(
     seg: &Segment,
+    max_message_bytes: u32,
     start: u64,
     ts: i64,
     min_offset: i64,
@@ -65,8 +68,9 @@ fn search_segment(
                 if header.max_timestamp < ts || header.last_offset() < min_offset {
                     continue;
                 }
-                if let Some(found) = first_record(&header, bytes, min_offset, |t| t >= ts)
-                    .map_err(|e| in_batch(seg, position, e))?
+                if let Some(found) =
+                    first_record(&header, bytes, max_message_bytes, min_offset, |t| t >= ts)
+                        .map_err(|e| in_batch(seg, position, e))?
                 {
                     return Ok(Some(found));
                 }
@@ -87,7 +91,9 @@ impl Log {
                 continue;
             }
             let start = seg.position_for_timestamp(ts);
-            if let Some(found) = search_segment(seg, start, ts, min_offset)? {
+            if let Some(found) =
+                search_segment(seg, self.config.max_message_bytes, start, ts, min_offset)?
+            {
                 return Ok(Some(found));
             }
         }
@@ -116,8 +122,14 @@ impl Log {
         seg.file
             .read_exact_at(&mut bytes, position)
             .at(&seg.log_path)?;
-        let found = first_record(&header, &bytes, i64::MIN, |t| t == max_ts)
-            .map_err(|e| in_batch(seg, position, e))?;
+        let found = first_record(
+            &header,
+            &bytes,
+            self.config.max_message_bytes,
+            i64::MIN,
+            |t| t == max_ts,
+        )
+        .map_err(|e| in_batch(seg, position, e))?;
         Ok(Some(found.unwrap_or((batch_last, max_ts))))
     }
 }

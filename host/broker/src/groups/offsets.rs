@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
 use crate::topics::Topics;
@@ -209,23 +209,42 @@ pub fn load(topics: &Topics) -> BTreeMap<String, GroupOffsets> {
             if read.records.is_empty() {
                 break;
             }
-            let mut bytes = read.records.clone();
-            let sets = match RecordBatchDecoder::decode_all(&mut bytes) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(partition = p.index, offset = next, error = %e, "undecodable batch in {OFFSETS_TOPIC}");
-                    break;
-                }
-            };
             let before = next;
-            for set in sets {
-                for rec in set.records {
-                    next = next.max(rec.offset + 1);
-                    let Some((group, topic, partition)) = rec.key.as_deref().and_then(decode_key)
-                    else {
+            let mut failed = false;
+            // Records are decoded one at a time within weft-log's decompression limits, so a bomb
+            // stored in this topic cannot exhaust memory at start-up.
+            'batches: for item in weft_log::batch::batches(&read.records) {
+                let decoded = item.and_then(|(h, bytes)| {
+                    let max = weft_log::LogConfig::default().max_message_bytes;
+                    let limits = weft_log::record::DecodeLimits::for_batch(&h, max);
+                    weft_log::record::RecordStream::open(bytes, &h, limits).map(|s| (h, s))
+                });
+                let (h, mut records) = match decoded {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::warn!(partition = p.index, offset = next, error = %e, "undecodable batch in {OFFSETS_TOPIC}");
+                        failed = true;
+                        break 'batches;
+                    }
+                };
+                loop {
+                    let rec = match records.next_record() {
+                        Ok(Some(r)) => r,
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(partition = p.index, offset = next, error = %e, "undecodable batch in {OFFSETS_TOPIC}");
+                            failed = true;
+                            break 'batches;
+                        }
+                    };
+                    next = next.max(rec.offset(&h) + 1);
+                    if h.is_control() {
+                        continue;
+                    }
+                    let Some((group, topic, partition)) = rec.key.and_then(decode_key) else {
                         continue;
                     };
-                    match rec.value.as_deref() {
+                    match rec.value {
                         None => {
                             if let Some(g) = out.get_mut(&group) {
                                 g.remove(&(topic, partition));
@@ -241,6 +260,9 @@ pub fn load(topics: &Topics) -> BTreeMap<String, GroupOffsets> {
                         }
                     }
                 }
+            }
+            if failed {
+                break;
             }
             if next == before {
                 // A batch with no records after compaction: step past it via its header.
