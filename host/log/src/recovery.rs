@@ -1,5 +1,13 @@
 //! Opening a partition directory: resolving files left by an interrupted compaction, loading every
-//! segment (fully validating the active one after an unclean shutdown) and reporting the repairs.
+//! segment and reporting the repairs.
+//!
+//! After a clean shutdown (marker present and matching) nothing is scanned: each segment's indexes are
+//! opened by their last entries and the few batches after them are walked. After an unclean stop every
+//! segment holding offsets at or above the recovery point (the `recovery-point` checkpoint: below it
+//! everything was fsynced) is validated batch by batch, CRC included, as Kafka does. At the first torn
+//! or corrupt batch the segment is truncated and every later segment is deleted, so the log stays a
+//! contiguous prefix of what was appended; on a non-compacted log a segment that does not start where
+//! the previous one ended (a lost segment file) is cut the same way.
 //!
 //! Compaction swaps files in this order (see `compaction.rs`): write and fsync `<base>.log.cleaned`
 //! (+ index files) -> rename the replaced segments' files to `*.deleted` -> rename the cleaned index
@@ -16,6 +24,7 @@ use crate::checkpoint;
 use crate::config::LogConfig;
 use crate::error::{IoContext, Result};
 use crate::files::{self, FileKind, SegmentFileName, Suffix};
+use crate::fsio;
 use crate::scan::{Scanner, Step, WALK_CHUNK};
 use crate::segment::{LoadMode, LoadOutcome, Segment};
 
@@ -52,6 +61,8 @@ pub(crate) struct Recovered {
     pub older: Vec<Segment>,
     pub active: Segment,
     pub log_start_offset: i64,
+    /// Offset below which everything is known to be on disk.
+    pub recovery_point: i64,
     pub report: RecoveryReport,
 }
 
@@ -85,7 +96,7 @@ fn resolve_interrupted_compaction(dir: &Path) -> Result<bool> {
             Suffix::Deleted if uncommitted => {
                 tracing::warn!(file = %path.display(), "restoring segment file of an interrupted compaction");
                 let live = live_path(path);
-                std::fs::rename(path, &live).at(&live)?;
+                fsio::rename(path, &live).at(&live)?;
                 changed = true;
             }
             Suffix::Deleted => {
@@ -135,7 +146,7 @@ fn resolve_swaps(dir: &Path) -> Result<bool> {
         }
         let live = live_path(path);
         tracing::warn!(file = %path.display(), "completing an interrupted segment swap");
-        std::fs::rename(path, &live).at(&live)?;
+        fsio::rename(path, &live).at(&live)?;
         changed = true;
     }
     for (path, f) in &entries {
@@ -175,13 +186,42 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig) -> Result<Recovered> {
     dir_changed |= orphans;
     let clean_leo = checkpoint::read_clean_shutdown(dir);
     let checkpoint_start = checkpoint::read_log_start_offset(dir);
+    let checkpointed_recovery_point = checkpoint::read_recovery_point(dir);
+    // Without a clean shutdown, segments at or above the recovery point may hold torn writes; without
+    // a checkpoint that is every segment.
+    let suspect_from = match clean_leo {
+        Some(_) => None,
+        None => Some(checkpointed_recovery_point.unwrap_or(0)),
+    };
+    // A segment whose file vanished shows as a gap between segments; compaction leaves legitimate gaps,
+    // so this check applies only to non-compacted logs that have a recovery point to trust.
+    let check_gaps = checkpointed_recovery_point.is_some() && !config.cleanup_policy.compact;
     let interval = config.index_interval_bytes;
 
     let mut report = RecoveryReport::default();
-    let mut segments = Vec::with_capacity(bases.len());
+    let mut segments: Vec<Segment> = Vec::with_capacity(bases.len());
     for (i, &base) in bases.iter().enumerate() {
         let is_active = i + 1 == bases.len();
-        let mode = if is_active && clean_leo.is_none() {
+        // Segment `i` holds offsets below the next segment's base.
+        let suspect =
+            suspect_from.is_some_and(|rp| bases.get(i + 1).is_none_or(|&next_base| next_base > rp));
+        if suspect && check_gaps {
+            if let Some(prev) = segments.last() {
+                if prev.next_offset() != base {
+                    drop_segments_from(
+                        dir,
+                        &bases[i..],
+                        &format!(
+                            "segment {base} does not start where the previous one ends ({})",
+                            prev.next_offset()
+                        ),
+                    )?;
+                    dir_changed = true;
+                    break;
+                }
+            }
+        }
+        let mode = if suspect {
             LoadMode::Recover
         } else {
             LoadMode::Trust
@@ -198,8 +238,18 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig) -> Result<Recovered> {
             outcome.rebuilt_index = true;
             outcome.truncation = outcome.truncation.or(truncation);
         }
+        let truncated = outcome.truncation.is_some();
         report.note(outcome);
         segments.push(seg);
+        if truncated && !is_active {
+            drop_segments_from(
+                dir,
+                &bases[i + 1..],
+                "they follow a torn or corrupt batch in an earlier segment",
+            )?;
+            dir_changed = true;
+            break;
+        }
     }
 
     let mut active = match segments.pop() {
@@ -228,6 +278,13 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig) -> Result<Recovered> {
         dir_changed = true;
     }
     log_start_offset = log_start_offset.max(0);
+    let log_end_offset = active.next_offset();
+    let recovery_point = match clean_leo {
+        Some(_) => log_end_offset,
+        None => checkpointed_recovery_point
+            .unwrap_or(0)
+            .clamp(first_base.min(log_end_offset), log_end_offset),
+    };
     report.segments = segments.len() + 1;
     report.log_end_offset = active.next_offset();
     if dir_changed {
@@ -238,8 +295,24 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig) -> Result<Recovered> {
         older: segments,
         active,
         log_start_offset,
+        recovery_point,
         report,
     })
+}
+
+/// Deletes the segments at `bases` (a tail of the log that cannot be trusted), logging why.
+fn drop_segments_from(dir: &Path, bases: &[i64], why: &str) -> Result<()> {
+    for &base in bases {
+        tracing::warn!(
+            dir = %dir.display(),
+            segment = base,
+            "deleting log segment {base} during recovery: {why}"
+        );
+        for kind in FileKind::ALL {
+            files::remove_if_exists(&files::segment_path(dir, base, kind))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
