@@ -81,7 +81,7 @@ impl Log {
             flush_state: FlushTracker::default(),
             dir_dirty: false,
             recovery_point: recovered.recovery_point,
-            checkpointed_recovery_point: None,
+            checkpointed_recovery_point: recovered.checkpointed_recovery_point,
             offline: OnceLock::new(),
             plan: Vec::new(),
             patched: Vec::new(),
@@ -431,10 +431,14 @@ impl Log {
         Ok(flushed)
     }
 
+    /// Persists the recovery point at segment granularity: recovery validates the active segment
+    /// after every unclean stop anyway, so a finer value would gain nothing and cost a checkpoint
+    /// write for every flush under flush.messages; this way the file changes only after a roll.
     fn checkpoint_recovery_point(&mut self) -> Result<()> {
-        if self.checkpointed_recovery_point != Some(self.recovery_point) {
-            checkpoint::write_recovery_point(&self.dir, self.recovery_point)?;
-            self.checkpointed_recovery_point = Some(self.recovery_point);
+        let value = self.recovery_point.min(self.active.base_offset());
+        if self.checkpointed_recovery_point != Some(value) {
+            checkpoint::write_recovery_point(&self.dir, value)?;
+            self.checkpointed_recovery_point = Some(value);
         }
         Ok(())
     }

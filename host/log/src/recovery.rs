@@ -63,6 +63,8 @@ pub(crate) struct Recovered {
     pub log_start_offset: i64,
     /// Offset below which everything is known to be on disk.
     pub recovery_point: i64,
+    /// The value in the `recovery-point` file, if any.
+    pub checkpointed_recovery_point: Option<i64>,
     pub report: RecoveryReport,
 }
 
@@ -179,12 +181,21 @@ fn live_segments(dir: &Path) -> Result<(Vec<i64>, bool)> {
 }
 
 pub(crate) fn recover(dir: &Path, config: &LogConfig) -> Result<Recovered> {
-    std::fs::create_dir_all(dir).at(dir)?;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).at(dir)?;
+        // The new directory's own entry must be durable too, or a power loss could take the partition.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            files::sync_dir(parent)?;
+        }
+    }
     checkpoint::remove_temp_files(dir)?;
     let mut dir_changed = resolve_interrupted_compaction(dir)?;
     let (bases, orphans) = live_segments(dir)?;
     dir_changed |= orphans;
-    let clean_leo = checkpoint::read_clean_shutdown(dir);
+    // A marker recording a log end below the last segment's base is stale (its removal at the last
+    // open was lost, then the log grew): that stop was not clean.
+    let clean_leo = checkpoint::read_clean_shutdown(dir)
+        .filter(|&leo| bases.last().is_none_or(|&last_base| last_base <= leo));
     let checkpoint_start = checkpoint::read_log_start_offset(dir);
     let checkpointed_recovery_point = checkpoint::read_recovery_point(dir);
     // Without a clean shutdown, segments at or above the recovery point may hold torn writes; without
@@ -227,6 +238,9 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig) -> Result<Recovered> {
             LoadMode::Trust
         };
         let (mut seg, mut outcome) = Segment::load(dir, base, interval, mode, is_active)?;
+        // What was validated may still sit only in the page cache (if just the process died): the
+        // recovery point moves past it only after the background flush fsynced it.
+        seg.unflushed = suspect && !is_active;
         if is_active && mode == LoadMode::Trust && clean_leo != Some(seg.next_offset()) {
             tracing::warn!(
                 dir = %dir.display(),
@@ -296,6 +310,7 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig) -> Result<Recovered> {
         active,
         log_start_offset,
         recovery_point,
+        checkpointed_recovery_point,
         report,
     })
 }
@@ -415,6 +430,21 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_marker_below_the_last_segment_means_an_unclean_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        filled(dir.path(), 40);
+        let (log, _) = Log::open(dir.path(), config()).unwrap();
+        let segments = log.segment_count();
+        assert!(segments > 2);
+        log.close().unwrap();
+        // The marker of an earlier close whose removal was lost: it names an end inside segment 0.
+        checkpoint::write_clean_shutdown(dir.path(), 1).unwrap();
+        std::fs::remove_file(dir.path().join(checkpoint::RECOVERY_POINT_FILE)).unwrap();
+        let (_, report) = Log::open(dir.path(), config()).unwrap();
+        assert_eq!(report.rebuilt_indexes, segments, "every segment validated");
+    }
+
+    #[test]
     fn missing_indexes_of_old_segments_are_rebuilt() {
         let dir = tempfile::tempdir().unwrap();
         filled(dir.path(), 40);
@@ -502,6 +532,147 @@ mod tests {
         assert_eq!(log.older[1].base_offset(), second);
         assert_eq!(log.older[2].base_offset(), third);
         assert!(!files::with_suffix(&seg0, "swap").exists());
+    }
+
+    /// A log with several segments below a checkpointed recovery point and several above it, left
+    /// uncleanly. Returns everything appended, the recovery point and the segment bases.
+    fn with_recovery_point(dir: &Path) -> (Vec<u8>, i64, Vec<i64>) {
+        let (mut log, _) = Log::open(dir, config()).unwrap();
+        for i in 0..30 {
+            log.append(&simple_batch(1 + i % 3, i as i64), 0, i as i64)
+                .unwrap();
+        }
+        assert!(log.flush_rolled().unwrap() > 1);
+        let rp = log.recovery_point();
+        for i in 30..70 {
+            log.append(&simple_batch(1 + i % 3, i as i64), 0, i as i64)
+                .unwrap();
+        }
+        let all = read_all(&log, usize::MAX);
+        let bases = log.segments().map(|s| s.base_offset()).collect();
+        drop(log); // unclean
+        (all, rp, bases)
+    }
+
+    fn active_base_of(log: &Log) -> i64 {
+        log.segments().last().unwrap().base_offset()
+    }
+
+    #[test]
+    fn unclean_open_validates_every_segment_from_the_recovery_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let (all, rp, bases) = with_recovery_point(dir.path());
+        let above = bases.iter().filter(|&&b| b >= rp).count();
+        assert!(above > 2 && above < bases.len(), "{bases:?} rp {rp}");
+        let (mut log, report) = Log::open(dir.path(), config()).unwrap();
+        // Validating a segment rebuilds its indexes: exactly the segments at or above rp.
+        assert_eq!(report.rebuilt_indexes, above, "{report:?}");
+        assert_eq!(read_all(&log, usize::MAX), all);
+        assert_eq!(log.recovery_point(), rp);
+        // Segments validated by recovery count as flushed only once the background flush ran.
+        assert!(log.has_unflushed_rolled());
+        assert!(log.flush_rolled().unwrap() > 0);
+        assert_eq!(log.recovery_point(), active_base_of(&log));
+        // A clean close checkpoints the recovery point (at segment granularity: the active segment is
+        // validated after every unclean stop anyway); the next clean open validates nothing.
+        let active_base = log.segments().last().unwrap().base_offset();
+        log.close().unwrap();
+        assert_eq!(
+            checkpoint::read_recovery_point(dir.path()),
+            Some(active_base)
+        );
+        let (_, report) = Log::open(dir.path(), config()).unwrap();
+        assert_eq!(report.rebuilt_indexes, 0);
+    }
+
+    #[test]
+    fn corruption_above_the_recovery_point_cuts_the_log_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let (all, rp, bases) = with_recovery_point(dir.path());
+        // Damage the last batch of a segment above rp that is not the active one.
+        let victim = *bases.iter().find(|&&b| b > rp).unwrap();
+        assert_ne!(Some(&victim), bases.last());
+        let path = files::segment_path(dir.path(), victim, FileKind::Log);
+        let mut raw = std::fs::read(&path).unwrap();
+        let n = raw.len();
+        raw[n - 1] ^= 0x40;
+        std::fs::write(&path, &raw).unwrap();
+        let capture = Capture::default();
+        let (log, report) = capture.run(|| Log::open(dir.path(), config()).unwrap());
+        let (cut_file, _) = report.truncated_at.clone().unwrap();
+        assert_eq!(cut_file, path);
+        assert!(report
+            .truncate_reason
+            .as_deref()
+            .unwrap()
+            .contains("bad CRC"));
+        // Every later segment is gone and the log is a prefix of what was appended.
+        for later in bases.iter().filter(|&&b| b > victim) {
+            assert!(!files::segment_path(dir.path(), *later, FileKind::Log).exists());
+        }
+        assert_eq!(log.segments().last().unwrap().base_offset(), victim);
+        let got = read_all(&log, usize::MAX);
+        assert!(got.len() < all.len());
+        assert_eq!(&all[..got.len()], &got[..]);
+        assert!(capture
+            .lines()
+            .iter()
+            .any(|l| l.contains("deleting log segment")));
+        // Appends continue at the new end.
+        drop(log);
+        let (mut log, _) = Log::open(dir.path(), config()).unwrap();
+        let leo = log.log_end_offset();
+        assert_eq!(
+            log.append(&simple_batch(1, 0), 0, 0).unwrap().base_offset,
+            leo
+        );
+    }
+
+    #[test]
+    fn a_lost_segment_file_above_the_recovery_point_cuts_the_log_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let (all, rp, bases) = with_recovery_point(dir.path());
+        let above: Vec<i64> = bases.iter().copied().filter(|&b| b > rp).collect();
+        // A power loss took a whole segment file (its directory entry was never fsynced).
+        for kind in FileKind::ALL {
+            std::fs::remove_file(files::segment_path(dir.path(), above[0], kind)).unwrap();
+        }
+        let (log, _) = Log::open(dir.path(), config()).unwrap();
+        assert_eq!(log.log_end_offset(), above[0]);
+        let got = read_all(&log, usize::MAX);
+        assert_eq!(&all[..got.len()], &got[..]);
+        for b in &above {
+            assert!(!files::segment_path(dir.path(), *b, FileKind::Log).exists());
+        }
+    }
+
+    #[test]
+    fn clean_open_reads_no_index_until_a_lookup_needs_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (all, _) = filled(dir.path(), 60);
+        let (log, _) = Log::open(dir.path(), config()).unwrap();
+        log.close().unwrap();
+        let (mut log, report) = Log::open(dir.path(), config()).unwrap();
+        assert_eq!(report.rebuilt_indexes, 0);
+        assert!(log.older.len() > 3);
+        let resident = |log: &Log| {
+            log.segments()
+                .filter(|s| s.ix.index.is_resident() || s.ix.time_index.is_resident())
+                .count()
+        };
+        assert_eq!(resident(&log), 0, "open read index entries");
+        // A read in the middle of an old segment reads that segment's offset index only.
+        let seg = &log.older[1];
+        let target = seg.next_offset() - 1;
+        assert!(!log.read(target, 1).unwrap().records.is_empty());
+        assert!(log.older[1].ix.index.is_resident());
+        assert_eq!(resident(&log), 1);
+        // The periodic flush drops it once it went unused for a whole interval.
+        log.maybe_flush(0).unwrap();
+        assert_eq!(resident(&log), 1, "used since the last pass");
+        log.maybe_flush(0).unwrap();
+        assert_eq!(resident(&log), 0);
+        assert_eq!(read_all(&log, usize::MAX), all);
     }
 
     #[test]
