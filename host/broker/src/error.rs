@@ -109,6 +109,6 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::InvalidRecord(_) => code::INVALID_RECORD,
         LogError::InvalidTimestamp(_) => code::INVALID_TIMESTAMP,
         LogError::OffsetOutOfRange { .. } => code::OFFSET_OUT_OF_RANGE,
-        LogError::Io { .. } => code::KAFKA_STORAGE_ERROR,
+        LogError::Io { .. } | LogError::Offline { .. } => code::KAFKA_STORAGE_ERROR,
     }
 }

@@ -540,20 +540,10 @@ fn open_partition(
     Ok(Partition::new(topic.clone(), index, log))
 }
 
-/// Writes `bytes` to `path` so that readers see either the old or the new file, never a mix.
+/// Writes `bytes` to `path` so that readers see either the old or the new file, never a mix (temp
+/// file, fsync, rename, directory fsync: the log crate's one implementation).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BrokerError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
-    if let Some(parent) = path.parent() {
-        if let Ok(d) = std::fs::File::open(parent) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    Ok(weft_log::write_atomically(path, bytes)?)
 }
 
 #[cfg(test)]

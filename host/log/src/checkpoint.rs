@@ -1,29 +1,20 @@
-//! The small state files of a partition directory: the log-start-offset checkpoint (DeleteRecords) and
-//! the clean-shutdown marker, both written atomically (temp file, fsync, rename, fsync dir).
+//! The small state files of a partition directory: the log-start-offset checkpoint (DeleteRecords),
+//! the recovery point (everything below it is known fsynced) and the clean-shutdown marker, all written
+//! with [`files::write_atomically`].
 
-use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 
-use crate::error::{IoContext, Result};
+use crate::error::Result;
 use crate::files;
 
 pub(crate) const LOG_START_OFFSET_FILE: &str = "log-start-offset";
+pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point";
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
-const TMP_SUFFIX: &str = ".tmp";
 /// Format version written on the first line, as Kafka's checkpoint files do.
 const VERSION: &str = "0";
 
 fn write_atomically(dir: &Path, name: &str, value: i64) -> Result<()> {
-    let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
-    let path = dir.join(name);
-    let mut f = File::create(&tmp).at(&tmp)?;
-    f.write_all(format!("{VERSION}\n{value}\n").as_bytes())
-        .at(&tmp)?;
-    f.sync_all().at(&tmp)?;
-    drop(f);
-    std::fs::rename(&tmp, &path).at(&path)?;
-    files::sync_dir(dir)
+    files::write_atomically(&dir.join(name), format!("{VERSION}\n{value}\n").as_bytes())
 }
 
 /// Reads `<version>\n<value>\n`; anything unreadable is logged and ignored, since both files only
@@ -62,6 +53,16 @@ pub(crate) fn write_log_start_offset(dir: &Path, offset: i64) -> Result<()> {
     write_atomically(dir, LOG_START_OFFSET_FILE, offset)
 }
 
+/// The recovery point last checkpointed: every segment below it was fsynced, so recovery after an
+/// unclean stop only validates segments holding offsets at or above it.
+pub(crate) fn read_recovery_point(dir: &Path) -> Option<i64> {
+    read_value(dir, RECOVERY_POINT_FILE)
+}
+
+pub(crate) fn write_recovery_point(dir: &Path, offset: i64) -> Result<()> {
+    write_atomically(dir, RECOVERY_POINT_FILE, offset)
+}
+
 /// The log end offset recorded by a clean close, if the last shutdown was clean.
 pub(crate) fn read_clean_shutdown(dir: &Path) -> Option<i64> {
     read_value(dir, CLEAN_SHUTDOWN_FILE)
@@ -83,8 +84,12 @@ pub(crate) fn remove_clean_shutdown(dir: &Path) -> Result<()> {
 
 /// Deletes temp files of interrupted checkpoint writes.
 pub(crate) fn remove_temp_files(dir: &Path) -> Result<()> {
-    for name in [LOG_START_OFFSET_FILE, CLEAN_SHUTDOWN_FILE] {
-        files::remove_if_exists(&dir.join(format!("{name}{TMP_SUFFIX}")))?;
+    for name in [
+        LOG_START_OFFSET_FILE,
+        RECOVERY_POINT_FILE,
+        CLEAN_SHUTDOWN_FILE,
+    ] {
+        files::remove_if_exists(&files::with_suffix(&dir.join(name), files::TMP_SUFFIX))?;
     }
     Ok(())
 }
@@ -118,6 +123,9 @@ mod tests {
         remove_clean_shutdown(dir.path()).unwrap();
         assert_eq!(read_clean_shutdown(dir.path()), None);
         remove_clean_shutdown(dir.path()).unwrap();
+        write_recovery_point(dir.path(), 9).unwrap();
+        assert_eq!(read_recovery_point(dir.path()), Some(9));
+        std::fs::remove_file(dir.path().join(RECOVERY_POINT_FILE)).unwrap();
         std::fs::write(dir.path().join("clean-shutdown.tmp"), "x").unwrap();
         remove_temp_files(dir.path()).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

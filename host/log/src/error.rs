@@ -40,6 +40,18 @@ pub enum LogError {
         #[source]
         source: std::io::Error,
     },
+    /// An earlier write or fsync of this log failed, so what is on disk is unknown: the log refuses
+    /// every append and read until the broker reopens it (after a restart). -> KAFKA_STORAGE_ERROR (56)
+    #[error("log {dir} is offline after a storage error: {reason}")]
+    Offline { dir: PathBuf, reason: String },
+}
+
+impl LogError {
+    /// Errors that mean the storage itself failed (the broker answers KAFKA_STORAGE_ERROR and takes the
+    /// log directory offline), as opposed to a bad request.
+    pub fn is_storage_error(&self) -> bool {
+        matches!(self, LogError::Io { .. } | LogError::Offline { .. })
+    }
 }
 
 /// Result type of the log crate.

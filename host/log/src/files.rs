@@ -1,9 +1,10 @@
-//! Names of the files in a partition directory and the directory-level fsync.
+//! Names of the files in a partition directory, the directory-level fsync and the one atomic
+//! file replacement the log and the broker share.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, Result};
+use crate::fsio;
 
 pub(crate) const LOG_EXT: &str = "log";
 pub(crate) const INDEX_EXT: &str = "index";
@@ -88,12 +89,32 @@ pub(crate) fn parse_file_name(name: &str) -> Option<SegmentFileName> {
 
 /// fsync a directory so that file creations, renames and deletions in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+    fsio::sync_dir(dir).at(dir)
+}
+
+/// Suffix of the temp file [`write_atomically`] writes next to its target.
+pub(crate) const TMP_SUFFIX: &str = "tmp";
+
+/// Replaces `path` with `bytes` so that after a crash or power loss readers see either the old or the
+/// new contents, never a mix or an empty file: write `<path>.tmp`, fsync it, rename it over `path`,
+/// fsync the directory. A leftover `<path>.tmp` from an interrupted call is simply overwritten.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = with_suffix(path, TMP_SUFFIX);
+    let file = fsio::create(&tmp).at(&tmp)?;
+    fsio::write_all(&file, &tmp, bytes).at(&tmp)?;
+    fsio::sync_all(&file, &tmp).at(&tmp)?;
+    drop(file);
+    fsio::rename(&tmp, path).at(path)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    sync_dir(dir)
 }
 
 /// Removes a file, treating "already gone" as success (deletions are retried after crashes).
 pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
+    match fsio::remove_file(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         other => other.at(path),
     }
@@ -123,6 +144,25 @@ mod tests {
         let name = cleaned.file_name().unwrap().to_str().unwrap();
         assert_eq!(name, "00000000000000000007.log.cleaned");
         assert_eq!(parse_file_name(name).unwrap().suffix, Suffix::Cleaned);
+    }
+
+    #[test]
+    fn write_atomically_replaces_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.properties");
+        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"two, longer").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two, longer");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+        let missing = dir.path().join("no-such-dir").join("x");
+        assert!(matches!(
+            write_atomically(&missing, b"x"),
+            Err(crate::LogError::Io { .. })
+        ));
     }
 
     #[test]

@@ -15,13 +15,15 @@
 //!   and a compressing writer.
 //! - [`record`]: record-level decoding one record at a time within [`record::DecodeLimits`] (public:
 //!   the broker's offsets replay uses it), and rebuilding a batch with a subset of its records.
-//! - `index`: the `.index` / `.timeindex` files, kept in memory, plus the rule for when an entry is due.
+//! - `index`: the `.index` / `.timeindex` files, read into memory only on first lookup (and dropped
+//!   again when unused), plus the rule for when an entry is due.
 //! - `scan`: chunked sequential walk over a segment file's batches that reports torn or corrupt tails.
 //! - `segment`: one `.log` file with its indexes: append, positioned reads, load/rebuild/truncate.
 //! - `log`: [`Log`], the ordered segments: append, read, roll, flush, close, delete.
 //! - `recovery`: opening a directory: interrupted-compaction leftovers, index checks, tail recovery
 //!   ([`RecoveryReport`]).
-//! - `checkpoint`: the `log-start-offset` checkpoint and the `clean-shutdown` marker.
+//! - `checkpoint`: the `log-start-offset` and `recovery-point` checkpoints and the `clean-shutdown`
+//!   marker.
 //! - `flush`: the flush.messages / flush.ms policy.
 //! - `retention`: time/size retention and DeleteRecords ([`RetentionReport`]).
 //! - `compaction`: key-based compaction in three steps (plan under the lock, build without it, swap
@@ -30,7 +32,9 @@
 //!   cleaned segment files.
 //! - `timestamps`: ListOffsets by timestamp and max timestamp.
 //! - [`dump`]: `kafka-dump-log.sh`-style printing of segment and index files (public).
-//! - `files`: file naming and directory fsync.
+//! - `files`: file naming, directory fsync and [`write_atomically`].
+//! - `fsio`: the one place the log writes, truncates, fsyncs, renames and removes files, so that
+//!   `fault` (feature `fault-injection`, tests only) can fail those calls or simulate a power loss.
 
 pub mod batch;
 mod checkpoint;
@@ -40,8 +44,11 @@ mod compaction;
 mod config;
 pub mod dump;
 mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 mod files;
 mod flush;
+mod fsio;
 mod index;
 mod log;
 pub mod record;
@@ -59,6 +66,7 @@ mod proptests;
 pub use compaction::{CompactionBuild, CompactionPlan, CompactionReport};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::{LogError, Result};
+pub use files::write_atomically;
 pub use log::{AppendInfo, Log, ReadResult};
 pub use recovery::RecoveryReport;
 pub use retention::RetentionReport;

@@ -2,6 +2,7 @@
 //! close and delete.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
@@ -54,6 +55,12 @@ pub struct Log {
     pub(crate) flush_state: FlushTracker,
     /// Files were created, renamed or removed since the directory was last fsynced.
     pub(crate) dir_dirty: bool,
+    /// Everything below this offset is fsynced (Kafka's recovery point).
+    recovery_point: i64,
+    /// The value in the `recovery-point` checkpoint file.
+    checkpointed_recovery_point: Option<i64>,
+    /// Set by the first failed write or fsync (or by the broker); every later call is refused.
+    offline: OnceLock<String>,
     plan: Vec<PlannedBatch>,
     patched: Vec<[u8; HEADER_LEN]>,
 }
@@ -73,6 +80,9 @@ impl Log {
             log_start_offset: recovered.log_start_offset,
             flush_state: FlushTracker::default(),
             dir_dirty: false,
+            recovery_point: recovered.recovery_point,
+            checkpointed_recovery_point: recovered.checkpointed_recovery_point,
+            offline: OnceLock::new(),
             plan: Vec::new(),
             patched: Vec::new(),
         };
@@ -125,12 +135,57 @@ impl Log {
             .chain(std::iter::once(&self.active))
     }
 
+    /// Whether a storage error took this log offline (see [`LogError::Offline`]).
+    pub fn is_offline(&self) -> bool {
+        self.offline.get().is_some()
+    }
+
+    /// Takes the log offline: every later call fails with [`LogError::Offline`]. The broker calls this
+    /// on every log of a directory when one of them hit a storage error; the log's own failures call
+    /// it too. The first reason sticks.
+    pub fn set_offline(&self, reason: &str) {
+        if self.offline.set(reason.to_string()).is_ok() {
+            tracing::error!(dir = %self.dir.display(), %reason, "log is offline");
+        }
+    }
+
+    fn check_online(&self) -> Result<()> {
+        match self.offline.get() {
+            None => Ok(()),
+            Some(reason) => Err(LogError::Offline {
+                dir: self.dir.clone(),
+                reason: reason.clone(),
+            }),
+        }
+    }
+
+    /// A failed write or fsync leaves the files in an unknown state (a failed fsync may have dropped
+    /// the dirty pages): serving on could lose acknowledged data or, if the client retries an append
+    /// whose write had succeeded, store it twice. So any I/O error takes the log offline.
+    fn storage<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(e @ LogError::Io { .. }) = &result {
+            self.set_offline(&e.to_string());
+        }
+        result
+    }
+
     /// Validate and append `records` (one or more v2 batches back to back, as a producer sent them).
     /// All batches are validated before anything is written. Offsets (and the leader epoch) are
     /// assigned by patching the headers, which the CRC does not cover, so the producer's bytes are
     /// written verbatim in one vectored write; only LogAppendTime changes CRC-covered fields
-    /// (attributes, maxTimestamp) and recomputes the CRC.
+    /// (attributes, maxTimestamp) and recomputes the CRC. A storage error takes the log offline.
     pub fn append(&mut self, records: &[u8], leader_epoch: i32, now_ms: i64) -> Result<AppendInfo> {
+        self.check_online()?;
+        let result = self.append_online(records, leader_epoch, now_ms);
+        self.storage(result)
+    }
+
+    fn append_online(
+        &mut self,
+        records: &[u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo> {
         if records.is_empty() {
             return Err(LogError::CorruptBatch(
                 "append carries no record batches".to_string(),
@@ -275,7 +330,8 @@ impl Log {
         Ok(())
     }
 
-    /// Seals the active segment (durably) and starts a new one at the log end offset.
+    /// Seals the active segment and starts a new one at the log end offset. The sealed segment is
+    /// fsynced later, by [`Log::flush_rolled`] (or any flush), not on the append path.
     pub(crate) fn roll(&mut self, now_ms: i64) -> Result<()> {
         if self.active.size == 0 {
             return Ok(());
@@ -302,6 +358,12 @@ impl Log {
     /// `offset == log_end_offset` returns empty records; outside `[log_start_offset, log_end_offset]`
     /// is `OffsetOutOfRange`.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult> {
+        self.check_online()?;
+        let result = self.read_online(offset, max_bytes);
+        self.storage(result)
+    }
+
+    fn read_online(&self, offset: i64, max_bytes: usize) -> Result<ReadResult> {
         let (start, end) = (self.log_start_offset, self.log_end_offset());
         if offset < start || offset > end {
             return Err(LogError::OffsetOutOfRange {
@@ -327,32 +389,101 @@ impl Log {
         Ok(result(Bytes::new()))
     }
 
-    /// Flush if flush_ms has elapsed since the oldest unflushed append (called periodically by the
-    /// broker). Returns whether it flushed.
+    /// The periodic flush the broker runs for every log (off the request path): fsyncs segments
+    /// sealed by a roll and checkpoints the recovery point ([`Log::flush_rolled`]), flushes the active
+    /// segment if flush_ms has elapsed since the oldest unflushed append, and drops index entries no
+    /// lookup used since the previous call. Returns whether it fsynced anything.
     pub fn maybe_flush(&mut self, now_ms: i64) -> Result<bool> {
+        let mut flushed = self.flush_rolled()? > 0;
         if self.flush_state.time_due(&self.config, now_ms) {
             self.flush()?;
-            return Ok(true);
+            flushed = true;
         }
-        Ok(false)
+        for seg in self.older.iter_mut() {
+            seg.release_index_if_unused();
+        }
+        self.active.release_index_if_unused();
+        Ok(flushed)
     }
 
-    /// fsync everything: the active segment and its indexes (inactive segments were fsynced when
-    /// they were sealed) and the directory if files were created or removed.
+    /// Whether segments sealed by a roll still wait for [`Log::flush_rolled`].
+    pub fn has_unflushed_rolled(&self) -> bool {
+        self.older.iter().any(|s| s.unflushed)
+    }
+
+    /// Offset below which every record is known to be fsynced.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// fsyncs the segments sealed by rolls (and the directory), advances the recovery point to the
+    /// active segment's base and checkpoints it if it moved. Returns how many segments it fsynced.
+    /// Cheap when there is nothing to do; the broker calls it from its log executor after an append
+    /// that rolled, and periodically through [`Log::maybe_flush`].
+    pub fn flush_rolled(&mut self) -> Result<usize> {
+        self.check_online()?;
+        let result = self.flush_rolled_online();
+        self.storage(result)
+    }
+
+    fn flush_rolled_online(&mut self) -> Result<usize> {
+        let mut flushed = 0;
+        for seg in self.older.iter_mut().filter(|s| s.unflushed) {
+            seg.flush()?;
+            flushed += 1;
+        }
+        if flushed > 0 && self.dir_dirty {
+            files::sync_dir(&self.dir)?;
+            self.dir_dirty = false;
+        }
+        self.recovery_point = self.recovery_point.max(self.active.base_offset());
+        self.checkpoint_recovery_point()?;
+        Ok(flushed)
+    }
+
+    /// Persists the recovery point at segment granularity: recovery validates the active segment
+    /// after every unclean stop anyway, so a finer value would gain nothing and cost a checkpoint
+    /// write for every flush under flush.messages; this way the file changes only after a roll.
+    fn checkpoint_recovery_point(&mut self) -> Result<()> {
+        let value = self.recovery_point.min(self.active.base_offset());
+        if self.checkpointed_recovery_point != Some(value) {
+            checkpoint::write_recovery_point(&self.dir, value)?;
+            self.checkpointed_recovery_point = Some(value);
+        }
+        Ok(())
+    }
+
+    /// fsync everything: segments sealed by rolls and not yet flushed, the active segment and its
+    /// indexes, and the directory if files were created or removed. Afterwards the recovery point is
+    /// the log end offset (the checkpoint file follows at the next `flush_rolled` or close).
     pub fn flush(&mut self) -> Result<()> {
+        self.check_online()?;
+        let result = self.flush_online();
+        self.storage(result)
+    }
+
+    fn flush_online(&mut self) -> Result<()> {
+        for seg in self.older.iter_mut().filter(|s| s.unflushed) {
+            seg.flush()?;
+        }
         self.active.flush()?;
         if self.dir_dirty {
             files::sync_dir(&self.dir)?;
             self.dir_dirty = false;
         }
         self.flush_state.flushed();
+        self.recovery_point = self.log_end_offset();
         Ok(())
     }
 
-    /// Flush and mark the log cleanly closed (so the next open skips the full tail scan).
+    /// Flush, checkpoint the recovery point and mark the log cleanly closed (so the next open skips
+    /// validating segments). An offline log is not marked clean.
     pub fn close(mut self) -> Result<()> {
         self.flush()?;
-        checkpoint::write_clean_shutdown(&self.dir, self.log_end_offset())
+        let result = self
+            .checkpoint_recovery_point()
+            .and_then(|()| checkpoint::write_clean_shutdown(&self.dir, self.log_end_offset()));
+        self.storage(result)
     }
 
     /// Remove the partition directory (DeleteTopics).

@@ -2,16 +2,18 @@
 //! or recovering it from disk.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::batch::{self, BatchHeader, HEADER_LEN, LENGTH_POS, LOG_OVERHEAD};
 use crate::error::{IoContext, LogError, Result};
 use crate::files::{self, FileKind};
+use crate::fsio;
 use crate::index::{Indexer, OffsetIndex, TimeIndex};
 use crate::scan::{Scanner, Step, SCAN_CHUNK, WALK_CHUNK};
 
@@ -58,6 +60,8 @@ pub(crate) struct Segment {
     pub(crate) ix: Indexer,
     /// When this process first saw the segment, for segment.ms while it has no timestamps.
     pub(crate) created_ms: Option<i64>,
+    /// Sealed by a roll but not yet fsynced (the background flush does it, see `Log::flush_rolled`).
+    pub(crate) unflushed: bool,
 }
 
 /// Checks a stored batch during a full scan. `strict` demands contiguous offsets starting at the
@@ -110,21 +114,42 @@ fn check_stored(
     Ok(())
 }
 
-/// `write_all` for a vectored write.
-fn write_all_vectored(mut file: &File, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-    IoSlice::advance_slices(&mut bufs, 0);
-    while !bufs.is_empty() {
-        match file.write_vectored(bufs) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "failed to write the whole record batch",
-                ))
+/// Positioned read of exactly `len` bytes into `buf`'s spare capacity, without zero-filling it first
+/// (fetches read up to megabytes per call; the fill would cost as much as the copy from the page cache).
+fn read_exact_at_uninit(
+    file: &File,
+    buf: &mut BytesMut,
+    len: usize,
+    offset: u64,
+) -> io::Result<()> {
+    buf.reserve(len);
+    let target = buf.len() + len;
+    let mut offset = offset;
+    while buf.len() < target {
+        let missing = target - buf.len();
+        let spare = buf.spare_capacity_mut();
+        let n = missing.min(spare.len());
+        let at = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "read offset too large"))?;
+        // SAFETY: `spare` is valid for writes of `spare.len() >= n` bytes and pread writes at most `n`.
+        let r = unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().cast(), n, at) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
             }
-            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            return Err(e);
         }
+        if r == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "segment file ended before the batches it indexes",
+            ));
+        }
+        let r = r as usize; // 0 < r <= n: pread never returns more than asked
+                            // SAFETY: pread initialised the first `r` bytes of the spare capacity.
+        unsafe { buf.set_len(buf.len() + r) };
+        offset += r as u64;
     }
     Ok(())
 }
@@ -139,11 +164,7 @@ impl Segment {
     }
 
     fn open_file(path: &Path) -> Result<File> {
-        OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(path)
-            .at(path)
+        fsio::open(path, OpenOptions::new().read(true).append(true)).at(path)
     }
 
     fn new_indexer(dir: &Path, base: i64) -> Indexer {
@@ -157,12 +178,10 @@ impl Segment {
     /// Creates a new, empty segment starting at `base`.
     pub(crate) fn create(dir: &Path, base: i64) -> Result<Segment> {
         let log_path = files::segment_path(dir, base, FileKind::Log);
-        let file = match OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create_new(true)
-            .open(&log_path)
-        {
+        let file = match fsio::open(
+            &log_path,
+            OpenOptions::new().read(true).append(true).create_new(true),
+        ) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let f = Self::open_file(&log_path)?;
@@ -189,6 +208,7 @@ impl Segment {
             size: 0,
             ix,
             created_ms: None,
+            unflushed: false,
         })
     }
 
@@ -210,6 +230,7 @@ impl Segment {
             size,
             ix: Self::new_indexer(dir, base),
             created_ms: None,
+            unflushed: false,
         };
         if mode == LoadMode::Trust {
             match seg.adopt_indexes(dir, interval, strict)? {
@@ -232,7 +253,8 @@ impl Segment {
         ))
     }
 
-    /// Loads the index files and checks them against the log; `Ok(Err(reason))` if they cannot be used.
+    /// Opens the index files (their last entries only) and checks them against the log;
+    /// `Ok(Err(reason))` if they cannot be used.
     fn adopt_indexes(
         &mut self,
         dir: &Path,
@@ -240,9 +262,16 @@ impl Segment {
         strict: bool,
     ) -> Result<std::result::Result<(), String>> {
         let base = self.ix.base;
-        let index = OffsetIndex::load(files::segment_path(dir, base, FileKind::Index), base)?;
-        let time_index =
-            TimeIndex::load(files::segment_path(dir, base, FileKind::TimeIndex), base)?;
+        let index = OffsetIndex::open(
+            files::segment_path(dir, base, FileKind::Index),
+            base,
+            self.size,
+        )?;
+        let time_index = TimeIndex::open(
+            files::segment_path(dir, base, FileKind::TimeIndex),
+            base,
+            self.size,
+        )?;
         match (index, time_index) {
             (Ok(index), Ok(time_index)) => {
                 self.ix.index = index;
@@ -250,7 +279,7 @@ impl Segment {
             }
             (Err(reason), _) | (_, Err(reason)) => return Ok(Err(reason)),
         }
-        if let Err(reason) = self.ix.index.check(self.size) {
+        if let Err(reason) = self.ix.index.check_last(self.size) {
             return Ok(Err(reason));
         }
         self.verify_tail(interval, strict)
@@ -326,7 +355,7 @@ impl Segment {
             prev_last = Some(header.last_offset());
         }
         let next_offset = prev_last.map_or(base, |l| l.saturating_add(1));
-        if let Err(reason) = self.ix.time_index.check(next_offset) {
+        if let Err(reason) = self.ix.time_index.check_last(next_offset) {
             return Ok(Err(reason));
         }
         self.ix.next_offset = next_offset;
@@ -389,8 +418,8 @@ impl Segment {
                     "truncating log segment {} at position {position}: {reason}",
                     self.log_path.display()
                 );
-                self.file.set_len(position).at(&self.log_path)?;
-                self.file.sync_all().at(&self.log_path)?;
+                fsio::set_len(&self.file, &self.log_path, position).at(&self.log_path)?;
+                fsio::sync_all(&self.file, &self.log_path).at(&self.log_path)?;
                 self.size = position;
                 Some(Truncation {
                     path: self.log_path.clone(),
@@ -421,9 +450,9 @@ impl Segment {
             slices.push(IoSlice::new(&head[..patch_len]));
             slices.push(IoSlice::new(&records[b.start + patch_len..end]));
         }
-        if let Err(e) = write_all_vectored(&self.file, &mut slices) {
+        if let Err(e) = fsio::write_all_vectored(&self.file, &self.log_path, &mut slices) {
             // Cut a partial write off so the file still ends on a batch boundary.
-            if let Err(undo) = self.file.set_len(self.size) {
+            if let Err(undo) = fsio::set_len(&self.file, &self.log_path, self.size) {
                 tracing::warn!(file = %self.log_path.display(), error = %undo, "could not undo a partial append");
             }
             return Err(e).at(&self.log_path);
@@ -527,10 +556,8 @@ impl Segment {
         let want = usize::try_from(want).map_err(|_| {
             LogError::CorruptBatch(format!("{}: read of {want} bytes", self.log_path.display()))
         })?;
-        let mut buf = vec![0u8; want];
-        self.file
-            .read_exact_at(&mut buf, position)
-            .at(&self.log_path)?;
+        let mut buf = BytesMut::new();
+        read_exact_at_uninit(&self.file, &mut buf, want, position).at(&self.log_path)?;
         let mut cut = 0usize;
         while cut + LOG_OVERHEAD <= want {
             let length = batch::get_i32(&buf, cut + LENGTH_POS);
@@ -550,7 +577,7 @@ impl Segment {
             )));
         }
         buf.truncate(cut);
-        Ok(Bytes::from(buf))
+        Ok(buf.freeze())
     }
 
     /// Position to start a search for the first record with timestamp `>= ts`.
@@ -580,13 +607,23 @@ impl Segment {
     /// Writes pending index entries and fsyncs the log and its indexes.
     pub(crate) fn flush(&mut self) -> Result<()> {
         self.ix.write_pending(true)?;
-        self.file.sync_data().at(&self.log_path)
+        fsio::sync_data(&self.file, &self.log_path).at(&self.log_path)?;
+        self.unflushed = false;
+        Ok(())
     }
 
-    /// Makes the segment inactive: final time-index entry, everything on disk and durable.
+    /// Makes the segment inactive: final time-index entry, index entries written (not fsynced). The
+    /// fsync is left to the background flush so a roll costs the append path no disk wait.
     pub(crate) fn seal(&mut self) -> Result<()> {
         self.ix.seal();
-        self.flush()
+        self.ix.write_pending(false)?;
+        self.unflushed = true;
+        Ok(())
+    }
+
+    /// Drops the index entries held for lookups if none used them since the previous call.
+    pub(crate) fn release_index_if_unused(&mut self) -> bool {
+        self.ix.release_if_unused()
     }
 
     /// Removes the segment's files, the log first: a crash in between leaves orphan index files,
