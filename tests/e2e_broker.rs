@@ -129,6 +129,18 @@ impl MultiDirBroker {
     fn log_text(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// The broker process's resident set size in bytes.
+    fn rss(&self) -> u64 {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS")
+            * 1024
+    }
 }
 
 impl Drop for MultiDirBroker {
@@ -209,19 +221,7 @@ impl Conn {
     fn call<R: Encodable, T: Decodable>(&mut self, key: ApiKey, version: i16, body: &R) -> T {
         let correlation = self.next;
         self.next += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(key as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(correlation)
-            .with_client_id(Some(s("weft-e2e-broker")));
-        let mut buf = BytesMut::new();
-        buf.put_i32(0);
-        header
-            .encode(&mut buf, key.request_header_version(version))
-            .unwrap();
-        body.encode(&mut buf, version).unwrap();
-        let len = (buf.len() - 4) as i32;
-        buf[0..4].copy_from_slice(&len.to_be_bytes());
+        let buf = request_frame(key, version, correlation, body);
         self.stream.write_all(&buf).expect("write request");
 
         let mut len = [0u8; 4];
@@ -339,6 +339,24 @@ impl Conn {
             &MetadataRequest::default().with_topics(None),
         )
     }
+}
+
+/// `length | header | body` of a request.
+fn request_frame<R: Encodable>(key: ApiKey, version: i16, correlation: i32, body: &R) -> Bytes {
+    let header = RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(correlation)
+        .with_client_id(Some(s("weft-e2e-broker")));
+    let mut buf = BytesMut::new();
+    buf.put_i32(0);
+    header
+        .encode(&mut buf, key.request_header_version(version))
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    let len = (buf.len() - 4) as i32;
+    buf[0..4].copy_from_slice(&len.to_be_bytes());
+    buf.freeze()
 }
 
 /// One v2 batch of `n` records with `value_len`-byte values and keys `k<i % keys>`.
@@ -543,6 +561,90 @@ fn fetch_asking_for_2gb_is_answered_within_fetch_max_bytes() {
         .clone()
         .unwrap_or_default();
     assert_eq!(batch_sizes(&records).len(), 3);
+}
+
+#[test]
+fn a_client_that_does_not_read_its_responses_holds_bounded_broker_memory() {
+    const CAP: usize = 4 << 20;
+    let tmp = tempfile::tempdir().unwrap();
+    let w = MultiDirBroker::start(&[tmp.path()], &["fetch.max.bytes=4194304"]);
+    let b = w.bootstrap();
+    create(&b, "wide", 1, &[]);
+    let mut conn = Conn::open(&b);
+    for i in 0..8 {
+        assert_eq!(
+            conn.produce("wide", 0, batch(1, 1_000_000, 1, b'w')),
+            (NONE, i)
+        );
+    }
+    let baseline = w.rss();
+
+    // Pipeline fetches (each answered with ~4 MiB) and never read a response.
+    let req = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(i32::MAX)
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(s("wide")))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(i32::MAX)])]);
+    let stalled = TcpStream::connect(&b).expect("connect");
+    stalled.set_nonblocking(true).unwrap();
+    let mut stalled = stalled;
+    let mut correlation = 0;
+    let mut pending: &[u8] = &[];
+    let mut frame;
+    let mut blocked_since: Option<Instant> = None;
+    let mut max_rss = baseline;
+    let deadline = Instant::now() + PATIENCE;
+    // The broker stops reading this connection once its responses back up; then our writes block.
+    // Watch for a while after that to see memory stay bounded.
+    while blocked_since.is_none_or(|t| t.elapsed() < Duration::from_secs(3)) {
+        assert!(
+            Instant::now() < deadline,
+            "the broker kept reading requests from a client that reads no responses"
+        );
+        if pending.is_empty() {
+            correlation += 1;
+            frame = request_frame(ApiKey::Fetch, 12, correlation, &req);
+            pending = &frame[..];
+        }
+        match stalled.write(pending) {
+            Ok(n) => {
+                pending = &pending[n..];
+                blocked_since = None;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                blocked_since.get_or_insert_with(Instant::now);
+                max_rss = max_rss.max(w.rss());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    max_rss = max_rss.max(w.rss());
+    // The connection holds about: one response in the queue, one being written, one being built.
+    // Without a byte bound, 32 queued responses would hold ~130 MiB.
+    let growth = max_rss.saturating_sub(baseline);
+    eprintln!(
+        "stalled connection: {correlation} fetches sent, broker RSS grew {} MiB",
+        growth >> 20
+    );
+    assert!(
+        growth < (12 * CAP) as u64,
+        "broker RSS grew by {} MiB for one stalled connection (sent {correlation} fetches)",
+        growth >> 20
+    );
+    // Other connections are served meanwhile.
+    let mut other = Conn::open(&b);
+    assert!(other.api_versions_ok());
+    assert_eq!(other.latest("wide", 0), (NONE, 8));
+    drop(stalled);
 }
 
 // ---------------------------------------------------------------------------------------------
