@@ -247,3 +247,84 @@ fn read_pass(
     }
     (total, has_error)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::LogExecutor;
+    use crate::log_dir::LogDir;
+    use weft_log::{Log, LogConfig};
+
+    fn partition(dir: &std::path::Path, exec: &Arc<LogExecutor>) -> Arc<Partition> {
+        let (log, _) = Log::open(dir, LogConfig::default()).unwrap();
+        Arc::new(Partition::new(
+            Arc::from("t"),
+            0,
+            log,
+            Arc::new(LogDir::new(dir.to_path_buf())),
+            exec.clone(),
+        ))
+    }
+
+    fn slot(p: &Arc<Partition>) -> Slot {
+        Slot {
+            topic_index: 0,
+            partition_index: p.index,
+            partition: Some(p.clone()),
+            fetch_offset: 0,
+            max_bytes: 1 << 20,
+            missing_code: code::UNKNOWN_TOPIC_OR_PARTITION,
+            data: None,
+            done: false,
+            seen_end: None,
+        }
+    }
+
+    fn one_batch() -> Bytes {
+        let c = crate::groups::Committed {
+            offset: 1,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_ts: 0,
+            log_offset: -1,
+        };
+        crate::groups::offsets::encode_batch("g", &[("t", 0, Some(&c))], 0).unwrap()
+    }
+
+    #[test]
+    fn a_woken_long_poll_reads_only_partitions_that_were_empty_and_moved() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exec = LogExecutor::start(1);
+        let parts: Vec<_> = (0..3)
+            .map(|i| partition(&tmp.path().join(format!("t-{i}")), &exec))
+            .collect();
+        parts[0].append_blocking(one_batch(), 0).unwrap();
+        let mut slots: Vec<Slot> = parts.iter().map(slot).collect();
+
+        let (total, error) = read_pass(&mut slots, 0, 1 << 20, false);
+        assert!(!error);
+        let first = slots[0].data.as_ref().unwrap().records.clone().unwrap();
+        assert_eq!(total, first.len());
+        assert!(slots[0].done && !slots[1].done && !slots[2].done);
+        // Nothing changed: a wake-up reads nothing.
+        assert!(!slots.iter().any(needs_read));
+
+        // Data arrives on partition 1 only: only it is read again; partition 0's data is kept as is.
+        parts[1].append_blocking(one_batch(), 0).unwrap();
+        assert_eq!(
+            slots.iter().map(needs_read).collect::<Vec<_>>(),
+            vec![false, true, false]
+        );
+        let (total, _) = read_pass(&mut slots, total, 1 << 20, false);
+        let kept = slots[0].data.as_ref().unwrap().records.clone().unwrap();
+        assert_eq!(
+            kept.as_ptr(),
+            first.as_ptr(),
+            "partition 0 was not read again"
+        );
+        let second = slots[1].data.as_ref().unwrap().records.clone().unwrap();
+        assert!(!second.is_empty());
+        assert_eq!(total, first.len() + second.len());
+        exec.shutdown();
+    }
+}
