@@ -2,20 +2,37 @@
 //!
 //! Kafka framing: every request and response is a big-endian i32 length followed by that many bytes.
 //! Requests on one connection are answered in order (clients pipeline and match correlation ids).
+//!
+//! Back-pressure: responses wait for the socket in a queue bounded both in entries and in bytes
+//! (`fetch.max.bytes` plus 1 MiB, so one full Fetch response always fits). While it is full the
+//! connection reads no further requests, so a client that does not read its responses holds at most
+//! that much broker memory. Responses are written with vectored writes, several queued responses per
+//! system call, the stored record bytes of a Fetch response included without a copy.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use std::io::IoSlice;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::handlers::{self, Outcome};
 use crate::server::Broker;
 
 /// Responses waiting to be written per connection; a slow reader back-pressures request handling.
 const WRITE_QUEUE: usize = 32;
+
+/// Slices handed to one vectored write (Linux's IOV_MAX is 1024).
+const MAX_IOV: usize = 256;
+
+/// A response frame as chunks, holding its share of the connection's byte budget until written.
+struct Queued {
+    chunks: Vec<Bytes>,
+    _permit: OwnedSemaphorePermit,
+}
 
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +46,7 @@ pub enum FrameError {
 }
 
 /// Reads one length-prefixed frame; `Ok(None)` on a clean end of stream between frames.
-pub async fn read_frame<R: AsyncReadExt + Unpin>(
+pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     max: u32,
 ) -> Result<Option<Bytes>, FrameError> {
@@ -60,6 +77,42 @@ pub async fn read_frame<R: AsyncReadExt + Unpin>(
     Ok(Some(buf.freeze()))
 }
 
+/// Writes `chunks` (one or more frames back to back) with vectored writes.
+pub async fn write_chunks<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    chunks: &mut [Bytes],
+) -> std::io::Result<()> {
+    let mut idx = 0;
+    loop {
+        while idx < chunks.len() && chunks[idx].is_empty() {
+            idx += 1;
+        }
+        if idx == chunks.len() {
+            return Ok(());
+        }
+        let slices: Vec<IoSlice<'_>> = chunks[idx..]
+            .iter()
+            .filter(|c| !c.is_empty())
+            .take(MAX_IOV)
+            .map(|c| IoSlice::new(c))
+            .collect();
+        let mut n = w.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 && idx < chunks.len() {
+            let len = chunks[idx].len();
+            if n >= len {
+                n -= len;
+                idx += 1;
+            } else {
+                chunks[idx].advance(n);
+                n = 0;
+            }
+        }
+    }
+}
+
 /// Serves one client connection until it closes, misbehaves, or the broker shuts down.
 pub async fn serve(
     broker: Arc<Broker>,
@@ -71,14 +124,37 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
-    let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
+    let (tx, mut rx) = mpsc::channel::<Queued>(WRITE_QUEUE);
+    let budget = (broker.config.fetch_max_bytes as usize)
+        .saturating_add(1 << 20)
+        .min(u32::MAX as usize);
+    let bytes_left = Arc::new(Semaphore::new(budget));
 
     let writer = tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
-            if let Err(e) = write_half.write_all(&frame).await {
+        let mut batch: Vec<Queued> = Vec::new();
+        while let Some(first) = rx.recv().await {
+            batch.push(first);
+            // Whatever else is already queued goes out in the same system call.
+            let mut n = batch[0].chunks.len();
+            while n < MAX_IOV {
+                match rx.try_recv() {
+                    Ok(q) => {
+                        n += q.chunks.len();
+                        batch.push(q);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let mut chunks: Vec<Bytes> = batch
+                .iter_mut()
+                .flat_map(|q| std::mem::take(&mut q.chunks))
+                .collect();
+            if let Err(e) = write_chunks(&mut write_half, &mut chunks).await {
                 tracing::debug!(%peer, error = %e, "write failed; closing connection");
                 break;
             }
+            // Dropping the entries returns their bytes to the budget.
+            batch.clear();
         }
         let _ = write_half.shutdown().await;
     });
@@ -101,17 +177,33 @@ pub async fn serve(
                 break;
             }
         };
-        match handlers::handle_frame(&broker, frame, peer, &listener_name).await {
-            Outcome::Respond(bytes) => {
-                if tx.send(bytes).await.is_err() {
-                    break;
-                }
-            }
-            Outcome::NoResponse => {}
+        let chunks = match handlers::handle_frame(&broker, frame, peer, &listener_name).await {
+            Outcome::Respond(bytes) => vec![bytes],
+            Outcome::RespondChunks(chunks) => chunks,
+            Outcome::NoResponse => continue,
             Outcome::Close(reason) => {
                 tracing::warn!(%peer, %reason, "closing connection");
                 break;
             }
+        };
+        let size: usize = chunks.iter().map(|c| c.len()).sum();
+        // Waits (reading no more requests) while earlier responses fill the budget; a response larger
+        // than the whole budget waits for the queue to drain.
+        let want = size.clamp(1, budget) as u32;
+        let permit = tokio::select! {
+            p = bytes_left.clone().acquire_many_owned(want) => p,
+            _ = shutdown.changed() => break,
+        };
+        let Ok(permit) = permit else { break };
+        if tx
+            .send(Queued {
+                chunks,
+                _permit: permit,
+            })
+            .await
+            .is_err()
+        {
+            break;
         }
     }
     drop(tx);

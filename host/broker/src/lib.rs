@@ -5,7 +5,10 @@
 //! - [`properties`]: reader for Kafka's `server.properties` format, as a figment provider.
 //! - [`topic_config`]: topic-level config keys (`retention.ms`, `cleanup.policy`, ...) and their broker defaults.
 //! - [`topics`]: the topic registry: topics, partitions, their logs and persisted metadata.
-//! - [`partition`]: one partition: its log behind a lock, and the wake-up for long-polling fetches.
+//! - [`partition`]: one partition: its log behind a lock, the named operations on it, and the wake-up
+//!   for long-polling fetches.
+//! - [`executor`]: the log executor: threads that run appends off the async workers, ordered per partition.
+//! - [`log_dir`]: a log directory and whether an I/O error took it offline.
 //! - [`server`]: listeners, the accept loop, background maintenance and shutdown.
 //! - [`connection`]: turns a socket's bytes into request frames and writes response frames, nothing else.
 //! - [`groups`]: the group coordinator: consumer groups, rebalances, committed offsets in `__consumer_offsets`.
@@ -15,8 +18,10 @@
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod executor;
 pub mod groups;
 pub mod handlers;
+pub mod log_dir;
 pub mod maintenance;
 pub mod partition;
 pub mod properties;

@@ -1,13 +1,16 @@
 //! Background log maintenance: retention, compaction and time-based flushes, each on its own interval.
 //!
-//! Work runs on blocking threads (it does file I/O and may rewrite segments) one partition at a time,
-//! so a produce to another partition is never stuck behind it.
+//! Passes run on tokio's blocking threads, never on an async worker, one partition at a time, through
+//! the named [`Partition`](crate::partition::Partition) methods. A pass holds only the partition it
+//! works on: produce to other partitions goes on through the log executor's other threads, and
+//! heartbeats, metadata and fetches of other partitions never wait for it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use crate::partition::PartitionError;
 use crate::server::Broker;
 
 /// Milliseconds since the Unix epoch (Kafka's timestamp unit).
@@ -71,8 +74,8 @@ fn every(broker: Arc<Broker>, interval_ms: u64, pass: fn(&Broker)) -> JoinHandle
 fn retention_pass(broker: &Broker) {
     let now = now_ms();
     for p in broker.topics.all_partitions() {
-        match p.with_log(|log| log.enforce_retention(now)) {
-            Ok(Ok(r)) if r.deleted_segments > 0 => tracing::info!(
+        match p.enforce_retention(now) {
+            Ok(r) if r.deleted_segments > 0 => tracing::info!(
                 topic = %p.topic,
                 partition = p.index,
                 segments = r.deleted_segments,
@@ -80,7 +83,7 @@ fn retention_pass(broker: &Broker) {
                 log_start_offset = r.log_start_offset,
                 "retention deleted old segments"
             ),
-            Ok(Err(e)) => {
+            Err(e @ PartitionError::Log(_)) => {
                 tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed")
             }
             _ => {}
@@ -91,14 +94,11 @@ fn retention_pass(broker: &Broker) {
 fn compaction_pass(broker: &Broker) {
     let now = now_ms();
     for p in broker.topics.all_partitions() {
-        let compacting = p
-            .with_log(|log| log.config().cleanup_policy.compact)
-            .unwrap_or(false);
-        if !compacting {
+        if !p.is_compacted() {
             continue;
         }
-        match p.with_log(|log| log.compact(now)) {
-            Ok(Ok(r)) if r.records_removed > 0 || r.segments_rewritten > 0 => tracing::info!(
+        match p.compact(now) {
+            Ok(r) if r.records_removed > 0 || r.segments_rewritten > 0 => tracing::info!(
                 topic = %p.topic,
                 partition = p.index,
                 segments = r.segments_rewritten,
@@ -107,7 +107,7 @@ fn compaction_pass(broker: &Broker) {
                 bytes_after = r.bytes_after,
                 "compacted log"
             ),
-            Ok(Err(e)) => {
+            Err(e @ PartitionError::Log(_)) => {
                 tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "compaction failed")
             }
             _ => {}
@@ -122,7 +122,7 @@ fn offset_expiry_pass(broker: &Broker) {
 fn flush_pass(broker: &Broker) {
     let now = now_ms();
     for p in broker.topics.all_partitions() {
-        if let Ok(Err(e)) = p.with_log(|log| log.maybe_flush(now)) {
+        if let Err(e @ PartitionError::Log(_)) = p.maybe_flush(now) {
             tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
         }
     }

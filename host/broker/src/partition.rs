@@ -1,11 +1,33 @@
-//! One partition: its log behind a lock, and the notification long-polling fetches wait on.
+//! One partition: its log behind a lock, the ordered queue its writes run on, and the wake-up for
+//! long-polling fetches. Every lock scope on a log is in this file.
+//!
+//! Where work runs:
+//! - Appends go through the [`LogExecutor`] (the partition's [`SerialQueue`]), never on an async worker:
+//!   async callers await [`Partition::append`], blocking callers use [`Partition::append_blocking`].
+//! - Reads ([`Partition::read`], offset lookups, DeleteRecords) are synchronous positioned reads under
+//!   the lock, bounded by the caller's byte budget; callers run them on a blocking thread.
+//! - Maintenance ([`Partition::compact`], [`Partition::enforce_retention`], [`Partition::maybe_flush`])
+//!   runs on the maintenance threads.
+//! - [`Partition::offsets`] reads cached offsets without taking the lock, so Metadata, a full fetch
+//!   response and the long-poll check never wait behind a write or a compaction.
+//!
+//! A storage error (I/O on write, fsync or read) takes the partition's whole log directory offline;
+//! every partition in it then answers [`PartitionError::Offline`] (KAFKA_STORAGE_ERROR).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
-use weft_log::{AppendInfo, Log, LogConfig, LogError, ReadResult};
+use weft_log::{
+    AppendInfo, CompactionReport, Log, LogConfig, LogError, ReadResult, RetentionReport,
+};
+
+use crate::error::{code, log_error_code};
+use crate::executor::{ExecError, LogExecutor, SerialQueue};
+use crate::log_dir::LogDir;
 
 /// Leader epoch written into stored batches and returned in metadata. -1 ("unknown") keeps clients
 /// from issuing OffsetForLeaderEpoch, which a single node without epochs has no use for.
@@ -13,14 +35,21 @@ pub const LEADER_EPOCH: i32 = -1;
 
 /// A partition's log and the wake-up signal for fetches waiting on new data.
 ///
-/// Invariant: the log is `None` only after the partition was deleted; every accessor then reports
-/// `Deleted`, so a request racing a DeleteTopics gets UNKNOWN_TOPIC_OR_PARTITION, never a panic.
+/// Invariant: the log is `None` only after the partition was deleted or closed; every accessor then
+/// reports `Deleted`, so a request racing a DeleteTopics gets UNKNOWN_TOPIC_OR_PARTITION, never a panic.
 pub struct Partition {
     pub topic: Arc<str>,
     pub index: i32,
     dir: PathBuf,
+    log_dir: Arc<LogDir>,
     log: Mutex<Option<Log>>,
+    /// Cached (log start, log end) offsets, refreshed under the lock after every change.
+    start: AtomicI64,
+    end: AtomicI64,
+    deleted: AtomicBool,
     appended: Notify,
+    queue: Arc<SerialQueue>,
+    exec: Arc<LogExecutor>,
 }
 
 /// Why a partition operation failed.
@@ -28,18 +57,53 @@ pub struct Partition {
 pub enum PartitionError {
     #[error("partition was deleted")]
     Deleted,
+    #[error("log directory {0} is offline after an I/O error")]
+    Offline(PathBuf),
     #[error(transparent)]
     Log(#[from] LogError),
+    #[error(transparent)]
+    Executor(#[from] ExecError),
+}
+
+impl PartitionError {
+    /// The Kafka error code; `missing` is what a deleted partition answers (unknown topic or topic id).
+    pub fn code(&self, missing: i16) -> i16 {
+        match self {
+            PartitionError::Deleted => missing,
+            PartitionError::Offline(_) => code::KAFKA_STORAGE_ERROR,
+            PartitionError::Log(e) => log_error_code(e),
+            // Shutting down: clients retry elsewhere (here: after the restart).
+            PartitionError::Executor(ExecError::Closed) => code::NOT_LEADER_OR_FOLLOWER,
+            PartitionError::Executor(ExecError::Panicked) => code::UNKNOWN_SERVER_ERROR,
+        }
+    }
+}
+
+/// Whether a log error means the disk failed (as opposed to bad input).
+fn is_storage_error(e: &LogError) -> bool {
+    e.is_storage_error()
 }
 
 impl Partition {
-    pub fn new(topic: Arc<str>, index: i32, log: Log) -> Self {
+    pub fn new(
+        topic: Arc<str>,
+        index: i32,
+        log: Log,
+        log_dir: Arc<LogDir>,
+        exec: Arc<LogExecutor>,
+    ) -> Self {
         Partition {
             topic,
             index,
             dir: log.dir().to_path_buf(),
+            start: AtomicI64::new(log.log_start_offset()),
+            end: AtomicI64::new(log.log_end_offset()),
             log: Mutex::new(Some(log)),
+            log_dir,
+            deleted: AtomicBool::new(false),
             appended: Notify::new(),
+            queue: SerialQueue::new(),
+            exec,
         }
     }
 
@@ -47,32 +111,155 @@ impl Partition {
         &self.dir
     }
 
-    /// Runs `f` with the log locked.
-    pub fn with_log<R>(&self, f: impl FnOnce(&mut Log) -> R) -> Result<R, PartitionError> {
-        let mut guard = self.log.lock();
-        let log = guard.as_mut().ok_or(PartitionError::Deleted)?;
-        Ok(f(log))
+    pub fn log_dir(&self) -> &Arc<LogDir> {
+        &self.log_dir
     }
 
-    /// Appends a producer's record batches and wakes fetches waiting on this partition.
-    pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, PartitionError> {
-        let info = self.with_log(|log| log.append(records, LEADER_EPOCH, now_ms))??;
+    /// The one lock scope: runs `f` on the log, refreshes the cached offsets, and takes the log
+    /// directory offline if `f` failed on storage.
+    fn locked<R>(
+        &self,
+        f: impl FnOnce(&mut Log) -> Result<R, LogError>,
+    ) -> Result<R, PartitionError> {
+        if self.log_dir.is_offline() {
+            return Err(PartitionError::Offline(self.log_dir.path().to_path_buf()));
+        }
+        let mut guard = self.log.lock();
+        let log = guard.as_mut().ok_or(PartitionError::Deleted)?;
+        let out = f(log);
+        self.start.store(log.log_start_offset(), Ordering::Release);
+        self.end.store(log.log_end_offset(), Ordering::Release);
+        drop(guard);
+        out.map_err(|e| {
+            if is_storage_error(&e) {
+                self.log_dir
+                    .mark_offline(&format!("{}-{}: {e}", self.topic, self.index));
+            }
+            PartitionError::Log(e)
+        })
+    }
+
+    /// Appends on the calling thread (a log executor thread) and wakes waiting fetches.
+    fn append_here(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, PartitionError> {
+        let info = self.locked(|log| log.append(records, LEADER_EPOCH, now_ms))?;
         self.appended.notify_waiters();
         Ok(info)
     }
 
-    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, PartitionError> {
-        Ok(self.with_log(|log| log.read(offset, max_bytes))??)
+    /// Appends a producer's record batches on the log executor, after earlier appends to this partition.
+    pub async fn append(
+        self: &Arc<Self>,
+        records: Bytes,
+        now_ms: i64,
+    ) -> Result<AppendInfo, PartitionError> {
+        self.check_online()?;
+        let p = self.clone();
+        self.exec
+            .run(&self.queue, move || p.append_here(&records, now_ms))
+            .await?
     }
 
-    /// (log start offset, log end offset).
+    /// [`append`](Self::append) for blocking threads (never call it from an async task).
+    pub fn append_blocking(
+        self: &Arc<Self>,
+        records: Bytes,
+        now_ms: i64,
+    ) -> Result<AppendInfo, PartitionError> {
+        self.check_online()?;
+        let p = self.clone();
+        self.exec
+            .run_blocking(&self.queue, move || p.append_here(&records, now_ms))?
+    }
+
+    fn check_online(&self) -> Result<(), PartitionError> {
+        if self.log_dir.is_offline() {
+            return Err(PartitionError::Offline(self.log_dir.path().to_path_buf()));
+        }
+        if self.deleted.load(Ordering::Acquire) {
+            return Err(PartitionError::Deleted);
+        }
+        Ok(())
+    }
+
+    /// Whole batches from `offset`, at most `max_bytes` (but at least one batch). A positioned read of
+    /// at most the caller's budget under the lock; call it from a blocking thread.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, PartitionError> {
+        self.locked(|log| log.read(offset, max_bytes))
+    }
+
+    /// (log start offset, log end offset), from the cache: never waits for the lock.
     pub fn offsets(&self) -> Result<(i64, i64), PartitionError> {
-        self.with_log(|log| (log.log_start_offset(), log.log_end_offset()))
+        self.check_online()?;
+        Ok((
+            self.start.load(Ordering::Acquire),
+            self.end.load(Ordering::Acquire),
+        ))
+    }
+
+    /// The log end offset as last cached (for the long-poll "did anything change" check).
+    pub fn log_end_offset(&self) -> i64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    /// ListOffsets by timestamp: (offset, timestamp) of the first record at or after `ts`. Scans
+    /// indexes and batches; call it from a blocking thread.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, PartitionError> {
+        self.locked(|log| log.offset_for_timestamp(ts))
+    }
+
+    /// ListOffsets MAX_TIMESTAMP; call it from a blocking thread.
+    pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, PartitionError> {
+        self.locked(|log| log.max_timestamp_offset())
+    }
+
+    /// DeleteRecords: advances the log start offset to `offset` (-1: the log end offset); returns the
+    /// new log start offset. Call it from a blocking thread.
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, PartitionError> {
+        self.locked(|log| {
+            let end = log.log_end_offset();
+            let target = if offset == -1 { end } else { offset };
+            if target < 0 || target > end {
+                return Err(LogError::OffsetOutOfRange {
+                    requested: target,
+                    start: log.log_start_offset(),
+                    end,
+                });
+            }
+            log.delete_records_before(target)
+        })
     }
 
     pub fn set_config(&self, config: LogConfig) {
-        // A deleted partition has no config to change; ignoring that is correct.
-        let _ = self.with_log(|log| log.set_config(config));
+        // A deleted or offline partition has no config to change; ignoring that is correct.
+        let _ = self.locked(|log| {
+            log.set_config(config);
+            Ok(())
+        });
+    }
+
+    /// Whether the log is compacted (cleanup.policy includes compact).
+    pub fn is_compacted(&self) -> bool {
+        self.locked(|log| Ok(log.config().cleanup_policy.compact))
+            .unwrap_or(false)
+    }
+
+    /// Retention (maintenance thread).
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport, PartitionError> {
+        self.locked(|log| log.enforce_retention(now_ms))
+    }
+
+    /// One compaction pass (maintenance thread).
+    ///
+    /// This is the one call site of the log's compaction. It holds the partition lock for the whole
+    /// pass today; when the log splits compaction into plan (under the lock) / build (no lock) / swap
+    /// (short lock), this method becomes: plan under `locked`, build outside it, swap under `locked`.
+    pub fn compact(&self, now_ms: i64) -> Result<CompactionReport, PartitionError> {
+        self.locked(|log| log.compact(now_ms))
+    }
+
+    /// Time-based flush (flush.ms), from the maintenance thread.
+    pub fn maybe_flush(&self, now_ms: i64) -> Result<bool, PartitionError> {
+        self.locked(|log| log.maybe_flush(now_ms))
     }
 
     /// A future that completes on the next append; create it before checking for data.
@@ -82,6 +269,7 @@ impl Partition {
 
     /// Takes the log out (for deletion or shutdown); later accessors report `Deleted`.
     pub fn take_log(&self) -> Option<Log> {
+        self.deleted.store(true, Ordering::Release);
         let log = self.log.lock().take();
         self.appended.notify_waiters();
         log

@@ -21,6 +21,8 @@ pub struct Broker {
     pub cluster_id: String,
     /// Advertised address per listener name (ports resolved after binding, so port 0 works).
     pub advertised: Vec<Listener>,
+    /// acks=0 produce requests that failed (the producer gets no answer, so they are counted and logged).
+    pub acks0_failures: std::sync::atomic::AtomicU64,
     shutdown: watch::Sender<bool>,
 }
 
@@ -59,7 +61,14 @@ impl Broker {
     /// Recovers the logs, binds every listener and starts serving.
     pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
         let started = std::time::Instant::now();
-        let topics = Topics::open(&config)?;
+        let exec = crate::executor::LogExecutor::start(crate::executor::THREADS);
+        let topics = match Topics::open(&config, exec.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                exec.shutdown();
+                return Err(e);
+            }
+        };
         let cluster_id = load_or_create_meta(&config)?;
         let groups = crate::groups::Groups::new(&config);
         let (loaded_groups, loaded_offsets) = groups.load(&topics);
@@ -106,6 +115,7 @@ impl Broker {
             groups,
             cluster_id,
             advertised,
+            acks0_failures: std::sync::atomic::AtomicU64::new(0),
             shutdown,
         });
         // Deleting a topic removes its committed offsets; Weak because the hook lives inside the broker.
@@ -152,7 +162,14 @@ impl RunningBroker {
         }
         // Give in-flight requests a moment to complete before the logs close under them.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        self.broker.topics.close_all();
+        // Closing flushes every log and joins the log threads: blocking work.
+        let broker = self.broker.clone();
+        if tokio::task::spawn_blocking(move || broker.topics.close_all())
+            .await
+            .is_err()
+        {
+            tracing::error!("closing the logs panicked");
+        }
         tracing::info!("broker stopped");
     }
 }

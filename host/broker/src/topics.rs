@@ -1,9 +1,16 @@
 //! The topic registry: which topics exist, their partitions and logs, and the metadata file that
 //! remembers them (`<first log dir>/__weft_meta/topics.json`).
 //!
-//! Invariant: `topics.json` is the source of truth for which topics exist. It is rewritten atomically
-//! (temp file + rename) before a change becomes visible, so a crash never leaves a half-known topic;
-//! partition directories of topics it does not name are leftovers of an interrupted deletion.
+//! Invariants:
+//! - `topics.json` is the source of truth for which topics exist. Every change (create, delete, add
+//!   partitions, config) is written to it atomically (temp file, fsync, rename, directory fsync)
+//!   *before* it becomes visible; a failed save leaves the change undone and visible nowhere.
+//! - A deleted topic's partition directories are renamed aside at once (Kafka's
+//!   `<topic>-<p>.<uuid>-delete`) and removed in the background, so a topic re-created with the same
+//!   name starts empty. Start-up removes only `-delete` directories: a partition directory that
+//!   `topics.json` does not name is left alone with a warning (it may hold acknowledged data), and is
+//!   moved aside as `<topic>-<p>.<uuid>-stray` if a new topic needs its name.
+//! - Topic changes do file I/O: callers run them on blocking threads, never on an async worker.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -16,6 +23,8 @@ use weft_log::Log;
 
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
+use crate::executor::LogExecutor;
+use crate::log_dir::LogDir;
 use crate::partition::Partition;
 use crate::topic_config::{self, TopicDefaults};
 
@@ -29,12 +38,21 @@ pub struct TopicInfo {
     pub overrides: BTreeMap<String, String>,
 }
 
+impl TopicInfo {
+    /// The partition with this index; the one lookup every handler uses.
+    pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i))
+    }
+}
+
 #[derive(Serialize, Deserialize, Default)]
 struct MetaFile {
     topics: Vec<MetaTopic>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone)]
 struct MetaTopic {
     name: String,
     id: Uuid,
@@ -54,7 +72,8 @@ pub struct Topics {
     state: RwLock<State>,
     /// Serialises changes (create/delete/alter) so each is persisted before the next starts.
     change: Mutex<()>,
-    dirs: Vec<PathBuf>,
+    dirs: Vec<Arc<LogDir>>,
+    exec: Arc<LogExecutor>,
     meta_path: PathBuf,
     defaults: RwLock<TopicDefaults>,
     /// Called with a topic's name after it was deleted (the group coordinator drops its offsets).
@@ -108,35 +127,88 @@ fn parse_partition_dir(name: &str) -> Option<(&str, i32)> {
     Some((topic, idx))
 }
 
+/// Suffix of partition directories awaiting removal (Kafka's `-delete`).
+const DELETE_SUFFIX: &str = "-delete";
+/// Suffix of unknown partition directories moved aside for a new topic of the same name (kept).
+const STRAY_SUFFIX: &str = "-stray";
+
+/// Renames `dir` to `<dir name>.<uuid><suffix>` next to it; returns the new path.
+fn rename_aside(dir: &Path, suffix: &str) -> Result<PathBuf, BrokerError> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let to = dir.with_file_name(format!("{name}.{}{suffix}", Uuid::new_v4().simple()));
+    std::fs::rename(dir, &to).map_err(io_err(dir))?;
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(to)
+}
+
+/// Removes directories in the background (a large partition takes a while).
+fn remove_in_background(dirs: Vec<PathBuf>) {
+    if dirs.is_empty() {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("weft-delete".into())
+        .spawn(move || {
+            for d in dirs {
+                match std::fs::remove_dir_all(&d) {
+                    Ok(()) => tracing::debug!(dir = %d.display(), "removed deleted partition directory"),
+                    Err(e) => tracing::warn!(dir = %d.display(), error = %e, "could not remove deleted partition directory; it is retried at the next start"),
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the directory removal thread; removal is retried at the next start");
+    }
+}
+
 impl Topics {
     /// Opens every known topic's partitions, recovering their logs.
-    pub fn open(config: &BrokerConfig) -> Result<Topics, BrokerError> {
+    pub fn open(config: &BrokerConfig, exec: Arc<LogExecutor>) -> Result<Topics, BrokerError> {
         for d in &config.log_dirs {
             std::fs::create_dir_all(d).map_err(io_err(d))?;
         }
-        let first = config
-            .log_dirs
-            .first()
-            .cloned()
-            .unwrap_or_else(|| PathBuf::from("."));
-        let meta_dir = first.join("__weft_meta");
+        let dirs: Vec<Arc<LogDir>> = if config.log_dirs.is_empty() {
+            vec![Arc::new(LogDir::new(PathBuf::from(".")))]
+        } else {
+            config
+                .log_dirs
+                .iter()
+                .map(|d| Arc::new(LogDir::new(d.clone())))
+                .collect()
+        };
+        let meta_dir = dirs[0].path().join("__weft_meta");
         std::fs::create_dir_all(&meta_dir).map_err(io_err(&meta_dir))?;
         let meta_path = meta_dir.join("topics.json");
 
-        // Partition directories present on disk, wherever they are.
-        let mut on_disk: BTreeMap<(String, i32), PathBuf> = BTreeMap::new();
-        for d in &config.log_dirs {
-            for entry in std::fs::read_dir(d).map_err(io_err(d))? {
-                let entry = entry.map_err(io_err(d))?;
+        // Partition directories present on disk, wherever they are; `-delete` ones go.
+        let mut on_disk: BTreeMap<(String, i32), (PathBuf, Arc<LogDir>)> = BTreeMap::new();
+        let mut doomed = Vec::new();
+        for d in &dirs {
+            for entry in std::fs::read_dir(d.path()).map_err(io_err(d.path()))? {
+                let entry = entry.map_err(io_err(d.path()))?;
                 if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                     continue;
                 }
                 let fname = entry.file_name().to_string_lossy().to_string();
-                if let Some((t, i)) = parse_partition_dir(&fname) {
-                    on_disk.insert((t.to_string(), i), entry.path());
+                if fname.ends_with(DELETE_SUFFIX) {
+                    doomed.push(entry.path());
+                } else if let Some((t, i)) = parse_partition_dir(&fname) {
+                    on_disk.insert((t.to_string(), i), (entry.path(), d.clone()));
                 }
             }
         }
+        if !doomed.is_empty() {
+            tracing::info!(
+                dirs = doomed.len(),
+                "removing partition directories of deleted topics"
+            );
+        }
+        remove_in_background(doomed);
 
         let meta: MetaFile = if meta_path.exists() {
             let text = std::fs::read_to_string(&meta_path).map_err(io_err(&meta_path))?;
@@ -173,7 +245,8 @@ impl Topics {
         let topics = Topics {
             state: RwLock::new(State::default()),
             change: Mutex::new(()),
-            dirs: config.log_dirs.clone(),
+            dirs,
+            exec,
             meta_path,
             defaults: RwLock::new(config.topic_defaults.clone()),
             delete_hook: RwLock::new(None),
@@ -191,16 +264,13 @@ impl Topics {
             let name: Arc<str> = Arc::from(mt.name.as_str());
             let mut partitions = Vec::new();
             for i in 0..mt.partitions {
-                let dir = match on_disk.remove(&(mt.name.clone(), i)) {
-                    Some(d) => d,
-                    None => topics.pick_dir().join(format!("{}-{}", mt.name, i)),
+                let p = match on_disk.remove(&(mt.name.clone(), i)) {
+                    Some((dir, log_dir)) => {
+                        topics.open_partition(&name, i, &dir, log_config.clone(), log_dir)?
+                    }
+                    None => topics.create_partition(&name, i, log_config.clone())?,
                 };
-                partitions.push(Arc::new(open_partition(
-                    &name,
-                    i,
-                    &dir,
-                    log_config.clone(),
-                )?));
+                partitions.push(Arc::new(p));
             }
             state.by_id.insert(mt.id, mt.name.clone());
             state.by_name.insert(
@@ -214,37 +284,117 @@ impl Topics {
                 }),
             );
         }
-        for ((t, i), dir) in on_disk {
-            tracing::warn!(dir = %dir.display(), "removing partition directory {t}-{i}: its topic was deleted");
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
-                tracing::warn!(dir = %dir.display(), error = %e, "could not remove leftover partition directory");
-            }
+        for ((t, i), (dir, _)) in on_disk {
+            // Never delete what we cannot account for: it may hold acknowledged data.
+            tracing::warn!(
+                dir = %dir.display(),
+                "partition directory {t}-{i} belongs to no known topic; leaving it alone (it is moved aside as -stray if a topic of that name is created)"
+            );
         }
         *topics.state.write() = state;
-        topics.persist()?;
+        topics.save(&topics.meta_now())?;
         Ok(topics)
     }
 
-    /// The log directory holding the fewest partitions (Kafka's placement rule for new partitions).
-    fn pick_dir(&self) -> PathBuf {
+    /// The online log directory holding the fewest partitions (Kafka's placement rule).
+    fn pick_dir(&self) -> Result<Arc<LogDir>, BrokerError> {
         self.dirs
             .iter()
+            .filter(|d| !d.is_offline())
             .min_by_key(|d| {
-                std::fs::read_dir(d)
+                std::fs::read_dir(d.path())
                     .map(|rd| {
                         rd.filter_map(|e| e.ok())
-                            .filter(|e| e.path().is_dir())
+                            .filter(|e| {
+                                parse_partition_dir(&e.file_name().to_string_lossy()).is_some()
+                            })
                             .count()
                     })
                     .unwrap_or(usize::MAX)
             })
             .cloned()
-            .unwrap_or_else(|| PathBuf::from("."))
+            .ok_or_else(|| BrokerError::Io {
+                path: self.dirs[0].path().to_path_buf(),
+                source: std::io::Error::other("every log directory is offline"),
+            })
     }
 
-    fn persist(&self) -> Result<(), BrokerError> {
+    fn open_partition(
+        &self,
+        topic: &Arc<str>,
+        index: i32,
+        dir: &Path,
+        config: weft_log::LogConfig,
+        log_dir: Arc<LogDir>,
+    ) -> Result<Partition, BrokerError> {
+        let (log, report) = Log::open(dir, config)?;
+        if report.truncated_bytes > 0 {
+            let (file, pos) = report
+                .truncated_at
+                .as_ref()
+                .map(|(f, p)| (f.display().to_string(), *p))
+                .unwrap_or_default();
+            tracing::warn!(
+                topic = %topic,
+                partition = index,
+                file = %file,
+                position = pos,
+                bytes = report.truncated_bytes,
+                reason = report.truncate_reason.as_deref().unwrap_or("unknown"),
+                "recovery truncated a torn or corrupt log tail"
+            );
+        }
+        if report.rebuilt_indexes > 0 {
+            tracing::info!(topic = %topic, partition = index, rebuilt = report.rebuilt_indexes, "rebuilt log indexes");
+        }
+        Ok(Partition::new(
+            topic.clone(),
+            index,
+            log,
+            log_dir,
+            self.exec.clone(),
+        ))
+    }
+
+    /// Creates a new, empty partition directory in the emptiest online log dir. A directory of that
+    /// name that nothing accounts for is moved aside first, so the new partition never sees old data.
+    fn create_partition(
+        &self,
+        topic: &Arc<str>,
+        index: i32,
+        config: weft_log::LogConfig,
+    ) -> Result<Partition, BrokerError> {
+        for d in &self.dirs {
+            let existing = d.path().join(format!("{topic}-{index}"));
+            if existing.exists() {
+                let to = rename_aside(&existing, STRAY_SUFFIX)?;
+                tracing::warn!(from = %existing.display(), to = %to.display(), "moved an unknown partition directory aside for a new partition");
+            }
+        }
+        let log_dir = self.pick_dir()?;
+        let dir = log_dir.path().join(format!("{topic}-{index}"));
+        self.open_partition(topic, index, &dir, config, log_dir)
+    }
+
+    /// Removes partitions that were created but never became visible (their topic change failed).
+    fn discard(&self, partitions: &[Arc<Partition>]) {
+        let mut dirs = Vec::new();
+        for p in partitions {
+            drop(p.take_log());
+            match rename_aside(p.dir(), DELETE_SUFFIX) {
+                Ok(to) => dirs.push(to),
+                Err(e) => {
+                    tracing::warn!(dir = %p.dir().display(), error = %e, "could not discard a partition directory")
+                }
+            }
+        }
+        remove_in_background(dirs);
+    }
+
+    /// The metadata file's content for the current state.
+    fn meta_now(&self) -> Vec<MetaTopic> {
         let state = self.state.read();
-        let mut topics: Vec<MetaTopic> = state
+        state
             .by_name
             .values()
             .map(|t| MetaTopic {
@@ -253,8 +403,11 @@ impl Topics {
                 partitions: t.partitions.len() as i32,
                 configs: t.overrides.clone(),
             })
-            .collect();
-        drop(state);
+            .collect()
+    }
+
+    fn save(&self, topics: &[MetaTopic]) -> Result<(), BrokerError> {
+        let mut topics = topics.to_vec();
         topics.sort_by(|a, b| a.name.cmp(&b.name));
         let text = serde_json::to_string_pretty(&MetaFile { topics }).map_err(|e| {
             BrokerError::Metadata {
@@ -262,7 +415,20 @@ impl Topics {
                 reason: e.to_string(),
             }
         })?;
-        write_atomically(&self.meta_path, text.as_bytes())
+        write_atomically(&self.meta_path, text.as_bytes()).inspect_err(|e| {
+            tracing::error!(path = %self.meta_path.display(), error = %e, "could not save topic metadata; the change is not applied");
+        })
+    }
+
+    /// Saves the current state with `topic` replaced by `with` (or removed if `None`).
+    fn save_with(&self, topic: &str, with: Option<MetaTopic>) -> Result<(), BrokerError> {
+        let mut meta: Vec<MetaTopic> = self
+            .meta_now()
+            .into_iter()
+            .filter(|t| t.name != topic)
+            .collect();
+        meta.extend(with);
+        self.save(&meta)
     }
 
     /// Registers the function called after each topic deletion (outside the change lock, so it may
@@ -289,11 +455,7 @@ impl Topics {
     }
 
     pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
-        let t = self.get(topic)?;
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| t.partitions.get(i))
-            .cloned()
+        self.get(topic)?.partition(index).cloned()
     }
 
     /// All topics, sorted by name.
@@ -310,7 +472,12 @@ impl Topics {
             .collect()
     }
 
-    /// Creates a topic (or only validates the request, with `validate_only`).
+    /// The log executor appends run on.
+    pub fn executor(&self) -> &Arc<LogExecutor> {
+        &self.exec
+    }
+
+    /// Creates a topic (or only validates the request, with `validate_only`). Blocking: file I/O.
     pub fn create(
         &self,
         name: &str,
@@ -361,13 +528,23 @@ impl Topics {
         }
         let mut parts = Vec::with_capacity(partitions as usize);
         for i in 0..partitions {
-            let dir = self.pick_dir().join(format!("{name}-{i}"));
-            parts.push(Arc::new(open_partition(
-                &arc_name,
-                i,
-                &dir,
-                log_config.clone(),
-            )?));
+            match self.create_partition(&arc_name, i, log_config.clone()) {
+                Ok(p) => parts.push(Arc::new(p)),
+                Err(e) => {
+                    self.discard(&parts);
+                    return Err(e);
+                }
+            }
+        }
+        let meta = MetaTopic {
+            name: name.to_string(),
+            id,
+            partitions,
+            configs: overrides.clone(),
+        };
+        if let Err(e) = self.save_with(name, Some(meta)) {
+            self.discard(&parts);
+            return Err(e);
         }
         let info = Arc::new(TopicInfo {
             internal: name.starts_with("__"),
@@ -381,43 +558,51 @@ impl Topics {
             state.by_id.insert(id, name.to_string());
             state.by_name.insert(name.to_string(), info.clone());
         }
-        if let Err(e) = self.persist() {
-            self.state.write().by_name.remove(name);
-            return Err(e);
-        }
         tracing::info!(topic = name, partitions, "created topic");
         Ok(info)
     }
 
-    /// Deletes a topic and its data.
+    /// Deletes a topic: saved first, then invisible, then its directories renamed aside and removed
+    /// in the background. Blocking: file I/O.
     pub fn delete(&self, name: &str) -> Result<Arc<TopicInfo>, BrokerError> {
-        let _change = self.change.lock();
-        let info = {
+        let change = self.change.lock();
+        let info = self
+            .get(name)
+            .ok_or_else(|| BrokerError::UnknownTopic(name.to_string()))?;
+        self.save_with(name, None)?;
+        {
             let mut state = self.state.write();
-            let info = state
-                .by_name
-                .remove(name)
-                .ok_or_else(|| BrokerError::UnknownTopic(name.to_string()))?;
+            state.by_name.remove(name);
             state.by_id.remove(&info.id);
-            info
-        };
-        self.persist()?;
+        }
+        let mut renamed = Vec::new();
         for p in &info.partitions {
-            if let Some(log) = p.take_log() {
-                if let Err(e) = log.delete() {
-                    tracing::warn!(topic = name, partition = p.index, error = %e, "could not remove partition data");
+            // Dropping the log closes its files; the data is going away, so it is not flushed.
+            drop(p.take_log());
+            match rename_aside(p.dir(), DELETE_SUFFIX) {
+                Ok(to) => renamed.push(to),
+                Err(e) => {
+                    // Renaming failed (the directory may be gone or the disk offline): remove in place
+                    // so a topic re-created under this name cannot see the old data.
+                    tracing::warn!(dir = %p.dir().display(), error = %e, "could not rename deleted partition directory; removing it in place");
+                    if let Err(e) = std::fs::remove_dir_all(p.dir()) {
+                        if e.kind() != std::io::ErrorKind::NotFound {
+                            tracing::warn!(dir = %p.dir().display(), error = %e, "could not remove deleted partition directory");
+                        }
+                    }
                 }
             }
         }
+        remove_in_background(renamed);
         tracing::info!(topic = name, "deleted topic");
-        drop(_change);
+        drop(change);
         if let Some(hook) = self.delete_hook.read().as_ref() {
             hook(name);
         }
         Ok(info)
     }
 
-    /// Grows a topic to `total` partitions.
+    /// Grows a topic to `total` partitions. Blocking: file I/O.
     pub fn add_partitions(
         &self,
         name: &str,
@@ -444,16 +629,28 @@ impl Topics {
         }
         let log_config = topic_config::validate(&current.overrides, &self.defaults.read())
             .map_err(BrokerError::InvalidTopicConfig)?;
-        let mut parts = current.partitions.clone();
+        let mut added = Vec::new();
         for i in have..total {
-            let dir = self.pick_dir().join(format!("{name}-{i}"));
-            parts.push(Arc::new(open_partition(
-                &current.name,
-                i,
-                &dir,
-                log_config.clone(),
-            )?));
+            match self.create_partition(&current.name, i, log_config.clone()) {
+                Ok(p) => added.push(Arc::new(p)),
+                Err(e) => {
+                    self.discard(&added);
+                    return Err(e);
+                }
+            }
         }
+        let meta = MetaTopic {
+            name: name.to_string(),
+            id: current.id,
+            partitions: total,
+            configs: current.overrides.clone(),
+        };
+        if let Err(e) = self.save_with(name, Some(meta)) {
+            self.discard(&added);
+            return Err(e);
+        }
+        let mut parts = current.partitions.clone();
+        parts.extend(added);
         let info = Arc::new(TopicInfo {
             name: current.name.clone(),
             id: current.id,
@@ -462,12 +659,11 @@ impl Topics {
             overrides: current.overrides.clone(),
         });
         self.state.write().by_name.insert(name.to_string(), info);
-        self.persist()?;
         tracing::info!(topic = name, from = have, to = total, "added partitions");
         Ok(())
     }
 
-    /// Replaces a topic's config overrides; running logs pick the change up at once.
+    /// Replaces a topic's config overrides; saved first, then running logs pick the change up.
     pub fn set_overrides(
         &self,
         name: &str,
@@ -483,6 +679,13 @@ impl Topics {
         if validate_only {
             return Ok(());
         }
+        let meta = MetaTopic {
+            name: name.to_string(),
+            id: current.id,
+            partitions: current.partitions.len() as i32,
+            configs: overrides.clone(),
+        };
+        self.save_with(name, Some(meta))?;
         let info = Arc::new(TopicInfo {
             name: current.name.clone(),
             id: current.id,
@@ -491,7 +694,6 @@ impl Topics {
             overrides: overrides.clone(),
         });
         self.state.write().by_name.insert(name.to_string(), info);
-        self.persist()?;
         for p in &current.partitions {
             p.set_config(log_config.clone());
         }
@@ -499,45 +701,27 @@ impl Topics {
         Ok(())
     }
 
-    /// Closes every log cleanly (flush + clean-shutdown marker).
+    /// Closes every log cleanly (flush + clean-shutdown marker), then stops the log executor.
     pub fn close_all(&self) {
         for p in self.all_partitions() {
             if let Some(log) = p.take_log() {
+                if p.log_dir().is_offline() {
+                    // Its disk failed: a clean-shutdown marker would skip the recovery it needs.
+                    continue;
+                }
                 if let Err(e) = log.close() {
                     tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "error closing log");
                 }
             }
         }
+        self.exec.shutdown();
     }
 }
 
-fn open_partition(
-    topic: &Arc<str>,
-    index: i32,
-    dir: &Path,
-    config: weft_log::LogConfig,
-) -> Result<Partition, BrokerError> {
-    let (log, report) = Log::open(dir, config)?;
-    if report.truncated_bytes > 0 {
-        let (file, pos) = report
-            .truncated_at
-            .as_ref()
-            .map(|(f, p)| (f.display().to_string(), *p))
-            .unwrap_or_default();
-        tracing::warn!(
-            topic = %topic,
-            partition = index,
-            file = %file,
-            position = pos,
-            bytes = report.truncated_bytes,
-            reason = report.truncate_reason.as_deref().unwrap_or("unknown"),
-            "recovery truncated a torn or corrupt log tail"
-        );
-    }
-    if report.rebuilt_indexes > 0 {
-        tracing::info!(topic = %topic, partition = index, rebuilt = report.rebuilt_indexes, "rebuilt log indexes");
-    }
-    Ok(Partition::new(topic.clone(), index, log))
+fn sync_dir(dir: &Path) -> Result<(), BrokerError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 /// Writes `bytes` to `path` so that readers see either the old or the new file, never a mix (temp

@@ -5,10 +5,13 @@
 //! - [`offsets`]: committed offsets as Kafka-format records in the compacted `__consumer_offsets` topic.
 //! - [`consumer_protocol`]: readers for the consumer protocol's subscription/assignment bytes.
 //!
-//! Invariant: all group and offset state sits behind one mutex, held only for short synchronous work
-//! (never across an `.await`); requests that must wait for other members hold a oneshot receiver
-//! instead, so a long JoinGroup never blocks another connection. An offset commit is appended to
-//! `__consumer_offsets` before it becomes visible in memory, so what OffsetFetch returns survives a restart.
+//! Invariant: all group and offset state sits behind one mutex, held only for short in-memory work
+//! (never across an `.await`, never during file I/O); requests that must wait for other members hold
+//! a oneshot receiver instead, so a long JoinGroup never blocks another connection. Writes to
+//! `__consumer_offsets` follow decide / append / apply: the decision is taken under the mutex, the
+//! append runs on the log executor with the mutex released, and the result is applied under the
+//! mutex afterwards, in log order (a write later in the log wins, as on replay). An offset commit is
+//! appended before it becomes visible in memory, so what OffsetFetch returns survives a restart.
 
 pub mod consumer_protocol;
 pub mod group;
@@ -197,9 +200,12 @@ impl Groups {
 
     /// Checks group membership, then stores `entries` (already validated per partition by the handler).
     /// `Err` is the code every partition of the request gets.
-    pub fn commit(
+    ///
+    /// The membership check runs under the groups mutex; the append to `__consumer_offsets` runs on
+    /// the log executor with the mutex released; the result is applied under the mutex afterwards.
+    pub async fn commit(
         &self,
-        topics: &Topics,
+        broker: &Arc<Broker>,
         group_id: &str,
         generation: i32,
         member_id: &str,
@@ -209,15 +215,17 @@ impl Groups {
         if group_id.is_empty() {
             return Err(code::INVALID_GROUP_ID);
         }
-        let mut inner = self.inner.lock();
-        match inner.groups.get_mut(group_id) {
-            Some(g) if g.state != GroupState::Dead => {
-                g.check_commit(generation, member_id, instance_id, Instant::now())?
+        {
+            let mut inner = self.inner.lock();
+            match inner.groups.get_mut(group_id) {
+                Some(g) if g.state != GroupState::Dead => {
+                    g.check_commit(generation, member_id, instance_id, Instant::now())?
+                }
+                // A group nobody joined: only "simple" commits (generation -1, as admin tools and
+                // assign()-based consumers send) are accepted, as in Kafka.
+                _ if generation < 0 => {}
+                _ => return Err(code::ILLEGAL_GENERATION),
             }
-            // A group nobody joined: only "simple" commits (generation -1, as admin tools and
-            // assign()-based consumers send) are accepted, as in Kafka.
-            _ if generation < 0 => {}
-            _ => return Err(code::ILLEGAL_GENERATION),
         }
         tracing::debug!(
             group = group_id,
@@ -231,15 +239,56 @@ impl Groups {
             .iter()
             .map(|(t, p, c)| (t.as_str(), *p, Some(c)))
             .collect();
-        if let Err(e) = offsets::append(topics, self.offsets_partitions, group_id, &refs, now) {
-            tracing::warn!(group = group_id, error = %e, "could not store committed offsets");
-            return Err(code::COORDINATOR_NOT_AVAILABLE);
-        }
+        let first = match self.store(broker, group_id, &refs, now).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(group = group_id, error = %e, "could not store committed offsets");
+                return Err(code::COORDINATOR_NOT_AVAILABLE);
+            }
+        };
+        let mut inner = self.inner.lock();
         let stored = inner.offsets.entry(group_id.to_string()).or_default();
-        for (t, p, c) in entries {
-            stored.insert((t, p), c);
+        for (i, (t, p, mut c)) in entries.into_iter().enumerate() {
+            c.log_offset = first + i as i64;
+            match stored.get(&(t.clone(), p)) {
+                // A write that landed later in the log was applied first: it wins, as on replay.
+                Some(old) if old.log_offset > c.log_offset => {}
+                _ => {
+                    stored.insert((t, p), c);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Appends one group's records to `__consumer_offsets` from an async task (creating the topic on
+    /// a blocking thread if it does not exist yet); returns the first record's offset.
+    async fn store(
+        &self,
+        broker: &Arc<Broker>,
+        group_id: &str,
+        entries: &[(&str, i32, Option<&Committed>)],
+        now_ms: i64,
+    ) -> Result<i64, String> {
+        let partition = match offsets::existing_partition(&broker.topics, group_id) {
+            Some(p) => p,
+            None => {
+                let b = broker.clone();
+                let group = group_id.to_string();
+                let partitions = self.offsets_partitions;
+                tokio::task::spawn_blocking(move || {
+                    offsets::partition_creating(&b.topics, partitions, &group)
+                })
+                .await
+                .map_err(|e| e.to_string())??
+            }
+        };
+        let batch = offsets::encode_batch(group_id, entries, now_ms)?;
+        partition
+            .append(batch, now_ms)
+            .await
+            .map(|info| info.base_offset)
+            .map_err(|e| e.to_string())
     }
 
     /// OffsetCommit's per-partition metadata check.
@@ -273,99 +322,116 @@ impl Groups {
         describe_locked(&self.inner.lock(), group_id)
     }
 
-    /// DeleteGroups for one group: NONE, GROUP_ID_NOT_FOUND or NON_EMPTY_GROUP.
-    pub fn delete_group(&self, topics: &Topics, group_id: &str) -> i16 {
-        let mut inner = self.inner.lock();
-        let has_offsets = inner.offsets.contains_key(group_id);
-        match inner.groups.get(group_id) {
-            Some(g) if !g.is_empty() => return code::NON_EMPTY_GROUP,
-            Some(g) if g.state == GroupState::Dead && !has_offsets => {
-                return code::GROUP_ID_NOT_FOUND
-            }
-            None if !has_offsets => return code::GROUP_ID_NOT_FOUND,
-            _ => {}
+    /// Writes tombstones for `keys` of `group_id` (blocking thread, mutex not held), then removes the
+    /// keys that no later commit replaced. Returns false if the tombstones could not be written.
+    fn tombstone(&self, topics: &Topics, group_id: &str, keys: &[(String, i32)]) -> bool {
+        if keys.is_empty() {
+            return true;
         }
-        let keys: Vec<(String, i32)> = inner
-            .offsets
-            .get(group_id)
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
         let refs: Vec<(&str, i32, Option<&Committed>)> =
             keys.iter().map(|(t, p)| (t.as_str(), *p, None)).collect();
-        if let Err(e) = offsets::append(
+        let first = match offsets::append_blocking(
             topics,
             self.offsets_partitions,
             group_id,
             &refs,
             crate::maintenance::now_ms(),
         ) {
-            tracing::warn!(group = group_id, error = %e, "could not write offset tombstones");
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(group = group_id, error = %e, "could not write offset tombstones");
+                return false;
+            }
+        };
+        let mut inner = self.inner.lock();
+        if let Some(o) = inner.offsets.get_mut(group_id) {
+            for (i, k) in keys.iter().enumerate() {
+                if o.get(k).is_some_and(|c| c.log_offset < first + i as i64) {
+                    o.remove(k);
+                }
+            }
+            if o.is_empty() {
+                inner.offsets.remove(group_id);
+            }
+        }
+        true
+    }
+
+    /// DeleteGroups for one group: NONE, GROUP_ID_NOT_FOUND or NON_EMPTY_GROUP. Blocking thread.
+    pub fn delete_group(&self, topics: &Topics, group_id: &str) -> i16 {
+        let keys: Vec<(String, i32)> = {
+            let inner = self.inner.lock();
+            let has_offsets = inner.offsets.contains_key(group_id);
+            match inner.groups.get(group_id) {
+                Some(g) if !g.is_empty() => return code::NON_EMPTY_GROUP,
+                Some(g) if g.state == GroupState::Dead && !has_offsets => {
+                    return code::GROUP_ID_NOT_FOUND
+                }
+                None if !has_offsets => return code::GROUP_ID_NOT_FOUND,
+                _ => {}
+            }
+            inner
+                .offsets
+                .get(group_id)
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        if !self.tombstone(topics, group_id, &keys) {
             return code::COORDINATOR_NOT_AVAILABLE;
         }
-        inner.offsets.remove(group_id);
-        if let Some(g) = inner.groups.get_mut(group_id) {
-            g.mark_dead();
+        let mut inner = self.inner.lock();
+        match inner.groups.get_mut(group_id) {
+            // A member joined while the tombstones were written: the group lives on, without offsets.
+            Some(g) if !g.is_empty() => {}
+            Some(g) => {
+                g.mark_dead();
+                inner.groups.remove(group_id);
+            }
+            None => {}
         }
-        inner.groups.remove(group_id);
         tracing::info!(group = group_id, offsets = keys.len(), "deleted group");
         code::NONE
     }
 
-    /// OffsetDelete: the top-level error, or per-partition results.
+    /// OffsetDelete: the top-level error, or per-partition results. Blocking thread.
     pub fn delete_offsets(
         &self,
         topics: &Topics,
         group_id: &str,
         wanted: Vec<(String, i32)>,
     ) -> Result<Vec<(String, i32, i16)>, i16> {
-        let mut inner = self.inner.lock();
-        let subscribed = match inner.groups.get(group_id) {
-            Some(g) if g.state != GroupState::Dead => g.subscribed_topics(),
-            _ if inner.offsets.contains_key(group_id) => Vec::new(),
-            _ => return Err(code::GROUP_ID_NOT_FOUND),
-        };
         let mut results = Vec::with_capacity(wanted.len());
         let mut tombstones = Vec::new();
-        for (t, p) in wanted {
-            if subscribed.contains(&t) {
-                results.push((t, p, code::GROUP_SUBSCRIBED_TO_TOPIC));
-            } else {
-                if inner
-                    .offsets
-                    .get(group_id)
-                    .is_some_and(|o| o.contains_key(&(t.clone(), p)))
-                {
-                    tombstones.push((t.clone(), p));
+        {
+            let inner = self.inner.lock();
+            let subscribed = match inner.groups.get(group_id) {
+                Some(g) if g.state != GroupState::Dead => g.subscribed_topics(),
+                _ if inner.offsets.contains_key(group_id) => Vec::new(),
+                _ => return Err(code::GROUP_ID_NOT_FOUND),
+            };
+            for (t, p) in wanted {
+                if subscribed.contains(&t) {
+                    results.push((t, p, code::GROUP_SUBSCRIBED_TO_TOPIC));
+                } else {
+                    if inner
+                        .offsets
+                        .get(group_id)
+                        .is_some_and(|o| o.contains_key(&(t.clone(), p)))
+                    {
+                        tombstones.push((t.clone(), p));
+                    }
+                    results.push((t, p, code::NONE));
                 }
-                results.push((t, p, code::NONE));
             }
         }
-        let refs: Vec<(&str, i32, Option<&Committed>)> = tombstones
-            .iter()
-            .map(|(t, p)| (t.as_str(), *p, None))
-            .collect();
-        if let Err(e) = offsets::append(
-            topics,
-            self.offsets_partitions,
-            group_id,
-            &refs,
-            crate::maintenance::now_ms(),
-        ) {
-            tracing::warn!(group = group_id, error = %e, "could not write offset tombstones");
+        if !self.tombstone(topics, group_id, &tombstones) {
             return Err(code::COORDINATOR_NOT_AVAILABLE);
-        }
-        if let Some(o) = inner.offsets.get_mut(group_id) {
-            for k in &tombstones {
-                o.remove(k);
-            }
-            if o.is_empty() {
-                inner.offsets.remove(group_id);
-            }
         }
         Ok(results)
     }
 
     /// A topic was deleted: its committed offsets go too (tombstoned, so they stay gone after a restart).
+    /// Blocking thread.
     pub fn topic_deleted(&self, topics: &Topics, topic: &str) {
         if topic == OFFSETS_TOPIC {
             self.inner.lock().offsets.clear();
@@ -376,6 +442,7 @@ impl Groups {
 
     /// offsets.retention.minutes: offsets of groups without members expire once both the commit and the
     /// moment the group became empty are older than the retention; empty groups without offsets go.
+    /// Blocking thread.
     pub fn expire_offsets(&self, topics: &Topics, now_ms: i64) {
         if self.retention_ms <= 0 {
             return;
@@ -414,45 +481,33 @@ impl Groups {
         });
     }
 
+    /// Chooses offsets under the mutex, tombstones them without it, applies the result after.
     fn remove_offsets_where(
         &self,
         topics: &Topics,
         pred: impl Fn(&str, &str, &Committed) -> bool,
         reason: &str,
     ) {
-        let mut inner = self.inner.lock();
-        let mut emptied = Vec::new();
-        for (group, offs) in inner.offsets.iter_mut() {
-            let doomed: Vec<(String, i32)> = offs
+        let doomed: Vec<(String, Vec<(String, i32)>)> = {
+            let inner = self.inner.lock();
+            inner
+                .offsets
                 .iter()
-                .filter(|((t, _), c)| pred(t, group, c))
-                .map(|(k, _)| k.clone())
-                .collect();
-            if doomed.is_empty() {
-                continue;
+                .map(|(group, offs)| {
+                    let keys = offs
+                        .iter()
+                        .filter(|((t, _), c)| pred(t, group, c))
+                        .map(|(k, _)| k.clone())
+                        .collect::<Vec<_>>();
+                    (group.clone(), keys)
+                })
+                .filter(|(_, keys)| !keys.is_empty())
+                .collect()
+        };
+        for (group, keys) in doomed {
+            if self.tombstone(topics, &group, &keys) {
+                tracing::info!(%group, offsets = keys.len(), reason, "removed committed offsets");
             }
-            let refs: Vec<(&str, i32, Option<&Committed>)> =
-                doomed.iter().map(|(t, p)| (t.as_str(), *p, None)).collect();
-            if let Err(e) = offsets::append(
-                topics,
-                self.offsets_partitions,
-                group,
-                &refs,
-                crate::maintenance::now_ms(),
-            ) {
-                tracing::warn!(%group, error = %e, "could not write offset tombstones");
-                continue;
-            }
-            tracing::info!(%group, offsets = doomed.len(), reason, "removed committed offsets");
-            for k in &doomed {
-                offs.remove(k);
-            }
-            if offs.is_empty() {
-                emptied.push(group.clone());
-            }
-        }
-        for g in emptied {
-            inner.offsets.remove(&g);
         }
     }
 

@@ -3,6 +3,7 @@
 //! as Kafka's and compaction keeps exactly the latest commit per (group, topic, partition).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
@@ -10,6 +11,7 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
+use crate::partition::Partition;
 use crate::topics::Topics;
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -21,6 +23,9 @@ pub struct Committed {
     pub leader_epoch: i32,
     pub metadata: String,
     pub commit_ts: i64,
+    /// Where this commit sits in `__consumer_offsets` (-1 until stored). Writes are applied in memory
+    /// after their append returns, so when two race, the one later in the log wins, as on replay.
+    pub log_offset: i64,
 }
 
 /// Committed offsets of one group, by (topic, partition).
@@ -113,6 +118,7 @@ pub fn decode_value(value: &[u8]) -> Option<Committed> {
         leader_epoch,
         metadata,
         commit_ts,
+        log_offset: -1,
     })
 }
 
@@ -131,27 +137,29 @@ pub fn ensure_topic(topics: &Topics, partitions: i32) -> Result<(), crate::Broke
     }
 }
 
-/// Appends commits (`Some`) and tombstones (`None`) for one group as a single batch.
-pub fn append(
+/// The `__consumer_offsets` partition that holds `group`'s records, if the topic exists.
+pub fn existing_partition(topics: &Topics, group: &str) -> Option<Arc<Partition>> {
+    let info = topics.get(OFFSETS_TOPIC)?;
+    let n = info.partitions.len() as i32;
+    info.partition(partition_for(group, n)).cloned()
+}
+
+/// [`existing_partition`], creating the topic first if needed (file I/O: blocking threads only).
+pub fn partition_creating(
     topics: &Topics,
     partitions: i32,
     group: &str,
+) -> Result<Arc<Partition>, String> {
+    ensure_topic(topics, partitions).map_err(|e| e.to_string())?;
+    existing_partition(topics, group).ok_or_else(|| format!("{OFFSETS_TOPIC} does not exist"))
+}
+
+/// One batch of commits (`Some`) and tombstones (`None`) for one group, in Kafka's record format.
+pub fn encode_batch(
+    group: &str,
     entries: &[(&str, i32, Option<&Committed>)],
     now_ms: i64,
-) -> Result<(), String> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    ensure_topic(topics, partitions).map_err(|e| e.to_string())?;
-    let info = topics
-        .get(OFFSETS_TOPIC)
-        .ok_or_else(|| format!("{OFFSETS_TOPIC} does not exist"))?;
-    let n = info.partitions.len() as i32;
-    let idx = partition_for(group, n) as usize;
-    let p = info
-        .partitions
-        .get(idx)
-        .ok_or_else(|| format!("{OFFSETS_TOPIC} has no partition {idx}"))?;
+) -> Result<Bytes, String> {
     let records: Vec<Record> = entries
         .iter()
         .enumerate()
@@ -182,8 +190,23 @@ pub fn append(
         },
     )
     .map_err(|e| format!("encoding offset records: {e}"))?;
-    p.append(&buf, now_ms).map_err(|e| e.to_string())?;
-    Ok(())
+    Ok(buf.freeze())
+}
+
+/// Appends one group's commits and tombstones from a blocking thread; returns the offset of the
+/// first record. Never call it with the groups mutex held.
+pub fn append_blocking(
+    topics: &Topics,
+    partitions: i32,
+    group: &str,
+    entries: &[(&str, i32, Option<&Committed>)],
+    now_ms: i64,
+) -> Result<i64, String> {
+    let p = partition_creating(topics, partitions, group)?;
+    let batch = encode_batch(group, entries, now_ms)?;
+    p.append_blocking(batch, now_ms)
+        .map(|info| info.base_offset)
+        .map_err(|e| e.to_string())
 }
 
 /// Replays `__consumer_offsets` into a map of group -> offsets (the latest record per key wins;
@@ -254,7 +277,8 @@ pub fn load(topics: &Topics) -> BTreeMap<String, GroupOffsets> {
                             }
                         }
                         Some(v) => {
-                            if let Some(c) = decode_value(v) {
+                            if let Some(mut c) = decode_value(v) {
+                                c.log_offset = rec.offset(&h);
                                 out.entry(group).or_default().insert((topic, partition), c);
                             }
                         }
@@ -300,6 +324,7 @@ mod tests {
             leader_epoch: -1,
             metadata: "meta".into(),
             commit_ts: 1000,
+            log_offset: -1,
         };
         assert_eq!(decode_value(&encode_value(&c)), Some(c));
         assert_eq!(decode_key(&[0, 2, 0, 1, b'g']), None);

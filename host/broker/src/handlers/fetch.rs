@@ -1,20 +1,27 @@
 //! Fetch: returns stored batches as they are, long-polling up to max.wait.ms for min.bytes.
 //!
-//! Size rules (KIP-74): per partition at most partition_max_bytes and in total at most max_bytes, except
-//! that the first non-empty partition always returns at least one whole batch so a large batch can't
-//! stall a consumer. There are no fetch sessions: every response has session id 0, which tells
-//! clients to send full fetch requests.
+//! Size rules (KIP-74): per partition at most partition_max_bytes and in total at most max_bytes, both
+//! clamped to the broker's `fetch.max.bytes`, except that the first non-empty partition always returns
+//! at least one whole batch so a large batch can't stall a consumer. There are no fetch sessions:
+//! every response has session id 0, which tells clients to send full fetch requests.
+//!
+//! Reads are positioned reads of at most the partition's budget, run on a blocking thread (one per
+//! pass over the request's partitions), so an async worker never waits for a partition lock or the
+//! disk. A long poll that wakes re-reads only partitions that had nothing yet and whose log end
+//! offset moved since; data already read is kept, not read again. The response is encoded as chunks
+//! (see [`super::fetch_response`]) so the stored bytes are written to the socket without a copy.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
 
 use super::Ctx;
-use crate::error::{code, log_error_code};
-use crate::partition::{Partition, PartitionError};
+use crate::error::code;
+use crate::partition::Partition;
 
 /// Upper bound on max.wait.ms, so a bad client cannot park a connection for hours.
 const MAX_WAIT_CAP_MS: i32 = 30_000;
@@ -24,14 +31,21 @@ struct Slot {
     partition_index: i32,
     partition: Option<Arc<Partition>>,
     fetch_offset: i64,
-    max_bytes: i32,
+    max_bytes: usize,
     missing_code: i16,
+    /// What this partition answers so far.
+    data: Option<PartitionData>,
+    /// Data or an error is in `data`: later passes keep it as it is.
+    done: bool,
+    /// The log end offset seen by the last (empty) read: no need to read again until it moves.
+    seen_end: Option<i64>,
 }
 
 pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
     if req.session_id != 0 || req.session_epoch > 0 {
         return FetchResponse::default().with_error_code(code::FETCH_SESSION_ID_NOT_FOUND);
     }
+    let fetch_max = ctx.broker.config.fetch_max_bytes as usize;
     let by_id = ctx.version >= 13;
     let mut slots = Vec::new();
     let mut topics_out = Vec::with_capacity(req.topics.len());
@@ -47,19 +61,18 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
                 partition_index: fp.partition,
                 partition: topic
                     .as_ref()
-                    .and_then(|t| {
-                        usize::try_from(fp.partition)
-                            .ok()
-                            .and_then(|i| t.partitions.get(i))
-                    })
+                    .and_then(|t| t.partition(fp.partition))
                     .cloned(),
                 fetch_offset: fp.fetch_offset,
-                max_bytes: fp.partition_max_bytes,
+                max_bytes: (fp.partition_max_bytes.max(0) as usize).min(fetch_max),
                 missing_code: if by_id {
                     code::UNKNOWN_TOPIC_ID
                 } else {
                     code::UNKNOWN_TOPIC_OR_PARTITION
                 },
+                data: None,
+                done: false,
+                seen_end: None,
             });
         }
         topics_out.push(
@@ -73,41 +86,59 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
     let deadline = tokio::time::Instant::now() + max_wait;
     let min_bytes = req.min_bytes.max(0) as usize;
     let total_max = if req.max_bytes <= 0 {
-        i32::MAX as usize
+        fetch_max
     } else {
-        req.max_bytes as usize
+        (req.max_bytes as usize).min(fetch_max)
     };
     let read_committed = req.isolation_level == 1;
     let mut shutdown = ctx.broker.shutdown_signal();
+    let watched: Vec<Arc<Partition>> = slots.iter().filter_map(|s| s.partition.clone()).collect();
 
-    let results = loop {
+    let mut total = 0usize;
+    loop {
         // Register for wake-ups before reading so an append between the read and the wait is not missed.
-        let mut waits: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> = slots
-            .iter()
-            .filter_map(|s| s.partition.as_ref())
-            .map(|p| Box::pin(p.appended()))
-            .collect();
+        let mut waits: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> =
+            watched.iter().map(|p| Box::pin(p.appended())).collect();
         for w in waits.iter_mut() {
             w.as_mut().enable();
         }
-        let (results, bytes, has_error) = read_all(&slots, total_max, read_committed);
+        let has_error;
+        (slots, total, has_error) = if slots.iter().any(needs_read) {
+            match tokio::task::spawn_blocking(move || {
+                let (t, e) = read_pass(&mut slots, total, total_max, read_committed);
+                (slots, t, e)
+            })
+            .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "fetch read panicked");
+                    return FetchResponse::default().with_error_code(code::UNKNOWN_SERVER_ERROR);
+                }
+            }
+        } else {
+            (slots, total, false)
+        };
         let now = tokio::time::Instant::now();
-        if bytes >= min_bytes
+        if total >= min_bytes
             || has_error
             || now >= deadline
             || waits.is_empty()
             || ctx.broker.is_shutting_down()
         {
-            break results;
+            break;
         }
         tokio::select! {
             _ = futures::future::select_all(waits) => {}
             _ = tokio::time::sleep_until(deadline) => {}
             _ = shutdown.changed() => {}
         }
-    };
+    }
 
-    for (slot, data) in slots.iter().zip(results) {
+    for slot in slots {
+        let data = slot.data.unwrap_or_else(|| {
+            empty(slot.partition_index, read_committed).with_error_code(slot.missing_code)
+        });
         if let Some(t) = topics_out.get_mut(slot.topic_index) {
             t.partitions.push(data);
         }
@@ -115,86 +146,185 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
     FetchResponse::default().with_responses(topics_out)
 }
 
-/// Reads every slot once; returns the partition data, total bytes, and whether any partition errored.
-fn read_all(
-    slots: &[Slot],
+/// Whether a pass has to read this slot: it has nothing yet and its log moved since the last look.
+fn needs_read(slot: &Slot) -> bool {
+    if slot.done {
+        return false;
+    }
+    match (&slot.partition, slot.seen_end) {
+        (Some(p), Some(end)) => match p.offsets() {
+            Ok((_, now_end)) => now_end != end,
+            // Deleted or offline since: read to report it.
+            Err(_) => true,
+        },
+        _ => true,
+    }
+}
+
+fn empty(partition_index: i32, read_committed: bool) -> PartitionData {
+    PartitionData::default()
+        .with_partition_index(partition_index)
+        .with_high_watermark(-1)
+        .with_last_stable_offset(-1)
+        .with_log_start_offset(-1)
+        .with_preferred_read_replica(BrokerId(-1))
+        .with_aborted_transactions(if read_committed {
+            Some(Vec::new())
+        } else {
+            None
+        })
+}
+
+/// Reads every slot that needs it once (a blocking thread); returns the new total of record bytes in
+/// the response and whether any partition errored.
+fn read_pass(
+    slots: &mut [Slot],
+    mut total: usize,
     total_max: usize,
     read_committed: bool,
-) -> (Vec<PartitionData>, usize, bool) {
-    let mut total = 0usize;
+) -> (usize, bool) {
     let mut has_error = false;
-    let mut out = Vec::with_capacity(slots.len());
-    for slot in slots {
-        let mut pd = PartitionData::default()
-            .with_partition_index(slot.partition_index)
-            .with_high_watermark(-1)
-            .with_last_stable_offset(-1)
-            .with_log_start_offset(-1)
-            .with_preferred_read_replica(BrokerId(-1))
-            .with_aborted_transactions(if read_committed {
-                Some(Vec::new())
-            } else {
-                None
-            });
+    for slot in slots.iter_mut() {
+        if !needs_read(slot) {
+            has_error |= slot.done && slot.data.as_ref().is_some_and(|d| d.error_code != 0);
+            continue;
+        }
+        let pd = empty(slot.partition_index, read_committed);
         let Some(p) = &slot.partition else {
             has_error = true;
-            out.push(pd.with_error_code(slot.missing_code));
+            slot.data = Some(pd.with_error_code(slot.missing_code));
+            slot.done = true;
             continue;
         };
-        let budget = total_max
-            .saturating_sub(total)
-            .min(slot.max_bytes.max(0) as usize);
+        let budget = total_max.saturating_sub(total).min(slot.max_bytes);
         let first_non_empty = total == 0;
         if budget == 0 && !first_non_empty {
             // The response is full: report the partition's offsets without reading its data.
-            match p.offsets() {
-                Ok((start, end)) => {
-                    pd = pd
-                        .with_high_watermark(end)
-                        .with_last_stable_offset(end)
-                        .with_log_start_offset(start)
-                        .with_records(Some(bytes::Bytes::new()));
-                }
-                Err(_) => {
+            slot.data = Some(match p.offsets() {
+                Ok((start, end)) => pd
+                    .with_high_watermark(end)
+                    .with_last_stable_offset(end)
+                    .with_log_start_offset(start)
+                    .with_records(Some(Bytes::new())),
+                Err(e) => {
                     has_error = true;
-                    pd = pd.with_error_code(slot.missing_code);
+                    slot.done = true;
+                    pd.with_error_code(e.code(slot.missing_code))
                 }
-            }
-            out.push(pd);
+            });
             continue;
         }
-        match p.read(slot.fetch_offset, budget.max(1)) {
+        slot.data = Some(match p.read(slot.fetch_offset, budget.max(1)) {
             Ok(r) => {
-                pd = pd
-                    .with_high_watermark(r.log_end_offset)
-                    .with_last_stable_offset(r.log_end_offset)
-                    .with_log_start_offset(r.log_start_offset);
                 // The log returns at least one batch; only the first non-empty partition may exceed its budget.
-                let records = if r.records.len() > budget && !first_non_empty || slot.max_bytes <= 0
+                let records = if r.records.len() > budget && !first_non_empty || slot.max_bytes == 0
                 {
-                    bytes::Bytes::new()
+                    Bytes::new()
                 } else {
                     r.records
                 };
                 total += records.len();
-                pd = pd.with_records(Some(records));
+                slot.done = !records.is_empty();
+                slot.seen_end = Some(r.log_end_offset);
+                pd.with_high_watermark(r.log_end_offset)
+                    .with_last_stable_offset(r.log_end_offset)
+                    .with_log_start_offset(r.log_start_offset)
+                    .with_records(Some(records))
             }
-            Err(PartitionError::Deleted) => {
+            Err(e) => {
                 has_error = true;
-                pd = pd.with_error_code(slot.missing_code);
-            }
-            Err(PartitionError::Log(e)) => {
-                has_error = true;
-                if let Ok((start, end)) = p.offsets() {
-                    pd = pd
+                slot.done = true;
+                let pd = match p.offsets() {
+                    Ok((start, end)) => pd
                         .with_high_watermark(end)
                         .with_last_stable_offset(end)
-                        .with_log_start_offset(start);
-                }
-                pd = pd.with_error_code(log_error_code(&e));
+                        .with_log_start_offset(start),
+                    Err(_) => pd,
+                };
+                pd.with_error_code(e.code(slot.missing_code))
             }
-        }
-        out.push(pd);
+        });
     }
-    (out, total, has_error)
+    (total, has_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::LogExecutor;
+    use crate::log_dir::LogDir;
+    use weft_log::{Log, LogConfig};
+
+    fn partition(dir: &std::path::Path, exec: &Arc<LogExecutor>) -> Arc<Partition> {
+        let (log, _) = Log::open(dir, LogConfig::default()).unwrap();
+        Arc::new(Partition::new(
+            Arc::from("t"),
+            0,
+            log,
+            Arc::new(LogDir::new(dir.to_path_buf())),
+            exec.clone(),
+        ))
+    }
+
+    fn slot(p: &Arc<Partition>) -> Slot {
+        Slot {
+            topic_index: 0,
+            partition_index: p.index,
+            partition: Some(p.clone()),
+            fetch_offset: 0,
+            max_bytes: 1 << 20,
+            missing_code: code::UNKNOWN_TOPIC_OR_PARTITION,
+            data: None,
+            done: false,
+            seen_end: None,
+        }
+    }
+
+    fn one_batch() -> Bytes {
+        let c = crate::groups::Committed {
+            offset: 1,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_ts: 0,
+            log_offset: -1,
+        };
+        crate::groups::offsets::encode_batch("g", &[("t", 0, Some(&c))], 0).unwrap()
+    }
+
+    #[test]
+    fn a_woken_long_poll_reads_only_partitions_that_were_empty_and_moved() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exec = LogExecutor::start(1);
+        let parts: Vec<_> = (0..3)
+            .map(|i| partition(&tmp.path().join(format!("t-{i}")), &exec))
+            .collect();
+        parts[0].append_blocking(one_batch(), 0).unwrap();
+        let mut slots: Vec<Slot> = parts.iter().map(slot).collect();
+
+        let (total, error) = read_pass(&mut slots, 0, 1 << 20, false);
+        assert!(!error);
+        let first = slots[0].data.as_ref().unwrap().records.clone().unwrap();
+        assert_eq!(total, first.len());
+        assert!(slots[0].done && !slots[1].done && !slots[2].done);
+        // Nothing changed: a wake-up reads nothing.
+        assert!(!slots.iter().any(needs_read));
+
+        // Data arrives on partition 1 only: only it is read again; partition 0's data is kept as is.
+        parts[1].append_blocking(one_batch(), 0).unwrap();
+        assert_eq!(
+            slots.iter().map(needs_read).collect::<Vec<_>>(),
+            vec![false, true, false]
+        );
+        let (total, _) = read_pass(&mut slots, total, 1 << 20, false);
+        let kept = slots[0].data.as_ref().unwrap().records.clone().unwrap();
+        assert_eq!(
+            kept.as_ptr(),
+            first.as_ptr(),
+            "partition 0 was not read again"
+        );
+        let second = slots[1].data.as_ref().unwrap().records.clone().unwrap();
+        assert!(!second.is_empty());
+        assert_eq!(total, first.len() + second.len());
+        exec.shutdown();
+    }
 }

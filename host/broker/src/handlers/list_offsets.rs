@@ -1,4 +1,5 @@
 //! ListOffsets: earliest, latest, max-timestamp, or the first offset at or after a timestamp.
+//! Timestamp lookups scan the log: the dispatcher runs this handler on a blocking thread.
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -6,14 +7,22 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::Ctx;
-use crate::error::{code, log_error_code};
-use crate::partition::{PartitionError, LEADER_EPOCH};
+use crate::error::code;
+use crate::partition::LEADER_EPOCH;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
+
+/// Whether `req` looks up offsets by timestamp (a log scan: the dispatcher then runs it on a blocking thread).
+pub fn scans(req: &ListOffsetsRequest) -> bool {
+    req.topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .any(|p| p.timestamp >= 0 || p.timestamp == MAX_TIMESTAMP)
+}
 
 pub fn handle(ctx: &Ctx<'_>, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
@@ -26,33 +35,23 @@ pub fn handle(ctx: &Ctx<'_>, req: ListOffsetsRequest) -> ListOffsetsResponse {
                 .with_timestamp(-1)
                 .with_offset(-1)
                 .with_leader_epoch(LEADER_EPOCH);
-            let partition = topic.as_ref().and_then(|t| {
-                usize::try_from(rp.partition_index)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i))
-            });
+            let partition = topic.as_ref().and_then(|t| t.partition(rp.partition_index));
             let Some(p) = partition else {
                 parts.push(resp.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;
             };
-            let looked_up = p.with_log(|log| -> Result<Option<(i64, i64)>, weft_log::LogError> {
-                Ok(match rp.timestamp {
-                    LATEST => Some((-1, log.log_end_offset())),
-                    EARLIEST | EARLIEST_LOCAL => Some((-1, log.log_start_offset())),
-                    // No tiered storage: nothing has been tiered.
-                    LATEST_TIERED => Some((-1, -1)),
-                    MAX_TIMESTAMP => log.max_timestamp_offset()?.map(|(o, ts)| (ts, o)),
-                    ts => log.offset_for_timestamp(ts)?.map(|(o, ts)| (ts, o)),
-                })
-            });
+            let looked_up = match rp.timestamp {
+                LATEST => p.offsets().map(|(_, end)| Some((-1, end))),
+                EARLIEST | EARLIEST_LOCAL => p.offsets().map(|(start, _)| Some((-1, start))),
+                // No tiered storage: nothing has been tiered.
+                LATEST_TIERED => p.offsets().map(|_| Some((-1, -1))),
+                MAX_TIMESTAMP => p.max_timestamp_offset().map(|r| r.map(|(o, ts)| (ts, o))),
+                ts => p.offset_for_timestamp(ts).map(|r| r.map(|(o, ts)| (ts, o))),
+            };
             let resp = match looked_up {
-                Ok(Ok(Some((ts, offset)))) => resp.with_timestamp(ts).with_offset(offset),
-                Ok(Ok(None)) => resp,
-                Ok(Err(e)) => resp.with_error_code(log_error_code(&e)),
-                Err(PartitionError::Deleted) => {
-                    resp.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION)
-                }
-                Err(PartitionError::Log(e)) => resp.with_error_code(log_error_code(&e)),
+                Ok(Some((ts, offset))) => resp.with_timestamp(ts).with_offset(offset),
+                Ok(None) => resp,
+                Err(e) => resp.with_error_code(e.code(code::UNKNOWN_TOPIC_OR_PARTITION)),
             };
             parts.push(resp);
         }

@@ -16,6 +16,18 @@ use crate::topics::TopicInfo;
 /// "Authorized operations not requested" marker Kafka sends (Integer.MIN_VALUE).
 pub const OPS_NOT_REQUESTED: i32 = i32::MIN;
 
+/// Whether answering `req` creates topics (file I/O: the dispatcher then runs it on a blocking thread).
+pub fn creates_topics(ctx: &Ctx<'_>, req: &MetadataRequest) -> bool {
+    let may_create = ctx.broker.config.auto_create_topics_enable
+        && (ctx.version < 4 || req.allow_auto_topic_creation);
+    may_create
+        && req.topics.iter().flatten().any(|t| {
+            t.name
+                .as_ref()
+                .is_some_and(|n| ctx.broker.topics.get(n.as_str()).is_none())
+        })
+}
+
 pub fn handle(ctx: &Ctx<'_>, req: MetadataRequest) -> MetadataResponse {
     let broker = ctx.broker;
     let node = broker.node_id();
@@ -101,7 +113,7 @@ fn error_topic(name: TopicName, error: i16) -> MetadataResponseTopic {
         .with_topic_authorized_operations(OPS_NOT_REQUESTED)
 }
 
-fn topic_entry(t: &Arc<TopicInfo>, node: i32, _version: i16) -> MetadataResponseTopic {
+fn topic_entry(t: &Arc<TopicInfo>, node: i32, version: i16) -> MetadataResponseTopic {
     let partitions = t
         .partitions
         .iter()
@@ -112,6 +124,12 @@ fn topic_entry(t: &Arc<TopicInfo>, node: i32, _version: i16) -> MetadataResponse
                 .with_leader_epoch(LEADER_EPOCH)
                 .with_replica_nodes(vec![BrokerId(node)])
                 .with_isr_nodes(vec![BrokerId(node)])
+                // v5+ carries offline replicas (older versions cannot encode the field).
+                .with_offline_replicas(if version >= 5 && p.log_dir().is_offline() {
+                    vec![BrokerId(node)]
+                } else {
+                    Vec::new()
+                })
         })
         .collect();
     MetadataResponseTopic::default()

@@ -3,6 +3,11 @@
 //!
 //! Invariant: only (API, version) pairs listed in [`SUPPORTED`] reach a handler; anything else gets an
 //! UNSUPPORTED_VERSION answer carrying the supported ranges, and the connection stays open.
+//!
+//! Where handlers run: in-memory ones on the async worker; Produce and OffsetCommit await the log
+//! executor; Fetch reads on a blocking thread; handlers that change topics, delete groups or offsets,
+//! or scan a log run whole on a blocking thread ([`off_worker`]). No handler does file I/O on an
+//! async worker.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +32,7 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_groups;
 mod fetch;
+mod fetch_response;
 mod find_coordinator;
 mod heartbeat;
 mod join_group;
@@ -43,6 +49,8 @@ mod sync_group;
 /// What to do after handling a frame.
 pub enum Outcome {
     Respond(Bytes),
+    /// A response frame as chunks to write back to back (Fetch: stored records are not copied).
+    RespondChunks(Vec<Bytes>),
     /// acks=0 produce: Kafka sends nothing back.
     NoResponse,
     /// The request could not be decoded; Kafka closes such connections.
@@ -56,6 +64,31 @@ pub struct Ctx<'a> {
     pub version: i16,
     pub peer: SocketAddr,
     pub listener: &'a str,
+}
+
+/// Runs a handler that does file I/O or waits on log writes (topic changes, group deletions, log
+/// scans) on a blocking thread, so it never holds an async worker. `None` if it panicked.
+async fn off_worker<R: Send + 'static>(
+    ctx: &Ctx<'_>,
+    f: impl FnOnce(&Ctx<'_>) -> R + Send + 'static,
+) -> Option<R> {
+    let broker = ctx.broker.clone();
+    let header = ctx.header.clone();
+    let (version, peer) = (ctx.version, ctx.peer);
+    let listener = ctx.listener.to_string();
+    tokio::task::spawn_blocking(move || {
+        let ctx = Ctx {
+            broker: &broker,
+            header,
+            version,
+            peer,
+            listener: &listener,
+        };
+        f(&ctx)
+    })
+    .await
+    .map_err(|e| tracing::error!(%peer, error = %e, "request handler panicked"))
+    .ok()
 }
 
 /// The APIs this broker handles, with the version ranges it handles them at (Kafka 4.1's ranges).
@@ -158,32 +191,67 @@ pub async fn handle_frame(
         peer,
         listener,
     };
+    macro_rules! blocking {
+        ($f:expr) => {
+            match off_worker(&ctx, $f).await {
+                Some(r) => r,
+                None => return Outcome::Close(format!("{key:?} handler failed")),
+            }
+        };
+    }
     let response = match request {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&ctx, r)),
+        RequestKind::Metadata(r) if metadata::creates_topics(&ctx, &r) => {
+            ResponseKind::Metadata(blocking!(move |c| metadata::handle(c, r)))
+        }
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(&ctx, r)),
-        RequestKind::Produce(r) => match produce::handle(&ctx, r) {
+        RequestKind::Produce(r) => match produce::handle(&ctx, r).await {
             Some(resp) => ResponseKind::Produce(resp),
             None => return Outcome::NoResponse,
         },
-        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(&ctx, r).await),
+        RequestKind::Fetch(r) => {
+            let resp = fetch::handle(&ctx, r).await;
+            let header_version = key.response_header_version(version);
+            return match fetch_response::encode(correlation_id, header_version, &resp, version) {
+                Ok(chunks) => Outcome::RespondChunks(chunks),
+                Err(e) => {
+                    tracing::error!(%peer, error = %e, "could not encode response");
+                    Outcome::Close(e.to_string())
+                }
+            };
+        }
+        RequestKind::ListOffsets(r) if list_offsets::scans(&r) => {
+            ResponseKind::ListOffsets(blocking!(move |c| list_offsets::handle(c, r)))
+        }
         RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(&ctx, r)),
-        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(&ctx, r)),
-        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(&ctx, r)),
+        RequestKind::CreateTopics(r) => {
+            ResponseKind::CreateTopics(blocking!(move |c| create_topics::handle(c, r)))
+        }
+        RequestKind::DeleteTopics(r) => {
+            ResponseKind::DeleteTopics(blocking!(move |c| delete_topics::handle(c, r)))
+        }
         RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(create_partitions::handle(&ctx, r))
+            ResponseKind::CreatePartitions(blocking!(move |c| create_partitions::handle(c, r)))
         }
         RequestKind::DeleteRecords(r) => {
-            ResponseKind::DeleteRecords(delete_records::handle(&ctx, r))
+            ResponseKind::DeleteRecords(blocking!(move |c| delete_records::handle(c, r)))
         }
         RequestKind::DescribeConfigs(r) => {
             ResponseKind::DescribeConfigs(configs::describe(&ctx, r))
         }
-        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(configs::alter(&ctx, r)),
-        RequestKind::IncrementalAlterConfigs(r) => {
-            ResponseKind::IncrementalAlterConfigs(configs::incremental_alter(&ctx, r))
+        RequestKind::AlterConfigs(r) => {
+            ResponseKind::AlterConfigs(blocking!(move |c| configs::alter(c, r)))
         }
+        RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
+            blocking!(move |c| configs::incremental_alter(c, r)),
+        ),
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(describe_cluster::handle(&ctx, r))
+        }
+        RequestKind::FindCoordinator(r)
+            if broker.topics.get(crate::groups::OFFSETS_TOPIC).is_none() =>
+        {
+            ResponseKind::FindCoordinator(blocking!(move |c| find_coordinator::handle(c, r)))
         }
         RequestKind::FindCoordinator(r) => {
             ResponseKind::FindCoordinator(find_coordinator::handle(&ctx, r))
@@ -192,14 +260,20 @@ pub async fn handle_frame(
         RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(sync_group::handle(&ctx, r).await),
         RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(heartbeat::handle(&ctx, r)),
         RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(leave_group::handle(&ctx, r)),
-        RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(offset_commit::handle(&ctx, r)),
+        RequestKind::OffsetCommit(r) => {
+            ResponseKind::OffsetCommit(offset_commit::handle(&ctx, r).await)
+        }
         RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(offset_fetch::handle(&ctx, r)),
         RequestKind::ListGroups(r) => ResponseKind::ListGroups(list_groups::handle(&ctx, r)),
         RequestKind::DescribeGroups(r) => {
             ResponseKind::DescribeGroups(describe_groups::handle(&ctx, r))
         }
-        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(delete_groups::handle(&ctx, r)),
-        RequestKind::OffsetDelete(r) => ResponseKind::OffsetDelete(offset_delete::handle(&ctx, r)),
+        RequestKind::DeleteGroups(r) => {
+            ResponseKind::DeleteGroups(blocking!(move |c| delete_groups::handle(c, r)))
+        }
+        RequestKind::OffsetDelete(r) => {
+            ResponseKind::OffsetDelete(blocking!(move |c| offset_delete::handle(c, r)))
+        }
         _ => return Outcome::Respond(unsupported_version_frame(correlation_id)),
     };
     match encode_response(

@@ -10,7 +10,7 @@ use super::Ctx;
 use crate::error::code;
 use crate::groups::{codes, Committed, Groups};
 
-pub fn handle(ctx: &Ctx<'_>, req: OffsetCommitRequest) -> OffsetCommitResponse {
+pub async fn handle(ctx: &Ctx<'_>, req: OffsetCommitRequest) -> OffsetCommitResponse {
     let broker = ctx.broker;
     let now = crate::maintenance::now_ms();
     // Per-partition outcome in request order; `None` = valid, to be stored.
@@ -19,9 +19,9 @@ pub fn handle(ctx: &Ctx<'_>, req: OffsetCommitRequest) -> OffsetCommitResponse {
     for (ti, t) in req.topics.iter().enumerate() {
         let topic = broker.topics.get(t.name.as_str());
         for p in &t.partitions {
-            let exists = topic.as_ref().is_some_and(|info| {
-                p.partition_index >= 0 && (p.partition_index as usize) < info.partitions.len()
-            });
+            let exists = topic
+                .as_ref()
+                .is_some_and(|info| info.partition(p.partition_index).is_some());
             let metadata = p
                 .committed_metadata
                 .as_ref()
@@ -40,6 +40,7 @@ pub fn handle(ctx: &Ctx<'_>, req: OffsetCommitRequest) -> OffsetCommitResponse {
                         leader_epoch: p.committed_leader_epoch,
                         metadata,
                         commit_ts: now,
+                        log_offset: -1,
                     },
                 ));
                 None
@@ -51,14 +52,17 @@ pub fn handle(ctx: &Ctx<'_>, req: OffsetCommitRequest) -> OffsetCommitResponse {
     let stored = if valid.is_empty() {
         Ok(())
     } else {
-        broker.groups.commit(
-            &broker.topics,
-            req.group_id.as_str(),
-            req.generation_id_or_member_epoch,
-            req.member_id.as_str(),
-            instance.as_deref(),
-            valid,
-        )
+        broker
+            .groups
+            .commit(
+                broker,
+                req.group_id.as_str(),
+                req.generation_id_or_member_epoch,
+                req.member_id.as_str(),
+                instance.as_deref(),
+                valid,
+            )
+            .await
     };
     let mut topics: Vec<OffsetCommitResponseTopic> = req
         .topics

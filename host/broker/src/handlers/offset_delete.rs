@@ -18,7 +18,7 @@ pub fn handle(ctx: &Ctx<'_>, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
             let i = p.partition_index;
             let exists = info
                 .as_ref()
-                .is_some_and(|info| i >= 0 && (i as usize) < info.partitions.len());
+                .is_some_and(|info| info.partition(i).is_some());
             if exists {
                 wanted.push((t.name.to_string(), i));
             } else {

@@ -1,19 +1,41 @@
 //! Produce: validates and appends each partition's record batches; batches are stored verbatim.
+//!
+//! Appends run on the log executor (ordered per partition, the partitions of one request in
+//! parallel); this task only awaits them. acks=0 gets no response, so its failures are logged and
+//! counted ([`Broker::acks0_failures`](crate::server::Broker)) instead.
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use weft_log::AppendInfo;
 
 use super::{s, Ctx};
 use crate::error::code;
 use crate::maintenance::now_ms;
-use crate::partition::PartitionError;
+use crate::partition::{Partition, PartitionError};
+
+/// What one partition of the request does.
+enum Work {
+    Done(Result<AppendInfo, (i16, String)>),
+    Append {
+        partition: Arc<Partition>,
+        records: Bytes,
+        missing: i16,
+    },
+}
 
 /// Returns `None` for acks=0, where Kafka sends no response at all.
-pub fn handle(ctx: &Ctx<'_>, req: ProduceRequest) -> Option<ProduceResponse> {
+pub async fn handle(ctx: &Ctx<'_>, req: ProduceRequest) -> Option<ProduceResponse> {
     let now = now_ms();
     let acks_valid = matches!(req.acks, -1..=1);
     let by_id = ctx.version >= 13;
-    let mut responses = Vec::with_capacity(req.topic_data.len());
+    // (topic name, topic id, partition index) per partition, and its work, in request order.
+    let mut keys = Vec::new();
+    let mut work = Vec::new();
+    let mut topics = Vec::with_capacity(req.topic_data.len());
     for td in req.topic_data {
         let topic = if by_id {
             ctx.broker.topics.get_by_id(&td.topic_id)
@@ -25,74 +47,99 @@ pub fn handle(ctx: &Ctx<'_>, req: ProduceRequest) -> Option<ProduceResponse> {
         } else {
             code::UNKNOWN_TOPIC_OR_PARTITION
         };
-        let mut parts = Vec::with_capacity(td.partition_data.len());
         for pd in td.partition_data {
-            let mut resp = PartitionProduceResponse::default()
-                .with_index(pd.index)
-                .with_base_offset(-1)
-                .with_log_append_time_ms(-1)
-                .with_log_start_offset(-1);
-            let partition = topic.as_ref().and_then(|t| {
-                usize::try_from(pd.index)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i))
-            });
-            let result = if !acks_valid {
-                Err((
+            keys.push((topics.len(), pd.index));
+            let partition = topic.as_ref().and_then(|t| t.partition(pd.index));
+            work.push(if !acks_valid {
+                Work::Done(Err((
                     code::INVALID_REQUIRED_ACKS,
                     format!("acks must be -1, 0 or 1, got {}", req.acks),
-                ))
+                )))
             } else if let Some(p) = partition {
-                match pd.records.as_deref() {
-                    None | Some([]) => Err((
+                match pd.records {
+                    Some(records) if !records.is_empty() => Work::Append {
+                        partition: p.clone(),
+                        records,
+                        missing,
+                    },
+                    _ => Work::Done(Err((
                         code::INVALID_RECORD,
                         "produce request carries no records".to_string(),
-                    )),
-                    Some(records) => match p.append(records, now) {
-                        Ok(info) => Ok(info),
-                        Err(PartitionError::Deleted) => {
-                            Err((missing, "partition was deleted".to_string()))
-                        }
-                        Err(PartitionError::Log(e)) => {
-                            tracing::debug!(topic = %p.topic, partition = p.index, error = %e, "rejected produce");
-                            Err((crate::error::log_error_code(&e), e.to_string()))
-                        }
-                    },
+                    ))),
                 }
             } else {
-                Err((
+                Work::Done(Err((
                     missing,
                     format!(
                         "unknown topic or partition {}-{}",
                         td.name.as_str(),
                         pd.index
                     ),
-                ))
-            };
-            match result {
-                Ok(info) => {
-                    resp = resp
-                        .with_base_offset(info.base_offset)
-                        .with_log_append_time_ms(info.log_append_time)
-                        .with_log_start_offset(info.log_start_offset);
-                }
-                Err((error, message)) => {
-                    resp = resp
-                        .with_error_code(error)
-                        .with_error_message(Some(s(message)));
-                }
-            }
-            parts.push(resp);
+                )))
+            });
         }
-        responses.push(
+        topics.push(
             TopicProduceResponse::default()
                 .with_name(td.name)
-                .with_topic_id(td.topic_id)
-                .with_partition_responses(parts),
+                .with_topic_id(td.topic_id),
         );
+    }
+
+    let results = futures::future::join_all(work.into_iter().map(|w| async move {
+        match w {
+            Work::Done(r) => r,
+            Work::Append {
+                partition,
+                records,
+                missing,
+            } => partition.append(records, now).await.map_err(|e| {
+                if !matches!(e, PartitionError::Deleted) {
+                    tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "rejected produce");
+                }
+                (e.code(missing), e.to_string())
+            }),
+        }
+    }))
+    .await;
+
+    for ((ti, index), result) in keys.into_iter().zip(results) {
+        let mut resp = PartitionProduceResponse::default()
+            .with_index(index)
+            .with_base_offset(-1)
+            .with_log_append_time_ms(-1)
+            .with_log_start_offset(-1);
+        match result {
+            Ok(info) => {
+                resp = resp
+                    .with_base_offset(info.base_offset)
+                    .with_log_append_time_ms(info.log_append_time)
+                    .with_log_start_offset(info.log_start_offset);
+            }
+            Err((error, message)) => {
+                if req.acks == 0 {
+                    let failures = ctx.broker.acks0_failures.fetch_add(1, Ordering::Relaxed) + 1;
+                    let topic = topics
+                        .get(ti)
+                        .map(|t| t.name.to_string())
+                        .unwrap_or_default();
+                    // Logged loudly at first and then sparsely, so a client cannot flood the log.
+                    if failures.is_power_of_two() || failures.is_multiple_of(1000) {
+                        tracing::warn!(peer = %ctx.peer, %topic, partition = index, error_code = error, %message, acks0_failures = failures, "acks=0 produce failed; the producer is not told");
+                    } else {
+                        tracing::debug!(peer = %ctx.peer, %topic, partition = index, error_code = error, %message, acks0_failures = failures, "acks=0 produce failed");
+                    }
+                }
+                resp = resp
+                    .with_error_code(error)
+                    .with_error_message(Some(s(message)));
+            }
+        }
+        if let Some(t) = topics.get_mut(ti) {
+            t.partition_responses.push(resp);
+        }
     }
     if req.acks == 0 {
         return None;
     }
-    Some(ProduceResponse::default().with_responses(responses))
+    Some(ProduceResponse::default().with_responses(topics))
 }
