@@ -3,7 +3,7 @@
 //!
 //! The hot paths never decode records: `append` validates batch headers and CRCs, assigns offsets by
 //! patching the CRC-less header fields and writes the producer's bytes verbatim; `read` finds a file
-//! position through an in-memory sparse index and returns stored batches as they are. Records are
+//! position through a sparse index (read from disk on first use) and returns stored batches as they are. Records are
 //! decoded only for compaction, timestamp lookups, the dump tool and key checks on compacted topics.
 //!
 //! # Layout

@@ -149,7 +149,7 @@ impl Log {
         }
     }
 
-    fn check_online(&self) -> Result<()> {
+    pub(crate) fn check_online(&self) -> Result<()> {
         match self.offline.get() {
             None => Ok(()),
             Some(reason) => Err(LogError::Offline {
@@ -162,7 +162,7 @@ impl Log {
     /// A failed write or fsync leaves the files in an unknown state (a failed fsync may have dropped
     /// the dirty pages): serving on could lose acknowledged data or, if the client retries an append
     /// whose write had succeeded, store it twice. So any I/O error takes the log offline.
-    fn storage<T>(&self, result: Result<T>) -> Result<T> {
+    pub(crate) fn storage<T>(&self, result: Result<T>) -> Result<T> {
         if let Err(e @ LogError::Io { .. }) = &result {
             self.set_offline(&e.to_string());
         }

@@ -55,7 +55,14 @@ impl Log {
 
     /// Retention: delete whole non-active segments older than retention_ms (by their largest
     /// timestamp) or beyond retention_bytes, oldest first. Only when cleanup_policy.delete.
+    /// A storage error takes the log offline, as in append.
     pub fn enforce_retention(&mut self, now_ms: i64) -> Result<RetentionReport> {
+        self.check_online()?;
+        let result = self.enforce_retention_online(now_ms);
+        self.storage(result)
+    }
+
+    fn enforce_retention_online(&mut self, now_ms: i64) -> Result<RetentionReport> {
         let mut report = RetentionReport {
             log_start_offset: self.log_start_offset,
             ..RetentionReport::default()
@@ -91,7 +98,14 @@ impl Log {
 
     /// DeleteRecords: advance log_start_offset to `offset` (<= log_end_offset), deleting whole segments
     /// below it. The new start offset is checkpointed before any file goes, so it survives a restart.
+    /// A storage error takes the log offline, as in append.
     pub fn delete_records_before(&mut self, offset: i64) -> Result<i64> {
+        self.check_online()?;
+        let result = self.delete_records_before_online(offset);
+        self.storage(result)
+    }
+
+    fn delete_records_before_online(&mut self, offset: i64) -> Result<i64> {
         let end = self.log_end_offset();
         if offset < 0 || offset > end {
             return Err(LogError::OffsetOutOfRange {

@@ -812,6 +812,19 @@ mod tests {
     }
 
     #[test]
+    fn a_read_past_the_real_file_end_is_an_error_not_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = Segment::create(dir.path(), 0).unwrap();
+        append_batches(&mut seg, &sample(10), 4096);
+        let all = seg.read(0, usize::MAX).unwrap().unwrap();
+        assert_eq!(all.len() as u64, seg.size);
+        // Another process cut the file under us: the uninitialised buffer must never be returned.
+        seg.file.set_len(seg.size / 2).unwrap();
+        let err = seg.read(0, usize::MAX).unwrap_err();
+        assert!(matches!(err, LogError::Io { .. }), "{err}");
+    }
+
+    #[test]
     fn create_refuses_to_clobber_data() {
         let dir = tempfile::tempdir().unwrap();
         let mut seg = Segment::create(dir.path(), 7).unwrap();

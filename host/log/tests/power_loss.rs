@@ -315,3 +315,24 @@ fn broker_can_take_a_log_offline() {
         "{err}"
     );
 }
+
+#[test]
+fn failed_retention_takes_the_log_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("t-0");
+    let scope = fault::arm(tmp.path());
+    let mut log = open(&dir, config(u64::MAX));
+    let mut appended = Appended::new();
+    for tag in 0..40 {
+        append(&mut log, &mut appended, tag);
+    }
+    // DeleteRecords checkpoints the new start offset first: make that write fail.
+    scope.fail_next_writes(1);
+    let err = log.delete_records_before(appended[10].0).unwrap_err();
+    assert!(matches!(err, LogError::Io { .. }), "{err}");
+    assert!(matches!(
+        log.enforce_retention(i64::MAX),
+        Err(LogError::Offline { .. })
+    ));
+    assert!(matches!(log.read(0, 100), Err(LogError::Offline { .. })));
+}
