@@ -29,14 +29,14 @@ fn hostile_plugins_cannot_make_the_host_hold_more_than_the_cap() {
     let _ = inst.transform(&[rec("t", None, "hog")]);
     let _ = rt.load_bytes(&pass, PluginSource::Bytes("warm".into()));
 
-    // A component whose 20 extra instances each fill 32 MiB (each below the 64 MiB default
-    // cap) would make the host hold 640 MiB at load time were the cap per memory.
+    // A component whose 12 extra instances each fill 32 MiB (each below the 64 MiB default
+    // cap) would make the host hold 384 MiB at load time were the cap per memory.
     let spread = hostile::with_extra_instances(
         &pass,
         Extra {
             memories: 1,
             pages: 512,
-            instances: 20,
+            instances: 12,
             ..Extra::default()
         },
     );
@@ -61,7 +61,7 @@ fn hostile_plugins_cannot_make_the_host_hold_more_than_the_cap() {
     let rss_after = status_bytes("VmRSS");
     assert!(peak_before > 0 && rss_before > 0, "no /proc/self/status");
     // At most one capped store is alive at a time: the peak grows by about one cap, not by the
-    // 640 MiB of the spread component or the 320 MiB of ten leaked hogs.
+    // 384 MiB of the spread component or the 320 MiB of ten leaked hogs.
     assert!(
         peak_after < peak_before + (96 << 20),
         "peak RSS grew from {peak_before} to {peak_after} bytes"

@@ -1,6 +1,7 @@
 //! Hostile components: a real plugin with extra core modules appended, instantiated many times
 //! when the component is. Each extra instance can hold memories and tables of its own, and its
-//! start function writes to every page of its memories, so whatever is granted becomes resident.
+//! start function writes to every 4 KiB page of its memories, so whatever is granted becomes
+//! resident.
 
 use wasm_encoder::{
     CodeSection, Function, FunctionSection, InstanceSection, MemArg, MemorySection, MemoryType,
@@ -20,7 +21,10 @@ pub struct Extra {
     pub instances: u32,
 }
 
+/// Wasm page size, in which memory sizes are counted.
 const PAGE: i64 = 65536;
+/// Host page size: the step at which writes make a memory resident.
+const HOST_PAGE: i32 = 4096;
 
 /// `plugin` (a component's bytes) with `extra.instances` instances of one more core module.
 pub fn with_extra_instances(plugin: &[u8], extra: Extra) -> Vec<u8> {
@@ -60,7 +64,8 @@ pub fn with_extra_instances(plugin: &[u8], extra: Extra) -> Vec<u8> {
         module.section(&memories);
     }
     module.section(&StartSection { function_index: 0 });
-    // Touch one byte of every page of every memory: `for a in (0..size).step_by(PAGE) { m[a] = 1 }`.
+    // Touch one byte of every host page of every memory:
+    // `for a in (0..size).step_by(HOST_PAGE) { m[a] = 1 }`.
     let mut start = Function::new([(1, wasm_encoder::ValType::I32)]);
     let size = (extra.pages as i64 * PAGE) as i32;
     for m in 0..extra.memories {
@@ -76,7 +81,7 @@ pub fn with_extra_instances(plugin: &[u8], extra: Extra) -> Vec<u8> {
                     memory_index: m,
                 })
                 .local_get(0)
-                .i32_const(PAGE as i32)
+                .i32_const(HOST_PAGE)
                 .i32_add()
                 .local_tee(0)
                 .i32_const(size)
