@@ -168,3 +168,61 @@ impl ResourceLimiter for Limiter {
         self.counts.memories()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_holds_for_the_sum_of_all_memories() {
+        let sandbox = Sandbox {
+            memory_bytes: 10 << 20,
+            ..Sandbox::default()
+        };
+        let mut l = Limiter::new(&sandbox);
+        // Three memories created at 3 MiB each: every one is far below the cap, 9 MiB in all.
+        for _ in 0..3 {
+            assert!(l.memory_growing(0, 3 << 20, None).unwrap());
+        }
+        assert_eq!(l.memory_bytes(), 9 << 20);
+        // Growing one of them by 512 KiB fits; a fourth memory of 3 MiB does not.
+        assert!(l
+            .memory_growing(3 << 20, (3 << 20) + (512 << 10), None)
+            .unwrap());
+        assert!(l.hit_limit().is_none());
+        assert!(l.memory_growing(0, 3 << 20, None).is_err());
+        let hit = l.hit_limit().unwrap();
+        assert_eq!((hit.value, hit.config_key), (10 << 20, KEY_MEMORY));
+        assert_eq!(l.memory_bytes(), (9 << 20) + (512 << 10));
+    }
+
+    #[test]
+    fn counts_come_from_the_sandbox_and_wasmtime_refusals_are_recognised() {
+        let sandbox = Sandbox {
+            instances: 7,
+            memories: 2,
+            tables: 3,
+            table_elements: 10,
+            ..Sandbox::default()
+        };
+        let mut l = Limiter::new(&sandbox);
+        assert_eq!((l.instances(), l.memories(), l.tables()), (7, 2, 3));
+        assert!(l.table_growing(0, 10, None).unwrap());
+        assert!(l.table_growing(10, 11, None).is_err());
+        assert_eq!(l.hit_limit().unwrap().config_key, KEY_TABLE_ELEMENTS);
+
+        let refusal = |desc: &str| {
+            wasmtime::Error::msg(format!(
+                "resource limit exceeded: {desc} count too high at 8"
+            ))
+        };
+        let limit = |desc| count_limit(&sandbox, &refusal(desc)).map(|l| (l.what, l.value));
+        assert_eq!(limit("instance"), Some(("instances", 7)));
+        assert_eq!(limit("memory"), Some(("memories", 2)));
+        assert_eq!(limit("table"), Some(("tables", 3)));
+        assert_eq!(
+            count_limit(&sandbox, &wasmtime::Error::msg("unreachable")),
+            None
+        );
+    }
+}

@@ -103,3 +103,24 @@ fn resource_limit(plugin: &str, hit: Limit) -> RuntimeError {
         config_key: hit.config_key,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::RuntimeOptions;
+
+    #[test]
+    fn hostcall_fuel_is_no_larger_than_the_memory_cap() {
+        let rt = Runtime::with_options(RuntimeOptions {
+            cache_dir: None,
+            ..RuntimeOptions::default()
+        })
+        .unwrap();
+        let sandbox = Sandbox {
+            memory_bytes: 3 << 20,
+            ..Sandbox::default()
+        };
+        let store = new_store(&rt, "t", &Grants::default(), &sandbox, Metrics::default()).unwrap();
+        assert_eq!(store.hostcall_fuel(), 3 << 20);
+    }
+}
