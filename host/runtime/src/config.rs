@@ -6,13 +6,30 @@ use std::time::Duration;
 
 use crate::error::{Result, RuntimeError};
 
-/// Default memory cap per instance.
+/// Default memory cap per instance: all its linear memories together.
 pub const DEFAULT_MEMORY_BYTES: usize = 64 << 20;
+/// Default limit on core instances per plugin instance. A Rust component has about five; other
+/// toolchains (an interpreter plus its libraries) need a few dozen.
+pub const DEFAULT_INSTANCES: usize = 64;
+/// Default limit on linear memories per plugin instance (most components have one).
+pub const DEFAULT_MEMORIES: usize = 4;
+/// Default limit on tables per plugin instance.
+pub const DEFAULT_TABLES: usize = 64;
+/// Default limit on the elements of one table (function references).
+pub const DEFAULT_TABLE_ELEMENTS: usize = 100_000;
 /// Default wall-clock deadline per call.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Config key: memory cap per instance, in bytes.
+/// Config key: memory cap per instance (the sum of all its linear memories), in bytes.
 pub const KEY_MEMORY: &str = "plugin.memory.max.bytes";
+/// Config key: core instances per instance.
+pub const KEY_INSTANCES: &str = "plugin.instances.max";
+/// Config key: linear memories per instance.
+pub const KEY_MEMORIES: &str = "plugin.memories.max";
+/// Config key: tables per instance.
+pub const KEY_TABLES: &str = "plugin.tables.max";
+/// Config key: elements per table.
+pub const KEY_TABLE_ELEMENTS: &str = "plugin.table.elements.max";
 /// Config key: deadline per call, in milliseconds.
 pub const KEY_TIMEOUT: &str = "plugin.call.timeout.ms";
 /// Config key: fuel per call (only when the runtime was built with fuel metering).
@@ -29,8 +46,17 @@ pub const KEY_REMOTE: &str = "capability.remote-cluster.bootstrap.servers";
 /// Limits applied to every instance of a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sandbox {
-    /// Linear-memory cap in bytes.
+    /// Cap in bytes on all linear memories of an instance together (also the most data one
+    /// call from the plugin into the host may carry).
     pub memory_bytes: usize,
+    /// Most core instances.
+    pub instances: usize,
+    /// Most linear memories.
+    pub memories: usize,
+    /// Most tables.
+    pub tables: usize,
+    /// Most elements in one table.
+    pub table_elements: usize,
     /// Wall-clock deadline per call.
     pub call_timeout: Duration,
     /// Fuel per call, when fuel metering is on.
@@ -41,6 +67,10 @@ impl Default for Sandbox {
     fn default() -> Self {
         Sandbox {
             memory_bytes: DEFAULT_MEMORY_BYTES,
+            instances: DEFAULT_INSTANCES,
+            memories: DEFAULT_MEMORIES,
+            tables: DEFAULT_TABLES,
+            table_elements: DEFAULT_TABLE_ELEMENTS,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             fuel: None,
         }
@@ -132,8 +162,30 @@ impl PluginConfig {
     /// Sandbox limits from the `plugin.*` keys.
     pub fn sandbox(&self) -> Result<Sandbox> {
         let mut s = Sandbox::default();
-        if let Some(v) = self.get(KEY_MEMORY) {
-            s.memory_bytes = parse_num(KEY_MEMORY, v)? as usize;
+        let size = |key: &str| -> Result<Option<usize>> {
+            self.get(key)
+                .map(|v| {
+                    usize::try_from(parse_num(key, v)?).map_err(|_| RuntimeError::Config {
+                        key: key.into(),
+                        message: format!("`{v}` is too large"),
+                    })
+                })
+                .transpose()
+        };
+        if let Some(v) = size(KEY_MEMORY)? {
+            s.memory_bytes = v;
+        }
+        if let Some(v) = size(KEY_INSTANCES)? {
+            s.instances = v;
+        }
+        if let Some(v) = size(KEY_MEMORIES)? {
+            s.memories = v;
+        }
+        if let Some(v) = size(KEY_TABLES)? {
+            s.tables = v;
+        }
+        if let Some(v) = size(KEY_TABLE_ELEMENTS)? {
+            s.table_elements = v;
         }
         if let Some(v) = self.get(KEY_TIMEOUT) {
             s.call_timeout = Duration::from_millis(parse_num(KEY_TIMEOUT, v)?);

@@ -98,19 +98,50 @@ pub enum RuntimeError {
         /// The deadline.
         limit: Duration,
     },
-    /// The plugin tried to grow its memory past the cap.
-    #[error("plugin {plugin} exceeded its memory limit of {limit} bytes (config `plugin.memory.max.bytes`)")]
+    /// The plugin tried to grow its memories, all together, past the cap.
+    #[error("plugin {plugin} exceeded its memory limit of {limit} bytes for all its memories together (config `plugin.memory.max.bytes`)")]
     MemoryLimit {
         /// Plugin label.
         plugin: String,
         /// The cap in bytes.
         limit: usize,
     },
+    /// The plugin needed more core instances, memories, tables or table elements than allowed.
+    #[error("plugin {plugin} exceeded its limit of {limit} {what} (config `{config_key}`)")]
+    ResourceLimit {
+        /// Plugin label.
+        plugin: String,
+        /// What is counted: `instances`, `memories`, `tables` or `table elements`.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+        /// The config key that sets it.
+        config_key: &'static str,
+    },
     /// The plugin used up its fuel.
     #[error("plugin {plugin} ran out of fuel (config `plugin.fuel`)")]
     FuelExhausted {
         /// Plugin label.
         plugin: String,
+    },
+    /// A connector task's instance failed and the fresh one could not be opened again at the
+    /// committed positions: the task has failed.
+    #[error(
+        "connector {plugin} could not be reopened after a failure, the task has failed: {message}"
+    )]
+    ReopenFailed {
+        /// Plugin label.
+        plugin: String,
+        /// Why `open` failed on the fresh instance.
+        message: String,
+    },
+    /// A connector data call came before the task was opened (or after its `open` failed).
+    #[error("connector {plugin} is not open: `open` must succeed before `{call}`")]
+    NotOpen {
+        /// Plugin label.
+        plugin: String,
+        /// The refused call.
+        call: &'static str,
     },
     /// The plugin returned an error of its own.
     #[error("plugin {plugin} failed ({}): {message}", if *.retriable { "retriable" } else { "fatal" })]
@@ -158,6 +189,7 @@ impl RuntimeError {
             RuntimeError::Trap { .. }
                 | RuntimeError::DeadlineExceeded { .. }
                 | RuntimeError::MemoryLimit { .. }
+                | RuntimeError::ResourceLimit { .. }
                 | RuntimeError::FuelExhausted { .. }
         )
     }

@@ -1,4 +1,4 @@
-//! Per-store host state: the empty WASI context, the memory limiter, and the `host` import
+//! Per-store host state: the empty WASI context, the resource limiter, and the `host` import
 //! (logging and metrics) that every plugin gets.
 
 use std::collections::BTreeMap;
@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::base::weft::plugin::host;
-use crate::config::Grants;
+use crate::config::{Grants, Sandbox};
+use crate::limits::Limiter;
 
 /// Severity of a plugin log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,46 +53,6 @@ pub enum MetricValue {
 /// Metrics of one plugin instance (kept across instance restarts).
 pub type Metrics = Arc<Mutex<BTreeMap<String, MetricValue>>>;
 
-/// Refuses memory growth past the cap and remembers that it did, so that the resulting trap
-/// can be reported as a memory-limit error rather than a generic one.
-pub(crate) struct Limiter {
-    pub(crate) cap: usize,
-    pub(crate) hit: bool,
-    /// Largest linear-memory size granted so far.
-    pub(crate) peak: usize,
-}
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.cap {
-            self.hit = true;
-            // Trapping here (rather than returning false) stops the guest at the allocation
-            // instead of letting it run on with a failed allocation.
-            return Err(wasmtime::Error::msg(format!(
-                "memory limit of {} bytes reached (wanted {desired})",
-                self.cap
-            )));
-        }
-        self.peak = self.peak.max(desired);
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        // Tables hold function references; a guest needing more than this is misbehaving.
-        Ok(desired <= 100_000)
-    }
-}
-
 /// Data of one store (one plugin instance).
 pub(crate) struct HostState {
     pub(crate) plugin: Arc<str>,
@@ -130,7 +90,7 @@ impl HostState {
     pub(crate) fn new(
         plugin: Arc<str>,
         grants: &Grants,
-        memory_cap: usize,
+        sandbox: &Sandbox,
         log: LogSink,
         metrics: Metrics,
     ) -> Result<Self, String> {
@@ -149,11 +109,7 @@ impl HostState {
             plugin,
             wasi: b.build(),
             table: ResourceTable::new(),
-            limiter: Limiter {
-                cap: memory_cap,
-                hit: false,
-                peak: 0,
-            },
+            limiter: Limiter::new(sandbox),
             log,
             metrics,
             last_error: None,

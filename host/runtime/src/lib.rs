@@ -11,11 +11,15 @@
 //!   interruption on), the epoch ticker thread, the linker, and the compiled-component cache in
 //!   memory and on disk (keyed by the component's SHA-256 and the engine's compatibility hash).
 //! - [`plugin`] — [`LoadedPlugin`] (compiled component, `InstancePre`, metadata, kind, imports)
-//!   and [`Instance`] (one store with memory cap and per-call deadline; typed calls per kind;
-//!   a failed call drops the store and the next call starts a fresh, reconfigured one).
+//!   and [`Instance`] (one store with the sandbox's limits and per-call deadline; typed calls per
+//!   kind; a failed call drops the store and the next call starts a fresh one, configured again
+//!   and, for a connector task, opened again at its committed positions). Split by job; its
+//!   module docs list the parts.
+//! - `limits` — the store's resource limiter: the sum of all linear memories against the cap,
+//!   and the counts of instances, memories and tables.
 //! - [`config`] — [`PluginConfig`], split into sandbox limits (`plugin.*`), capability grants
 //!   (`capability.*`) and the entries the plugin itself receives.
-//! - [`host`] — per-store state: the empty WASI context, the memory limiter, and the `host`
+//! - [`host`] — per-store state: the empty WASI context, the resource limiter, and the `host`
 //!   import (logging into `tracing` or a custom sink, metrics).
 //! - [`registry`] — [`Registry`], resolving `name[@version]`, paths and plugin directories to
 //!   loaded plugins; built-ins come from [`builtin`], embedded at build time.
@@ -30,6 +34,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod host;
+mod limits;
 pub mod pipeline;
 pub mod plugin;
 pub mod registry;

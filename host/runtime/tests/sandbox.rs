@@ -1,23 +1,15 @@
-//! Hostile plugins (built from tests/plugins): a trap, an infinite loop, unbounded allocation
-//! and an ungranted capability each fail with their own error, only for their own instance.
+//! Hostile plugins (tests/plugins, tests/guests and components built by `common::hostile`): a
+//! trap, an infinite loop, unbounded allocation, memory spread over many instances, too many
+//! instances, memories or tables, and an ungranted capability each fail with their own error,
+//! only for their own instance; an ungranted plugin sees no clock and no file.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use common::hostile::{self, Extra};
 use common::{fixture, rec, runtime, values};
-use weft_runtime::{PluginConfig, RuntimeError};
-
-fn rss_bytes() -> u64 {
-    // Second field of /proc/self/statm: resident pages.
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
+use weft_runtime::{PluginConfig, PluginSource, RuntimeError};
 
 #[test]
 fn a_trap_fails_the_call_with_the_panic_message_and_the_instance_recovers() {
@@ -85,29 +77,135 @@ fn an_infinite_loop_hits_the_deadline_while_other_instances_keep_working() {
 }
 
 #[test]
-fn unbounded_allocation_hits_the_memory_cap_and_memory_is_returned() {
+fn unbounded_allocation_hits_the_memory_cap_and_the_instance_recovers() {
     let (rt, _logs) = runtime();
     let hog = rt.load_file(&fixture("hog")).unwrap();
     let cap = 32usize << 20;
     let cfg = PluginConfig::new([("plugin.memory.max.bytes", cap.to_string())]);
     let mut inst = hog.instantiate(&cfg).unwrap();
-
-    // Warm up once so that allocator and code pages count in the baseline.
-    let _ = inst.transform(&[rec("t", None, "hog")]);
-    let before = rss_bytes();
-    for _ in 0..10 {
+    for _ in 0..3 {
         match inst.transform(&[rec("t", None, "hog")]).unwrap_err() {
             RuntimeError::MemoryLimit { limit, .. } => assert_eq!(limit, cap),
             other => panic!("expected a memory-limit error, got {other:?}"),
         }
         let out = inst.transform(&[rec("t", None, "small")]).unwrap();
         assert_eq!(values(&out), ["small"]);
+        // The store's own count of its memories, which the cap is checked against.
+        let held = inst.memory_bytes();
+        assert!(held > 0 && held <= cap, "instance holds {held} bytes");
     }
-    let after = rss_bytes();
-    // Ten leaked 32 MiB instances would add 320 MiB; dropped stores give their memory back.
-    assert!(
-        after < before + (64 << 20),
-        "RSS grew from {before} to {after} bytes"
+    // Process RSS is measured in its own test binary (tests/sandbox_rss.rs).
+}
+
+fn hostile(extra: Extra) -> Vec<u8> {
+    let plugin = std::fs::read(fixture("passthrough")).unwrap();
+    hostile::with_extra_instances(&plugin, extra)
+}
+
+fn load_hostile(rt: &weft_runtime::Runtime, extra: Extra) -> RuntimeError {
+    rt.load_bytes(&hostile(extra), PluginSource::Bytes("hostile".into()))
+        .err()
+        .unwrap_or_else(|| panic!("{extra:?} loaded"))
+}
+
+#[test]
+fn memory_spread_over_many_instances_counts_against_one_cap() {
+    let (rt, _logs) = runtime();
+    // Two more instances of 40 MiB each: every memory is below the 64 MiB default cap, their
+    // sum is not.
+    let err = load_hostile(
+        &rt,
+        Extra {
+            memories: 1,
+            pages: 640,
+            instances: 2,
+            ..Extra::default()
+        },
+    );
+    match &err {
+        RuntimeError::MemoryLimit { limit, .. } => assert_eq!(*limit, 64 << 20),
+        other => panic!("expected a memory-limit error, got {other:?}"),
+    }
+    assert!(err.to_string().contains("plugin.memory.max.bytes"), "{err}");
+
+    // Below the cap the same construction loads and runs: the limit is the sum, nothing else.
+    let small = hostile(Extra {
+        memories: 1,
+        pages: 16,
+        instances: 2,
+        ..Extra::default()
+    });
+    let plugin = rt
+        .load_bytes(&small, PluginSource::Bytes("small".into()))
+        .unwrap();
+    let mut inst = plugin.instantiate(&PluginConfig::default()).unwrap();
+    assert_eq!(
+        values(&inst.transform(&[rec("t", None, "x")]).unwrap()),
+        ["x"]
+    );
+    assert!(inst.memory_bytes() >= 2 * 16 * 65536);
+
+    // A cap set lower in the config applies to instances the same way.
+    let cfg = PluginConfig::new([("plugin.memory.max.bytes", (1usize << 20).to_string())]);
+    assert!(matches!(
+        plugin.instantiate(&cfg),
+        Err(RuntimeError::MemoryLimit { limit, .. }) if limit == 1 << 20
+    ));
+}
+
+#[test]
+fn many_memories_instances_or_tables_are_refused_naming_the_limit() {
+    let (rt, _logs) = runtime();
+    let cases = [
+        (
+            Extra {
+                memories: 2,
+                pages: 1,
+                instances: 40,
+                ..Extra::default()
+            },
+            "memories",
+            "plugin.memories.max",
+        ),
+        (
+            Extra {
+                instances: 200,
+                ..Extra::default()
+            },
+            "instances",
+            "plugin.instances.max",
+        ),
+        (
+            Extra {
+                tables: 4,
+                instances: 40,
+                ..Extra::default()
+            },
+            "tables",
+            "plugin.tables.max",
+        ),
+    ];
+    for (extra, what, key) in cases {
+        let err = load_hostile(&rt, extra);
+        match &err {
+            RuntimeError::ResourceLimit {
+                what: w,
+                config_key,
+                ..
+            } => {
+                assert_eq!((*w, *config_key), (what, key), "{err}");
+            }
+            other => panic!("{extra:?}: expected a {what} limit, got {other:?}"),
+        }
+        assert!(err.to_string().contains(key), "{err}");
+    }
+
+    // Other plugins of the same runtime are unaffected.
+    let pass = rt.load_file(&fixture("passthrough")).unwrap();
+    let mut inst = pass.instantiate(&PluginConfig::default()).unwrap();
+    assert_eq!(
+        values(&inst.transform(&[rec("t", None, "y")]).unwrap()),
+        ["y"]
     );
 }
 
@@ -147,13 +245,58 @@ fn an_ungranted_capability_fails_to_load_naming_interface_and_config_key() {
     ));
 }
 
+/// Runs the clock-probe fixture once and splits its report into (wall ns, monotonic ns, file).
+fn probe(config: &PluginConfig) -> (u128, u128, String) {
+    let (rt, _logs) = runtime();
+    let plugin = rt.load_file(&fixture("clock-probe")).unwrap();
+    let mut inst = plugin.instantiate(config).unwrap();
+    let out = inst.transform(&[rec("t", None, "?")]).unwrap();
+    let report = values(&out).remove(0);
+    let field = |name: &str| -> String {
+        let start = report
+            .find(&format!("{name}="))
+            .unwrap_or_else(|| panic!("no {name} in {report}"))
+            + name.len()
+            + 1;
+        let rest = &report[start..];
+        match name {
+            "file" => rest.to_string(),
+            _ => rest.split(' ').next().unwrap_or_default().to_string(),
+        }
+    };
+    (
+        field("wall").parse().unwrap(),
+        field("mono").parse().unwrap(),
+        field("file"),
+    )
+}
+
 #[test]
 fn plugins_get_no_clock_unless_granted_and_no_files() {
+    // Without grants both clocks read zero (the monotonic one does not move across real work)
+    // and the host's /etc/passwd cannot be opened.
+    let (wall, mono, file) = probe(&PluginConfig::default());
+    assert_eq!((wall, mono), (0, 0));
+    assert!(file.starts_with("err:"), "{file}");
+
+    // Granted, the clocks are real: the wall clock is after 2020, the monotonic one moves.
+    let (wall, mono, _) = probe(&PluginConfig::new([("capability.clock", "true")]));
+    assert!(wall > 1_577_836_800_000_000_000, "wall clock {wall}");
+    assert!(mono > 0, "monotonic clock did not move");
+
+    // A granted directory is the guest's `/`: its /etc/passwd is the directory's, not the host's.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("etc")).unwrap();
+    std::fs::write(dir.path().join("etc/passwd"), "sandboxed").unwrap();
+    let granted = PluginConfig::new([(
+        "capability.filesystem.dir",
+        dir.path().display().to_string(),
+    )]);
+    assert_eq!(probe(&granted).2, "ok:sandboxed");
+
+    // A filesystem grant pointing nowhere fails loudly rather than silently.
     let (rt, _logs) = runtime();
-    // The uppercase fixture does no I/O; instantiating it with an empty context must work,
-    // and a filesystem grant pointing nowhere must fail loudly rather than silently.
-    let plugin = rt.load_file(&fixture("uppercase")).unwrap();
-    assert!(plugin.instantiate(&PluginConfig::default()).is_ok());
+    let plugin = rt.load_file(&fixture("clock-probe")).unwrap();
     let bad = PluginConfig::new([("capability.filesystem.dir", "/definitely/not/here")]);
     assert!(matches!(
         plugin.instantiate(&bad),
@@ -171,10 +314,7 @@ fn plugins_get_no_clock_unless_granted_and_no_files() {
 fn bytes_that_are_not_a_component_are_a_typed_error() {
     let (rt, _logs) = runtime();
     let err = rt
-        .load_bytes(
-            b"not wasm at all",
-            weft_runtime::PluginSource::Bytes("junk".into()),
-        )
+        .load_bytes(b"not wasm at all", PluginSource::Bytes("junk".into()))
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();

@@ -1,49 +1,58 @@
-//! Shared test helpers: builds the test-only guest plugins (tests/plugins) once per test binary
-//! and hands out runtimes whose plugin logs are captured for assertions.
+//! Shared test helpers: builds the test-only guest plugins (tests/plugins, tests/guests) once per
+//! test binary, hands out runtimes whose plugin logs are captured for assertions, and builds
+//! hostile components ([`hostile`]).
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+pub mod hostile;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use weft_runtime::{LogLevel, Runtime, RuntimeOptions};
 
-/// Builds tests/plugins for wasm32-wasip2 (once per process) and returns the .wasm directory.
+/// Builds the guest fixtures for wasm32-wasip2 (once per process) and returns the .wasm
+/// directory: tests/plugins (shared with the benchmarks) and host/runtime/tests/guests (this
+/// crate's own), into one target directory so that the SDK is compiled once.
 pub fn fixtures_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let manifest =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/plugins/Cargo.toml");
+        let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasm-fixtures");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        // Run from the guest workspace so that its .cargo/config.toml (rustflags) applies.
-        let guest_dir = manifest.parent().map(PathBuf::from).unwrap_or_default();
-        let out = Command::new(cargo)
-            .current_dir(guest_dir)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(&target)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_TARGET_DIR")
-            .output()
-            .expect("run cargo to build test plugins");
-        assert!(
-            out.status.success(),
-            "building tests/plugins failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        build_guests(&here.join("../../tests/plugins"), &target);
+        build_guests(&here.join("tests/guests"), &target);
         target.join("wasm32-wasip2/release")
     })
     .clone()
+}
+
+fn build_guests(workspace: &Path, target: &Path) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Run from the guest workspace so that its .cargo/config.toml (rustflags) applies.
+    let out = Command::new(cargo)
+        .current_dir(workspace)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(workspace.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("run cargo to build test plugins");
+    assert!(
+        out.status.success(),
+        "building {} failed:\n{}",
+        workspace.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Path of fixture `name` (crate `fixture-<name>`).
