@@ -130,13 +130,16 @@ impl Partition {
         self.start.store(log.log_start_offset(), Ordering::Release);
         self.end.store(log.log_end_offset(), Ordering::Release);
         drop(guard);
-        out.map_err(|e| {
-            if is_storage_error(&e) {
-                self.log_dir
-                    .mark_offline(&format!("{}-{}: {e}", self.topic, self.index));
-            }
-            PartitionError::Log(e)
-        })
+        out.map_err(|e| self.log_error(e))
+    }
+
+    /// Wraps a log error, taking the log directory offline when the disk failed.
+    fn log_error(&self, e: LogError) -> PartitionError {
+        if is_storage_error(&e) {
+            self.log_dir
+                .mark_offline(&format!("{}-{}: {e}", self.topic, self.index));
+        }
+        PartitionError::Log(e)
     }
 
     /// Appends on the calling thread (a log executor thread) and wakes waiting fetches.
@@ -248,13 +251,16 @@ impl Partition {
         self.locked(|log| log.enforce_retention(now_ms))
     }
 
-    /// One compaction pass (maintenance thread).
-    ///
-    /// This is the one call site of the log's compaction. It holds the partition lock for the whole
-    /// pass today; when the log splits compaction into plan (under the lock) / build (no lock) / swap
-    /// (short lock), this method becomes: plan under `locked`, build outside it, swap under `locked`.
+    /// One compaction pass (maintenance thread), the one call site of the log's compaction. The
+    /// partition lock is held only to plan (which segments, their file handles) and to swap the
+    /// cleaned files in; the cleaned files are built without it, so appends and fetches of this
+    /// partition go on meanwhile. A segment that retention removed in between aborts the swap.
     pub fn compact(&self, now_ms: i64) -> Result<CompactionReport, PartitionError> {
-        self.locked(|log| log.compact(now_ms))
+        let Some(plan) = self.locked(|log| log.plan_compaction(now_ms))? else {
+            return Ok(CompactionReport::default());
+        };
+        let build = plan.build().map_err(|e| self.log_error(e))?;
+        self.locked(|log| log.apply_compaction(build))
     }
 
     /// Time-based flush (flush.ms), from the maintenance thread.
