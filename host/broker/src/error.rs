@@ -82,6 +82,8 @@ pub enum BrokerError {
     InvalidReplicationFactor(String),
     #[error("invalid config: {0}")]
     InvalidTopicConfig(String),
+    #[error("cannot load committed offsets: {0}")]
+    OffsetsReplay(#[from] crate::groups::offsets::ReplayError),
 }
 
 impl BrokerError {

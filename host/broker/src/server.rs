@@ -71,11 +71,18 @@ impl Broker {
         };
         let cluster_id = load_or_create_meta(&config)?;
         let groups = crate::groups::Groups::new(&config);
-        let (loaded_groups, loaded_offsets) = groups.load(&topics);
-        if loaded_offsets > 0 {
+        let loaded = match groups.load(&topics) {
+            Ok(l) => l,
+            Err(e) => {
+                exec.shutdown();
+                return Err(BrokerError::OffsetsReplay(e));
+            }
+        };
+        if loaded.offsets > 0 || loaded.skipped_batches > 0 {
             tracing::info!(
-                groups = loaded_groups,
-                offsets = loaded_offsets,
+                groups = loaded.groups,
+                offsets = loaded.offsets,
+                skipped_batches = loaded.skipped_batches,
                 "loaded committed offsets"
             );
         }

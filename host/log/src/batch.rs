@@ -266,6 +266,12 @@ pub(crate) fn compute_crc(batch: &[u8]) -> u32 {
     crc32c::crc32c(batch.get(CRC_START..).unwrap_or_default())
 }
 
+/// Checks that `buf` holds the whole stored batch `header` describes and that its CRC-32C matches
+/// (for readers of stored batches, such as the broker's replay of its internal topics).
+pub fn check_batch_crc(header: &BatchHeader, buf: &[u8]) -> Result<()> {
+    check_integrity(header, buf)
+}
+
 /// Checks that `buf` holds the whole batch `header` describes and that its CRC matches.
 pub(crate) fn check_integrity(header: &BatchHeader, buf: &[u8]) -> Result<()> {
     let size = header.total_size();

@@ -73,6 +73,14 @@ struct Inner {
     offsets: BTreeMap<String, GroupOffsets>,
 }
 
+/// What the replay of `__consumer_offsets` at start-up loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadReport {
+    pub groups: usize,
+    pub offsets: usize,
+    pub skipped_batches: usize,
+}
+
 /// The coordinator for every group (this single node coordinates them all).
 pub struct Groups {
     limits: GroupLimits,
@@ -100,12 +108,17 @@ impl Groups {
         }
     }
 
-    /// Rebuilds committed offsets from `__consumer_offsets`; returns (groups, offsets) loaded.
-    pub fn load(&self, topics: &Topics) -> (usize, usize) {
-        let loaded = offsets::load(topics);
-        let counts = (loaded.len(), loaded.values().map(|g| g.len()).sum());
-        self.inner.lock().offsets = loaded;
-        counts
+    /// Rebuilds committed offsets from `__consumer_offsets`; returns what was loaded and how many
+    /// undecodable batches were skipped.
+    pub fn load(&self, topics: &Topics) -> Result<LoadReport, offsets::ReplayError> {
+        let loaded = offsets::load(topics)?;
+        let report = LoadReport {
+            groups: loaded.offsets.len(),
+            offsets: loaded.offsets.values().map(|g| g.len()).sum(),
+            skipped_batches: loaded.skipped_batches,
+        };
+        self.inner.lock().offsets = loaded.offsets;
+        Ok(report)
     }
 
     /// Creates the offsets topic (FindCoordinator does this on demand, as Kafka does).

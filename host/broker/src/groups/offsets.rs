@@ -209,12 +209,76 @@ pub fn append_blocking(
         .map_err(|e| e.to_string())
 }
 
+/// What the replay of `__consumer_offsets` found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub offsets: BTreeMap<String, GroupOffsets>,
+    /// Batches whose header was readable but whose records were not (bad CRC, undecodable or
+    /// over the decompression limits): skipped whole, by their header's offset range.
+    pub skipped_batches: usize,
+}
+
+/// Why the replay of `__consumer_offsets` cannot go on. Start-up fails on it: skipping the rest of a
+/// partition would silently drop every later commit.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("cannot read {OFFSETS_TOPIC}-{partition} at offset {offset}: {reason}")]
+    Read {
+        partition: i32,
+        offset: i64,
+        reason: String,
+    },
+    #[error("unreadable record batch header in {OFFSETS_TOPIC}-{partition} at offset {offset}: {reason}")]
+    Header {
+        partition: i32,
+        offset: i64,
+        reason: String,
+    },
+}
+
+/// One decoded record of an offsets batch: the key and the value (None = tombstone).
+type Entry = ((String, String, i32), Option<Committed>);
+
+/// Decodes every record of one stored batch, within weft-log's decompression limits (a bomb stored
+/// in this topic cannot exhaust memory at start-up). Records whose key is not an offset-commit key
+/// (group metadata, control records) are left out.
+fn decode_batch(h: &weft_log::batch::BatchHeader, bytes: &[u8]) -> Result<Vec<Entry>, String> {
+    weft_log::batch::check_batch_crc(h, bytes).map_err(|e| e.to_string())?;
+    if h.is_control() {
+        return Ok(Vec::new());
+    }
+    let max = weft_log::LogConfig::default().max_message_bytes;
+    let limits = weft_log::record::DecodeLimits::for_batch(h, max);
+    let mut records =
+        weft_log::record::RecordStream::open(bytes, h, limits).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    while let Some(rec) = records.next_record().map_err(|e| e.to_string())? {
+        let Some(key) = rec.key.and_then(decode_key) else {
+            continue;
+        };
+        let value = match rec.value {
+            None => None,
+            Some(v) => match decode_value(v) {
+                Some(mut c) => {
+                    c.log_offset = rec.offset(h);
+                    Some(c)
+                }
+                None => continue,
+            },
+        };
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
 /// Replays `__consumer_offsets` into a map of group -> offsets (the latest record per key wins;
-/// a tombstone removes the key).
-pub fn load(topics: &Topics) -> BTreeMap<String, GroupOffsets> {
-    let mut out: BTreeMap<String, GroupOffsets> = BTreeMap::new();
+/// a tombstone removes the key). A batch whose records cannot be decoded is skipped whole and
+/// counted; an unreadable batch header or a failed read is an error, since the batches after it
+/// could not be found.
+pub fn load(topics: &Topics) -> Result<Loaded, ReplayError> {
+    let mut out = Loaded::default();
     let Some(info) = topics.get(OFFSETS_TOPIC) else {
-        return out;
+        return Ok(out);
     };
     for p in &info.partitions {
         let Ok((start, end)) = p.offsets() else {
@@ -222,82 +286,65 @@ pub fn load(topics: &Topics) -> BTreeMap<String, GroupOffsets> {
         };
         let mut next = start;
         while next < end {
-            let read = match p.read(next, 1 << 20) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(partition = p.index, offset = next, error = %e, "cannot read {OFFSETS_TOPIC}; offsets after this point are not loaded");
-                    break;
-                }
-            };
+            let read = p.read(next, 1 << 20).map_err(|e| ReplayError::Read {
+                partition: p.index,
+                offset: next,
+                reason: e.to_string(),
+            })?;
             if read.records.is_empty() {
                 break;
             }
             let before = next;
-            let mut failed = false;
-            // Records are decoded one at a time within weft-log's decompression limits, so a bomb
-            // stored in this topic cannot exhaust memory at start-up.
-            'batches: for item in weft_log::batch::batches(&read.records) {
-                let decoded = item.and_then(|(h, bytes)| {
-                    let max = weft_log::LogConfig::default().max_message_bytes;
-                    let limits = weft_log::record::DecodeLimits::for_batch(&h, max);
-                    weft_log::record::RecordStream::open(bytes, &h, limits).map(|s| (h, s))
-                });
-                let (h, mut records) = match decoded {
-                    Ok(d) => d,
-                    Err(e) => {
-                        tracing::warn!(partition = p.index, offset = next, error = %e, "undecodable batch in {OFFSETS_TOPIC}");
-                        failed = true;
-                        break 'batches;
-                    }
-                };
-                loop {
-                    let rec = match records.next_record() {
-                        Ok(Some(r)) => r,
-                        Ok(None) => break,
-                        Err(e) => {
-                            tracing::warn!(partition = p.index, offset = next, error = %e, "undecodable batch in {OFFSETS_TOPIC}");
-                            failed = true;
-                            break 'batches;
-                        }
-                    };
-                    next = next.max(rec.offset(&h) + 1);
-                    if h.is_control() {
-                        continue;
-                    }
-                    let Some((group, topic, partition)) = rec.key.and_then(decode_key) else {
-                        continue;
-                    };
-                    match rec.value {
-                        None => {
-                            if let Some(g) = out.get_mut(&group) {
-                                g.remove(&(topic, partition));
-                                if g.is_empty() {
-                                    out.remove(&group);
+            for item in weft_log::batch::batches(&read.records) {
+                let (h, bytes) = item.map_err(|e| ReplayError::Header {
+                    partition: p.index,
+                    offset: next,
+                    reason: e.to_string(),
+                })?;
+                next = next.max(h.last_offset() + 1);
+                match decode_batch(&h, bytes) {
+                    Ok(entries) => {
+                        for ((group, topic, partition), value) in entries {
+                            match value {
+                                None => {
+                                    if let Some(g) = out.offsets.get_mut(&group) {
+                                        g.remove(&(topic, partition));
+                                        if g.is_empty() {
+                                            out.offsets.remove(&group);
+                                        }
+                                    }
+                                }
+                                Some(c) => {
+                                    out.offsets
+                                        .entry(group)
+                                        .or_default()
+                                        .insert((topic, partition), c);
                                 }
                             }
                         }
-                        Some(v) => {
-                            if let Some(mut c) = decode_value(v) {
-                                c.log_offset = rec.offset(&h);
-                                out.entry(group).or_default().insert((topic, partition), c);
-                            }
-                        }
+                    }
+                    Err(reason) => {
+                        out.skipped_batches += 1;
+                        tracing::error!(
+                            partition = p.index,
+                            base_offset = h.base_offset,
+                            last_offset = h.last_offset(),
+                            %reason,
+                            "skipping an undecodable batch in {OFFSETS_TOPIC}; its commits are lost"
+                        );
                     }
                 }
             }
-            if failed {
-                break;
-            }
             if next == before {
-                // A batch with no records after compaction: step past it via its header.
-                match weft_log::batch::batches(&read.records).last() {
-                    Some(Ok((h, _))) => next = h.last_offset() + 1,
-                    _ => break,
-                }
+                return Err(ReplayError::Header {
+                    partition: p.index,
+                    offset: next,
+                    reason: "the read returned no complete batch".into(),
+                });
             }
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
