@@ -18,9 +18,12 @@ use crate::index::Indexer;
 use crate::record::{BatchBuilder, DecodeLimits, RecordStream};
 use crate::scan::{Scanner, Step, SCAN_CHUNK};
 
-/// What one key-map entry costs: a 128-bit key hash, an offset and the hash table's overhead (Kafka's
-/// map stores a 16-byte MD5 and an 8-byte offset at a 0.9 load factor).
-pub(crate) const MAP_ENTRY_BYTES: u64 = 32;
+/// What one key-map entry may cost at worst: 25 bytes per hash-table slot (a 128-bit key hash, an
+/// 8-byte offset, a control byte) at a 7/8 load factor after a power-of-two growth (up to 2.3 slots
+/// per key), plus the old table alive while a resize copies it: about 86 bytes, rounded up. Kafka's
+/// `SkimpyOffsetMap` packs 24 bytes per key into a preallocated array; a growable map that stays within
+/// `log.cleaner.dedupe.buffer.size` at its worst moment holds fewer keys per pass.
+pub(crate) const MAP_ENTRY_BYTES: u64 = 96;
 
 /// Latest offset per key of the dirty part, keyed by a 128-bit hash of the key (like Kafka's
 /// `SkimpyOffsetMap`), holding at most `capacity` keys.
