@@ -97,7 +97,9 @@ impl BrokerError {
             BrokerError::InvalidPartitions(_) => code::INVALID_PARTITIONS,
             BrokerError::InvalidReplicationFactor(_) => code::INVALID_REPLICATION_FACTOR,
             BrokerError::InvalidTopicConfig(_) | BrokerError::Config(_) => code::INVALID_CONFIG,
-            BrokerError::Io { .. } | BrokerError::Metadata { .. } => code::KAFKA_STORAGE_ERROR,
+            BrokerError::Io { .. }
+            | BrokerError::Metadata { .. }
+            | BrokerError::OffsetsReplay(_) => code::KAFKA_STORAGE_ERROR,
             BrokerError::Bind { .. } => code::UNKNOWN_SERVER_ERROR,
         }
     }
