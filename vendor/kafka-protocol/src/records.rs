@@ -514,7 +514,10 @@ impl RecordBatchDecoder {
         version: i8,
         records: &mut Vec<Record>,
     ) -> Result<()> {
-        records.reserve(batch_decode_info.record_count as usize);
+        // WEFT-PATCH: a record takes at least one byte, so a count above the bytes left is a lie.
+        let record_count = batch_decode_info.record_count as usize;
+        types::check_wire_len(record_count, buf.remaining())?;
+        records.reserve(record_count.min(types::MAX_PREALLOCATED_ELEMENTS));
         for _ in 0..batch_decode_info.record_count {
             records.push(Record::decode_new(buf, batch_decode_info, version)?);
         }
@@ -893,7 +896,9 @@ impl Record {
         }
         let num_headers = num_headers as usize;
 
-        let mut headers = IndexMap::with_capacity(num_headers);
+        // WEFT-PATCH: as for records, a header takes at least one byte.
+        types::check_wire_len(num_headers, bytes::Buf::remaining(buf))?;
+        let mut headers = IndexMap::with_capacity(num_headers.min(types::MAX_PREALLOCATED_ELEMENTS));
         for _ in 0..num_headers {
             // Key len
             let key_len: i32 = types::VarInt.decode(buf)?;
@@ -1087,5 +1092,36 @@ mod tests {
             2,
         )
         .expect("decode works");
+    }
+
+    // WEFT-PATCH: rewrites a one-record batch's count and its record's header count, fixing the
+    // lengths and the CRC so only the lie is left.
+    fn lying_batch(record_count: i32, header_count: &[u8]) -> Bytes {
+        let mut b = make_batch(1).to_vec();
+        assert_eq!(b.pop(), Some(0), "the record ends with a header count of zero");
+        b.extend_from_slice(header_count);
+        let extra = header_count.len() as i32 - 1;
+        b[61] += 2 * extra as u8; // the record's zigzag length varint
+        let batch_len = i32::from_be_bytes(b[8..12].try_into().unwrap()) + extra;
+        b[8..12].copy_from_slice(&batch_len.to_be_bytes());
+        b[57..61].copy_from_slice(&record_count.to_be_bytes());
+        let crc = crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        Bytes::from(b)
+    }
+
+    #[test]
+    fn lying_record_and_header_counts_are_refused() {
+        let mut honest = lying_batch(1, &[0]);
+        assert_eq!(RecordBatchDecoder::decode(&mut honest).unwrap().records.len(), 1);
+
+        let mut buf = lying_batch(i32::MAX, &[0]);
+        let e = RecordBatchDecoder::decode(&mut buf).unwrap_err().to_string();
+        assert!(e.contains("size 2147483647"), "{e}");
+
+        // Zigzag varint of i32::MAX.
+        let mut buf = lying_batch(1, &[0xfe, 0xff, 0xff, 0xff, 0x0f]);
+        let e = RecordBatchDecoder::decode(&mut buf).unwrap_err().to_string();
+        assert!(e.contains("size 2147483647"), "{e}");
     }
 }

@@ -10,6 +10,20 @@ use anyhow::{bail, Result};
 use std::convert::TryFrom;
 use std::string::String as StdString;
 
+/// WEFT-PATCH: the most elements a decoder reserves room for before it has decoded any. Counts come
+/// off the wire; past this the collection grows from elements that actually decode.
+pub(crate) const MAX_PREALLOCATED_ELEMENTS: usize = 1024;
+
+/// WEFT-PATCH: rejects a count or length read off the wire that cannot fit in what remains of the
+/// buffer (every element or byte takes at least one byte), before anything is allocated for it.
+/// Kafka's generated Java decoders do the same and use the same message.
+pub(crate) fn check_wire_len(len: usize, remaining: usize) -> Result<()> {
+    if len > remaining {
+        bail!("Tried to allocate a collection of size {len}, but there are only {remaining} bytes remaining");
+    }
+    Ok(())
+}
+
 macro_rules! define_copy_impl {
     ($e:ident, $t:ty) => (
         impl Encoder<$t> for $e {
@@ -359,6 +373,7 @@ impl Decoder<Option<StdString>> for String {
         match Int16.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
+                check_wire_len(n as usize, buf.remaining())?;
                 let mut strbuf = vec![0; n as usize];
                 buf.try_copy_to_slice(&mut strbuf)?;
                 Ok(Some(std::string::String::from_utf8(strbuf)?))
@@ -511,6 +526,7 @@ impl Decoder<Option<StdString>> for CompactString {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
+                check_wire_len((n - 1) as usize, buf.remaining())?;
                 let mut strbuf = vec![0; (n - 1) as usize];
                 buf.try_copy_to_slice(&mut strbuf)?;
                 Ok(Some(std::string::String::from_utf8(strbuf)?))
@@ -655,6 +671,7 @@ impl Decoder<Option<Vec<u8>>> for Bytes {
         match Int32.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
+                check_wire_len(n as usize, buf.remaining())?;
                 let mut data = vec![0; n as usize];
                 buf.try_copy_to_slice(&mut data)?;
                 Ok(Some(data))
@@ -804,6 +821,7 @@ impl Decoder<Option<Vec<u8>>> for CompactBytes {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
+                check_wire_len((n - 1) as usize, buf.remaining())?;
                 let mut data = vec![0; (n - 1) as usize];
                 buf.try_copy_to_slice(&mut data)?;
                 Ok(Some(data))
@@ -985,7 +1003,8 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for Array<E> {
         match Int32.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                let mut result = Vec::with_capacity(n as usize);
+                check_wire_len(n as usize, buf.remaining())?;
+                let mut result = Vec::with_capacity((n as usize).min(MAX_PREALLOCATED_ELEMENTS));
                 for _ in 0..n {
                     result.push(self.0.decode(buf)?);
                 }
@@ -1093,7 +1112,9 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for CompactArray<E> {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let mut result = Vec::with_capacity((n - 1) as usize);
+                check_wire_len((n - 1) as usize, buf.remaining())?;
+                let mut result =
+                    Vec::with_capacity(((n - 1) as usize).min(MAX_PREALLOCATED_ELEMENTS));
                 for _ in 1..n {
                     result.push(self.0.decode(buf)?);
                 }
@@ -1194,5 +1215,26 @@ mod tests {
     fn smoke_compact_bytes_encoder_decoder() {
         test_encoder_decoder(CompactBytes, vec![1, 2, 3, 4], &[5, 1, 2, 3, 4]);
         test_encoder_decoder(CompactBytes, None::<Vec<u8>>, &[0]);
+    }
+
+    // WEFT-PATCH: lying counts and lengths are refused before anything is allocated for them.
+    #[test]
+    fn lying_counts_are_refused() {
+        let err = |r: Result<Option<Vec<i32>>>| r.unwrap_err().to_string();
+        let mut buf = bytes::Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1]);
+        assert!(err(Array(Int32).decode(&mut buf)).contains("size 2147483647"));
+        let mut buf = bytes::Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0x0f, 1]);
+        assert!(err(CompactArray(Int32).decode(&mut buf)).contains("size 4294967294"));
+
+        let mut buf = bytes::Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 1]);
+        let r: Result<Option<Vec<u8>>> = Bytes.decode(&mut buf);
+        assert!(r.is_err());
+        let mut buf = bytes::Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0x0f, 1]);
+        let r: Result<Option<StdString>> = CompactString.decode(&mut buf);
+        assert!(r.is_err());
+
+        // An honest count still decodes.
+        let mut buf = bytes::Bytes::from_static(&[0, 0, 0, 1, 0, 0, 0, 7]);
+        assert_eq!(Array(Int32).decode(&mut buf).unwrap(), Some(vec![7i32]));
     }
 }
