@@ -23,6 +23,10 @@ pub fn handle(ctx: &Ctx<'_>, req: DeleteRecordsRequest) -> DeleteRecordsResponse
                     .ok()
                     .and_then(|i| t.partitions.get(i))
             });
+            if crate::internal_topics::check_delete_records(t.name.as_str()).is_err() {
+                parts.push(r.with_error_code(code::INVALID_TOPIC_EXCEPTION));
+                continue;
+            }
             let Some(p) = partition else {
                 parts.push(r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;

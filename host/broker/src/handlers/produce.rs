@@ -42,6 +42,11 @@ pub fn handle(ctx: &Ctx<'_>, req: ProduceRequest) -> Option<ProduceResponse> {
                     code::INVALID_REQUIRED_ACKS,
                     format!("acks must be -1, 0 or 1, got {}", req.acks),
                 ))
+            } else if let Some(Err(refusal)) = topic
+                .as_ref()
+                .map(|t| crate::internal_topics::check_produce(&t.name))
+            {
+                Err(refusal.into())
             } else if let Some(p) = partition {
                 match pd.records.as_deref() {
                     None | Some([]) => Err((
