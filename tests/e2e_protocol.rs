@@ -658,9 +658,10 @@ fn truncated_or_malformed_requests_close_the_connection() {
     cut.stream.shutdown(std::net::Shutdown::Write).unwrap();
     cut.expect_closed("frame cut short by the client");
 
-    // Metadata v4 whose topic array claims 1000 entries but carries none.
+    // Metadata v4 whose topic array claims 2^31 - 1 entries but carries none: sized from the count,
+    // that asks for ~150 GB and aborts the process (tests/e2e_hostile.rs covers more APIs and encodings).
     let mut lying = Conn::open(&w);
-    lying.send_raw_request(ApiKey::Metadata as i16, 4, &[0, 0, 3, 0xe8]);
+    lying.send_raw_request(ApiKey::Metadata as i16, 4, &[0x7f, 0xff, 0xff, 0xff]);
     lying.expect_closed("Metadata v4 with a lying array length");
 
     // A valid Produce v9 request with its tail cut off (and the frame length adjusted to match).

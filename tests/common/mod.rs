@@ -160,6 +160,11 @@ impl Weft {
         }
     }
 
+    /// The running broker's process id (for reading its /proc entries).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data
     }

@@ -13,14 +13,18 @@
 //! - [`connection`]: turns a socket's bytes into request frames and writes response frames, nothing else.
 //! - [`groups`]: the group coordinator: consumer groups, rebalances, committed offsets in `__consumer_offsets`.
 //! - [`handlers`]: one module per Kafka API, dispatched from the decoded request kind.
+//! - [`internal_topics`]: the broker's own topics (`__consumer_offsets`) and what clients may not do to them.
 //! - [`error`]: typed errors and their mapping to Kafka error codes.
+//! - [`fuzzing`]: a broker over a scratch directory driven frame by frame, for fuzzers and replay tests.
 
 pub mod config;
 pub mod connection;
 pub mod error;
 pub mod executor;
+pub mod fuzzing;
 pub mod groups;
 pub mod handlers;
+pub mod internal_topics;
 pub mod log_dir;
 pub mod maintenance;
 pub mod partition;

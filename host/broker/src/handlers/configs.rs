@@ -258,6 +258,7 @@ fn apply(
     overrides: BTreeMap<String, String>,
     validate_only: bool,
 ) -> Result<(), (i16, String)> {
+    crate::internal_topics::check_configs(topic, &overrides)?;
     broker
         .topics
         .set_overrides(topic, overrides, validate_only)

@@ -20,6 +20,13 @@ pub fn handle(ctx: &Ctx<'_>, req: CreatePartitionsRequest) -> CreatePartitionsRe
                     .any(|x| x.broker_ids.len() != 1 || x.broker_ids[0].0 != node)
             })
             .unwrap_or(false);
+        if let Err(refusal) = crate::internal_topics::check_create_partitions(t.name.as_str()) {
+            results.push(
+                r.with_error_code(refusal.code)
+                    .with_error_message(Some(s(refusal.message))),
+            );
+            continue;
+        }
         if bad_assignment {
             results.push(
                 r.with_error_code(code::INVALID_REPLICA_ASSIGNMENT)

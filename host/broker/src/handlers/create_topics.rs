@@ -19,6 +19,14 @@ pub fn handle(ctx: &Ctx<'_>, req: CreateTopicsRequest) -> CreateTopicsResponse {
             .with_name(t.name.clone())
             .with_num_partitions(-1)
             .with_replication_factor(-1);
+        if let Err(refusal) = crate::internal_topics::check_create(t.name.as_str()) {
+            results.push(
+                result
+                    .with_error_code(refusal.code)
+                    .with_error_message(Some(s(refusal.message))),
+            );
+            continue;
+        }
         let outcome = (|| -> Result<_, BrokerError> {
             let partitions = if !t.assignments.is_empty() {
                 if t.num_partitions != -1 || t.replication_factor != -1 {

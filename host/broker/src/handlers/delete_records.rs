@@ -19,6 +19,10 @@ pub fn handle(ctx: &Ctx<'_>, req: DeleteRecordsRequest) -> DeleteRecordsResponse
                 .with_partition_index(rp.partition_index)
                 .with_low_watermark(-1);
             let partition = topic.as_ref().and_then(|t| t.partition(rp.partition_index));
+            if crate::internal_topics::check_delete_records(t.name.as_str()).is_err() {
+                parts.push(r.with_error_code(code::INVALID_TOPIC_EXCEPTION));
+                continue;
+            }
             let Some(p) = partition else {
                 parts.push(r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;

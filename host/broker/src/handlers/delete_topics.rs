@@ -40,6 +40,13 @@ pub fn handle(ctx: &Ctx<'_>, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
         r = r
             .with_name(Some(TopicName(s(info.name.to_string()))))
             .with_topic_id(info.id);
+        if let Err(refusal) = crate::internal_topics::check_delete_topic(&info.name) {
+            responses.push(
+                r.with_error_code(refusal.code)
+                    .with_error_message(Some(s(refusal.message))),
+            );
+            continue;
+        }
         if !broker.config.delete_topic_enable {
             responses.push(
                 r.with_error_code(code::TOPIC_DELETION_DISABLED)

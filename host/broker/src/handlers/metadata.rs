@@ -10,6 +10,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 
 use super::{s, Ctx};
 use crate::error::{code, BrokerError};
+use crate::internal_topics;
 use crate::partition::LEADER_EPOCH;
 use crate::topics::TopicInfo;
 
@@ -69,7 +70,9 @@ pub fn handle(ctx: &Ctx<'_>, req: MetadataRequest) -> MetadataResponse {
                     );
                     continue;
                 };
-                let entry = if may_create {
+                let entry = if internal_topics::is_internal(name.as_str()) {
+                    internal_entry(ctx, name, may_create)
+                } else if may_create {
                     let parts = broker.config.num_partitions;
                     match broker
                         .topics
@@ -106,6 +109,25 @@ pub fn handle(ctx: &Ctx<'_>, req: MetadataRequest) -> MetadataResponse {
         .with_cluster_authorized_operations(OPS_NOT_REQUESTED)
 }
 
+/// A missing internal topic: when auto-creation applies, `__consumer_offsets` is created with its real
+/// shape (as FindCoordinator does), never as an ordinary auto-created topic; Kafka does the same.
+fn internal_entry(ctx: &Ctx<'_>, name: TopicName, may_create: bool) -> MetadataResponseTopic {
+    let broker = ctx.broker;
+    let missing =
+        error_topic(name.clone(), code::UNKNOWN_TOPIC_OR_PARTITION).with_is_internal(true);
+    if !may_create || name.as_str() != internal_topics::CONSUMER_OFFSETS {
+        return missing;
+    }
+    if let Err(e) = broker.groups.ensure_offsets_topic(&broker.topics) {
+        tracing::warn!(error = %e, "cannot create the offsets topic");
+        return missing;
+    }
+    match broker.topics.get(name.as_str()) {
+        Some(t) => topic_entry(&t, broker.node_id(), ctx.version),
+        None => missing,
+    }
+}
+
 fn error_topic(name: TopicName, error: i16) -> MetadataResponseTopic {
     MetadataResponseTopic::default()
         .with_error_code(error)
@@ -135,7 +157,7 @@ fn topic_entry(t: &Arc<TopicInfo>, node: i32, version: i16) -> MetadataResponseT
     MetadataResponseTopic::default()
         .with_name(Some(TopicName(s(t.name.to_string()))))
         .with_topic_id(t.id)
-        .with_is_internal(t.internal)
+        .with_is_internal(internal_topics::is_internal(&t.name))
         .with_partitions(partitions)
         .with_topic_authorized_operations(OPS_NOT_REQUESTED)
 }

@@ -160,6 +160,13 @@ pub async fn handle_frame(
     peer: SocketAddr,
     listener: &str,
 ) -> Outcome {
+    // connection::read_frame refuses shorter frames; checked again so no caller can make this panic.
+    if frame.len() < 8 {
+        return Outcome::Close(format!(
+            "request of {} bytes has no room for a header",
+            frame.len()
+        ));
+    }
     let mut peek = &frame[..];
     let raw_key = peek.get_i16();
     let version = peek.get_i16();

@@ -55,6 +55,11 @@ pub async fn handle(ctx: &Ctx<'_>, req: ProduceRequest) -> Option<ProduceRespons
                     code::INVALID_REQUIRED_ACKS,
                     format!("acks must be -1, 0 or 1, got {}", req.acks),
                 )))
+            } else if let Some(Err(refusal)) = topic
+                .as_ref()
+                .map(|t| crate::internal_topics::check_produce(&t.name))
+            {
+                Work::Done(Err(refusal.into()))
             } else if let Some(p) = partition {
                 match pd.records {
                     Some(records) if !records.is_empty() => Work::Append {

@@ -1,0 +1,547 @@
+//! Hostile frames against the real `weft` binary: requests whose array counts, string and byte lengths,
+//! tagged fields and record-batch counts lie by billions, in the non-flexible (i32) and flexible
+//! (unsigned varint) encodings of several APIs. After each the process must be alive, still serve,
+//! and its resident memory must stay bounded: an allocation sized from a lying count aborts the
+//! process or shows up in VmRSS.
+
+mod common;
+mod wire;
+
+use bytes::{Bytes, BytesMut};
+use common::Weft;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, CreateTopicsRequest,
+    CreateTopicsResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest,
+    MetadataResponse, ProduceResponse, TopicName,
+};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use wire::{rss_mib, s, Body, Conn};
+
+/// Far above an idle debug broker (tens of MiB), far below what any lying count would ask for.
+const RSS_LIMIT_MIB: u64 = 200;
+
+/// The largest unsigned varint count: compact arrays and strings store n + 1, so this claims 2^32 - 2.
+const HUGE_UVARINT: u32 = 0xffff_ffff;
+
+const CORRUPT_MESSAGE: i16 = 2;
+
+fn create_topic(w: &Weft, name: &str, configs: &[(&str, &str)]) {
+    let mut conn = Conn::open(&w.bootstrap());
+    let req = CreateTopicsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(s(name)))
+            .with_num_partitions(1)
+            .with_replication_factor(1)
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        CreatableTopicConfig::default()
+                            .with_name(s(k))
+                            .with_value(Some(s(v)))
+                    })
+                    .collect(),
+            )]);
+    let resp: CreateTopicsResponse = conn.call(ApiKey::CreateTopics, 5, &req);
+    assert_eq!(
+        resp.topics[0].error_code, 0,
+        "create {name}: {:?}",
+        resp.topics[0].error_message
+    );
+}
+
+/// After each hostile request: alive, answering ApiVersions and Metadata on a new connection, RSS bounded.
+fn assert_healthy(w: &mut Weft, after: &str) {
+    assert!(
+        w.is_running(),
+        "broker died after {after}; its log:\n{}",
+        w.log_text()
+    );
+    let mut conn = Conn::open(&w.bootstrap());
+    let versions: ApiVersionsResponse = conn.call(
+        ApiKey::ApiVersions,
+        3,
+        &ApiVersionsRequest::default()
+            .with_client_software_name(s("hostile"))
+            .with_client_software_version(s("1")),
+    );
+    assert_eq!(versions.error_code, 0, "ApiVersions after {after}");
+    let meta: MetadataResponse = conn.call(
+        ApiKey::Metadata,
+        12,
+        &MetadataRequest::default().with_topics(None),
+    );
+    assert!(
+        meta.topics
+            .iter()
+            .any(|t| t.name.as_deref().map(|n| n.as_str()) == Some("hostile")),
+        "Metadata after {after} lost topic 'hostile'"
+    );
+    let pid = w.pid().expect("broker pid");
+    let rss = rss_mib(pid);
+    assert!(rss < RSS_LIMIT_MIB, "broker RSS {rss} MiB after {after}");
+}
+
+/// Sends `body` behind a valid header; the broker must drop the connection (undecodable request).
+fn expect_refused(w: &mut Weft, what: &str, key: ApiKey, version: i16, body: &Body) {
+    let mut conn = Conn::open(&w.bootstrap());
+    conn.send_body(key, version, body.bytes());
+    conn.expect_closed(what);
+    assert_healthy(w, what);
+}
+
+/// Non-flexible versions: i32 counts and lengths of 2^31 - 1 and "negative" 0x80000000.
+#[test]
+fn lying_i32_counts_in_non_flexible_requests_are_refused() {
+    let mut w = Weft::start(&[]);
+    create_topic(&w, "hostile", &[]);
+    assert_healthy(&mut w, "start");
+
+    for lie in [i32::MAX, i32::MIN, 0x7fff_fff0] {
+        let what = |api: &str| format!("{api} with a count of {lie:#x}");
+        // Metadata v1: topics.
+        expect_refused(
+            &mut w,
+            &what("Metadata v1 topics"),
+            ApiKey::Metadata,
+            1,
+            &Body::new().i32(lie),
+        );
+        // Produce v3: topic_data, then a partition_data count inside a real topic entry.
+        let produce = Body::new().i16(-1).i16(1).i32(1000);
+        expect_refused(
+            &mut w,
+            &what("Produce v3 topics"),
+            ApiKey::Produce,
+            3,
+            &produce.i32(lie),
+        );
+        let produce = Body::new()
+            .i16(-1)
+            .i16(1)
+            .i32(1000)
+            .i32(1)
+            .string("hostile")
+            .i32(lie);
+        expect_refused(
+            &mut w,
+            &what("Produce v3 partitions"),
+            ApiKey::Produce,
+            3,
+            &produce,
+        );
+        // Produce v3: a records byte length of 2 GB with 3 bytes behind it.
+        let produce = Body::new()
+            .i16(-1)
+            .i16(1)
+            .i32(1000)
+            .i32(1)
+            .string("hostile")
+            .i32(1)
+            .i32(0)
+            .i32(lie)
+            .raw(&[0, 0, 0]);
+        expect_refused(
+            &mut w,
+            &what("Produce v3 records length"),
+            ApiKey::Produce,
+            3,
+            &produce,
+        );
+        // Fetch v4: topics.
+        let fetch = Body::new()
+            .i32(-1)
+            .i32(0)
+            .i32(1)
+            .i32(1 << 20)
+            .i8(0)
+            .i32(lie);
+        expect_refused(&mut w, &what("Fetch v4 topics"), ApiKey::Fetch, 4, &fetch);
+        // OffsetCommit v2: topics.
+        let commit = Body::new().string("g").i32(-1).string("").i64(-1).i32(lie);
+        expect_refused(
+            &mut w,
+            &what("OffsetCommit v2 topics"),
+            ApiKey::OffsetCommit,
+            2,
+            &commit,
+        );
+        // JoinGroup v1: protocols, then a protocol's metadata byte length.
+        let join = Body::new()
+            .string("g")
+            .i32(10_000)
+            .i32(10_000)
+            .string("")
+            .string("consumer");
+        expect_refused(
+            &mut w,
+            &what("JoinGroup v1 protocols"),
+            ApiKey::JoinGroup,
+            1,
+            &join.i32(lie),
+        );
+        let join = Body::new()
+            .string("g")
+            .i32(10_000)
+            .i32(10_000)
+            .string("")
+            .string("consumer")
+            .i32(1)
+            .string("range")
+            .i32(lie)
+            .raw(&[0; 8]);
+        expect_refused(
+            &mut w,
+            &what("JoinGroup v1 metadata length"),
+            ApiKey::JoinGroup,
+            1,
+            &join,
+        );
+        // CreateTopics v2: topics, then a topic's replica assignments.
+        expect_refused(
+            &mut w,
+            &what("CreateTopics v2 topics"),
+            ApiKey::CreateTopics,
+            2,
+            &Body::new().i32(lie),
+        );
+        let create = Body::new().i32(1).string("x").i32(-1).i16(-1).i32(lie);
+        expect_refused(
+            &mut w,
+            &what("CreateTopics v2 assignments"),
+            ApiKey::CreateTopics,
+            2,
+            &create,
+        );
+    }
+}
+
+/// Flexible versions: unsigned varint counts and lengths of 2^32 - 2, in bodies and in the header's
+/// tagged fields.
+#[test]
+fn lying_varint_counts_in_flexible_requests_are_refused() {
+    let mut w = Weft::start(&[]);
+    create_topic(&w, "hostile", &[]);
+    assert_healthy(&mut w, "start");
+
+    let lie = HUGE_UVARINT;
+    let what = |api: &str| format!("{api} with a compact count of {lie:#x}");
+    // Metadata v12: topics; then one topic whose name claims 4 GB.
+    expect_refused(
+        &mut w,
+        &what("Metadata v12 topics"),
+        ApiKey::Metadata,
+        12,
+        &Body::new().uvarint(lie),
+    );
+    let meta = Body::new()
+        .uvarint(2)
+        .raw(&[0; 16])
+        .uvarint(lie)
+        .raw(b"abc");
+    expect_refused(
+        &mut w,
+        &what("Metadata v12 topic name"),
+        ApiKey::Metadata,
+        12,
+        &meta,
+    );
+    // ApiVersions v3: client software name.
+    let av = Body::new().uvarint(lie).raw(b"abc");
+    expect_refused(
+        &mut w,
+        &what("ApiVersions v3 software name"),
+        ApiKey::ApiVersions,
+        3,
+        &av,
+    );
+    // Produce v9: topics, partitions, records.
+    let produce = Body::new().uvarint(0).i16(1).i32(1000);
+    expect_refused(
+        &mut w,
+        &what("Produce v9 topics"),
+        ApiKey::Produce,
+        9,
+        &produce.uvarint(lie),
+    );
+    let produce = Body::new()
+        .uvarint(0)
+        .i16(1)
+        .i32(1000)
+        .uvarint(2)
+        .cstring("hostile")
+        .uvarint(lie);
+    expect_refused(
+        &mut w,
+        &what("Produce v9 partitions"),
+        ApiKey::Produce,
+        9,
+        &produce,
+    );
+    let produce = Body::new()
+        .uvarint(0)
+        .i16(1)
+        .i32(1000)
+        .uvarint(2)
+        .cstring("hostile")
+        .uvarint(2)
+        .i32(0)
+        .uvarint(lie)
+        .raw(&[0, 0, 0]);
+    expect_refused(
+        &mut w,
+        &what("Produce v9 records length"),
+        ApiKey::Produce,
+        9,
+        &produce,
+    );
+    // Fetch v12: topics.
+    let fetch = Body::new()
+        .i32(-1)
+        .i32(0)
+        .i32(1)
+        .i32(1 << 20)
+        .i8(0)
+        .i32(0)
+        .i32(-1)
+        .uvarint(lie);
+    expect_refused(&mut w, &what("Fetch v12 topics"), ApiKey::Fetch, 12, &fetch);
+    // OffsetCommit v8: topics.
+    let commit = Body::new()
+        .cstring("g")
+        .i32(-1)
+        .cstring("")
+        .uvarint(0)
+        .uvarint(lie);
+    expect_refused(
+        &mut w,
+        &what("OffsetCommit v8 topics"),
+        ApiKey::OffsetCommit,
+        8,
+        &commit,
+    );
+    // JoinGroup v6: protocols, then a protocol's metadata length.
+    let join = Body::new()
+        .cstring("g")
+        .i32(10_000)
+        .i32(10_000)
+        .cstring("")
+        .uvarint(0)
+        .cstring("consumer");
+    expect_refused(
+        &mut w,
+        &what("JoinGroup v6 protocols"),
+        ApiKey::JoinGroup,
+        6,
+        &join.uvarint(lie),
+    );
+    let join = Body::new()
+        .cstring("g")
+        .i32(10_000)
+        .i32(10_000)
+        .cstring("")
+        .uvarint(0)
+        .cstring("consumer")
+        .uvarint(2)
+        .cstring("range")
+        .uvarint(lie)
+        .raw(&[0; 8]);
+    expect_refused(
+        &mut w,
+        &what("JoinGroup v6 metadata length"),
+        ApiKey::JoinGroup,
+        6,
+        &join,
+    );
+    // CreateTopics v5: topics, then a topic's configs.
+    expect_refused(
+        &mut w,
+        &what("CreateTopics v5 topics"),
+        ApiKey::CreateTopics,
+        5,
+        &Body::new().uvarint(lie),
+    );
+    let create = Body::new()
+        .uvarint(2)
+        .cstring("x")
+        .i32(-1)
+        .i16(-1)
+        .uvarint(1)
+        .uvarint(lie);
+    expect_refused(
+        &mut w,
+        &what("CreateTopics v5 configs"),
+        ApiKey::CreateTopics,
+        5,
+        &create,
+    );
+
+    // A flexible request header whose tagged-field section claims 2^32 - 1 fields, then one field
+    // of 4 GB: written by hand, the encoder will not produce either.
+    for tags in [
+        Body::new().uvarint(lie).raw(&[0, 1]),
+        Body::new().uvarint(1).uvarint(0).uvarint(lie).raw(&[0; 4]),
+    ] {
+        let header = Body::new()
+            .i16(ApiKey::Metadata as i16)
+            .i16(12)
+            .i32(99)
+            .string("hostile")
+            .raw(tags.bytes());
+        let mut frame = BytesMut::new();
+        frame.extend_from_slice(&(header.bytes().len() as i32).to_be_bytes());
+        frame.extend_from_slice(header.bytes());
+        let mut conn = Conn::open(&w.bootstrap());
+        let _ = std::io::Write::write_all(&mut conn.stream, &frame);
+        conn.expect_closed("Metadata v12 header with lying tagged fields");
+        assert_healthy(&mut w, "Metadata v12 header with lying tagged fields");
+    }
+}
+
+/// A batch of one keyed record, optionally with `headers` header entries.
+fn one_record_batch() -> Vec<u8> {
+    let record = Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: 0,
+        producer_id: -1,
+        producer_epoch: -1,
+        sequence: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        timestamp: 1_700_000_000_000,
+        key: Some(Bytes::from_static(b"k")),
+        value: Some(Bytes::from_static(b"v")),
+        headers: Default::default(),
+    };
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &[record],
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode batch");
+    buf.to_vec()
+}
+
+/// Recomputes a batch's CRC-32C (it covers the bytes from the attributes on).
+fn fix_crc(b: &mut [u8]) {
+    let crc = crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// CRC-32C (Castagnoli), bitwise: enough for a few test batches without another dependency.
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= byte as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82f6_3b78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// The header claims `count` records (lastOffsetDelta agrees), CRC fixed: only the count lies.
+fn batch_claiming(count: i32) -> Vec<u8> {
+    let mut b = one_record_batch();
+    b[23..27].copy_from_slice(&(count - 1).to_be_bytes());
+    b[57..61].copy_from_slice(&count.to_be_bytes());
+    fix_crc(&mut b);
+    b
+}
+
+/// The one record claims i32::MAX headers (zigzag varint), lengths and CRC fixed.
+fn batch_with_lying_header_count() -> Vec<u8> {
+    let mut b = one_record_batch();
+    assert_eq!(
+        b.pop(),
+        Some(0),
+        "the record ends with a header count of zero"
+    );
+    b.extend_from_slice(&[0xfe, 0xff, 0xff, 0xff, 0x0f]);
+    b[61] += 8; // the record's zigzag length varint grows by 4 bytes
+    let len = i32::from_be_bytes(b[8..12].try_into().unwrap()) + 4;
+    b[8..12].copy_from_slice(&len.to_be_bytes());
+    fix_crc(&mut b);
+    b
+}
+
+fn end_offset(w: &Weft, topic: &str) -> i64 {
+    let req = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![ListOffsetsTopic::default()
+            .with_name(TopicName(s(topic)))
+            .with_partitions(vec![ListOffsetsPartition::default()
+                .with_partition_index(0)
+                .with_timestamp(-1)])]);
+    let resp: ListOffsetsResponse = Conn::open(&w.bootstrap()).call(ApiKey::ListOffsets, 7, &req);
+    let p = &resp.topics[0].partitions[0];
+    assert_eq!(p.error_code, 0, "ListOffsets {topic}");
+    p.offset
+}
+
+fn produce_batch(w: &Weft, topic: &str, batch: &[u8]) -> (i16, Option<String>) {
+    let body = Body::new()
+        .uvarint(0)
+        .i16(-1)
+        .i32(10_000)
+        .uvarint(2)
+        .cstring(topic)
+        .uvarint(2)
+        .i32(0)
+        .uvarint(batch.len() as u32 + 1)
+        .raw(batch)
+        .no_tags()
+        .no_tags()
+        .no_tags();
+    let mut conn = Conn::open(&w.bootstrap());
+    let correlation = conn.send_body(ApiKey::Produce, 9, body.bytes());
+    let resp: ProduceResponse = conn.recv(ApiKey::Produce, 9, correlation);
+    let p = &resp.responses[0].partition_responses[0];
+    (
+        p.error_code,
+        p.error_message.as_ref().map(|m| m.to_string()),
+    )
+}
+
+/// Record batches inside a well-formed Produce: a header claiming ~2^31 records, and a record whose
+/// header count claims 2^31 - 1, to a plain and to a compacted topic (whose key check decodes records).
+#[test]
+fn lying_record_counts_inside_produce_keep_the_broker_up() {
+    let mut w = Weft::start(&[]);
+    create_topic(&w, "hostile", &[]);
+    create_topic(&w, "hostile-compact", &[("cleanup.policy", "compact")]);
+    assert_healthy(&mut w, "start");
+
+    for topic in ["hostile", "hostile-compact"] {
+        for count in [i32::MAX, 0x4000_0000] {
+            let what = format!("a batch claiming {count} records to {topic}");
+            let (code, message) = produce_batch(&w, topic, &batch_claiming(count));
+            assert_eq!(code, CORRUPT_MESSAGE, "{what}: {message:?}");
+            assert_eq!(end_offset(&w, topic), 0, "{what} moved the log end offset");
+            assert_healthy(&mut w, &what);
+        }
+        // The compacted topic decodes records for its key check and must refuse the record; a plain
+        // topic stores batches verbatim, so there the requirement is only that the broker stays up.
+        let what = format!("a record claiming i32::MAX headers to {topic}");
+        let (code, message) = produce_batch(&w, topic, &batch_with_lying_header_count());
+        if topic == "hostile-compact" {
+            assert_eq!(code, CORRUPT_MESSAGE, "{what}: {message:?}");
+        }
+        assert_healthy(&mut w, &what);
+    }
+}
