@@ -462,8 +462,7 @@ fn broker_says_stable(w: &Weft, group: &str, members: usize) -> bool {
         .log_text()
         .lines()
         .filter(|l| l.contains(&tag))
-        .filter(|l| l.contains("preparing rebalance") || l.contains("group is stable"))
-        .last()
+        .rfind(|l| l.contains("preparing rebalance") || l.contains("group is stable"))
         .map(str::to_string);
     last.is_some_and(|l| l.contains("group is stable") && l.contains(&format!("members={members}")))
 }
