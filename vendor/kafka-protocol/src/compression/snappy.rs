@@ -55,6 +55,18 @@ impl<B: ByteBufMut> Compressor<B> for Snappy {
     }
 }
 
+/// WEFT-PATCH: no snappy element expands more than 64 output bytes from 3 input bytes, so a stream
+/// declaring more than this many times its own size lies about its length; checked before the
+/// zero-filled output buffer is allocated from the declared length.
+const MAX_EXPANSION: usize = 32;
+
+fn check_declared_len(declared: usize, compressed: usize) -> Result<()> {
+    if declared > compressed.saturating_mul(MAX_EXPANSION) {
+        anyhow::bail!("snappy stream of {compressed} bytes declares {declared} uncompressed bytes");
+    }
+    Ok(())
+}
+
 const MAGIC_HEADER: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
 
 impl<B: ByteBuf> Decompressor<B> for Snappy {
@@ -81,6 +93,7 @@ impl<B: ByteBuf> Decompressor<B> for Snappy {
         {
             let compressed = compressed.copy_to_bytes(compressed.remaining());
             let actual_len = decompress_len(&compressed).context("failed to read snappy header")?;
+            check_declared_len(actual_len, compressed.len())?;
             let mut tmp = BytesMut::zeroed(actual_len);
             Decoder::new()
                 .decompress(&compressed, &mut tmp)
@@ -104,6 +117,7 @@ impl<B: ByteBuf> Decompressor<B> for Snappy {
 
             let uncompressed_block_length = decompress_len(&compressed_block)
                 .context("failed to get snappy uncompressed length")?;
+            check_declared_len(uncompressed_block_length, compressed_block.len())?;
             let uncompressed_block_start = uncompressed.len();
             uncompressed.resize(
                 uncompressed_block_start.saturating_add(uncompressed_block_length),
@@ -311,5 +325,13 @@ mod tests {
         .expect("raw snappy decompression of ≥16 byte payload should succeed");
 
         assert_eq!(&decompressed[..], &original[..]);
+    }
+
+    // WEFT-PATCH: a raw stream declaring 4 GiB in 6 bytes is refused before allocating the output.
+    #[test]
+    fn lying_declared_length_is_refused() {
+        let mut stream = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]);
+        let r = Snappy::decompress(&mut stream, |_: &mut Bytes| Ok(()));
+        assert!(r.unwrap_err().to_string().contains("declares 4294967295"));
     }
 }

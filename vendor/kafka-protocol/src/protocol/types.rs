@@ -1235,6 +1235,7 @@ mod tests {
 
         // An honest count still decodes.
         let mut buf = bytes::Bytes::from_static(&[0, 0, 0, 1, 0, 0, 0, 7]);
-        assert_eq!(Array(Int32).decode(&mut buf).unwrap(), Some(vec![7i32]));
+        let honest: Option<Vec<i32>> = Array(Int32).decode(&mut buf).unwrap();
+        assert_eq!(honest, Some(vec![7]));
     }
 }
