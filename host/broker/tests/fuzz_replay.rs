@@ -553,7 +553,7 @@ proptest! {
 
 /// Rewrites the committed seed corpus from the builders above (run by hand after changing them).
 #[test]
-#[ignore]
+#[ignore = "a tool, not a check: rewrites the committed seed corpus when run by hand"]
 fn write_seed_corpus() {
     for (target, seeds) in [
         ("request_path", valid_frames()),
