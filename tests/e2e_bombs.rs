@@ -431,7 +431,8 @@ fn producer_batches_breaking_the_batch_rules_are_refused() {
 }
 
 /// A bomb found in `__consumer_offsets` on disk is replayed at start within the limits: the broker
-/// starts, its memory stays bounded, and the commits stored before the bomb are served.
+/// starts, its memory stays bounded, the bomb's batch is skipped by its header and counted, and the
+/// commits stored before and after it are served (after a second restart too).
 #[test]
 fn a_bomb_in_consumer_offsets_does_not_stop_the_broker_starting() {
     use rdkafka::config::ClientConfig;
@@ -501,5 +502,23 @@ fn a_bomb_in_consumer_offsets_does_not_stop_the_broker_starting() {
         Offset::Offset(5),
         "the commit before the bomb"
     );
+    assert!(
+        w.log_text().contains("skipped_batches=1"),
+        "the replay reports the skipped batch:\n{}",
+        w.log_text()
+    );
     assert_alive_and_bounded(&mut w, "after serving the group");
+
+    // A commit stored after the bomb survives the next replay: the bomb is skipped, not the rest.
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("data", 0, Offset::Offset(9))
+        .unwrap();
+    consumer(&w).commit(&tpl, CommitMode::Sync).expect("commit");
+    w.stop();
+    w.restart();
+    assert_eq!(
+        committed(&w),
+        Offset::Offset(9),
+        "the commit stored after the bomb"
+    );
 }

@@ -276,7 +276,7 @@ impl Topics {
             state.by_name.insert(
                 mt.name.clone(),
                 Arc::new(TopicInfo {
-                    internal: mt.name.starts_with("__"),
+                    internal: crate::internal_topics::is_internal(&mt.name),
                     name,
                     id: mt.id,
                     partitions,
@@ -519,7 +519,7 @@ impl Topics {
         let arc_name: Arc<str> = Arc::from(name);
         if validate_only {
             return Ok(Arc::new(TopicInfo {
-                internal: name.starts_with("__"),
+                internal: crate::internal_topics::is_internal(name),
                 name: arc_name,
                 id,
                 partitions: Vec::new(),
@@ -547,7 +547,7 @@ impl Topics {
             return Err(e);
         }
         let info = Arc::new(TopicInfo {
-            internal: name.starts_with("__"),
+            internal: crate::internal_topics::is_internal(name),
             name: arc_name,
             id,
             partitions: parts,
