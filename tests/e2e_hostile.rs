@@ -545,3 +545,23 @@ fn lying_record_counts_inside_produce_keep_the_broker_up() {
         assert_healthy(&mut w, &what);
     }
 }
+
+/// A client that goes away while the broker writes to it must cost only that connection: the broker
+/// keeps SIGPIPE ignored (responses are written with `writev`, which cannot ask for MSG_NOSIGNAL), so
+/// a write to a reset socket is an EPIPE error, not a signal that kills the process.
+#[test]
+fn the_broker_ignores_sigpipe() {
+    let w = Weft::start(&[]);
+    let pid = w.pid().expect("broker pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let ignored = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .expect("SigIgn line");
+    const SIGPIPE: u32 = 13;
+    assert!(
+        ignored & (1 << (SIGPIPE - 1)) != 0,
+        "SIGPIPE is not ignored by the broker (SigIgn {ignored:#x})"
+    );
+}

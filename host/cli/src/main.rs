@@ -77,7 +77,9 @@ fn init_tracing(format: LogFormat) {
 }
 
 /// Restores the default SIGPIPE action, so `weft ... | head` ends quietly like other Unix tools
-/// instead of panicking on a closed stdout (Rust ignores SIGPIPE by default).
+/// instead of panicking on a closed stdout (Rust ignores SIGPIPE by default). Only for the client
+/// commands: a server must keep SIGPIPE ignored, or a vectored write (`writev`, which cannot pass
+/// MSG_NOSIGNAL) to a client that has gone away would kill the whole broker.
 fn default_sigpipe() {
     #[cfg(unix)]
     // SAFETY: called once at start-up, before any thread exists; SIG_DFL is a valid disposition.
@@ -87,8 +89,10 @@ fn default_sigpipe() {
 }
 
 fn main() -> std::process::ExitCode {
-    default_sigpipe();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Up(_) | Command::Broker(_)) {
+        default_sigpipe();
+    }
     init_tracing(cli.log_format);
     let result = match cli.command {
         Command::Up(a) => commands::broker::run(a, false),
