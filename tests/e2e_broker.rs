@@ -593,9 +593,8 @@ fn a_client_that_does_not_read_its_responses_holds_bounded_broker_memory() {
                 .with_partition(0)
                 .with_fetch_offset(0)
                 .with_partition_max_bytes(i32::MAX)])]);
-    let stalled = TcpStream::connect(&b).expect("connect");
+    let mut stalled = TcpStream::connect(&b).expect("connect");
     stalled.set_nonblocking(true).unwrap();
-    let mut stalled = stalled;
     let mut correlation = 0;
     let mut pending: &[u8] = &[];
     let mut frame;
