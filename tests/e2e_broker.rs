@@ -593,9 +593,8 @@ fn a_client_that_does_not_read_its_responses_holds_bounded_broker_memory() {
                 .with_partition(0)
                 .with_fetch_offset(0)
                 .with_partition_max_bytes(i32::MAX)])]);
-    let stalled = TcpStream::connect(&b).expect("connect");
+    let mut stalled = TcpStream::connect(&b).expect("connect");
     stalled.set_nonblocking(true).unwrap();
-    let mut stalled = stalled;
     let mut correlation = 0;
     let mut pending: &[u8] = &[];
     let mut frame;
@@ -844,10 +843,11 @@ fn a_full_log_dir_goes_offline_and_the_broker_keeps_serving() {
     let (i, err) = failed.expect("a 3 MiB tmpfs must fill up within 20 MB of produce");
     assert!(i > 0, "the first produce should fit");
     assert_eq!(err, KAFKA_STORAGE_ERROR, "produce to the full directory");
-    assert!(
-        w.log_text().contains("log directory is OFFLINE"),
-        "the broker says loudly that the directory went offline:\n{}",
-        w.log_text()
+    // The log line is read from the broker's stderr by another thread: wait for it.
+    wait_until(
+        "the broker says loudly that the directory went offline",
+        TIMEOUT,
+        || w.log_text().contains("log directory is OFFLINE"),
     );
 
     // Everything in that directory answers KAFKA_STORAGE_ERROR now, even a produce that would fit.
