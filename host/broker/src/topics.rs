@@ -141,7 +141,7 @@ fn rename_aside(dir: &Path, suffix: &str) -> Result<PathBuf, BrokerError> {
     let to = dir.with_file_name(format!("{name}.{}{suffix}", Uuid::new_v4().simple()));
     std::fs::rename(dir, &to).map_err(io_err(dir))?;
     if let Some(parent) = dir.parent() {
-        sync_dir(parent)?;
+        weft_log::sync_dir(parent)?;
     }
     Ok(to)
 }
@@ -716,12 +716,6 @@ impl Topics {
         }
         self.exec.shutdown();
     }
-}
-
-fn sync_dir(dir: &Path) -> Result<(), BrokerError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
 }
 
 /// Writes `bytes` to `path` so that readers see either the old or the new file, never a mix (temp

@@ -88,7 +88,7 @@ pub(crate) fn parse_file_name(name: &str) -> Option<SegmentFileName> {
 }
 
 /// fsync a directory so that file creations, renames and deletions in it are durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+pub fn sync_dir(dir: &Path) -> Result<()> {
     fsio::sync_dir(dir).at(dir)
 }
 

@@ -66,7 +66,7 @@ mod proptests;
 pub use compaction::{CompactionBuild, CompactionPlan, CompactionReport};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::{LogError, Result};
-pub use files::write_atomically;
+pub use files::{sync_dir, write_atomically};
 pub use log::{AppendInfo, Log, ReadResult};
 pub use recovery::RecoveryReport;
 pub use retention::RetentionReport;
