@@ -70,9 +70,8 @@ impl FileSinkTask {
 
     /// Opens `path` (as the guest sees it), naming the file `file` in errors.
     pub fn open_path(file: &str, path: &str) -> Result<FileSinkTask> {
-        let out = LineFile::open(path).map_err(|e| {
-            PluginError::fatal(format!("cannot open `{file}` for appending: {e}"))
-        })?;
+        let out = LineFile::open(path)
+            .map_err(|e| PluginError::fatal(format!("cannot open `{file}` for appending: {e}")))?;
         Ok(FileSinkTask {
             file: file.to_string(),
             out,
@@ -123,9 +122,11 @@ mod tests {
         assert_eq!(keys, vec!["file", "topics"]);
         assert!(issues[0].message.contains("standard output"));
         assert!(validate(&config(&[("file", "o.txt"), ("topics.regex", "a.*")])).is_empty());
-        assert!(validate(&config(&[("file", "a/../../x"), ("topics", "t")]))[0]
-            .message
-            .contains("granted directory"));
+        assert!(
+            validate(&config(&[("file", "a/../../x"), ("topics", "t")]))[0]
+                .message
+                .contains("granted directory")
+        );
         let err = FileSinkTask::open(&config(&[("topics", "t")])).unwrap_err();
         assert!(err.message.contains("`file`"), "{}", err.message);
         assert_eq!(guest_path("x.txt"), "/x.txt");
