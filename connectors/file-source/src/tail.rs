@@ -105,13 +105,10 @@ impl FileTail {
         let mut emitted = 0;
         let mut checked = false;
         while emitted < max {
-            match self.lines.next_line().map_err(TailError::LineTooLong)? {
-                Some((range, pos)) => {
-                    emit(self.lines.bytes(range), pos);
-                    emitted += 1;
-                    continue;
-                }
-                None => {}
+            if let Some((range, pos)) = self.lines.next_line().map_err(TailError::LineTooLong)? {
+                emit(self.lines.bytes(range), pos);
+                emitted += 1;
+                continue;
             }
             let Some(file) = self.file.as_mut() else {
                 break;
