@@ -241,7 +241,7 @@ pub fn parse_count(position: &str) -> Result<u64> {
 
 /// One poll's output.
 #[derive(Debug)]
-pub struct Polled {
+pub struct PackedPoll {
     /// The packed records.
     pub batch: Vec<u8>,
     /// Records in the batch.
@@ -309,9 +309,15 @@ impl DatagenTask {
         self.settings.shape.value_schema()
     }
 
-    /// Generates the records due at monotonic time `now` (ns), at most `batch.size`; timestamp
-    /// fields get `wall_ms` when the guest has a clock, else a synthetic time from the id.
-    pub fn poll(&mut self, now: u64, wall_ms: Option<i64>) -> Result<Polled> {
+    /// Generates the records due at monotonic time `now` (ns), at most `batch.size`, through
+    /// `emit(key, value)`; timestamp fields get `wall_ms` when the guest has a clock, else a
+    /// synthetic time from the id. Returns how many, and the position after them.
+    pub fn generate(
+        &mut self,
+        now: u64,
+        wall_ms: Option<i64>,
+        mut emit: impl FnMut(&[u8], &[u8]) -> Result<()>,
+    ) -> Result<(u32, Option<String>)> {
         let left = match self.settings.iterations {
             Some(total) => total.saturating_sub(self.count),
             None => u64::MAX,
@@ -322,12 +328,6 @@ impl DatagenTask {
         } else {
             self.pacer.take(now, max)
         };
-        let per_record = match self.settings.shape {
-            Shape::Fixed(size) => size + 64,
-            _ => 200,
-        };
-        let mut w = BatchWriter::with_capacity(n as usize * per_record + 256);
-        let topic = self.settings.topic.as_str();
         let mut key = itoa::Buffer::new();
         for i in 0..n {
             let seq = self.count + i;
@@ -339,25 +339,32 @@ impl DatagenTask {
             self.value.clear();
             let mut d = Draw::new(self.seed, seq);
             self.values.write(id, ts, &mut d, &mut self.value);
-            w.push(
-                topic,
-                None,
-                None,
-                None,
-                Some(key.format(id).as_bytes()),
-                Some(&self.value),
-                [],
-            )
-            .map_err(|e| PluginError::fatal(format!("packing a generated record: {e}")))?;
+            emit(key.format(id).as_bytes(), &self.value)?;
         }
         self.count += n;
+        Ok((n as u32, (n > 0).then(|| position(self.count))))
+    }
+
+    /// [`DatagenTask::generate`] packed straight into a batch: no allocation per record.
+    pub fn poll_batch(&mut self, now: u64, wall_ms: Option<i64>) -> Result<PackedPoll> {
+        let per_record = match self.settings.shape {
+            Shape::Fixed(size) => size + 64,
+            _ => 200,
+        };
+        let batch = (self.settings.batch_size).min(MAX_BATCH_SIZE as usize);
+        let mut w = BatchWriter::with_capacity(batch * per_record + 256);
+        let topic = self.settings.topic.clone();
+        let (records, position) = self.generate(now, wall_ms, |key, value| {
+            w.push(&topic, None, None, None, Some(key), Some(value), [])
+                .map_err(|e| PluginError::fatal(format!("packing a generated record: {e}")))
+        })?;
         let batch = w
             .finish()
             .map_err(|e| PluginError::fatal(format!("packing generated records: {e}")))?;
-        Ok(Polled {
+        Ok(PackedPoll {
             batch,
-            records: n as u32,
-            position: (n > 0).then(|| position(self.count)),
+            records,
+            position,
         })
     }
 }
@@ -488,7 +495,7 @@ mod tests {
         let mut keys = Vec::new();
         for task in 0..3 {
             let mut t = DatagenTask::open(fixed(task, 3, None, 5), [], 0).unwrap();
-            let p = t.poll(0, None).unwrap();
+            let p = t.poll_batch(0, None).unwrap();
             assert_eq!(p.records, 5);
             for r in decode(&p.batch).unwrap() {
                 assert_eq!(r.topic, "bench");
@@ -504,10 +511,10 @@ mod tests {
     #[test]
     fn a_restart_continues_the_same_sequence() {
         let mut once = DatagenTask::open(fixed(1, 2, None, 10), [], 0).unwrap();
-        let all = decode(&once.poll(0, None).unwrap().batch).unwrap();
+        let all = decode(&once.poll_batch(0, None).unwrap().batch).unwrap();
 
         let mut first = DatagenTask::open(fixed(1, 2, None, 4), [], 0).unwrap();
-        let p = first.poll(0, None).unwrap();
+        let p = first.poll_batch(0, None).unwrap();
         assert_eq!(p.position.as_deref(), Some(r#"{"count":4}"#));
         assert_eq!(first.partition(), r#"{"datagen":1}"#);
         let pos = p.position.unwrap();
@@ -521,16 +528,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(again.count(), 4);
-        let rest = decode(&again.poll(0, None).unwrap().batch).unwrap();
+        let rest = decode(&again.poll_batch(0, None).unwrap().batch).unwrap();
         assert_eq!(rest, all[4..].to_vec());
     }
 
     #[test]
     fn iterations_end_the_sequence() {
         let mut t = DatagenTask::open(fixed(0, 1, Some(7), 5), [], 0).unwrap();
-        assert_eq!(t.poll(0, None).unwrap().records, 5);
-        assert_eq!(t.poll(0, None).unwrap().records, 2);
-        let p = t.poll(0, None).unwrap();
+        assert_eq!(t.poll_batch(0, None).unwrap().records, 5);
+        assert_eq!(t.poll_batch(0, None).unwrap().records, 2);
+        let p = t.poll_batch(0, None).unwrap();
         assert_eq!(p.records, 0);
         assert!(p.position.is_none());
         assert!(decode(&p.batch).unwrap().is_empty());
@@ -542,8 +549,8 @@ mod tests {
         s.rate = Rate::PerSecond(1000);
         s.clock = true;
         let mut t = DatagenTask::open(s, [], 0).unwrap();
-        assert_eq!(t.poll(0, Some(5)).unwrap().records, 0);
-        assert_eq!(t.poll(250_000_000, Some(5)).unwrap().records, 250);
+        assert_eq!(t.poll_batch(0, Some(5)).unwrap().records, 0);
+        assert_eq!(t.poll_batch(250_000_000, Some(5)).unwrap().records, 250);
     }
 
     #[test]
@@ -553,7 +560,7 @@ mod tests {
         s.clock = true;
         let mut t = DatagenTask::open(s, [], 0).unwrap();
         assert!(t.value_schema().contains("ksql.pageviews"));
-        let recs = decode(&t.poll(0, Some(1234)).unwrap().batch).unwrap();
+        let recs = decode(&t.poll_batch(0, Some(1234)).unwrap().batch).unwrap();
         let v: serde_json::Value = serde_json::from_slice(recs[1].value.as_ref().unwrap()).unwrap();
         assert_eq!(v["viewtime"], 1234);
     }

@@ -1,6 +1,5 @@
-//! The file-sink task: its settings and the put / pre-commit cycle over packed batches.
+//! The file-sink task: its settings and the put / flush cycle.
 
-use weft_batch::BatchReader;
 use weft_plugin_sdk::{Config, ConfigIssue, PluginError, Result};
 
 use crate::encode::ValueKind;
@@ -78,15 +77,16 @@ impl FileSinkTask {
         })
     }
 
-    /// Appends one line per record of `batch`, whose values are described by `value_schema`.
-    pub fn put(&mut self, batch: &[u8], value_schema: Option<&str>) -> Result<()> {
-        let reader = BatchReader::new(batch)
-            .map_err(|e| PluginError::fatal(format!("malformed batch: {e}")))?;
+    /// Appends one line per value (`None` is a null value), all described by `value_schema`.
+    pub fn put<'v>(
+        &mut self,
+        values: impl IntoIterator<Item = Option<&'v [u8]>>,
+        value_schema: Option<&str>,
+    ) -> Result<()> {
         let kind = ValueKind::of(value_schema);
-        for r in reader.records() {
-            let r = r.map_err(|e| PluginError::fatal(format!("malformed record: {e}")))?;
+        for v in values {
             self.out
-                .push(kind, r.value)
+                .push(kind, v)
                 .map_err(|e| PluginError::fatal(format!("writing to `{}`: {e}", self.file)))?;
         }
         Ok(())
@@ -104,7 +104,6 @@ impl FileSinkTask {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_batch::{encode, Record};
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         Config::new(
@@ -138,10 +137,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.txt");
         let mut t = FileSinkTask::open_path("out.txt", path.to_str().unwrap()).unwrap();
-        let mut tomb = Record::new("t", "");
-        tomb.value = None;
-        let batch = encode(&[Record::new("t", "one"), tomb, Record::new("t", "three")]).unwrap();
-        t.put(&batch, Some(r#"{"type":"string","optional":false}"#))
+        let values = [Some(b"one".as_slice()), None, Some(b"three".as_slice())];
+        t.put(values, Some(r#"{"type":"string","optional":false}"#))
             .unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
         t.flush().unwrap();
@@ -149,8 +146,7 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "one\nnull\nthree\n"
         );
-        let batch = encode(&[Record::new("t", r#""quoted""#)]).unwrap();
-        t.put(&batch, None).unwrap();
+        t.put([Some(br#""quoted""#.as_slice())], None).unwrap();
         t.flush().unwrap();
         assert!(std::fs::read_to_string(&path)
             .unwrap()
@@ -158,11 +154,15 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_batch_is_a_fatal_error() {
+    fn an_unwritable_file_is_a_fatal_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.txt");
-        let mut t = FileSinkTask::open_path("out.txt", path.to_str().unwrap()).unwrap();
-        let err = t.put(b"nope", None).unwrap_err();
-        assert!(err.message.contains("malformed"), "{}", err.message);
+        let path = dir.path().join("missing-dir").join("out.txt");
+        let err =
+            FileSinkTask::open_path("missing-dir/out.txt", path.to_str().unwrap()).unwrap_err();
+        assert!(
+            err.message.contains("missing-dir/out.txt"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -1,10 +1,9 @@
-//! The file-source task: its settings, where it starts, and one poll as a packed batch with one
-//! source position per record.
+//! The file-source task: its settings, where it starts, and one poll: the new lines as records
+//! with one source position per record.
 
-use std::borrow::Cow;
-
-use weft_batch::BatchWriter;
-use weft_plugin_sdk::{Config, ConfigIssue, PluginError, Result};
+use weft_plugin_sdk::{
+    Config, ConfigIssue, PluginError, Polled, Record, Result, Schemas, SourcePosition,
+};
 
 use crate::position;
 use crate::tail::{Event, FileTail};
@@ -130,15 +129,6 @@ impl Settings {
     }
 }
 
-/// One poll's output.
-#[derive(Debug)]
-pub struct Polled {
-    /// The packed records (value = the line, key null).
-    pub batch: Vec<u8>,
-    /// One entry per record: (records before and including it, position after it).
-    pub positions: Vec<(u32, String)>,
-}
-
 /// A running file-source task.
 #[derive(Debug)]
 pub struct FileSourceTask {
@@ -174,32 +164,30 @@ impl FileSourceTask {
         &self.partition
     }
 
-    /// Reads up to `batch.size` new lines; an empty batch promptly when there are none.
+    /// Reads up to `batch.size` new lines; nothing, promptly, when there are none.
     /// `log(warn, message)` receives what happened to the file.
     pub fn poll(&mut self, mut log: impl FnMut(bool, String)) -> Result<Polled> {
-        let mut w = BatchWriter::with_capacity(64 * 1024);
-        let mut positions = Vec::new();
-        let mut failed = None;
+        let mut polled = Polled::new().with_schemas(Schemas {
+            key: None,
+            value: Some(VALUE_SCHEMA.to_string()),
+        });
         let topic = self.settings.topic.as_str();
         let file = self.settings.file.as_str();
+        let partition = self.partition.as_str();
         let warned_missing = &mut self.warned_missing;
         let res = self.tail.poll(
             self.settings.batch_size,
             |line, pos| {
-                if failed.is_some() {
-                    return;
-                }
                 // The value schema is `string`: invalid UTF-8 becomes U+FFFD, as Kafka's
                 // UTF-8 reader does.
-                let text = String::from_utf8_lossy(line);
-                let value: &[u8] = match &text {
-                    Cow::Borrowed(s) => s.as_bytes(),
-                    Cow::Owned(s) => s.as_bytes(),
-                };
-                match w.push(topic, None, None, None, None, Some(value), []) {
-                    Ok(()) => positions.push((positions.len() as u32 + 1, position::position(pos))),
-                    Err(e) => failed = Some(e),
-                }
+                let text = String::from_utf8_lossy(line).into_owned();
+                polled.push_at(
+                    Record::new(topic.to_string(), text.into_bytes()),
+                    SourcePosition {
+                        partition: partition.to_string(),
+                        position: position::position(pos),
+                    },
+                );
             },
             |event| match event {
                 Event::Missing => {
@@ -242,20 +230,13 @@ impl FileSourceTask {
                 self.settings.file
             )));
         }
-        if let Some(e) = failed {
-            return Err(PluginError::fatal(format!("packing a line: {e}")));
-        }
-        let batch = w
-            .finish()
-            .map_err(|e| PluginError::fatal(format!("packing lines: {e}")))?;
-        Ok(Polled { batch, positions })
+        Ok(polled)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_batch::decode;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         Config::new(
@@ -315,8 +296,7 @@ mod tests {
         let mut t = task(dir.path(), &[], 10);
         assert_eq!(t.partition(), r#"{"filename":"in.txt"}"#);
         let p = t.poll(|_, _| {}).unwrap();
-        let recs = decode(&p.batch).unwrap();
-        let values: Vec<&[u8]> = recs.iter().map(|r| r.value.as_deref().unwrap()).collect();
+        let values: Vec<&[u8]> = p.records.iter().map(|r| r.value().unwrap()).collect();
         assert_eq!(
             values,
             vec![
@@ -325,17 +305,33 @@ mod tests {
                 b"".as_slice()
             ]
         );
-        assert!(recs.iter().all(|r| r.key.is_none() && r.topic == "lines"));
+        assert!(p
+            .records
+            .iter()
+            .all(|r| r.key().is_none() && r.topic == "lines"));
+        assert_eq!(p.schemas.value.as_deref(), Some(VALUE_SCHEMA));
+        let positions: Vec<(u32, &str, &str)> = p
+            .positions
+            .iter()
+            .map(|r| {
+                (
+                    r.after_records,
+                    r.position.partition.as_str(),
+                    r.position.position.as_str(),
+                )
+            })
+            .collect();
+        let part = r#"{"filename":"in.txt"}"#;
         assert_eq!(
-            p.positions,
+            positions,
             vec![
-                (1, r#"{"position":7}"#.to_string()),
-                (2, r#"{"position":13}"#.to_string()),
-                (3, r#"{"position":14}"#.to_string()),
+                (1, part, r#"{"position":7}"#),
+                (2, part, r#"{"position":13}"#),
+                (3, part, r#"{"position":14}"#),
             ]
         );
         let p = t.poll(|_, _| {}).unwrap();
-        assert!(decode(&p.batch).unwrap().is_empty() && p.positions.is_empty());
+        assert!(p.records.is_empty() && p.positions.is_empty());
     }
 
     #[test]
@@ -346,7 +342,7 @@ mod tests {
         let p = t.poll(|_, _| {}).unwrap();
         assert_eq!(p.positions.len(), 3);
         // The worker stored the position after the second record only.
-        let pos = p.positions[1].1.clone();
+        let pos = p.positions[1].position.position.clone();
         let other = r#"{"filename":"other.txt"}"#;
         let mut t = task(
             dir.path(),
@@ -356,8 +352,8 @@ mod tests {
             ],
             10,
         );
-        let recs = decode(&t.poll(|_, _| {}).unwrap().batch).unwrap();
-        let values: Vec<&[u8]> = recs.iter().map(|r| r.value.as_deref().unwrap()).collect();
+        let p = t.poll(|_, _| {}).unwrap();
+        let values: Vec<&[u8]> = p.records.iter().map(|r| r.value().unwrap()).collect();
         assert_eq!(values, vec![b"3".as_slice(), b"4".as_slice()]);
     }
 
