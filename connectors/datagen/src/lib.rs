@@ -104,16 +104,6 @@ pub fn config_defs() -> Vec<ConfigDef> {
         .importance(Importance::Medium)
         .group(PACE, 2)
         .display_name("Maximum interval (ms)"),
-        ConfigDef::new(
-            task::CAPABILITY_CLOCK,
-            ConfigType::Boolean,
-            "Grants the sandbox a real clock: required for pacing, and timestamp fields then \
-             carry the current time instead of a synthetic one.",
-        )
-        .default("false")
-        .importance(Importance::Medium)
-        .group(PACE, 3)
-        .display_name("Clock"),
     ]
 }
 
@@ -239,20 +229,5 @@ mod tests {
             .open(&c, vec![p.positions[0].position.clone()])
             .unwrap();
         assert_eq!(again.poll().unwrap().records[0].key_str(), Some("50"));
-    }
-
-    #[test]
-    fn pacing_without_the_clock_grant_is_refused_at_open() {
-        let c = config(&[
-            ("kafka.topic", "t"),
-            ("quickstart", "orders"),
-            ("records.per.second", "100"),
-        ]);
-        let err = Datagen::default().open(&c, vec![]).unwrap_err();
-        assert!(
-            err.message.contains("capability.clock=true"),
-            "{}",
-            err.message
-        );
     }
 }

@@ -1,5 +1,7 @@
 //! The datagen connector's settings, how they are split over tasks, and one task's polls.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use weft_batch::BatchWriter;
 use weft_plugin_sdk::{Config, ConfigIssue, PluginError, Result};
 
@@ -16,7 +18,8 @@ pub const ITERATIONS: &str = "iterations";
 pub const RECORDS_PER_SECOND: &str = "records.per.second";
 pub const RECORD_SIZE: &str = "record.size";
 pub const BATCH_SIZE: &str = "batch.size";
-/// The runtime's clock grant (wasm guests read a frozen clock without it).
+/// The runtime's clock grant. The host keeps `capability.*` keys to itself, so the guest
+/// cannot read it: it probes the clock instead ([`clock_granted`]).
 pub const CAPABILITY_CLOCK: &str = "capability.clock";
 /// Task keys written by `task-configs`.
 pub const TASK_ID: &str = "datagen.task.id";
@@ -50,8 +53,21 @@ pub struct Settings {
     pub task_count: u64,
 }
 
-/// Checks a config, one issue per bad key.
+/// Whether this guest has a real clock: without the `capability.clock` grant the runtime gives
+/// it one frozen at zero (1970), so any reading after 2001 means the grant is there.
+pub fn clock_granted() -> bool {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .is_ok_and(|d| d.as_secs() > 1_000_000_000)
+}
+
+/// Checks a config, one issue per bad key, for a guest with or without a clock.
 pub fn validate(c: &Config) -> Vec<ConfigIssue> {
+    validate_with(c, clock_granted())
+}
+
+/// [`validate`] for a guest that has a real clock or not.
+pub fn validate_with(c: &Config, clock: bool) -> Vec<ConfigIssue> {
     let mut issues = Vec::new();
     let mut issue = |key: &str, message: String| {
         issues.push(ConfigIssue {
@@ -110,14 +126,13 @@ pub fn validate(c: &Config) -> Vec<ConfigIssue> {
             "cannot be combined with `max.interval`: set one pacing rule".into(),
         );
     }
-    let clock = c.bool(CAPABILITY_CLOCK, false).unwrap_or(false);
     if !clock {
         for (key, set) in [(RECORDS_PER_SECOND, rps), (MAX_INTERVAL, interval)] {
             if set.is_some() {
                 issue(
                     key,
-                    "paces records by the clock, which the sandbox only grants with \
-                     `capability.clock=true`: add it to the connector config"
+                    "paces records by the clock, and this sandbox has none: add \
+                     `capability.clock=true` to the connector config"
                         .into(),
                 );
             }
@@ -143,7 +158,12 @@ fn int_or(c: &Config, key: &str, default: i64) -> Result<i64> {
 impl Settings {
     /// Reads a config, or a fatal error listing every bad key.
     pub fn from_config(c: &Config) -> Result<Settings> {
-        let issues = validate(c);
+        Self::from_config_with(c, clock_granted())
+    }
+
+    /// [`Settings::from_config`] for a guest that has a real clock or not.
+    pub fn from_config_with(c: &Config, clock: bool) -> Result<Settings> {
+        let issues = validate_with(c, clock);
         if !issues.is_empty() {
             let all: Vec<String> = issues
                 .iter()
@@ -181,7 +201,7 @@ impl Settings {
             rate,
             iterations: u64::try_from(iterations).ok(),
             batch_size: int_or(c, BATCH_SIZE, DEFAULT_BATCH_SIZE)? as usize,
-            clock: c.bool(CAPABILITY_CLOCK, false)?,
+            clock,
             task_id: task_id as u64,
             task_count,
         })
@@ -417,20 +437,23 @@ mod tests {
             ]),
             vec!["batch.size"]
         );
-        let issues = validate(&config(&[
+        let paced = config(&[
             ("kafka.topic", "t"),
             ("quickstart", "orders"),
             ("records.per.second", "10"),
-        ]));
+        ]);
+        let issues = validate_with(&paced, false);
         assert_eq!(issues.len(), 1);
         assert!(issues[0].message.contains("capability.clock=true"));
-        assert!(keys(&[
-            ("kafka.topic", "t"),
-            ("quickstart", "orders"),
-            ("records.per.second", "10"),
-            ("capability.clock", "true"),
-        ])
-        .is_empty());
+        assert!(validate_with(&paced, true).is_empty());
+        let err = Settings::from_config_with(&paced, false).unwrap_err();
+        assert!(
+            err.message.contains("`records.per.second`"),
+            "{}",
+            err.message
+        );
+        // The guest running these tests natively has a real clock.
+        assert!(clock_granted());
         assert_eq!(
             keys(&[
                 ("kafka.topic", "t"),
