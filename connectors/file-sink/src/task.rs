@@ -10,7 +10,8 @@ pub const FILE: &str = "file";
 pub const TOPICS: &str = "topics";
 pub const TOPICS_REGEX: &str = "topics.regex";
 
-/// Checks a config, one issue per bad key.
+/// Checks a config, one issue per bad key. `topics`/`topics.regex` are the worker's to check
+/// (as Connect's framework does), so a task config without them still opens.
 pub fn validate(c: &Config) -> Vec<ConfigIssue> {
     let mut issues = Vec::new();
     match c.get(FILE).map(str::trim) {
@@ -25,13 +26,6 @@ pub fn validate(c: &Config) -> Vec<ConfigIssue> {
             message: format!("`{f}` leaves the granted directory (`..` is not allowed)"),
         }),
         Some(_) => {}
-    }
-    let has = |k: &str| c.get(k).is_some_and(|v| !v.trim().is_empty());
-    if !has(TOPICS) && !has(TOPICS_REGEX) {
-        issues.push(ConfigIssue {
-            key: TOPICS.into(),
-            message: "is required (or `topics.regex`): the topics to write to the file".into(),
-        });
     }
     issues
 }
@@ -118,7 +112,7 @@ mod tests {
     fn validate_names_bad_keys() {
         let issues = validate(&config(&[]));
         let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
-        assert_eq!(keys, vec!["file", "topics"]);
+        assert_eq!(keys, vec!["file"]);
         assert!(issues[0].message.contains("standard output"));
         assert!(validate(&config(&[("file", "o.txt"), ("topics.regex", "a.*")])).is_empty());
         assert!(
