@@ -306,6 +306,7 @@ pub trait Transform: Plugin {
 /// `converter.type` (`key`, `value`, `header`) given by the worker says.
 pub trait Converter: Plugin {
     /// A Connect value (described by `schema`; `None` is schemaless) to the bytes to produce.
+    #[allow(clippy::wrong_self_convention)] // Connect's name (Converter.fromConnectData)
     fn from_connect(
         &mut self,
         topic: &str,

@@ -156,7 +156,7 @@ mod tests {
         polled.push_at(Record::new("t", b"b".to_vec()), p.clone());
         assert_eq!(polled.positions[0].after_records, 2);
         assert_eq!(
-            find(&[p.clone()], r#"{"b":1,"filename":"/tmp/a"}"#),
+            find(std::slice::from_ref(&p), r#"{"b":1,"filename":"/tmp/a"}"#),
             Some(&p)
         );
     }

@@ -720,7 +720,19 @@ fn test(a: TestArgs) -> anyhow::Result<()> {
             }
             records
         }
-        (PluginKind::Transform, _) => inst.transform(&records)?,
+        (PluginKind::Transform, _) => {
+            let out = inst.transform(&records, &Default::default())?;
+            // Without a dead-letter queue a failed record is reported, not dropped silently.
+            if let Some(f) = out.failures.first() {
+                bail!(
+                    "{} failed on input record {}: {}",
+                    plugin.id(),
+                    f.index + 1,
+                    f.message
+                );
+            }
+            out.records
+        }
         (PluginKind::Serializer, Some(TestOp::Deserialize)) => inst.deserialize(&records)?,
         (PluginKind::Serializer, _) => inst.serialize(&records)?,
         (PluginKind::Interceptor, Some(TestOp::OnConsume)) => inst.on_consume(&records)?,
