@@ -2,8 +2,9 @@
 //! users and pageviews quickstarts as JSON, or fixed-size benchmark values).
 //!
 //! `shapes` writes values, `rng` draws their random fields, `pacing` decides how many are due,
-//! `task` holds the settings and generates polls; this file declares the config and wires the
-//! task to the SDK.
+//! `task` holds the settings and generates polls; this file declares the config and implements
+//! the SDK's traits, and `export` exports the component with a `poll` that returns the batch
+//! packed in place ([`Datagen::poll_packed`]).
 
 pub mod pacing;
 pub mod rng;
@@ -154,16 +155,8 @@ impl SourceConnector for Datagen {
     }
 
     fn poll(&mut self) -> Result<Polled> {
-        let r = self
-            .task
-            .as_mut()
-            .ok_or_else(|| PluginError::fatal("poll before open"))?;
-        let now = u64::try_from(r.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let wall = r
-            .clock
-            .then(|| SystemTime::now().duration_since(UNIX_EPOCH).ok())
-            .flatten()
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let r = self.running()?;
+        let (now, wall) = r.clocks();
         let mut polled = Polled::new().with_schemas(Schemas {
             key: Some(schema::STRING.to_string()),
             value: Some(r.task.value_schema().to_string()),
@@ -185,8 +178,58 @@ impl SourceConnector for Datagen {
     }
 }
 
+/// A poll packed in place: what the component's `poll` returns.
+pub struct Packed {
+    /// The records, packed.
+    pub batch: Vec<u8>,
+    /// How many.
+    pub records: u32,
+    /// The position after them (`None` when there are none).
+    pub position: Option<SourcePosition>,
+    /// The values' schema (keys are strings).
+    pub value_schema: &'static str,
+}
+
+impl Datagen {
+    fn running(&mut self) -> Result<&mut Running> {
+        self.task
+            .as_mut()
+            .ok_or_else(|| PluginError::fatal("poll before open"))
+    }
+
+    /// [`SourceConnector::poll`] with the records packed straight into a batch, without an
+    /// allocation per record.
+    pub fn poll_packed(&mut self) -> Result<Packed> {
+        let r = self.running()?;
+        let (now, wall) = r.clocks();
+        let p = r.task.poll_batch(now, wall)?;
+        Ok(Packed {
+            batch: p.batch,
+            records: p.records,
+            position: p.position.map(|position| SourcePosition {
+                partition: r.task.partition().to_string(),
+                position,
+            }),
+            value_schema: r.task.value_schema(),
+        })
+    }
+}
+
+impl Running {
+    /// The monotonic time since open (ns) and, with a clock, the wall time (ms).
+    fn clocks(&self) -> (u64, Option<i64>) {
+        let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let wall = self
+            .clock
+            .then(|| SystemTime::now().duration_since(UNIX_EPOCH).ok())
+            .flatten()
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        (now, wall)
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
-weft_plugin_sdk::export_source_connector!(Datagen);
+mod export;
 
 #[cfg(test)]
 mod tests {
@@ -229,5 +272,37 @@ mod tests {
             .open(&c, vec![p.positions[0].position.clone()])
             .unwrap();
         assert_eq!(again.poll().unwrap().records[0].key_str(), Some("50"));
+    }
+
+    #[test]
+    fn packed_polls_carry_the_same_records_as_sdk_polls() {
+        let c = config(&[
+            ("kafka.topic", "o"),
+            ("quickstart", "orders"),
+            ("batch.size", "20"),
+        ]);
+        let mut sdk = Datagen::default();
+        sdk.open(&c, vec![]).unwrap();
+        let mut packed = Datagen::default();
+        packed.open(&c, vec![]).unwrap();
+        for _ in 0..2 {
+            let a = sdk.poll().unwrap();
+            let b = packed.poll_packed().unwrap();
+            let decoded = weft_batch::decode(&b.batch).unwrap();
+            assert_eq!(decoded.len(), a.records.len());
+            assert_eq!(b.records as usize, a.records.len());
+            for (x, y) in a.records.iter().zip(&decoded) {
+                assert_eq!(
+                    (x.topic.as_ref(), x.key(), x.value()),
+                    (y.topic.as_str(), y.key.as_deref(), y.value.as_deref())
+                );
+            }
+            assert_eq!(b.position.as_ref(), Some(&a.positions[0].position));
+            assert_eq!(Some(b.value_schema), a.schemas.value.as_deref());
+        }
+        assert!(Datagen::default()
+            .poll_packed()
+            .err()
+            .is_some_and(|e| e.message.contains("before open")));
     }
 }
