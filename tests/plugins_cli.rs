@@ -35,7 +35,7 @@ fn list_and_inspect_show_the_builtins() {
     let (out, _) = ok(&["plugin", "inspect", "mask-field"], None);
     assert!(out.contains("world:       weft:plugin/transform"), "{out}");
     assert!(out.contains("fields") && out.contains("required"), "{out}");
-    assert!(out.contains("weft:plugin/record-transform@0.1.0"), "{out}");
+    assert!(out.contains("weft:plugin/record-transform@0.2.0"), "{out}");
 }
 
 #[test]

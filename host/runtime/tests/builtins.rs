@@ -92,8 +92,34 @@ fn every_builtin_loads_and_describes_itself_under_its_registry_name() {
         "filter",
         "drop-headers",
         "insert-header",
+        "hoist-field",
+        "cast",
+        "flatten",
+        "header-from",
+        "json-converter",
+        "string-converter",
+        "bytearray-converter",
     ] {
         assert!(names.contains(&expected), "missing built-in {expected}");
+    }
+    // Every connector crate of the top-level connectors/ workspace is embedded under its
+    // directory name with the kind its Cargo.toml declares.
+    let connectors = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../connectors");
+    if connectors.join("Cargo.toml").is_file() {
+        for entry in std::fs::read_dir(&connectors).unwrap() {
+            let dir = entry.unwrap().path();
+            let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+                continue;
+            };
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let kind = if manifest.contains("kind = \"source-connector\"") {
+                "source-connector"
+            } else {
+                "sink-connector"
+            };
+            let b = builtin::find(&name).unwrap_or_else(|| panic!("connector {name} not embedded"));
+            assert_eq!(b.kind, kind, "{name}");
+        }
     }
     for b in builtin::all() {
         let p = reg.resolve(b.name).unwrap();
@@ -536,4 +562,236 @@ fn produce_and_consume_pipelines_chain_plugins_in_order() {
         "{err}"
     );
     let _ = PluginKind::Transform;
+}
+
+fn key_of(r: &Record) -> serde_json::Value {
+    serde_json::from_slice(r.key.as_deref().unwrap_or(b"null")).unwrap()
+}
+
+fn transformed(
+    name: &str,
+    config: &[(&str, &str)],
+    records: &[Record],
+    schemas: &weft_runtime::Schemas,
+) -> weft_runtime::Output {
+    let (mut t, _) = instance(name, config);
+    let out = t.transform(records, schemas).unwrap();
+    assert!(out.failures.is_empty(), "{name}: {:?}", out.failures);
+    out
+}
+
+fn value_schema(s: &str) -> weft_runtime::Schemas {
+    weft_runtime::Schemas {
+        key: None,
+        value: Some(s.to_string()),
+    }
+}
+
+fn schema_json(s: &weft_runtime::Schemas) -> serde_json::Value {
+    serde_json::from_str(s.value.as_deref().unwrap()).unwrap()
+}
+
+#[test]
+fn field_transforms_act_on_the_key_with_target_key() {
+    let mut r = rec(
+        "t",
+        Some(r#"{"id":1,"ssn":"123","n":{"a":2}}"#),
+        r#"{"v":1}"#,
+    );
+    r.partition = Some(3);
+    let none = weft_runtime::Schemas::default();
+    let key = |name: &str, config: &[(&str, &str)]| {
+        let mut config = config.to_vec();
+        config.push(("target", "key"));
+        let out = transformed(name, &config, std::slice::from_ref(&r), &none);
+        // The value is left alone.
+        assert_eq!(json(&out.records)[0], serde_json::json!({"v": 1}), "{name}");
+        key_of(&out.records[0])
+    };
+    assert_eq!(
+        key("insert-field", &[("partition.field", "p")]),
+        serde_json::json!({"id": 1, "ssn": "123", "n": {"a": 2}, "p": 3})
+    );
+    assert_eq!(
+        key("mask-field", &[("fields", "ssn")]),
+        serde_json::json!({"id": 1, "ssn": "", "n": {"a": 2}})
+    );
+    assert_eq!(
+        key("replace-field", &[("exclude", "ssn,n")]),
+        serde_json::json!({"id": 1})
+    );
+    assert_eq!(
+        key("extract-field", &[("field", "id")]),
+        serde_json::json!(1)
+    );
+    assert_eq!(
+        key("hoist-field", &[("field", "k")]),
+        serde_json::json!({"k": {"id": 1, "ssn": "123", "n": {"a": 2}}})
+    );
+    assert_eq!(
+        key("flatten", &[("delimiter", "_")]),
+        serde_json::json!({"id": 1, "ssn": "123", "n_a": 2})
+    );
+    assert_eq!(
+        key("cast", &[("spec", "id:string,ssn:int32")]),
+        serde_json::json!({"id": "1", "ssn": 123, "n": {"a": 2}})
+    );
+    let (rt, _) = runtime();
+    let err = Registry::new(rt)
+        .resolve("insert-field")
+        .unwrap()
+        .instantiate(&PluginConfig::new([("target", "nope")]))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("config `target` = `nope` is not key or value"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hoist_cast_flatten_and_header_from_follow_kafkas_smts_and_update_schemas() {
+    // hoist-field wraps a string value and its schema.
+    let out = transformed(
+        "hoist-field",
+        &[("field", "line")],
+        &[rec("t", None, "hello")],
+        &value_schema(r#"{"type":"string","optional":false}"#),
+    );
+    assert_eq!(json(&out.records)[0], serde_json::json!({"line": "hello"}));
+    assert_eq!(
+        schema_json(&out.schemas),
+        serde_json::json!({"type": "struct", "optional": false,
+            "fields": [{"type": "string", "optional": false, "field": "line"}]})
+    );
+
+    // cast: fields of a struct, with the schema's types changed; and a whole value.
+    let user = r#"{"type":"struct","optional":false,"fields":[{"type":"string","optional":false,"field":"age"},{"type":"double","optional":true,"field":"score"}]}"#;
+    let out = transformed(
+        "cast",
+        &[("spec", "age:int32,score:int64")],
+        &[rec("t", None, r#"{"age":"42","score":9.7}"#)],
+        &value_schema(user),
+    );
+    assert_eq!(
+        json(&out.records)[0],
+        serde_json::json!({"age": 42, "score": 9})
+    );
+    let fields = &schema_json(&out.schemas)["fields"];
+    assert_eq!(fields[0]["type"], "int32");
+    assert_eq!(fields[1]["type"], "int64");
+    assert_eq!(fields[1]["optional"], true);
+    let out = transformed(
+        "cast",
+        &[("spec", "int64")],
+        &[rec("t", None, "17")],
+        &value_schema(r#"{"type":"string","optional":false}"#),
+    );
+    assert_eq!(values(&out.records), ["17"]);
+    assert_eq!(
+        schema_json(&out.schemas),
+        serde_json::json!({"type": "int64", "optional": false})
+    );
+    let (mut bad, _) = instance("cast", &[("spec", "x:int8")]);
+    let failed = bad
+        .transform(
+            &[rec("t", None, r#"{"x":300}"#)],
+            &weft_runtime::Schemas::default(),
+        )
+        .unwrap();
+    assert_eq!(failed.failures.len(), 1);
+
+    // flatten: nested objects and the struct schema, a nested optional making its fields optional.
+    let nested = r#"{"type":"struct","optional":false,"fields":[{"type":"int32","optional":false,"field":"id"},{"type":"struct","optional":true,"field":"addr","fields":[{"type":"string","optional":false,"field":"city"}]}]}"#;
+    let out = transformed(
+        "flatten",
+        &[],
+        &[rec("t", None, r#"{"id":1,"addr":{"city":"Oslo"}}"#)],
+        &value_schema(nested),
+    );
+    assert_eq!(
+        json(&out.records)[0],
+        serde_json::json!({"id": 1, "addr.city": "Oslo"})
+    );
+    assert_eq!(
+        schema_json(&out.schemas)["fields"],
+        serde_json::json!([
+            {"type": "int32", "optional": false, "field": "id"},
+            {"type": "string", "optional": true, "field": "addr.city"}
+        ])
+    );
+
+    // header-from: move drops the fields (value and schema); copy keeps them.
+    let out = transformed(
+        "header-from",
+        &[
+            ("fields", "id,addr"),
+            ("headers", "h-id,h-addr"),
+            ("operation", "move"),
+        ],
+        &[rec(
+            "t",
+            None,
+            r#"{"id":1,"addr":{"city":"Oslo"},"x":true}"#,
+        )],
+        &value_schema(nested),
+    );
+    assert_eq!(json(&out.records)[0], serde_json::json!({"x": true}));
+    let headers: Vec<(&str, Option<&[u8]>)> = out.records[0]
+        .headers
+        .iter()
+        .map(|h| (h.key.as_str(), h.value.as_deref()))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            ("h-id", Some(&b"1"[..])),
+            ("h-addr", Some(&br#"{"city":"Oslo"}"#[..]))
+        ]
+    );
+    assert_eq!(schema_json(&out.schemas)["fields"], serde_json::json!([]));
+    let out = transformed(
+        "header-from",
+        &[("fields", "id"), ("headers", "h"), ("operation", "copy")],
+        &[rec("t", None, r#"{"id":"a"}"#)],
+        &weft_runtime::Schemas::default(),
+    );
+    assert_eq!(json(&out.records)[0], serde_json::json!({"id": "a"}));
+    assert_eq!(out.records[0].headers[0].value.as_deref(), Some(&b"a"[..]));
+
+    // insert-field, replace-field and extract-field change a struct schema as Kafka's do.
+    let out = transformed(
+        "insert-field",
+        &[("topic.field", "topic!"), ("timestamp.field", "ts")],
+        &[rec("t", None, r#"{"id":1}"#)],
+        &value_schema(
+            r#"{"type":"struct","optional":false,"fields":[{"type":"int32","optional":false,"field":"id"}]}"#,
+        ),
+    );
+    assert_eq!(json(&out.records)[0]["topic"], "t");
+    let fields = schema_json(&out.schemas)["fields"].clone();
+    assert_eq!(
+        fields[1],
+        serde_json::json!({"type": "string", "optional": false, "field": "topic"})
+    );
+    assert_eq!(fields[2]["name"], "org.apache.kafka.connect.data.Timestamp");
+    assert_eq!(fields[2]["optional"], true);
+    let out = transformed(
+        "replace-field",
+        &[("renames", "id:key")],
+        &[rec("t", None, r#"{"id":1,"addr":{"city":"Oslo"}}"#)],
+        &value_schema(nested),
+    );
+    assert_eq!(schema_json(&out.schemas)["fields"][0]["field"], "key");
+    let out = transformed(
+        "extract-field",
+        &[("field", "addr")],
+        &[rec("t", None, r#"{"id":1,"addr":{"city":"Oslo"}}"#)],
+        &value_schema(nested),
+    );
+    assert_eq!(
+        schema_json(&out.schemas),
+        serde_json::json!({"type": "struct", "optional": true,
+            "fields": [{"type": "string", "optional": false, "field": "city"}]})
+    );
 }

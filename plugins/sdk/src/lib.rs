@@ -36,6 +36,7 @@
 //! - [`record`]: [`Record`] and [`Headers`], borrowed from the input batch until changed.
 //! - [`config`]: [`Metadata`], [`ConfigDef`] and typed access to [`Config`].
 //! - [`error`]: [`PluginError`], retriable (optionally with a retry delay) or fatal.
+//! - [`part`]: [`Part`], the key or value a field transform acts on (`target`).
 //! - [`position`]: [`Polled`] (what a source's poll returns) and JSON source positions.
 //! - [`task`]: a connector task's requests to the worker (pause, resume, rewind, commit,
 //!   reconfigure, stored positions).
@@ -47,12 +48,14 @@
 
 pub mod config;
 pub mod error;
+pub mod part;
 pub mod position;
 pub mod record;
 pub mod task;
 
 pub use config::{Config, ConfigDef, ConfigIssue, ConfigType, Importance, Metadata, PluginKind};
 pub use error::{ErrorKind, PluginError, Result};
+pub use part::Part;
 pub use position::{Polled, RecordPosition};
 pub use record::{Headers, Record};
 pub use serde_json;
@@ -95,8 +98,14 @@ pub struct Schemas {
     pub value: Option<String>,
 }
 
-/// Connect schema JSON of the primitive types, as Kafka's JsonConverter writes them.
+/// Connect schema JSON: the primitive types as Kafka's JsonConverter writes them, and helpers
+/// for transforms that change a struct schema (add, drop, rename or retype fields). Key order
+/// inside a schema does not matter: the JSON converter writes schemas in Kafka's order.
 pub mod schema {
+    use serde_json::{Map, Value};
+
+    use crate::error::{PluginError, Result};
+
     /// A required string.
     pub const STRING: &str = r#"{"type":"string","optional":false}"#;
     /// An optional string.
@@ -107,6 +116,90 @@ pub mod schema {
     pub const OPTIONAL_BYTES: &str = r#"{"type":"bytes","optional":true}"#;
     /// A required 64-bit integer.
     pub const INT64: &str = r#"{"type":"int64","optional":false}"#;
+
+    /// Parses schema text.
+    pub fn parse(text: &str) -> Result<Map<String, Value>> {
+        match serde_json::from_str(text) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => Err(PluginError::fatal(format!(
+                "schema `{text}` is not a JSON object"
+            ))),
+        }
+    }
+
+    /// The schema's `type`.
+    pub fn type_of(schema: &Map<String, Value>) -> Option<&str> {
+        schema.get("type").and_then(Value::as_str)
+    }
+
+    /// A primitive schema of `ty`.
+    pub fn primitive(ty: &str, optional: bool) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("type".into(), Value::from(ty));
+        m.insert("optional".into(), Value::from(optional));
+        m
+    }
+
+    /// The fields of a struct schema, each with its name under `field`; `None` if not a struct.
+    pub fn fields(schema: &Map<String, Value>) -> Option<Vec<Map<String, Value>>> {
+        if type_of(schema) != Some("struct") {
+            return None;
+        }
+        let list = schema.get("fields")?.as_array()?;
+        Some(list.iter().filter_map(|f| f.as_object().cloned()).collect())
+    }
+
+    /// A field's name.
+    pub fn field_name(field: &Map<String, Value>) -> Option<&str> {
+        field.get("field").and_then(Value::as_str)
+    }
+
+    /// `schema` (a struct) with its fields replaced.
+    pub fn with_fields(
+        schema: &Map<String, Value>,
+        fields: Vec<Map<String, Value>>,
+    ) -> Map<String, Value> {
+        let mut out = schema.clone();
+        out.insert(
+            "fields".into(),
+            Value::Array(fields.into_iter().map(Value::Object).collect()),
+        );
+        out
+    }
+
+    /// `schema` as the field `name` of a struct.
+    pub fn as_field(mut schema: Map<String, Value>, name: &str) -> Map<String, Value> {
+        schema.insert("field".into(), Value::from(name));
+        schema
+    }
+
+    /// Compact schema text.
+    pub fn to_text(schema: &Map<String, Value>) -> String {
+        Value::Object(schema.clone()).to_string()
+    }
+
+    /// A key or value in the Connect value encoding, as JSON: a `string` (and, schemaless,
+    /// any text that is not JSON) is a JSON string, anything else its JSON text.
+    pub fn decode_value(bytes: &[u8], schema_type: Option<&str>) -> Result<Value> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| PluginError::fatal("value is not UTF-8 text"))?;
+        match schema_type {
+            Some("string") => Ok(Value::String(text.to_string())),
+            Some("bytes") => Err(PluginError::fatal("cannot act on a bytes value")),
+            Some(_) => serde_json::from_str(text)
+                .map_err(|e| PluginError::fatal(format!("value is not JSON: {e}"))),
+            None => Ok(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.into()))),
+        }
+    }
+
+    /// A JSON value back in the Connect value encoding: a string is its text, anything else
+    /// its JSON text.
+    pub fn encode_value(value: &Value) -> Vec<u8> {
+        match value {
+            Value::String(s) => s.clone().into_bytes(),
+            other => other.to_string().into_bytes(),
+        }
+    }
 }
 
 /// One record of a batch that failed on its own; the rest of the batch went through.

@@ -1,18 +1,24 @@
-//! `extract-field`: replaces a JSON object value with one of its fields, after Kafka Connect's
-//! `ExtractField$Value`. A string field becomes its text (no quotes), anything else its JSON;
-//! a missing field gives a null value. Tombstones pass through.
+//! `extract-field`: replaces a JSON object value (or key, `target=key`) with one of its fields,
+//! after Kafka Connect's `ExtractField$Value` / `ExtractField$Key`. A string field becomes its
+//! text (no quotes), anything else its JSON; a missing field gives null. With a struct schema the
+//! result's schema is the field's. Tombstones pass through.
 
 use serde_json::{Map, Value};
 use weft_plugin_sdk::*;
 
-fn json_object(record: &Record<'_>, plugin: &str) -> Result<Option<Map<String, Value>>> {
-    let Some(v) = record.value() else {
+fn json_object(
+    record: &Record<'_>,
+    part: Part,
+    plugin: &str,
+) -> Result<Option<Map<String, Value>>> {
+    let Some(v) = part.get(record) else {
         return Ok(None);
     };
     match serde_json::from_slice(v) {
         Ok(Value::Object(m)) => Ok(Some(m)),
         _ => Err(PluginError::fatal(format!(
-            "{plugin} needs a JSON object value"
+            "{plugin} needs a JSON object {}",
+            part.name()
         ))),
     }
 }
@@ -23,6 +29,7 @@ fn to_bytes(v: &Value) -> Result<Vec<u8>> {
 
 #[derive(Default)]
 struct ExtractField {
+    part: Part,
     field: String,
 }
 
@@ -35,25 +42,51 @@ impl Plugin for ExtractField {
             "Replace the JSON value with one of its fields",
         )
         .config(ConfigDef::new("field", ConfigType::String, "The field to extract.").required())
+        .config(Part::config_def())
     }
 
     fn configure(&mut self, config: &Config) -> Result<()> {
+        self.part = Part::from_config(config)?;
         self.field = config.require("field")?.to_string();
         Ok(())
     }
 }
 
 impl Transform for ExtractField {
+    fn schemas(&mut self, input: &Schemas) -> Result<Schemas> {
+        let Some(text) = self.part.schema(input) else {
+            return Ok(input.clone());
+        };
+        let s = schema::parse(text)?;
+        let Some(fields) = schema::fields(&s) else {
+            return Ok(input.clone());
+        };
+        let Some(mut f) = fields
+            .into_iter()
+            .find(|f| schema::field_name(f) == Some(self.field.as_str()))
+        else {
+            return Err(PluginError::fatal(format!(
+                "the {} schema has no field `{}`",
+                self.part.name(),
+                self.field
+            )));
+        };
+        f.remove("field");
+        Ok(self.part.with_schema(input, Some(schema::to_text(&f))))
+    }
+
     fn apply<'a>(&mut self, mut record: Record<'a>) -> Result<Option<Record<'a>>> {
-        let Some(mut obj): Option<Map<String, Value>> = json_object(&record, "extract-field")?
+        let Some(mut obj): Option<Map<String, Value>> =
+            json_object(&record, self.part, "extract-field")?
         else {
             return Ok(Some(record));
         };
-        record.value = match obj.remove(&self.field) {
-            None => None,
-            Some(Value::String(s)) => Some(s.into_bytes().into()),
-            Some(other) => Some(to_bytes(&other)?.into()),
+        let out = match obj.remove(&self.field) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.into_bytes()),
+            Some(other) => Some(to_bytes(&other)?),
         };
+        self.part.set(&mut record, out);
         Ok(Some(record))
     }
 }

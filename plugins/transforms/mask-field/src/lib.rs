@@ -1,18 +1,24 @@
 //! `mask-field`: replaces the given fields of JSON object values with an empty value of the
 //! same type (`""`, `0`, `false`, `[]`, `{}`) or with `replacement`, after Kafka Connect's
-//! `MaskField$Value`. Tombstones pass through.
+//! `MaskField$Value` (`target=key`: `MaskField$Key`). The schema is unchanged. Tombstones pass
+//! through.
 
 use serde_json::{Map, Value};
 use weft_plugin_sdk::*;
 
-fn json_object(record: &Record<'_>, plugin: &str) -> Result<Option<Map<String, Value>>> {
-    let Some(v) = record.value() else {
+fn json_object(
+    record: &Record<'_>,
+    part: Part,
+    plugin: &str,
+) -> Result<Option<Map<String, Value>>> {
+    let Some(v) = part.get(record) else {
         return Ok(None);
     };
     match serde_json::from_slice(v) {
         Ok(Value::Object(m)) => Ok(Some(m)),
         _ => Err(PluginError::fatal(format!(
-            "{plugin} needs a JSON object value"
+            "{plugin} needs a JSON object {}",
+            part.name()
         ))),
     }
 }
@@ -23,6 +29,7 @@ fn to_bytes(v: &Value) -> Result<Vec<u8>> {
 
 #[derive(Default)]
 struct MaskField {
+    part: Part,
     fields: Vec<String>,
     replacement: Option<String>,
 }
@@ -41,9 +48,11 @@ impl Plugin for MaskField {
             ConfigType::String,
             "Replacement instead of the type's empty value.",
         ))
+        .config(Part::config_def())
     }
 
     fn configure(&mut self, config: &Config) -> Result<()> {
+        self.part = Part::from_config(config)?;
         self.fields = config.list("fields");
         self.replacement = config.get("replacement").map(str::to_string);
         Ok(())
@@ -74,7 +83,7 @@ impl MaskField {
 
 impl Transform for MaskField {
     fn apply<'a>(&mut self, mut record: Record<'a>) -> Result<Option<Record<'a>>> {
-        let Some(mut obj) = json_object(&record, "mask-field")? else {
+        let Some(mut obj) = json_object(&record, self.part, "mask-field")? else {
             return Ok(Some(record));
         };
         for f in &self.fields {
@@ -83,7 +92,8 @@ impl Transform for MaskField {
                 obj.insert(f.clone(), m);
             }
         }
-        record.set_value(to_bytes(&Value::Object(obj))?);
+        let bytes = to_bytes(&Value::Object(obj))?;
+        self.part.set(&mut record, Some(bytes));
         Ok(Some(record))
     }
 }
