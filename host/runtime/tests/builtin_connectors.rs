@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use weft_runtime::{
-    Instance, LoadedPlugin, PluginConfig, PluginKind, Polled, Record, Runtime, Schemas,
+    Instance, LoadedPlugin, PluginConfig, PluginKind, Polled, Record, Registry, Runtime, Schemas,
 };
 
 /// Builds connectors/ for wasm32-wasip2 once per test binary; the directory of the components.
@@ -449,4 +449,36 @@ fn datagen_paces_by_the_granted_clock_and_refuses_pacing_without_it() {
         assert!(Instant::now() < deadline, "only {total} records in 60 s");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn the_embedded_connectors_are_these_components_under_their_short_names() {
+    let (rt, _) = common::runtime();
+    let built: Vec<_> = ["file-source", "file-sink", "datagen"]
+        .iter()
+        .map(|n| load(&rt, n))
+        .collect();
+    let registry = Registry::new(rt);
+    for plugin in built {
+        let name = plugin.metadata().name.clone();
+        let embedded = registry.resolve(&name).unwrap();
+        assert_eq!(embedded.kind(), plugin.kind(), "{name}");
+        assert_eq!(
+            embedded.hash_hex(),
+            plugin.hash_hex(),
+            "{name}: embedded a stale build"
+        );
+    }
+    let kinds: Vec<PluginKind> = ["file-source", "file-sink", "datagen"]
+        .iter()
+        .map(|n| registry.resolve(n).unwrap().kind())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            PluginKind::SourceConnector,
+            PluginKind::SinkConnector,
+            PluginKind::SourceConnector
+        ]
+    );
 }
