@@ -2,7 +2,8 @@
 //! file inside the granted directory, one record per line, with a byte position per record.
 //!
 //! `lines` splits, `tail` follows the file, `position` writes Kafka's partition/position shapes,
-//! `task` ties them into polls; this file declares the config and wires the task to the SDK.
+//! `task` ties them into polls; this file declares the config and implements the SDK's traits,
+//! and `export` exports the component with a `poll` that returns the lines packed in place.
 
 pub mod lines;
 pub mod position;
@@ -99,22 +100,33 @@ impl SourceConnector for FileSource {
     }
 
     fn poll(&mut self) -> Result<Polled> {
-        let task = self
-            .task
+        self.task()?.poll(log_event)
+    }
+}
+
+impl FileSource {
+    fn task(&mut self) -> Result<&mut FileSourceTask> {
+        self.task
             .as_mut()
-            .ok_or_else(|| PluginError::fatal("poll before open"))?;
-        task.poll(|warn, message| {
-            if warn {
-                log::warn(&message)
-            } else {
-                log::info(&message)
-            }
-        })
+            .ok_or_else(|| PluginError::fatal("poll before open"))
+    }
+
+    /// [`SourceConnector::poll`] with the lines packed straight into a batch.
+    pub fn poll_packed(&mut self) -> Result<task::Packed> {
+        self.task()?.poll_packed(log_event)
+    }
+}
+
+fn log_event(warn: bool, message: String) {
+    if warn {
+        log::warn(&message)
+    } else {
+        log::info(&message)
     }
 }
 
 #[cfg(target_arch = "wasm32")]
-weft_plugin_sdk::export_source_connector!(FileSource);
+mod export;
 
 #[cfg(test)]
 mod tests {

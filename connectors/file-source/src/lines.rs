@@ -93,10 +93,7 @@ impl LineBuffer {
     /// file offset just after its terminator. `Ok(None)` when more data is needed.
     pub fn next_line(&mut self) -> Result<Option<(Range<usize>, u64)>, LineTooLong> {
         let from = self.scan.max(self.head);
-        let found = self.buf[from..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-            .map(|i| from + i);
+        let found = memchr::memchr2(b'\n', b'\r', &self.buf[from..]).map(|i| from + i);
         let Some(end) = found else {
             self.scan = self.buf.len();
             if self.pending() > self.max_line {

@@ -1,6 +1,9 @@
 //! The file-source task: its settings, where it starts, and one poll: the new lines as records
 //! with one source position per record.
 
+use std::borrow::Cow;
+
+use weft_batch::BatchWriter;
 use weft_plugin_sdk::{
     Config, ConfigIssue, PluginError, Polled, Record, Result, Schemas, SourcePosition,
 };
@@ -164,30 +167,25 @@ impl FileSourceTask {
         &self.partition
     }
 
-    /// Reads up to `batch.size` new lines; nothing, promptly, when there are none.
-    /// `log(warn, message)` receives what happened to the file.
-    pub fn poll(&mut self, mut log: impl FnMut(bool, String)) -> Result<Polled> {
-        let mut polled = Polled::new().with_schemas(Schemas {
-            key: None,
-            value: Some(VALUE_SCHEMA.to_string()),
-        });
-        let topic = self.settings.topic.as_str();
+    /// Reads up to `batch.size` new lines through `emit(line as UTF-8, position after it)`;
+    /// nothing, promptly, when there are none. `log(warn, message)` receives what happened to
+    /// the file.
+    fn read_lines(
+        &mut self,
+        mut log: impl FnMut(bool, String),
+        mut emit: impl FnMut(&[u8], u64),
+    ) -> Result<()> {
         let file = self.settings.file.as_str();
-        let partition = self.partition.as_str();
         let warned_missing = &mut self.warned_missing;
         let res = self.tail.poll(
             self.settings.batch_size,
             |line, pos| {
                 // The value schema is `string`: invalid UTF-8 becomes U+FFFD, as Kafka's
-                // UTF-8 reader does.
-                let text = String::from_utf8_lossy(line).into_owned();
-                polled.push_at(
-                    Record::new(topic.to_string(), text.into_bytes()),
-                    SourcePosition {
-                        partition: partition.to_string(),
-                        position: position::position(pos),
-                    },
-                );
+                // UTF-8 reader does (no copy when the line is valid).
+                match String::from_utf8_lossy(line) {
+                    Cow::Borrowed(text) => emit(text.as_bytes(), pos),
+                    Cow::Owned(text) => emit(text.as_bytes(), pos),
+                }
             },
             |event| match event {
                 Event::Missing => {
@@ -224,14 +222,70 @@ impl FileSourceTask {
                 ),
             },
         );
-        if let Err(e) = res {
-            return Err(PluginError::fatal(format!(
-                "reading `{}`: {e}",
-                self.settings.file
-            )));
-        }
+        res.map(drop)
+            .map_err(|e| PluginError::fatal(format!("reading `{}`: {e}", self.settings.file)))
+    }
+
+    /// Reads up to `batch.size` new lines as records, each with the position after it.
+    pub fn poll(&mut self, log: impl FnMut(bool, String)) -> Result<Polled> {
+        let mut polled = Polled::new().with_schemas(Schemas {
+            key: None,
+            value: Some(VALUE_SCHEMA.to_string()),
+        });
+        let topic = self.settings.topic.clone();
+        let partition = self.partition.clone();
+        self.read_lines(log, |line, pos| {
+            polled.push_at(
+                Record::new(topic.clone(), line.to_vec()),
+                SourcePosition {
+                    partition: partition.clone(),
+                    position: position::position(pos),
+                },
+            );
+        })?;
         Ok(polled)
     }
+
+    /// [`FileSourceTask::poll`] with the lines packed straight into a batch (no record objects,
+    /// no re-encoding): the batch and one `(after_records, position)` per line.
+    pub fn poll_packed(&mut self, log: impl FnMut(bool, String)) -> Result<Packed> {
+        let mut w = BatchWriter::with_capacity(64 * 1024);
+        let mut positions = Vec::new();
+        let mut failed = None;
+        let topic = self.settings.topic.clone();
+        let partition = self.partition.clone();
+        self.read_lines(log, |line, pos| {
+            if failed.is_some() {
+                return;
+            }
+            match w.push(&topic, None, None, None, None, Some(line), []) {
+                Ok(()) => positions.push((
+                    positions.len() as u32 + 1,
+                    SourcePosition {
+                        partition: partition.clone(),
+                        position: position::position(pos),
+                    },
+                )),
+                Err(e) => failed = Some(e),
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(PluginError::fatal(format!("packing a line: {e}")));
+        }
+        let batch = w
+            .finish()
+            .map_err(|e| PluginError::fatal(format!("packing lines: {e}")))?;
+        Ok(Packed { batch, positions })
+    }
+}
+
+/// A poll packed in place: what the component's `poll` returns.
+#[derive(Debug)]
+pub struct Packed {
+    /// The lines, packed (value = the line, key null).
+    pub batch: Vec<u8>,
+    /// One per line: how many lines precede and include it, and the position after it.
+    pub positions: Vec<(u32, SourcePosition)>,
 }
 
 #[cfg(test)]
@@ -386,5 +440,36 @@ mod tests {
         }
         assert_eq!(logs.len(), 1);
         assert!(logs[0].0 && logs[0].1.contains("does not exist"));
+    }
+
+    #[test]
+    fn packed_polls_carry_the_same_lines_and_positions_as_sdk_polls() {
+        let dir = tempfile::tempdir().unwrap();
+        let body: String = (0..25).map(|i| format!("line {i}\r\n")).collect();
+        std::fs::write(dir.path().join("in.txt"), body).unwrap();
+        let mut sdk = task(dir.path(), &[], 10);
+        let mut packed = task(dir.path(), &[], 10);
+        for _ in 0..4 {
+            let a = sdk.poll(|_, _| {}).unwrap();
+            let b = packed.poll_packed(|_, _| {}).unwrap();
+            let decoded = weft_batch::decode(&b.batch).unwrap();
+            let values: Vec<&[u8]> = decoded
+                .iter()
+                .map(|r| r.value.as_deref().unwrap())
+                .collect();
+            let expect: Vec<&[u8]> = a.records.iter().map(|r| r.value().unwrap()).collect();
+            assert_eq!(values, expect);
+            assert!(decoded
+                .iter()
+                .all(|r| r.topic == "lines" && r.key.is_none()));
+            let pa: Vec<(u32, &SourcePosition)> = a
+                .positions
+                .iter()
+                .map(|p| (p.after_records, &p.position))
+                .collect();
+            let pb: Vec<(u32, &SourcePosition)> =
+                b.positions.iter().map(|(n, p)| (*n, p)).collect();
+            assert_eq!(pa, pb);
+        }
     }
 }

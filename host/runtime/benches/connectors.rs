@@ -1,11 +1,12 @@
 //! Criterion benchmarks of the built-in connectors through the runtime (records per second):
-//! datagen polls of 100-byte values, and file-sink puts of 100-byte values, alone (into
-//! /dev/null, so the disk is not measured) and with a pre-commit (write + fsync) per batch.
+//! datagen polls of 100-byte values, file-source polls of 100-byte lines (from the page cache),
+//! and file-sink puts of 100-byte values, alone (into /dev/null, so the disk is not measured)
+//! and with a pre-commit (write + fsync) per batch.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use weft_runtime::{LoadedPlugin, PluginConfig, Record, Runtime, RuntimeOptions, Schemas};
@@ -73,6 +74,60 @@ fn datagen(c: &mut Criterion) {
             let p = inst.source_poll().expect("poll");
             assert_eq!(p.records.len(), BATCH);
             p
+        })
+    });
+    g.finish();
+}
+
+fn file_source(c: &mut Criterion) {
+    let rt = runtime();
+    let plugin = load(&rt, "file-source");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 100 polls' worth of 100-byte lines (99 bytes and a newline).
+    let polls = 100;
+    let mut body = Vec::with_capacity(BATCH * polls * 100);
+    for i in 0..BATCH * polls {
+        let start = body.len();
+        body.extend_from_slice(format!("{i:>10}").as_bytes());
+        body.resize(start + 99, b'x');
+        body.push(b'\n');
+    }
+    std::fs::write(dir.path().join("in.txt"), &body).expect("write input");
+    let batch = BATCH.to_string();
+    let config = PluginConfig::new([
+        ("file", "in.txt"),
+        ("topic", "bench"),
+        ("batch.size", batch.as_str()),
+        (
+            "capability.filesystem.dir",
+            dir.path().to_str().expect("utf-8 path"),
+        ),
+    ]);
+    let open = || {
+        let mut inst = plugin.instantiate(&config).expect("instantiate");
+        inst.source_open(&[]).expect("open");
+        inst
+    };
+    let mut g = c.benchmark_group("file-source");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function("poll 4096 x 100 B lines", |b| {
+        b.iter_custom(|iters| {
+            let mut inst = open();
+            let mut left = polls;
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                if left == 0 {
+                    // Read it all: start over with a fresh task (not timed).
+                    inst = open();
+                    left = polls;
+                }
+                let t = Instant::now();
+                let p = inst.source_poll().expect("poll");
+                spent += t.elapsed();
+                assert_eq!(p.records.len(), BATCH);
+                left -= 1;
+            }
+            spent
         })
     });
     g.finish();
@@ -149,6 +204,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = datagen, file_sink
+    targets = datagen, file_source, file_sink
 }
 criterion_main!(benches);
