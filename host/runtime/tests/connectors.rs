@@ -277,3 +277,11 @@ fn stored_positions_come_from_the_installed_reader_and_its_wait_is_off_the_deadl
     assert_eq!(values(&polled.records), ["counter=41"]);
     assert_eq!(task.restarts(), 0);
 }
+
+#[test]
+fn an_instance_can_move_to_a_task_thread() {
+    // The worker runs every task on its own thread.
+    fn assert_send<T: Send>() {}
+    assert_send::<weft_runtime::Instance>();
+    assert_send::<weft_runtime::PositionReader>();
+}
