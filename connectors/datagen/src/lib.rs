@@ -71,7 +71,7 @@ pub fn config_defs() -> Vec<ConfigDef> {
         ConfigDef::new(
             task::ITERATIONS,
             ConfigType::Long,
-            "How many records each task generates; -1 for no end.",
+            "How many records each task generates; -1 (or anything below 1) for no end.",
         )
         .default("-1")
         .importance(Importance::Medium)

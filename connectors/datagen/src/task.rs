@@ -44,7 +44,7 @@ pub struct Settings {
     pub topic: String,
     pub shape: Shape,
     pub rate: Rate,
-    /// Records per task; `None` = forever.
+    /// Records per task; `None` = forever (`iterations` below 1).
     pub iterations: Option<u64>,
     pub batch_size: usize,
     /// Real clocks were granted.
@@ -116,7 +116,7 @@ pub fn validate_with(c: &Config, clock: bool) -> Vec<ConfigIssue> {
         }
     };
     int(RECORD_SIZE, MIN_FIXED_SIZE as i64, MAX_FIXED_SIZE as i64);
-    int(ITERATIONS, -1, i64::MAX);
+    int(ITERATIONS, i64::MIN, i64::MAX);
     int(BATCH_SIZE, 1, MAX_BATCH_SIZE);
     let rps = int(RECORDS_PER_SECOND, 1, MAX_RECORDS_PER_SECOND);
     let interval = int(MAX_INTERVAL, 0, MAX_MAX_INTERVAL);
@@ -199,7 +199,8 @@ impl Settings {
             topic: topic(c).unwrap_or_default().to_string(),
             shape,
             rate,
-            iterations: u64::try_from(iterations).ok(),
+            // As in Confluent's datagen, anything below 1 means no end.
+            iterations: u64::try_from(iterations).ok().filter(|&n| n > 0),
             batch_size: int_or(c, BATCH_SIZE, DEFAULT_BATCH_SIZE)? as usize,
             clock,
             task_id: task_id as u64,
@@ -553,6 +554,24 @@ mod tests {
         assert_eq!(again.count(), 4);
         let rest = decode(&again.poll_batch(0, None).unwrap().batch).unwrap();
         assert_eq!(rest, all[4..].to_vec());
+    }
+
+    #[test]
+    fn iterations_below_one_mean_no_end() {
+        for v in ["-1", "0", "-7"] {
+            let c = config(&[
+                ("kafka.topic", "t"),
+                ("quickstart", "users"),
+                ("iterations", v),
+            ]);
+            assert_eq!(Settings::from_config(&c).unwrap().iterations, None, "{v}");
+        }
+        let c = config(&[
+            ("kafka.topic", "t"),
+            ("quickstart", "users"),
+            ("iterations", "3"),
+        ]);
+        assert_eq!(Settings::from_config(&c).unwrap().iterations, Some(3));
     }
 
     #[test]
