@@ -1,9 +1,9 @@
 //! The file-sink task: its settings and the put / flush cycle.
 
-use weft_plugin_sdk::{Config, ConfigIssue, PluginError, Result};
+use weft_plugin_sdk::{log, Config, ConfigIssue, PluginError, Result};
 
 use crate::encode::ValueKind;
-use crate::writer::LineFile;
+use crate::writer::{LineFile, Repair};
 
 /// Config keys (Kafka FileStreamSink's `file`; `topics`/`topics.regex` are Connect's own).
 pub const FILE: &str = "file";
@@ -63,8 +63,19 @@ impl FileSinkTask {
 
     /// Opens `path` (as the guest sees it), naming the file `file` in errors.
     pub fn open_path(file: &str, path: &str) -> Result<FileSinkTask> {
-        let out = LineFile::open(path)
+        let (out, repair) = LineFile::open(path)
             .map_err(|e| PluginError::fatal(format!("cannot open `{file}` for appending: {e}")))?;
+        match repair {
+            Repair::None => {}
+            Repair::Truncated(n) => log::warn(&format!(
+                "`{file}` ended in an unterminated line (a write cut short by a crash): cut off \
+                 its {n} bytes; their records were not committed and come again"
+            )),
+            Repair::Terminated => log::warn(&format!(
+                "`{file}` ended in an unterminated line too long to be this sink's: added a \
+                 newline after it"
+            )),
+        }
         Ok(FileSinkTask {
             file: file.to_string(),
             out,

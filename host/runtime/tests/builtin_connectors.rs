@@ -280,7 +280,13 @@ fn file_sink_put_then_pre_commit_makes_the_lines_durable_and_a_reopened_task_app
     sink.sink_pre_commit(&[("t".into(), 0, 4)]).unwrap();
     drop(sink);
 
-    // Reopened (after a crash or a restart) the task appends after what is there.
+    // A crash cut the next write short: half a line, uncommitted, ends the file.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&out).unwrap();
+    std::io::Write::write_all(&mut f, b"agai").unwrap();
+    drop(f);
+
+    // Reopened (after a crash or a restart) the task cuts the half line off (its records come
+    // again) and appends after what is there.
     let mut again = plugin.instantiate(&config).unwrap();
     again.sink_open(&config.plugin_entries()).unwrap();
     again.sink_assign(&[("t".into(), 0, 4)]).unwrap();
