@@ -20,3 +20,4 @@
 pub mod api;
 pub mod config;
 pub mod model;
+pub mod rest;
