@@ -609,3 +609,39 @@ async fn root_health_plugins_and_loggers() {
     let (st, _, _) = c.call(Method::GET, "/admin/loggers/unknown", None).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn serve_binds_reports_addresses_and_shuts_down() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = super::serve_with(
+        Arc::new(MemHerder::default()),
+        Arc::new(Levels(Mutex::new(BTreeMap::new()))),
+        &["127.0.0.1:0".to_string(), "127.0.0.1:0".to_string()],
+    )
+    .await
+    .unwrap();
+    let addrs = server.addresses().to_vec();
+    assert_eq!(addrs.len(), 2);
+    for a in &addrs {
+        assert_ne!(a.port(), 0);
+        let mut s = tokio::net::TcpStream::connect(a).await.unwrap();
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(out.contains("\"status\":\"healthy\""), "{out}");
+    }
+    server.shutdown().await;
+    for a in &addrs {
+        assert!(tokio::net::TcpStream::connect(a).await.is_err());
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let err = super::serve(Arc::new(MemHerder::default()), &[addr.clone()])
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains(&addr), "{err}");
+}
