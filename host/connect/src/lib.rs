@@ -19,4 +19,7 @@
 
 pub mod api;
 pub mod config;
+pub mod errors;
 pub mod model;
+pub mod offsets;
+pub mod task;
