@@ -372,19 +372,6 @@ impl SinkTask<'_> {
         let core = self.core.clone();
         let mut core = lock(&core);
         let core = &mut *core;
-        for (r, o) in raw.iter().zip(kafka_offsets) {
-            if r.topic != self.last_topic {
-                env.topic_used(&r.topic);
-                self.last_topic.clone_from(&r.topic);
-            }
-            let key = (r.topic.clone(), r.partition.unwrap_or(0));
-            match core.next.get_mut(&key) {
-                Some(n) => *n = (*n).max(o + 1),
-                None => {
-                    core.next.insert(key, o + 1);
-                }
-            }
-        }
         let (converted, schemas) =
             match self
                 .conv
@@ -439,6 +426,30 @@ impl SinkTask<'_> {
                     &mut core.errors,
                 )?;
             }
+        }
+        // Only now is the batch put (or given up under errors.tolerance=all): its offsets may
+        // be offered to pre-commit. A batch that failed the task is never committed past.
+        // Runs of one partition are updated once, so no key is built per record.
+        let mut i = 0;
+        while i < raw.len() {
+            let (topic, partition) = (&raw[i].topic, raw[i].partition.unwrap_or(0));
+            let mut last = -1;
+            while i < raw.len()
+                && raw[i].topic == *topic
+                && raw[i].partition.unwrap_or(0) == partition
+            {
+                last = last.max(kafka_offsets.get(i).copied().unwrap_or(-1));
+                i += 1;
+            }
+            if *topic != self.last_topic {
+                env.topic_used(topic);
+                self.last_topic.clone_from(topic);
+            }
+            let n = core
+                .next
+                .entry((topic.clone(), partition))
+                .or_insert(last + 1);
+            *n = (*n).max(last + 1);
         }
         self.meter.add(raw.len());
         for r in core.comp.take_requests() {
