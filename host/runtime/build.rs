@@ -27,6 +27,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", plugins.display());
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-env-changed=WEFT_SKIP_GUEST_BUILD");
+    contract_version(&root.join("wit/plugin.wit"));
 
     let mut guests = Vec::new();
     if env::var_os("WEFT_SKIP_GUEST_BUILD").is_none() {
@@ -119,4 +120,21 @@ fn build_guests(plugins: &Path, target_dir: &Path) {
         };
         panic!("building the built-in plugins (plugins/) failed:\n{stderr}{hint}");
     }
+}
+
+/// Exports the WIT package version as `WEFT_CONTRACT_VERSION`, so that the load-time version
+/// check cannot disagree with the bindings.
+fn contract_version(wit: &Path) {
+    let text = fs::read_to_string(wit).unwrap_or_default();
+    let Some(version) = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package weft:plugin@"))
+        .map(|v| v.trim_end_matches(';').trim().to_string())
+    else {
+        panic!(
+            "{} has no `package weft:plugin@<version>;` line",
+            wit.display()
+        );
+    };
+    println!("cargo:rustc-env=WEFT_CONTRACT_VERSION={version}");
 }
