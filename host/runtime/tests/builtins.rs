@@ -92,8 +92,30 @@ fn every_builtin_loads_and_describes_itself_under_its_registry_name() {
         "filter",
         "drop-headers",
         "insert-header",
+        "json-converter",
+        "string-converter",
+        "bytearray-converter",
     ] {
         assert!(names.contains(&expected), "missing built-in {expected}");
+    }
+    // Every connector crate of the top-level connectors/ workspace is embedded under its
+    // directory name with the kind its Cargo.toml declares.
+    let connectors = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../connectors");
+    if connectors.join("Cargo.toml").is_file() {
+        for entry in std::fs::read_dir(&connectors).unwrap() {
+            let dir = entry.unwrap().path();
+            let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+                continue;
+            };
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let kind = if manifest.contains("kind = \"source-connector\"") {
+                "source-connector"
+            } else {
+                "sink-connector"
+            };
+            let b = builtin::find(&name).unwrap_or_else(|| panic!("connector {name} not embedded"));
+            assert_eq!(b.kind, kind, "{name}");
+        }
     }
     for b in builtin::all() {
         let p = reg.resolve(b.name).unwrap();
