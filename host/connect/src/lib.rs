@@ -22,4 +22,5 @@ pub mod config;
 pub mod errors;
 pub mod model;
 pub mod offsets;
+pub mod rest;
 pub mod task;
