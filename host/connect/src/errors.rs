@@ -321,6 +321,7 @@ mod tests {
             plugin: "p".into(),
             retriable: true,
             message: "busy".into(),
+            retry_after: None,
         }
     }
 

@@ -3,7 +3,7 @@
 //! knows the runtime's method names, so a change of the contract stays here.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use weft_runtime::{
     Instance, LoadedPlugin, PluginConfig, PluginKind, Record, Registry, RuntimeError,
@@ -11,20 +11,7 @@ use weft_runtime::{
 
 use crate::config::PluginRef;
 
-/// A batch's key and value schemas (Connect's JSON schema text; `None`: schemaless).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Schemas {
-    pub key: Option<String>,
-    pub value: Option<String>,
-}
-
-/// One record that failed on its own, by its index in the batch the call received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub index: u32,
-    pub retriable: bool,
-    pub message: String,
-}
+pub use weft_runtime::{Output as Converted, RecordFailure as Failure, Schemas};
 
 /// A source position reached by a poll, storable once the first `after_records` records of
 /// the poll (and every earlier poll's) are done.
@@ -43,25 +30,10 @@ pub struct Polled {
     pub schemas: Schemas,
 }
 
-/// What a transform or a converter returned.
-#[derive(Debug, Default)]
-pub struct Converted {
-    pub records: Vec<Record>,
-    pub failures: Vec<Failure>,
-    pub schemas: Schemas,
-}
-
 /// A request a connector task made of the worker through its task context.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ContextRequest {
-    Pause(Vec<(String, i32)>),
-    Resume(Vec<(String, i32)>),
-    Rewind(Vec<(String, i32, i64)>),
-    RequestCommit,
-    RequestReconfiguration,
-}
+pub use weft_runtime::TaskRequest as ContextRequest;
 
-/// Time spent inside one component and what it holds.
+/// Time spent inside one component.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CallStats {
     pub calls: u64,
@@ -73,7 +45,6 @@ pub struct CallStats {
 pub struct Component {
     inst: Instance,
     label: String,
-    stats: CallStats,
 }
 
 /// Loads the component a [`PluginRef`] names and instantiates it with `extra` entries added
@@ -106,7 +77,6 @@ pub fn instantiate_loaded(
     Ok(Component {
         inst,
         label: r.plugin.clone(),
-        stats: CallStats::default(),
     })
 }
 
@@ -123,7 +93,11 @@ impl Component {
 
     /// Calls made and time spent inside the component so far.
     pub fn stats(&self) -> CallStats {
-        self.stats
+        let s = self.inst.stats();
+        CallStats {
+            calls: s.calls,
+            wasm: Duration::from_nanos(s.wasm_nanos),
+        }
     }
 
     /// Linear memory the live instance holds.
@@ -132,16 +106,17 @@ impl Component {
     }
 
     fn timed<T>(&mut self, f: impl FnOnce(&mut Instance) -> T) -> T {
-        let start = Instant::now();
-        let r = f(&mut self.inst);
-        self.stats.calls += 1;
-        self.stats.wasm += start.elapsed();
-        r
+        f(&mut self.inst)
     }
 
     /// Requests the task made through its task context during the last call.
     pub fn take_requests(&mut self) -> Vec<ContextRequest> {
-        Vec::new()
+        self.inst.take_task_requests()
+    }
+
+    /// Source: answers the task's `stored-positions` from the position store.
+    pub fn set_position_reader(&mut self, reader: weft_runtime::PositionReader) {
+        self.inst.set_position_reader(reader);
     }
 
     /// Source or sink: the task configs for at most `max` tasks.
@@ -164,19 +139,19 @@ impl Component {
 
     /// Source: new records and the positions they reach.
     pub fn source_poll(&mut self) -> Result<Polled, RuntimeError> {
-        let (records, positions) = self.timed(|i| i.source_poll())?;
-        let n = records.len() as u32;
+        let p = self.timed(|i| i.source_poll())?;
         Ok(Polled {
-            records,
-            positions: positions
+            records: p.records,
+            positions: p
+                .positions
                 .into_iter()
-                .map(|(partition, position)| Position {
-                    after_records: n,
+                .map(|(after_records, (partition, position))| Position {
+                    after_records,
                     partition,
                     position,
                 })
                 .collect(),
-            schemas: Schemas::default(),
+            schemas: p.schemas,
         })
     }
 
@@ -185,29 +160,28 @@ impl Component {
         self.timed(|i| i.source_commit(positions))
     }
 
-    /// Sink: starts the task.
-    pub fn sink_open(&mut self) -> Result<(), RuntimeError> {
-        self.timed(|i| i.sink_open(&[]))
+    /// Sink: starts the task with its config.
+    pub fn sink_open(&mut self, task_config: &[(String, String)]) -> Result<(), RuntimeError> {
+        self.timed(|i| i.sink_open(task_config))
     }
 
     /// Sink: these partitions are now the task's, from these offsets.
     pub fn sink_assign(&mut self, assigned: &[(String, i32, i64)]) -> Result<(), RuntimeError> {
-        self.timed(|i| i.sink_open(assigned))
+        self.timed(|i| i.sink_assign(assigned))
     }
 
     /// Sink: these partitions are no longer the task's.
-    pub fn sink_revoke(&mut self, _revoked: &[(String, i32)]) -> Result<(), RuntimeError> {
-        Ok(())
+    pub fn sink_revoke(&mut self, revoked: &[(String, i32)]) -> Result<(), RuntimeError> {
+        self.timed(|i| i.sink_revoke(revoked))
     }
 
     /// Sink: delivers records; returns the ones that failed on their own.
     pub fn sink_put(
         &mut self,
         records: &[Record],
-        _schemas: &Schemas,
+        schemas: &Schemas,
     ) -> Result<Vec<Failure>, RuntimeError> {
-        self.timed(|i| i.sink_put(records))?;
-        Ok(Vec::new())
+        self.timed(|i| i.sink_put(records, schemas))
     }
 
     /// Sink: the offsets safe to commit of those given.
@@ -215,8 +189,7 @@ impl Component {
         &mut self,
         offsets: &[(String, i32, i64)],
     ) -> Result<Vec<(String, i32, i64)>, RuntimeError> {
-        self.timed(|i| i.sink_flush(offsets))?;
-        Ok(offsets.to_vec())
+        self.timed(|i| i.sink_pre_commit(offsets))
     }
 
     /// Transform: a batch in the Connect value encoding.
@@ -225,12 +198,7 @@ impl Component {
         records: &[Record],
         schemas: &Schemas,
     ) -> Result<Converted, RuntimeError> {
-        let out = self.timed(|i| i.transform(records))?;
-        Ok(Converted {
-            records: out,
-            failures: Vec::new(),
-            schemas: schemas.clone(),
-        })
+        self.timed(|i| i.transform(records, schemas))
     }
 
     /// Converter: Connect values to the bytes to produce.
@@ -239,20 +207,12 @@ impl Component {
         records: &[Record],
         schemas: &Schemas,
     ) -> Result<Converted, RuntimeError> {
-        Ok(Converted {
-            records: records.to_vec(),
-            failures: Vec::new(),
-            schemas: schemas.clone(),
-        })
+        self.timed(|i| i.convert_from_connect(records, schemas))
     }
 
     /// Converter: consumed bytes to Connect values.
     pub fn to_connect(&mut self, records: &[Record]) -> Result<Converted, RuntimeError> {
-        Ok(Converted {
-            records: records.to_vec(),
-            failures: Vec::new(),
-            schemas: Schemas::default(),
-        })
+        self.timed(|i| i.convert_to_connect(records))
     }
 
     /// Asks the component to check a config.
@@ -277,6 +237,6 @@ impl Component {
 }
 
 /// How long to wait before retrying after `e`, when the plugin said.
-pub fn retry_after(_e: &RuntimeError) -> Option<Duration> {
-    None
+pub fn retry_after(e: &RuntimeError) -> Option<Duration> {
+    e.retry_after()
 }

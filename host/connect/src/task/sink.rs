@@ -206,7 +206,9 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
     });
     let errors = ErrorHandler::new(spec.errors.clone(), &spec.name, env.task, dlq_clients)
         .map_err(worker_failure)?;
-    match errors.retry(env.control.as_ref(), true, || comp.sink_open()) {
+    match errors.retry(env.control.as_ref(), true, || {
+        comp.sink_open(&env.task_config)
+    }) {
         Retried::Done(()) => {}
         Retried::Stopped => return Ok(()),
         Retried::Failed(e) => {
@@ -493,11 +495,11 @@ fn apply_request(consumer: &BaseConsumer<SinkContext>, core: &mut Core, r: Conte
             }
             res
         }
-        ContextRequest::RequestCommit => {
+        ContextRequest::Commit => {
             core.commit_requested = true;
             Ok(())
         }
-        ContextRequest::RequestReconfiguration => Ok(()),
+        ContextRequest::Reconfigure => Ok(()),
     };
     if let Err(e) = outcome {
         tracing::warn!(connector = %core.connector, request = ?r, error = %e, "task-context request failed");

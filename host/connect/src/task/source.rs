@@ -70,6 +70,14 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
     )
     .map_err(|e| TaskFailure::from_runtime(None, &spec.connector.plugin, &e))?;
     let committed: Vec<(String, String)> = env.store.get(&spec.name).into_iter().collect();
+    let (store, name) = (env.store.clone(), spec.name.clone());
+    comp.set_position_reader(Arc::new(move |parts: &[String]| {
+        let stored = store.get(&name);
+        parts
+            .iter()
+            .filter_map(|p| stored.get(p).map(|v| (p.clone(), v.clone())))
+            .collect()
+    }));
     let errors = ErrorHandler::new(spec.errors.clone(), &spec.name, env.task, None)
         .map_err(worker_failure)?;
     match errors.retry(env.control.as_ref(), true, || comp.source_open(&committed)) {
