@@ -1,4 +1,5 @@
-//! Builds the built-in plugins under `plugins/` for wasm32-wasip2 and embeds them.
+//! Builds the built-in plugins under `plugins/` (and the connectors under `connectors/`, when
+//! that guest workspace exists) for wasm32-wasip2 and embeds them.
 //!
 //! The guests are a separate cargo workspace (plugins/Cargo.toml) built by a nested cargo into a
 //! target directory under OUT_DIR: a different target dir means no wait on the outer build's
@@ -11,12 +12,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Guest kinds: directory under plugins/ and WIT world name.
-const KINDS: [(&str, &str); 4] = [
+/// Guest kinds: directory under plugins/ and WIT world name. Crate `weft-<world>-<name>` in
+/// plugins/<dir>/<name> builds `weft_<world>_<name>.wasm`, registered as `<name>` (converters
+/// as `<name>-converter`, Connect's naming: `json-converter`).
+const KINDS: [(&str, &str); 5] = [
     ("partitioners", "partitioner"),
     ("serializers", "serializer"),
     ("interceptors", "interceptor"),
     ("transforms", "transform"),
+    ("converters", "converter"),
 ];
 
 fn main() {
@@ -27,6 +31,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", plugins.display());
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-env-changed=WEFT_SKIP_GUEST_BUILD");
+    contract_version(&root.join("wit/plugin.wit"));
 
     let mut guests = Vec::new();
     if env::var_os("WEFT_SKIP_GUEST_BUILD").is_none() {
@@ -65,16 +70,117 @@ fn main() {
                 file.display()
             );
         }
-        let _ = writeln!(
-            src,
-            "    Builtin {{ name: {name:?}, kind: {kind:?}, wasm: include_bytes!({:?}) }},",
-            file.display().to_string()
-        );
+        let registered = if *kind == "converter" {
+            format!("{name}-converter")
+        } else {
+            name.clone()
+        };
+        push_builtin(&mut src, &registered, kind, &file);
+    }
+    for c in connectors(&root) {
+        push_builtin(&mut src, &c.name, c.kind, &c.wasm);
     }
     src.push_str("];\n");
     if let Err(e) = fs::write(out.join("builtins.rs"), src) {
         panic!("cannot write builtins.rs: {e}");
     }
+}
+
+fn push_builtin(src: &mut String, name: &str, kind: &str, file: &Path) {
+    let _ = writeln!(
+        src,
+        "    Builtin {{ name: {name:?}, kind: {kind:?}, wasm: include_bytes!({:?}) }},",
+        file.display().to_string()
+    );
+}
+
+/// A connector of the top-level `connectors/` guest workspace.
+struct Connector {
+    name: String,
+    kind: &'static str,
+    wasm: PathBuf,
+}
+
+/// Builds the `connectors/` guest workspace (when it exists) and lists its connectors: one
+/// crate per connector at connectors/<name>/, package `weft-connector-<name>`, producing
+/// `weft_connector_<name>.wasm`, registered as `<name>`, its kind read from
+/// `[package.metadata.weft] kind = "source-connector" | "sink-connector"` in its Cargo.toml
+/// (declared rather than inspected: the build script has no wasm parser, and a wrong
+/// declaration is caught at load, where the exported world must match the kind).
+fn connectors(root: &Path) -> Vec<Connector> {
+    let dir = root.join("connectors");
+    // Not watched while it does not exist: cargo reruns a build script on every build while a
+    // watched path is missing. The merge that adds connectors/ reruns this script anyway.
+    if !dir.is_dir() {
+        return Vec::new();
+    }
+    println!("cargo:rerun-if-changed={}", dir.display());
+    if env::var_os("WEFT_SKIP_GUEST_BUILD").is_some() || !dir.join("Cargo.toml").is_file() {
+        return Vec::new();
+    }
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut crates: Vec<(String, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    if crates.is_empty() {
+        return Vec::new();
+    }
+    crates.sort();
+    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default()).join("connectors");
+    build_guests(&dir, &out);
+    let wasm_dir = out.join("wasm32-wasip2/release");
+    crates
+        .into_iter()
+        .map(|(name, path)| {
+            let manifest = path.join("Cargo.toml");
+            let text = fs::read_to_string(&manifest).unwrap_or_default();
+            let kind = match declared_kind(&text) {
+                Some("source-connector") => "source-connector",
+                Some("sink-connector") => "sink-connector",
+                other => panic!(
+                    "{}: [package.metadata.weft] kind must be \"source-connector\" or \
+                     \"sink-connector\", found {other:?}",
+                    manifest.display()
+                ),
+            };
+            let wasm = wasm_dir.join(format!("weft_connector_{}.wasm", name.replace('-', "_")));
+            if !wasm.is_file() {
+                panic!(
+                    "connector connectors/{name} did not produce {} \
+                     (its package must be named weft-connector-{name})",
+                    wasm.display()
+                );
+            }
+            Connector { name, kind, wasm }
+        })
+        .collect()
+}
+
+/// The `kind` under `[package.metadata.weft]` of a Cargo.toml, read line by line (a TOML
+/// parser in the build script would be one more dependency for one key).
+fn declared_kind(manifest: &str) -> Option<&str> {
+    let mut in_section = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_section = line == "[package.metadata.weft]";
+            continue;
+        }
+        if !in_section {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=') {
+            if key.trim() == "kind" {
+                let value = value.split('#').next().unwrap_or("").trim();
+                return Some(value.trim_matches('"'));
+            }
+        }
+    }
+    None
 }
 
 fn build_guests(plugins: &Path, target_dir: &Path) {
@@ -117,6 +223,26 @@ fn build_guests(plugins: &Path, target_dir: &Path) {
         } else {
             ""
         };
-        panic!("building the built-in plugins (plugins/) failed:\n{stderr}{hint}");
+        panic!(
+            "building the built-in guests ({}) failed:\n{stderr}{hint}",
+            plugins.display()
+        );
     }
+}
+
+/// Exports the WIT package version as `WEFT_CONTRACT_VERSION`, so that the load-time version
+/// check cannot disagree with the bindings.
+fn contract_version(wit: &Path) {
+    let text = fs::read_to_string(wit).unwrap_or_default();
+    let Some(version) = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package weft:plugin@"))
+        .map(|v| v.trim_end_matches(';').trim().to_string())
+    else {
+        panic!(
+            "{} has no `package weft:plugin@<version>;` line",
+            wit.display()
+        );
+    };
+    println!("cargo:rustc-env=WEFT_CONTRACT_VERSION={version}");
 }

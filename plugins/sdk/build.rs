@@ -16,7 +16,19 @@ fn main() {
         wit.join("plugin.wit").display()
     );
     println!("cargo:rustc-env=WEFT_WIT_DIR={}", wit.display());
+    // The contract version, from `package weft:plugin@X;`, names the interfaces in `with`.
+    let text = fs::read_to_string(wit.join("plugin.wit")).unwrap_or_default();
+    let Some(version) = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package weft:plugin@"))
+        .map(|v| v.trim_end_matches(';').trim().to_string())
+    else {
+        panic!("weft-plugin-sdk: wit/plugin.wit has no `package weft:plugin@<version>;` line");
+    };
+    println!("cargo:rustc-env=WEFT_CONTRACT_VERSION={version}");
     let path = format!("{:?}", wit.display().to_string());
+    // Two arms: the connector worlds also import `task-context`, and wit-bindgen refuses a
+    // `with` entry for an interface the world does not use.
     let src = format!(
         r#"/// Generates the bindings of one world inside a plugin crate (see the export macros).
 #[doc(hidden)]
@@ -27,8 +39,21 @@ macro_rules! __weft_generate {{
             world: $world,
             path: {path},
             with: {{
-                "weft:plugin/types@0.1.0": ::weft_plugin_sdk::__bindings::weft::plugin::types,
-                "weft:plugin/host@0.1.0": ::weft_plugin_sdk::__bindings::weft::plugin::host,
+                "weft:plugin/types@{version}": ::weft_plugin_sdk::__bindings::weft::plugin::types,
+                "weft:plugin/host@{version}": ::weft_plugin_sdk::__bindings::weft::plugin::host,
+            }},
+            runtime_path: "::weft_plugin_sdk::__rt::rt",
+            export_macro_name: "__weft_export",
+        }});
+    }};
+    ($world:literal, task_context) => {{
+        $crate::__rt::generate!({{
+            world: $world,
+            path: {path},
+            with: {{
+                "weft:plugin/types@{version}": ::weft_plugin_sdk::__bindings::weft::plugin::types,
+                "weft:plugin/host@{version}": ::weft_plugin_sdk::__bindings::weft::plugin::host,
+                "weft:plugin/task-context@{version}": ::weft_plugin_sdk::__bindings::weft::plugin::task_context,
             }},
             runtime_path: "::weft_plugin_sdk::__rt::rt",
             export_macro_name: "__weft_export",

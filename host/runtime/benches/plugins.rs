@@ -109,7 +109,12 @@ fn transforms(c: &mut Criterion) {
             let batch = weft_batch::encode(&records(n)).expect("encode");
             g.throughput(Throughput::Elements(n as u64));
             g.bench_function(format!("wasm/{n}"), |b| {
-                b.iter(|| black_box(inst.transform_batch(&batch).expect("transform")))
+                b.iter(|| {
+                    black_box(
+                        inst.transform_batch(&batch, &Default::default())
+                            .expect("transform"),
+                    )
+                })
             });
             g.bench_function(format!("native/{n}"), |b| {
                 b.iter(|| black_box(native_map(&batch, native)))

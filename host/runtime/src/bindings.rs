@@ -1,7 +1,7 @@
-//! Host-side bindings of the WIT contract: the shared types and host interface once, then one
-//! module per plugin world reusing them.
+//! Host-side bindings of the WIT contract: the shared types, the host and task-context imports
+//! once, then one module per plugin world reusing them.
 
-/// Shared types and the `host` import.
+/// Shared types and the `host` and `task-context` imports.
 pub mod base {
     wasmtime::component::bindgen!({
         world: "sdk-base",
@@ -23,13 +23,31 @@ macro_rules! world {
             });
         }
     };
+    ($module:ident, $world:literal, task_context) => {
+        /// Bindings of one connector world (which also imports `task-context`).
+        pub mod $module {
+            wasmtime::component::bindgen!({
+                world: $world,
+                path: "../../wit",
+                with: {
+                    "weft:plugin/types": crate::bindings::base::weft::plugin::types,
+                    "weft:plugin/host": crate::bindings::base::weft::plugin::host,
+                    "weft:plugin/task-context": crate::bindings::base::weft::plugin::task_context,
+                },
+            });
+        }
+    };
 }
 
 world!(partitioner, "partitioner");
 world!(serializer, "serializer");
 world!(interceptor, "interceptor");
 world!(transform, "transform");
-world!(source, "source-connector");
-world!(sink, "sink-connector");
+world!(converter, "converter");
+world!(source, "source-connector", task_context);
+world!(sink, "sink-connector", task_context);
 
 pub use base::weft::plugin::types;
+
+/// The contract version this host implements (`package weft:plugin@<version>` of the WIT).
+pub const CONTRACT_VERSION: &str = env!("WEFT_CONTRACT_VERSION");

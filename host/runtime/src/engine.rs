@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, OptLevel};
 
-use crate::bindings::base::weft::plugin::host;
+use crate::bindings::base::weft::plugin::{host, task_context};
 use crate::error::{Result, RuntimeError};
 use crate::host::{tracing_sink, HostState, LogSink};
 use crate::plugin::{LoadedPlugin, PluginSource};
@@ -111,6 +111,11 @@ impl Runtime {
             |s| s,
         )
         .map_err(|e| engine_err("host", e))?;
+        task_context::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| engine_err("task-context", e))?;
 
         let stop = Arc::new(AtomicBool::new(false));
         {

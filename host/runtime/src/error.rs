@@ -152,6 +152,33 @@ pub enum RuntimeError {
         retriable: bool,
         /// The plugin's message.
         message: String,
+        /// For a retriable error: how long the plugin asks the caller to wait before retrying.
+        retry_after: Option<Duration>,
+    },
+    /// The component was built for a contract version this host does not implement.
+    #[error(
+        "plugin {plugin} targets weft:plugin@{found}; this weft supports weft:plugin@{supported} \
+         (rebuild it with the current weft-plugin-sdk)"
+    )]
+    ContractVersion {
+        /// Plugin label.
+        plugin: String,
+        /// The version the component was built for.
+        found: String,
+        /// The versions this host accepts (`0.2.x`).
+        supported: String,
+    },
+    /// One record failed in a pipeline that has no dead-letter queue (`weft produce/consume`).
+    #[error("plugin {plugin} failed on record {index} ({}): {message}", if *.retriable { "retriable" } else { "fatal" })]
+    RecordFailed {
+        /// Plugin label.
+        plugin: String,
+        /// Index of the record in the batch the plugin received.
+        index: u32,
+        /// Whether the plugin says a retry may succeed.
+        retriable: bool,
+        /// The plugin's message.
+        message: String,
     },
     /// The plugin returned bytes that are not a valid batch, or the wrong number of results.
     #[error("plugin {plugin} returned malformed output: {message}")]
@@ -203,6 +230,14 @@ impl RuntimeError {
                 ..
             }
         )
+    }
+
+    /// How long the plugin asked the caller to wait before retrying, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            RuntimeError::Plugin { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 }
 

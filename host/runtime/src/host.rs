@@ -1,16 +1,18 @@
-//! Per-store host state: the empty WASI context, the resource limiter, and the `host` import
-//! (logging and metrics) that every plugin gets.
+//! Per-store host state: the empty WASI context, the resource limiter, the `host` import
+//! (logging and metrics) that every plugin gets, the `task-context` import of connectors, and
+//! the accounting of host waits that keeps them off the plugin's call deadline.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::base::weft::plugin::host;
+use crate::bindings::base::weft::plugin::{host, task_context, types};
 use crate::config::{Grants, Sandbox};
 use crate::limits::Limiter;
+use crate::plugin::task::{TaskLink, TaskRequest};
 
 /// Severity of a plugin log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,6 +65,14 @@ pub(crate) struct HostState {
     pub(crate) metrics: Metrics,
     /// Last error-level message the plugin logged; the SDK logs panic messages this way.
     pub(crate) last_error: Option<String>,
+    /// Task-context requests and the stored-positions reader, shared with the instance.
+    pub(crate) task: Arc<TaskLink>,
+    /// The deadline of one call, in time spent inside the component.
+    pub(crate) call_timeout: Duration,
+    /// When the current call started.
+    pub(crate) call_started: Instant,
+    /// Time the current call spent in host waits ([`HostState::wait`]), not charged to it.
+    pub(crate) host_wait: Duration,
 }
 
 /// A clock that always reads zero: the guest gets no time source unless granted.
@@ -93,6 +103,7 @@ impl HostState {
         sandbox: &Sandbox,
         log: LogSink,
         metrics: Metrics,
+        task: Arc<TaskLink>,
     ) -> Result<Self, String> {
         // No args, env, stdio or preopens, and sockets deny every address: the defaults of an
         // empty builder. Rust's std on wasip2 imports these interfaces even when unused.
@@ -113,7 +124,88 @@ impl HostState {
             log,
             metrics,
             last_error: None,
+            task,
+            call_timeout: sandbox.call_timeout,
+            call_started: Instant::now(),
+            host_wait: Duration::ZERO,
         })
+    }
+
+    /// Runs a host call that waits (a network round trip, a read of stored positions) without
+    /// charging the wait to the plugin's call deadline.
+    ///
+    /// The deadline counts time inside the component only: epochs keep ticking while the host
+    /// waits, but when the deadline fires, the epoch callback (`store::arm`) subtracts the
+    /// waits recorded here and extends the deadline by what is left. Every capability host
+    /// function that can block (MQTT `receive`/`publish`, remote-cluster `fetch`, HTTP) must
+    /// run its blocking part inside `wait`. It blocks only the task's own thread: each task runs
+    /// on its own thread, never on the broker's async workers.
+    pub(crate) fn wait<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let start = Instant::now();
+        let r = f();
+        self.host_wait += start.elapsed();
+        r
+    }
+
+    /// Time the current call has spent inside the component so far.
+    pub(crate) fn time_in_component(&self) -> Duration {
+        self.call_started.elapsed().saturating_sub(self.host_wait)
+    }
+}
+
+fn partitions(list: Vec<types::TopicPartition>) -> Vec<(String, i32)> {
+    list.into_iter().map(|p| (p.topic, p.partition)).collect()
+}
+
+impl task_context::Host for HostState {
+    fn pause(&mut self, list: Vec<types::TopicPartition>) {
+        self.request(TaskRequest::Pause(partitions(list)));
+    }
+
+    fn resume(&mut self, list: Vec<types::TopicPartition>) {
+        self.request(TaskRequest::Resume(partitions(list)));
+    }
+
+    fn rewind(&mut self, offsets: Vec<types::TopicPartitionOffset>) {
+        let offsets = offsets
+            .into_iter()
+            .map(|o| (o.topic, o.partition, o.offset))
+            .collect();
+        self.request(TaskRequest::Rewind(offsets));
+    }
+
+    fn request_commit(&mut self) {
+        self.request(TaskRequest::Commit);
+    }
+
+    fn request_reconfiguration(&mut self) {
+        self.request(TaskRequest::Reconfigure);
+    }
+
+    fn stored_positions(&mut self, list: Vec<String>) -> Vec<types::SourcePosition> {
+        let Some(reader) = self.task.reader() else {
+            return Vec::new();
+        };
+        let found = self.wait(|| reader(&list));
+        found
+            .into_iter()
+            // Only what was asked for, once each: the reader cannot make the guest take more.
+            .filter(|(p, _)| list.contains(p))
+            .take(list.len())
+            .map(|(partition, position)| types::SourcePosition {
+                partition,
+                position,
+            })
+            .collect()
+    }
+}
+
+impl HostState {
+    fn request(&mut self, r: TaskRequest) {
+        if !self.task.push(r) {
+            let msg = "task-context request dropped: too many requests queued";
+            (self.log)(&self.plugin, LogLevel::Warn, msg);
+        }
     }
 }
 

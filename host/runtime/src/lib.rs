@@ -13,8 +13,10 @@
 //! - [`plugin`] — [`LoadedPlugin`] (compiled component, `InstancePre`, metadata, kind, imports)
 //!   and [`Instance`] (one store with the sandbox's limits and per-call deadline; typed calls per
 //!   kind; a failed call drops the store and the next call starts a fresh one, configured again
-//!   and, for a connector task, opened again at its committed positions). Split by job; its
-//!   module docs list the parts.
+//!   and, for a connector task, opened again at its committed positions or assignment). A
+//!   component built for another contract version ([`CONTRACT_VERSION`]) is refused at load.
+//!   Connector tasks' `task-context` requests are queued per instance ([`TaskRequest`]). Split
+//!   by job; its module docs list the parts.
 //! - `limits` — the store's resource limiter: the sum of all linear memories against the cap,
 //!   and the counts of instances, memories and tables.
 //! - [`config`] — [`PluginConfig`], split into sandbox limits (`plugin.*`), capability grants
@@ -39,11 +41,16 @@ pub mod pipeline;
 pub mod plugin;
 pub mod registry;
 
+pub use bindings::CONTRACT_VERSION;
 pub use config::{Grants, PluginConfig, Sandbox};
 pub use engine::{CacheStats, Runtime, RuntimeOptions};
 pub use error::{Result, RuntimeError};
 pub use host::{LogLevel, LogSink, MetricValue};
 pub use pipeline::{ConsumePipeline, PipelineSpec, ProducePipeline};
+pub use plugin::{
+    Converted, InstanceStats, Output, PackedOutput, Polled, PositionReader, RecordFailure, Schemas,
+    TaskRequest, Transformed,
+};
 pub use plugin::{Instance, LoadedPlugin, Metadata, PluginKind, PluginSource};
 pub use registry::{PluginInfo, Registry};
 pub use weft_batch::{Header, Record};

@@ -14,7 +14,7 @@ use weft_batch::{BatchReader, Record};
 
 use crate::config::PluginConfig;
 use crate::error::{Result, RuntimeError};
-use crate::plugin::{Instance, PluginKind};
+use crate::plugin::{Instance, PluginKind, Schemas};
 use crate::registry::Registry;
 
 /// Which plugins a pipeline runs, by registry name or path, and their config.
@@ -110,6 +110,22 @@ fn checked(inst: &Instance, bytes: &[u8]) -> Result<usize> {
     Ok(n)
 }
 
+/// Runs one transform of a schemaless pipeline. There is no dead-letter queue here, so a record
+/// that fails fails the batch, naming the record.
+#[allow(clippy::ptr_arg)] // the generated binding takes &Vec<u8>; a slice would force a copy
+fn transform_stage(t: &mut Instance, batch: &Vec<u8>) -> Result<Vec<u8>> {
+    let out = t.transform_batch(batch, &Schemas::default())?;
+    if let Some(f) = out.failures.into_iter().next() {
+        return Err(RuntimeError::RecordFailed {
+            plugin: t.plugin().id(),
+            index: f.index,
+            retriable: f.retriable,
+            message: f.message,
+        });
+    }
+    Ok(out.batch)
+}
+
 fn close_all(stages: &mut Stages) -> Result<()> {
     let mut first = Ok(());
     let all = stages
@@ -171,8 +187,7 @@ impl ProducePipeline {
         let mut batch = weft_batch::encode(&records)?;
         let s = &mut self.stages;
         for t in &mut s.transforms {
-            batch = t.transform_batch(&batch)?;
-            checked(t, &batch)?;
+            batch = transform_stage(t, &batch)?;
         }
         if let Some(ser) = &mut s.serializer {
             batch = ser.serialize_batch(&batch)?;
@@ -250,8 +265,7 @@ impl ConsumePipeline {
             checked(de, &batch)?;
         }
         for t in &mut s.transforms {
-            batch = t.transform_batch(&batch)?;
-            checked(t, &batch)?;
+            batch = transform_stage(t, &batch)?;
         }
         Ok(weft_batch::decode(&batch)?)
     }

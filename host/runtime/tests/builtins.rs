@@ -92,8 +92,30 @@ fn every_builtin_loads_and_describes_itself_under_its_registry_name() {
         "filter",
         "drop-headers",
         "insert-header",
+        "json-converter",
+        "string-converter",
+        "bytearray-converter",
     ] {
         assert!(names.contains(&expected), "missing built-in {expected}");
+    }
+    // Every connector crate of the top-level connectors/ workspace is embedded under its
+    // directory name with the kind its Cargo.toml declares.
+    let connectors = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../connectors");
+    if connectors.join("Cargo.toml").is_file() {
+        for entry in std::fs::read_dir(&connectors).unwrap() {
+            let dir = entry.unwrap().path();
+            let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+                continue;
+            };
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let kind = if manifest.contains("kind = \"source-connector\"") {
+                "source-connector"
+            } else {
+                "sink-connector"
+            };
+            let b = builtin::find(&name).unwrap_or_else(|| panic!("connector {name} not embedded"));
+            assert_eq!(b.kind, kind, "{name}");
+        }
     }
     for b in builtin::all() {
         let p = reg.resolve(b.name).unwrap();
@@ -285,7 +307,7 @@ fn field_transforms_rewrite_json_values() {
         ],
     );
     assert_eq!(
-        json(&t.transform(&[r.clone()]).unwrap())[0],
+        json(&common::transform(&mut t, &[r.clone()]).unwrap())[0],
         serde_json::json!({"id":1,"ssn":"123","card":4111,"vip":true,"src":"orders","off":42,"dc":"eu"})
     );
 
@@ -294,7 +316,7 @@ fn field_transforms_rewrite_json_values() {
         &[("exclude", "ssn"), ("renames", "id:order_id,vip:gold")],
     );
     assert_eq!(
-        json(&t.transform(&[r.clone()]).unwrap())[0],
+        json(&common::transform(&mut t, &[r.clone()]).unwrap())[0],
         serde_json::json!({"order_id":1,"card":4111,"gold":true})
     );
     let (mut t, _) = instance(
@@ -302,39 +324,52 @@ fn field_transforms_rewrite_json_values() {
         &[("include", "id,ssn"), ("exclude", "ssn")],
     );
     assert_eq!(
-        json(&t.transform(&[r.clone()]).unwrap())[0],
+        json(&common::transform(&mut t, &[r.clone()]).unwrap())[0],
         serde_json::json!({"id":1})
     );
 
     let (mut t, _) = instance("mask-field", &[("fields", "ssn,card,vip")]);
     assert_eq!(
-        json(&t.transform(&[r.clone()]).unwrap())[0],
+        json(&common::transform(&mut t, &[r.clone()]).unwrap())[0],
         serde_json::json!({"id":1,"ssn":"","card":0,"vip":false})
     );
     let (mut t, _) = instance("mask-field", &[("fields", "ssn"), ("replacement", "***")]);
-    assert_eq!(json(&t.transform(&[r.clone()]).unwrap())[0]["ssn"], "***");
+    assert_eq!(
+        json(&common::transform(&mut t, &[r.clone()]).unwrap())[0]["ssn"],
+        "***"
+    );
 
     let (mut t, _) = instance("value-to-key", &[("fields", "id,vip")]);
-    let out = t.transform(&[r.clone()]).unwrap();
+    let out = common::transform(&mut t, &[r.clone()]).unwrap();
     assert_eq!(out[0].key.as_deref(), Some(&br#"{"id":1,"vip":true}"#[..]));
     assert_eq!(out[0].value, r.value);
 
     let (mut t, _) = instance("extract-field", &[("field", "ssn")]);
-    assert_eq!(values(&t.transform(&[r.clone()]).unwrap()), ["123"]);
+    assert_eq!(
+        values(&common::transform(&mut t, &[r.clone()]).unwrap()),
+        ["123"]
+    );
     let (mut t, _) = instance("extract-field", &[("field", "card")]);
-    assert_eq!(values(&t.transform(&[r.clone()]).unwrap()), ["4111"]);
+    assert_eq!(
+        values(&common::transform(&mut t, &[r.clone()]).unwrap()),
+        ["4111"]
+    );
 
-    // Non-JSON values are a fatal plugin error, not a trap.
-    let err = t.transform(&[rec("t", None, "plain")]).unwrap_err();
+    // A non-JSON value fails that record only (fatal, not a trap); the others go through.
+    let out = t
+        .transform(
+            &[rec("t", None, "plain"), r.clone()],
+            &weft_runtime::Schemas::default(),
+        )
+        .unwrap();
+    assert_eq!(values(&out.records), ["4111"]);
+    assert_eq!(out.failures.len(), 1);
+    assert_eq!(out.failures[0].index, 0);
+    assert!(!out.failures[0].retriable);
     assert!(
-        matches!(
-            err,
-            RuntimeError::Plugin {
-                retriable: false,
-                ..
-            }
-        ),
-        "{err}"
+        out.failures[0].message.contains("JSON object"),
+        "{:?}",
+        out.failures
     );
     assert_eq!(t.restarts(), 0);
 }
@@ -345,20 +380,25 @@ fn routing_filtering_and_header_transforms() {
         "regex-router",
         &[("regex", "orders-(.*)"), ("replacement", "archive.$1")],
     );
-    let out = t
-        .transform(&[
+    let out = common::transform(
+        &mut t,
+        &[
             rec("orders-eu", None, "a"),
             rec("payments", None, "b"),
             rec("xorders-eu", None, "c"),
-        ])
-        .unwrap();
+        ],
+    )
+    .unwrap();
     let topics: Vec<&str> = out.iter().map(|r| r.topic.as_str()).collect();
     assert_eq!(topics, ["archive.eu", "payments", "xorders-eu"]);
 
     let (mut t, _) = instance("timestamp-router", &[]);
     let mut r = rec("logs", None, "x");
     r.timestamp = Some(1_700_000_000_000); // 2023-11-14T22:13:20Z
-    assert_eq!(t.transform(&[r.clone()]).unwrap()[0].topic, "logs-20231114");
+    assert_eq!(
+        common::transform(&mut t, &[r.clone()]).unwrap()[0].topic,
+        "logs-20231114"
+    );
     let (mut t, _) = instance(
         "timestamp-router",
         &[
@@ -367,7 +407,7 @@ fn routing_filtering_and_header_transforms() {
         ],
     );
     assert_eq!(
-        t.transform(&[r]).unwrap()[0].topic,
+        common::transform(&mut t, &[r]).unwrap()[0].topic,
         "2023-11-14'T'22:13:20_logs"
     );
 
@@ -387,12 +427,12 @@ fn routing_filtering_and_header_transforms() {
 
     let (mut t, _) = instance("filter", &[("predicate", "is-tombstone")]);
     assert_eq!(
-        values(&t.transform(&batch).unwrap()),
+        values(&common::transform(&mut t, &batch).unwrap()),
         ["keep", "tagged", "aud"]
     );
     let (mut t, _) = instance("filter", &[("predicate", "has-header"), ("header", "skip")]);
     assert_eq!(
-        values(&t.transform(&batch).unwrap()),
+        values(&common::transform(&mut t, &batch).unwrap()),
         ["keep", "<null>", "aud"]
     );
     let (mut t, _) = instance(
@@ -403,21 +443,20 @@ fn routing_filtering_and_header_transforms() {
             ("negate", "true"),
         ],
     );
-    assert_eq!(values(&t.transform(&batch).unwrap()), ["aud"]);
+    assert_eq!(values(&common::transform(&mut t, &batch).unwrap()), ["aud"]);
 
     let (mut t, _) = instance(
         "insert-header",
         &[("header", "source"), ("value.literal", "weft")],
     );
-    let out = t.transform(&batch).unwrap();
+    let out = common::transform(&mut t, &batch).unwrap();
     assert!(out.iter().all(|r| r
         .headers
         .last()
         .map(|h| (h.key.as_str(), h.value.as_deref()))
         == Some(("source", Some(&b"weft"[..])))));
     let (mut d, _) = instance("drop-headers", &[("headers", "source,skip")]);
-    assert!(d
-        .transform(&out)
+    assert!(common::transform(&mut d, &out)
         .unwrap()
         .iter()
         .all(|r| r.headers.is_empty()));

@@ -47,7 +47,7 @@ fn compiled_once_in_memory_then_loaded_from_disk_and_repaired_when_damaged() {
     assert_eq!((s.compiled, s.disk_hits), (0, 1));
     let mut inst = c.instantiate(&PluginConfig::default()).unwrap();
     assert_eq!(
-        values(&inst.transform(&[rec("t", None, "abc")]).unwrap()),
+        values(&common::transform(&mut inst, &[rec("t", None, "abc")]).unwrap()),
         ["ABC"]
     );
 
@@ -58,7 +58,7 @@ fn compiled_once_in_memory_then_loaded_from_disk_and_repaired_when_damaged() {
     assert_eq!(third.cache_stats().compiled, 1);
     let mut inst = d.instantiate(&PluginConfig::default()).unwrap();
     assert_eq!(
-        values(&inst.transform(&[rec("t", None, "x")]).unwrap()),
+        values(&common::transform(&mut inst, &[rec("t", None, "x")]).unwrap()),
         ["X"]
     );
     assert!(std::fs::metadata(&files[0]).unwrap().len() > 1000);

@@ -17,9 +17,8 @@ fn a_trap_fails_the_call_with_the_panic_message_and_the_instance_recovers() {
     let plugin = rt.load_file(&fixture("trap")).unwrap();
     let mut inst = plugin.instantiate(&PluginConfig::default()).unwrap();
 
-    let err = inst
-        .transform(&[rec("t", None, "ok"), rec("t", None, "boom")])
-        .unwrap_err();
+    let err =
+        common::transform(&mut inst, &[rec("t", None, "ok"), rec("t", None, "boom")]).unwrap_err();
     match &err {
         RuntimeError::Trap { message, .. } => {
             assert!(message.contains("record asked to explode"), "{message}")
@@ -30,7 +29,7 @@ fn a_trap_fails_the_call_with_the_panic_message_and_the_instance_recovers() {
     assert_eq!(inst.restarts(), 1);
 
     // A fresh, reconfigured instance serves the next call.
-    let out = inst.transform(&[rec("t", None, "fine")]).unwrap();
+    let out = common::transform(&mut inst, &[rec("t", None, "fine")]).unwrap();
     assert_eq!(values(&out), ["fine"]);
 }
 
@@ -48,7 +47,7 @@ fn an_infinite_loop_hits_the_deadline_while_other_instances_keep_working() {
         let mut served = 0;
         let until = Instant::now() + Duration::from_millis(400);
         while Instant::now() < until {
-            let out = other.transform(&[rec("t", None, "x")]).unwrap();
+            let out = common::transform(&mut other, &[rec("t", None, "x")]).unwrap();
             assert_eq!(values(&out), ["x"]);
             served += 1;
         }
@@ -56,7 +55,7 @@ fn an_infinite_loop_hits_the_deadline_while_other_instances_keep_working() {
     });
 
     let started = Instant::now();
-    let err = spinning.transform(&[rec("t", None, "spin")]).unwrap_err();
+    let err = common::transform(&mut spinning, &[rec("t", None, "spin")]).unwrap_err();
     let took = started.elapsed();
     match err {
         RuntimeError::DeadlineExceeded { limit, .. } => {
@@ -72,7 +71,7 @@ fn an_infinite_loop_hits_the_deadline_while_other_instances_keep_working() {
     assert!(took < Duration::from_secs(30), "returned after {took:?}");
     assert!(worker.join().unwrap() > 0);
 
-    let out = spinning.transform(&[rec("t", None, "calm")]).unwrap();
+    let out = common::transform(&mut spinning, &[rec("t", None, "calm")]).unwrap();
     assert_eq!(values(&out), ["calm"]);
 }
 
@@ -84,11 +83,11 @@ fn unbounded_allocation_hits_the_memory_cap_and_the_instance_recovers() {
     let cfg = PluginConfig::new([("plugin.memory.max.bytes", cap.to_string())]);
     let mut inst = hog.instantiate(&cfg).unwrap();
     for _ in 0..3 {
-        match inst.transform(&[rec("t", None, "hog")]).unwrap_err() {
+        match common::transform(&mut inst, &[rec("t", None, "hog")]).unwrap_err() {
             RuntimeError::MemoryLimit { limit, .. } => assert_eq!(limit, cap),
             other => panic!("expected a memory-limit error, got {other:?}"),
         }
-        let out = inst.transform(&[rec("t", None, "small")]).unwrap();
+        let out = common::transform(&mut inst, &[rec("t", None, "small")]).unwrap();
         assert_eq!(values(&out), ["small"]);
         // The store's own count of its memories, which the cap is checked against.
         let held = inst.memory_bytes();
@@ -140,7 +139,7 @@ fn memory_spread_over_many_instances_counts_against_one_cap() {
         .unwrap();
     let mut inst = plugin.instantiate(&PluginConfig::default()).unwrap();
     assert_eq!(
-        values(&inst.transform(&[rec("t", None, "x")]).unwrap()),
+        values(&common::transform(&mut inst, &[rec("t", None, "x")]).unwrap()),
         ["x"]
     );
     assert!(inst.memory_bytes() >= 2 * 16 * 65536);
@@ -204,7 +203,7 @@ fn many_memories_instances_or_tables_are_refused_naming_the_limit() {
     let pass = rt.load_file(&fixture("passthrough")).unwrap();
     let mut inst = pass.instantiate(&PluginConfig::default()).unwrap();
     assert_eq!(
-        values(&inst.transform(&[rec("t", None, "y")]).unwrap()),
+        values(&common::transform(&mut inst, &[rec("t", None, "y")]).unwrap()),
         ["y"]
     );
 }
@@ -250,7 +249,7 @@ fn probe(config: &PluginConfig) -> (u128, u128, String) {
     let (rt, _logs) = runtime();
     let plugin = rt.load_file(&fixture("clock-probe")).unwrap();
     let mut inst = plugin.instantiate(config).unwrap();
-    let out = inst.transform(&[rec("t", None, "?")]).unwrap();
+    let out = common::transform(&mut inst, &[rec("t", None, "?")]).unwrap();
     let report = values(&out).remove(0);
     let field = |name: &str| -> String {
         let start = report
@@ -319,4 +318,27 @@ fn bytes_that_are_not_a_component_are_a_typed_error() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(err.contains("cannot compile plugin junk"), "{err}");
+}
+
+#[test]
+fn a_component_built_for_another_contract_version_is_refused_naming_both_versions() {
+    let (rt, _) = runtime();
+    let old = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/weft_serializer_string-0.1.0.wasm");
+    let err = rt.load_file(&old).unwrap_err();
+    match &err {
+        RuntimeError::ContractVersion {
+            found, supported, ..
+        } => {
+            assert_eq!(found, "0.1.0");
+            assert_eq!(supported, "0.2.x");
+        }
+        other => panic!("expected a contract version error, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("targets weft:plugin@0.1.0; this weft supports weft:plugin@0.2.x"),
+        "{text}"
+    );
+    assert_eq!(weft_runtime::CONTRACT_VERSION, "0.2.0");
 }

@@ -26,7 +26,7 @@ fn hostile_plugins_cannot_make_the_host_hold_more_than_the_cap() {
     let cfg = PluginConfig::new([("plugin.memory.max.bytes", cap.to_string())]);
     let mut inst = hog.instantiate(&cfg).unwrap();
     // Warm up once so that allocator and code pages count in the baseline.
-    let _ = inst.transform(&[rec("t", None, "hog")]);
+    let _ = common::transform(&mut inst, &[rec("t", None, "hog")]);
     let _ = rt.load_bytes(&pass, PluginSource::Bytes("warm".into()));
 
     // A component whose 12 extra instances each fill 32 MiB (each below the 64 MiB default
@@ -50,11 +50,11 @@ fn hostile_plugins_cannot_make_the_host_hold_more_than_the_cap() {
     }
     // Ten 32 MiB hogs, each stopped at the cap and dropped.
     for _ in 0..10 {
-        match inst.transform(&[rec("t", None, "hog")]).unwrap_err() {
+        match common::transform(&mut inst, &[rec("t", None, "hog")]).unwrap_err() {
             RuntimeError::MemoryLimit { limit, .. } => assert_eq!(limit, cap),
             other => panic!("expected a memory-limit error, got {other:?}"),
         }
-        let out = inst.transform(&[rec("t", None, "small")]).unwrap();
+        let out = common::transform(&mut inst, &[rec("t", None, "small")]).unwrap();
         assert_eq!(values(&out), ["small"]);
     }
     let peak_after = status_bytes("VmHWM");

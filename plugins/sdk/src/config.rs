@@ -13,6 +13,8 @@ pub enum PluginKind {
     Interceptor,
     /// Rewrites, reroutes or drops records.
     Transform,
+    /// Converts between Connect values and the bytes stored in Kafka.
+    Converter,
     /// Reads an external system into topics.
     SourceConnector,
     /// Writes topics to an external system.
@@ -38,7 +40,19 @@ pub enum ConfigType {
     Password,
 }
 
-/// Definition of one config key.
+/// How much a config key matters, after Kafka's `ConfigDef.Importance`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Importance {
+    /// Must be understood to use the plugin.
+    High,
+    /// Often set.
+    #[default]
+    Medium,
+    /// Rarely needed.
+    Low,
+}
+
+/// Definition of one config key, with what Connect's `/config/validate` shows about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigDef {
     /// The key.
@@ -51,10 +65,20 @@ pub struct ConfigDef {
     pub required: bool,
     /// One or two sentences for `weft plugin inspect` and Connect's validate endpoint.
     pub doc: String,
+    /// How much the key matters (default medium).
+    pub importance: Importance,
+    /// The group the key is shown under, if any.
+    pub group: Option<String>,
+    /// Position within the group; -1 when not ordered.
+    pub order_in_group: i32,
+    /// A human-readable name; `None` shows the key itself.
+    pub display_name: Option<String>,
+    /// Values a UI should offer; empty when open-ended.
+    pub recommended_values: Vec<String>,
 }
 
 impl ConfigDef {
-    /// An optional key of type `ty`, without default.
+    /// An optional key of type `ty`, without default, of medium importance.
     pub fn new(name: impl Into<String>, ty: ConfigType, doc: impl Into<String>) -> Self {
         ConfigDef {
             name: name.into(),
@@ -62,7 +86,37 @@ impl ConfigDef {
             default: None,
             required: false,
             doc: doc.into(),
+            importance: Importance::Medium,
+            group: None,
+            order_in_group: -1,
+            display_name: None,
+            recommended_values: Vec::new(),
         }
+    }
+
+    /// Sets how much the key matters.
+    pub fn importance(mut self, importance: Importance) -> Self {
+        self.importance = importance;
+        self
+    }
+
+    /// Shows the key in `group`, at position `order` within it.
+    pub fn group(mut self, group: impl Into<String>, order: i32) -> Self {
+        self.group = Some(group.into());
+        self.order_in_group = order;
+        self
+    }
+
+    /// Sets the human-readable name.
+    pub fn display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self
+    }
+
+    /// Sets the values a UI should offer.
+    pub fn recommended<S: Into<String>>(mut self, values: impl IntoIterator<Item = S>) -> Self {
+        self.recommended_values = values.into_iter().map(Into::into).collect();
+        self
     }
 
     /// Marks the key as required.

@@ -18,6 +18,9 @@ pub struct PluginError {
     pub kind: ErrorKind,
     /// What went wrong, for the operator.
     pub message: String,
+    /// For a retriable error: how long the host should wait before retrying, in milliseconds
+    /// (a remote system's Retry-After). `None`: the host's own backoff applies.
+    pub retry_after_ms: Option<u32>,
 }
 
 impl PluginError {
@@ -26,6 +29,7 @@ impl PluginError {
         PluginError {
             kind: ErrorKind::Fatal,
             message: message.into(),
+            retry_after_ms: None,
         }
     }
 
@@ -34,7 +38,14 @@ impl PluginError {
         PluginError {
             kind: ErrorKind::Retriable,
             message: message.into(),
+            retry_after_ms: None,
         }
+    }
+
+    /// Asks the host to wait `ms` milliseconds before retrying (meaningful for retriable errors).
+    pub fn retry_after(mut self, ms: u32) -> Self {
+        self.retry_after_ms = Some(ms);
+        self
     }
 }
 

@@ -8,9 +8,10 @@ use std::sync::Once;
 use weft_batch::{BatchReader, BatchWriter};
 
 use crate::{
-    Config, ConfigDef, ConfigIssue, ConfigType, ErrorKind, Interceptor, Metadata, Partitioner,
-    Plugin, PluginError, PluginKind, Record, Serializer, SinkConnector, SourceConnector,
-    SourcePosition, TopicPartitionOffset, Transform,
+    Config, ConfigDef, ConfigIssue, ConfigType, Converter, ErrorKind, Importance, Interceptor,
+    Metadata, Partitioner, Plugin, PluginError, PluginKind, Record, RecordFailure, RecordPosition,
+    Schemas, Serializer, SinkConnector, SourceConnector, SourcePosition, TopicPartition,
+    TopicPartitionOffset, Transform,
 };
 
 /// The WIT types, as generated once in [`crate::__bindings`].
@@ -19,6 +20,16 @@ pub use crate::__bindings::weft::plugin::types as wit;
 thread_local! {
     // A component instance holds exactly one plugin; wasm32-wasip2 guests are single-threaded.
     static INSTANCE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+    // What a converter converts, from `converter.type` at configure time.
+    static CONVERTER_TARGET: RefCell<Target> = const { RefCell::new(Target::Value) };
+}
+
+/// The part of a record a converter works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Key,
+    Value,
+    Header,
 }
 
 static PANIC_HOOK: Once = Once::new();
@@ -54,6 +65,30 @@ fn to_wit_error(e: PluginError) -> wit::PluginError {
             ErrorKind::Fatal => wit::ErrorKind::Fatal,
         },
         message: e.message,
+        retry_after_ms: e.retry_after_ms,
+    }
+}
+
+fn failure_to_wit(f: RecordFailure) -> wit::RecordFailure {
+    let e = to_wit_error(f.error);
+    wit::RecordFailure {
+        index: f.index,
+        kind: e.kind,
+        message: e.message,
+    }
+}
+
+fn schemas_of(s: wit::Schemas) -> Schemas {
+    Schemas {
+        key: s.key,
+        value: s.value,
+    }
+}
+
+fn schemas_to_wit(s: Schemas) -> wit::Schemas {
+    wit::Schemas {
+        key: s.key,
+        value: s.value,
     }
 }
 
@@ -88,6 +123,15 @@ fn def_to_wit(d: ConfigDef) -> wit::ConfigDef {
         default_value: d.default,
         required: d.required,
         documentation: d.doc,
+        importance: match d.importance {
+            Importance::High => wit::Importance::High,
+            Importance::Medium => wit::Importance::Medium,
+            Importance::Low => wit::Importance::Low,
+        },
+        group: d.group,
+        order_in_group: d.order_in_group,
+        display_name: d.display_name,
+        recommended_values: d.recommended_values,
     }
 }
 
@@ -100,6 +144,7 @@ fn metadata_to_wit(m: Metadata) -> wit::Metadata {
             PluginKind::Serializer => wit::PluginKind::Serializer,
             PluginKind::Interceptor => wit::PluginKind::Interceptor,
             PluginKind::Transform => wit::PluginKind::Transform,
+            PluginKind::Converter => wit::PluginKind::Converter,
             PluginKind::SourceConnector => wit::PluginKind::SourceConnector,
             PluginKind::SinkConnector => wit::PluginKind::SinkConnector,
         },
@@ -145,6 +190,19 @@ fn configure_with<T: Plugin>(config: &Config, plugin: &mut T) -> Result<(), Plug
 
 pub fn configure<T: Plugin>(config: Vec<wit::ConfigEntry>) -> Result<(), wit::PluginError> {
     let config = config_of::<T>(config);
+    if T::metadata().kind == PluginKind::Converter {
+        let target = match config.get("converter.type").unwrap_or("value") {
+            "key" => Target::Key,
+            "value" => Target::Value,
+            "header" => Target::Header,
+            other => {
+                return Err(to_wit_error(PluginError::fatal(format!(
+                    "config `converter.type` = `{other}` is not key, value or header"
+                ))))
+            }
+        };
+        CONVERTER_TARGET.with(|t| *t.borrow_mut() = target);
+    }
     with::<T, _>(|p| configure_with(&config, p)).map_err(to_wit_error)
 }
 
@@ -203,8 +261,158 @@ pub fn deserialize<T: Serializer>(input: Vec<u8>) -> Result<Vec<u8>, wit::Plugin
     map_batch::<T>(&input, |p, r| p.deserialize(r).map(Some))
 }
 
-pub fn transform<T: Transform>(input: Vec<u8>) -> Result<Vec<u8>, wit::PluginError> {
-    map_batch::<T>(&input, |p, r| p.apply(r))
+/// A transform's or converter's output: records, per-record failures, schemas.
+pub struct Output {
+    pub records: Vec<u8>,
+    pub failures: Vec<wit::RecordFailure>,
+    pub schemas: wit::Schemas,
+}
+
+/// Runs `f` over every record of `input`; a record whose call fails is reported as a failure
+/// (by its index in `input`) and left out of the output.
+fn map_failing<T: Plugin>(
+    p: &mut T,
+    input: &[u8],
+    mut f: impl for<'a> FnMut(&mut T, Record<'a>) -> Result<Option<Record<'a>>, PluginError>,
+) -> Result<(Vec<u8>, Vec<wit::RecordFailure>), PluginError> {
+    let reader = BatchReader::new(input)?;
+    let mut out = BatchWriter::for_output_of(&reader);
+    let mut failures = Vec::new();
+    for (i, view) in reader.records().enumerate() {
+        match f(p, Record::from_view(view?)) {
+            Ok(Some(r)) => r.write_to(&mut out)?,
+            Ok(None) => {}
+            Err(e) => failures.push(failure_to_wit(RecordFailure::new(i, e))),
+        }
+    }
+    Ok((out.finish()?, failures))
+}
+
+pub fn transform<T: Transform>(
+    input: Vec<u8>,
+    schemas: wit::Schemas,
+) -> Result<Output, wit::PluginError> {
+    with::<T, _>(|p| {
+        let schemas = p.schemas(&schemas_of(schemas))?;
+        let (records, failures) = map_failing(p, &input, |p, r| p.apply(r))?;
+        Ok(Output {
+            records,
+            failures,
+            schemas: schemas_to_wit(schemas),
+        })
+    })
+    .map_err(to_wit_error)
+}
+
+fn target() -> Target {
+    CONVERTER_TARGET.with(|t| *t.borrow())
+}
+
+pub fn from_connect<T: Converter>(
+    input: Vec<u8>,
+    schemas: wit::Schemas,
+) -> Result<Output, wit::PluginError> {
+    let target = target();
+    with::<T, _>(|p| {
+        let schema = match target {
+            Target::Key => schemas.key.as_deref(),
+            Target::Value => schemas.value.as_deref(),
+            Target::Header => None,
+        };
+        let (records, failures) = map_failing(p, &input, |p, mut r| {
+            match target {
+                Target::Key => {
+                    let out = p.from_connect(&r.topic, r.key(), schema)?;
+                    r.key = out.map(Into::into);
+                }
+                Target::Value => {
+                    let out = p.from_connect(&r.topic, r.value(), schema)?;
+                    r.value = out.map(Into::into);
+                }
+                Target::Header => {
+                    let topic = r.topic.clone();
+                    convert_headers(&mut r, |v| p.from_connect(&topic, v, None))?;
+                }
+            }
+            Ok(Some(r))
+        })?;
+        Ok(Output {
+            records,
+            failures,
+            schemas: schemas.clone(),
+        })
+    })
+    .map_err(to_wit_error)
+}
+
+pub fn to_connect<T: Converter>(input: Vec<u8>) -> Result<Output, wit::PluginError> {
+    let target = target();
+    with::<T, _>(|p| {
+        let mut found: Option<String> = None;
+        let (records, failures) = map_failing(p, &input, |p, mut r| {
+            let schema = match target {
+                Target::Key => {
+                    let (out, schema) = p.to_connect(&r.topic, r.key())?;
+                    r.key = out.map(Into::into);
+                    schema
+                }
+                Target::Value => {
+                    let (out, schema) = p.to_connect(&r.topic, r.value())?;
+                    r.value = out.map(Into::into);
+                    schema
+                }
+                Target::Header => {
+                    let topic = r.topic.clone();
+                    convert_headers(&mut r, |v| p.to_connect(&topic, v).map(|(v, _)| v))?;
+                    None
+                }
+            };
+            // One schema pair describes the batch: the first record that carries one.
+            if found.is_none() {
+                found = schema;
+            }
+            Ok(Some(r))
+        })?;
+        let schemas = match target {
+            Target::Key => wit::Schemas {
+                key: found,
+                value: None,
+            },
+            Target::Value => wit::Schemas {
+                key: None,
+                value: found,
+            },
+            Target::Header => wit::Schemas {
+                key: None,
+                value: None,
+            },
+        };
+        Ok(Output {
+            records,
+            failures,
+            schemas,
+        })
+    })
+    .map_err(to_wit_error)
+}
+
+/// Replaces every header value of `r` with what `f` makes of it.
+fn convert_headers(
+    r: &mut Record<'_>,
+    mut f: impl FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>, PluginError>,
+) -> Result<(), PluginError> {
+    if r.headers.is_empty() {
+        return Ok(());
+    }
+    let mut converted = Vec::with_capacity(r.headers.len());
+    for (k, v) in r.headers.iter() {
+        converted.push((k.to_string(), f(v)?));
+    }
+    r.headers.retain(|_| false);
+    for (k, v) in converted {
+        r.headers.push(k, v);
+    }
+    Ok(())
 }
 
 pub fn on_send<T: Interceptor>(input: Vec<u8>) -> Result<Vec<u8>, wit::PluginError> {
@@ -258,15 +466,19 @@ pub fn source_open<T: SourceConnector>(
     .map_err(to_wit_error)
 }
 
-pub fn source_poll<T: SourceConnector>() -> Result<(Vec<u8>, Vec<SourcePosition>), wit::PluginError>
-{
+pub fn source_poll<T: SourceConnector>(
+) -> Result<(Vec<u8>, Vec<RecordPosition>, wit::Schemas), wit::PluginError> {
     with::<T, _>(|p| {
-        let (records, positions) = p.poll()?;
+        let polled = p.poll()?;
         let mut out = BatchWriter::new();
-        for r in &records {
+        for r in &polled.records {
             r.write_to(&mut out)?;
         }
-        Ok((out.finish()?, positions))
+        Ok((
+            out.finish()?,
+            polled.positions,
+            schemas_to_wit(polled.schemas),
+        ))
     })
     .map_err(to_wit_error)
 }
@@ -287,32 +499,46 @@ pub fn sink_task_configs<T: SinkConnector>(
         .map_err(to_wit_error)
 }
 
-pub fn sink_open<T: SinkConnector>(
-    config: Vec<wit::ConfigEntry>,
-    assigned: Vec<TopicPartitionOffset>,
-) -> Result<(), wit::PluginError> {
+pub fn sink_open<T: SinkConnector>(config: Vec<wit::ConfigEntry>) -> Result<(), wit::PluginError> {
     let config = config_of::<T>(config);
     with::<T, _>(|p| {
         configure_with(&config, p)?;
-        p.open(&config, assigned)
+        p.open(&config)
     })
     .map_err(to_wit_error)
 }
 
-pub fn sink_put<T: SinkConnector>(input: Vec<u8>) -> Result<(), wit::PluginError> {
+pub fn sink_assign<T: SinkConnector>(
+    partitions: Vec<TopicPartitionOffset>,
+) -> Result<(), wit::PluginError> {
+    with::<T, _>(|p| p.assign(&partitions)).map_err(to_wit_error)
+}
+
+pub fn sink_revoke<T: SinkConnector>(
+    partitions: Vec<TopicPartition>,
+) -> Result<(), wit::PluginError> {
+    with::<T, _>(|p| p.revoke(&partitions)).map_err(to_wit_error)
+}
+
+pub fn sink_put<T: SinkConnector>(
+    input: Vec<u8>,
+    schemas: wit::Schemas,
+) -> Result<Vec<wit::RecordFailure>, wit::PluginError> {
+    let schemas = schemas_of(schemas);
     with::<T, _>(|p| {
         let reader = BatchReader::new(&input)?;
         let records = reader
             .records()
             .map(|v| v.map(Record::from_view))
             .collect::<Result<Vec<_>, _>>()?;
-        p.put(&records)
+        let failures = p.put(&records, &schemas)?;
+        Ok(failures.into_iter().map(failure_to_wit).collect())
     })
     .map_err(to_wit_error)
 }
 
-pub fn sink_flush<T: SinkConnector>(
+pub fn sink_pre_commit<T: SinkConnector>(
     offsets: Vec<TopicPartitionOffset>,
-) -> Result<(), wit::PluginError> {
-    with::<T, _>(|p| p.flush(&offsets)).map_err(to_wit_error)
+) -> Result<Vec<TopicPartitionOffset>, wit::PluginError> {
+    with::<T, _>(|p| p.pre_commit(offsets)).map_err(to_wit_error)
 }

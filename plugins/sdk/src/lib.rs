@@ -35,7 +35,11 @@
 //! - `lib.rs`: the plugin traits ([`Plugin`] plus one per kind) and the export macros.
 //! - [`record`]: [`Record`] and [`Headers`], borrowed from the input batch until changed.
 //! - [`config`]: [`Metadata`], [`ConfigDef`] and typed access to [`Config`].
-//! - [`error`]: [`PluginError`], retriable or fatal.
+//! - [`error`]: [`PluginError`], retriable (optionally with a retry delay) or fatal.
+//! - [`position`]: [`Polled`] (what a source's poll returns) and JSON source positions.
+//! - [`task`]: a connector task's requests to the worker (pause, resume, rewind, commit,
+//!   reconfigure, stored positions).
+//! - [`schema`]: Connect schema JSON for the common types.
 //! - [`log`]: logging and metrics through the host.
 //! - [`capability`]: bindings of the capability imports (MQTT, remote cluster); calling one makes
 //!   the plugin import it, and the host then requires the grant in the plugin's config.
@@ -43,12 +47,19 @@
 
 pub mod config;
 pub mod error;
+pub mod position;
 pub mod record;
+pub mod task;
 
-pub use config::{Config, ConfigDef, ConfigIssue, ConfigType, Metadata, PluginKind};
+pub use config::{Config, ConfigDef, ConfigIssue, ConfigType, Importance, Metadata, PluginKind};
 pub use error::{ErrorKind, PluginError, Result};
+pub use position::{Polled, RecordPosition};
 pub use record::{Headers, Record};
+pub use serde_json;
 pub use weft_batch;
+
+/// The contract version this SDK builds plugins for (`weft:plugin@<version>`).
+pub const CONTRACT_VERSION: &str = env!("WEFT_CONTRACT_VERSION");
 
 // Lets the generated code and the export macros name this crate the same way from inside it.
 extern crate self as weft_plugin_sdk;
@@ -63,11 +74,59 @@ pub mod __bindings {
         world: "sdk-base",
         path: "../../wit",
         runtime_path: "::weft_plugin_sdk::__rt::rt",
+        additional_derives: [PartialEq, Eq],
         generate_all,
     });
 }
 
-pub use __bindings::weft::plugin::types::{SourcePosition, TopicPartitionOffset};
+pub use __bindings::weft::plugin::types::{SourcePosition, TopicPartition, TopicPartitionOffset};
+
+/// The Connect schemas of a batch's keys and values, as JsonConverter writes a schema
+/// (`{"type":"string","optional":false}`); `None` is schemaless.
+///
+/// Keys and values of a batch that has schemas are in the *Connect value encoding*: a `string`
+/// is its UTF-8 text, `bytes` its raw bytes, anything else (struct, map, array, number,
+/// boolean) its JSON text, and null stays null.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schemas {
+    /// Schema of the keys.
+    pub key: Option<String>,
+    /// Schema of the values.
+    pub value: Option<String>,
+}
+
+/// Connect schema JSON of the primitive types, as Kafka's JsonConverter writes them.
+pub mod schema {
+    /// A required string.
+    pub const STRING: &str = r#"{"type":"string","optional":false}"#;
+    /// An optional string.
+    pub const OPTIONAL_STRING: &str = r#"{"type":"string","optional":true}"#;
+    /// Required bytes.
+    pub const BYTES: &str = r#"{"type":"bytes","optional":false}"#;
+    /// Optional bytes.
+    pub const OPTIONAL_BYTES: &str = r#"{"type":"bytes","optional":true}"#;
+    /// A required 64-bit integer.
+    pub const INT64: &str = r#"{"type":"int64","optional":false}"#;
+}
+
+/// One record of a batch that failed on its own; the rest of the batch went through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordFailure {
+    /// Index of the record in the batch the call received.
+    pub index: u32,
+    /// Why it failed.
+    pub error: PluginError,
+}
+
+impl RecordFailure {
+    /// Record `index` of the input failed with `error`.
+    pub fn new(index: usize, error: PluginError) -> Self {
+        RecordFailure {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            error,
+        }
+    }
+}
 
 include!(concat!(env!("OUT_DIR"), "/generate.rs"));
 
@@ -81,7 +140,7 @@ pub mod capability {
                 world: "capability-mqtt",
                 path: "../../wit",
                 runtime_path: "::weft_plugin_sdk::__rt::rt",
-                with: { "weft:plugin/types@0.1.0": crate::__bindings::weft::plugin::types },
+                with: { "weft:plugin/types@0.2.0": crate::__bindings::weft::plugin::types },
             });
         }
         pub use bindings::weft::plugin::mqtt::*;
@@ -94,7 +153,7 @@ pub mod capability {
                 world: "capability-remote-cluster",
                 path: "../../wit",
                 runtime_path: "::weft_plugin_sdk::__rt::rt",
-                with: { "weft:plugin/types@0.1.0": crate::__bindings::weft::plugin::types },
+                with: { "weft:plugin/types@0.2.0": crate::__bindings::weft::plugin::types },
             });
         }
         pub use bindings::weft::plugin::remote_cluster::*;
@@ -230,8 +289,37 @@ pub trait Interceptor: Plugin {
 
 /// Rewrites, reroutes or drops records.
 pub trait Transform: Plugin {
-    /// Returns the transformed record, or `None` to drop it.
+    /// The schemas of the output, given those of the input batch; called once per batch before
+    /// its records. Default: unchanged. A transform that adds a field changes the value schema;
+    /// an error here fails the whole batch.
+    fn schemas(&mut self, input: &Schemas) -> Result<Schemas> {
+        Ok(input.clone())
+    }
+
+    /// Returns the transformed record, or `None` to drop it. An error fails this record only:
+    /// the worker sends it to the dead-letter queue or fails the task, per `errors.tolerance`.
     fn apply<'a>(&mut self, record: Record<'a>) -> Result<Option<Record<'a>>>;
+}
+
+/// Converts between Connect values and the bytes stored in Kafka, after Kafka Connect's
+/// Converter. The SDK applies it to keys, values or header values, as the config key
+/// `converter.type` (`key`, `value`, `header`) given by the worker says.
+pub trait Converter: Plugin {
+    /// A Connect value (described by `schema`; `None` is schemaless) to the bytes to produce.
+    #[allow(clippy::wrong_self_convention)] // Connect's name (Converter.fromConnectData)
+    fn from_connect(
+        &mut self,
+        topic: &str,
+        value: Option<&[u8]>,
+        schema: Option<&str>,
+    ) -> Result<Option<Vec<u8>>>;
+
+    /// Consumed bytes to a Connect value and its schema, if the format carries one.
+    fn to_connect(
+        &mut self,
+        topic: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(Option<Vec<u8>>, Option<String>)>;
 }
 
 /// Reads an external system into topics.
@@ -241,11 +329,12 @@ pub trait SourceConnector: Plugin {
         let _ = max_tasks;
         Ok(vec![config.clone()])
     }
-    /// Starts the task at the positions last committed (empty on first start).
+    /// Starts the task at the positions last stored (empty on first start).
     fn open(&mut self, config: &Config, committed: Vec<SourcePosition>) -> Result<()>;
-    /// New records (possibly none) and the positions they reach.
-    fn poll(&mut self) -> Result<(Vec<Record<'static>>, Vec<SourcePosition>)>;
-    /// The host stored these positions; the source may release what precedes them.
+    /// New records (possibly none), the positions they reach (see [`Polled::push_at`]) and
+    /// their schemas. Return within about a second when there is nothing new.
+    fn poll(&mut self) -> Result<Polled>;
+    /// The worker stored these positions; the source may release what precedes them.
     fn commit(&mut self, positions: Vec<SourcePosition>) -> Result<()> {
         let _ = positions;
         Ok(())
@@ -259,14 +348,35 @@ pub trait SinkConnector: Plugin {
         let _ = max_tasks;
         Ok(vec![config.clone()])
     }
-    /// Starts the task for its assigned partitions.
-    fn open(&mut self, config: &Config, assigned: Vec<TopicPartitionOffset>) -> Result<()>;
-    /// Delivers records; they may be buffered until [`SinkConnector::flush`].
-    fn put(&mut self, records: &[Record<'_>]) -> Result<()>;
-    /// Makes everything put so far durable; the host then commits `offsets`.
+    /// Starts the task; partitions arrive through [`SinkConnector::assign`].
+    fn open(&mut self, config: &Config) -> Result<()>;
+    /// These partitions are now the task's, starting at these offsets.
+    fn assign(&mut self, partitions: &[TopicPartitionOffset]) -> Result<()> {
+        let _ = partitions;
+        Ok(())
+    }
+    /// These partitions are no longer the task's (`pre_commit` was called for them first).
+    fn revoke(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        let _ = partitions;
+        Ok(())
+    }
+    /// Delivers records (Connect value encoding, described by `schemas`); they may be buffered
+    /// until [`SinkConnector::flush`]. Returns the records that failed on their own (indexes
+    /// into `records`).
+    fn put(&mut self, records: &[Record<'_>], schemas: &Schemas) -> Result<Vec<RecordFailure>>;
+    /// Makes everything put so far durable.
     fn flush(&mut self, offsets: &[TopicPartitionOffset]) -> Result<()> {
         let _ = offsets;
         Ok(())
+    }
+    /// `offsets` are the next offsets after everything put so far; returns those safe to
+    /// commit. Default: [`SinkConnector::flush`], then all of them.
+    fn pre_commit(
+        &mut self,
+        offsets: Vec<TopicPartitionOffset>,
+    ) -> Result<Vec<TopicPartitionOffset>> {
+        self.flush(&offsets)?;
+        Ok(offsets)
     }
 }
 
@@ -403,13 +513,65 @@ macro_rules! export_transform {
             mod __weft_bindings {
                 $crate::__weft_generate!("transform");
             }
+            use __weft_bindings::exports::weft::plugin::record_transform as __weft_iface;
             struct __WeftPlugin;
-            impl __weft_bindings::exports::weft::plugin::record_transform::Guest for __WeftPlugin {
+            impl __weft_iface::Guest for __WeftPlugin {
                 fn transform(
                     records: ::std::vec::Vec<u8>,
-                ) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::glue::wit::PluginError>
+                    schemas: $crate::glue::wit::Schemas,
+                ) -> ::std::result::Result<__weft_iface::Transformed, $crate::glue::wit::PluginError>
                 {
-                    $crate::glue::transform::<$ty>(records)
+                    $crate::glue::transform::<$ty>(records, schemas).map(|o| {
+                        __weft_iface::Transformed {
+                            records: o.records,
+                            failures: o.failures,
+                            schemas: o.schemas,
+                        }
+                    })
+                }
+            }
+            $crate::__weft_plugin_exports!($ty);
+            __weft_bindings::__weft_export!(__WeftPlugin with_types_in __weft_bindings);
+        };
+    };
+}
+
+/// Exports a [`Converter`] as this crate's component.
+#[macro_export]
+#[rustfmt::skip]
+macro_rules! export_converter {
+    ($ty:ty) => {
+        const _: () = {
+            mod __weft_bindings {
+                $crate::__weft_generate!("converter");
+            }
+            use __weft_bindings::exports::weft::plugin::convert as __weft_iface;
+            struct __WeftPlugin;
+            impl __weft_iface::Guest for __WeftPlugin {
+                fn from_connect(
+                    records: ::std::vec::Vec<u8>,
+                    schemas: $crate::glue::wit::Schemas,
+                ) -> ::std::result::Result<__weft_iface::Converted, $crate::glue::wit::PluginError>
+                {
+                    $crate::glue::from_connect::<$ty>(records, schemas).map(|o| {
+                        __weft_iface::Converted {
+                            records: o.records,
+                            failures: o.failures,
+                            schemas: o.schemas,
+                        }
+                    })
+                }
+                fn to_connect(
+                    records: ::std::vec::Vec<u8>,
+                ) -> ::std::result::Result<__weft_iface::Converted, $crate::glue::wit::PluginError>
+                {
+                    $crate::glue::to_connect::<$ty>(records).map(|o| {
+                        __weft_iface::Converted {
+                            records: o.records,
+                            failures: o.failures,
+                            schemas: o.schemas,
+                        }
+                    })
                 }
             }
             $crate::__weft_plugin_exports!($ty);
@@ -425,10 +587,11 @@ macro_rules! export_source_connector {
     ($ty:ty) => {
         const _: () = {
             mod __weft_bindings {
-                $crate::__weft_generate!("source-connector");
+                $crate::__weft_generate!("source-connector", task_context);
             }
+            use __weft_bindings::exports::weft::plugin::source as __weft_iface;
             struct __WeftPlugin;
-            impl __weft_bindings::exports::weft::plugin::source::Guest for __WeftPlugin {
+            impl __weft_iface::Guest for __WeftPlugin {
                 fn task_configs(
                     config: ::std::vec::Vec<$crate::glue::wit::ConfigEntry>,
                     max_tasks: u32,
@@ -444,11 +607,20 @@ macro_rules! export_source_connector {
                 ) -> ::std::result::Result<(), $crate::glue::wit::PluginError> {
                     $crate::glue::source_open::<$ty>(config, committed)
                 }
-                fn poll() -> ::std::result::Result<
-                    (::std::vec::Vec<u8>, ::std::vec::Vec<$crate::SourcePosition>),
-                    $crate::glue::wit::PluginError,
-                > {
-                    $crate::glue::source_poll::<$ty>()
+                fn poll() -> ::std::result::Result<__weft_iface::Polled, $crate::glue::wit::PluginError> {
+                    $crate::glue::source_poll::<$ty>().map(|(records, positions, schemas)| {
+                        __weft_iface::Polled {
+                            records,
+                            positions: positions
+                                .into_iter()
+                                .map(|p| __weft_iface::RecordPosition {
+                                    after_records: p.after_records,
+                                    position: p.position,
+                                })
+                                .collect(),
+                            schemas,
+                        }
+                    })
                 }
                 fn commit(
                     positions: ::std::vec::Vec<$crate::SourcePosition>,
@@ -469,10 +641,11 @@ macro_rules! export_sink_connector {
     ($ty:ty) => {
         const _: () = {
             mod __weft_bindings {
-                $crate::__weft_generate!("sink-connector");
+                $crate::__weft_generate!("sink-connector", task_context);
             }
+            use __weft_bindings::exports::weft::plugin::sink as __weft_iface;
             struct __WeftPlugin;
-            impl __weft_bindings::exports::weft::plugin::sink::Guest for __WeftPlugin {
+            impl __weft_iface::Guest for __WeftPlugin {
                 fn task_configs(
                     config: ::std::vec::Vec<$crate::glue::wit::ConfigEntry>,
                     max_tasks: u32,
@@ -484,19 +657,35 @@ macro_rules! export_sink_connector {
                 }
                 fn open(
                     config: ::std::vec::Vec<$crate::glue::wit::ConfigEntry>,
-                    assigned: ::std::vec::Vec<$crate::TopicPartitionOffset>,
                 ) -> ::std::result::Result<(), $crate::glue::wit::PluginError> {
-                    $crate::glue::sink_open::<$ty>(config, assigned)
+                    $crate::glue::sink_open::<$ty>(config)
+                }
+                fn assign(
+                    partitions: ::std::vec::Vec<$crate::TopicPartitionOffset>,
+                ) -> ::std::result::Result<(), $crate::glue::wit::PluginError> {
+                    $crate::glue::sink_assign::<$ty>(partitions)
+                }
+                fn revoke(
+                    partitions: ::std::vec::Vec<$crate::TopicPartition>,
+                ) -> ::std::result::Result<(), $crate::glue::wit::PluginError> {
+                    $crate::glue::sink_revoke::<$ty>(partitions)
                 }
                 fn put(
                     records: ::std::vec::Vec<u8>,
-                ) -> ::std::result::Result<(), $crate::glue::wit::PluginError> {
-                    $crate::glue::sink_put::<$ty>(records)
+                    schemas: $crate::glue::wit::Schemas,
+                ) -> ::std::result::Result<
+                    ::std::vec::Vec<$crate::glue::wit::RecordFailure>,
+                    $crate::glue::wit::PluginError,
+                > {
+                    $crate::glue::sink_put::<$ty>(records, schemas)
                 }
-                fn flush(
+                fn pre_commit(
                     offsets: ::std::vec::Vec<$crate::TopicPartitionOffset>,
-                ) -> ::std::result::Result<(), $crate::glue::wit::PluginError> {
-                    $crate::glue::sink_flush::<$ty>(offsets)
+                ) -> ::std::result::Result<
+                    ::std::vec::Vec<$crate::TopicPartitionOffset>,
+                    $crate::glue::wit::PluginError,
+                > {
+                    $crate::glue::sink_pre_commit::<$ty>(offsets)
                 }
             }
             $crate::__weft_plugin_exports!($ty);
@@ -513,6 +702,7 @@ impl From<__bindings::weft::plugin::types::PluginError> for PluginError {
                 __bindings::weft::plugin::types::ErrorKind::Fatal => ErrorKind::Fatal,
             },
             message: e.message,
+            retry_after_ms: e.retry_after_ms,
         }
     }
 }

@@ -64,10 +64,13 @@ enum ConnectCommand {
 pub fn run(args: ConnectArgs) -> Result<()> {
     let api = Api::new(&args.url);
     match args.command {
-        ConnectCommand::Standalone { .. } => bail!(
-            "`weft connect standalone` is not wired in this build yet (the standalone worker \
-             lands with the herder)"
-        ),
+        ConnectCommand::Standalone {
+            worker_file,
+            connector_files,
+        } => Ok(weft_connect::standalone::run_standalone(
+            &worker_file,
+            &connector_files,
+        )?),
         ConnectCommand::List => list(&api),
         ConnectCommand::Status { name: Some(n) } => {
             let st: ConnectorStatus = api.json("GET", &connector_path(&n, "status"), None)?;

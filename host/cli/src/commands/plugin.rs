@@ -42,6 +42,7 @@ pub enum Kind {
     Transform,
     Source,
     Sink,
+    Converter,
 }
 
 #[derive(Args, Debug)]
@@ -407,6 +408,7 @@ fn kind_name(k: Kind) -> &'static str {
         Kind::Transform => "transform",
         Kind::Source => "source-connector",
         Kind::Sink => "sink-connector",
+        Kind::Converter => "converter",
     }
 }
 
@@ -486,8 +488,10 @@ export_transform!(NAME);"#,
         Ok(())
     }
 
-    fn poll(&mut self) -> Result<(Vec<Record<'static>>, Vec<SourcePosition>)> {
-        Ok((vec![Record::new("NAME-topic", b"hello".to_vec())], Vec::new()))
+    fn poll(&mut self) -> Result<Polled> {
+        let mut polled = Polled::new();
+        polled.push(Record::new("NAME-topic", b"hello".to_vec()));
+        Ok(polled)
     }
 }
 
@@ -496,17 +500,40 @@ export_source_connector!(NAME);"#,
         Kind::Sink => (
             "SinkConnector",
             r#"impl SinkConnector for NAME {
-    fn open(&mut self, _config: &Config, _assigned: Vec<TopicPartitionOffset>) -> Result<()> {
+    fn open(&mut self, _config: &Config) -> Result<()> {
         Ok(())
     }
 
-    fn put(&mut self, records: &[Record<'_>]) -> Result<()> {
+    fn put(&mut self, records: &[Record<'_>], _schemas: &Schemas) -> Result<Vec<RecordFailure>> {
         log::info(&format!("received {} records", records.len()));
-        Ok(())
+        Ok(Vec::new())
     }
 }
 
 export_sink_connector!(NAME);"#,
+        ),
+        Kind::Converter => (
+            "Converter",
+            r#"impl Converter for NAME {
+    fn from_connect(
+        &mut self,
+        _topic: &str,
+        value: Option<&[u8]>,
+        _schema: Option<&str>,
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(value.map(<[u8]>::to_vec))
+    }
+
+    fn to_connect(
+        &mut self,
+        _topic: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(Option<Vec<u8>>, Option<String>)> {
+        Ok((value.map(<[u8]>::to_vec), None))
+    }
+}
+
+export_converter!(NAME);"#,
         ),
     };
     format!(
@@ -693,7 +720,19 @@ fn test(a: TestArgs) -> anyhow::Result<()> {
             }
             records
         }
-        (PluginKind::Transform, _) => inst.transform(&records)?,
+        (PluginKind::Transform, _) => {
+            let out = inst.transform(&records, &Default::default())?;
+            // Without a dead-letter queue a failed record is reported, not dropped silently.
+            if let Some(f) = out.failures.first() {
+                bail!(
+                    "{} failed on input record {}: {}",
+                    plugin.id(),
+                    f.index + 1,
+                    f.message
+                );
+            }
+            out.records
+        }
         (PluginKind::Serializer, Some(TestOp::Deserialize)) => inst.deserialize(&records)?,
         (PluginKind::Serializer, _) => inst.serialize(&records)?,
         (PluginKind::Interceptor, Some(TestOp::OnConsume)) => inst.on_consume(&records)?,

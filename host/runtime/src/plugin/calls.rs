@@ -1,10 +1,11 @@
-//! The data calls of partitioners, serializers, interceptors and transforms: one packed batch per
-//! call, with the output checked before the caller sees it.
+//! The data calls of partitioners, serializers, interceptors, transforms and converters: one
+//! packed batch per call, with the output checked before the caller sees it.
 
 use wasmtime::Store;
-use weft_batch::Record;
+use weft_batch::{BatchReader, Record};
 
-use super::wit::{plugin_error, wit_offsets};
+use super::data::{Output, PackedOutput, Schemas};
+use super::wit::{plugin_error, unwit_failures, unwit_schemas, wit_offsets, wit_schemas};
 use super::world::World;
 use super::{Instance, PluginKind};
 use crate::bindings::types;
@@ -43,16 +44,101 @@ impl Instance {
         Ok(out)
     }
 
-    /// Transforms a packed batch.
+    /// Transforms a packed batch whose keys and values `schemas` describes.
     #[allow(clippy::ptr_arg)] // the generated binding takes &Vec<u8>; a slice would force a copy
-    pub fn transform_batch(&mut self, batch: &Vec<u8>) -> Result<Vec<u8>> {
-        self.batch_call(PluginKind::Transform, batch, |store, w, b| match w {
+    pub fn transform_batch(&mut self, batch: &Vec<u8>, schemas: &Schemas) -> Result<PackedOutput> {
+        let count = input_count(batch);
+        let schemas = wit_schemas(schemas);
+        let id = self.id.clone();
+        let r = self.call(|store, w| match w {
             World::Transform(t) => t
                 .weft_plugin_record_transform()
-                .call_transform(store, b)
+                .call_transform(store, batch, &schemas)
                 .map(Some),
             _ => Ok(None),
+        })?;
+        let out = r
+            .ok_or_else(|| self.wrong_kind(PluginKind::Transform))?
+            .map_err(|e| plugin_error(&id, e))?;
+        self.count_records(count);
+        self.packed(out.records, out.failures, out.schemas, count)
+    }
+
+    /// Converter: Connect values (described by `schemas`) to the bytes to produce, packed.
+    #[allow(clippy::ptr_arg)] // the generated binding takes &Vec<u8>; a slice would force a copy
+    #[allow(clippy::wrong_self_convention)] // Connect's name (Converter.fromConnectData)
+    pub fn from_connect_batch(
+        &mut self,
+        batch: &Vec<u8>,
+        schemas: &Schemas,
+    ) -> Result<PackedOutput> {
+        let count = input_count(batch);
+        let schemas = wit_schemas(schemas);
+        let id = self.id.clone();
+        let r = self.call(|store, w| match w {
+            World::Converter(c) => c
+                .weft_plugin_convert()
+                .call_from_connect(store, batch, &schemas)
+                .map(Some),
+            _ => Ok(None),
+        })?;
+        let out = r
+            .ok_or_else(|| self.wrong_kind(PluginKind::Converter))?
+            .map_err(|e| plugin_error(&id, e))?;
+        self.count_records(count);
+        self.packed(out.records, out.failures, out.schemas, count)
+    }
+
+    /// Converter: consumed bytes to Connect values and the schemas read, packed.
+    #[allow(clippy::ptr_arg)] // the generated binding takes &Vec<u8>; a slice would force a copy
+    pub fn to_connect_batch(&mut self, batch: &Vec<u8>) -> Result<PackedOutput> {
+        let count = input_count(batch);
+        let id = self.id.clone();
+        let r = self.call(|store, w| match w {
+            World::Converter(c) => c
+                .weft_plugin_convert()
+                .call_to_connect(store, batch)
+                .map(Some),
+            _ => Ok(None),
+        })?;
+        let out = r
+            .ok_or_else(|| self.wrong_kind(PluginKind::Converter))?
+            .map_err(|e| plugin_error(&id, e))?;
+        self.count_records(count);
+        self.packed(out.records, out.failures, out.schemas, count)
+    }
+
+    /// Checks a transform's or converter's output against its `count` input records.
+    fn packed(
+        &self,
+        batch: Vec<u8>,
+        failures: Vec<types::RecordFailure>,
+        schemas: types::Schemas,
+        count: usize,
+    ) -> Result<PackedOutput> {
+        let out_count = self.checked_count(&batch)?;
+        let failures = unwit_failures(&self.id, failures, count)?;
+        Ok(PackedOutput {
+            batch,
+            count: out_count,
+            failures,
+            schemas: unwit_schemas(schemas),
         })
+    }
+
+    /// Number of records in a batch a plugin returned; malformed bytes are its fault.
+    pub(super) fn checked_count(&self, bytes: &[u8]) -> Result<usize> {
+        let bad = |e: weft_batch::DecodeError| RuntimeError::BadOutput {
+            plugin: self.id.to_string(),
+            message: e.to_string(),
+        };
+        let reader = BatchReader::new(bytes).map_err(bad)?;
+        let mut n = 0;
+        for r in reader.records() {
+            r.map_err(bad)?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Serializes a packed batch.
@@ -142,10 +228,35 @@ impl Instance {
             .map_err(|e| plugin_error(&id, e))
     }
 
-    /// Transforms owned records (encodes, calls, validates and decodes the output).
-    pub fn transform(&mut self, records: &[Record]) -> Result<Vec<Record>> {
-        let out = self.transform_batch(&weft_batch::encode(records)?)?;
-        self.decode_output(&out)
+    /// Transforms owned records whose keys and values `schemas` describes (encodes, calls,
+    /// validates and decodes the output).
+    pub fn transform(&mut self, records: &[Record], schemas: &Schemas) -> Result<Output> {
+        let out = self.transform_batch(&weft_batch::encode(records)?, schemas)?;
+        self.unpacked(out)
+    }
+
+    /// Converter: Connect values (described by `schemas`) to the bytes to produce.
+    pub fn convert_from_connect(
+        &mut self,
+        records: &[Record],
+        schemas: &Schemas,
+    ) -> Result<Output> {
+        let out = self.from_connect_batch(&weft_batch::encode(records)?, schemas)?;
+        self.unpacked(out)
+    }
+
+    /// Converter: consumed bytes to Connect values, with the schemas read.
+    pub fn convert_to_connect(&mut self, records: &[Record]) -> Result<Output> {
+        let out = self.to_connect_batch(&weft_batch::encode(records)?)?;
+        self.unpacked(out)
+    }
+
+    fn unpacked(&self, out: PackedOutput) -> Result<Output> {
+        Ok(Output {
+            records: self.decode_output(&out.batch)?,
+            failures: out.failures,
+            schemas: out.schemas,
+        })
     }
 
     /// Serializes owned records.
@@ -177,4 +288,10 @@ impl Instance {
         let batch = weft_batch::encode(records)?;
         self.partition_batch(partitions, &batch, records.len())
     }
+}
+
+/// Records in an input batch the host built (0 if it cannot be read, which cannot happen for a
+/// batch from `weft_batch::encode`).
+fn input_count(batch: &[u8]) -> usize {
+    BatchReader::new(batch).map_or(0, |r| r.len())
 }

@@ -1,11 +1,16 @@
-//! Source and sink connector calls: task configs, open at committed positions, poll/commit and
-//! put/flush, and the open state an instance recreated after a failure is opened with again.
+//! Source and sink connector calls: task configs, open at committed positions, poll/commit,
+//! assign/revoke/put/pre-commit, and the open state (positions, assignment) an instance
+//! recreated after a failure is opened with again.
 
 use weft_batch::Record;
 
+use super::data::{Polled, RecordFailure, Schemas};
 use super::instance::Live;
 use super::store::classify;
-use super::wit::{plugin_error, unwit_configs, wit_entries, wit_offsets, wit_positions};
+use super::wit::{
+    plugin_error, unwit_configs, unwit_failures, unwit_offsets, unwit_schemas, wit_entries,
+    wit_offsets, wit_partitions, wit_positions, wit_schemas,
+};
 use super::world::World;
 use super::{Instance, PluginKind, SourcePosition};
 use crate::config::PluginConfig;
@@ -55,25 +60,41 @@ impl Instance {
         Ok(())
     }
 
-    /// Source connector: new records and the positions they reach.
-    pub fn source_poll(&mut self) -> Result<(Vec<Record>, Vec<SourcePosition>)> {
+    /// Source connector: new records, the positions they reach (`(after_records, position)`,
+    /// checked to be in order and in range) and their schemas.
+    pub fn source_poll(&mut self) -> Result<Polled> {
         self.require_open(PluginKind::SourceConnector, "poll")?;
         let id = self.id.clone();
         let r = self.call(|store, w| match w {
             World::Source(s) => s.weft_plugin_source().call_poll(store).map(Some),
             _ => Ok(None),
         })?;
-        let (batch, positions) = r
+        let polled = r
             .ok_or_else(|| self.wrong_kind(PluginKind::SourceConnector))?
             .map_err(|e| plugin_error(&id, e))?;
-        let records = self.decode_output(&batch)?;
-        Ok((
+        let records = self.decode_output(&polled.records)?;
+        self.count_records(records.len());
+        let mut last = 0;
+        let mut positions = Vec::with_capacity(polled.positions.len());
+        for p in polled.positions {
+            if p.after_records < last || p.after_records as usize > records.len() {
+                return Err(RuntimeError::BadOutput {
+                    plugin: id.to_string(),
+                    message: format!(
+                        "position after {} records is out of order or past the {} records polled",
+                        p.after_records,
+                        records.len()
+                    ),
+                });
+            }
+            last = p.after_records;
+            positions.push((p.after_records, (p.position.partition, p.position.position)));
+        }
+        Ok(Polled {
             records,
-            positions
-                .into_iter()
-                .map(|p| (p.partition, p.position))
-                .collect(),
-        ))
+            positions,
+            schemas: unwit_schemas(polled.schemas),
+        })
     }
 
     /// Source connector: these positions are stored. From now on, an instance recreated after
@@ -121,66 +142,142 @@ impl Instance {
         r.map(unwit_configs).map_err(|e| plugin_error(&id, e))
     }
 
-    /// Sink connector: starts the task for `(topic, partition, offset)` assignments.
+    /// Sink connector: starts the task with `task_config` (one of what `sink_task_configs`
+    /// returned); partitions come with [`Instance::sink_assign`].
     ///
-    /// Until this succeeds, `put` and `flush` are refused ([`RuntimeError::NotOpen`]); once it
-    /// has, an instance recreated after a failure is opened again with the task config and the
-    /// offsets committed since (records put after the last flush are the caller's to send again).
-    pub fn sink_open(&mut self, assigned: &[(String, i32, i64)]) -> Result<()> {
+    /// Until this succeeds, the other sink calls are refused ([`RuntimeError::NotOpen`]); once
+    /// it has, an instance recreated after a failure is opened again with this config and
+    /// assigned its current partitions at the offsets `pre-commit` returned last (records put
+    /// since are the caller's to send again).
+    pub fn sink_open(&mut self, task_config: &[(String, String)]) -> Result<()> {
         let id = self.id.clone();
-        let entries = wit_entries(&self.entries);
-        let wit_assigned = wit_offsets(assigned);
+        let entries = wit_entries(task_config);
         self.opened = None;
         let r = self.call(|store, w| match w {
-            World::Sink(s) => s
-                .weft_plugin_sink()
-                .call_open(store, &entries, &wit_assigned)
-                .map(Some),
+            World::Sink(s) => s.weft_plugin_sink().call_open(store, &entries).map(Some),
             _ => Ok(None),
         })?;
         r.ok_or_else(|| self.wrong_kind(PluginKind::SinkConnector))?
             .map_err(|e| plugin_error(&id, e))?;
-        self.opened = Some(Opened::Sink(assigned.to_vec()));
+        self.opened = Some(Opened::Sink {
+            config: task_config.to_vec(),
+            assignment: Vec::new(),
+        });
         Ok(())
     }
 
-    /// Sink connector: delivers records.
-    pub fn sink_put(&mut self, records: &[Record]) -> Result<()> {
-        self.require_open(PluginKind::SinkConnector, "put")?;
+    /// Sink connector: these `(topic, partition, offset)`s are now the task's.
+    pub fn sink_assign(&mut self, partitions: &[(String, i32, i64)]) -> Result<()> {
+        self.require_open(PluginKind::SinkConnector, "assign")?;
         let id = self.id.clone();
-        let batch = weft_batch::encode(records)?;
+        let wit = wit_offsets(partitions);
         let r = self.call(|store, w| match w {
-            World::Sink(s) => s.weft_plugin_sink().call_put(store, &batch).map(Some),
+            World::Sink(s) => s.weft_plugin_sink().call_assign(store, &wit).map(Some),
+            _ => Ok(None),
+        })?;
+        r.ok_or_else(|| self.wrong_kind(PluginKind::SinkConnector))?
+            .map_err(|e| plugin_error(&id, e))?;
+        if let Some(Opened::Sink { assignment, .. }) = &mut self.opened {
+            for (topic, partition, offset) in partitions {
+                match assignment
+                    .iter_mut()
+                    .find(|(t, p, _)| t == topic && p == partition)
+                {
+                    Some(a) => a.2 = *offset,
+                    None => assignment.push((topic.clone(), *partition, *offset)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sink connector: these `(topic, partition)`s are no longer the task's. Call
+    /// [`Instance::sink_pre_commit`] for them first.
+    pub fn sink_revoke(&mut self, partitions: &[(String, i32)]) -> Result<()> {
+        self.require_open(PluginKind::SinkConnector, "revoke")?;
+        // Whatever the plugin makes of it, a recreated instance must not get them back.
+        if let Some(Opened::Sink { assignment, .. }) = &mut self.opened {
+            assignment.retain(|(t, p, _)| !partitions.iter().any(|(rt, rp)| rt == t && rp == p));
+        }
+        let id = self.id.clone();
+        let wit = wit_partitions(partitions);
+        let r = self.call(|store, w| match w {
+            World::Sink(s) => s.weft_plugin_sink().call_revoke(store, &wit).map(Some),
             _ => Ok(None),
         })?;
         r.ok_or_else(|| self.wrong_kind(PluginKind::SinkConnector))?
             .map_err(|e| plugin_error(&id, e))
     }
 
-    /// Sink connector: makes everything put durable before `offsets` are committed. Once it
-    /// succeeds, an instance recreated after a failure is opened at these offsets.
-    pub fn sink_flush(&mut self, offsets: &[(String, i32, i64)]) -> Result<()> {
-        self.require_open(PluginKind::SinkConnector, "flush")?;
+    /// Sink connector: delivers records (Connect value encoding, described by `schemas`);
+    /// returns the records that failed on their own (indexes into `records`, checked).
+    pub fn sink_put(
+        &mut self,
+        records: &[Record],
+        schemas: &Schemas,
+    ) -> Result<Vec<RecordFailure>> {
+        self.require_open(PluginKind::SinkConnector, "put")?;
+        let id = self.id.clone();
+        let batch = weft_batch::encode(records)?;
+        let schemas = wit_schemas(schemas);
+        let r = self.call(|store, w| match w {
+            World::Sink(s) => s
+                .weft_plugin_sink()
+                .call_put(store, &batch, &schemas)
+                .map(Some),
+            _ => Ok(None),
+        })?;
+        let failures = r
+            .ok_or_else(|| self.wrong_kind(PluginKind::SinkConnector))?
+            .map_err(|e| plugin_error(&id, e))?;
+        self.count_records(records.len());
+        unwit_failures(&id, failures, records.len())
+    }
+
+    /// Sink connector: `offsets` are the next offsets after everything put, per partition;
+    /// returns those safe to commit. Only offsets of partitions in `offsets` and no further
+    /// than given are accepted; from now on an instance recreated after a failure is assigned
+    /// its partitions at them.
+    pub fn sink_pre_commit(
+        &mut self,
+        offsets: &[(String, i32, i64)],
+    ) -> Result<Vec<(String, i32, i64)>> {
+        self.require_open(PluginKind::SinkConnector, "pre-commit")?;
         let id = self.id.clone();
         let wit = wit_offsets(offsets);
         let r = self.call(|store, w| match w {
-            World::Sink(s) => s.weft_plugin_sink().call_flush(store, &wit).map(Some),
+            World::Sink(s) => s.weft_plugin_sink().call_pre_commit(store, &wit).map(Some),
             _ => Ok(None),
         })?;
-        r.ok_or_else(|| self.wrong_kind(PluginKind::SinkConnector))?
-            .map_err(|e| plugin_error(&id, e))?;
-        if let Some(Opened::Sink(assigned)) = &mut self.opened {
-            for (topic, partition, offset) in offsets {
-                match assigned
+        let safe = unwit_offsets(
+            r.ok_or_else(|| self.wrong_kind(PluginKind::SinkConnector))?
+                .map_err(|e| plugin_error(&id, e))?,
+        );
+        for (topic, partition, offset) in &safe {
+            let given = offsets
+                .iter()
+                .find(|(t, p, _)| t == topic && p == partition);
+            if given.is_none_or(|(_, _, o)| offset > o) {
+                return Err(RuntimeError::BadOutput {
+                    plugin: id.to_string(),
+                    message: format!(
+                        "pre-commit returned offset {offset} of {topic}-{partition}, which was \
+                         not offered or is past the offset offered"
+                    ),
+                });
+            }
+        }
+        if let Some(Opened::Sink { assignment, .. }) = &mut self.opened {
+            for (topic, partition, offset) in &safe {
+                if let Some(a) = assignment
                     .iter_mut()
                     .find(|(t, p, _)| t == topic && p == partition)
                 {
-                    Some(a) => a.2 = *offset,
-                    None => assigned.push((topic.clone(), *partition, *offset)),
+                    a.2 = *offset;
                 }
             }
         }
-        Ok(())
+        Ok(safe)
     }
 
     /// Fails unless this is a `kind` connector whose task is open: a data call on a task that
@@ -204,16 +301,19 @@ impl Instance {
         let Some(opened) = &self.opened else {
             return Ok(());
         };
-        let entries = wit_entries(&self.entries);
         let r = match (opened, &live.world) {
             (Opened::Source(committed), World::Source(s)) => s.weft_plugin_source().call_open(
                 &mut live.store,
-                &entries,
+                &wit_entries(&self.entries),
                 &wit_positions(committed),
             ),
-            (Opened::Sink(assigned), World::Sink(s)) => {
-                s.weft_plugin_sink()
-                    .call_open(&mut live.store, &entries, &wit_offsets(assigned))
+            (Opened::Sink { config, assignment }, World::Sink(s)) => {
+                let sink = s.weft_plugin_sink();
+                match sink.call_open(&mut live.store, &wit_entries(config)) {
+                    Ok(Ok(())) if assignment.is_empty() => Ok(Ok(())),
+                    Ok(Ok(())) => sink.call_assign(&mut live.store, &wit_offsets(assignment)),
+                    other => other,
+                }
             }
             _ => return Err(self.wrong_kind(self.plugin.kind)),
         };
@@ -235,6 +335,9 @@ impl Instance {
 pub(super) enum Opened {
     /// Source partitions and positions.
     Source(Vec<SourcePosition>),
-    /// Topic partitions and offsets.
-    Sink(Vec<(String, i32, i64)>),
+    /// The task config and the current assignment at the offsets `pre-commit` returned last.
+    Sink {
+        config: Vec<(String, String)>,
+        assignment: Vec<(String, i32, i64)>,
+    },
 }

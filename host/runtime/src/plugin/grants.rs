@@ -55,4 +55,5 @@ pub(super) fn is_known_import(name: &str) -> bool {
     name.starts_with("wasi:")
         || name.starts_with("weft:plugin/host@")
         || name.starts_with("weft:plugin/types@")
+        || name.starts_with("weft:plugin/task-context@")
 }

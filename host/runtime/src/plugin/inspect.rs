@@ -8,7 +8,7 @@ use super::grants::{is_known_import, CAPABILITIES};
 use super::store::{classify, new_store};
 use super::world::{plugin_iface, Pre, World};
 use super::{ConfigDef, Metadata, PluginKind, PluginSource, ALL_KINDS};
-use crate::bindings::types;
+use crate::bindings::{types, CONTRACT_VERSION};
 use crate::config::{Grants, Sandbox};
 use crate::engine::Runtime;
 use crate::error::{Result, RuntimeError};
@@ -40,11 +40,23 @@ impl LoadedPlugin {
         let ty = component.component_type();
         let imports: Vec<String> = ty.imports(&engine).map(|(n, _)| n.to_string()).collect();
         let exports: Vec<String> = ty.exports(&engine).map(|(n, _)| n.to_string()).collect();
-        if !exports.iter().any(|e| e.starts_with("weft:plugin/plugin@")) {
+        let Some(found) = exports
+            .iter()
+            .find_map(|e| e.strip_prefix("weft:plugin/plugin@"))
+        else {
             return Err(RuntimeError::NotAPlugin {
                 plugin: label,
                 reason: "it does not export `weft:plugin/plugin` (build it with weft-plugin-sdk)"
                     .into(),
+            });
+        };
+        // Before anything else: another contract's exports would fail to link with a less
+        // helpful error, or worse, link and mean something else.
+        if !compatible(found, CONTRACT_VERSION) {
+            return Err(RuntimeError::ContractVersion {
+                plugin: label,
+                found: found.to_string(),
+                supported: supported_range(CONTRACT_VERSION),
             });
         }
         let kinds: Vec<PluginKind> = ALL_KINDS
@@ -195,6 +207,7 @@ pub(super) fn describe(
         &Grants::default(),
         &sandbox,
         Metrics::default(),
+        Default::default(),
     )?;
     let fail = |store: &Store<HostState>, e| classify(label, &sandbox, store.data(), e);
     let pre = linker
@@ -224,6 +237,7 @@ fn metadata_from_wit(m: types::Metadata) -> Metadata {
             types::PluginKind::Serializer => PluginKind::Serializer,
             types::PluginKind::Interceptor => PluginKind::Interceptor,
             types::PluginKind::Transform => PluginKind::Transform,
+            types::PluginKind::Converter => PluginKind::Converter,
             types::PluginKind::SourceConnector => PluginKind::SourceConnector,
             types::PluginKind::SinkConnector => PluginKind::SinkConnector,
         },
@@ -245,8 +259,44 @@ fn metadata_from_wit(m: types::Metadata) -> Metadata {
                 default: d.default_value,
                 required: d.required,
                 doc: d.documentation,
+                importance: match d.importance {
+                    types::Importance::High => "HIGH",
+                    types::Importance::Medium => "MEDIUM",
+                    types::Importance::Low => "LOW",
+                },
+                group: d.group,
+                order_in_group: d.order_in_group,
+                display_name: d.display_name,
+                recommended_values: d.recommended_values,
             })
             .collect(),
+    }
+}
+
+/// `major.minor` of a version, `None` if it is not `a.b[.c...]`.
+fn major_minor(v: &str) -> Option<(u64, u64)> {
+    let mut parts = v.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Semver compatibility as the component model links it: same major, or for 0.x the same
+/// minor (0.2.0 and 0.2.5 are compatible, 0.1.0 and 0.2.0 are not).
+fn compatible(found: &str, ours: &str) -> bool {
+    match (major_minor(found), major_minor(ours)) {
+        (Some((0, a)), Some((0, b))) => a == b,
+        (Some((a, _)), Some((b, _))) => a == b,
+        _ => false,
+    }
+}
+
+/// How the versions this host accepts are written in errors: `0.2.x`, or `1.x`.
+fn supported_range(ours: &str) -> String {
+    match major_minor(ours) {
+        Some((0, minor)) => format!("0.{minor}.x"),
+        Some((major, _)) => format!("{major}.x"),
+        None => ours.to_string(),
     }
 }
 
@@ -257,5 +307,23 @@ impl std::fmt::Debug for LoadedPlugin {
             .field("kind", &self.kind)
             .field("source", &self.source)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_versions_are_compatible_within_a_major() {
+        assert!(compatible("0.2.0", "0.2.0"));
+        assert!(compatible("0.2.7", "0.2.0"));
+        assert!(!compatible("0.1.0", "0.2.0"));
+        assert!(!compatible("0.3.0", "0.2.0"));
+        assert!(compatible("1.4.0", "1.0.0"));
+        assert!(!compatible("2.0.0", "1.0.0"));
+        assert!(!compatible("garbage", "0.2.0"));
+        assert_eq!(supported_range("0.2.0"), "0.2.x");
+        assert_eq!(supported_range("1.3.0"), "1.x");
     }
 }

@@ -2,12 +2,15 @@
 //! deadline, and drop the store on failure so the next call starts a fresh, configured one.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::Store;
 use weft_batch::Record;
 
 use super::connector::Opened;
+use super::data::InstanceStats;
 use super::store::{arm, classify, new_store};
+use super::task::{PositionReader, TaskLink, TaskRequest};
 use super::wit::{plugin_error, wit_entries};
 use super::world::{plugin_iface, World};
 use super::{ConfigIssue, LoadedPlugin, PluginKind};
@@ -31,6 +34,8 @@ impl LoadedPlugin {
             live: None,
             restarts: 0,
             opened: None,
+            task: Arc::default(),
+            stats: InstanceStats::default(),
         };
         inst.ensure_live()?;
         Ok(inst)
@@ -59,6 +64,10 @@ pub struct Instance {
     pub(super) restarts: u64,
     /// A connector task's open state: set by a successful `open`, advanced by commits.
     pub(super) opened: Option<Opened>,
+    /// Task-context requests and the stored-positions reader, shared with the live store.
+    pub(super) task: Arc<TaskLink>,
+    /// Calls, time and records so far (memory and restarts are filled in by `stats`).
+    pub(super) stats: InstanceStats,
 }
 
 impl std::fmt::Debug for Instance {
@@ -87,6 +96,29 @@ impl Instance {
         self.restarts
     }
 
+    /// Calls, time inside the component, records, memory in use and restarts, for a worker's
+    /// status (kept across restarts of the instance).
+    pub fn stats(&self) -> InstanceStats {
+        InstanceStats {
+            memory_bytes: self.memory_bytes(),
+            restarts: self.restarts,
+            ..self.stats
+        }
+    }
+
+    /// The `task-context` requests the plugin made since the last call of this, in order
+    /// (at most 1024 are kept between drains; the worker drains after every call).
+    pub fn take_task_requests(&mut self) -> Vec<TaskRequest> {
+        self.task.take()
+    }
+
+    /// Installs what answers the plugin's `stored-positions` (without one it finds nothing).
+    pub fn set_position_reader(&mut self, reader: PositionReader) {
+        if let Ok(mut r) = self.task.reader.lock() {
+            *r = Some(reader);
+        }
+    }
+
     /// Bytes of linear memory the live instance holds, all its memories together (0 if none
     /// is live): what the memory cap is checked against.
     pub fn memory_bytes(&self) -> usize {
@@ -112,6 +144,7 @@ impl Instance {
                 &self.grants,
                 &self.sandbox,
                 self.metrics.clone(),
+                self.task.clone(),
             )?;
             let world = match pre.instantiate(&mut store) {
                 Ok(w) => w,
@@ -156,15 +189,27 @@ impl Instance {
         let id = self.id.clone();
         let live = self.ensure_live()?;
         arm(&mut live.store, &runtime, &sandbox);
-        match f(&mut live.store, &live.world) {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                let err = classify(&id, &sandbox, live.store.data(), e);
-                self.live = None;
-                self.restarts += 1;
-                Err(err)
-            }
+        let started = Instant::now();
+        let r = f(&mut live.store, &live.world);
+        let inside = started
+            .elapsed()
+            .saturating_sub(live.store.data().host_wait);
+        let r = r.map_err(|e| classify(&id, &sandbox, live.store.data(), e));
+        self.stats.calls += 1;
+        self.stats.wasm_nanos = self
+            .stats
+            .wasm_nanos
+            .saturating_add(u64::try_from(inside.as_nanos()).unwrap_or(u64::MAX));
+        if r.is_err() {
+            self.live = None;
+            self.restarts += 1;
         }
+        r
+    }
+
+    /// Counts records handed to or returned by a data call.
+    pub(super) fn count_records(&mut self, n: usize) {
+        self.stats.records = self.stats.records.saturating_add(n as u64);
     }
 
     pub(super) fn wrong_kind(&self, expected: PluginKind) -> RuntimeError {

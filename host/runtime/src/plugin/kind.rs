@@ -13,6 +13,8 @@ pub enum PluginKind {
     Interceptor,
     /// Exports `weft:plugin/record-transform`.
     Transform,
+    /// Exports `weft:plugin/convert`.
+    Converter,
     /// Exports `weft:plugin/source`.
     SourceConnector,
     /// Exports `weft:plugin/sink`.
@@ -27,6 +29,7 @@ impl PluginKind {
             PluginKind::Serializer => "serializer",
             PluginKind::Interceptor => "interceptor",
             PluginKind::Transform => "transform",
+            PluginKind::Converter => "converter",
             PluginKind::SourceConnector => "source-connector",
             PluginKind::SinkConnector => "sink-connector",
         }
@@ -43,6 +46,7 @@ impl PluginKind {
             PluginKind::Serializer => "weft:plugin/serde@",
             PluginKind::Interceptor => "weft:plugin/intercept@",
             PluginKind::Transform => "weft:plugin/record-transform@",
+            PluginKind::Converter => "weft:plugin/convert@",
             PluginKind::SourceConnector => "weft:plugin/source@",
             PluginKind::SinkConnector => "weft:plugin/sink@",
         }
@@ -50,11 +54,12 @@ impl PluginKind {
 }
 
 /// Every kind, in WIT order.
-pub const ALL_KINDS: [PluginKind; 6] = [
+pub const ALL_KINDS: [PluginKind; 7] = [
     PluginKind::Partitioner,
     PluginKind::Serializer,
     PluginKind::Interceptor,
     PluginKind::Transform,
+    PluginKind::Converter,
     PluginKind::SourceConnector,
     PluginKind::SinkConnector,
 ];
@@ -94,6 +99,16 @@ pub struct ConfigDef {
     pub required: bool,
     /// Documentation.
     pub doc: String,
+    /// `HIGH`, `MEDIUM` or `LOW`, as Connect writes Kafka's ConfigDef.Importance.
+    pub importance: &'static str,
+    /// The group the key is shown under, if any.
+    pub group: Option<String>,
+    /// Position within the group; -1 when not ordered.
+    pub order_in_group: i32,
+    /// Human-readable name; `None` means the key itself.
+    pub display_name: Option<String>,
+    /// Values a UI should offer; empty when open-ended.
+    pub recommended_values: Vec<String>,
 }
 
 /// A plugin's self-description (its `describe` export).

@@ -3,13 +3,16 @@
 
 use std::sync::Arc;
 
-use wasmtime::Store;
+use std::time::Instant;
+
+use wasmtime::{Store, UpdateDeadline};
 
 use crate::config::{Grants, Sandbox, KEY_MEMORY};
 use crate::engine::Runtime;
 use crate::error::{Result, RuntimeError};
 use crate::host::{HostState, Metrics};
 use crate::limits::{count_limit, Limit};
+use crate::plugin::task::TaskLink;
 
 /// A store for one instance of `plugin`: its grants, the sandbox's limits and a deadline armed.
 pub(super) fn new_store(
@@ -18,6 +21,7 @@ pub(super) fn new_store(
     grants: &Grants,
     sandbox: &Sandbox,
     metrics: Metrics,
+    task: Arc<TaskLink>,
 ) -> Result<Store<HostState>> {
     let state = HostState::new(
         Arc::from(plugin),
@@ -25,6 +29,7 @@ pub(super) fn new_store(
         sandbox,
         runtime.inner.log.clone(),
         metrics,
+        task,
     )
     .map_err(|message| RuntimeError::Instantiate {
         plugin: plugin.to_string(),
@@ -36,18 +41,37 @@ pub(super) fn new_store(
     // A call from the guest into the host may make the host allocate this much (the strings and
     // lists it passes); more than the guest's own memory cap is never needed.
     store.set_hostcall_fuel(sandbox.memory_bytes);
-    store.epoch_deadline_trap();
+    // When the deadline fires, time the call spent in host waits is given back: the deadline
+    // is on time inside the component (see `HostState::wait`).
+    let tick = runtime.inner.tick;
+    store.epoch_deadline_callback(move |ctx| {
+        let state = ctx.data();
+        let used = state.time_in_component();
+        if used >= state.call_timeout {
+            return Err(wasmtime::Trap::Interrupt.into());
+        }
+        Ok(UpdateDeadline::Continue(ticks_for(
+            state.call_timeout - used,
+            tick,
+        )))
+    });
     arm(&mut store, runtime, sandbox);
     Ok(store)
 }
 
-/// Sets the deadline (and fuel) for the next call.
-pub(super) fn arm(store: &mut Store<HostState>, runtime: &Runtime, sandbox: &Sandbox) {
-    let tick = runtime.inner.tick.as_nanos().max(1);
+/// Epochs to wait for `d` to pass.
+fn ticks_for(d: std::time::Duration, tick: std::time::Duration) -> u64 {
     // +1: the current epoch may be about to end, so a deadline of n ticks can fire early by
     // up to one tick; rounding up keeps the promise "at least the configured timeout".
-    let ticks = sandbox.call_timeout.as_nanos().div_ceil(tick) as u64 + 1;
-    store.set_epoch_deadline(ticks);
+    d.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64 + 1
+}
+
+/// Sets the deadline (and fuel) for the next call.
+pub(super) fn arm(store: &mut Store<HostState>, runtime: &Runtime, sandbox: &Sandbox) {
+    store.set_epoch_deadline(ticks_for(sandbox.call_timeout, runtime.inner.tick));
+    let state = store.data_mut();
+    state.call_started = Instant::now();
+    state.host_wait = std::time::Duration::ZERO;
     if runtime.inner.fuel {
         // Ignoring the error is right: it only fails when fuel is disabled, checked above.
         let _ = store.set_fuel(sandbox.fuel.unwrap_or(u64::MAX));
@@ -120,7 +144,15 @@ mod tests {
             memory_bytes: 3 << 20,
             ..Sandbox::default()
         };
-        let store = new_store(&rt, "t", &Grants::default(), &sandbox, Metrics::default()).unwrap();
+        let store = new_store(
+            &rt,
+            "t",
+            &Grants::default(),
+            &sandbox,
+            Metrics::default(),
+            Arc::default(),
+        )
+        .unwrap();
         assert_eq!(store.hostcall_fuel(), 3 << 20);
     }
 }

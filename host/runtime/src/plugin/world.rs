@@ -15,6 +15,7 @@ pub(super) enum Pre {
     Serializer(bindings::serializer::SerializerPre<HostState>),
     Interceptor(bindings::interceptor::InterceptorPre<HostState>),
     Transform(bindings::transform::TransformPre<HostState>),
+    Converter(bindings::converter::ConverterPre<HostState>),
     Source(bindings::source::SourceConnectorPre<HostState>),
     Sink(bindings::sink::SinkConnectorPre<HostState>),
 }
@@ -32,6 +33,7 @@ impl Pre {
                 Pre::Interceptor(bindings::interceptor::InterceptorPre::new(pre)?)
             }
             PluginKind::Transform => Pre::Transform(bindings::transform::TransformPre::new(pre)?),
+            PluginKind::Converter => Pre::Converter(bindings::converter::ConverterPre::new(pre)?),
             PluginKind::SourceConnector => {
                 Pre::Source(bindings::source::SourceConnectorPre::new(pre)?)
             }
@@ -45,6 +47,7 @@ impl Pre {
             Pre::Serializer(p) => World::Serializer(p.instantiate(store)?),
             Pre::Interceptor(p) => World::Interceptor(p.instantiate(store)?),
             Pre::Transform(p) => World::Transform(p.instantiate(store)?),
+            Pre::Converter(p) => World::Converter(p.instantiate(store)?),
             Pre::Source(p) => World::Source(p.instantiate(store)?),
             Pre::Sink(p) => World::Sink(p.instantiate(store)?),
         })
@@ -57,6 +60,7 @@ pub(super) enum World {
     Serializer(bindings::serializer::Serializer),
     Interceptor(bindings::interceptor::Interceptor),
     Transform(bindings::transform::Transform),
+    Converter(bindings::converter::Converter),
     Source(bindings::source::SourceConnector),
     Sink(bindings::sink::SinkConnector),
 }
@@ -78,6 +82,10 @@ macro_rules! plugin_iface {
                 $call
             }
             World::Transform(w) => {
+                let $p = w.weft_plugin_plugin();
+                $call
+            }
+            World::Converter(w) => {
                 let $p = w.weft_plugin_plugin();
                 $call
             }

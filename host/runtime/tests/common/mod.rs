@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use weft_runtime::{LogLevel, Runtime, RuntimeOptions};
+use weft_runtime::{Instance, LogLevel, Runtime, RuntimeError, RuntimeOptions, Schemas};
 
 /// Builds the guest fixtures for wasm32-wasip2 (once per process) and returns the .wasm
 /// directory: tests/plugins (shared with the benchmarks) and host/runtime/tests/guests (this
@@ -98,4 +98,22 @@ pub fn values(records: &[weft_runtime::Record]) -> Vec<String> {
                 .unwrap_or_else(|| "<null>".into())
         })
         .collect()
+}
+
+/// Runs a transform on schemaless records; a record that failed on its own becomes the error,
+/// as in a pipeline without a dead-letter queue.
+pub fn transform(
+    inst: &mut Instance,
+    records: &[weft_runtime::Record],
+) -> Result<Vec<weft_runtime::Record>, RuntimeError> {
+    let out = inst.transform(records, &Schemas::default())?;
+    match out.failures.into_iter().next() {
+        Some(f) => Err(RuntimeError::RecordFailed {
+            plugin: inst.plugin().id(),
+            index: f.index,
+            retriable: f.retriable,
+            message: f.message,
+        }),
+        None => Ok(out.records),
+    }
 }

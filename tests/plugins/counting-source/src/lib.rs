@@ -44,20 +44,22 @@ impl SourceConnector for CountingSource {
         Ok(())
     }
 
-    fn poll(&mut self) -> Result<(Vec<Record<'static>>, Vec<SourcePosition>)> {
-        let mut out = Vec::new();
+    fn poll(&mut self) -> Result<Polled> {
+        // Each record reaches its own position, so a partial failure can be attributed.
+        let mut out = Polled::new().with_schemas(Schemas {
+            key: None,
+            value: Some(schema::STRING.into()),
+        });
         for _ in 0..self.per_poll {
-            out.push(Record::new(
-                self.topic.clone(),
-                self.next.to_string().into_bytes(),
-            ));
+            let record = Record::new(self.topic.clone(), self.next.to_string().into_bytes());
+            let pos = SourcePosition {
+                partition: "counter".into(),
+                position: self.next.to_string(),
+            };
+            out.push_at(record, pos);
             self.next += 1;
         }
-        let pos = SourcePosition {
-            partition: "counter".into(),
-            position: (self.next - 1).to_string(),
-        };
-        Ok((out, vec![pos]))
+        Ok(out)
     }
 }
 

@@ -19,16 +19,23 @@ impl Plugin for LoggingSink {
 }
 
 impl SinkConnector for LoggingSink {
-    fn open(&mut self, _config: &Config, assigned: Vec<TopicPartitionOffset>) -> Result<()> {
+    fn open(&mut self, _config: &Config) -> Result<()> {
+        Ok(())
+    }
+
+    fn assign(&mut self, assigned: &[TopicPartitionOffset]) -> Result<()> {
         log::info(&format!("assigned {}", assigned.len()));
         Ok(())
     }
 
-    fn put(&mut self, records: &[Record<'_>]) -> Result<()> {
+    fn put(&mut self, records: &[Record<'_>], schemas: &Schemas) -> Result<Vec<RecordFailure>> {
+        if let Some(s) = &schemas.value {
+            log::info(&format!("value schema {s}"));
+        }
         for r in records {
             self.buffered.push(r.value_str().unwrap_or("?").to_string());
         }
-        Ok(())
+        Ok(Vec::new())
     }
 
     fn flush(&mut self, offsets: &[TopicPartitionOffset]) -> Result<()> {

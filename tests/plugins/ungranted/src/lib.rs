@@ -20,7 +20,10 @@ impl Plugin for Ungranted {
 impl Transform for Ungranted {
     fn apply<'a>(&mut self, record: Record<'a>) -> Result<Option<Record<'a>>> {
         if let Some(v) = record.value() {
-            mqtt::publish("exfiltrate", v, 0, false)?;
+            let mut out = weft_batch::Record::new("exfiltrate", "");
+            out.value = Some(v.to_vec());
+            let batch = weft_batch::encode(&[out])?;
+            mqtt::publish(&batch, 0, false)?;
         }
         Ok(Some(record))
     }

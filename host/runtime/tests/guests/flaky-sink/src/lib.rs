@@ -1,5 +1,7 @@
 //! Connector fixture: a sink that logs what it was opened with and what it flushes, traps on a
-//! record whose value is `boom`, and traps when opened at offset 666.
+//! record whose value is `boom`, and traps when assigned offset 666. A record valued `bad`
+//! fails on its own; `pause`, `resume`, `rewind`, `commit` and `reconfigure` make the matching
+//! task-context request.
 
 use weft_plugin_sdk::*;
 
@@ -22,8 +24,12 @@ impl Plugin for FlakySink {
 }
 
 impl SinkConnector for FlakySink {
-    fn open(&mut self, config: &Config, assigned: Vec<TopicPartitionOffset>) -> Result<()> {
+    fn open(&mut self, config: &Config) -> Result<()> {
         self.prefix = config.require("prefix")?.to_string();
+        Ok(())
+    }
+
+    fn assign(&mut self, assigned: &[TopicPartitionOffset]) -> Result<()> {
         if assigned.iter().any(|a| a.offset == 666) {
             panic!("cannot open at offset 666");
         }
@@ -39,14 +45,42 @@ impl SinkConnector for FlakySink {
         Ok(())
     }
 
-    fn put(&mut self, records: &[Record<'_>]) -> Result<()> {
-        for r in records {
-            if r.value() == Some(b"boom") {
-                panic!("record asked to explode");
+    fn revoke(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        let names: Vec<String> = partitions
+            .iter()
+            .map(|p| format!("{}-{}", p.topic, p.partition))
+            .collect();
+        log::info(&format!("revoked {}", names.join(",")));
+        Ok(())
+    }
+
+    fn put(&mut self, records: &[Record<'_>], _schemas: &Schemas) -> Result<Vec<RecordFailure>> {
+        let mut failures = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let tp = || TopicPartition {
+                topic: r.topic.to_string(),
+                partition: r.partition.unwrap_or(0),
+            };
+            match r.value() {
+                Some(b"boom") => panic!("record asked to explode"),
+                Some(b"bad") => {
+                    failures.push(RecordFailure::new(i, PluginError::fatal("bad record")));
+                    continue;
+                }
+                Some(b"pause") => task::pause(&[tp()]),
+                Some(b"resume") => task::resume(&[tp()]),
+                Some(b"rewind") => task::rewind(&[TopicPartitionOffset {
+                    topic: r.topic.to_string(),
+                    partition: r.partition.unwrap_or(0),
+                    offset: 3,
+                }]),
+                Some(b"commit") => task::request_commit(),
+                Some(b"reconfigure") => task::request_reconfiguration(),
+                _ => {}
             }
             self.buffered.push(r.value_str().unwrap_or("?").to_string());
         }
-        Ok(())
+        Ok(failures)
     }
 
     fn flush(&mut self, offsets: &[TopicPartitionOffset]) -> Result<()> {

@@ -1,5 +1,6 @@
 //! Connector fixture: a source that counts upward from its committed position, logs what it was
-//! opened with, and traps when told a position of the partition `explode` was committed.
+//! opened with, and traps when told a position of the partition `explode` was committed. With
+//! topic `probe`, a poll returns the worker's stored positions of `counter` and `other`.
 
 use weft_plugin_sdk::*;
 
@@ -33,8 +34,18 @@ impl SourceConnector for FlakySource {
         Ok(())
     }
 
-    fn poll(&mut self) -> Result<(Vec<Record<'static>>, Vec<SourcePosition>)> {
-        let mut out = Vec::new();
+    fn poll(&mut self) -> Result<Polled> {
+        let mut out = Polled::new();
+        if self.topic == "probe" {
+            // Asks the worker for its stored positions (Connect's OffsetStorageReader).
+            let stored = task::stored_positions(&["counter".to_string(), "other".to_string()]);
+            let text: Vec<String> = stored
+                .iter()
+                .map(|p| format!("{}={}", p.partition, p.position))
+                .collect();
+            out.push(Record::new("probe", text.join(",").into_bytes()));
+            return Ok(out);
+        }
         for _ in 0..3 {
             out.push(Record::new(
                 self.topic.clone(),
@@ -42,11 +53,11 @@ impl SourceConnector for FlakySource {
             ));
             self.next += 1;
         }
-        let pos = SourcePosition {
+        out.reached(SourcePosition {
             partition: "counter".into(),
             position: (self.next - 1).to_string(),
-        };
-        Ok((out, vec![pos]))
+        });
+        Ok(out)
     }
 
     fn commit(&mut self, positions: Vec<SourcePosition>) -> Result<()> {
