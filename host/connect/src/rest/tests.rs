@@ -639,7 +639,7 @@ async fn serve_binds_reports_addresses_and_shuts_down() {
     }
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let err = super::serve(Arc::new(MemHerder::default()), &[addr.clone()])
+    let err = super::serve(Arc::new(MemHerder::default()), std::slice::from_ref(&addr))
         .await
         .err()
         .unwrap();
