@@ -61,18 +61,39 @@ enum Command {
     Perf(commands::perf::PerfArgs),
     /// Create, build, test, inspect and list WebAssembly plugins.
     Plugin(commands::plugin::PluginArgs),
+    /// Run a standalone Connect worker, or manage connectors over a worker's REST API.
+    Connect(commands::connect::ConnectArgs),
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let base = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| tracing_subscriber::EnvFilter::try_new(v).is_ok())
+        .unwrap_or_else(|| "info".to_string());
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&base))
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
+    // The filter is reloadable so Connect's /admin/loggers can change levels at run time.
     match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.compact().init(),
+        LogFormat::Json => {
+            let b = builder.json().with_filter_reloading();
+            let h = b.reload_handle();
+            b.init();
+            commands::connect::TracingLevels::install(
+                base,
+                Box::new(move |f| h.reload(f).map_err(|e| e.to_string())),
+            );
+        }
+        LogFormat::Pretty => {
+            let b = builder.compact().with_filter_reloading();
+            let h = b.reload_handle();
+            b.init();
+            commands::connect::TracingLevels::install(
+                base,
+                Box::new(move |f| h.reload(f).map_err(|e| e.to_string())),
+            );
+        }
     }
 }
 
@@ -105,6 +126,7 @@ fn main() -> std::process::ExitCode {
         Command::DumpLog(a) => commands::dump_log::run(a),
         Command::Perf(a) => commands::perf::run(a),
         Command::Plugin(a) => commands::plugin::run(a),
+        Command::Connect(a) => commands::connect::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -19,4 +19,11 @@
 
 pub mod api;
 pub mod config;
+pub mod errors;
+pub mod herder;
 pub mod model;
+pub mod offsets;
+pub mod rest;
+pub mod standalone;
+pub mod task;
+pub mod worker;

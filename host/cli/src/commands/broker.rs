@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use weft_broker::{Broker, BrokerConfig};
+use weft_connect::standalone::{EmbeddedOptions, EmbeddedWorker};
 
 use crate::client::parse_kv;
 
@@ -25,6 +26,17 @@ pub struct BrokerArgs {
     /// Shorthand for `--override log.dirs=...`.
     #[arg(long)]
     pub log_dirs: Option<String>,
+    /// `weft up` only: do not run the Connect worker beside the broker.
+    #[arg(long)]
+    pub no_connect: bool,
+    /// `weft up` only: the Connect REST API's address [default: http://0.0.0.0:8083; if that
+    /// port is taken the worker runs without its REST API].
+    #[arg(long, value_name = "URL")]
+    pub connect_listener: Option<String>,
+    /// `weft up` only: a directory of connector files (.properties, .toml, .yaml, .json) the
+    /// Connect worker creates at start.
+    #[arg(long, value_name = "DIR")]
+    pub connectors: Option<PathBuf>,
 }
 
 pub fn run(args: BrokerArgs, explicit: bool) -> anyhow::Result<()> {
@@ -43,6 +55,8 @@ pub fn run(args: BrokerArgs, explicit: bool) -> anyhow::Result<()> {
         overrides.push(("log.dirs".into(), d));
     }
     let config = BrokerConfig::load(file.as_deref(), &overrides).context("configuration")?;
+    let run_connect = !explicit && !args.no_connect;
+    let data_dir = config.log_dirs.first().cloned();
     for (k, source) in &config.unknown_keys {
         tracing::warn!(key = %k, %source, "unknown config key ignored");
     }
@@ -60,11 +74,45 @@ pub fn run(args: BrokerArgs, explicit: bool) -> anyhow::Result<()> {
         for (name, addr) in &running.bound {
             eprintln!("weft: broker listening on {name}://{addr}");
         }
+        let connect = match (run_connect, data_dir, running.bound.first()) {
+            (true, Some(data_dir), Some((_, addr))) => {
+                let opts = EmbeddedOptions {
+                    data_dir,
+                    bootstrap: client_address(*addr),
+                    listener_required: args.connect_listener.is_some(),
+                    listener: args
+                        .connect_listener
+                        .clone()
+                        .unwrap_or_else(|| "http://0.0.0.0:8083".into()),
+                    connectors_dir: args.connectors.clone(),
+                };
+                Some(
+                    EmbeddedWorker::start(opts)
+                        .await
+                        .context("starting the Connect worker")?,
+                )
+            }
+            _ => None,
+        };
         wait_for_signal().await;
         tracing::info!("shutting down");
+        // Tasks commit what the broker acknowledged before the broker goes away.
+        if let Some(c) = connect {
+            c.shutdown().await;
+        }
         running.shutdown().await;
         Ok(())
     })
+}
+
+/// The address a client on this machine reaches a listener at (a wildcard bind is reached
+/// through loopback).
+fn client_address(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
 }
 
 async fn wait_for_signal() {

@@ -1,6 +1,7 @@
 //! One module per `weft` subcommand.
 
 pub mod broker;
+pub mod connect;
 pub mod consume;
 pub mod dump_log;
 pub mod groups;

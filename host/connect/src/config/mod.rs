@@ -9,6 +9,19 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod aliases;
+pub mod connector;
+pub mod defs;
+pub mod error;
+pub mod files;
+pub mod properties;
+pub mod worker;
+
+pub use aliases::PASSTHROUGH_HEADER_CONVERTER;
+pub use defs::{connector_config_defs, validate_connector_config};
+pub use error::{ConfigError, KeyError};
+pub use files::{read_config_file, ConfigFile, ConfigFileError, Format};
+
 /// A component reference and the config it is given: a built-in name (`json`,
 /// `insert-field`), `name@version`, or a `.wasm` path, as the runtime's registry resolves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +155,9 @@ pub struct WorkerConfig {
     pub key_converter: PluginRef,
     /// `value.converter`.
     pub value_converter: PluginRef,
-    /// `header.converter`.
+    /// `header.converter` ([`PASSTHROUGH_HEADER_CONVERTER`] for Connect's
+    /// `SimpleHeaderConverter`, `StringConverter` and `ByteArrayConverter`: header bytes pass
+    /// through unchanged).
     pub header_converter: PluginRef,
     /// `offset.storage.file.filename`.
     pub offset_file: PathBuf,
@@ -167,8 +182,14 @@ pub struct WorkerConfig {
     /// Where REST-created connectors are persisted in standalone mode (Weft's addition:
     /// `weft.connect.state.dir`, default beside the offsets file).
     pub state_dir: PathBuf,
+    /// The directory relative paths were resolved against (the process's working directory
+    /// for a worker file), and that the file connectors' `file` is resolved against.
+    pub work_dir: PathBuf,
     /// Keys that were not recognised (reported at start-up, not fatal).
     pub unknown_keys: Vec<String>,
     /// Notes for the log (a `plugin.path` jar that was ignored, ...).
     pub notes: Vec<String>,
 }
+
+#[cfg(test)]
+mod quickstart_tests;

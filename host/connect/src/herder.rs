@@ -1,0 +1,986 @@
+//! The standalone herder: the one place that decides what runs. It keeps every connector's
+//! config and target state (persisted under the worker's state dir, so connectors created over
+//! REST come back after a restart), computes task configs through the connector's component,
+//! starts and stops task threads, and answers the REST API ([`Herder`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use weft_runtime::{PluginKind, Registry};
+
+use crate::api::{Herder, HerderError, HerderResult, RestartOutcome};
+use crate::config::{self, ConnectorSpec, WorkerConfig};
+use crate::errors::TaskFailure;
+use crate::model::{
+    ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigMap, ConfigValueInfo, ConnectorInfo,
+    ConnectorOffsets, ConnectorState, ConnectorStatus, ConnectorType, PluginDescription,
+    ServerInfo, State, TargetState, TaskId, TaskInfo, TaskStatus,
+};
+use crate::offsets::{self, FileStore};
+use crate::task::clients::{client_config, ClientKind};
+use crate::task::component::instantiate;
+use crate::task::{Target, TaskControl, TaskEnv};
+use crate::worker::{self, TaskHandle};
+
+/// Why the herder could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HerderStartError {
+    #[error(transparent)]
+    Offsets(#[from] offsets::OffsetError),
+    #[error("connector state {path}: {message}")]
+    State { path: String, message: String },
+}
+
+/// One connector as the herder keeps it.
+struct Conn {
+    config: ConfigMap,
+    spec: Option<Arc<ConnectorSpec>>,
+    target: TargetState,
+    kind: ConnectorType,
+    /// Why the connector itself (not a task) failed.
+    failure: Option<TaskFailure>,
+    restarting: bool,
+    task_configs: Vec<Vec<(String, String)>>,
+    tasks: Vec<TaskHandle>,
+    active_topics: Arc<Mutex<BTreeSet<String>>>,
+}
+
+/// The persisted form of the connectors.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StoredConnectors {
+    connectors: BTreeMap<String, StoredConnector>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredConnector {
+    config: ConfigMap,
+    target: TargetState,
+}
+
+/// The standalone herder.
+pub struct StandaloneHerder {
+    worker: Arc<WorkerConfig>,
+    registry: Arc<Registry>,
+    store: Arc<FileStore>,
+    worker_id: Mutex<String>,
+    cluster_id: Mutex<Option<String>>,
+    sandbox_defaults: Vec<(String, String)>,
+    conns: Mutex<BTreeMap<String, Conn>>,
+    state_file: PathBuf,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn not_found(name: &str) -> HerderError {
+    HerderError::NotFound(format!("Connector {name} not found"))
+}
+
+impl StandaloneHerder {
+    /// A herder for `worker` with the position store opened and no connectors yet; call
+    /// [`StandaloneHerder::restore`] to start the ones an earlier run persisted.
+    pub fn new(
+        worker: WorkerConfig,
+        registry: Arc<Registry>,
+    ) -> Result<Arc<StandaloneHerder>, HerderStartError> {
+        let store = Arc::new(FileStore::open(&worker.offset_file)?);
+        let state_file = worker.state_dir.join("connectors.json");
+        let sandbox_defaults = worker
+            .sandbox
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let worker_id = worker
+            .rest_listeners
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "standalone".into());
+        let herder = Arc::new(StandaloneHerder {
+            worker: Arc::new(worker),
+            registry,
+            store,
+            worker_id: Mutex::new(worker_id),
+            cluster_id: Mutex::new(None),
+            sandbox_defaults,
+            conns: Mutex::new(BTreeMap::new()),
+            state_file,
+        });
+        // Fail now on an unreadable state file rather than forget the connectors in it.
+        herder.load_state()?;
+        Ok(herder)
+    }
+
+    /// Starts the connectors persisted by an earlier run, in their last target state.
+    pub fn restore(&self) {
+        let stored = match self.load_state() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the persisted connectors");
+                return;
+            }
+        };
+        for (name, s) in stored.connectors {
+            if let Err(e) = self.put_connector_config(&name, s.config, Some(s.target), true) {
+                tracing::error!(connector = %name, error = %e, "a persisted connector could not be started again");
+            }
+        }
+    }
+
+    /// The id `/status` reports (the REST address once bound).
+    pub fn set_worker_id(&self, id: String) {
+        *lock(&self.worker_id) = id;
+    }
+
+    fn worker_id(&self) -> String {
+        lock(&self.worker_id).clone()
+    }
+
+    /// The worker's config.
+    pub fn worker_config(&self) -> &WorkerConfig {
+        &self.worker
+    }
+
+    fn load_state(&self) -> Result<StoredConnectors, HerderStartError> {
+        let err = |m: String| HerderStartError::State {
+            path: self.state_file.display().to_string(),
+            message: m,
+        };
+        match std::fs::read(&self.state_file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StoredConnectors::default()),
+            Err(e) => Err(err(e.to_string())),
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| err(e.to_string())),
+        }
+    }
+
+    fn persist(&self, conns: &BTreeMap<String, Conn>) {
+        let stored = StoredConnectors {
+            connectors: conns
+                .iter()
+                .map(|(n, c)| {
+                    (
+                        n.clone(),
+                        StoredConnector {
+                            config: c.config.clone(),
+                            target: c.target,
+                        },
+                    )
+                })
+                .collect(),
+        };
+        let write = || -> Result<(), String> {
+            std::fs::create_dir_all(&self.worker.state_dir).map_err(|e| e.to_string())?;
+            let bytes = serde_json::to_vec_pretty(&stored).map_err(|e| e.to_string())?;
+            weft_log::write_atomically(&self.state_file, &bytes).map_err(|e| e.to_string())
+        };
+        if let Err(e) = write() {
+            tracing::error!(path = %self.state_file.display(), error = %e, "cannot persist the connectors");
+        }
+    }
+
+    /// The connector's kind: from its component when it loads, else from the built-in's name.
+    fn kind_of(&self, config: &ConfigMap) -> ConnectorType {
+        let Some(class) = config.get("connector.class") else {
+            return ConnectorType::Unknown;
+        };
+        let Ok(plugin) = config::aliases::connector_plugin(class) else {
+            return ConnectorType::Unknown;
+        };
+        if let Some(sink) = config::aliases::builtin_is_sink(&plugin) {
+            return if sink {
+                ConnectorType::Sink
+            } else {
+                ConnectorType::Source
+            };
+        }
+        match self.registry.resolve(&plugin).map(|p| p.kind()) {
+            Ok(PluginKind::SinkConnector) => ConnectorType::Sink,
+            Ok(PluginKind::SourceConnector) => ConnectorType::Source,
+            _ => ConnectorType::Unknown,
+        }
+    }
+
+    /// Connect's checks plus the component's own `validate`, merged.
+    fn validate_config(&self, config: &ConfigMap) -> (ConfigInfos, ConnectorType) {
+        let kind = self.kind_of(config);
+        let mut infos = config::validate_connector_config(config, &self.worker, kind);
+        if let Some(class) = config.get("connector.class") {
+            if let Ok(plugin) = config::aliases::connector_plugin(class) {
+                self.merge_plugin_validation(&plugin, config, &mut infos);
+            }
+        }
+        (infos, kind)
+    }
+
+    fn merge_plugin_validation(&self, plugin: &str, config: &ConfigMap, infos: &mut ConfigInfos) {
+        let loaded = match self.registry.resolve(plugin) {
+            Ok(p) => p,
+            Err(e) => {
+                add_error(infos, "connector.class", &e.to_string());
+                return;
+            }
+        };
+        let entries: Vec<(String, String)> = config
+            .iter()
+            .filter(|(k, _)| !config::connector::is_connect_key(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // Keys the component defines are listed with their definitions.
+        for d in &loaded.metadata().config {
+            if infos.configs.iter().any(|c| c.definition.name == d.name) {
+                continue;
+            }
+            let def = key_info(d, infos.configs.len() as i32);
+            if let Some(g) = &def.group {
+                if !infos.groups.contains(g) {
+                    infos.groups.push(g.clone());
+                }
+            }
+            infos.configs.push(ConfigInfo {
+                value: ConfigValueInfo {
+                    name: d.name.clone(),
+                    value: config.get(&d.name).cloned().or_else(|| d.default.clone()),
+                    recommended_values: d.recommended_values.clone(),
+                    errors: Vec::new(),
+                    visible: true,
+                },
+                definition: def,
+            });
+        }
+        let r = instantiate(
+            &self.registry,
+            &config::PluginRef {
+                plugin: plugin.to_string(),
+                config: Vec::new(),
+            },
+            &self.sandbox_defaults,
+            &[],
+        )
+        .and_then(|mut c| {
+            let issues = c.validate(&entries);
+            c.close();
+            issues
+        });
+        match r {
+            Ok(issues) => {
+                for (k, m) in issues {
+                    add_error(infos, &k, &m);
+                }
+            }
+            Err(e) => add_error(infos, "connector.class", &e.to_string()),
+        }
+    }
+
+    /// Starts a connector that is in the map: task configs from its component, then its
+    /// tasks (none when STOPPED).
+    fn start_connector(&self, name: &str, conn: &mut Conn) {
+        conn.failure = None;
+        conn.restarting = false;
+        let Some(spec) = conn.spec.clone() else {
+            return;
+        };
+        if conn.target == TargetState::Stopped {
+            return;
+        }
+        let configs = match self.task_configs_of(&spec) {
+            Ok(c) => c,
+            Err(f) => {
+                tracing::error!(connector = %name, error = %f.message, "connector failed");
+                conn.failure = Some(f);
+                return;
+            }
+        };
+        conn.task_configs = configs;
+        self.start_tasks(conn, None);
+    }
+
+    fn task_configs_of(
+        &self,
+        spec: &ConnectorSpec,
+    ) -> Result<Vec<Vec<(String, String)>>, TaskFailure> {
+        let label = &spec.connector.plugin;
+        let mut comp = instantiate(&self.registry, &spec.connector, &self.sandbox_defaults, &[])
+            .map_err(|e| TaskFailure::from_runtime(None, label, &e))?;
+        let entries: Vec<(String, String)> = spec.connector.config.clone();
+        let r = comp.task_configs(&entries, spec.tasks_max.max(1));
+        comp.close();
+        let configs = r.map_err(|e| TaskFailure::from_runtime(None, label, &e))?;
+        if configs.len() > spec.tasks_max.max(1) as usize {
+            return Err(TaskFailure::new(
+                None,
+                label,
+                format!(
+                    "returned {} task configs, more than tasks.max={}",
+                    configs.len(),
+                    spec.tasks_max
+                ),
+            ));
+        }
+        Ok(configs)
+    }
+
+    /// Starts the tasks `which` (all when `None`) from the connector's task configs.
+    fn start_tasks(&self, conn: &mut Conn, which: Option<&[u32]>) {
+        let Some(spec) = conn.spec.clone() else {
+            return;
+        };
+        let initial = match conn.target {
+            TargetState::Running => Target::Run,
+            TargetState::Paused => Target::Pause,
+            TargetState::Stopped => return,
+        };
+        for (i, tc) in conn.task_configs.clone().into_iter().enumerate() {
+            let id = i as u32;
+            if which.is_some_and(|w| !w.contains(&id)) {
+                continue;
+            }
+            let report = conn
+                .tasks
+                .iter()
+                .find(|t| t.id == id)
+                .map(|t| t.report.clone())
+                .unwrap_or_default();
+            let env = TaskEnv {
+                worker: self.worker.clone(),
+                spec: spec.clone(),
+                task: id,
+                task_config: tc,
+                registry: self.registry.clone(),
+                store: self.store.clone(),
+                control: TaskControl::new(initial),
+                report: report.clone(),
+                active_topics: conn.active_topics.clone(),
+                sandbox_defaults: self.sandbox_defaults.clone(),
+            };
+            match worker::spawn(conn.kind, env, initial, report.clone()) {
+                Ok(h) => {
+                    conn.tasks.retain(|t| t.id != id);
+                    conn.tasks.push(h);
+                }
+                Err(m) => report.fail(&TaskFailure::new(None, "worker", m)),
+            }
+        }
+        conn.tasks.sort_by_key(|t| t.id);
+    }
+
+    fn stop_tasks(&self, conn: &mut Conn, which: Option<&[u32]>) {
+        let timeout = self.worker.task_shutdown_timeout;
+        // Ask them all first, then wait, so they shut down side by side.
+        for t in conn.tasks.iter() {
+            if which.is_none_or(|w| w.contains(&t.id)) {
+                t.signal_stop();
+            }
+        }
+        for t in conn.tasks.iter_mut() {
+            if which.is_none_or(|w| w.contains(&t.id)) {
+                t.stop(timeout);
+            }
+        }
+        if which.is_none() {
+            conn.tasks.clear();
+        }
+    }
+
+    /// Stops every connector's tasks, committing what was acknowledged (graceful shutdown).
+    pub fn shutdown(&self) {
+        let mut conns = lock(&self.conns);
+        for c in conns.values() {
+            for t in &c.tasks {
+                t.signal_stop();
+            }
+        }
+        for c in conns.values_mut() {
+            self.stop_tasks(c, None);
+        }
+    }
+
+    fn connector_state(&self, c: &Conn) -> ConnectorState {
+        let (state, trace) = if c.restarting {
+            (State::Restarting, None)
+        } else if let Some(f) = &c.failure {
+            (State::Failed, Some(f.trace.clone()))
+        } else {
+            (
+                match c.target {
+                    TargetState::Running => State::Running,
+                    TargetState::Paused => State::Paused,
+                    TargetState::Stopped => State::Stopped,
+                },
+                None,
+            )
+        };
+        ConnectorState {
+            state,
+            worker_id: self.worker_id(),
+            trace,
+        }
+    }
+
+    fn task_status_of(&self, t: &TaskHandle) -> TaskStatus {
+        let (state, trace) = t.report.state();
+        TaskStatus {
+            id: t.id,
+            state,
+            worker_id: self.worker_id(),
+            trace,
+            metrics: Some(t.report.metrics()),
+        }
+    }
+
+    fn status_of(&self, name: &str, c: &Conn) -> ConnectorStatus {
+        ConnectorStatus {
+            name: name.to_string(),
+            connector: self.connector_state(c),
+            tasks: c.tasks.iter().map(|t| self.task_status_of(t)).collect(),
+            kind: c.kind,
+        }
+    }
+
+    fn info_of(&self, name: &str, c: &Conn) -> ConnectorInfo {
+        ConnectorInfo {
+            name: name.to_string(),
+            config: c.config.clone(),
+            tasks: (0..c.task_configs.len() as u32)
+                .map(|task| TaskId {
+                    connector: name.to_string(),
+                    task,
+                })
+                .collect(),
+            kind: c.kind,
+        }
+    }
+
+    fn require_stopped(&self, name: &str, c: &Conn) -> HerderResult<()> {
+        if c.target != TargetState::Stopped || c.tasks.iter().any(TaskHandle::alive) {
+            return Err(HerderError::Conflict(format!(
+                "Connectors must be in the STOPPED state before their offsets can be modified. \
+                 This can be done for the specified connector by issuing a 'PUT' request to the \
+                 '/connectors/{name}/stop' endpoint"
+            )));
+        }
+        Ok(())
+    }
+
+    fn cluster_id(&self) -> String {
+        if let Some(id) = lock(&self.cluster_id).clone() {
+            return id;
+        }
+        let cfg = client_config(&self.worker, None, ClientKind::Admin, "weft-connect-info");
+        let id = cfg
+            .create::<rdkafka::consumer::BaseConsumer>()
+            .ok()
+            .and_then(|c| {
+                rdkafka::consumer::Consumer::client(&c)
+                    .fetch_cluster_id(std::time::Duration::from_secs(5))
+            });
+        if let Some(id) = &id {
+            *lock(&self.cluster_id) = Some(id.clone());
+        }
+        id.unwrap_or_default()
+    }
+}
+
+fn add_error(infos: &mut ConfigInfos, key: &str, message: &str) {
+    infos.error_count += 1;
+    if let Some(c) = infos.configs.iter_mut().find(|c| c.value.name == key) {
+        c.value.errors.push(message.to_string());
+        return;
+    }
+    infos.configs.push(ConfigInfo {
+        definition: ConfigKeyInfo {
+            name: key.to_string(),
+            kind: "STRING".into(),
+            required: false,
+            default_value: None,
+            importance: "LOW".into(),
+            documentation: String::new(),
+            group: None,
+            width: "NONE".into(),
+            display_name: key.to_string(),
+            dependents: Vec::new(),
+            order: -1,
+        },
+        value: ConfigValueInfo {
+            name: key.to_string(),
+            value: None,
+            recommended_values: Vec::new(),
+            errors: vec![message.to_string()],
+            visible: true,
+        },
+    });
+}
+
+fn key_info(d: &weft_runtime::plugin::ConfigDef, order: i32) -> ConfigKeyInfo {
+    ConfigKeyInfo {
+        name: d.name.clone(),
+        kind: d.ty.to_uppercase(),
+        required: d.required,
+        default_value: d.default.clone(),
+        importance: d.importance.to_string(),
+        documentation: d.doc.clone(),
+        group: d.group.clone(),
+        width: "NONE".into(),
+        display_name: d.display_name.clone().unwrap_or_else(|| d.name.clone()),
+        dependents: Vec::new(),
+        order: if d.order_in_group >= 0 {
+            d.order_in_group
+        } else {
+            order
+        },
+    }
+}
+
+/// Kafka's class names for the built-in components, as `/connector-plugins` lists them; each
+/// is checked against the config side's alias table so the two cannot drift apart.
+const KAFKA_CLASSES: &[(&str, &str)] = &[
+    (
+        "org.apache.kafka.connect.file.FileStreamSourceConnector",
+        "source",
+    ),
+    (
+        "org.apache.kafka.connect.file.FileStreamSinkConnector",
+        "sink",
+    ),
+    ("org.apache.kafka.connect.json.JsonConverter", "converter"),
+    (
+        "org.apache.kafka.connect.storage.StringConverter",
+        "converter",
+    ),
+    (
+        "org.apache.kafka.connect.converters.ByteArrayConverter",
+        "converter",
+    ),
+    (
+        "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+        "header_converter",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.InsertField$Value",
+        "transformation",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.MaskField$Value",
+        "transformation",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.ReplaceField$Value",
+        "transformation",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.ExtractField$Value",
+        "transformation",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.ValueToKey",
+        "transformation",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.RegexRouter",
+        "transformation",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.TimestampRouter",
+        "transformation",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.DropHeaders",
+        "transformation",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.InsertHeader",
+        "transformation",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.Filter",
+        "transformation",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+        "predicate",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.predicates.HasHeaderKey",
+        "predicate",
+    ),
+    (
+        "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
+        "predicate",
+    ),
+];
+
+fn kafka_class_resolves(class: &str, kind: &str) -> bool {
+    match kind {
+        "source" | "sink" => config::aliases::connector_plugin(class).is_ok(),
+        "converter" => config::aliases::converter_plugin(class).is_ok(),
+        "header_converter" => config::aliases::header_converter_plugin(class).is_ok(),
+        "transformation" => config::aliases::transform_plugin(class).is_ok(),
+        "predicate" => config::aliases::predicate_kind(class).is_ok(),
+        _ => false,
+    }
+}
+
+impl Herder for StandaloneHerder {
+    fn server_info(&self) -> ServerInfo {
+        ServerInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            commit: "weft".into(),
+            kafka_cluster_id: self.cluster_id(),
+        }
+    }
+
+    fn connectors(&self) -> Vec<String> {
+        lock(&self.conns).keys().cloned().collect()
+    }
+
+    fn connector_info(&self, name: &str) -> HerderResult<ConnectorInfo> {
+        let conns = lock(&self.conns);
+        let c = conns.get(name).ok_or_else(|| not_found(name))?;
+        Ok(self.info_of(name, c))
+    }
+
+    fn connector_status(&self, name: &str) -> HerderResult<ConnectorStatus> {
+        let conns = lock(&self.conns);
+        let c = conns.get(name).ok_or_else(|| not_found(name))?;
+        Ok(self.status_of(name, c))
+    }
+
+    fn put_connector_config(
+        &self,
+        name: &str,
+        mut config: ConfigMap,
+        initial_state: Option<TargetState>,
+        allow_replace: bool,
+    ) -> HerderResult<(bool, ConnectorInfo)> {
+        config.insert("name".into(), name.to_string());
+        if !allow_replace && lock(&self.conns).contains_key(name) {
+            return Err(HerderError::Conflict(format!(
+                "Connector {name} already exists"
+            )));
+        }
+        let (infos, kind) = self.validate_config(&config);
+        if infos.error_count > 0 {
+            return Err(HerderError::InvalidConfig(Box::new(infos)));
+        }
+        let spec = ConnectorSpec::from_map(&config, &self.worker, kind)
+            .map_err(|e| HerderError::BadRequest(e.to_string()))?;
+        let mut conns = lock(&self.conns);
+        let created = !conns.contains_key(name);
+        if !created && !allow_replace {
+            return Err(HerderError::Conflict(format!(
+                "Connector {name} already exists"
+            )));
+        }
+        let (target, topics) = match conns.remove(name) {
+            Some(mut old) => {
+                self.stop_tasks(&mut old, None);
+                (old.target, old.active_topics)
+            }
+            None => (
+                initial_state.unwrap_or(TargetState::Running),
+                Arc::default(),
+            ),
+        };
+        let target = if created {
+            initial_state.unwrap_or(target)
+        } else {
+            target
+        };
+        let mut conn = Conn {
+            config,
+            spec: Some(Arc::new(spec)),
+            target,
+            kind,
+            failure: None,
+            restarting: false,
+            task_configs: Vec::new(),
+            tasks: Vec::new(),
+            active_topics: topics,
+        };
+        self.start_connector(name, &mut conn);
+        let info = self.info_of(name, &conn);
+        conns.insert(name.to_string(), conn);
+        self.persist(&conns);
+        Ok((created, info))
+    }
+
+    fn patch_connector_config(
+        &self,
+        name: &str,
+        patch: BTreeMap<String, Option<String>>,
+    ) -> HerderResult<ConnectorInfo> {
+        let mut config = {
+            let conns = lock(&self.conns);
+            conns
+                .get(name)
+                .ok_or_else(|| not_found(name))?
+                .config
+                .clone()
+        };
+        for (k, v) in patch {
+            match v {
+                Some(v) => {
+                    config.insert(k, v);
+                }
+                None => {
+                    config.remove(&k);
+                }
+            }
+        }
+        self.put_connector_config(name, config, None, true)
+            .map(|(_, i)| i)
+    }
+
+    fn delete_connector(&self, name: &str) -> HerderResult<()> {
+        let mut conns = lock(&self.conns);
+        let mut c = conns.remove(name).ok_or_else(|| not_found(name))?;
+        self.stop_tasks(&mut c, None);
+        self.persist(&conns);
+        Ok(())
+    }
+
+    fn task_configs(&self, name: &str) -> HerderResult<Vec<TaskInfo>> {
+        let conns = lock(&self.conns);
+        let c = conns.get(name).ok_or_else(|| not_found(name))?;
+        Ok(c.task_configs
+            .iter()
+            .enumerate()
+            .map(|(i, tc)| TaskInfo {
+                id: TaskId {
+                    connector: name.to_string(),
+                    task: i as u32,
+                },
+                config: tc.iter().cloned().collect(),
+            })
+            .collect())
+    }
+
+    fn task_status(&self, name: &str, task: u32) -> HerderResult<TaskStatus> {
+        let conns = lock(&self.conns);
+        let c = conns.get(name).ok_or_else(|| not_found(name))?;
+        c.tasks
+            .iter()
+            .find(|t| t.id == task)
+            .map(|t| self.task_status_of(t))
+            .ok_or_else(|| HerderError::NotFound(format!("Task {name}-{task} not found")))
+    }
+
+    fn restart_task(&self, name: &str, task: u32) -> HerderResult<()> {
+        let mut conns = lock(&self.conns);
+        let c = conns.get_mut(name).ok_or_else(|| not_found(name))?;
+        if !c.tasks.iter().any(|t| t.id == task) {
+            return Err(HerderError::NotFound(format!(
+                "Task {name}-{task} not found"
+            )));
+        }
+        self.stop_tasks(c, Some(&[task]));
+        if let Some(t) = c.tasks.iter().find(|t| t.id == task) {
+            t.report.set_state(State::Restarting);
+        }
+        self.start_tasks(c, Some(&[task]));
+        Ok(())
+    }
+
+    fn restart_connector(
+        &self,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> HerderResult<RestartOutcome> {
+        let mut conns = lock(&self.conns);
+        let c = conns.get_mut(name).ok_or_else(|| not_found(name))?;
+        let restart_conn = !only_failed || c.failure.is_some();
+        if !include_tasks {
+            if restart_conn {
+                self.stop_tasks(c, None);
+                self.start_connector(name, c);
+            }
+            return Ok(RestartOutcome::ConnectorOnly);
+        }
+        let tasks: Vec<u32> = c
+            .tasks
+            .iter()
+            .filter(|t| !only_failed || t.report.state().0 == State::Failed)
+            .map(|t| t.id)
+            .collect();
+        if restart_conn {
+            c.restarting = true;
+        }
+        for t in c.tasks.iter().filter(|t| tasks.contains(&t.id)) {
+            t.report.set_state(State::Restarting);
+        }
+        let status = self.status_of(name, c);
+        if restart_conn {
+            self.stop_tasks(c, None);
+            self.start_connector(name, c);
+        } else {
+            self.stop_tasks(c, Some(&tasks));
+            self.start_tasks(c, Some(&tasks));
+        }
+        Ok(RestartOutcome::WithTasks(status))
+    }
+
+    fn set_target_state(&self, name: &str, state: TargetState) -> HerderResult<()> {
+        let mut conns = lock(&self.conns);
+        let c = conns.get_mut(name).ok_or_else(|| not_found(name))?;
+        let was = c.target;
+        c.target = state;
+        match state {
+            TargetState::Stopped => {
+                self.stop_tasks(c, None);
+                c.task_configs.clear();
+            }
+            TargetState::Paused | TargetState::Running if was == TargetState::Stopped => {
+                self.start_connector(name, c);
+            }
+            TargetState::Paused => c.tasks.iter().for_each(|t| t.control.set(Target::Pause)),
+            TargetState::Running => c.tasks.iter().for_each(|t| t.control.set(Target::Run)),
+        }
+        self.persist(&conns);
+        Ok(())
+    }
+
+    fn active_topics(&self, name: &str) -> HerderResult<Vec<String>> {
+        let conns = lock(&self.conns);
+        let c = conns.get(name).ok_or_else(|| not_found(name))?;
+        let topics = lock(&c.active_topics).iter().cloned().collect();
+        Ok(topics)
+    }
+
+    fn reset_active_topics(&self, name: &str) -> HerderResult<()> {
+        let conns = lock(&self.conns);
+        let c = conns.get(name).ok_or_else(|| not_found(name))?;
+        lock(&c.active_topics).clear();
+        Ok(())
+    }
+
+    fn offsets(&self, name: &str) -> HerderResult<ConnectorOffsets> {
+        let kind = {
+            let conns = lock(&self.conns);
+            conns.get(name).ok_or_else(|| not_found(name))?.kind
+        };
+        match kind {
+            ConnectorType::Sink => {
+                let cfg = client_config(
+                    &self.worker,
+                    None,
+                    ClientKind::Consumer,
+                    "weft-connect-offsets",
+                );
+                offsets::sink::read(&cfg, name).map_err(|e| HerderError::Internal(e.to_string()))
+            }
+            _ => Ok(offsets::source_offsets(&self.store.get(name))),
+        }
+    }
+
+    fn alter_offsets(&self, name: &str, body: ConnectorOffsets) -> HerderResult<String> {
+        let conns = lock(&self.conns);
+        let c = conns.get(name).ok_or_else(|| not_found(name))?;
+        self.require_stopped(name, c)?;
+        match c.kind {
+            ConnectorType::Sink => {
+                let cfg = client_config(
+                    &self.worker,
+                    None,
+                    ClientKind::Consumer,
+                    "weft-connect-offsets",
+                );
+                offsets::sink::alter(&cfg, name, &body).map_err(offset_error)?;
+            }
+            _ => {
+                let changes = offsets::source_changes(&body).map_err(offset_error)?;
+                self.store.apply(name, changes).map_err(offset_error)?;
+            }
+        }
+        Ok("The Connect framework-managed offsets for this connector have been altered successfully. \
+            However, if this connector manages offsets externally, they will need to be manually \
+            altered in the system that the connector uses."
+            .into())
+    }
+
+    fn reset_offsets(&self, name: &str) -> HerderResult<String> {
+        let conns = lock(&self.conns);
+        let c = conns.get(name).ok_or_else(|| not_found(name))?;
+        self.require_stopped(name, c)?;
+        match c.kind {
+            ConnectorType::Sink => {
+                let cfg = client_config(
+                    &self.worker,
+                    None,
+                    ClientKind::Admin,
+                    "weft-connect-offsets",
+                );
+                offsets::sink::reset(&cfg, name).map_err(offset_error)?;
+            }
+            _ => self.store.reset(name).map_err(offset_error)?,
+        }
+        Ok("The Connect framework-managed offsets for this connector have been reset successfully. \
+            However, if this connector manages offsets externally, they will need to be manually \
+            reset in the system that the connector uses."
+            .into())
+    }
+
+    fn plugins(&self, connectors_only: bool) -> Vec<PluginDescription> {
+        let version = Some(env!("CARGO_PKG_VERSION").to_string());
+        let mut out: Vec<PluginDescription> = KAFKA_CLASSES
+            .iter()
+            .filter(|(_, kind)| !connectors_only || *kind == "source" || *kind == "sink")
+            .filter(|(class, kind)| kafka_class_resolves(class, kind))
+            .map(|(class, kind)| PluginDescription {
+                class: class.to_string(),
+                kind: kind.to_string(),
+                version: version.clone(),
+            })
+            .collect();
+        for p in self.registry.list() {
+            let kind = match p.kind.as_str() {
+                "source-connector" => "source",
+                "sink-connector" => "sink",
+                "transform" if !connectors_only => "transformation",
+                "converter" if !connectors_only => "converter",
+                _ => continue,
+            };
+            out.push(PluginDescription {
+                class: p.name,
+                kind: kind.to_string(),
+                version: p.version.or_else(|| version.clone()),
+            });
+        }
+        out
+    }
+
+    fn plugin_config(&self, plugin: &str) -> HerderResult<Vec<ConfigKeyInfo>> {
+        let name = config::aliases::connector_plugin(plugin)
+            .or_else(|_| config::aliases::converter_plugin(plugin))
+            .or_else(|_| config::aliases::transform_plugin(plugin).map(|t| t.plugin))
+            .unwrap_or_else(|_| plugin.to_string());
+        let loaded = self
+            .registry
+            .resolve(&name)
+            .map_err(|e| HerderError::NotFound(format!("Unknown plugin {plugin}: {e}")))?;
+        Ok(loaded
+            .metadata()
+            .config
+            .iter()
+            .enumerate()
+            .map(|(i, d)| key_info(d, i as i32 + 1))
+            .collect())
+    }
+
+    fn validate(&self, plugin: &str, mut config: ConfigMap) -> HerderResult<ConfigInfos> {
+        config
+            .entry("connector.class".into())
+            .or_insert_with(|| plugin.to_string());
+        let (mut infos, _) = self.validate_config(&config);
+        infos.name = plugin.to_string();
+        Ok(infos)
+    }
+}
+
+fn offset_error(e: offsets::OffsetError) -> HerderError {
+    match e {
+        offsets::OffsetError::BadRequest(m) => HerderError::BadRequest(m),
+        other => HerderError::Internal(other.to_string()),
+    }
+}

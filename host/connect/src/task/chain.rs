@@ -1,0 +1,395 @@
+//! The per-batch stages between a connector and Kafka: converters and transforms (each
+//! transform gated by its predicate), one component call per batch or per run of records, with
+//! per-record failures handed to the task's error handler.
+//!
+//! Every record entering a chain carries its index in the task's original batch in its
+//! `offset` field, so a failure reported by any stage names the original record, and the
+//! caller knows which original records came out the other end.
+
+use std::borrow::Cow;
+
+use regex::Regex;
+use weft_runtime::{Record, Registry, RuntimeError};
+
+use crate::config::{PluginRef, Predicate, TransformSpec};
+use crate::errors::{ErrorHandler, FailedRecord, Interrupt, Retried, Stage, TaskFailure};
+use crate::task::component::{instantiate, Component, Converted, Failure, Schemas};
+
+/// The outcome of running a stage over a batch.
+pub enum Staged {
+    Done(Vec<Record>, Schemas),
+    Stopped,
+}
+
+enum Pred {
+    Topic(Regex),
+    Header(String),
+    Tombstone,
+}
+
+impl Pred {
+    fn test(&self, r: &Record) -> bool {
+        match self {
+            Pred::Topic(re) => re.is_match(&r.topic),
+            Pred::Header(k) => r.headers.iter().any(|h| &h.key == k),
+            Pred::Tombstone => r.value.is_none(),
+        }
+    }
+}
+
+struct Step {
+    comp: Component,
+    alias: String,
+    predicate: Option<Pred>,
+    negate: bool,
+}
+
+/// The transforms of a connector, in order.
+pub struct Chain {
+    steps: Vec<Step>,
+}
+
+/// The task's original batch, which every record's `offset` indexes, and (sinks) the Kafka
+/// offsets of its records.
+#[derive(Clone, Copy)]
+pub struct Origins<'a> {
+    pub records: &'a [Record],
+    pub kafka_offsets: Option<&'a [i64]>,
+}
+
+/// A record's index in the original batch (the `offset` the task stamped).
+fn origin(r: &Record) -> usize {
+    r.offset.unwrap_or(-1).max(0) as usize
+}
+
+/// Hands a stage's per-record failures to the error handler; under `errors.tolerance=none`
+/// the first one fails the task.
+pub fn handle_failures(
+    failures: &[Failure],
+    input: &[Record],
+    origins: Origins<'_>,
+    stage: Stage,
+    class: &str,
+    errors: &mut ErrorHandler,
+) -> Result<(), TaskFailure> {
+    for f in failures {
+        let Some(rec) = input.get(f.index as usize) else {
+            return Err(TaskFailure::new(
+                Some(stage),
+                class,
+                format!(
+                    "reported a failure for record {} of a batch of {}",
+                    f.index,
+                    input.len()
+                ),
+            ));
+        };
+        let original = origins.records.get(origin(rec)).unwrap_or(rec);
+        let kafka_offset = origins
+            .kafka_offsets
+            .and_then(|o| o.get(origin(rec)).copied());
+        let failed = FailedRecord {
+            stage,
+            class,
+            original,
+            kafka_offset,
+            retriable: f.retriable,
+            message: &f.message,
+        };
+        if !errors.tolerate(&failed) {
+            return Err(TaskFailure::new(
+                Some(stage),
+                class,
+                format!(
+                    "record {}-{}@{} failed: {}",
+                    original.topic,
+                    original.partition.unwrap_or(-1),
+                    kafka_offset.unwrap_or(-1),
+                    f.message
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one component call over `input` under the retry policy. A call that fails for good
+/// fails the task, except that under `errors.tolerance=all` a plugin's own error gives up the
+/// batch's records instead (a trap, deadline or memory overrun always fails the task).
+pub fn run_stage(
+    errors: &mut ErrorHandler,
+    stop: &dyn Interrupt,
+    stage: Stage,
+    comp: &mut Component,
+    input: &[Record],
+    origins: Origins<'_>,
+    call: impl FnMut(&mut Component) -> Result<Converted, RuntimeError>,
+) -> Result<Option<Converted>, TaskFailure> {
+    let mut call = call;
+    let class = comp.label().to_string();
+    let r = errors.retry(stop, false, || call(comp));
+    let out = match r {
+        Retried::Done(c) => c,
+        Retried::Stopped => return Ok(None),
+        Retried::Failed(e) => {
+            if e.is_instance_failure() || !errors.tolerate_all() {
+                return Err(TaskFailure::from_runtime(Some(stage), &class, &e));
+            }
+            let msg = e.to_string();
+            let failures: Vec<Failure> = (0..input.len() as u32)
+                .map(|index| Failure {
+                    index,
+                    retriable: e.is_retriable(),
+                    message: msg.clone(),
+                })
+                .collect();
+            handle_failures(&failures, input, origins, stage, &class, errors)?;
+            return Ok(Some(Converted::default()));
+        }
+    };
+    handle_failures(&out.failures, input, origins, stage, &class, errors)?;
+    Ok(Some(out))
+}
+
+impl Chain {
+    /// Instantiates the transforms.
+    pub fn build(
+        registry: &Registry,
+        specs: &[TransformSpec],
+        defaults: &[(String, String)],
+    ) -> Result<Chain, TaskFailure> {
+        let mut steps = Vec::with_capacity(specs.len());
+        for s in specs {
+            let comp = instantiate(registry, &s.component, defaults, &[]).map_err(|e| {
+                TaskFailure::from_runtime(Some(Stage::Transformation), &s.alias, &e)
+            })?;
+            let predicate = match &s.predicate {
+                None => None,
+                Some(Predicate::TopicNameMatches(p)) => Some(Pred::Topic(
+                    Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                        TaskFailure::new(
+                            Some(Stage::Transformation),
+                            &s.alias,
+                            format!("invalid TopicNameMatches pattern {p:?}: {e}"),
+                        )
+                    })?,
+                )),
+                Some(Predicate::HasHeaderKey(k)) => Some(Pred::Header(k.clone())),
+                Some(Predicate::RecordIsTombstone) => Some(Pred::Tombstone),
+            };
+            steps.push(Step {
+                comp,
+                alias: s.alias.clone(),
+                predicate,
+                negate: s.negate,
+            });
+        }
+        Ok(Chain { steps })
+    }
+
+    /// True when there are no transforms.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Time spent inside the transforms, and the memory they hold.
+    pub fn stats(&self) -> (std::time::Duration, u64) {
+        self.steps
+            .iter()
+            .fold((Default::default(), 0), |(t, m), s| {
+                (t + s.comp.stats().wasm, m + s.comp.memory_bytes())
+            })
+    }
+
+    /// Runs every transform over the batch. A predicate-gated transform runs on each run of
+    /// matching records; the others pass it untouched, in order.
+    pub fn apply(
+        &mut self,
+        input: &[Record],
+        schemas: Schemas,
+        origins: Origins<'_>,
+        errors: &mut ErrorHandler,
+        stop: &dyn Interrupt,
+    ) -> Result<Staged, TaskFailure> {
+        let mut cur: Cow<'_, [Record]> = Cow::Borrowed(input);
+        let mut schemas = schemas;
+        for step in &mut self.steps {
+            if cur.is_empty() {
+                break;
+            }
+            let Some(pred) = &step.predicate else {
+                let s = schemas.clone();
+                match run_stage(
+                    errors,
+                    stop,
+                    Stage::Transformation,
+                    &mut step.comp,
+                    &cur,
+                    origins,
+                    |c| c.transform(&cur, &s),
+                )? {
+                    None => return Ok(Staged::Stopped),
+                    Some(out) => {
+                        schemas = out.schemas;
+                        cur = Cow::Owned(out.records);
+                    }
+                }
+                continue;
+            };
+            let mut out: Vec<Record> = Vec::with_capacity(cur.len());
+            let mut start = 0;
+            while start < cur.len() {
+                let matching = pred.test(&cur[start]) != step.negate;
+                let mut end = start + 1;
+                while end < cur.len() && (pred.test(&cur[end]) != step.negate) == matching {
+                    end += 1;
+                }
+                let run = &cur[start..end];
+                if matching {
+                    let s = schemas.clone();
+                    match run_stage(
+                        errors,
+                        stop,
+                        Stage::Transformation,
+                        &mut step.comp,
+                        run,
+                        origins,
+                        |c| c.transform(run, &s),
+                    )? {
+                        None => return Ok(Staged::Stopped),
+                        Some(o) => {
+                            if o.schemas != schemas {
+                                tracing::debug!(transform = %step.alias, "a gated transform changed the batch's schemas");
+                            }
+                            out.extend(o.records);
+                        }
+                    }
+                } else {
+                    out.extend_from_slice(run);
+                }
+                start = end;
+            }
+            cur = Cow::Owned(out);
+        }
+        Ok(Staged::Done(cur.into_owned(), schemas))
+    }
+
+    /// Closes every transform.
+    pub fn close(&mut self) {
+        for s in &mut self.steps {
+            s.comp.close();
+        }
+    }
+}
+
+/// A connector's key and value converters.
+pub struct Converters {
+    pub key: Component,
+    pub value: Component,
+}
+
+impl Converters {
+    /// Instantiates the connector's converters (or the worker's).
+    pub fn build(
+        registry: &Registry,
+        key: &PluginRef,
+        value: &PluginRef,
+        defaults: &[(String, String)],
+    ) -> Result<Converters, TaskFailure> {
+        let k = instantiate(registry, key, defaults, &[("converter.type", "key")])
+            .map_err(|e| TaskFailure::from_runtime(Some(Stage::KeyConverter), &key.plugin, &e))?;
+        let v = instantiate(registry, value, defaults, &[("converter.type", "value")]).map_err(
+            |e| TaskFailure::from_runtime(Some(Stage::ValueConverter), &value.plugin, &e),
+        )?;
+        Ok(Converters { key: k, value: v })
+    }
+
+    pub fn stats(&self) -> (std::time::Duration, u64) {
+        (
+            self.key.stats().wasm + self.value.stats().wasm,
+            self.key.memory_bytes() + self.value.memory_bytes(),
+        )
+    }
+
+    /// Connect values to bytes: the key converter, then the value converter.
+    pub fn from_connect(
+        &mut self,
+        input: &[Record],
+        schemas: &Schemas,
+        origins: Origins<'_>,
+        errors: &mut ErrorHandler,
+        stop: &dyn Interrupt,
+    ) -> Result<Staged, TaskFailure> {
+        let Some(k) = run_stage(
+            errors,
+            stop,
+            Stage::KeyConverter,
+            &mut self.key,
+            input,
+            origins,
+            |c| c.from_connect(input, schemas),
+        )?
+        else {
+            return Ok(Staged::Stopped);
+        };
+        let recs = k.records;
+        let Some(v) = run_stage(
+            errors,
+            stop,
+            Stage::ValueConverter,
+            &mut self.value,
+            &recs,
+            origins,
+            |c| c.from_connect(&recs, schemas),
+        )?
+        else {
+            return Ok(Staged::Stopped);
+        };
+        Ok(Staged::Done(v.records, schemas.clone()))
+    }
+
+    /// Consumed bytes to Connect values: the key converter, then the value converter.
+    pub fn to_connect(
+        &mut self,
+        input: &[Record],
+        origins: Origins<'_>,
+        errors: &mut ErrorHandler,
+        stop: &dyn Interrupt,
+    ) -> Result<Staged, TaskFailure> {
+        let Some(k) = run_stage(
+            errors,
+            stop,
+            Stage::KeyConverter,
+            &mut self.key,
+            input,
+            origins,
+            |c| c.to_connect(input),
+        )?
+        else {
+            return Ok(Staged::Stopped);
+        };
+        let recs = k.records;
+        let Some(v) = run_stage(
+            errors,
+            stop,
+            Stage::ValueConverter,
+            &mut self.value,
+            &recs,
+            origins,
+            |c| c.to_connect(&recs),
+        )?
+        else {
+            return Ok(Staged::Stopped);
+        };
+        let schemas = Schemas {
+            key: k.schemas.key,
+            value: v.schemas.value,
+        };
+        Ok(Staged::Done(v.records, schemas))
+    }
+
+    pub fn close(&mut self) {
+        self.key.close();
+        self.value.close();
+    }
+}

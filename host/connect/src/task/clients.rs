@@ -1,0 +1,124 @@
+//! The Kafka clients a connector uses, configured as Connect configures them: the worker's
+//! `producer.*` / `consumer.*` / `admin.*` keys, then the connector's overrides, with the keys
+//! Connect itself must own set last.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::RDKafkaErrorCode;
+
+use crate::config::{ConnectorSpec, WorkerConfig};
+
+/// Which client a config is for.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientKind {
+    Producer,
+    Consumer,
+    Admin,
+}
+
+/// Keys a Java client accepts that librdkafka does not know or spells differently: dropped
+/// (or renamed) so that a worker file written for Kafka works unchanged.
+fn translate(key: &str) -> Option<&str> {
+    match key {
+        // Serializers and interceptors are Java classes; Weft's converters do their job.
+        "key.serializer"
+        | "value.serializer"
+        | "key.deserializer"
+        | "value.deserializer"
+        | "interceptor.classes"
+        | "partitioner.class" => None,
+        "buffer.memory" => None,
+        "max.poll.records" => None,
+        "retries" => Some("message.send.max.retries"),
+        other => Some(other),
+    }
+}
+
+/// The rdkafka config for one of a connector's clients.
+pub fn client_config(
+    worker: &WorkerConfig,
+    spec: Option<&ConnectorSpec>,
+    kind: ClientKind,
+    client_id: &str,
+) -> ClientConfig {
+    let (base, overrides): (&BTreeMap<String, String>, Option<&BTreeMap<String, String>>) =
+        match kind {
+            ClientKind::Producer => (&worker.producer, spec.map(|s| &s.producer_overrides)),
+            ClientKind::Consumer => (&worker.consumer, spec.map(|s| &s.consumer_overrides)),
+            ClientKind::Admin => (&worker.admin, spec.map(|s| &s.admin_overrides)),
+        };
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &worker.bootstrap_servers);
+    c.set("client.id", client_id);
+    match kind {
+        ClientKind::Producer => {
+            // Connect's producer defaults: nothing lost, order kept per partition.
+            c.set("acks", "all");
+            c.set("enable.idempotence", "true");
+            c.set("linger.ms", "5");
+        }
+        ClientKind::Consumer => {
+            c.set("auto.offset.reset", "earliest");
+        }
+        ClientKind::Admin => {}
+    }
+    for map in std::iter::once(base).chain(overrides) {
+        for (k, v) in map {
+            if let Some(k) = translate(k) {
+                c.set(k, v);
+            }
+        }
+    }
+    if let ClientKind::Consumer = kind {
+        // Offsets are committed by the task after the sink's pre-commit, never automatically.
+        c.set("enable.auto.commit", "false");
+        c.set("enable.auto.offset.store", "false");
+    }
+    c
+}
+
+/// Runs an rdkafka admin future to completion on the calling (non-async) thread.
+pub fn block_on<F: Future>(f: F) -> Result<F::Output, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| format!("cannot start an admin runtime: {e}"))?;
+    Ok(rt.block_on(f))
+}
+
+/// Creates `topic` unless it exists (the dead-letter queue, as Connect does at task start).
+pub fn ensure_topic(config: &ClientConfig, topic: &str, replication: i16) -> Result<(), String> {
+    let admin: AdminClient<DefaultClientContext> = config
+        .create()
+        .map_err(|e| format!("cannot create an admin client: {e}"))?;
+    let create = |rf: i32| {
+        let t = NewTopic::new(topic, 1, TopicReplication::Fixed(rf));
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let admin = &admin;
+        async move { admin.create_topics([&t], &opts).await }
+    };
+    let mut rf = i32::from(replication.max(1));
+    loop {
+        let results = block_on(create(rf))?.map_err(|e| e.to_string())?;
+        match results.into_iter().next() {
+            Some(Ok(_)) | None => return Ok(()),
+            Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => return Ok(()),
+            // A single-node cluster cannot hold Connect's default of 3 replicas; one copy is
+            // what it can offer, and the DLQ is better created than refused.
+            Some(Err((_, RDKafkaErrorCode::InvalidReplicationFactor))) if rf > 1 => {
+                tracing::warn!(
+                    topic,
+                    replication = rf,
+                    "the cluster has too few brokers for the dead-letter queue's replication factor; creating it with 1"
+                );
+                rf = 1;
+            }
+            Some(Err((_, code))) => return Err(format!("cannot create topic {topic}: {code}")),
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! The sink task loop: consume in group `connect-<name>` → converters → transforms → `put` →
+//! `pre-commit` every `offset.flush.interval.ms` → commit what it returns. Rebalances become
+//! `assign`/`revoke` (with a pre-commit and commit before a revoke); the task context's
+//! pause, resume, rewind and commit requests are honoured after each call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use weft_runtime::{Header, Record};
+
+use super::chain::{handle_failures, Chain, Converters, Origins, Staged};
+use super::clients::{client_config, ClientKind};
+use super::component::{instantiate, Component, ContextRequest, Failure};
+use super::{lock, worker_failure, Meter, Target, TaskEnv};
+use crate::config::TopicSelection;
+use crate::errors::{ErrorHandler, Retried, Stage, TaskFailure};
+use crate::model::State;
+use crate::offsets::sink::group_id;
+
+/// Most records handed to the pipeline in one batch.
+const MAX_BATCH: usize = 10_000;
+/// How long a batch waits for its first record.
+const POLL_WAIT: Duration = Duration::from_millis(200);
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the loop and the rebalance callbacks share.
+struct Core {
+    comp: Component,
+    errors: ErrorHandler,
+    /// Next offset after everything put, per assigned partition.
+    next: HashMap<(String, i32), i64>,
+    /// What was last committed, to skip empty commits.
+    committed: HashMap<(String, i32), i64>,
+    /// A failure found inside a callback, for the loop to report.
+    failure: Option<TaskFailure>,
+    commit_requested: bool,
+    connector: String,
+}
+
+struct SinkContext {
+    core: Arc<Mutex<Core>>,
+}
+
+impl ClientContext for SinkContext {}
+
+impl ConsumerContext for SinkContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let mut core = lock(&self.core);
+            let revoked: Vec<(String, i32)> = tpl
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect();
+            if let Err(f) = core.commit(consumer, Some(&revoked)) {
+                core.failure.get_or_insert(f);
+            }
+            if let Err(e) = core.comp.sink_revoke(&revoked) {
+                let f = TaskFailure::from_runtime(None, core.comp.label(), &e);
+                core.failure.get_or_insert(f);
+            }
+            for k in &revoked {
+                core.next.remove(k);
+                core.committed.remove(k);
+            }
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let committed = consumer
+                .committed_offsets((*tpl).clone(), COMMIT_TIMEOUT)
+                .unwrap_or_else(|_| (*tpl).clone());
+            let assigned: Vec<(String, i32, i64)> = committed
+                .elements()
+                .iter()
+                .map(|e| {
+                    let o = match e.offset() {
+                        Offset::Offset(o) => o,
+                        _ => -1,
+                    };
+                    (e.topic().to_string(), e.partition(), o)
+                })
+                .collect();
+            let mut core = lock(&self.core);
+            for (t, p, o) in &assigned {
+                if *o >= 0 {
+                    core.committed.insert((t.clone(), *p), *o);
+                }
+            }
+            if let Err(e) = core.comp.sink_assign(&assigned) {
+                let f = TaskFailure::from_runtime(None, core.comp.label(), &e);
+                core.failure.get_or_insert(f);
+            }
+        }
+    }
+}
+
+impl Core {
+    /// Pre-commit with the offsets put so far (of `only` partitions, if given) and commit
+    /// what the connector returns. The dead-letter queue is flushed first, so no offset is
+    /// committed before the records it replaces are safe.
+    fn commit(
+        &mut self,
+        consumer: &BaseConsumer<SinkContext>,
+        only: Option<&[(String, i32)]>,
+    ) -> Result<(), TaskFailure> {
+        self.commit_requested = false;
+        let offsets: Vec<(String, i32, i64)> = self
+            .next
+            .iter()
+            .filter(|(k, _)| only.is_none_or(|o| o.contains(k)))
+            .map(|((t, p), o)| (t.clone(), *p, *o))
+            .collect();
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        self.errors.flush(COMMIT_TIMEOUT).map_err(worker_failure)?;
+        let safe = match self.comp.sink_pre_commit(&offsets) {
+            Ok(s) => s,
+            Err(e) if e.is_instance_failure() || !e.is_retriable() => {
+                return Err(TaskFailure::from_runtime(None, self.comp.label(), &e))
+            }
+            Err(e) => {
+                tracing::warn!(connector = %self.connector, error = %e, "pre-commit failed; committing nothing this time");
+                return Ok(());
+            }
+        };
+        let mut tpl = TopicPartitionList::new();
+        for (t, p, o) in &safe {
+            let key = (t.clone(), *p);
+            if self.committed.get(&key) == Some(o) || *o < 0 {
+                continue;
+            }
+            if tpl.add_partition_offset(t, *p, Offset::Offset(*o)).is_ok() {
+                self.committed.insert(key, *o);
+            }
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+            // The next commit carries these offsets again.
+            for e2 in tpl.elements() {
+                self.committed
+                    .remove(&(e2.topic().to_string(), e2.partition()));
+            }
+            tracing::warn!(connector = %self.connector, error = %e, "offset commit failed");
+        }
+        Ok(())
+    }
+}
+
+fn to_record(m: &BorrowedMessage<'_>, index: usize) -> Record {
+    let headers = match m.headers() {
+        Some(h) => h
+            .iter()
+            .map(|x| Header {
+                key: x.key.to_string(),
+                value: x.value.map(<[u8]>::to_vec),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Record {
+        topic: m.topic().to_string(),
+        partition: Some(m.partition()),
+        timestamp: m.timestamp().to_millis(),
+        offset: Some(index as i64),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec),
+        headers,
+    }
+}
+
+/// Runs a sink task until it is stopped or fails.
+pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
+    let spec = &env.spec;
+    let worker = &env.worker;
+    let mut comp = instantiate(
+        &env.registry,
+        &env.task_plugin_ref(),
+        &env.sandbox_defaults,
+        &[],
+    )
+    .map_err(|e| TaskFailure::from_runtime(None, &spec.connector.plugin, &e))?;
+    let dlq_clients = spec.errors.dlq_topic.as_ref().map(|_| {
+        (
+            client_config(
+                worker,
+                Some(spec),
+                ClientKind::Producer,
+                &format!("{}-dlq", env.client_id()),
+            ),
+            client_config(
+                worker,
+                Some(spec),
+                ClientKind::Admin,
+                &format!("{}-admin", env.client_id()),
+            ),
+        )
+    });
+    let errors = ErrorHandler::new(spec.errors.clone(), &spec.name, env.task, dlq_clients)
+        .map_err(worker_failure)?;
+    match errors.retry(env.control.as_ref(), true, || {
+        comp.sink_open(&env.task_config)
+    }) {
+        Retried::Done(()) => {}
+        Retried::Stopped => return Ok(()),
+        Retried::Failed(e) => {
+            return Err(TaskFailure::from_runtime(None, &spec.connector.plugin, &e))
+        }
+    }
+    let chain = Chain::build(&env.registry, &spec.transforms, &env.sandbox_defaults)?;
+    let conv = Converters::build(
+        &env.registry,
+        spec.key_converter.as_ref().unwrap_or(&worker.key_converter),
+        spec.value_converter
+            .as_ref()
+            .unwrap_or(&worker.value_converter),
+        &env.sandbox_defaults,
+    )?;
+    let core = Arc::new(Mutex::new(Core {
+        comp,
+        errors,
+        next: HashMap::new(),
+        committed: HashMap::new(),
+        failure: None,
+        commit_requested: false,
+        connector: spec.name.clone(),
+    }));
+    let mut cfg = client_config(worker, Some(spec), ClientKind::Consumer, &env.client_id());
+    cfg.set("group.id", group_id(&spec.name));
+    let consumer: BaseConsumer<SinkContext> = cfg
+        .create_with_context(SinkContext { core: core.clone() })
+        .map_err(|e| worker_failure(format!("cannot create the consumer: {e}")))?;
+    match &spec.topics {
+        TopicSelection::List(t) => {
+            let t: Vec<&str> = t.iter().map(String::as_str).collect();
+            consumer.subscribe(&t)
+        }
+        TopicSelection::Regex(r) => {
+            let r = if r.starts_with('^') {
+                r.clone()
+            } else {
+                format!("^{r}")
+            };
+            consumer.subscribe(&[r.as_str()])
+        }
+        TopicSelection::None => {
+            return Err(worker_failure(
+                "a sink connector needs `topics` or `topics.regex`",
+            ))
+        }
+    }
+    .map_err(|e| worker_failure(format!("cannot subscribe: {e}")))?;
+
+    let mut task = SinkTask {
+        env,
+        core,
+        chain,
+        conv,
+        meter: Meter::new(),
+        last_commit: Instant::now(),
+        last_topic: String::new(),
+        paused: false,
+    };
+    let result = task.run_loop(&consumer);
+    // Commit what was put, then leave the group (the revoke callback commits again, which is
+    // a no-op by then) and close the components.
+    let committed = {
+        let mut core = lock(&task.core);
+        core.commit(&consumer, None)
+    };
+    task.publish(true);
+    drop(consumer);
+    let mut core = lock(&task.core);
+    core.comp.close();
+    task.chain.close();
+    task.conv.close();
+    let _ = core.errors.flush(env.worker.task_shutdown_timeout);
+    result.and(committed)
+}
+
+struct SinkTask<'e> {
+    env: &'e TaskEnv,
+    core: Arc<Mutex<Core>>,
+    chain: Chain,
+    conv: Converters,
+    meter: Meter,
+    last_commit: Instant,
+    last_topic: String,
+    paused: bool,
+}
+
+impl SinkTask<'_> {
+    fn run_loop(&mut self, consumer: &BaseConsumer<SinkContext>) -> Result<(), TaskFailure> {
+        let env = self.env;
+        let control = env.control.as_ref();
+        let mut batch: Vec<Record> = Vec::new();
+        let mut kafka_offsets: Vec<i64> = Vec::new();
+        loop {
+            let target = control.target();
+            match target {
+                Target::Stop => return Ok(()),
+                Target::Pause if !self.paused => {
+                    if let Ok(a) = consumer.assignment() {
+                        let _ = consumer.pause(&a);
+                    }
+                    self.paused = true;
+                    env.report.set_state(State::Paused);
+                }
+                Target::Run if self.paused => {
+                    if let Ok(a) = consumer.assignment() {
+                        let _ = consumer.resume(&a);
+                    }
+                    self.paused = false;
+                }
+                _ => {}
+            }
+            if !self.paused && env.report.state().0 != State::Running {
+                env.report.set_state(State::Running);
+            }
+            if let Some(f) = lock(&self.core).failure.take() {
+                return Err(f);
+            }
+            batch.clear();
+            kafka_offsets.clear();
+            let mut wait = POLL_WAIT;
+            while batch.len() < MAX_BATCH {
+                match consumer.poll(wait) {
+                    None => break,
+                    Some(Err(e)) => {
+                        tracing::warn!(connector = %env.spec.name, error = %e, "consumer error");
+                        break;
+                    }
+                    Some(Ok(m)) => {
+                        kafka_offsets.push(m.offset());
+                        batch.push(to_record(&m, batch.len()));
+                    }
+                }
+                wait = Duration::ZERO;
+            }
+            if !batch.is_empty() {
+                self.deliver(consumer, &batch, &kafka_offsets)?;
+            }
+            let due = self.last_commit.elapsed() >= env.worker.offset_flush_interval;
+            let mut core = lock(&self.core);
+            if due || core.commit_requested {
+                core.commit(consumer, None)?;
+                self.last_commit = Instant::now();
+            }
+            drop(core);
+            self.publish(false);
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        consumer: &BaseConsumer<SinkContext>,
+        raw: &[Record],
+        kafka_offsets: &[i64],
+    ) -> Result<(), TaskFailure> {
+        let env = self.env;
+        let control = env.control.as_ref();
+        let origins = Origins {
+            records: raw,
+            kafka_offsets: Some(kafka_offsets),
+        };
+        let core = self.core.clone();
+        let mut core = lock(&core);
+        let core = &mut *core;
+        let (converted, schemas) =
+            match self
+                .conv
+                .to_connect(raw, origins, &mut core.errors, control)?
+            {
+                Staged::Done(r, s) => (r, s),
+                Staged::Stopped => return Ok(()),
+            };
+        let (mut out, schemas) =
+            match self
+                .chain
+                .apply(&converted, schemas, origins, &mut core.errors, control)?
+            {
+                Staged::Done(r, s) => (r, s),
+                Staged::Stopped => return Ok(()),
+            };
+        drop(converted);
+        // The connector sees Kafka offsets; failures it reports map back through `from`.
+        let from: Vec<usize> = out
+            .iter()
+            .map(|r| r.offset.unwrap_or(0).max(0) as usize)
+            .collect();
+        for (r, i) in out.iter_mut().zip(&from) {
+            r.offset = kafka_offsets.get(*i).copied();
+        }
+        if !out.is_empty() {
+            let label = core.comp.label().to_string();
+            let failures = match core
+                .errors
+                .retry(control, true, || core.comp.sink_put(&out, &schemas))
+            {
+                Retried::Done(f) => f,
+                Retried::Stopped => return Ok(()),
+                Retried::Failed(e) => {
+                    return Err(TaskFailure::from_runtime(Some(Stage::TaskPut), &label, &e))
+                }
+            };
+            if !failures.is_empty() {
+                let remapped: Vec<Failure> = failures
+                    .into_iter()
+                    .map(|f| Failure {
+                        index: from.get(f.index as usize).copied().unwrap_or(usize::MAX) as u32,
+                        ..f
+                    })
+                    .collect();
+                handle_failures(
+                    &remapped,
+                    raw,
+                    origins,
+                    Stage::TaskPut,
+                    &label,
+                    &mut core.errors,
+                )?;
+            }
+        }
+        // Only now is the batch put (or given up under errors.tolerance=all): its offsets may
+        // be offered to pre-commit. A batch that failed the task is never committed past.
+        // Runs of one partition are updated once, so no key is built per record.
+        let mut i = 0;
+        while i < raw.len() {
+            let (topic, partition) = (&raw[i].topic, raw[i].partition.unwrap_or(0));
+            let mut last = -1;
+            while i < raw.len()
+                && raw[i].topic == *topic
+                && raw[i].partition.unwrap_or(0) == partition
+            {
+                last = last.max(kafka_offsets.get(i).copied().unwrap_or(-1));
+                i += 1;
+            }
+            if *topic != self.last_topic {
+                env.topic_used(topic);
+                self.last_topic.clone_from(topic);
+            }
+            let n = core
+                .next
+                .entry((topic.clone(), partition))
+                .or_insert(last + 1);
+            *n = (*n).max(last + 1);
+        }
+        self.meter.add(raw.len());
+        for r in core.comp.take_requests() {
+            apply_request(consumer, core, r);
+        }
+        Ok(())
+    }
+
+    fn publish(&mut self, force: bool) {
+        let core = lock(&self.core);
+        let (tw, tm) = self.chain.stats();
+        let (cw, cm) = self.conv.stats();
+        self.meter.publish(
+            &self.env.report,
+            force,
+            core.errors.errors_total,
+            core.errors.dlq_total,
+            core.comp.stats().wasm + tw + cw,
+            core.comp.memory_bytes() + tm + cm,
+        );
+    }
+}
+
+fn tpl_of(parts: &[(String, i32)]) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    for (t, p) in parts {
+        tpl.add_partition(t, *p);
+    }
+    tpl
+}
+
+fn apply_request(consumer: &BaseConsumer<SinkContext>, core: &mut Core, r: ContextRequest) {
+    let outcome = match &r {
+        ContextRequest::Pause(p) => consumer.pause(&tpl_of(p)),
+        ContextRequest::Resume(p) => consumer.resume(&tpl_of(p)),
+        ContextRequest::Rewind(offsets) => {
+            let mut res = Ok(());
+            for (t, p, o) in offsets {
+                res = res.and(consumer.seek(t, *p, Offset::Offset(*o), Duration::from_secs(10)));
+                core.next.insert((t.clone(), *p), *o);
+            }
+            res
+        }
+        ContextRequest::Commit => {
+            core.commit_requested = true;
+            Ok(())
+        }
+        ContextRequest::Reconfigure => Ok(()),
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(connector = %core.connector, request = ?r, error = %e, "task-context request failed");
+    }
+}

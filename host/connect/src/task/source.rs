@@ -1,0 +1,390 @@
+//! The source task loop: poll → stamp each record's index → transforms → converters → produce,
+//! acknowledgements tracked per record, positions stored once every record before them is in
+//! the cluster (or given up under `errors.tolerance=all`), flushed every
+//! `offset.flush.interval.ms` and then handed to the connector's `commit`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+use weft_runtime::Record;
+
+use super::acks::{tag, Acks, MAX_POLL_RECORDS};
+use super::chain::{Chain, Converters, Origins, Staged};
+use super::clients::{client_config, ClientKind};
+use super::component::{instantiate, Component};
+use super::{lock, worker_failure, Meter, Target, TaskEnv};
+use crate::errors::{ErrorHandler, Interrupt, Retried, Stage, TaskFailure};
+use crate::model::State;
+
+/// Longest host-side wait after an empty poll.
+const MAX_IDLE_BACKOFF: Duration = Duration::from_millis(250);
+
+/// Receives the producer's acknowledgements (on librdkafka's thread).
+struct AckContext {
+    acks: Arc<Mutex<Acks>>,
+    tolerate_all: bool,
+    connector: String,
+    /// The first delivery error under `errors.tolerance=none`: fails the task.
+    failure: Mutex<Option<String>>,
+    errors: AtomicU64,
+}
+
+impl ClientContext for AckContext {}
+
+impl ProducerContext for AckContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: usize) {
+        if let Err((e, m)) = result {
+            use rdkafka::Message;
+            tracing::error!(connector = %self.connector, topic = m.topic(), error = %e,
+                "the cluster did not take a record");
+            if !self.tolerate_all {
+                let mut f = lock(&self.failure);
+                if f.is_none() {
+                    *f = Some(format!("producing to {} failed: {e}", m.topic()));
+                }
+                return;
+            }
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        lock(&self.acks).done_tag(tag);
+    }
+}
+
+/// Runs a source task until it is stopped or fails.
+pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
+    let spec = &env.spec;
+    let worker = &env.worker;
+    let mut comp = instantiate(
+        &env.registry,
+        &env.task_plugin_ref(),
+        &env.sandbox_defaults,
+        &[],
+    )
+    .map_err(|e| TaskFailure::from_runtime(None, &spec.connector.plugin, &e))?;
+    let committed: Vec<(String, String)> = env.store.get(&spec.name).into_iter().collect();
+    let (store, name) = (env.store.clone(), spec.name.clone());
+    comp.set_position_reader(Arc::new(move |parts: &[String]| {
+        let stored = store.get(&name);
+        parts
+            .iter()
+            .filter_map(|p| stored.get(p).map(|v| (p.clone(), v.clone())))
+            .collect()
+    }));
+    let errors = ErrorHandler::new(spec.errors.clone(), &spec.name, env.task, None)
+        .map_err(worker_failure)?;
+    match errors.retry(env.control.as_ref(), true, || comp.source_open(&committed)) {
+        Retried::Done(()) => {}
+        Retried::Stopped => return Ok(()),
+        Retried::Failed(e) => {
+            return Err(TaskFailure::from_runtime(None, &spec.connector.plugin, &e))
+        }
+    }
+    let chain = Chain::build(&env.registry, &spec.transforms, &env.sandbox_defaults)?;
+    let conv = Converters::build(
+        &env.registry,
+        spec.key_converter.as_ref().unwrap_or(&worker.key_converter),
+        spec.value_converter
+            .as_ref()
+            .unwrap_or(&worker.value_converter),
+        &env.sandbox_defaults,
+    )?;
+    let acks = Arc::new(Mutex::new(Acks::default()));
+    let ctx = AckContext {
+        acks: acks.clone(),
+        tolerate_all: spec.errors.tolerate_all,
+        connector: spec.name.clone(),
+        failure: Mutex::new(None),
+        errors: AtomicU64::new(0),
+    };
+    let producer: ThreadedProducer<AckContext> =
+        client_config(worker, Some(spec), ClientKind::Producer, &env.client_id())
+            .create_with_context(ctx)
+            .map_err(|e| worker_failure(format!("cannot create the producer: {e}")))?;
+
+    let mut task = SourceTask {
+        env,
+        comp,
+        chain,
+        conv,
+        producer,
+        acks,
+        errors,
+        meter: Meter::new(),
+        last_flush: Instant::now(),
+        last_topic: String::new(),
+    };
+    let result = task.run_loop();
+    // Whatever ended the loop, store what the cluster acknowledged.
+    let timeout = env.worker.task_shutdown_timeout;
+    if let Err(e) = task.producer.flush(timeout) {
+        tracing::warn!(connector = %env.spec.name, task = env.task, error = %e,
+            "records still unacknowledged at shutdown; their positions are not stored");
+    }
+    let flushed = task.flush_positions();
+    task.publish(true);
+    task.comp.close();
+    task.chain.close();
+    task.conv.close();
+    result.and(flushed)
+}
+
+struct SourceTask<'e> {
+    env: &'e TaskEnv,
+    comp: Component,
+    chain: Chain,
+    conv: Converters,
+    producer: ThreadedProducer<AckContext>,
+    acks: Arc<Mutex<Acks>>,
+    errors: ErrorHandler,
+    meter: Meter,
+    last_flush: Instant,
+    last_topic: String,
+}
+
+impl SourceTask<'_> {
+    fn run_loop(&mut self) -> Result<(), TaskFailure> {
+        let env = self.env;
+        let control = env.control.as_ref();
+        let mut idle = Duration::from_millis(1);
+        loop {
+            match control.target() {
+                Target::Stop => return Ok(()),
+                Target::Pause => {
+                    env.report.set_state(State::Paused);
+                    self.maybe_flush()?;
+                    control.wait_unpaused(
+                        env.worker.offset_flush_interval.min(Duration::from_secs(1)),
+                    );
+                    continue;
+                }
+                Target::Run => {
+                    if env.report.state().0 != State::Running {
+                        env.report.set_state(State::Running);
+                    }
+                }
+            }
+            self.check_delivery()?;
+            self.maybe_flush()?;
+            self.publish(false);
+            let polled = match self.errors.retry(control, true, || self.comp.source_poll()) {
+                Retried::Done(p) => p,
+                Retried::Stopped => return Ok(()),
+                Retried::Failed(e) => {
+                    return Err(TaskFailure::from_runtime(
+                        Some(Stage::TaskPoll),
+                        self.comp.label(),
+                        &e,
+                    ))
+                }
+            };
+            for r in self.comp.take_requests() {
+                tracing::debug!(connector = %env.spec.name, request = ?r, "task-context request ignored by a source task");
+            }
+            if polled.records.is_empty() {
+                if !polled.positions.is_empty() {
+                    lock(&self.acks).begin(0, polled.positions);
+                }
+                // Nothing new: wait on the host side rather than calling straight back in.
+                if control.pause_for(idle) {
+                    return Ok(());
+                }
+                idle = (idle * 2).min(MAX_IDLE_BACKOFF);
+                continue;
+            }
+            idle = Duration::from_millis(1);
+            self.deliver(polled)?;
+        }
+    }
+
+    fn deliver(&mut self, polled: super::component::Polled) -> Result<(), TaskFailure> {
+        let env = self.env;
+        let mut records = polled.records;
+        let n = records.len();
+        if n >= MAX_POLL_RECORDS {
+            return Err(TaskFailure::new(
+                Some(Stage::TaskPoll),
+                self.comp.label(),
+                format!("a poll returned {n} records, more than the {MAX_POLL_RECORDS} a poll may"),
+            ));
+        }
+        for (i, r) in records.iter_mut().enumerate() {
+            r.offset = Some(i as i64);
+        }
+        let control = env.control.as_ref();
+        let origins = Origins {
+            records: &records,
+            kafka_offsets: None,
+        };
+        let (transformed, schemas) =
+            match self
+                .chain
+                .apply(&records, polled.schemas, origins, &mut self.errors, control)?
+            {
+                Staged::Done(r, s) => (r, s),
+                Staged::Stopped => return Ok(()),
+            };
+        let converted = match self.conv.from_connect(
+            &transformed,
+            &schemas,
+            origins,
+            &mut self.errors,
+            control,
+        )? {
+            Staged::Done(r, _) => r,
+            Staged::Stopped => return Ok(()),
+        };
+        drop(transformed);
+        let mut sent = vec![false; n];
+        let id = {
+            let mut a = lock(&self.acks);
+            let id = a.begin(n, polled.positions);
+            for r in &converted {
+                if let Some(s) = sent.get_mut(r.offset.unwrap_or(-1).max(0) as usize) {
+                    *s = true;
+                }
+            }
+            // Filtered and given-up records are done already.
+            for (i, s) in sent.iter().enumerate() {
+                if !*s {
+                    a.done(id, i as u32);
+                }
+            }
+            id
+        };
+        for r in &converted {
+            let index = r.offset.unwrap_or(0).max(0) as u32;
+            if r.topic != self.last_topic {
+                env.topic_used(&r.topic);
+                self.last_topic.clone_from(&r.topic);
+            }
+            self.send(r, tag(id, index), &records)?;
+        }
+        self.meter.add(n);
+        Ok(())
+    }
+
+    fn send(&mut self, r: &Record, tag: usize, originals: &[Record]) -> Result<(), TaskFailure> {
+        loop {
+            let mut rec: BaseRecord<'_, [u8], [u8], usize> =
+                BaseRecord::with_opaque_to(&r.topic, tag);
+            if let Some(k) = r.key.as_deref() {
+                rec = rec.key(k);
+            }
+            if let Some(v) = r.value.as_deref() {
+                rec = rec.payload(v);
+            }
+            if let Some(p) = r.partition.filter(|p| *p >= 0) {
+                rec = rec.partition(p);
+            }
+            if let Some(ts) = r.timestamp {
+                rec = rec.timestamp(ts);
+            }
+            if !r.headers.is_empty() {
+                let mut h = OwnedHeaders::new_with_capacity(r.headers.len());
+                for x in &r.headers {
+                    h = h.insert(Header {
+                        key: &x.key,
+                        value: x.value.as_deref(),
+                    });
+                }
+                rec = rec.headers(h);
+            }
+            match self.producer.send(rec) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    // Back-pressure: let librdkafka drain its queue.
+                    let _ = self.producer.flush(Duration::from_millis(100));
+                    if self.env.control.stopping() {
+                        return Ok(());
+                    }
+                }
+                Err((e, _)) => {
+                    let original = originals
+                        .get(r.offset.unwrap_or(0).max(0) as usize)
+                        .unwrap_or(r);
+                    let msg = e.to_string();
+                    let class = "org.apache.kafka.clients.producer.KafkaProducer";
+                    if self.errors.tolerate(&crate::errors::FailedRecord {
+                        stage: Stage::KafkaProduce,
+                        class,
+                        original,
+                        kafka_offset: None,
+                        retriable: false,
+                        message: &msg,
+                    }) {
+                        lock(&self.acks).done_tag(tag);
+                        return Ok(());
+                    }
+                    return Err(TaskFailure::new(Some(Stage::KafkaProduce), class, msg));
+                }
+            }
+        }
+    }
+
+    fn check_delivery(&self) -> Result<(), TaskFailure> {
+        match lock(&self.producer.context().failure).take() {
+            Some(m) => Err(TaskFailure::new(
+                Some(Stage::KafkaProduce),
+                "org.apache.kafka.clients.producer.KafkaProducer",
+                m,
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn maybe_flush(&mut self) -> Result<(), TaskFailure> {
+        if self.last_flush.elapsed() >= self.env.worker.offset_flush_interval {
+            self.flush_positions()?;
+        }
+        Ok(())
+    }
+
+    /// Stores the positions that are ready and tells the connector.
+    fn flush_positions(&mut self) -> Result<(), TaskFailure> {
+        self.last_flush = Instant::now();
+        let ready: BTreeMap<String, String> = {
+            let mut a = lock(&self.acks);
+            a.advance();
+            a.take_ready()
+        };
+        if ready.is_empty() {
+            return Ok(());
+        }
+        self.env
+            .store
+            .put(&self.env.spec.name, &ready)
+            .map_err(|e| worker_failure(format!("cannot store source positions: {e}")))?;
+        let list: Vec<(String, String)> = ready.into_iter().collect();
+        if let Err(e) = self.comp.source_commit(&list) {
+            // The positions are stored; a connector that cannot take the news is Connect's
+            // commitRecord/commit failing: logged, not fatal, unless the instance itself died.
+            if e.is_instance_failure() {
+                return Err(TaskFailure::from_runtime(None, self.comp.label(), &e));
+            }
+            tracing::warn!(connector = %self.env.spec.name, task = self.env.task, error = %e, "commit failed");
+        }
+        Ok(())
+    }
+
+    fn publish(&mut self, force: bool) {
+        let (tw, tm) = self.chain.stats();
+        let (cw, cm) = self.conv.stats();
+        let produce_errors = self.producer.context().errors.load(Ordering::Relaxed);
+        self.meter.publish(
+            &self.env.report,
+            force,
+            self.errors.errors_total + produce_errors,
+            self.errors.dlq_total,
+            self.comp.stats().wasm + tw + cw,
+            self.comp.memory_bytes() + tm + cm,
+        );
+    }
+}

@@ -1,0 +1,916 @@
+//! End-to-end tests of the Connect worker: the real `weft` binary as a broker and as a
+//! standalone worker (separate processes on free ports), driven through Kafka's own quickstart
+//! files, the REST API and a real Kafka client.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{weft_bin, Weft};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::{json, Value};
+
+/// Waits for `cond` with a deadline; true if it held in time.
+fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `weft connect standalone` process.
+struct Worker {
+    child: Option<Child>,
+    rest_port: u16,
+    log: Arc<Mutex<String>>,
+    dir: PathBuf,
+    args: Vec<PathBuf>,
+}
+
+impl Worker {
+    /// Starts `weft connect standalone <files>` in `dir` and waits for its REST API.
+    fn standalone(dir: &Path, files: &[PathBuf]) -> Worker {
+        let mut w = Worker {
+            child: None,
+            rest_port: 0,
+            log: Arc::new(Mutex::new(String::new())),
+            dir: dir.to_path_buf(),
+            args: files.to_vec(),
+        };
+        w.spawn();
+        w
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(weft_bin());
+        cmd.arg("connect")
+            .arg("standalone")
+            .args(&self.args)
+            .current_dir(&self.dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn weft connect standalone");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = self.log.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("weft: connect REST listening on http://") {
+                    if let Some(port) = rest
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.trim().parse::<u16>().ok())
+                    {
+                        let _ = tx.send(port);
+                    }
+                }
+                if let Ok(mut l) = log.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(p) => self.rest_port = p,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "the worker did not start its REST API; its log:\n{}",
+                    self.log_text()
+                );
+            }
+        }
+        self.child = Some(child);
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM; returns whether it exited successfully.
+    fn stop(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(s)) = c.try_wait() {
+                return s.success();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!(
+                    "the worker did not stop within 60 s; its log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn restart(&mut self) {
+        assert!(self.child.is_none());
+        self.log.lock().map(|mut l| l.clear()).ok();
+        self.spawn();
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        http(self.rest_port, "GET", path, None)
+    }
+
+    fn state(&self, connector: &str) -> Option<(String, Vec<(String, Option<String>)>)> {
+        let (code, v) = self.get(&format!("/connectors/{connector}/status"));
+        if code != 200 {
+            return None;
+        }
+        let tasks = v["tasks"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| {
+                        (
+                            t["state"].as_str().unwrap_or("").to_string(),
+                            t["trace"].as_str().map(str::to_string),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some((
+            v["connector"]["state"].as_str().unwrap_or("").to_string(),
+            tasks,
+        ))
+    }
+
+    fn wait_task_state(&self, connector: &str, state: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            self.state(connector)
+                .is_some_and(|(_, t)| !t.is_empty() && t.iter().all(|(s, _)| s == state))
+        })
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// One HTTP/1.1 request to the worker's REST API; (status, JSON body or null).
+fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the REST API");
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("send request");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("malformed response: {text}"));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (code, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+    }
+    out
+}
+
+/// Every record of partition 0 of `topic`, from the beginning, until `n` arrived.
+fn consume(
+    bootstrap: &str,
+    topic: &str,
+    n: usize,
+    timeout: Duration,
+) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Vec<u8>)>)> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "e2e-connect-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + timeout;
+    while out.len() < n && Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            let headers = m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|x| {
+                            (
+                                x.key.to_string(),
+                                x.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push((
+                m.key().map(<[u8]>::to_vec),
+                m.payload().map(<[u8]>::to_vec),
+                headers,
+            ));
+        }
+    }
+    out
+}
+
+fn produce(bootstrap: &str, topic: &str, values: &[&[u8]]) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    for v in values {
+        p.send(BaseRecord::<(), [u8]>::to(topic).payload(v).partition(0))
+            .expect("send");
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/kafka-quickstart")
+        .join(name)
+}
+
+/// Kafka's quickstart files, copied as shipped, with only what must differ on a test machine
+/// appended (later keys win in a .properties file): the broker, the REST port, the offsets file.
+fn quickstart_dir(broker: &Weft) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "connect-standalone.properties",
+        "connect-file-source.properties",
+        "connect-file-sink.properties",
+    ] {
+        std::fs::copy(fixture(f), dir.path().join(f))
+            .unwrap_or_else(|e| panic!("fixture {f}: {e}"));
+    }
+    let mut w = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("connect-standalone.properties"))
+        .unwrap();
+    writeln!(
+        w,
+        "\nbootstrap.servers={}\nlisteners=http://127.0.0.1:0\noffset.storage.file.filename={}",
+        broker.bootstrap(),
+        dir.path().join("connect.offsets").display()
+    )
+    .unwrap();
+    dir
+}
+
+fn quickstart_files(dir: &Path) -> Vec<PathBuf> {
+    [
+        "connect-standalone.properties",
+        "connect-file-source.properties",
+        "connect-file-sink.properties",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .collect()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[test]
+fn kafka_quickstart_round_trips_a_file_through_a_topic() {
+    let broker = Weft::start(&[]);
+    let dir = quickstart_dir(&broker);
+    let lines: Vec<String> = (0..500)
+        .map(|i| format!("line {i} with \"quotes\", a \\ backslash and ünïcode"))
+        .collect();
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(dir.path().join("test.txt"), &text).unwrap();
+
+    let mut worker = Worker::standalone(dir.path(), &quickstart_files(dir.path()));
+    let sink = dir.path().join("test.sink.txt");
+    assert!(
+        wait_until(Duration::from_secs(90), || read(&sink) == text),
+        "the sink file never matched the source file; sink has {} bytes; worker log:\n{}",
+        read(&sink).len(),
+        worker.log_text()
+    );
+
+    // The topic holds what Kafka's JsonConverter with schemas enabled writes.
+    let records = consume(
+        &broker.bootstrap(),
+        "connect-test",
+        lines.len(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(records.len(), lines.len());
+    for (r, line) in records.iter().zip(&lines) {
+        let value: Value = serde_json::from_slice(r.1.as_deref().expect("a value")).unwrap();
+        assert_eq!(
+            value,
+            json!({"schema": {"type": "string", "optional": false}, "payload": line})
+        );
+        assert_eq!(
+            String::from_utf8(r.1.clone().unwrap()).unwrap(),
+            format!(
+                r#"{{"schema":{{"type":"string","optional":false}},"payload":{}}}"#,
+                serde_json::to_string(line).unwrap()
+            )
+        );
+        assert!(r.0.is_none(), "FileStreamSource writes null keys");
+    }
+
+    // Both connectors run, named as in the files.
+    let (code, names) = worker.get("/connectors");
+    assert_eq!(code, 200);
+    assert_eq!(names, json!(["local-file-sink", "local-file-source"]));
+    for c in ["local-file-source", "local-file-sink"] {
+        let (state, tasks) = worker.state(c).unwrap();
+        assert_eq!(state, "RUNNING");
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].0, "RUNNING");
+    }
+
+    // The source tails the file: appended lines arrive too.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("test.txt"))
+        .unwrap();
+    writeln!(f, "appended later").unwrap();
+    drop(f);
+    let expected = format!("{text}appended later\n");
+    assert!(
+        wait_until(Duration::from_secs(60), || read(&sink) == expected),
+        "an appended line did not reach the sink; worker log:\n{}",
+        worker.log_text()
+    );
+    assert!(
+        worker.stop(),
+        "the worker did not exit cleanly on SIGTERM:\n{}",
+        worker.log_text()
+    );
+}
+
+/// A worker file for the tests below: schemaless JSON values, string keys, a short flush
+/// interval so that offsets move while the test watches.
+fn worker_file(dir: &Path, broker: &Weft, extra: &str) -> PathBuf {
+    let path = dir.join("worker.properties");
+    std::fs::write(
+        &path,
+        format!(
+            "bootstrap.servers={}\nlisteners=http://127.0.0.1:0\n\
+             key.converter=org.apache.kafka.connect.storage.StringConverter\n\
+             value.converter=org.apache.kafka.connect.json.JsonConverter\n\
+             value.converter.schemas.enable=false\n\
+             offset.storage.file.filename={}\noffset.flush.interval.ms=500\n{extra}\n",
+            broker.bootstrap(),
+            dir.join("connect.offsets").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Commits `offset` for partition 0 of `topic` in `group`, retrying while the group still
+/// has members (a failed task's consumer leaves it when its thread ends).
+fn commit_group_offset(bootstrap: &str, group: &str, topic: &str, offset: i64) {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Offset(offset))
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || c
+            .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+            .is_ok()),
+        "could not commit an offset for {group}"
+    );
+}
+
+#[test]
+fn a_poison_record_goes_to_the_dlq_under_all_and_fails_the_task_under_none() {
+    let broker = Weft::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let worker = worker_file(d, &broker, "");
+    let all = write_file(
+        d,
+        "poison-all.properties",
+        "name=poison-all\nconnector.class=FileStreamSink\ntasks.max=1\nfile=all.txt\ntopics=poison-all-in\n\
+         errors.tolerance=all\nerrors.log.enable=true\nerrors.log.include.messages=true\n\
+         errors.deadletterqueue.topic.name=poison-dlq\n\
+         errors.deadletterqueue.topic.replication.factor=1\n\
+         errors.deadletterqueue.context.headers.enable=true\n",
+    );
+    let none = write_file(
+        d,
+        "poison-none.properties",
+        "name=poison-none\nconnector.class=FileStreamSink\ntasks.max=1\nfile=none.txt\ntopics=poison-none-in\n",
+    );
+    let values: [&[u8]; 3] = [b"\"a\"", b"not json{", b"\"b\""];
+    produce(&broker.bootstrap(), "poison-all-in", &values);
+    produce(&broker.bootstrap(), "poison-none-in", &values);
+
+    let w = Worker::standalone(d, &[worker, all, none]);
+
+    // errors.tolerance=all: the good records reach the file, the poison one the DLQ.
+    let out = d.join("all.txt");
+    assert!(
+        wait_until(Duration::from_secs(60), || read(&out) == "a\nb\n"),
+        "all.txt is {:?}; worker log:\n{}",
+        read(&out),
+        w.log_text()
+    );
+    let dlq = consume(
+        &broker.bootstrap(),
+        "poison-dlq",
+        1,
+        Duration::from_secs(30),
+    );
+    assert_eq!(dlq.len(), 1, "one record in the DLQ");
+    let (_, value, headers) = &dlq[0];
+    assert_eq!(
+        value.as_deref(),
+        Some(&b"not json{"[..]),
+        "the DLQ holds the record as consumed"
+    );
+    let header = |k: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == &format!("__connect.errors.{k}"))
+            .map(|(_, v)| String::from_utf8_lossy(v).to_string())
+            .unwrap_or_else(|| panic!("no __connect.errors.{k} header in {headers:?}"))
+    };
+    assert_eq!(header("topic"), "poison-all-in");
+    assert_eq!(header("partition"), "0");
+    assert_eq!(header("offset"), "1");
+    assert_eq!(header("connector.name"), "poison-all");
+    assert_eq!(header("task.id"), "0");
+    assert_eq!(header("stage"), "VALUE_CONVERTER");
+    for k in [
+        "class.name",
+        "exception.class.name",
+        "exception.message",
+        "exception.stacktrace",
+    ] {
+        assert!(!header(k).is_empty(), "__connect.errors.{k} is empty");
+    }
+    let (_, status) = w.get("/connectors/poison-all/status");
+    assert_eq!(status["tasks"][0]["state"], "RUNNING");
+    assert!(
+        wait_until(Duration::from_secs(10), || w
+            .get("/connectors/poison-all/status")
+            .1["tasks"][0]["metrics"]["dlq_records_total"]
+            == 1),
+        "the DLQ record is counted in the task's metrics"
+    );
+
+    // errors.tolerance=none: the task fails with the reason, and nothing after the poison
+    // record is written.
+    assert!(
+        w.wait_task_state("poison-none", "FAILED", Duration::from_secs(60)),
+        "poison-none did not fail: {:?}\n{}",
+        w.state("poison-none"),
+        w.log_text()
+    );
+    let (conn_state, tasks) = w.state("poison-none").unwrap();
+    assert_eq!(conn_state, "RUNNING", "only the task fails, as in Connect");
+    let trace = tasks[0].1.clone().expect("a FAILED task has a trace");
+    assert!(
+        trace.contains("VALUE_CONVERTER"),
+        "the trace names the stage: {trace}"
+    );
+    assert!(!read(&d.join("none.txt")).contains('b'));
+
+    // The operator skips the poison record and restarts only what failed.
+    commit_group_offset(
+        &broker.bootstrap(),
+        "connect-poison-none",
+        "poison-none-in",
+        2,
+    );
+    let (code, body) = http(
+        w.rest_port,
+        "POST",
+        "/connectors/poison-none/restart?includeTasks=true&onlyFailed=true",
+        None,
+    );
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["tasks"][0]["state"], "RESTARTING", "{body}");
+    assert!(
+        w.wait_task_state("poison-none", "RUNNING", Duration::from_secs(60)),
+        "the restarted task is not RUNNING: {:?}",
+        w.state("poison-none")
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || read(&d.join("none.txt"))
+            .ends_with("b\n")),
+        "none.txt is {:?}",
+        read(&d.join("none.txt"))
+    );
+    // poison-all was never touched by the restart.
+    assert_eq!(w.state("poison-all").unwrap().1[0].0, "RUNNING");
+}
+
+/// Line numbers of a sink file of `line-NNNNNNN` lines.
+fn line_numbers(text: &str) -> Vec<u64> {
+    text.lines()
+        .map(|l| {
+            l.strip_prefix("line-")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("a torn or foreign line in the sink file: {l:?}"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_million_lines_survive_a_kill_9_of_the_worker_in_order() {
+    const N: u64 = 1_000_000;
+    let broker = Weft::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut text = String::with_capacity(N as usize * 13);
+    for i in 0..N {
+        text.push_str(&format!("line-{i:07}\n"));
+    }
+    std::fs::write(d.join("big.txt"), &text).unwrap();
+    let worker = worker_file(d, &broker, "");
+    let source = write_file(
+        d,
+        "source.properties",
+        "name=big-source\nconnector.class=FileStreamSource\ntasks.max=1\nfile=big.txt\ntopic=big\n\
+         value.converter=org.apache.kafka.connect.storage.StringConverter\n",
+    );
+    let sink = write_file(
+        d,
+        "sink.properties",
+        "name=big-sink\nconnector.class=FileStreamSink\ntasks.max=1\nfile=big.sink.txt\ntopics=big\n\
+         value.converter=org.apache.kafka.connect.storage.StringConverter\n",
+    );
+    let out = d.join("big.sink.txt");
+    let mut w = Worker::standalone(d, &[worker, source, sink]);
+    assert!(
+        wait_until(Duration::from_secs(120), || std::fs::metadata(&out)
+            .map(|m| m.len())
+            .unwrap_or(0)
+            > 13 * 200_000),
+        "the sink did not get 200,000 lines; log:\n{}",
+        w.log_text()
+    );
+    w.kill9();
+    let before = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        before < 13 * N,
+        "the worker was killed midway, not after the end"
+    );
+    w.restart();
+    assert!(
+        wait_until(Duration::from_secs(180), || read(&out)
+            .ends_with(&format!("line-{:07}\n", N - 1))),
+        "the sink never reached the last line after the restart; log:\n{}",
+        w.log_text()
+    );
+    let nums = line_numbers(&read(&out));
+    // Every line is there, and the file is runs of consecutive lines: the first from the start,
+    // the later ones resuming at or before where the previous run ended (the source resending
+    // from its last stored position, the sink rereading from its last committed offset).
+    let mut seen = vec![false; N as usize];
+    let mut runs = 1;
+    for (i, n) in nums.iter().enumerate() {
+        seen[*n as usize] = true;
+        if i > 0 && *n != nums[i - 1] + 1 {
+            assert!(
+                *n <= nums[i - 1],
+                "a gap after line {} (next is {n})",
+                nums[i - 1]
+            );
+            runs += 1;
+        }
+    }
+    assert_eq!(nums[0], 0);
+    assert!(seen.iter().all(|s| *s), "every line arrived");
+    assert!(
+        runs <= 3,
+        "at most one resend by the source and one by the sink, got {runs} runs"
+    );
+    assert!(
+        nums.len() < (N as usize) * 2,
+        "duplicates only from the unflushed interval"
+    );
+    assert!(w.stop());
+}
+
+/// Builds tests/plugins for wasm32-wasip2 (once per test process) and returns the path of
+/// fixture `name`.
+fn test_plugin(name: &str) -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/plugins");
+        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("connect-fixtures");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .current_dir(&ws)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "fixture-hostile-source",
+                "--manifest-path",
+            ])
+            .arg(ws.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .expect("run cargo to build the test plugins");
+        assert!(
+            out.status.success(),
+            "building tests/plugins failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("wasm32-wasip2/release")
+    });
+    dir.join(format!("fixture_{}.wasm", name.replace('-', "_")))
+}
+
+fn task_metric(w: &Worker, connector: &str, metric: &str) -> u64 {
+    w.get(&format!("/connectors/{connector}/status")).1["tasks"][0]["metrics"][metric]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_hostile_connector_fails_only_its_own_task() {
+    let hostile = test_plugin("hostile-source");
+    let broker = Weft::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let worker = worker_file(d, &broker, "");
+    let healthy = write_file(
+        d,
+        "healthy.properties",
+        "name=healthy\nconnector.class=datagen\ntasks.max=1\nkafka.topic=healthy\nrecord.size=100\n\
+         iterations=-1\nvalue.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n",
+    );
+    let w = Worker::standalone(d, &[worker, healthy]);
+    assert!(
+        w.wait_task_state("healthy", "RUNNING", Duration::from_secs(60)),
+        "{}",
+        w.log_text()
+    );
+
+    let modes = [
+        ("trap", "trapped"),
+        ("loop", "deadline"),
+        ("alloc", "memory limit"),
+    ];
+    for (mode, _) in modes {
+        let body = json!({
+            "name": format!("hostile-{mode}"),
+            "config": {
+                "connector.class": hostile.display().to_string(),
+                "tasks.max": "1",
+                "topic": "hostile",
+                "mode": mode,
+                "healthy.polls": "3",
+                "plugin.call.timeout.ms": "500",
+                "plugin.memory.max.bytes": "67108864",
+            }
+        });
+        let (code, resp) = http(w.rest_port, "POST", "/connectors", Some(&body));
+        assert_eq!(code, 201, "{resp}");
+    }
+    for (mode, reason) in modes {
+        let name = format!("hostile-{mode}");
+        assert!(
+            w.wait_task_state(&name, "FAILED", Duration::from_secs(60)),
+            "{name} did not fail: {:?}\n{}",
+            w.state(&name),
+            w.log_text()
+        );
+        let trace = w.state(&name).unwrap().1[0].1.clone().unwrap_or_default();
+        assert!(
+            trace.contains(reason),
+            "{name}'s trace does not say {reason:?}: {trace}"
+        );
+    }
+    // The healthy connector kept running and keeps producing.
+    assert_eq!(w.state("healthy").unwrap().1[0].0, "RUNNING");
+    let after = task_metric(&w, "healthy", "records_total");
+    assert!(
+        wait_until(Duration::from_secs(30), || task_metric(
+            &w,
+            "healthy",
+            "records_total"
+        ) > after + 1000),
+        "the healthy connector stopped producing once the hostile ones failed"
+    );
+    // A restarted hostile task is opened again and fails again, alone.
+    let (code, _) = http(
+        w.rest_port,
+        "POST",
+        "/connectors/hostile-trap/tasks/0/restart",
+        None,
+    );
+    assert_eq!(code, 204);
+    assert!(w.wait_task_state("hostile-trap", "FAILED", Duration::from_secs(60)));
+    assert_eq!(w.state("healthy").unwrap().1[0].0, "RUNNING");
+}
+
+/// A `weft up` process with its embedded worker (the common harness runs `weft up` without
+/// the Connect flags).
+struct Up {
+    child: Child,
+    broker_port: u16,
+    rest_port: u16,
+}
+
+impl Up {
+    fn start(data: &Path, connectors: &Path) -> Up {
+        let mut child = Command::new(weft_bin())
+            .arg("up")
+            .arg("--listeners")
+            .arg("PLAINTEXT://127.0.0.1:0")
+            .arg("--log-dirs")
+            .arg(data)
+            .arg("--connect-listener")
+            .arg("http://127.0.0.1:0")
+            .arg("--connectors")
+            .arg(connectors)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn weft up");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let port = |l: &str| {
+                    l.rsplit(':')
+                        .next()
+                        .and_then(|p| p.trim().parse::<u16>().ok())
+                };
+                if let Some(r) = line.strip_prefix("weft: broker listening on PLAINTEXT://") {
+                    let _ = tx.send(("broker", port(r)));
+                }
+                if let Some(r) = line.strip_prefix("weft: connect REST listening on http://") {
+                    let _ = tx.send(("rest", port(r)));
+                }
+            }
+        });
+        let (mut broker_port, mut rest_port) = (None, None);
+        while broker_port.is_none() || rest_port.is_none() {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(("broker", p)) => broker_port = p,
+                Ok((_, p)) => rest_port = p,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("weft up did not report its broker and REST listeners");
+                }
+            }
+        }
+        Up {
+            child,
+            broker_port: broker_port.unwrap(),
+            rest_port: rest_port.unwrap(),
+        }
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        assert!(
+            wait_until(Duration::from_secs(60), || matches!(
+                self.child.try_wait(),
+                Ok(Some(_))
+            )),
+            "weft up did not stop on SIGTERM"
+        );
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn weft_up_runs_the_worker_beside_its_broker_and_remembers_rest_created_connectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    let conns = d.join("connectors");
+    std::fs::create_dir_all(&conns).unwrap();
+    std::fs::write(d.join("in.txt"), "one\ntwo\n").unwrap();
+    std::fs::write(
+        conns.join("source.json"),
+        json!({"name": "dir-source", "config": {
+            "connector.class": "FileStreamSource", "file": d.join("in.txt").display().to_string(),
+            "topic": "up-topic",
+            "value.converter": "org.apache.kafka.connect.storage.StringConverter"}})
+        .to_string(),
+    )
+    .unwrap();
+    let up = Up::start(&data, &conns);
+    let bootstrap = format!("127.0.0.1:{}", up.broker_port);
+    let recs = consume(&bootstrap, "up-topic", 2, Duration::from_secs(60));
+    let values: Vec<_> = recs
+        .iter()
+        .map(|r| r.1.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(values, vec![b"one".to_vec(), b"two".to_vec()]);
+
+    // A connector created over REST is persisted under the data dir ...
+    let body = json!({"name": "rest-sink", "config": {
+        "connector.class": "FileStreamSink", "file": d.join("out.txt").display().to_string(),
+        "topics": "up-topic",
+        "value.converter": "org.apache.kafka.connect.storage.StringConverter"}});
+    let (code, resp) = http(up.rest_port, "POST", "/connectors", Some(&body));
+    assert_eq!(code, 201, "{resp}");
+    assert!(wait_until(Duration::from_secs(60), || read(
+        &d.join("out.txt")
+    ) == "one\ntwo\n"));
+    up.stop();
+
+    // ... and comes back after a restart (Kafka's standalone mode forgets it).
+    let up = Up::start(&data, &conns);
+    let (code, names) = http(up.rest_port, "GET", "/connectors", None);
+    assert_eq!(code, 200);
+    assert_eq!(names, json!(["dir-source", "rest-sink"]));
+    let (_, st) = http(up.rest_port, "GET", "/connectors/rest-sink/status", None);
+    assert_eq!(st["connector"]["state"], "RUNNING");
+    up.stop();
+}
