@@ -263,6 +263,15 @@ impl Partition {
         self.locked(|log| log.apply_compaction(build))
     }
 
+    /// Forgets idempotent producers idle for `expiration_ms` (maintenance thread); returns how many.
+    pub fn expire_producers(
+        &self,
+        now_ms: i64,
+        expiration_ms: i64,
+    ) -> Result<usize, PartitionError> {
+        self.locked(|log| Ok(log.expire_producers(now_ms, expiration_ms)))
+    }
+
     /// Time-based flush (flush.ms), from the maintenance thread.
     pub fn maybe_flush(&self, now_ms: i64) -> Result<bool, PartitionError> {
         self.locked(|log| log.maybe_flush(now_ms))

@@ -15,8 +15,10 @@ use crate::config::{LogConfig, TimestampType};
 use crate::error::{IoContext, LogError, Result};
 use crate::files;
 use crate::flush::FlushTracker;
+use crate::producer_state::{self, Checked, ProducerStates};
 use crate::record;
 use crate::recovery::{self, RecoveryReport};
+use crate::scan::{Scanner, Step, SCAN_CHUNK};
 use crate::segment::{PlannedBatch, Segment};
 
 /// What `append` did.
@@ -63,6 +65,8 @@ pub struct Log {
     offline: OnceLock<String>,
     plan: Vec<PlannedBatch>,
     patched: Vec<[u8; HEADER_LEN]>,
+    /// Idempotent producers' state, checked on every append.
+    producers: ProducerStates,
 }
 
 impl Log {
@@ -72,7 +76,7 @@ impl Log {
     /// the first torn or corrupt batch.
     pub fn open(dir: &Path, config: LogConfig) -> Result<(Log, RecoveryReport)> {
         let recovered = recovery::recover(dir, &config)?;
-        let log = Log {
+        let mut log = Log {
             dir: dir.to_path_buf(),
             config,
             older: recovered.older,
@@ -85,12 +89,66 @@ impl Log {
             offline: OnceLock::new(),
             plan: Vec::new(),
             patched: Vec::new(),
+            producers: ProducerStates::default(),
         };
+        log.load_producer_state()?;
         Ok((log, recovered.report))
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The idempotent producers' state (for inspection and tests).
+    pub fn producer_states(&self) -> &ProducerStates {
+        &self.producers
+    }
+
+    /// Rebuilds the producer state: the newest `.snapshot` at or below the log end, then the batch
+    /// headers from its offset (or from the log start without one) to the log end, so a producer's
+    /// retry after a crash is still recognised as a duplicate.
+    fn load_producer_state(&mut self) -> Result<()> {
+        let end = self.log_end_offset();
+        let (mut states, from) = producer_state::load_snapshot(&self.dir, end)?;
+        let from = from
+            .unwrap_or(self.log_start_offset)
+            .max(self.log_start_offset);
+        if from >= end {
+            self.producers = states;
+            return Ok(());
+        }
+        let mut replayed = 0u64;
+        for seg in self.segments_from(from) {
+            let start = match seg.locate(from)? {
+                Some((position, _)) => position,
+                None => continue,
+            };
+            let mut scanner = Scanner::new(&seg.file, start, seg.size, SCAN_CHUNK);
+            loop {
+                match scanner.next(false).at(&seg.log_path)? {
+                    Step::Batch { header, .. } => {
+                        if header.last_offset() >= from {
+                            states.replay(&header);
+                            replayed += 1;
+                        }
+                    }
+                    Step::End => break,
+                    // Recovery already cut torn tails; a bad batch here ends the replay of this segment.
+                    Step::Invalid { position, reason } => {
+                        tracing::warn!(file = %seg.log_path.display(), position, %reason, "producer state replay stopped");
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::debug!(dir = %self.dir.display(), from, batches = replayed, producers = states.len(), "rebuilt producer state");
+        self.producers = states;
+        Ok(())
+    }
+
+    /// Forgets producers idle for `expiration_ms` (producer.id.expiration.ms); returns how many.
+    pub fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers.expire(now_ms, expiration_ms)
     }
 
     pub fn config(&self) -> &LogConfig {
@@ -246,6 +304,31 @@ impl Log {
                 "appending would overflow the 64-bit offset space".to_string(),
             ));
         }
+        // Idempotent producers: sequence and epoch checks from the headers; a retried batch is
+        // answered with the offsets it got the first time and not stored again.
+        let producer_check = self.producers.check(
+            self.plan.iter().map(|b| &b.header),
+            self.log_end_offset(),
+            |h| {
+                if log_append_time {
+                    now_ms
+                } else {
+                    h.max_timestamp
+                }
+            },
+        )?;
+        let producer_updates = match producer_check {
+            Checked::Duplicate(d) => {
+                return Ok(AppendInfo {
+                    base_offset: d.first_offset,
+                    last_offset: d.last_offset,
+                    log_append_time: if log_append_time { d.timestamp } else { -1 },
+                    log_start_offset: self.log_start_offset,
+                    record_count: 0,
+                })
+            }
+            Checked::Append(updates) => updates,
+        };
         self.maybe_roll(records.len() as u64, record_count, incoming_max_ts, now_ms)?;
 
         let first_offset = self.log_end_offset();
@@ -288,6 +371,7 @@ impl Log {
             patch_len,
             self.config.index_interval_bytes,
         )?;
+        self.producers.apply(producer_updates);
 
         self.flush_state.on_append(record_count as u64, now_ms);
         if self.flush_state.messages_due(&self.config)
@@ -341,6 +425,9 @@ impl Log {
         let mut fresh = Segment::create(&self.dir, base)?;
         fresh.created_ms = Some(now_ms);
         let sealed = std::mem::replace(&mut self.active, fresh);
+        // Kafka snapshots producer state at every roll, named by the new segment's base offset, so
+        // recovery replays at most the active segment's headers.
+        producer_state::write_snapshot(&self.dir, base, &self.producers)?;
         tracing::debug!(
             dir = %self.dir.display(),
             sealed_base = sealed.base_offset(),
@@ -480,9 +567,11 @@ impl Log {
     /// validating segments). An offline log is not marked clean.
     pub fn close(mut self) -> Result<()> {
         self.flush()?;
+        let end = self.log_end_offset();
         let result = self
             .checkpoint_recovery_point()
-            .and_then(|()| checkpoint::write_clean_shutdown(&self.dir, self.log_end_offset()));
+            .and_then(|()| producer_state::write_snapshot(&self.dir, end, &self.producers))
+            .and_then(|()| checkpoint::write_clean_shutdown(&self.dir, end));
         self.storage(result)
     }
 
