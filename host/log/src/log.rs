@@ -31,6 +31,8 @@ pub struct AppendInfo {
     /// -1 unless the topic uses LogAppendTime.
     pub log_append_time: i64,
     pub log_start_offset: i64,
+    /// Records written; 0 when the append repeated an idempotent producer's batch and was answered
+    /// with the offsets that batch got the first time.
     pub record_count: u64,
 }
 
