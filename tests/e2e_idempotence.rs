@@ -176,6 +176,14 @@ fn init_producer_id_dedupe_gaps_and_fencing_on_the_wire() {
     let part_dir = w.data_dir().join(format!("{topic}-0"));
     let snapshot = part_dir.join(format!("{:020}.snapshot", 7));
     assert!(snapshot.is_file(), "no {}", snapshot.display());
+    // The snapshot is Kafka's format and `weft dump-log` reads it as kafka-dump-log does.
+    let (ok, out, err) = weft_cmd(&["dump-log", &snapshot.to_string_lossy()], None);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("producerId: {pid} producerEpoch: 1"))
+            && out.contains("firstSequence: 0 lastSequence: 0 lastOffset: 5"),
+        "{out}"
+    );
     w.restart();
     let mut c = Conn::open(&w.bootstrap());
     assert_eq!(produce(&mut c, topic, batch(pid, 1, 0, 1)), (0, 5));

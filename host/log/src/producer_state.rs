@@ -114,6 +114,13 @@ impl ProducerStates {
         self.producers.is_empty()
     }
 
+    /// Every producer, by id.
+    pub fn entries(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        let mut all: Vec<_> = self.producers.iter().map(|(k, v)| (*k, v)).collect();
+        all.sort_by_key(|(k, _)| *k);
+        all.into_iter()
+    }
+
     pub fn get(&self, producer_id: i64) -> Option<&ProducerEntry> {
         self.producers.get(&producer_id)
     }
