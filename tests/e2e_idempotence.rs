@@ -61,6 +61,11 @@ fn init_producer_id(conn: &mut Conn, version: i16, tid: Option<&str>) -> InitPro
 
 /// One idempotent batch of `n` records.
 fn batch(pid: i64, epoch: i16, seq: i32, n: i32) -> Bytes {
+    batch_at(pid, epoch, seq, n, 1_700_000_000_000)
+}
+
+/// One idempotent batch of `n` records with CreateTime `ts`.
+fn batch_at(pid: i64, epoch: i16, seq: i32, n: i32, ts: i64) -> Bytes {
     let records: Vec<Record> = (0..n)
         .map(|i| Record {
             transactional: false,
@@ -72,7 +77,7 @@ fn batch(pid: i64, epoch: i16, seq: i32, n: i32) -> Bytes {
             timestamp_type: TimestampType::Creation,
             offset: i64::from(i),
             sequence: seq.wrapping_add(i),
-            timestamp: 1_700_000_000_000 + i64::from(i),
+            timestamp: ts + i64::from(i),
             key: Some(Bytes::from(format!("k{i}"))),
             value: Some(Bytes::from(format!("e{epoch}-s{}", seq.wrapping_add(i)))),
             headers: Default::default(),
@@ -203,6 +208,49 @@ fn init_producer_id_dedupe_gaps_and_fencing_on_the_wire() {
     assert_eq!(produce(&mut c, topic, batch(pid, 1, 1, 4)), (0, 7));
     assert_eq!(log_end(&mut c, topic), 11);
     assert_eq!(produce(&mut c, topic, batch(pid, 1, 5, 1)), (0, 11));
+}
+
+#[test]
+fn idle_producers_expire_after_producer_id_expiration_ms() {
+    let w = Weft::start(&[
+        "producer.id.expiration.ms=600000",
+        "producer.id.expiration.check.interval.ms=100",
+    ]);
+    let topic = "idem-expiry";
+    create_topic(&w, topic, 1);
+    let mut c = Conn::open(&w.bootstrap());
+    let old = init_producer_id(&mut c, 4, None).producer_id.0;
+    let fresh = init_producer_id(&mut c, 4, None).producer_id.0;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // Expiry goes by the last batch's timestamp, as in Kafka: a week-old one is past the 10 minutes,
+    // one 30 minutes ahead is not for the whole test.
+    assert_eq!(
+        produce(&mut c, topic, batch_at(old, 0, 0, 1, now - 7 * 86_400_000)).0,
+        0
+    );
+    assert_eq!(
+        produce(&mut c, topic, batch_at(fresh, 0, 0, 1, now + 1_800_000)).0,
+        0
+    );
+    // Once forgotten, the old producer may continue at any sequence (it is unknown again).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, _) = produce(&mut c, topic, batch_at(old, 0, 50, 1, now));
+        if code == 0 {
+            break;
+        }
+        assert_eq!(code, OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert!(Instant::now() < deadline, "producer {old} never expired");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The recent producer is still known: a gap is still refused.
+    assert_eq!(
+        produce(&mut c, topic, batch_at(fresh, 0, 50, 1, now)).0,
+        OUT_OF_ORDER_SEQUENCE_NUMBER
+    );
 }
 
 fn rdkafka_idempotent_producer(bootstrap: &str) -> BaseProducer {
