@@ -472,6 +472,9 @@ fn acknowledged_records_appear_once_after_kill9_during_idempotent_sends() {
     );
 }
 
+/// The clients' INFO lines (their whole config) would bury a failure's output.
+const QUIET_JAVA_LOG: &str = "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn";
+
 fn java_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/java")
 }
@@ -509,7 +512,7 @@ fn java_classpath(version: &str) -> String {
 
 fn java(cp: &str, args: &[&str]) -> String {
     let out = Command::new("java")
-        .args(["-cp", cp, "weft.IdemClient"])
+        .args(["-cp", cp, QUIET_JAVA_LOG, "weft.IdemClient"])
         .args(args)
         .output()
         .expect("run java");
@@ -543,6 +546,79 @@ fn java_round_trip(version: &str) {
     assert!(
         stored_producer_id(&w, topic) >= 0,
         "batches carry no producer id"
+    );
+}
+
+/// The Java producer (default config: idempotence, retries) sends 100,000 records while the broker is
+/// killed with -9 twice; afterwards every record is stored exactly once, in order per key.
+#[test]
+fn java_idempotent_producer_survives_kill9_without_duplicates() {
+    use std::io::{BufRead, BufReader};
+    let cp = java_classpath("3.9.1");
+    let mut w = Weft::start(&[]);
+    let topic = "idem-java-kill9";
+    create_topic(&w, topic, 3);
+    let n = 100_000usize;
+    let mut child = Command::new("java")
+        .args([
+            "-cp",
+            &cp,
+            QUIET_JAVA_LOG,
+            "weft.IdemClient",
+            "produce-paced",
+        ])
+        .args([w.bootstrap().as_str(), topic, &n.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("run java");
+    let progress = Arc::new(AtomicUsize::new(0));
+    let last_line = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let (progress, last_line) = (progress.clone(), last_line.clone());
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(k) = line.strip_prefix("progress ") {
+                    progress.store(k.trim().parse().unwrap_or(0), Ordering::Release);
+                }
+                *last_line.lock().unwrap() = line;
+            }
+        })
+    };
+    for threshold in [20_000usize, 60_000] {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while progress.load(Ordering::Acquire) < threshold {
+            assert!(
+                Instant::now() < deadline,
+                "Java producer stalled before the kill"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        w.kill9();
+        w.restart();
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait java") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("Java producer did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    reader.join().expect("reader");
+    let last = last_line.lock().unwrap().clone();
+    assert!(status.success(), "java exited with {status}: {last}");
+    assert_eq!(last, format!("acked {n} failed 0"));
+    let out = java(&cp, &["consume", &w.bootstrap(), topic, &n.to_string()]);
+    assert!(
+        out.contains(&format!(
+            "consumed {n} distinct {n} duplicates 0 out_of_order 0 foreign 0"
+        )),
+        "{out}"
     );
 }
 

@@ -39,6 +39,7 @@ public final class IdemClient {
         switch (args[0]) {
             case "produce" -> produce(args[1], args[2], count);
             case "consume" -> consume(args[1], args[2], count);
+            case "produce-paced" -> producePaced(args[1], args[2], count);
             default -> {
                 System.err.println("unknown mode " + args[0]);
                 System.exit(2);
@@ -65,6 +66,39 @@ public final class IdemClient {
             }
             System.out.println("acked " + acked);
         }
+    }
+
+    /**
+     * Like produce, but keeps at most 5,000 records unacknowledged and prints {@code progress N} after
+     * every 1,000 acknowledgements, so a test can kill the broker while batches are in flight; ends
+     * with {@code acked N failed F}.
+     */
+    private static void producePaced(String bootstrap, String topic, int count) throws Exception {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "500");
+        java.util.concurrent.atomic.AtomicInteger acked = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger failed = new java.util.concurrent.atomic.AtomicInteger();
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
+            for (int i = 0; i < count; i++) {
+                while (i - acked.get() - failed.get() > 5_000) {
+                    Thread.sleep(1);
+                }
+                producer.send(new ProducerRecord<>(topic, "key-" + (i % 1000), "value-" + i), (md, e) -> {
+                    if (e != null) {
+                        failed.incrementAndGet();
+                        System.err.println("send failed: " + e);
+                    } else if (acked.incrementAndGet() % 1000 == 0) {
+                        System.out.println("progress " + acked.get());
+                        System.out.flush();
+                    }
+                });
+            }
+            producer.flush();
+        }
+        System.out.println("acked " + acked.get() + " failed " + failed.get());
     }
 
     private static void consume(String bootstrap, String topic, int count) {
