@@ -427,9 +427,6 @@ impl Log {
         let mut fresh = Segment::create(&self.dir, base)?;
         fresh.created_ms = Some(now_ms);
         let sealed = std::mem::replace(&mut self.active, fresh);
-        // Kafka snapshots producer state at every roll, named by the new segment's base offset, so
-        // recovery replays at most the active segment's headers.
-        producer_state::write_snapshot(&self.dir, base, &self.producers)?;
         tracing::debug!(
             dir = %self.dir.display(),
             sealed_base = sealed.base_offset(),
@@ -438,6 +435,10 @@ impl Log {
         );
         self.older.push(sealed);
         self.dir_dirty = true;
+        // Kafka snapshots producer state at every roll, named by the new segment's base offset, so
+        // recovery replays at most the active segment's headers. Written once the segments are in
+        // place, so a failure here (which takes the log offline) loses no segment.
+        producer_state::write_snapshot(&self.dir, base, &self.producers)?;
         Ok(())
     }
 

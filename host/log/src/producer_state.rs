@@ -486,6 +486,59 @@ mod tests {
         assert!(ProducerStates::decode_snapshot(&lying).is_err());
     }
 
+    /// A batch from producer `pid` (epoch 0) starting at sequence `seq`, records `n`.
+    fn idem_batch(pid: i64, seq: i32, n: usize) -> Vec<u8> {
+        use crate::testutil::{batch, rec};
+        let recs: Vec<_> = (0..n).map(|i| rec(&format!("k{i}"), "value")).collect();
+        let mut b = batch(&recs, 1000, kafka_protocol::records::Compression::None);
+        b[43..51].copy_from_slice(&pid.to_be_bytes());
+        b[51..53].copy_from_slice(&0i16.to_be_bytes());
+        b[53..57].copy_from_slice(&seq.to_be_bytes());
+        let crc = crc32c::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn rolls_write_snapshots_and_an_unclean_reopen_still_dedupes() {
+        use crate::{Log, LogConfig};
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            segment_bytes: 400,
+            ..LogConfig::default()
+        };
+        let mut log = Log::open(dir.path(), config.clone()).unwrap().0;
+        let mut offsets = Vec::new();
+        for i in 0..20 {
+            let info = log.append(&idem_batch(5, i * 2, 2), -1, 2000).unwrap();
+            offsets.push(info.base_offset);
+        }
+        assert!(log.segment_count() > 2, "no rolls happened");
+        let snaps = list_snapshots(dir.path()).unwrap();
+        assert_eq!(snaps.len(), SNAPSHOTS_KEPT, "{snaps:?}");
+        // Dropped without close(): no clean-shutdown marker and no snapshot at the log end, as after
+        // a kill -9; the state comes back from the last roll's snapshot plus the headers after it.
+        drop(log);
+        let mut log = Log::open(dir.path(), config).unwrap().0;
+        for back in 1..=BATCHES_TO_RETAIN {
+            let i = 20 - back;
+            let info = log
+                .append(&idem_batch(5, i as i32 * 2, 2), -1, 2000)
+                .unwrap();
+            assert_eq!(info.record_count, 0, "batch {i} stored twice");
+            assert_eq!(info.base_offset, offsets[i]);
+        }
+        assert_eq!(log.log_end_offset(), 40);
+        let gap = log.append(&idem_batch(5, 41, 1), -1, 2000).unwrap_err();
+        assert!(matches!(gap, LogError::OutOfOrderSequence(_)), "{gap}");
+        assert_eq!(
+            log.append(&idem_batch(5, 40, 1), -1, 2000)
+                .unwrap()
+                .base_offset,
+            40
+        );
+    }
+
     #[test]
     fn expiry_drops_idle_producers() {
         let mut s = ProducerStates::default();
