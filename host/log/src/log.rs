@@ -69,6 +69,8 @@ pub struct Log {
     patched: Vec<[u8; HEADER_LEN]>,
     /// Idempotent producers' state, checked on every append.
     producers: ProducerStates,
+    /// The snapshot the last roll wrote, until a flush fsyncs it.
+    unsynced_snapshot: Option<PathBuf>,
 }
 
 impl Log {
@@ -92,6 +94,7 @@ impl Log {
             plan: Vec::new(),
             patched: Vec::new(),
             producers: ProducerStates::default(),
+            unsynced_snapshot: None,
         };
         log.load_producer_state()?;
         Ok((log, recovered.report))
@@ -145,6 +148,17 @@ impl Log {
         }
         tracing::debug!(dir = %self.dir.display(), from, batches = replayed, producers = states.len(), "rebuilt producer state");
         self.producers = states;
+        Ok(())
+    }
+
+    /// fsyncs the snapshot the last roll wrote, if a flush has not yet (the directory entry follows
+    /// with the caller's directory fsync). One a later roll already removed needs nothing.
+    fn sync_snapshot(&mut self) -> Result<()> {
+        if let Some(path) = self.unsynced_snapshot.take() {
+            if path.exists() {
+                producer_state::sync_snapshot(&path)?;
+            }
+        }
         Ok(())
     }
 
@@ -438,7 +452,12 @@ impl Log {
         // Kafka snapshots producer state at every roll, named by the new segment's base offset, so
         // recovery replays at most the active segment's headers. Written once the segments are in
         // place, so a failure here (which takes the log offline) loses no segment.
-        producer_state::write_snapshot(&self.dir, base, &self.producers)?;
+        self.unsynced_snapshot = Some(producer_state::write_snapshot(
+            &self.dir,
+            base,
+            &self.producers,
+            false,
+        )?);
         Ok(())
     }
 
@@ -522,6 +541,7 @@ impl Log {
             seg.flush()?;
             flushed += 1;
         }
+        self.sync_snapshot()?;
         if flushed > 0 && self.dir_dirty {
             files::sync_dir(&self.dir)?;
             self.dir_dirty = false;
@@ -557,6 +577,7 @@ impl Log {
             seg.flush()?;
         }
         self.active.flush()?;
+        self.sync_snapshot()?;
         if self.dir_dirty {
             files::sync_dir(&self.dir)?;
             self.dir_dirty = false;
@@ -573,7 +594,8 @@ impl Log {
         let end = self.log_end_offset();
         let result = self
             .checkpoint_recovery_point()
-            .and_then(|()| producer_state::write_snapshot(&self.dir, end, &self.producers))
+            .and_then(|()| producer_state::write_snapshot(&self.dir, end, &self.producers, true))
+            .map(drop)
             .and_then(|()| checkpoint::write_clean_shutdown(&self.dir, end));
         self.storage(result)
     }

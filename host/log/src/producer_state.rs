@@ -352,21 +352,60 @@ pub(crate) fn list_snapshots(dir: &Path) -> Result<Vec<(i64, PathBuf)>> {
     Ok(out)
 }
 
-/// Writes the snapshot for `offset` (temp file, fsync, rename) and removes all but the newest
-/// [`SNAPSHOTS_KEPT`].
-pub(crate) fn write_snapshot(dir: &Path, offset: i64, states: &ProducerStates) -> Result<()> {
-    files::write_atomically(&snapshot_path(dir, offset), &states.encode_snapshot())?;
-    let all = list_snapshots(dir)?;
-    for (_, path) in all.iter().rev().skip(SNAPSHOTS_KEPT) {
-        crate::fsio::remove_file(path).at(path)?;
+/// Writes the snapshot for `offset` and removes all but the newest [`SNAPSHOTS_KEPT`]; returns its
+/// path. With `sync` it is written atomically and fsynced (close); without, it is written to a temp
+/// file and renamed, and the caller fsyncs it with the next flush ([`sync_snapshot`]), as Kafka's roll
+/// does: a roll never fsyncs on the append path. A snapshot a power loss tore fails its CRC at the next
+/// open and the older one (plus more replay) is used instead.
+pub(crate) fn write_snapshot(
+    dir: &Path,
+    offset: i64,
+    states: &ProducerStates,
+    sync: bool,
+) -> Result<PathBuf> {
+    let path = snapshot_path(dir, offset);
+    let bytes = states.encode_snapshot();
+    if sync {
+        files::write_atomically(&path, &bytes)?;
+    } else {
+        let tmp = dir.join(format!(
+            "{offset:020}.{SNAPSHOT_SUFFIX}.{}",
+            files::TMP_SUFFIX
+        ));
+        let file = crate::fsio::create(&tmp).at(&tmp)?;
+        crate::fsio::write_all(&file, &tmp, &bytes).at(&tmp)?;
+        drop(file);
+        crate::fsio::rename(&tmp, &path).at(&path)?;
     }
-    Ok(())
+    let all = list_snapshots(dir)?;
+    for (_, old) in all.iter().rev().skip(SNAPSHOTS_KEPT) {
+        crate::fsio::remove_file(old).at(old)?;
+    }
+    Ok(path)
+}
+
+/// fsyncs a snapshot [`write_snapshot`] wrote without sync (the directory is fsynced by the caller).
+pub(crate) fn sync_snapshot(path: &Path) -> Result<()> {
+    let file = crate::fsio::open(path, std::fs::OpenOptions::new().read(true)).at(path)?;
+    crate::fsio::sync_all(&file, path).at(path)
 }
 
 /// Loads the newest readable snapshot at or below `log_end`; snapshots above it (from a log that was
 /// cut back in recovery) and unreadable ones are removed with a warning. Returns the state and the
 /// offset to replay the log from (`None`: no snapshot).
 pub(crate) fn load_snapshot(dir: &Path, log_end: i64) -> Result<(ProducerStates, Option<i64>)> {
+    // A roll's snapshot interrupted before its rename.
+    let tmp_suffix = format!(".{SNAPSHOT_SUFFIX}.{}", files::TMP_SUFFIX);
+    for entry in std::fs::read_dir(dir).at(dir)? {
+        let path = entry.at(dir)?.path();
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(&tmp_suffix))
+        {
+            files::remove_if_exists(&path)?;
+        }
+    }
     let mut all = list_snapshots(dir)?;
     while let Some((offset, path)) = all.pop() {
         if offset > log_end {
