@@ -622,6 +622,20 @@ fn java_idempotent_producer_survives_kill9_without_duplicates() {
     );
 }
 
+/// Until transactions land, a Java transactional producer fails at once with a message that says so
+/// (FindCoordinator for a transaction key is not retriable), rather than timing out after 60 s.
+#[test]
+fn java_transactional_producer_is_refused_clearly() {
+    let cp = java_classpath("3.9.1");
+    let w = Weft::start(&[]);
+    let out = java(&cp, &["transactional", &w.bootstrap(), "tx-1", "0"]);
+    // A timeout would read "Timeout expired after 60000ms while awaiting FindCoordinator".
+    assert!(
+        out.contains("refused:") && out.contains("Transactions are not supported"),
+        "{out}"
+    );
+}
+
 #[test]
 fn java_client_3_9_with_default_config_produces_and_consumes_100k_keyed_records() {
     java_round_trip("3.9.1");

@@ -40,6 +40,7 @@ public final class IdemClient {
             case "produce" -> produce(args[1], args[2], count);
             case "consume" -> consume(args[1], args[2], count);
             case "produce-paced" -> producePaced(args[1], args[2], count);
+            case "transactional" -> transactional(args[1], args[2]);
             default -> {
                 System.err.println("unknown mode " + args[0]);
                 System.exit(2);
@@ -99,6 +100,21 @@ public final class IdemClient {
             producer.flush();
         }
         System.out.println("acked " + acked.get() + " failed " + failed.get());
+    }
+
+    /** initTransactions with a transactional.id; prints {@code refused: MESSAGE} or {@code initialized}. */
+    private static void transactional(String bootstrap, String transactionalId) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
+            producer.initTransactions();
+            System.out.println("initialized");
+        } catch (org.apache.kafka.common.KafkaException e) {
+            System.out.println("refused: " + e.getMessage());
+        }
     }
 
     private static void consume(String bootstrap, String topic, int count) {
