@@ -94,6 +94,8 @@ pub struct BrokerConfig {
     pub group_min_session_timeout_ms: i32,
     pub group_max_session_timeout_ms: i32,
     pub group_max_size: i32,
+    pub producer_id_expiration_ms: i64,
+    pub producer_id_expiration_check_interval_ms: u64,
     /// Topic settings every topic starts from (the `log.*` broker keys).
     pub topic_defaults: TopicDefaults,
     /// Every known key with its effective value and source, for DescribeConfigs on the broker.
@@ -177,6 +179,8 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("group.min.session.timeout.ms", KeyType::Int, "6000", "Smallest session.timeout.ms a consumer may ask for."),
     key("group.max.session.timeout.ms", KeyType::Int, "1800000", "Largest session.timeout.ms a consumer may ask for."),
     key("group.max.size", KeyType::Int, "2147483647", "Most members a consumer group may have."),
+    key("producer.id.expiration.ms", KeyType::Int, "86400000", "How long a partition keeps an idle idempotent producer's state (sequence numbers) after its last write."),
+    key("producer.id.expiration.check.interval.ms", KeyType::Int, "600000", "How often idle producers' state is expired."),
 ];
 
 /// Kafka keys from a stock server.properties that only matter for multi-node or JVM brokers.
@@ -397,6 +401,9 @@ impl BrokerConfig {
             group_initial_rebalance_delay_ms: r.long("group.initial.rebalance.delay.ms")?.max(0)
                 as u64,
             group_min_session_timeout_ms: r.int("group.min.session.timeout.ms")?,
+            producer_id_expiration_ms: r.positive_u64("producer.id.expiration.ms")? as i64,
+            producer_id_expiration_check_interval_ms: r
+                .positive_u64("producer.id.expiration.check.interval.ms")?,
             group_max_session_timeout_ms: r.int("group.max.session.timeout.ms")?,
             group_max_size: r.int("group.max.size")?,
             topic_defaults,

@@ -38,6 +38,9 @@ pub mod code {
     pub const INVALID_REQUEST: i16 = 42;
     pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: i16 = 43;
     pub const POLICY_VIOLATION: i16 = 44;
+    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const TOPIC_DELETION_DISABLED: i16 = 73;
     pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
@@ -113,6 +116,8 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::BatchTooLarge { .. } => code::MESSAGE_TOO_LARGE,
         LogError::InvalidRecord(_) => code::INVALID_RECORD,
         LogError::InvalidTimestamp(_) => code::INVALID_TIMESTAMP,
+        LogError::OutOfOrderSequence(_) => code::OUT_OF_ORDER_SEQUENCE_NUMBER,
+        LogError::InvalidProducerEpoch(_) => code::INVALID_PRODUCER_EPOCH,
         LogError::OffsetOutOfRange { .. } => code::OFFSET_OUT_OF_RANGE,
         LogError::Io { .. } | LogError::Offline { .. } => code::KAFKA_STORAGE_ERROR,
     }

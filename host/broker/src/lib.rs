@@ -8,6 +8,7 @@
 //! - [`partition`]: one partition: its log behind a lock, the named operations on it, and the wake-up
 //!   for long-polling fetches.
 //! - [`executor`]: the log executor: threads that run appends off the async workers, ordered per partition.
+//! - [`producer_ids`]: producer id allocation for InitProducerId, persisted in blocks.
 //! - [`log_dir`]: a log directory and whether an I/O error took it offline.
 //! - [`server`]: listeners, the accept loop, background maintenance and shutdown.
 //! - [`connection`]: turns a socket's bytes into request frames and writes response frames, nothing else.
@@ -28,6 +29,7 @@ pub mod internal_topics;
 pub mod log_dir;
 pub mod maintenance;
 pub mod partition;
+pub mod producer_ids;
 pub mod properties;
 pub mod server;
 pub mod topic_config;

@@ -41,6 +41,11 @@ pub fn spawn(broker: Arc<Broker>) -> Vec<JoinHandle<()>> {
         c.offsets_retention_check_interval_ms,
         offset_expiry_pass,
     ));
+    tasks.push(every(
+        broker.clone(),
+        c.producer_id_expiration_check_interval_ms,
+        producer_expiry_pass,
+    ));
     tasks.push(crate::groups::spawn_timer(broker.clone()));
     if c.log_cleaner_enable {
         tasks.push(every(
@@ -117,6 +122,18 @@ fn compaction_pass(broker: &Broker) {
 
 fn offset_expiry_pass(broker: &Broker) {
     broker.groups.expire_offsets(&broker.topics, now_ms());
+}
+
+/// Forgets idempotent producers idle for producer.id.expiration.ms (in memory only; the next snapshot
+/// no longer carries them).
+fn producer_expiry_pass(broker: &Broker) {
+    let now = now_ms();
+    let ms = broker.config.producer_id_expiration_ms;
+    for p in broker.topics.all_partitions() {
+        if let Ok(n @ 1..) = p.expire_producers(now, ms) {
+            tracing::debug!(topic = %p.topic, partition = p.index, expired = n, "expired idle producers");
+        }
+    }
 }
 
 fn flush_pass(broker: &Broker) {

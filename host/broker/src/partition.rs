@@ -145,6 +145,11 @@ impl Partition {
     /// Appends on the calling thread (a log executor thread) and wakes waiting fetches.
     fn append_here(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, PartitionError> {
         let info = self.locked(|log| log.append(records, LEADER_EPOCH, now_ms))?;
+        if info.record_count == 0 {
+            // Only producer retries get here, so it is rare and worth seeing.
+            tracing::info!(topic = %self.topic, partition = self.index, base_offset = info.base_offset, "duplicate batch from an idempotent producer: answered with its original offsets, not stored again");
+            return Ok(info);
+        }
         self.appended.notify_waiters();
         Ok(info)
     }
@@ -261,6 +266,15 @@ impl Partition {
         };
         let build = plan.build().map_err(|e| self.log_error(e))?;
         self.locked(|log| log.apply_compaction(build))
+    }
+
+    /// Forgets idempotent producers idle for `expiration_ms` (maintenance thread); returns how many.
+    pub fn expire_producers(
+        &self,
+        now_ms: i64,
+        expiration_ms: i64,
+    ) -> Result<usize, PartitionError> {
+        self.locked(|log| Ok(log.expire_producers(now_ms, expiration_ms)))
     }
 
     /// Time-based flush (flush.ms), from the maintenance thread.

@@ -23,6 +23,8 @@ pub struct Broker {
     pub advertised: Vec<Listener>,
     /// acks=0 produce requests that failed (the producer gets no answer, so they are counted and logged).
     pub acks0_failures: std::sync::atomic::AtomicU64,
+    /// Producer ids for InitProducerId.
+    pub producer_ids: crate::producer_ids::ProducerIds,
     shutdown: watch::Sender<bool>,
 }
 
@@ -70,6 +72,19 @@ impl Broker {
             }
         };
         let cluster_id = load_or_create_meta(&config)?;
+        let meta_dir = config
+            .log_dirs
+            .first()
+            .map(|d| d.as_path())
+            .unwrap_or(Path::new("."))
+            .join("__weft_meta");
+        let producer_ids = match crate::producer_ids::ProducerIds::open(&meta_dir) {
+            Ok(p) => p,
+            Err(e) => {
+                exec.shutdown();
+                return Err(e);
+            }
+        };
         let groups = crate::groups::Groups::new(&config);
         let loaded = match groups.load(&topics) {
             Ok(l) => l,
@@ -123,6 +138,7 @@ impl Broker {
             cluster_id,
             advertised,
             acks0_failures: std::sync::atomic::AtomicU64::new(0),
+            producer_ids,
             shutdown,
         });
         // Deleting a topic removes its committed offsets; Weak because the hook lives inside the broker.

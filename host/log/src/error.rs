@@ -26,6 +26,13 @@ pub enum LogError {
     /// -> INVALID_TIMESTAMP (32)
     #[error("invalid timestamp: {0}")]
     InvalidTimestamp(String),
+    /// An idempotent producer's batch does not follow its previous sequence number (a gap), or a new
+    /// epoch does not start at 0. -> OUT_OF_ORDER_SEQUENCE_NUMBER (45)
+    #[error("out of order sequence: {0}")]
+    OutOfOrderSequence(String),
+    /// An idempotent producer wrote with an epoch older than one already seen. -> INVALID_PRODUCER_EPOCH (47)
+    #[error("invalid producer epoch: {0}")]
+    InvalidProducerEpoch(String),
     /// The requested offset is outside the log. -> OFFSET_OUT_OF_RANGE (1)
     #[error("offset {requested} is out of range [{start}, {end}]")]
     OffsetOutOfRange {

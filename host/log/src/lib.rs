@@ -22,6 +22,8 @@
 //! - `log`: [`Log`], the ordered segments: append, read, roll, flush, close, delete.
 //! - `recovery`: opening a directory: interrupted-compaction leftovers, index checks, tail recovery
 //!   ([`RecoveryReport`]).
+//! - [`producer_state`]: idempotent producers' epochs and last five batch sequences per partition,
+//!   checked on append; Kafka's `.snapshot` files and expiry (public: `dump-log` reads snapshots).
 //! - `checkpoint`: the `log-start-offset` and `recovery-point` checkpoints and the `clean-shutdown`
 //!   marker.
 //! - `flush`: the flush.messages / flush.ms policy.
@@ -51,6 +53,7 @@ mod flush;
 mod fsio;
 mod index;
 mod log;
+pub mod producer_state;
 pub mod record;
 mod recovery;
 mod retention;

@@ -15,8 +15,10 @@ use crate::config::{LogConfig, TimestampType};
 use crate::error::{IoContext, LogError, Result};
 use crate::files;
 use crate::flush::FlushTracker;
+use crate::producer_state::{self, Checked, ProducerStates};
 use crate::record;
 use crate::recovery::{self, RecoveryReport};
+use crate::scan::{Scanner, Step, SCAN_CHUNK};
 use crate::segment::{PlannedBatch, Segment};
 
 /// What `append` did.
@@ -29,6 +31,8 @@ pub struct AppendInfo {
     /// -1 unless the topic uses LogAppendTime.
     pub log_append_time: i64,
     pub log_start_offset: i64,
+    /// Records written; 0 when the append repeated an idempotent producer's batch and was answered
+    /// with the offsets that batch got the first time.
     pub record_count: u64,
 }
 
@@ -63,6 +67,10 @@ pub struct Log {
     offline: OnceLock<String>,
     plan: Vec<PlannedBatch>,
     patched: Vec<[u8; HEADER_LEN]>,
+    /// Idempotent producers' state, checked on every append.
+    producers: ProducerStates,
+    /// The snapshot the last roll wrote, until a flush fsyncs it.
+    unsynced_snapshot: Option<PathBuf>,
 }
 
 impl Log {
@@ -72,7 +80,7 @@ impl Log {
     /// the first torn or corrupt batch.
     pub fn open(dir: &Path, config: LogConfig) -> Result<(Log, RecoveryReport)> {
         let recovered = recovery::recover(dir, &config)?;
-        let log = Log {
+        let mut log = Log {
             dir: dir.to_path_buf(),
             config,
             older: recovered.older,
@@ -85,12 +93,78 @@ impl Log {
             offline: OnceLock::new(),
             plan: Vec::new(),
             patched: Vec::new(),
+            producers: ProducerStates::default(),
+            unsynced_snapshot: None,
         };
+        log.load_producer_state()?;
         Ok((log, recovered.report))
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The idempotent producers' state (for inspection and tests).
+    pub fn producer_states(&self) -> &ProducerStates {
+        &self.producers
+    }
+
+    /// Rebuilds the producer state: the newest `.snapshot` at or below the log end, then the batch
+    /// headers from its offset (or from the log start without one) to the log end, so a producer's
+    /// retry after a crash is still recognised as a duplicate.
+    fn load_producer_state(&mut self) -> Result<()> {
+        let end = self.log_end_offset();
+        let (mut states, from) = producer_state::load_snapshot(&self.dir, end)?;
+        let from = from
+            .unwrap_or(self.log_start_offset)
+            .max(self.log_start_offset);
+        if from >= end {
+            self.producers = states;
+            return Ok(());
+        }
+        let mut replayed = 0u64;
+        for seg in self.segments_from(from) {
+            let start = match seg.locate(from)? {
+                Some((position, _)) => position,
+                None => continue,
+            };
+            let mut scanner = Scanner::new(&seg.file, start, seg.size, SCAN_CHUNK);
+            loop {
+                match scanner.next(false).at(&seg.log_path)? {
+                    Step::Batch { header, .. } => {
+                        if header.last_offset() >= from {
+                            states.replay(&header);
+                            replayed += 1;
+                        }
+                    }
+                    Step::End => break,
+                    // Recovery already cut torn tails; a bad batch here ends the replay of this segment.
+                    Step::Invalid { position, reason } => {
+                        tracing::warn!(file = %seg.log_path.display(), position, %reason, "producer state replay stopped");
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::debug!(dir = %self.dir.display(), from, batches = replayed, producers = states.len(), "rebuilt producer state");
+        self.producers = states;
+        Ok(())
+    }
+
+    /// fsyncs the snapshot the last roll wrote, if a flush has not yet (the directory entry follows
+    /// with the caller's directory fsync). One a later roll already removed needs nothing.
+    fn sync_snapshot(&mut self) -> Result<()> {
+        if let Some(path) = self.unsynced_snapshot.take() {
+            if path.exists() {
+                producer_state::sync_snapshot(&path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets producers idle for `expiration_ms` (producer.id.expiration.ms); returns how many.
+    pub fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers.expire(now_ms, expiration_ms)
     }
 
     pub fn config(&self) -> &LogConfig {
@@ -246,6 +320,31 @@ impl Log {
                 "appending would overflow the 64-bit offset space".to_string(),
             ));
         }
+        // Idempotent producers: sequence and epoch checks from the headers; a retried batch is
+        // answered with the offsets it got the first time and not stored again.
+        let producer_check = self.producers.check(
+            self.plan.iter().map(|b| &b.header),
+            self.log_end_offset(),
+            |h| {
+                if log_append_time {
+                    now_ms
+                } else {
+                    h.max_timestamp
+                }
+            },
+        )?;
+        let producer_updates = match producer_check {
+            Checked::Duplicate(d) => {
+                return Ok(AppendInfo {
+                    base_offset: d.first_offset,
+                    last_offset: d.last_offset,
+                    log_append_time: if log_append_time { d.timestamp } else { -1 },
+                    log_start_offset: self.log_start_offset,
+                    record_count: 0,
+                })
+            }
+            Checked::Append(updates) => updates,
+        };
         self.maybe_roll(records.len() as u64, record_count, incoming_max_ts, now_ms)?;
 
         let first_offset = self.log_end_offset();
@@ -288,6 +387,7 @@ impl Log {
             patch_len,
             self.config.index_interval_bytes,
         )?;
+        self.producers.apply(producer_updates);
 
         self.flush_state.on_append(record_count as u64, now_ms);
         if self.flush_state.messages_due(&self.config)
@@ -349,6 +449,15 @@ impl Log {
         );
         self.older.push(sealed);
         self.dir_dirty = true;
+        // Kafka snapshots producer state at every roll, named by the new segment's base offset, so
+        // recovery replays at most the active segment's headers. Written once the segments are in
+        // place, so a failure here (which takes the log offline) loses no segment.
+        self.unsynced_snapshot = Some(producer_state::write_snapshot(
+            &self.dir,
+            base,
+            &self.producers,
+            false,
+        )?);
         Ok(())
     }
 
@@ -432,6 +541,7 @@ impl Log {
             seg.flush()?;
             flushed += 1;
         }
+        self.sync_snapshot()?;
         if flushed > 0 && self.dir_dirty {
             files::sync_dir(&self.dir)?;
             self.dir_dirty = false;
@@ -467,6 +577,7 @@ impl Log {
             seg.flush()?;
         }
         self.active.flush()?;
+        self.sync_snapshot()?;
         if self.dir_dirty {
             files::sync_dir(&self.dir)?;
             self.dir_dirty = false;
@@ -480,9 +591,12 @@ impl Log {
     /// validating segments). An offline log is not marked clean.
     pub fn close(mut self) -> Result<()> {
         self.flush()?;
+        let end = self.log_end_offset();
         let result = self
             .checkpoint_recovery_point()
-            .and_then(|()| checkpoint::write_clean_shutdown(&self.dir, self.log_end_offset()));
+            .and_then(|()| producer_state::write_snapshot(&self.dir, end, &self.producers, true))
+            .map(drop)
+            .and_then(|()| checkpoint::write_clean_shutdown(&self.dir, end));
         self.storage(result)
     }
 

@@ -8,12 +8,20 @@ use crate::error::code;
 
 /// Key types: 0 = group, 1 = transaction, 2 = share group.
 const GROUP_KEY: i8 = 0;
+const TRANSACTION_KEY: i8 = 1;
 
 pub fn handle(ctx: &Ctx<'_>, req: FindCoordinatorRequest) -> FindCoordinatorResponse {
     let broker = ctx.broker;
     let adv = broker.advertised_for(ctx.listener);
     // Groups need the offsets topic; create it here on demand, as Kafka does.
-    let error = if req.key_type != GROUP_KEY {
+    let error = if req.key_type == TRANSACTION_KEY {
+        // Not retriable, so a transactional client fails at once with this message instead of
+        // retrying until max.block.ms (idempotent producers do not ask for this coordinator).
+        Some((
+            code::UNSUPPORTED_VERSION,
+            "Transactions are not supported by this broker yet (idempotent producers are).",
+        ))
+    } else if req.key_type != GROUP_KEY {
         // No transactions or share groups yet: no node can coordinate them.
         Some((
             code::COORDINATOR_NOT_AVAILABLE,

@@ -35,6 +35,7 @@ mod fetch;
 mod fetch_response;
 mod find_coordinator;
 mod heartbeat;
+mod init_producer_id;
 mod join_group;
 mod leave_group;
 mod list_groups;
@@ -117,17 +118,22 @@ pub const SUPPORTED: &[ApiKey] = &[
     ApiKey::DescribeGroups,
     ApiKey::DeleteGroups,
     ApiKey::OffsetDelete,
+    ApiKey::InitProducerId,
 ];
 
 /// The versions kafka-protocol can decode for `key`. `ApiKey::valid_versions` names Kafka 4.1's range,
 /// but 0.18's OffsetCommit/OffsetFetch messages stop at v9 (v10's topic ids are not generated), so
 /// advertising v10 would invite requests that cannot be decoded.
 fn version_range(key: ApiKey) -> kafka_protocol::protocol::VersionRange {
-    use kafka_protocol::messages::{OffsetCommitRequest, OffsetFetchRequest};
+    use kafka_protocol::messages::{
+        InitProducerIdRequest, OffsetCommitRequest, OffsetFetchRequest,
+    };
     use kafka_protocol::protocol::Message;
     match key {
         ApiKey::OffsetCommit => OffsetCommitRequest::VERSIONS,
         ApiKey::OffsetFetch => OffsetFetchRequest::VERSIONS,
+        // v6 (KIP-939 two-phase commit) is not generated either.
+        ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
         k => k.valid_versions(),
     }
 }
@@ -280,6 +286,9 @@ pub async fn handle_frame(
         }
         RequestKind::OffsetDelete(r) => {
             ResponseKind::OffsetDelete(blocking!(move |c| offset_delete::handle(c, r)))
+        }
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(blocking!(move |c| init_producer_id::handle(c, r)))
         }
         _ => return Outcome::Respond(unsupported_version_frame(correlation_id)),
     };

@@ -1,4 +1,4 @@
-//! `weft dump-log`: DumpLogSegments for one segment file.
+//! `weft dump-log`: DumpLogSegments for segment, index and producer snapshot files.
 
 use std::path::PathBuf;
 
@@ -7,7 +7,8 @@ use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct DumpLogArgs {
-    /// Segment file(s) (`<dir>/<base offset>.log`).
+    /// Segment file(s) (`<dir>/<base offset>.log`), their `.index`/`.timeindex` files, or producer
+    /// state snapshots (`<offset>.snapshot`).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Print every record's key, value and headers too.
