@@ -285,8 +285,11 @@ fn file_sink_put_then_pre_commit_makes_the_lines_durable_and_a_reopened_task_app
         )
         .unwrap();
     assert!(failures.is_empty());
-    // Buffered until pre-commit.
-    assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), "");
+    // Written by the put (visible at once, as with Kafka's sink), fsynced by the pre-commit.
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "hello\nnull\nworld\n"
+    );
     let safe = sink.sink_pre_commit(&[("t".into(), 0, 3)]).unwrap();
     assert_eq!(safe, [("t".to_string(), 0, 3)]);
     assert_eq!(
