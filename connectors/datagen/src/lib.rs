@@ -63,7 +63,7 @@ pub fn config_defs() -> Vec<ConfigDef> {
             task::RECORD_SIZE,
             ConfigType::Int,
             "Instead of a quickstart: fixed-size values {\"id\":..,\"pad\":\"..\"} of exactly \
-             this many bytes, for benchmarks.",
+             this many bytes, for benchmarks, with schema `bytes` (for ByteArrayConverter).",
         )
         .importance(Importance::Medium)
         .group(WHAT, 3)

@@ -82,19 +82,22 @@ impl FileSinkTask {
         })
     }
 
-    /// Appends one line per value (`None` is a null value), all described by `value_schema`.
+    /// Appends one line per value (`None` is a null value), all described by `value_schema`,
+    /// and hands them to the file (without an fsync: that is [`FileSinkTask::flush`]).
     pub fn put<'v>(
         &mut self,
         values: impl IntoIterator<Item = Option<&'v [u8]>>,
         value_schema: Option<&str>,
     ) -> Result<()> {
         let kind = ValueKind::of(value_schema);
+        let fail =
+            |e: std::io::Error| PluginError::fatal(format!("writing to `{}`: {e}", self.file));
         for v in values {
-            self.out
-                .push(kind, v)
-                .map_err(|e| PluginError::fatal(format!("writing to `{}`: {e}", self.file)))?;
+            self.out.push(kind, v).map_err(fail)?;
         }
-        Ok(())
+        // One write per put: readers see the lines at once, as with Kafka's sink (which writes
+        // each line); they are durable after the fsync of the next flush.
+        self.out.write_out().map_err(fail)
     }
 
     /// Makes everything put so far durable (write + fsync). A failure is retriable: nothing is
@@ -145,7 +148,11 @@ mod tests {
         let values = [Some(b"one".as_slice()), None, Some(b"three".as_slice())];
         t.put(values, Some(r#"{"type":"string","optional":false}"#))
             .unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        // Written at the end of the put (visible at once), synced by the flush.
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "one\nnull\nthree\n"
+        );
         t.flush().unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),

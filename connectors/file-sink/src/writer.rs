@@ -105,7 +105,9 @@ impl LineFile {
         Ok(())
     }
 
-    fn write_out(&mut self) -> io::Result<()> {
+    /// Hands what is buffered to the file (no fsync): the lines are then visible to readers,
+    /// as Kafka's sink shows each line at once.
+    pub fn write_out(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
             self.file.write_all(&self.buf)?;
             self.buf.clear();

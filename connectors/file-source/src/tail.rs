@@ -71,6 +71,8 @@ pub struct FileTail {
     lines: LineBuffer,
     /// The first bytes of the file being read, as read when it was opened.
     fingerprint: Vec<u8>,
+    /// The last read found the end of the file.
+    at_eof: bool,
 }
 
 impl FileTail {
@@ -82,6 +84,7 @@ impl FileTail {
             start,
             lines: LineBuffer::new(start, max_line),
             fingerprint: Vec::new(),
+            at_eof: false,
         }
     }
 
@@ -113,9 +116,17 @@ impl FileTail {
             let Some(file) = self.file.as_mut() else {
                 break;
             };
+            if self.at_eof {
+                // Under WASI a read that reached the end of the file leaves the descriptor's
+                // input stream closed, and later reads return nothing even after the file
+                // grew; seeking opens a fresh stream at the position.
+                file.seek(SeekFrom::Start(self.lines.read_end()))?;
+                self.at_eof = false;
+            }
             if self.lines.read_from(file, CHUNK)? > 0 {
                 continue;
             }
+            self.at_eof = true;
             // End of file. Only look for truncation or replacement when nothing came this poll
             // (rotation is rare; this keeps the busy path free of extra system calls), and
             // once per poll.
@@ -151,6 +162,7 @@ impl FileTail {
         file.seek(SeekFrom::Start(start))?;
         self.lines.reset(start);
         self.file = Some(file);
+        self.at_eof = false;
         event(Event::Opened { at: start });
         Ok(true)
     }
@@ -190,6 +202,7 @@ impl FileTail {
         now.seek(SeekFrom::Start(0))?;
         self.lines.reset(0);
         self.file = Some(now);
+        self.at_eof = false;
         Ok(true)
     }
 }

@@ -157,6 +157,30 @@ fn file_source_polls_positions_per_record_and_resumes_exactly_after_a_restart() 
 }
 
 #[test]
+fn file_source_tails_a_file_it_has_read_to_the_end() {
+    // Regression: under WASI a read that hit the end of the file left the input stream closed,
+    // so lines appended after a few empty polls were never seen (small files hid it).
+    let (rt, _) = common::runtime();
+    let plugin = load(&rt, "file-source");
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = (0..500).map(|i| format!("line {i} ünïcode\n")).collect();
+    std::fs::write(dir.path().join("in.txt"), &text).unwrap();
+    let mut src = file_source(&plugin, dir.path(), "2000", &[]);
+    assert_eq!(src.source_poll().unwrap().records.len(), 500);
+    for _ in 0..5 {
+        assert!(src.source_poll().unwrap().records.is_empty());
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("in.txt"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"appended later\n").unwrap();
+    let polled = poll_until(&mut src, |all| !all.iter().all(|p| p.records.is_empty()));
+    let got: Vec<String> = polled.iter().flat_map(lines).collect();
+    assert_eq!(got, ["appended later"]);
+}
+
+#[test]
 fn file_source_starts_over_when_the_file_is_truncated() {
     let (rt, logs) = common::runtime();
     let plugin = load(&rt, "file-source");
@@ -261,8 +285,11 @@ fn file_sink_put_then_pre_commit_makes_the_lines_durable_and_a_reopened_task_app
         )
         .unwrap();
     assert!(failures.is_empty());
-    // Buffered until pre-commit.
-    assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), "");
+    // Written by the put (visible at once, as with Kafka's sink), fsynced by the pre-commit.
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "hello\nnull\nworld\n"
+    );
     let safe = sink.sink_pre_commit(&[("t".into(), 0, 3)]).unwrap();
     assert_eq!(safe, [("t".to_string(), 0, 3)]);
     assert_eq!(
