@@ -19,6 +19,12 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
 
+/// A task's state and failure trace, from `/status`.
+type TaskState = (String, Option<String>);
+
+/// A consumed record: key, value, headers.
+type Consumed = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
+
 /// Waits for `cond` with a deadline; true if it held in time.
 fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -146,7 +152,7 @@ impl Worker {
         http(self.rest_port, "GET", path, None)
     }
 
-    fn state(&self, connector: &str) -> Option<(String, Vec<(String, Option<String>)>)> {
+    fn state(&self, connector: &str) -> Option<(String, Vec<TaskState>)> {
         let (code, v) = self.get(&format!("/connectors/{connector}/status"));
         if code != 200 {
             return None;
@@ -228,12 +234,7 @@ fn dechunk(mut s: &str) -> String {
 }
 
 /// Every record of partition 0 of `topic`, from the beginning, until `n` arrived.
-fn consume(
-    bootstrap: &str,
-    topic: &str,
-    n: usize,
-    timeout: Duration,
-) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Vec<u8>)>)> {
+fn consume(bootstrap: &str, topic: &str, n: usize, timeout: Duration) -> Vec<Consumed> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "e2e-connect-reader")
