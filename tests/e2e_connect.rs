@@ -440,7 +440,6 @@ fn commit_group_offset(bootstrap: &str, group: &str, topic: &str, offset: i64) {
 }
 
 #[test]
-#[ignore = "written, not yet run green before the session deadline"]
 fn a_poison_record_goes_to_the_dlq_under_all_and_fails_the_task_under_none() {
     let broker = Weft::start(&[]);
     let dir = tempfile::tempdir().unwrap();
