@@ -16,20 +16,44 @@ use crate::rest::RestServer;
 /// Why the worker could not start (or stopped with an error).
 #[derive(Debug, thiserror::Error)]
 pub enum StandaloneError {
+    // Messages are kept as text: the binary prints the error chain, and the config errors
+    // already name their file and cause.
     #[error("worker config: {0}")]
-    WorkerFile(#[from] config::ConfigFileError),
-    #[error("worker config: {0}")]
-    WorkerConfig(#[from] config::ConfigError),
+    WorkerConfig(String),
     #[error("connector file {path}: {message}")]
     ConnectorFile { path: PathBuf, message: String },
     #[error("cannot start the plugin runtime: {0}")]
-    Runtime(#[from] weft_runtime::RuntimeError),
-    #[error(transparent)]
-    Herder(#[from] HerderStartError),
+    Runtime(String),
+    #[error("{0}")]
+    Herder(String),
     #[error("REST API: {0}")]
     Rest(String),
     #[error("{0}")]
     Io(String),
+}
+
+impl From<config::ConfigFileError> for StandaloneError {
+    fn from(e: config::ConfigFileError) -> Self {
+        StandaloneError::WorkerConfig(e.to_string())
+    }
+}
+
+impl From<config::ConfigError> for StandaloneError {
+    fn from(e: config::ConfigError) -> Self {
+        StandaloneError::WorkerConfig(e.to_string())
+    }
+}
+
+impl From<weft_runtime::RuntimeError> for StandaloneError {
+    fn from(e: weft_runtime::RuntimeError) -> Self {
+        StandaloneError::Runtime(e.to_string())
+    }
+}
+
+impl From<HerderStartError> for StandaloneError {
+    fn from(e: HerderStartError) -> Self {
+        StandaloneError::Herder(e.to_string())
+    }
 }
 
 /// The component registry for a worker: the built-ins, then every `plugin.path` directory.

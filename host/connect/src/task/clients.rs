@@ -57,9 +57,12 @@ pub fn client_config(
     c.set("client.id", client_id);
     match kind {
         ClientKind::Producer => {
-            // Connect's producer defaults: nothing lost, order kept per partition.
+            // Connect's producer defaults: nothing lost, order kept per partition even when a
+            // send is retried (one request in flight; idempotence would allow more, but not
+            // every Kafka-compatible cluster offers it, so `producer.enable.idempotence=true`
+            // is the user's to set).
             c.set("acks", "all");
-            c.set("enable.idempotence", "true");
+            c.set("max.in.flight.requests.per.connection", "1");
             c.set("linger.ms", "5");
         }
         ClientKind::Consumer => {
