@@ -13,14 +13,17 @@ const PREDICATES_PKG: &str = "org.apache.kafka.connect.transforms.predicates.";
 /// worker copies header bytes unchanged instead of loading a component.
 pub const PASSTHROUGH_HEADER_CONVERTER: &str = "passthrough";
 
-/// Built-in transforms that take Connect's `$Value` variant (the record value), Kafka's simple
-/// class name first. Their `$Key` variants are not supported yet: the transforms only read
-/// values.
+/// Built-in transforms with Connect's `$Key` and `$Value` variants, Kafka's simple class name
+/// first. The variant becomes the component's `target` key (`key` or `value`).
 const VALUE_TRANSFORMS: &[(&str, &str)] = &[
     ("InsertField", "insert-field"),
     ("MaskField", "mask-field"),
     ("ReplaceField", "replace-field"),
     ("ExtractField", "extract-field"),
+    ("Cast", "cast"),
+    ("Flatten", "flatten"),
+    ("HoistField", "hoist-field"),
+    ("HeaderFrom", "header-from"),
 ];
 
 /// Built-in transforms whose Connect class has no `$Key`/`$Value` variant.
@@ -34,14 +37,7 @@ const PLAIN_TRANSFORMS: &[(&str, &str)] = &[
 ];
 
 /// Connect's other standard transforms: recognised, but without a Weft component yet.
-const UNSUPPORTED_TRANSFORMS: &[&str] = &[
-    "Cast",
-    "Flatten",
-    "HoistField",
-    "SetSchemaMetadata",
-    "TimestampConverter",
-    "HeaderFrom",
-];
+const UNSUPPORTED_TRANSFORMS: &[&str] = &["SetSchemaMetadata", "TimestampConverter"];
 
 /// Whether `s` names a component directly: a `.wasm` path, a short name (`file-source`) or
 /// `name@version`, rather than a Java class.
@@ -152,6 +148,8 @@ pub struct TransformTarget {
     /// Connect's `Filter`, which drops every record it is applied to; the caller folds the
     /// transform's predicate into the `filter` component's own config.
     pub is_connect_filter: bool,
+    /// The record part a `$Key`/`$Value` variant selects, given to the component as `target`.
+    pub part: Option<&'static str>,
 }
 
 /// `transforms.<alias>.type` → the component to load.
@@ -161,6 +159,7 @@ pub fn transform_plugin(class: &str) -> Result<TransformTarget, String> {
         plugin: plugin.to_string(),
         renames,
         is_connect_filter,
+        part: None,
     };
     if class.is_empty() {
         return Err("a transformation class is required".into());
@@ -182,24 +181,25 @@ pub fn transform_plugin(class: &str) -> Result<TransformTarget, String> {
         None => (simple, None),
     };
     if let Some((_, plugin)) = VALUE_TRANSFORMS.iter().find(|(k, _)| *k == base) {
-        return match variant {
-            Some("Value") => {
-                // ReplaceField's names before KIP-629.
-                let renames: &'static [(&str, &str)] = if base == "ReplaceField" {
-                    &[("whitelist", "include"), ("blacklist", "exclude")]
-                } else {
-                    &[]
-                };
-                Ok(target(plugin, renames, false))
-            }
-            Some("Key") => Err(format!(
-                "{class} is not supported yet: Weft's {plugin} transform reads record values \
-                 only (use {base}$Value)"
-            )),
-            _ => Err(format!(
-                "{class} needs a $Value or $Key variant ({TRANSFORMS_PKG}{base}$Value)"
-            )),
+        // ReplaceField's names before KIP-629.
+        let renames: &'static [(&str, &str)] = if base == "ReplaceField" {
+            &[("whitelist", "include"), ("blacklist", "exclude")]
+        } else {
+            &[]
         };
+        let part = match variant {
+            Some("Value") => "value",
+            Some("Key") => "key",
+            _ => {
+                return Err(format!(
+                    "{class} needs a $Value or $Key variant ({TRANSFORMS_PKG}{base}$Value)"
+                ))
+            }
+        };
+        return Ok(TransformTarget {
+            part: Some(part),
+            ..target(plugin, renames, false)
+        });
     }
     if let Some((_, plugin)) = PLAIN_TRANSFORMS.iter().find(|(k, _)| *k == base) {
         if variant.is_some() {
@@ -209,9 +209,9 @@ pub fn transform_plugin(class: &str) -> Result<TransformTarget, String> {
     }
     if UNSUPPORTED_TRANSFORMS.contains(&base) {
         return Err(format!(
-            "the transformation {class} is not supported yet (supported: InsertField$Value, \
-             MaskField$Value, ReplaceField$Value, ExtractField$Value, ValueToKey, RegexRouter, \
-             TimestampRouter, DropHeaders, InsertHeader, Filter)"
+            "the transformation {class} is not supported yet (supported: InsertField, MaskField, \
+             ReplaceField, ExtractField, Cast, Flatten, HoistField, HeaderFrom (each $Key or \
+             $Value), ValueToKey, RegexRouter, TimestampRouter, DropHeaders, InsertHeader, Filter)"
         ));
     }
     Err(format!("unknown transformation {class}"))
@@ -342,10 +342,15 @@ mod tests {
         );
         assert_eq!(t("insert-field").unwrap(), "insert-field");
         assert_eq!(t("/opt/t.wasm").unwrap(), "/opt/t.wasm");
-        let key = t("org.apache.kafka.connect.transforms.InsertField$Key").unwrap_err();
-        assert!(key.contains("not supported yet"), "{key}");
-        let cast = t("org.apache.kafka.connect.transforms.Cast$Value").unwrap_err();
-        assert!(cast.contains("not supported yet"), "{cast}");
+        let key = transform_plugin("org.apache.kafka.connect.transforms.InsertField$Key").unwrap();
+        assert_eq!(
+            (key.plugin.as_str(), key.part),
+            ("insert-field", Some("key"))
+        );
+        let cast = transform_plugin("org.apache.kafka.connect.transforms.Cast$Value").unwrap();
+        assert_eq!((cast.plugin.as_str(), cast.part), ("cast", Some("value")));
+        let ts = t("org.apache.kafka.connect.transforms.TimestampConverter$Value").unwrap_err();
+        assert!(ts.contains("not supported yet"), "{ts}");
         assert!(t("org.apache.kafka.connect.transforms.InsertField").is_err());
         assert!(t("com.example.MyTransform").is_err());
         assert_eq!(

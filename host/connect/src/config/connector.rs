@@ -241,6 +241,9 @@ fn read_transforms(
                     (k, v)
                 }),
         );
+        if let Some(part) = target.part {
+            config.push(("target".to_string(), part.to_string()));
+        }
         let (predicate, negate) = if target.is_connect_filter {
             // Connect's Filter drops every record its predicate selects: that is exactly the
             // `filter` component configured with the same predicate.
@@ -761,8 +764,11 @@ mod tests {
     fn transforms_that_are_not_supported_yet_and_bad_predicates() {
         let w = worker(&[]);
         for (t, extra) in [
-            ("org.apache.kafka.connect.transforms.InsertField$Key", None),
-            ("org.apache.kafka.connect.transforms.Cast$Value", None),
+            (
+                "org.apache.kafka.connect.transforms.TimestampConverter$Key",
+                None,
+            ),
+            ("org.apache.kafka.connect.transforms.Cast", None),
             (
                 "org.apache.kafka.connect.transforms.RegexRouter",
                 Some(("transforms.a.predicate", "nope")),
@@ -783,6 +789,26 @@ mod tests {
                 "{t}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn key_variants_select_the_key() {
+        let w = worker(&[]);
+        let m = map(&[
+            ("name", "s"),
+            ("connector.class", "FileStreamSource"),
+            ("transforms", "a"),
+            (
+                "transforms.a.type",
+                "org.apache.kafka.connect.transforms.HoistField$Key",
+            ),
+            ("transforms.a.field", "id"),
+        ]);
+        let s = ConnectorSpec::from_map(&m, &w, ConnectorType::Source).unwrap();
+        let c = &s.transforms[0].component;
+        assert_eq!(c.plugin, "hoist-field");
+        assert_eq!(cfg(c, "target"), Some("key"));
+        assert_eq!(cfg(c, "field"), Some("id"));
     }
 
     #[test]
