@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use weft_broker::{Broker, BrokerConfig};
-use weft_connect::standalone::{EmbeddedOptions, EmbeddedWorker};
+use weft_connect::standalone::{wait_for_signal, EmbeddedOptions, EmbeddedWorker};
 
 use crate::client::parse_kv;
 
@@ -112,28 +112,5 @@ fn client_address(addr: std::net::SocketAddr) -> String {
         format!("127.0.0.1:{}", addr.port())
     } else {
         addr.to_string()
-    }
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }
