@@ -21,6 +21,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+use weft_log::producer_state::ProducerEntry;
 use weft_log::{
     AbortedTxn, AppendInfo, CompactionReport, Log, LogConfig, LogError, ReadResult,
     RetentionReport, TxnMarker,
@@ -317,6 +318,18 @@ impl Partition {
         };
         let build = plan.build().map_err(|e| self.log_error(e))?;
         self.locked(|log| log.apply_compaction(build))
+    }
+
+    /// Every producer the partition has state for (DescribeProducers); takes the lock briefly, so
+    /// call it from a blocking thread.
+    pub fn producers(&self) -> Result<Vec<(i64, ProducerEntry)>, PartitionError> {
+        self.locked(|log| {
+            Ok(log
+                .producer_states()
+                .entries()
+                .map(|(id, e)| (id, e.clone()))
+                .collect())
+        })
     }
 
     /// Forgets idempotent producers idle for `expiration_ms` (maintenance thread); returns how many.

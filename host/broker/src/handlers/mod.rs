@@ -31,6 +31,7 @@ mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_groups;
+mod describe_producers;
 mod fetch;
 mod fetch_response;
 mod find_coordinator;
@@ -119,6 +120,7 @@ pub const SUPPORTED: &[ApiKey] = &[
     ApiKey::DeleteGroups,
     ApiKey::OffsetDelete,
     ApiKey::InitProducerId,
+    ApiKey::DescribeProducers,
 ];
 
 /// The versions kafka-protocol can decode for `key`. `ApiKey::valid_versions` names Kafka 4.1's range,
@@ -289,6 +291,9 @@ pub async fn handle_frame(
         }
         RequestKind::InitProducerId(r) => {
             ResponseKind::InitProducerId(blocking!(move |c| init_producer_id::handle(c, r)))
+        }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(blocking!(move |c| describe_producers::handle(c, r)))
         }
         _ => return Outcome::Respond(unsupported_version_frame(correlation_id)),
     };
