@@ -112,6 +112,9 @@ def scenario_commit_abort(a):
             p.produce(a.topic, value=v.encode(), partition=i % 3)
             batch.append(v)
         if t % 3 == 2:
+            # librdkafka purges what it has not sent yet on abort: send it, so the log holds
+            # aborted records for read_uncommitted to see and read_committed to skip.
+            p.flush(60)
             p.abort_transaction(60)
             aborted.extend(batch)
         else:

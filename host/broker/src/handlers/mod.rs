@@ -33,6 +33,7 @@ mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_groups;
+mod describe_producers;
 mod describe_transactions;
 mod end_txn;
 mod fetch;
@@ -131,6 +132,7 @@ pub const SUPPORTED: &[ApiKey] = &[
     ApiKey::TxnOffsetCommit,
     ApiKey::ListTransactions,
     ApiKey::DescribeTransactions,
+    ApiKey::DescribeProducers,
 ];
 
 /// The versions kafka-protocol can decode for `key`. `ApiKey::valid_versions` names Kafka 4.1's range,
@@ -318,6 +320,9 @@ pub async fn handle_frame(
         }
         RequestKind::DescribeTransactions(r) => {
             ResponseKind::DescribeTransactions(describe_transactions::handle(&ctx, r))
+        }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(blocking!(move |c| describe_producers::handle(c, r)))
         }
         _ => return Outcome::Respond(unsupported_version_frame(correlation_id)),
     };

@@ -36,7 +36,7 @@ pub fn write_all(broker: &Broker, prepared: &TxnMetadata) -> Result<(), String> 
             tracing::info!(%topic, partition = index, "no transaction marker for a deleted partition");
             continue;
         };
-        match partition.write_txn_marker_blocking(marker.clone()) {
+        match partition.write_txn_marker_blocking(marker) {
             Ok(_) | Err(PartitionError::Deleted) => {}
             Err(e) => return Err(format!("{topic}-{index}: {e}")),
         }

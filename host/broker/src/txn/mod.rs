@@ -6,6 +6,7 @@
 //! - [`state`]: a transactional id's metadata and its transitions (pure).
 //! - [`log`]: Kafka's `TransactionLogKey`/`TransactionLogValue` records and the start-up replay.
 //! - [`markers`]: writing the markers of one ended transaction.
+//! - [`verify`]: the KIP-890 check of transactional produce batches.
 //!
 //! Invariants: every transition follows decide / append / apply, as the group coordinator does. The
 //! next metadata is decided under the mutex and the id is marked *pending* (a second request for it
@@ -19,6 +20,7 @@
 pub mod log;
 pub mod markers;
 pub mod state;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::Arc;
