@@ -341,7 +341,7 @@ fn compaction_drops_aborted_data_keeps_markers_and_last_batches_and_stops_at_the
         ..LogConfig::default()
     };
     let mut log = open(dir.path(), config);
-    let mut put = |log: &mut Log, b: Vec<u8>| log.append(&b, -1, 2000).unwrap().base_offset;
+    let put = |log: &mut Log, b: Vec<u8>| log.append(&b, -1, 2000).unwrap().base_offset;
     assert_eq!(put(&mut log, keyed(1, 0, "a", "aborted", true)), 0);
     log.append_txn_marker_at(marker(1, 0, false), 3000).unwrap(); // 1
     assert_eq!(put(&mut log, keyed(1, 1, "b", "committed", true)), 2);
