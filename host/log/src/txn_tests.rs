@@ -294,3 +294,99 @@ fn retention_deletes_txn_indexes_with_their_segments() {
     assert!(report.deleted_segments > 0);
     assert!(!txn_index_path(dir.path(), 0).exists());
 }
+
+/// One keyed record from producer `pid` (-1: plain) with sequence `seq`.
+fn keyed(pid: i64, seq: i32, key: &str, value: &str, txn: bool) -> Vec<u8> {
+    let mut b = batch(&[rec(key, value)], 1000, Compression::None);
+    b[43..51].copy_from_slice(&pid.to_be_bytes());
+    b[51..53].copy_from_slice(&(if pid < 0 { -1i16 } else { 0 }).to_be_bytes());
+    b[53..57].copy_from_slice(&(if pid < 0 { -1 } else { seq }).to_be_bytes());
+    if txn {
+        let a = batch::get_i16(&b, ATTRIBUTES_POS) | TRANSACTIONAL_BIT;
+        batch::put_i16(&mut b, ATTRIBUTES_POS, a);
+    }
+    let crc = batch::compute_crc(&b);
+    batch::put_u32(&mut b, CRC_POS, crc);
+    b
+}
+
+/// (base offset, control) of every stored batch.
+fn stored_batches(log: &Log) -> Vec<(i64, bool)> {
+    let mut out = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let r = log.read(offset, usize::MAX).unwrap().records;
+        if r.is_empty() {
+            break;
+        }
+        for b in batch::batches(&r) {
+            let (h, _) = b.unwrap();
+            out.push((h.base_offset, h.is_control()));
+            offset = h.last_offset() + 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn compaction_drops_aborted_data_keeps_markers_and_last_batches_and_stops_at_the_lso() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 100,
+        cleanup_policy: crate::CleanupPolicy {
+            delete: false,
+            compact: true,
+        },
+        min_cleanable_dirty_ratio: 0.0,
+        ..LogConfig::default()
+    };
+    let mut log = open(dir.path(), config);
+    let put = |log: &mut Log, b: Vec<u8>| log.append(&b, -1, 2000).unwrap().base_offset;
+    assert_eq!(put(&mut log, keyed(1, 0, "a", "aborted", true)), 0);
+    log.append_txn_marker_at(marker(1, 0, false), 3000).unwrap(); // 1
+    assert_eq!(put(&mut log, keyed(1, 1, "b", "committed", true)), 2);
+    log.append_txn_marker_at(marker(1, 0, true), 3000).unwrap(); // 3
+    assert_eq!(put(&mut log, keyed(2, 0, "c", "old", true)), 4);
+    log.append_txn_marker_at(marker(2, 0, true), 3000).unwrap(); // 5
+    assert_eq!(put(&mut log, keyed(-1, -1, "c", "new", false)), 6);
+    // An open transaction from offset 7: nothing from there on is cleaned.
+    assert_eq!(put(&mut log, keyed(3, 0, "d", "open", true)), 7);
+    assert_eq!(put(&mut log, keyed(3, 1, "e", "x", true)), 8);
+    assert_eq!(put(&mut log, keyed(-1, -1, "d", "newer", false)), 9);
+    assert_eq!(put(&mut log, keyed(-1, -1, "z", "filler", false)), 10);
+    assert!(log.segment_count() >= 10, "{}", log.segment_count());
+    assert_eq!(log.last_stable_offset(), 7);
+
+    log.compact(5000).unwrap();
+    let after = stored_batches(&log);
+    // Offset 0 (aborted) is gone; the markers stay; producer 2's last batch (4) stays although "c"
+    // was written again; 7 is above the LSO and stays although "d" was written again.
+    assert_eq!(
+        after,
+        vec![
+            (1, true),
+            (2, false),
+            (3, true),
+            (4, false),
+            (5, true),
+            (6, false),
+            (7, false),
+            (8, false),
+            (9, false),
+            (10, false)
+        ]
+    );
+    // Once producer 3 commits, its superseded record goes at the next pass.
+    log.append_txn_marker_at(marker(3, 0, true), 3000).unwrap(); // 11
+    put(&mut log, keyed(-1, -1, "z", "filler2", false));
+    log.compact(6000).unwrap();
+    let after = stored_batches(&log);
+    assert!(!after.contains(&(7, false)), "{after:?}");
+    assert!(after.contains(&(8, false)) && after.contains(&(11, true)));
+    // The producers' states still come back after an unclean reopen.
+    let config = log.config().clone();
+    drop(log);
+    let log = open(dir.path(), config);
+    assert_eq!(log.producer_states().get(2).unwrap().last_sequence(), 0);
+    assert_eq!(log.producer_states().get(1).unwrap().last_sequence(), 1);
+}
