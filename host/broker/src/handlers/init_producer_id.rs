@@ -15,7 +15,8 @@ pub fn handle(ctx: &Ctx<'_>, req: InitProducerIdRequest) -> InitProducerIdRespon
     let refused = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
-    if let Some(tid) = req.transactional_id.as_ref() {
+    // An empty id is taken as none (as before transactions; kafka-protocol's default is empty).
+    if let Some(tid) = req.transactional_id.as_ref().filter(|t| !t.is_empty()) {
         // KIP-360 (v3+): the producer names the id and epoch it had, to bump rather than fence.
         let expected = (req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));
         return match ctx.broker.transactions.init_producer_id(
