@@ -408,3 +408,61 @@ fn send_offsets_to_transaction_is_visible_only_after_commit() {
         );
     }
 }
+
+/// A crash between the PrepareCommit record and the markers: the broker is killed with a
+/// transaction open, the PrepareCommit record EndTxn would have written is appended to
+/// `__transaction_state` through the log API while it is down, and the restarted coordinator
+/// writes the markers and completes the commit on its own.
+#[test]
+fn a_transaction_prepared_at_a_crash_is_completed_after_restart() {
+    require_confluent_kafka();
+    let mut w = Weft::start(&[]);
+    let tid = "pc-tx";
+    let mut open = Scenario::spawn(
+        &w,
+        "open",
+        &[
+            "--topic",
+            "pc",
+            "--tid",
+            tid,
+            "--count",
+            "12",
+            "--timeout-ms",
+            "120000",
+        ],
+    );
+    open.wait_line("OPEN", &w);
+    let d = describe(&w, tid);
+    assert_eq!(d["TransactionState"], "Ongoing", "{d:?}");
+    open.kill9();
+    w.kill9();
+
+    let pid: i64 = d["ProducerId"].parse().expect("producer id");
+    let start: i64 = d["CurrentTransactionStartTimeMs"].parse().expect("start");
+    let now = start + 1;
+    let mut m = weft_broker::txn::TxnMetadata::new(tid, pid, 120_000, now);
+    m.producer_epoch = 0;
+    m.state = weft_broker::txn::TxnState::PrepareCommit;
+    m.start_ms = start;
+    m.partitions = (0..3).map(|p| ("pc".to_string(), p)).collect();
+    let batch = weft_broker::txn::log::encode_batch(tid, Some(&m), now).expect("encode");
+    let p = weft_broker::txn::log::partition_for(tid, 50);
+    let dir = w.data_dir().join(format!("__transaction_state-{p}"));
+    let (mut log, _) = weft_log::Log::open(&dir, weft_log::LogConfig::default()).expect("open");
+    log.append(&batch, -1, now).expect("append PrepareCommit");
+    log.close().expect("close");
+
+    w.restart();
+    let d = wait_describe(&w, tid, "the completion of the prepared commit", |d| {
+        d["TransactionState"] == "CompleteCommit"
+    });
+    assert_eq!(d["ProducerId"], pid.to_string(), "{d:?}");
+    assert!(
+        w.log_text().contains("completing a prepared transaction"),
+        "{}",
+        w.log_text()
+    );
+    let s = run_scenario(&w, "read", &["--topic", "pc"]);
+    assert_eq!(strings(&s["read_committed"]).len(), 12, "{s}");
+}
