@@ -4,6 +4,7 @@
 //! a kill -9 of the broker, sendOffsetsToTransaction, and `weft transactions list|describe`.
 
 mod common;
+mod wire;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -11,8 +12,22 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
 use common::{weft_cmd, Weft};
+use kafka_protocol::messages::add_partitions_to_txn_request::{
+    AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, EndTxnRequest, EndTxnResponse,
+    InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ProducerId,
+    TopicName, TransactionalId,
+};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use serde_json::Value;
+use wire::{s, Conn};
 
 /// The Debian interpreter that has python3-confluent-kafka.
 const PYTHON: &str = "/usr/bin/python3";
@@ -465,4 +480,201 @@ fn a_transaction_prepared_at_a_crash_is_completed_after_restart() {
     );
     let s = run_scenario(&w, "read", &["--topic", "pc"]);
     assert_eq!(strings(&s["read_committed"]).len(), 12, "{s}");
+}
+
+const INVALID_TXN_STATE: i16 = 48;
+const INVALID_PRODUCER_EPOCH: i16 = 47;
+const PRODUCER_FENCED: i16 = 90;
+const TRANSACTION_ABORTABLE: i16 = 120;
+
+/// One transactional batch of `n` records from producer `pid` / `epoch`, sequences from `seq`.
+fn txn_batch(pid: i64, epoch: i16, seq: i32, n: i32) -> Bytes {
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: true,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i64::from(i),
+            sequence: seq + i,
+            timestamp: 1_700_000_000_000,
+            key: None,
+            value: Some(Bytes::from(format!("v{i}"))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode");
+    buf.freeze()
+}
+
+fn produce_txn(c: &mut Conn, version: i16, tid: &str, topic: &str, p: i32, batch: Bytes) -> i16 {
+    let req = ProduceRequest::default()
+        .with_transactional_id(Some(TransactionalId(s(tid))))
+        .with_acks(-1)
+        .with_timeout_ms(30_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(s(topic)))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(p)
+                .with_records(Some(batch))])]);
+    let resp: ProduceResponse = c.call(ApiKey::Produce, version, &req);
+    resp.responses[0].partition_responses[0].error_code
+}
+
+fn init(c: &mut Conn, version: i16, tid: &str) -> (i64, i16) {
+    let req = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(s(tid))))
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    let r: InitProducerIdResponse = c.call(ApiKey::InitProducerId, version, &req);
+    assert_eq!(r.error_code, 0, "InitProducerId v{version}");
+    (r.producer_id.0, r.producer_epoch)
+}
+
+fn add_partition(c: &mut Conn, tid: &str, pid: i64, epoch: i16, topic: &str, p: i32) -> i16 {
+    let req = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(TransactionalId(s(tid)))
+        .with_v3_and_below_producer_id(ProducerId(pid))
+        .with_v3_and_below_producer_epoch(epoch)
+        .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
+            .with_name(TopicName(s(topic)))
+            .with_partitions(vec![p])]);
+    let r: AddPartitionsToTxnResponse = c.call(ApiKey::AddPartitionsToTxn, 3, &req);
+    r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
+}
+
+/// KIP-890 part 1 and fencing on the wire: a transactional batch for a partition the producer never
+/// added is refused (TRANSACTION_ABORTABLE for produce v11+, INVALID_TXN_STATE before, as Kafka
+/// 3.6+), AddPartitionsToTxn v4's `verify_only` answers from the coordinator, and after a second
+/// InitProducerId the old epoch is fenced everywhere (INVALID_PRODUCER_EPOCH on produce and EndTxn
+/// v1, PRODUCER_FENCED on EndTxn v2+).
+#[test]
+fn unadded_partitions_and_old_epochs_are_refused_on_the_wire() {
+    let w = Weft::start(&[]);
+    let (ok, out, err) = weft_cmd(
+        &[
+            "topics",
+            "create",
+            "wv",
+            "--partitions",
+            "2",
+            "-b",
+            &w.bootstrap(),
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let mut c = Conn::open(&w.bootstrap());
+    let tid = "wire-tx";
+    let (pid, epoch) = init(&mut c, 4, tid);
+    assert_eq!(add_partition(&mut c, tid, pid, epoch, "wv", 0), 0);
+    // Partition 1 was never added.
+    assert_eq!(
+        produce_txn(&mut c, 11, tid, "wv", 1, txn_batch(pid, epoch, 0, 2)),
+        TRANSACTION_ABORTABLE
+    );
+    assert_eq!(
+        produce_txn(&mut c, 9, tid, "wv", 1, txn_batch(pid, epoch, 0, 2)),
+        INVALID_TXN_STATE
+    );
+    assert_eq!(
+        produce_txn(&mut c, 11, tid, "wv", 0, txn_batch(pid, epoch, 0, 2)),
+        0
+    );
+    // The verification a broker asks for (AddPartitionsToTxn v4, verify_only).
+    let verify = AddPartitionsToTxnRequest::default().with_transactions(vec![
+        AddPartitionsToTxnTransaction::default()
+            .with_transactional_id(TransactionalId(s(tid)))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_verify_only(true)
+            .with_topics(vec![AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(s("wv")))
+                .with_partitions(vec![0, 1])]),
+    ]);
+    let r: AddPartitionsToTxnResponse = c.call(ApiKey::AddPartitionsToTxn, 4, &verify);
+    let codes: Vec<i16> = r.results_by_transaction[0].topic_results[0]
+        .results_by_partition
+        .iter()
+        .map(|p| p.partition_error_code)
+        .collect();
+    assert_eq!(codes, [0, TRANSACTION_ABORTABLE]);
+
+    // A new producer with the same id: the open transaction is aborted, the old epoch fenced.
+    let mut c2 = Conn::open(&w.bootstrap());
+    let (pid2, epoch2) = init(&mut c2, 4, tid);
+    assert_eq!(
+        (pid2, epoch2),
+        (pid, epoch + 2),
+        "fence bump, then the new producer's"
+    );
+    assert_eq!(
+        produce_txn(&mut c, 11, tid, "wv", 0, txn_batch(pid, epoch, 2, 1)),
+        INVALID_PRODUCER_EPOCH
+    );
+    for (version, want) in [(1, INVALID_PRODUCER_EPOCH), (3, PRODUCER_FENCED)] {
+        let end = EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(s(tid)))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_committed(true);
+        let r: EndTxnResponse = c.call(ApiKey::EndTxn, version, &end);
+        assert_eq!(r.error_code, want, "EndTxn v{version}");
+    }
+    let d = describe(&w, tid);
+    assert_eq!(d["TransactionState"], "Empty", "{d:?}");
+    assert_eq!(d["ProducerEpoch"], epoch2.to_string(), "{d:?}");
+}
+
+/// `transactional.id.expiration.ms`: an idle id is forgotten (tombstoned, so also after a restart).
+#[test]
+fn idle_transactional_ids_expire() {
+    let mut w = Weft::start(&[
+        "transactional.id.expiration.ms=1000",
+        "transaction.remove.expired.transaction.cleanup.interval.ms=200",
+    ]);
+    let mut c = Conn::open(&w.bootstrap());
+    init(&mut c, 4, "idle-tx");
+    assert_eq!(describe(&w, "idle-tx")["TransactionState"], "Empty");
+    let gone = |bootstrap: &str| {
+        let (ok, _, err) = weft_cmd(
+            &[
+                "transactions",
+                "-b",
+                bootstrap,
+                "describe",
+                "--transactional-id",
+                "idle-tx",
+            ],
+            None,
+        );
+        !ok && err.contains("not found")
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while !gone(&w.bootstrap()) {
+        assert!(
+            Instant::now() < deadline,
+            "never expired:\n{}",
+            w.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(w.log_text().contains("expired an idle transactional id"));
+    assert!(!transactions(&w, &["list"]).contains("idle-tx"));
+    w.kill9();
+    w.restart();
+    assert!(gone(&w.bootstrap()), "the expiry did not survive a restart");
 }
