@@ -678,3 +678,107 @@ fn idle_transactional_ids_expire() {
     w.restart();
     assert!(gone(&w.bootstrap()), "the expiry did not survive a restart");
 }
+
+fn offset_fetch(c: &mut Conn, group: &str, topic: &str, require_stable: bool) -> (i64, i16) {
+    use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+    use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
+    let req = OffsetFetchRequest::default()
+        .with_group_id(kafka_protocol::messages::GroupId(s(group)))
+        .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+            .with_name(TopicName(s(topic)))
+            .with_partition_indexes(vec![0])]))
+        .with_require_stable(require_stable);
+    let r: OffsetFetchResponse = c.call(ApiKey::OffsetFetch, 7, &req);
+    let p = &r.topics[0].partitions[0];
+    (p.committed_offset, p.error_code)
+}
+
+/// One transaction of a TxnOffsetCommit of `offset` for `topic`-0, ended with `commit`.
+fn txn_offsets(c: &mut Conn, tid: &str, ids: (i64, i16), group: &str, topic: &str, offset: i64) {
+    use kafka_protocol::messages::txn_offset_commit_request::{
+        TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::{
+        AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, TxnOffsetCommitRequest,
+        TxnOffsetCommitResponse,
+    };
+    let add = AddOffsetsToTxnRequest::default()
+        .with_transactional_id(TransactionalId(s(tid)))
+        .with_producer_id(ProducerId(ids.0))
+        .with_producer_epoch(ids.1)
+        .with_group_id(kafka_protocol::messages::GroupId(s(group)));
+    let r: AddOffsetsToTxnResponse = c.call(ApiKey::AddOffsetsToTxn, 3, &add);
+    assert_eq!(r.error_code, 0, "AddOffsetsToTxn");
+    let commit = TxnOffsetCommitRequest::default()
+        .with_transactional_id(TransactionalId(s(tid)))
+        .with_group_id(kafka_protocol::messages::GroupId(s(group)))
+        .with_producer_id(ProducerId(ids.0))
+        .with_producer_epoch(ids.1)
+        .with_generation_id(-1)
+        .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+            .with_name(TopicName(s(topic)))
+            .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(offset)
+                .with_committed_leader_epoch(-1)])]);
+    let r: TxnOffsetCommitResponse = c.call(ApiKey::TxnOffsetCommit, 3, &commit);
+    assert_eq!(r.topics[0].partitions[0].error_code, 0, "TxnOffsetCommit");
+}
+
+fn end_txn(c: &mut Conn, tid: &str, ids: (i64, i16), commit: bool) {
+    let end = EndTxnRequest::default()
+        .with_transactional_id(TransactionalId(s(tid)))
+        .with_producer_id(ProducerId(ids.0))
+        .with_producer_epoch(ids.1)
+        .with_committed(commit);
+    let r: EndTxnResponse = c.call(ApiKey::EndTxn, 3, &end);
+    assert_eq!(r.error_code, 0, "EndTxn commit={commit}");
+}
+
+/// TxnOffsetCommit over the raw protocol: pending offsets are UNSTABLE_OFFSET_COMMIT to
+/// `require_stable` fetches and absent otherwise, visible after the commit, never after an abort,
+/// and the `__consumer_offsets` replay after a kill -9 honours both markers.
+#[test]
+fn transactional_offsets_are_unstable_until_committed_on_the_wire() {
+    const UNSTABLE_OFFSET_COMMIT: i16 = 88;
+    let mut w = Weft::start(&[]);
+    let (ok, out, err) = weft_cmd(
+        &[
+            "topics",
+            "create",
+            "wo",
+            "--partitions",
+            "1",
+            "-b",
+            &w.bootstrap(),
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let mut c = Conn::open(&w.bootstrap());
+    let ids = init(&mut c, 4, "wo-tx");
+    txn_offsets(&mut c, "wo-tx", ids, "wo-g", "wo", 7);
+    assert_eq!(
+        offset_fetch(&mut c, "wo-g", "wo", true),
+        (-1, UNSTABLE_OFFSET_COMMIT)
+    );
+    assert_eq!(offset_fetch(&mut c, "wo-g", "wo", false), (-1, 0));
+    end_txn(&mut c, "wo-tx", ids, true);
+    assert_eq!(offset_fetch(&mut c, "wo-g", "wo", true), (7, 0));
+    txn_offsets(&mut c, "wo-tx", ids, "wo-g", "wo", 9);
+    end_txn(&mut c, "wo-tx", ids, false);
+    assert_eq!(offset_fetch(&mut c, "wo-g", "wo", true), (7, 0));
+    // A third transaction left open across the crash stays pending after the replay.
+    txn_offsets(&mut c, "wo-tx", ids, "wo-g", "wo", 11);
+    drop(c);
+    w.kill9();
+    w.restart();
+    let mut c = Conn::open(&w.bootstrap());
+    assert_eq!(offset_fetch(&mut c, "wo-g", "wo", false), (7, 0));
+    assert_eq!(
+        offset_fetch(&mut c, "wo-g", "wo", true),
+        (-1, UNSTABLE_OFFSET_COMMIT)
+    );
+    end_txn(&mut c, "wo-tx", ids, true);
+    assert_eq!(offset_fetch(&mut c, "wo-g", "wo", true), (11, 0));
+}
