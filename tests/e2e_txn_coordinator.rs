@@ -782,3 +782,84 @@ fn transactional_offsets_are_unstable_until_committed_on_the_wire() {
     end_txn(&mut c, "wo-tx", ids, true);
     assert_eq!(offset_fetch(&mut c, "wo-g", "wo", true), (11, 0));
 }
+
+/// ListTransactions filters as Kafka applies them: states (unknown names reported and matching
+/// nothing), producer ids, duration (v1) and the transactional id pattern (v2, a whole-id regex).
+#[test]
+fn list_transactions_filters() {
+    use kafka_protocol::messages::{ListTransactionsRequest, ListTransactionsResponse};
+    let w = Weft::start(&[]);
+    let (ok, out, err) = weft_cmd(
+        &[
+            "topics",
+            "create",
+            "lf",
+            "--partitions",
+            "1",
+            "-b",
+            &w.bootstrap(),
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let mut c = Conn::open(&w.bootstrap());
+    let (busy, e) = init(&mut c, 4, "lf-busy");
+    assert_eq!(add_partition(&mut c, "lf-busy", busy, e, "lf", 0), 0);
+    let (idle, _) = init(&mut c, 4, "lf-idle");
+    let mut list = |version: i16, req: ListTransactionsRequest| {
+        let r: ListTransactionsResponse = c.call(ApiKey::ListTransactions, version, &req);
+        assert_eq!(r.error_code, 0);
+        let mut ids: Vec<String> = r
+            .transaction_states
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}:{}",
+                    t.transactional_id.as_str(),
+                    t.transaction_state.as_str()
+                )
+            })
+            .collect();
+        ids.sort();
+        let unknown: Vec<String> = r
+            .unknown_state_filters
+            .iter()
+            .map(|u| u.to_string())
+            .collect();
+        (ids, unknown)
+    };
+    let all = ListTransactionsRequest::default().with_duration_filter(-1);
+    assert_eq!(list(1, all.clone()).0, ["lf-busy:Ongoing", "lf-idle:Empty"]);
+    assert_eq!(
+        list(1, all.clone().with_state_filters(vec![s("Ongoing")])).0,
+        ["lf-busy:Ongoing"]
+    );
+    let (ids, unknown) = list(1, all.clone().with_state_filters(vec![s("Bogus")]));
+    assert!(ids.is_empty(), "{ids:?}");
+    assert_eq!(unknown, ["Bogus"]);
+    assert_eq!(
+        list(
+            1,
+            all.clone().with_producer_id_filters(vec![ProducerId(idle)])
+        )
+        .0,
+        ["lf-idle:Empty"]
+    );
+    // The open transaction has not run for an hour; the idle id has no start time (-1), which
+    // Kafka's comparison lets through.
+    assert_eq!(
+        list(1, all.clone().with_duration_filter(3_600_000)).0,
+        ["lf-idle:Empty"]
+    );
+    assert_eq!(
+        list(
+            2,
+            all.clone().with_transactional_id_pattern(Some(s("lf-b.*")))
+        )
+        .0,
+        ["lf-busy:Ongoing"]
+    );
+    assert!(list(2, all.with_transactional_id_pattern(Some(s("busy"))))
+        .0
+        .is_empty());
+}

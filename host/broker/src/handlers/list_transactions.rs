@@ -40,15 +40,14 @@ pub fn handle(ctx: &Ctx<'_>, req: ListTransactionsRequest) -> ListTransactionsRe
         .transactions
         .list()
         .into_iter()
-        .filter(|t| states.is_empty() || states.contains(&t.state))
+        // As Kafka: state filters that name no known state match nothing.
+        .filter(|t| req.state_filters.is_empty() || states.contains(&t.state))
         .filter(|t| {
             req.producer_id_filters.is_empty()
                 || req.producer_id_filters.contains(&ProducerId(t.producer_id))
         })
-        .filter(|t| {
-            req.duration_filter < 0
-                || (t.start_ms >= 0 && now.saturating_sub(t.start_ms) >= req.duration_filter)
-        })
+        // Kafka's test, start time -1 included: running for longer than the filter.
+        .filter(|t| req.duration_filter < 0 || now.saturating_sub(t.start_ms) > req.duration_filter)
         .filter(|t| {
             pattern
                 .as_ref()
