@@ -38,13 +38,13 @@ enum Work {
 /// partition is in the producer's ongoing transaction goes here; an `Err` is answered instead of the
 /// append. The log side accepts every transactional batch that passes it.
 async fn verify_transactional_append(
-    _ctx: &Ctx<'_>,
-    _transactional_id: Option<&str>,
-    _partition: &Partition,
-    _producer_id: i64,
-    _epoch: i16,
+    ctx: &Ctx<'_>,
+    transactional_id: Option<&str>,
+    partition: &Partition,
+    producer_id: i64,
+    epoch: i16,
 ) -> Result<(), (i16, String)> {
-    Ok(())
+    crate::txn::verify::produce(ctx, transactional_id, partition, producer_id, epoch)
 }
 
 /// Producer id and epoch of the first batch when it is transactional (header fields only).
