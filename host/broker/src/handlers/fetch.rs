@@ -374,4 +374,82 @@ mod tests {
         assert_eq!(total, first.len() + second.len());
         exec.shutdown();
     }
+
+    /// A one-record transactional batch from producer `pid` (epoch 0, sequence 0).
+    fn txn_batch(pid: i64) -> Bytes {
+        use kafka_protocol::records::{
+            Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let r = Record {
+            transactional: true,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: 0,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: 0,
+            timestamp: 0,
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"v")),
+            headers: Default::default(),
+        };
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            [r].iter(),
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .unwrap();
+        buf.freeze()
+    }
+
+    #[test]
+    fn a_marker_wakes_read_committed_fetchers_and_releases_the_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exec = LogExecutor::start(1);
+        let p = partition(&tmp.path().join("t-0"), &exec);
+        p.append_blocking(txn_batch(7), 0).unwrap();
+        assert_eq!(p.last_stable_offset(), 0);
+        let mut slots = vec![slot(&p)];
+        read_pass(&mut slots, 0, 1 << 20, true);
+        let d = slots[0].data.as_ref().unwrap();
+        assert!(d.records.as_ref().unwrap().is_empty());
+        assert_eq!((d.high_watermark, d.last_stable_offset), (1, 0));
+        assert!(!needs_read(&slots[0], true), "nothing readable moved");
+        // A plain append elsewhere in the log would not move the LSO; the marker does, and wakes.
+        let woken = p.appended();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let marker = weft_log::TxnMarker {
+            producer_id: 7,
+            producer_epoch: 0,
+            coordinator_epoch: 0,
+            commit: true,
+        };
+        assert_eq!(p.write_txn_marker_blocking(marker).unwrap(), 1);
+        assert!(
+            futures::FutureExt::now_or_never(woken).is_some(),
+            "fetchers woken"
+        );
+        assert_eq!(p.last_stable_offset(), 2);
+        assert!(needs_read(&slots[0], true));
+        read_pass(&mut slots, 0, 1 << 20, true);
+        let d = slots[0].data.as_ref().unwrap();
+        assert_eq!(d.last_stable_offset, 2);
+        assert!(!d.records.as_ref().unwrap().is_empty());
+        assert_eq!(d.aborted_transactions, Some(vec![]));
+        // An older epoch is refused with INVALID_PRODUCER_EPOCH.
+        let stale = weft_log::TxnMarker {
+            producer_epoch: -1,
+            ..marker
+        };
+        let e = p.write_txn_marker_blocking(stale).unwrap_err();
+        assert_eq!(e.code(code::UNKNOWN_TOPIC_OR_PARTITION), 47);
+        exec.shutdown();
+    }
 }
