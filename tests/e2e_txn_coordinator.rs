@@ -637,6 +637,22 @@ fn unadded_partitions_and_old_epochs_are_refused_on_the_wire() {
     let d = describe(&w, tid);
     assert_eq!(d["TransactionState"], "Empty", "{d:?}");
     assert_eq!(d["ProducerEpoch"], epoch2.to_string(), "{d:?}");
+
+    // KIP-360: a producer naming its id and epoch gets the next epoch; a retry of that request
+    // (its answer lost) gets the same one again; an older epoch is fenced.
+    let bump = |c: &mut Conn, version: i16, epoch: i16| {
+        let req = InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(tid))))
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(ProducerId(pid2))
+            .with_producer_epoch(epoch);
+        let r: InitProducerIdResponse = c.call(ApiKey::InitProducerId, version, &req);
+        (r.error_code, r.producer_id.0, r.producer_epoch)
+    };
+    assert_eq!(bump(&mut c2, 4, epoch2), (0, pid2, epoch2 + 1));
+    assert_eq!(bump(&mut c2, 4, epoch2), (0, pid2, epoch2 + 1), "retry");
+    assert_eq!(bump(&mut c2, 4, epoch).0, PRODUCER_FENCED);
+    assert_eq!(bump(&mut c2, 3, epoch).0, INVALID_PRODUCER_EPOCH);
 }
 
 /// `transactional.id.expiration.ms`: an idle id is forgotten (tombstoned, so also after a restart).
