@@ -486,6 +486,7 @@ const INVALID_TXN_STATE: i16 = 48;
 const INVALID_PRODUCER_EPOCH: i16 = 47;
 const PRODUCER_FENCED: i16 = 90;
 const TRANSACTION_ABORTABLE: i16 = 120;
+const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
 
 /// One transactional batch of `n` records from producer `pid` / `epoch`, sequences from `seq`.
 fn txn_batch(pid: i64, epoch: i16, seq: i32, n: i32) -> Bytes {
@@ -579,6 +580,14 @@ fn unadded_partitions_and_old_epochs_are_refused_on_the_wire() {
     assert!(ok, "{out}{err}");
     let mut c = Conn::open(&w.bootstrap());
     let tid = "wire-tx";
+    // transaction.max.timeout.ms (900000 by default) bounds the producer's timeout.
+    let too_long = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(s(tid))))
+        .with_transaction_timeout_ms(900_001)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    let r: InitProducerIdResponse = c.call(ApiKey::InitProducerId, 4, &too_long);
+    assert_eq!(r.error_code, INVALID_TRANSACTION_TIMEOUT);
     let (pid, epoch) = init(&mut c, 4, tid);
     assert_eq!(add_partition(&mut c, tid, pid, epoch, "wv", 0), 0);
     // Partition 1 was never added.
