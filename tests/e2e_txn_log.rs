@@ -46,6 +46,7 @@ fn create_topic(w: &Weft, topic: &str) {
 
 fn producer_id(conn: &mut Conn) -> i64 {
     let req = InitProducerIdRequest::default()
+        .with_transactional_id(None)
         .with_transaction_timeout_ms(60_000)
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);

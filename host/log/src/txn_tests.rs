@@ -390,3 +390,82 @@ fn compaction_drops_aborted_data_keeps_markers_and_last_batches_and_stops_at_the
     assert_eq!(log.producer_states().get(2).unwrap().last_sequence(), 0);
     assert_eq!(log.producer_states().get(1).unwrap().last_sequence(), 1);
 }
+
+/// One step of the model test: a transactional batch of producer `p`, a plain batch, or a marker.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Txn(i64),
+    Plain,
+    Marker(i64, bool),
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (1i64..4).prop_map(Op::Txn),
+        Just(Op::Plain),
+        ((1i64..4), any::<bool>()).prop_map(|(p, c)| Op::Marker(p, c)),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Against a simple model (open transactions by producer; aborted ranges): the LSO after every
+    /// step, the aborted list of every range, and both again after an unclean reopen of a log that
+    /// rolls often.
+    #[test]
+    fn lso_and_aborted_index_follow_the_model(ops in proptest::collection::vec(op(), 1..40), seg in 150u64..600) {
+        use std::collections::BTreeMap;
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig { segment_bytes: seg, ..LogConfig::default() };
+        let mut log = open(dir.path(), config.clone());
+        let mut open_txn: BTreeMap<i64, i64> = BTreeMap::new(); // producer -> first offset
+        let mut seqs: BTreeMap<i64, i32> = BTreeMap::new();
+        let mut aborted: Vec<AbortedTxn> = Vec::new();
+        for op in ops {
+            let end = log.log_end_offset();
+            match op {
+                Op::Txn(p) => {
+                    let seq = seqs.entry(p).or_insert(0);
+                    log.append(&producer_batch(p, 0, *seq, 2, true), -1, 2000).unwrap();
+                    *seq += 2;
+                    open_txn.entry(p).or_insert(end);
+                }
+                Op::Plain => {
+                    log.append(&producer_batch(-1, -1, -1, 1, false), -1, 2000).unwrap();
+                }
+                Op::Marker(p, commit) => {
+                    log.append_txn_marker_at(marker(p, 0, commit), 3000).unwrap();
+                    if let Some(first) = open_txn.remove(&p) {
+                        if !commit {
+                            let lso = open_txn.values().min().copied().unwrap_or(end + 1);
+                            aborted.push(AbortedTxn { producer_id: p, first_offset: first, last_offset: end, last_stable_offset: lso });
+                        }
+                    }
+                }
+            }
+            let lso = open_txn.values().min().copied().unwrap_or(log.log_end_offset());
+            proptest::prop_assert_eq!(log.last_stable_offset(), lso);
+        }
+        let end = log.log_end_offset();
+        let expect = |from: i64, upper: i64| -> Vec<AbortedTxn> {
+            aborted.iter().filter(|a| a.last_offset >= from && a.first_offset < upper).copied().collect()
+        };
+        let check = |log: &Log| -> Result<(), proptest::test_runner::TestCaseError> {
+            for from in 0..end {
+                for upper in from + 1..=end {
+                    let got = log.aborted_transactions(from, upper).unwrap();
+                    proptest::prop_assert_eq!(got, expect(from, upper), "[{}, {})", from, upper);
+                }
+            }
+            Ok(())
+        };
+        check(&log)?;
+        let lso = log.last_stable_offset();
+        drop(log);
+        let log = open(dir.path(), config);
+        proptest::prop_assert_eq!(log.last_stable_offset(), lso);
+        check(&log)?;
+    }
+}
