@@ -253,7 +253,12 @@ impl StandaloneHerder {
             &self.registry,
             &config::PluginRef {
                 plugin: plugin.to_string(),
-                config: Vec::new(),
+                // The grants, so a component importing a capability can be asked to validate.
+                config: config
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("capability."))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             },
             &self.sandbox_defaults,
             &[],
@@ -439,9 +444,10 @@ impl StandaloneHerder {
     }
 
     fn info_of(&self, name: &str, c: &Conn) -> ConnectorInfo {
+        let secret = crate::masking::password_keys(&self.registry, &c.config);
         ConnectorInfo {
             name: name.to_string(),
-            config: c.config.clone(),
+            config: crate::masking::mask(c.config.clone(), &secret),
             tasks: (0..c.task_configs.len() as u32)
                 .map(|task| TaskId {
                     connector: name.to_string(),
@@ -654,6 +660,10 @@ impl Herder for StandaloneHerder {
         allow_replace: bool,
     ) -> HerderResult<(bool, ConnectorInfo)> {
         config.insert("name".into(), name.to_string());
+        if let Some(old) = lock(&self.conns).get(name) {
+            let secret = crate::masking::password_keys(&self.registry, &config);
+            crate::masking::restore_hidden(&mut config, &old.config, &secret);
+        }
         if !allow_replace && lock(&self.conns).contains_key(name) {
             return Err(HerderError::Conflict(format!(
                 "Connector {name} already exists"
@@ -743,6 +753,7 @@ impl Herder for StandaloneHerder {
     fn task_configs(&self, name: &str) -> HerderResult<Vec<TaskInfo>> {
         let conns = lock(&self.conns);
         let c = conns.get(name).ok_or_else(|| not_found(name))?;
+        let secret = crate::masking::password_keys(&self.registry, &c.config);
         Ok(c.task_configs
             .iter()
             .enumerate()
@@ -751,7 +762,7 @@ impl Herder for StandaloneHerder {
                     connector: name.to_string(),
                     task: i as u32,
                 },
-                config: tc.iter().cloned().collect(),
+                config: crate::masking::mask(tc.iter().cloned(), &secret),
             })
             .collect())
     }

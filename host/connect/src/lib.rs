@@ -21,6 +21,7 @@ pub mod api;
 pub mod config;
 pub mod errors;
 pub mod herder;
+pub mod masking;
 pub mod model;
 pub mod offsets;
 pub mod rest;

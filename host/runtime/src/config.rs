@@ -42,6 +42,8 @@ pub const KEY_FS_DIR: &str = "capability.filesystem.dir";
 pub const KEY_MQTT: &str = "capability.mqtt.urls";
 /// Config key: grant read access to this Kafka cluster.
 pub const KEY_REMOTE: &str = "capability.remote-cluster.bootstrap.servers";
+/// Config key: grant HTTP requests to URLs under these prefixes.
+pub use crate::http::KEY_HTTP;
 
 /// Limits applied to every instance of a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +90,8 @@ pub struct Grants {
     pub mqtt_urls: Vec<String>,
     /// Remote Kafka cluster bootstrap servers.
     pub remote_cluster: Option<String>,
+    /// HTTP URL prefixes and request settings (`capability.http.*`).
+    pub http: crate::http::HttpGrant,
 }
 
 /// Key/value config for one plugin instance.
@@ -227,6 +231,7 @@ impl PluginConfig {
                 .get(KEY_REMOTE)
                 .filter(|s| !s.trim().is_empty())
                 .map(str::to_string),
+            http: crate::http::HttpGrant::from_config(self)?,
         })
     }
 

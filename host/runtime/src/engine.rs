@@ -116,6 +116,11 @@ impl Runtime {
             |s| s,
         )
         .map_err(|e| engine_err("task-context", e))?;
+        crate::bindings::http::weft::plugin::http::add_to_linker::<
+            HostState,
+            wasmtime::component::HasSelf<HostState>,
+        >(&mut linker, |s| s)
+        .map_err(|e| engine_err("http", e))?;
 
         let stop = Arc::new(AtomicBool::new(false));
         {

@@ -73,6 +73,10 @@ pub(crate) struct HostState {
     pub(crate) call_started: Instant,
     /// Time the current call spent in host waits ([`HostState::wait`]), not charged to it.
     pub(crate) host_wait: Duration,
+    /// The HTTP capability's grant and settings.
+    pub(crate) http_grant: crate::http::HttpGrant,
+    /// The HTTP capability's client, made on first use.
+    pub(crate) http: crate::http::HttpState,
 }
 
 /// A clock that always reads zero: the guest gets no time source unless granted.
@@ -128,6 +132,8 @@ impl HostState {
             call_timeout: sandbox.call_timeout,
             call_started: Instant::now(),
             host_wait: Duration::ZERO,
+            http_grant: grants.http.clone(),
+            http: Default::default(),
         })
     }
 

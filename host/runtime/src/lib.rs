@@ -23,6 +23,8 @@
 //!   (`capability.*`) and the entries the plugin itself receives.
 //! - [`host`] — per-store state: the empty WASI context, the resource limiter, and the `host`
 //!   import (logging into `tracing` or a custom sink, metrics).
+//! - [`http`] — the `http` capability: URL-prefix grant (`capability.http.urls`), a blocking
+//!   client with timeouts, TLS and retries of 429/5xx honouring `Retry-After`.
 //! - [`registry`] — [`Registry`], resolving `name[@version]`, paths and plugin directories to
 //!   loaded plugins; built-ins come from [`builtin`], embedded at build time.
 //! - [`pipeline`] — [`ProducePipeline`] and [`ConsumePipeline`], what `weft produce` and
@@ -36,6 +38,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod host;
+pub mod http;
 mod limits;
 pub mod pipeline;
 pub mod plugin;

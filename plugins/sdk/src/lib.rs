@@ -44,10 +44,12 @@
 //! - [`log`]: logging and metrics through the host.
 //! - [`capability`]: bindings of the capability imports (MQTT, remote cluster); calling one makes
 //!   the plugin import it, and the host then requires the grant in the plugin's config.
+//! - [`http`]: the HTTP capability (`capability.http.urls`): requests with host-side retries.
 //! - `glue`: (hidden) converts between WIT types and the SDK's, and keeps the plugin instance.
 
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod part;
 pub mod position;
 pub mod record;

@@ -1,14 +1,24 @@
 //! Capability imports and the check of a config's grants against them, before any instance exists.
 
 use super::LoadedPlugin;
-use crate::config::{Grants, KEY_MQTT, KEY_REMOTE};
+use crate::config::{Grants, KEY_HTTP, KEY_MQTT, KEY_REMOTE};
 use crate::error::{Result, RuntimeError};
 
 /// Capability interfaces: import-name prefix and the config key that grants it.
-pub(super) const CAPABILITIES: [(&str, &str); 2] = [
+pub(super) const CAPABILITIES: [(&str, &str); 3] = [
     ("weft:plugin/mqtt@", KEY_MQTT),
     ("weft:plugin/remote-cluster@", KEY_REMOTE),
+    ("weft:plugin/http@", KEY_HTTP),
 ];
+
+/// Capability interfaces the host implements (in the runtime's linker).
+pub(super) const LINKED_CAPABILITIES: &[&str] = &["weft:plugin/http@"];
+
+/// Whether `import` is a capability the linker cannot provide yet.
+pub(super) fn is_unlinked_capability(import: &str) -> bool {
+    CAPABILITIES.iter().any(|(p, _)| import.starts_with(p))
+        && !LINKED_CAPABILITIES.iter().any(|p| import.starts_with(p))
+}
 
 impl LoadedPlugin {
     /// Capability interfaces imported, with the config key granting each.
@@ -31,6 +41,7 @@ impl LoadedPlugin {
             };
             let granted = match *key {
                 KEY_MQTT => !grants.mqtt_urls.is_empty(),
+                KEY_HTTP => grants.http.is_granted(),
                 _ => grants.remote_cluster.is_some(),
             };
             if !granted {
@@ -39,6 +50,9 @@ impl LoadedPlugin {
                     interface: import.clone(),
                     config_key: key,
                 });
+            }
+            if LINKED_CAPABILITIES.iter().any(|p| import.starts_with(p)) {
+                continue;
             }
             // The MQTT and remote-cluster host implementations arrive with the connector and
             // mirror work; until then a granted capability still cannot be linked.
@@ -56,4 +70,5 @@ pub(super) fn is_known_import(name: &str) -> bool {
         || name.starts_with("weft:plugin/host@")
         || name.starts_with("weft:plugin/types@")
         || name.starts_with("weft:plugin/task-context@")
+        || LINKED_CAPABILITIES.iter().any(|p| name.starts_with(p))
 }

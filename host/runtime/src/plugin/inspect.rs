@@ -4,7 +4,7 @@
 use wasmtime::component::Component;
 use wasmtime::Store;
 
-use super::grants::{is_known_import, CAPABILITIES};
+use super::grants::{is_known_import, is_unlinked_capability};
 use super::store::{classify, new_store};
 use super::world::{plugin_iface, Pre, World};
 use super::{ConfigDef, Metadata, PluginKind, PluginSource, ALL_KINDS};
@@ -18,7 +18,8 @@ use crate::host::{HostState, Metrics};
 pub struct LoadedPlugin {
     pub(super) runtime: Runtime,
     pub(super) component: Component,
-    /// `None` when the plugin imports capabilities (resolved per instance, after the grant check).
+    /// `None` when the plugin imports capabilities the linker does not provide yet (their grant
+    /// check fails every instance).
     pub(super) pre: Option<Pre>,
     pub(super) hash: [u8; 32],
     pub(super) source: PluginSource,
@@ -79,9 +80,7 @@ impl LoadedPlugin {
                 })
             }
         };
-        let uses_capabilities = imports
-            .iter()
-            .any(|i| CAPABILITIES.iter().any(|(p, _)| i.starts_with(p)));
+        let uses_capabilities = imports.iter().any(|i| is_unlinked_capability(i));
         let pre = if uses_capabilities {
             None
         } else {
