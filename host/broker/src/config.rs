@@ -96,6 +96,10 @@ pub struct BrokerConfig {
     pub group_max_size: i32,
     pub producer_id_expiration_ms: i64,
     pub producer_id_expiration_check_interval_ms: u64,
+    /// Where `/metrics` and `/health` are served besides the Connect REST listener (`None`: default).
+    pub metrics_listener: Option<String>,
+    /// Most per-partition series one scrape reports.
+    pub metrics_partition_series_max: usize,
     /// Topic settings every topic starts from (the `log.*` broker keys).
     pub topic_defaults: TopicDefaults,
     /// Every known key with its effective value and source, for DescribeConfigs on the broker.
@@ -181,6 +185,8 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("group.max.size", KeyType::Int, "2147483647", "Most members a consumer group may have."),
     key("producer.id.expiration.ms", KeyType::Int, "86400000", "How long a partition keeps an idle idempotent producer's state (sequence numbers) after its last write."),
     key("producer.id.expiration.check.interval.ms", KeyType::Int, "600000", "How often idle producers' state is expired."),
+    key("metrics.listener", KeyType::String, "", "Address serving /metrics and /health (http://host:port). Empty: on the Connect REST listener when the worker runs in-process, else http://0.0.0.0:8083."),
+    key("metrics.partition.series.max", KeyType::Int, "10000", "Most per-partition series (log offsets and size, group lag) a scrape reports; topic and group totals are always reported."),
 ];
 
 /// Kafka keys from a stock server.properties that only matter for multi-node or JVM brokers.
@@ -406,6 +412,11 @@ impl BrokerConfig {
                 .positive_u64("producer.id.expiration.check.interval.ms")?,
             group_max_session_timeout_ms: r.int("group.max.session.timeout.ms")?,
             group_max_size: r.int("group.max.size")?,
+            metrics_listener: r
+                .opt("metrics.listener")
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string),
+            metrics_partition_series_max: r.int("metrics.partition.series.max")?.max(0) as usize,
             topic_defaults,
             effective,
             unknown_keys: unknown,
