@@ -218,6 +218,38 @@ fn promtool_check(text: &str) {
     );
 }
 
+/// Every `weft_*` / `process_*` name the Grafana dashboard and the alert rules query must be in
+/// a scrape of a broker that has traffic, a group and a connector (error counters appear with
+/// the first error, so they are allowed to be absent).
+fn dashboards_and_alerts_use_only_exported_names(samples: &[Sample]) {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let mut text = std::fs::read_to_string(deploy.join("grafana/weft.json")).unwrap();
+    text.push_str(&std::fs::read_to_string(deploy.join("prometheus/alerts.yml")).unwrap());
+    let exported: std::collections::BTreeSet<&str> =
+        samples.iter().map(|s| s.name.as_str()).collect();
+    let mut used = std::collections::BTreeSet::new();
+    for (i, _) in text.match_indices(|c: char| c == 'w' || c == 'p') {
+        let rest = &text[i..];
+        if !(rest.starts_with("weft_") || rest.starts_with("process_")) {
+            continue;
+        }
+        if i > 0 && text[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        used.insert(name);
+    }
+    assert!(used.len() >= 15, "only {used:?} found in the dashboard and rules");
+    let missing: Vec<&String> = used
+        .iter()
+        .filter(|n| !exported.contains(n.as_str()) && n.as_str() != "weft_request_errors_total")
+        .collect();
+    assert!(missing.is_empty(), "the dashboard or rules query names no scrape has: {missing:?}");
+}
+
 const RECORDS: usize = 1000;
 const CONSUMED: i64 = 600;
 
@@ -415,6 +447,7 @@ fn a_scrape_shows_bytes_in_lag_failed_tasks_and_request_latency() {
     assert_eq!(value(&samples, "weft_log_dir_online", &[]), 1.0);
 
     promtool_check(&text);
+    dashboards_and_alerts_use_only_exported_names(&samples);
 
     let (code, health) = get(rest, "/health");
     assert_eq!(code, 200, "{health}");
