@@ -242,12 +242,18 @@ fn dashboards_and_alerts_use_only_exported_names(samples: &[Sample]) {
             .collect();
         used.insert(name);
     }
-    assert!(used.len() >= 15, "only {used:?} found in the dashboard and rules");
+    assert!(
+        used.len() >= 15,
+        "only {used:?} found in the dashboard and rules"
+    );
     let missing: Vec<&String> = used
         .iter()
         .filter(|n| !exported.contains(n.as_str()) && n.as_str() != "weft_request_errors_total")
         .collect();
-    assert!(missing.is_empty(), "the dashboard or rules query names no scrape has: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "the dashboard or rules query names no scrape has: {missing:?}"
+    );
 }
 
 const RECORDS: usize = 1000;
@@ -441,6 +447,14 @@ fn a_scrape_shows_bytes_in_lag_failed_tasks_and_request_latency() {
         .sum();
         assert_eq!(inf, count, "{api}: the +Inf bucket holds every request");
     }
+    // The sink task's consumer joined its group: one rebalance at least.
+    assert!(
+        value(
+            &samples,
+            "weft_group_rebalances_total",
+            &[("reason", "member joined")]
+        ) >= 1.0
+    );
     assert!(value(&samples, "weft_connections_accepted_total", &[]) >= 2.0);
     assert!(value(&samples, "process_resident_memory_bytes", &[]) > 0.0);
     assert!(value(&samples, "process_open_fds", &[]) > 0.0);

@@ -88,7 +88,8 @@ impl Requests {
             ),
             &["api", "code"],
         )
-        .unwrap_or_else(|_| unreachable_counter());
+        // Fixed, valid name and labels: the library refuses only invalid ones.
+        .expect("valid metric options");
         Requests { by_key, errors }
     }
 
@@ -203,12 +204,19 @@ impl Requests {
     }
 }
 
-fn unreachable_counter() -> IntCounterVec {
-    // The options above are valid; should the library ever refuse them, count nothing rather than
-    // stop the broker.
-    IntCounterVec::new(Opts::new("weft_unused_total", "unused"), &["api", "code"])
-        .unwrap_or_else(|_| std::process::abort())
-}
+/// Rebalances started, by reason (the coordinator's fixed reason texts: "member joined",
+/// "member left", "member session expired", ...).
+pub static REBALANCES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    IntCounterVec::new(
+        Opts::new(
+            "weft_group_rebalances_total",
+            "Consumer group rebalances started, by reason.",
+        ),
+        &["reason"],
+    )
+    // Fixed, valid name and label: the library refuses only invalid ones.
+    .expect("valid metric options")
+});
 
 /// Times one request from its frame to its outcome, by the API and version in the frame's first
 /// bytes (unsupported pairs are not timed).
@@ -347,7 +355,8 @@ pub static STORAGE: LazyLock<Storage> = LazyLock::new(|| Storage {
         )
         .buckets(FLUSH_BUCKETS.to_vec()),
     )
-    .unwrap_or_else(|_| std::process::abort()),
+    // Fixed, valid name and buckets: the library refuses only invalid ones.
+    .expect("valid metric options"),
     retention_runs: AtomicU64::new(0),
     retention_deleted_segments: AtomicU64::new(0),
     retention_deleted_bytes: AtomicU64::new(0),
@@ -521,6 +530,7 @@ impl Collector for BrokerCollector {
     fn collect(&self) -> Vec<MetricFamily> {
         let mut out = Vec::new();
         REQUESTS.collect_into(&mut out);
+        out.extend(REBALANCES.collect());
         CONNECTIONS.collect_into(&mut out);
         STORAGE.collect_into(&mut out);
         if let Some(b) = self.broker.upgrade() {
