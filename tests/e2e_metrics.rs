@@ -228,7 +228,7 @@ fn dashboards_and_alerts_use_only_exported_names(samples: &[Sample]) {
     let exported: std::collections::BTreeSet<&str> =
         samples.iter().map(|s| s.name.as_str()).collect();
     let mut used = std::collections::BTreeSet::new();
-    for (i, _) in text.match_indices(|c: char| c == 'w' || c == 'p') {
+    for (i, _) in text.match_indices(['w', 'p']) {
         let rest = &text[i..];
         if !(rest.starts_with("weft_") || rest.starts_with("process_")) {
             continue;
