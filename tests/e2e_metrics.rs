@@ -505,3 +505,98 @@ fn without_the_worker_metrics_are_served_on_metrics_listener() {
     let health = health.to_string();
     assert!(!health.contains("connect_worker"), "{health}");
 }
+
+/// A tmpfs mounted for a test and unmounted on drop (also when the test fails). Needs root.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "weft-test"])
+            .arg(dir)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mount failed (this test needs root and mount support): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_log_dir_shows_in_health_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let _fs = Tmpfs::mount(&dir.path().join("data"), "3m");
+    let up = Up::start(
+        dir.path(),
+        &[
+            "--no-connect",
+            "--override",
+            "metrics.listener=http://127.0.0.1:0",
+        ],
+        &[
+            ("weft: broker listening on PLAINTEXT://", "broker"),
+            ("weft: metrics listening on http://", "metrics"),
+        ],
+    );
+    let port = up.port("metrics");
+    assert_eq!(get(port, "/health").0, 200);
+    // 5 MB into a 3 MB file system: the log directory goes offline.
+    let producer: BaseProducer = ClientConfig::new()
+        .set(
+            "bootstrap.servers",
+            format!("127.0.0.1:{}", up.port("broker")),
+        )
+        .set("message.timeout.ms", "10000")
+        .create()
+        .expect("producer");
+    let payload = vec![b'f'; 10_000];
+    for _ in 0..500 {
+        let mut r = BaseRecord::<(), [u8]>::to("fill")
+            .payload(&payload)
+            .partition(0);
+        loop {
+            match producer.send(r) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    r = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    let _ = producer.flush(Duration::from_secs(30));
+    assert!(
+        wait_until(Duration::from_secs(60), || get(port, "/health").0 == 503),
+        "/health still answers {:?}",
+        get(port, "/health")
+    );
+    let (_, health) = get(port, "/health");
+    let health: serde_json::Value = serde_json::from_str(&health).expect("health JSON");
+    assert_eq!(health["status"], "unhealthy", "{health}");
+    assert_eq!(
+        health["checks"]["log_dirs"]["status"], "unhealthy",
+        "{health}"
+    );
+    assert_eq!(health["checks"]["broker"]["status"], "healthy", "{health}");
+    let (code, text) = get(port, "/metrics");
+    assert_eq!(code, 200);
+    let samples = parse(&text);
+    assert_eq!(value(&samples, "weft_log_dir_online", &[]), 0.0);
+    assert!(value(&samples, "weft_storage_errors_total", &[]) >= 1.0);
+    let produce_errors: f64 = find(&samples, "weft_request_errors_total", &[("api", "Produce")])
+        .iter()
+        .map(|s| s.value)
+        .sum();
+    assert!(produce_errors >= 1.0, "no Produce error counted:\n{text}");
+    promtool_check(&text);
+}
