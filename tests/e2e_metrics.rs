@@ -466,10 +466,9 @@ fn a_scrape_shows_bytes_in_lag_failed_tasks_and_request_latency() {
     let (code, health) = get(rest, "/health");
     assert_eq!(code, 200, "{health}");
     let health: serde_json::Value = serde_json::from_str(&health).expect("health JSON");
+    // Connect's own body while healthy (the checks are listed when one fails).
     assert_eq!(health["status"], "healthy", "{health}");
-    for check in ["broker", "log_dirs", "connect_worker"] {
-        assert_eq!(health["checks"][check]["status"], "healthy", "{health}");
-    }
+    assert!(health.get("checks").is_none(), "{health}");
 }
 
 #[test]

@@ -17,7 +17,8 @@ use crate::model::ServerInfo;
 pub struct WorkerStatus {
     pub status: String,
     pub message: String,
-    /// Weft's checks of the whole process (broker, log directories, worker), by name.
+    /// Weft's checks of the whole process (broker, log directories, worker), by name, when one
+    /// fails.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub checks: Option<serde_json::Value>,
 }
@@ -56,7 +57,8 @@ async fn health(State(s): State<AppState>) -> Result<Response, ApiError> {
     let body = WorkerStatus {
         status: status.into(),
         message,
-        checks: Some(report.checks_json()),
+        // Connect's exact body while healthy; what failed when not.
+        checks: (!report.healthy()).then(|| report.checks_json()),
     };
     Ok((code, Json(body)).into_response())
 }
