@@ -98,6 +98,10 @@ pub struct BrokerConfig {
     pub producer_id_expiration_check_interval_ms: u64,
     /// Transaction coordinator settings (Kafka's `transaction.*` / `transactional.id.*` keys).
     pub transactions: crate::txn::TxnConfig,
+    /// Where `/metrics` and `/health` are served besides the Connect REST listener (`None`: default).
+    pub metrics_listener: Option<String>,
+    /// Most per-partition series one scrape reports.
+    pub metrics_partition_series_max: usize,
     /// Topic settings every topic starts from (the `log.*` broker keys).
     pub topic_defaults: TopicDefaults,
     /// Every known key with its effective value and source, for DescribeConfigs on the broker.
@@ -189,6 +193,8 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("transaction.state.log.segment.bytes", KeyType::Int, "104857600", "Segment size of __transaction_state (small, so compaction has closed segments)."),
     key("transaction.abort.timed.out.transaction.cleanup.interval.ms", KeyType::Int, "10000", "How often transactions older than their timeout are aborted."),
     key("transaction.remove.expired.transaction.cleanup.interval.ms", KeyType::Int, "3600000", "How often expired transactional ids are removed."),
+    key("metrics.listener", KeyType::String, "", "Address serving /metrics and /health (http://host:port). Empty: on the Connect REST listener when the worker runs in-process, else http://0.0.0.0:8083."),
+    key("metrics.partition.series.max", KeyType::Int, "10000", "Most per-partition series (log offsets and size, group lag) a scrape reports; topic and group totals are always reported."),
 ];
 
 /// Kafka keys from a stock server.properties that only matter for multi-node or JVM brokers.
@@ -430,6 +436,11 @@ impl BrokerConfig {
                 remove_expired_interval_ms: r
                     .positive_u64("transaction.remove.expired.transaction.cleanup.interval.ms")?,
             },
+            metrics_listener: r
+                .opt("metrics.listener")
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string),
+            metrics_partition_series_max: r.int("metrics.partition.series.max")?.max(0) as usize,
             topic_defaults,
             effective,
             unknown_keys: unknown,

@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::handlers::{self, Outcome};
+use crate::metrics::{self, CloseReason};
 use crate::server::Broker;
 
 /// Responses waiting to be written per connection; a slow reader back-pressures request handling.
@@ -160,6 +161,7 @@ pub async fn serve(
     });
 
     let max = broker.config.socket_request_max_bytes;
+    let mut closed = CloseReason::Shutdown;
     loop {
         let frame = tokio::select! {
             f = read_frame(&mut reader, max) => f,
@@ -167,22 +169,31 @@ pub async fn serve(
         };
         let frame = match frame {
             Ok(Some(f)) => f,
-            Ok(None) => break,
+            Ok(None) => {
+                closed = CloseReason::Client;
+                break;
+            }
             Err(FrameError::Io(e)) => {
                 tracing::debug!(%peer, error = %e, "connection read error");
+                closed = CloseReason::Io;
                 break;
             }
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "closing connection: malformed frame");
+                closed = CloseReason::Malformed;
                 break;
             }
         };
-        let chunks = match handlers::handle_frame(&broker, frame, peer, &listener_name).await {
+        let timed = metrics::RequestTimer::start(&frame);
+        let outcome = handlers::handle_frame(&broker, frame, peer, &listener_name).await;
+        timed.finish();
+        let chunks = match outcome {
             Outcome::Respond(bytes) => vec![bytes],
             Outcome::RespondChunks(chunks) => chunks,
             Outcome::NoResponse => continue,
             Outcome::Close(reason) => {
                 tracing::warn!(%peer, %reason, "closing connection");
+                closed = CloseReason::Malformed;
                 break;
             }
         };
@@ -203,9 +214,12 @@ pub async fn serve(
             .await
             .is_err()
         {
+            // The writer ended on a failed write.
+            closed = CloseReason::Io;
             break;
         }
     }
+    metrics::CONNECTIONS.closed(closed);
     drop(tx);
     let _ = writer.await;
 }

@@ -52,6 +52,11 @@ pub struct SerialQueue {
 }
 
 impl SerialQueue {
+    /// Jobs queued or waiting for a slot (for metrics).
+    pub fn depth(&self) -> usize {
+        QUEUE_DEPTH.saturating_sub(self.slots.available_permits())
+    }
+
     pub fn new() -> Arc<SerialQueue> {
         Arc::new(SerialQueue {
             jobs: Mutex::new(VecDeque::new()),

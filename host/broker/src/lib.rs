@@ -16,6 +16,7 @@
 //! - [`handlers`]: one module per Kafka API, dispatched from the decoded request kind.
 //! - [`txn`]: the transaction coordinator: transactional ids, `__transaction_state`, markers, timeouts.
 //! - [`internal_topics`]: the broker's own topics (`__consumer_offsets`) and what clients may not do to them.
+//! - [`metrics`]: Prometheus metrics: request-path atomics and the scrape-time collector.
 //! - [`error`]: typed errors and their mapping to Kafka error codes.
 //! - [`fuzzing`]: a broker over a scratch directory driven frame by frame, for fuzzers and replay tests.
 
@@ -29,6 +30,7 @@ pub mod handlers;
 pub mod internal_topics;
 pub mod log_dir;
 pub mod maintenance;
+pub mod metrics;
 pub mod partition;
 pub mod producer_ids;
 pub mod properties;

@@ -53,6 +53,7 @@ pub struct Partition {
     appended: Notify,
     queue: Arc<SerialQueue>,
     exec: Arc<LogExecutor>,
+    stats: crate::metrics::PartitionStats,
 }
 
 /// Why a partition operation failed.
@@ -108,6 +109,7 @@ impl Partition {
             appended: Notify::new(),
             queue: SerialQueue::new(),
             exec,
+            stats: Default::default(),
         }
     }
 
@@ -117,6 +119,27 @@ impl Partition {
 
     pub fn log_dir(&self) -> &Arc<LogDir> {
         &self.log_dir
+    }
+
+    /// Traffic counters, for metrics.
+    pub fn stats(&self) -> &crate::metrics::PartitionStats {
+        &self.stats
+    }
+
+    /// Appends queued on the log executor or waiting for a slot, for metrics.
+    pub fn queued_appends(&self) -> usize {
+        self.queue.depth()
+    }
+
+    /// Bytes of the segment files, for metrics: read if the lock is free, else the last value read
+    /// (a scrape never waits behind an append or a compaction).
+    pub fn size_bytes(&self) -> u64 {
+        if let Some(g) = self.log.try_lock() {
+            if let Some(log) = g.as_ref() {
+                self.stats.size.store(log.size_bytes(), Ordering::Relaxed);
+            }
+        }
+        self.stats.size.load(Ordering::Relaxed)
     }
 
     /// The one lock scope: runs `f` on the log, refreshes the cached offsets, and takes the log
@@ -141,6 +164,9 @@ impl Partition {
     /// Wraps a log error, taking the log directory offline when the disk failed.
     fn log_error(&self, e: LogError) -> PartitionError {
         if is_storage_error(&e) {
+            crate::metrics::STORAGE
+                .storage_errors
+                .fetch_add(1, Ordering::Relaxed);
             self.log_dir
                 .mark_offline(&format!("{}-{}: {e}", self.topic, self.index));
         }
@@ -149,7 +175,17 @@ impl Partition {
 
     /// Appends on the calling thread (a log executor thread) and wakes waiting fetches.
     fn append_here(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, PartitionError> {
-        let info = self.locked(|log| log.append(records, LEADER_EPOCH, now_ms))?;
+        let info = self.locked(|log| {
+            let segments = log.segment_count();
+            let info = log.append(records, LEADER_EPOCH, now_ms);
+            if log.segment_count() > segments {
+                crate::metrics::STORAGE
+                    .segment_rolls
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            info
+        })?;
+        self.stats.appended(records.len(), info.record_count);
         if info.record_count == 0 {
             // Only producer retries get here, so it is rare and worth seeing.
             tracing::info!(topic = %self.topic, partition = self.index, base_offset = info.base_offset, "duplicate batch from an idempotent producer: answered with its original offsets, not stored again");
@@ -227,7 +263,9 @@ impl Partition {
     /// Whole batches from `offset`, at most `max_bytes` (but at least one batch). A positioned read of
     /// at most the caller's budget under the lock; call it from a blocking thread.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, PartitionError> {
-        self.locked(|log| log.read(offset, max_bytes))
+        let read = self.locked(|log| log.read(offset, max_bytes))?;
+        self.stats.read(&read.records);
+        Ok(read)
     }
 
     /// (log start offset, log end offset), from the cache: never waits for the lock.
@@ -305,7 +343,9 @@ impl Partition {
 
     /// Retention (maintenance thread).
     pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport, PartitionError> {
-        self.locked(|log| log.enforce_retention(now_ms))
+        let report = self.locked(|log| log.enforce_retention(now_ms))?;
+        crate::metrics::STORAGE.retention(&report);
+        Ok(report)
     }
 
     /// One compaction pass (maintenance thread), the one call site of the log's compaction. The
@@ -317,7 +357,9 @@ impl Partition {
             return Ok(CompactionReport::default());
         };
         let build = plan.build().map_err(|e| self.log_error(e))?;
-        self.locked(|log| log.apply_compaction(build))
+        let report = self.locked(|log| log.apply_compaction(build))?;
+        crate::metrics::STORAGE.compaction(&report);
+        Ok(report)
     }
 
     /// Every producer the partition has state for (DescribeProducers); takes the lock briefly, so
@@ -343,7 +385,14 @@ impl Partition {
 
     /// Time-based flush (flush.ms), from the maintenance thread.
     pub fn maybe_flush(&self, now_ms: i64) -> Result<bool, PartitionError> {
-        self.locked(|log| log.maybe_flush(now_ms))
+        let started = std::time::Instant::now();
+        let flushed = self.locked(|log| log.maybe_flush(now_ms))?;
+        if flushed {
+            crate::metrics::STORAGE
+                .flush_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
+        Ok(flushed)
     }
 
     /// A future that completes on the next append; create it before checking for data.

@@ -163,6 +163,7 @@ impl Broker {
             transactions,
             shutdown,
         });
+        crate::metrics::install(&broker);
         // Deleting a topic removes its committed offsets; Weak because the hook lives inside the broker.
         let weak = Arc::downgrade(&broker);
         broker.topics.on_delete(Box::new(move |topic| {
@@ -230,12 +231,19 @@ async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, name: Arc<str>)
         match accepted {
             Ok((stream, peer)) => {
                 tracing::debug!(%peer, "accepted connection");
-                tokio::spawn(crate::connection::serve(
-                    broker.clone(),
-                    stream,
-                    peer,
-                    name.clone(),
-                    broker.shutdown_signal(),
+                let id = crate::metrics::CONNECTIONS.accepted();
+                // Every line logged while serving the connection carries its id (and, in
+                // --log-format json, the span's fields), so one client's requests can be followed.
+                let span = tracing::info_span!("conn", id, %peer);
+                tokio::spawn(tracing::Instrument::instrument(
+                    crate::connection::serve(
+                        broker.clone(),
+                        stream,
+                        peer,
+                        name.clone(),
+                        broker.shutdown_signal(),
+                    ),
+                    span,
                 ));
             }
             Err(e) => {

@@ -437,6 +437,11 @@ impl Topics {
         *self.delete_hook.write() = Some(hook);
     }
 
+    /// The configured log directories.
+    pub fn log_dirs(&self) -> &[Arc<LogDir>] {
+        &self.dirs
+    }
+
     pub fn defaults(&self) -> TopicDefaults {
         self.defaults.read().clone()
     }

@@ -15,6 +15,7 @@
 //! - `worker` — task threads: start, stop, pause, restart with backoff.
 //! - `task` — the source and sink delivery loops.
 //! - `offsets` — the source position store (a local file in standalone mode).
+//! - [`metrics`] — the worker's Prometheus collector (task states and figures at scrape time).
 //! - `errors` — `errors.tolerance`, retries with backoff, the dead-letter queue.
 
 pub mod api;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod errors;
 pub mod herder;
 pub mod masking;
+pub mod metrics;
 pub mod model;
 pub mod offsets;
 pub mod rest;

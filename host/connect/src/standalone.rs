@@ -128,6 +128,7 @@ pub async fn start_rest(
     herder: Arc<StandaloneHerder>,
     listeners: &[String],
 ) -> Result<RestServer, StandaloneError> {
+    crate::metrics::install(herder.clone());
     let server = crate::rest::serve(herder.clone(), listeners)
         .await
         .map_err(|e| StandaloneError::Rest(e.to_string()))?;
@@ -205,6 +206,15 @@ pub struct EmbeddedWorker {
 }
 
 impl EmbeddedWorker {
+    /// The addresses the REST API (and with it `/metrics` and `/health`) is served on; empty
+    /// when its listener could not be bound.
+    pub fn rest_addresses(&self) -> Vec<std::net::SocketAddr> {
+        self.rest
+            .as_ref()
+            .map(|r| r.addresses().to_vec())
+            .unwrap_or_default()
+    }
+
     /// Starts the worker on the current tokio runtime. Only the REST listener is bound before
     /// this returns; stored connectors and connector files start on a blocking thread, so the
     /// broker's start-up does not wait for components to compile.

@@ -489,6 +489,9 @@ impl Group {
             self.initial_delay_cap = Some(now + max_rebalance);
         }
         tracing::info!(group = %self.id, from = self.state.name(), generation = self.generation, reason, "preparing rebalance");
+        crate::metrics::REBALANCES
+            .with_label_values(&[reason])
+            .inc();
         self.state = GroupState::PreparingRebalance;
         self.rebalance_deadline = Some(now + max_rebalance);
         self.maybe_complete_join(now);

@@ -138,7 +138,7 @@ pub const SUPPORTED: &[ApiKey] = &[
 /// The versions kafka-protocol can decode for `key`. `ApiKey::valid_versions` names Kafka 4.1's range,
 /// but 0.18's OffsetCommit/OffsetFetch messages stop at v9 (v10's topic ids are not generated), so
 /// advertising v10 would invite requests that cannot be decoded.
-fn version_range(key: ApiKey) -> kafka_protocol::protocol::VersionRange {
+pub(crate) fn version_range(key: ApiKey) -> kafka_protocol::protocol::VersionRange {
     use kafka_protocol::messages::{
         InitProducerIdRequest, OffsetCommitRequest, OffsetFetchRequest,
     };
@@ -241,6 +241,7 @@ pub async fn handle_frame(
         },
         RequestKind::Fetch(r) => {
             let resp = fetch::handle(&ctx, r).await;
+            crate::metrics::REQUESTS.fetch_errors(&resp);
             let header_version = key.response_header_version(version);
             return match fetch_response::encode(correlation_id, header_version, &resp, version) {
                 Ok(chunks) => Outcome::RespondChunks(chunks),
@@ -326,6 +327,7 @@ pub async fn handle_frame(
         }
         _ => return Outcome::Respond(unsupported_version_frame(correlation_id)),
     };
+    crate::metrics::REQUESTS.errors_in(key, &response);
     match encode_response(
         correlation_id,
         key.response_header_version(version),

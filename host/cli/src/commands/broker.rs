@@ -94,8 +94,18 @@ pub fn run(args: BrokerArgs, explicit: bool) -> anyhow::Result<()> {
             }
             _ => None,
         };
+        let metrics = serve_metrics(
+            running.broker.config.metrics_listener.as_deref(),
+            connect
+                .as_ref()
+                .is_some_and(|c| !c.rest_addresses().is_empty()),
+        )
+        .await?;
         wait_for_signal().await;
         tracing::info!("shutting down");
+        if let Some(m) = metrics {
+            m.shutdown().await;
+        }
         // Tasks commit what the broker acknowledged before the broker goes away.
         if let Some(c) = connect {
             c.shutdown().await;
@@ -104,6 +114,33 @@ pub fn run(args: BrokerArgs, explicit: bool) -> anyhow::Result<()> {
         Ok(())
     })
 }
+
+/// Where `/metrics` and `/health` are served besides the Connect REST listener: on
+/// `metrics.listener` when set (failing to bind stops start-up), else on the REST port's default
+/// address when no REST listener runs (failing to bind is a warning: the broker still serves).
+async fn serve_metrics(
+    configured: Option<&str>,
+    rest_serves_metrics: bool,
+) -> anyhow::Result<Option<weft_metrics::MetricsServer>> {
+    let served = match configured {
+        Some(address) => Some(weft_metrics::serve(address).await?),
+        None if rest_serves_metrics => None,
+        None => match weft_metrics::serve(DEFAULT_METRICS_LISTENER).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "/metrics and /health are not served (set metrics.listener to choose another address)");
+                None
+            }
+        },
+    };
+    if let Some(s) = &served {
+        eprintln!("weft: metrics listening on http://{}", s.address);
+    }
+    Ok(served)
+}
+
+/// The Connect REST API's default port, which also serves /metrics when the worker runs.
+const DEFAULT_METRICS_LISTENER: &str = "0.0.0.0:8083";
 
 /// The address a client on this machine reaches a listener at (a wildcard bind is reached
 /// through loopback).

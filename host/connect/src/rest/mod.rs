@@ -61,6 +61,7 @@ pub fn router(herder: Arc<dyn Herder>, loggers: Arc<dyn LogLevels>) -> Router {
         .merge(connectors::routes())
         .merge(plugins::routes())
         .merge(loggers::routes())
+        .merge(weft_metrics::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -1,7 +1,10 @@
 //! `GET /` (worker version and cluster id) and `GET /health` (Connect 3.9+'s liveness answer:
-//! the server only listens once the herder is up, so it answers "healthy").
+//! the server only listens once the herder is up, so it answers "healthy" unless one of the
+//! process's checks — broker serving, log directories online — fails: then 503 "unhealthy").
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -14,6 +17,10 @@ use crate::model::ServerInfo;
 pub struct WorkerStatus {
     pub status: String,
     pub message: String,
+    /// Weft's checks of the whole process (broker, log directories, worker), by name, when one
+    /// fails.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub checks: Option<serde_json::Value>,
 }
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -26,11 +33,32 @@ async fn server_info(State(s): State<AppState>) -> Result<Json<ServerInfo>, ApiE
     Ok(Json(blocking(&s, |h| h.server_info()).await?))
 }
 
-async fn health(State(s): State<AppState>) -> Result<Json<WorkerStatus>, ApiError> {
-    // A herder call proves the worker answers, not only the listener.
-    blocking(&s, |h| h.connectors().len()).await?;
-    Ok(Json(WorkerStatus {
-        status: "healthy".into(),
-        message: "Worker has completed startup and is ready to handle requests.".into(),
-    }))
+async fn health(State(s): State<AppState>) -> Result<Response, ApiError> {
+    // A herder call proves the worker answers, not only the listener; the process's checks
+    // (weft-metrics: broker serving, log directories online) decide between 200 and 503.
+    let report = blocking(&s, |h| {
+        let _ = h.connectors();
+        weft_metrics::global().health()
+    })
+    .await?;
+    let (code, status, message) = if report.healthy() {
+        (
+            StatusCode::OK,
+            "healthy",
+            "Worker has completed startup and is ready to handle requests.".to_string(),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy",
+            report.failures(),
+        )
+    };
+    let body = WorkerStatus {
+        status: status.into(),
+        message,
+        // Connect's exact body while healthy; what failed when not.
+        checks: (!report.healthy()).then(|| report.checks_json()),
+    };
+    Ok((code, Json(body)).into_response())
 }

@@ -1,0 +1,148 @@
+//! The Connect worker's Prometheus metrics, read from the herder's status at scrape time: per
+//! connector and task, the state, records polled (source) or put (sink), failed records, DLQ
+//! records, time inside the component per record and the component's memory. The task loops
+//! already publish these figures about once a second (`TaskReport`), so the worker's hot path
+//! pays nothing for a scrape.
+
+use std::sync::{Arc, Weak};
+
+use weft_metrics::prometheus::core::{Collector, Desc};
+use weft_metrics::prometheus::proto::MetricFamily;
+use weft_metrics::{Check, FamilyBuilder};
+
+use crate::api::Herder;
+use crate::model::{ConnectorType, State};
+
+const STATES: [(State, &str); 6] = [
+    (State::Unassigned, "UNASSIGNED"),
+    (State::Running, "RUNNING"),
+    (State::Paused, "PAUSED"),
+    (State::Stopped, "STOPPED"),
+    (State::Failed, "FAILED"),
+    (State::Restarting, "RESTARTING"),
+];
+
+/// Reads the herder's connectors and tasks when Prometheus scrapes.
+pub struct ConnectCollector {
+    herder: Weak<dyn Herder>,
+}
+
+/// Registers the worker's collector and its health check with the process's exporter (a worker
+/// started later replaces an earlier one's).
+pub fn install(herder: Arc<dyn Herder>) {
+    let e = weft_metrics::global();
+    e.register(
+        "connect",
+        Arc::new(ConnectCollector {
+            herder: Arc::downgrade(&herder),
+        }),
+    );
+    let weak = Arc::downgrade(&herder);
+    e.register_check("connect_worker", move || match weak.upgrade() {
+        Some(h) => Check::ok(format!("{} connectors", h.connectors().len())),
+        None => Check::failing("the Connect worker stopped"),
+    });
+}
+
+fn kind_name(k: ConnectorType) -> &'static str {
+    match k {
+        ConnectorType::Source => "source",
+        ConnectorType::Sink => "sink",
+        ConnectorType::Unknown => "unknown",
+    }
+}
+
+impl Collector for ConnectCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        Vec::new()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let Some(herder) = self.herder.upgrade() else {
+            return Vec::new();
+        };
+        let mut connector_state = FamilyBuilder::gauge(
+            "weft_connect_connector_state",
+            "1 for the connector's current state, 0 for the others.",
+        );
+        let mut task_state = FamilyBuilder::gauge(
+            "weft_connect_task_state",
+            "1 for the task's current state, 0 for the others.",
+        );
+        let mut polled = FamilyBuilder::counter(
+            "weft_connect_source_task_records_polled_total",
+            "Records a source task polled from its component.",
+        );
+        let mut put = FamilyBuilder::counter(
+            "weft_connect_sink_task_records_put_total",
+            "Records a sink task put into its component.",
+        );
+        let mut errors = FamilyBuilder::counter(
+            "weft_connect_task_record_errors_total",
+            "Records that failed (sent to the DLQ or skipped under errors.tolerance=all).",
+        );
+        let mut dlq = FamilyBuilder::counter(
+            "weft_connect_task_dlq_records_total",
+            "Records written to the dead-letter queue.",
+        );
+        let mut rate = FamilyBuilder::gauge(
+            "weft_connect_task_records_per_second",
+            "Records per second over the last few seconds.",
+        );
+        let mut wasm = FamilyBuilder::gauge(
+            "weft_connect_task_wasm_seconds_per_record",
+            "Mean time spent inside the task's component per record.",
+        );
+        let mut memory = FamilyBuilder::gauge(
+            "weft_connect_task_plugin_memory_bytes",
+            "Linear memory the task's component instance holds.",
+        );
+        for name in herder.connectors() {
+            let Ok(status) = herder.connector_status(&name) else {
+                continue;
+            };
+            let kind = kind_name(status.kind);
+            for (s, n) in STATES {
+                let v = if s == status.connector.state {
+                    1.0
+                } else {
+                    0.0
+                };
+                connector_state.add(&[("connector", &name), ("type", kind), ("state", n)], v);
+            }
+            for t in &status.tasks {
+                let id = t.id.to_string();
+                let l = [("connector", name.as_str()), ("task", id.as_str())];
+                for (s, n) in STATES {
+                    let v = if s == t.state { 1.0 } else { 0.0 };
+                    task_state.add(&[l[0], l[1], ("type", kind), ("state", n)], v);
+                }
+                let Some(m) = &t.metrics else { continue };
+                match status.kind {
+                    ConnectorType::Sink => put.add(&l, m.records_total as f64),
+                    _ => polled.add(&l, m.records_total as f64),
+                };
+                errors.add(&l, m.errors_total as f64);
+                dlq.add(&l, m.dlq_records_total as f64);
+                rate.add(&l, m.records_per_second);
+                wasm.add(&l, m.wasm_ns_per_record / 1e9);
+                memory.add(&l, m.plugin_memory_bytes as f64);
+            }
+        }
+        let mut out = Vec::new();
+        for f in [
+            connector_state,
+            task_state,
+            polled,
+            put,
+            errors,
+            dlq,
+            rate,
+            wasm,
+            memory,
+        ] {
+            f.push_to(&mut out);
+        }
+        out
+    }
+}

@@ -1,0 +1,601 @@
+//! End-to-end proof of the Prometheus endpoint: the real `weft up` (broker and Connect worker),
+//! a real producer, a consumer group that stops short, a connector that fails; then `/metrics`
+//! is scraped and its values checked against what the test did and what is on disk, and the
+//! scrape is checked with `promtool check metrics`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{require_tool, weft_bin};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+
+/// Waits for `cond` with a deadline; true if it held in time.
+fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A `weft up` process and the ports it reported.
+struct Up {
+    child: Child,
+    ports: BTreeMap<&'static str, u16>,
+}
+
+impl Up {
+    /// Starts `weft up` in `cwd` with `args`, waiting for each `(line prefix, name)` in `wait`.
+    fn start(cwd: &Path, args: &[&str], wait: &[(&'static str, &'static str)]) -> Up {
+        let mut child = Command::new(weft_bin())
+            .arg("up")
+            .arg("--listeners")
+            .arg("PLAINTEXT://127.0.0.1:0")
+            .arg("--log-dirs")
+            .arg(cwd.join("data"))
+            .args(args)
+            .current_dir(cwd)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn weft up");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let prefixes: Vec<(&'static str, &'static str)> = wait.to_vec();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                for (prefix, name) in &prefixes {
+                    if let Some(r) = line.strip_prefix(prefix) {
+                        if let Some(p) = r.rsplit(':').next().and_then(|p| p.trim().parse().ok()) {
+                            let _ = tx.send((*name, p));
+                        }
+                    }
+                }
+            }
+        });
+        let mut ports = BTreeMap::new();
+        while ports.len() < wait.len() {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok((name, port)) => {
+                    ports.insert(name, port);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("weft up did not report {wait:?} (got {ports:?})");
+                }
+            }
+        }
+        Up { child, ports }
+    }
+
+    fn port(&self, name: &str) -> u16 {
+        self.ports[name]
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET path` over plain HTTP/1.1: (status, body).
+fn get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send request");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read response");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("malformed response: {raw}"));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (code, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+    }
+    out
+}
+
+/// One sample of a scrape: name, labels, value.
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Parses the text exposition's sample lines (label values here hold no `"`, `,` or `}`).
+fn parse(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').expect("sample line");
+            let (name, labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').expect("label");
+                    (k.to_string(), v.trim_matches('"').to_string())
+                })
+                .collect();
+            Sample {
+                name: name.to_string(),
+                labels,
+                value: value.parse().expect("sample value"),
+            }
+        })
+        .collect()
+}
+
+/// The samples named `name` whose labels include every pair of `want`.
+fn find<'a>(samples: &'a [Sample], name: &str, want: &[(&str, &str)]) -> Vec<&'a Sample> {
+    samples
+        .iter()
+        .filter(|s| s.name == name)
+        .filter(|s| {
+            want.iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .collect()
+}
+
+fn value(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> f64 {
+    let found = find(samples, name, want);
+    assert_eq!(
+        found.len(),
+        1,
+        "{name}{want:?}: expected one sample, found {}",
+        found.len()
+    );
+    found[0].value
+}
+
+/// Runs `promtool check metrics` on a scrape; panics with its findings if it complains.
+fn promtool_check(text: &str) {
+    let promtool = require_tool("promtool");
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("feed promtool");
+    let out = child.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every `weft_*` / `process_*` name the Grafana dashboard and the alert rules query must be in
+/// a scrape of a broker that has traffic, a group and a connector (error counters appear with
+/// the first error, so they are allowed to be absent).
+fn dashboards_and_alerts_use_only_exported_names(samples: &[Sample]) {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let mut text = std::fs::read_to_string(deploy.join("grafana/weft.json")).unwrap();
+    text.push_str(&std::fs::read_to_string(deploy.join("prometheus/alerts.yml")).unwrap());
+    let exported: std::collections::BTreeSet<&str> =
+        samples.iter().map(|s| s.name.as_str()).collect();
+    let mut used = std::collections::BTreeSet::new();
+    for (i, _) in text.match_indices(['w', 'p']) {
+        let rest = &text[i..];
+        if !(rest.starts_with("weft_") || rest.starts_with("process_")) {
+            continue;
+        }
+        if i > 0 && text[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        used.insert(name);
+    }
+    assert!(
+        used.len() >= 15,
+        "only {used:?} found in the dashboard and rules"
+    );
+    let missing: Vec<&String> = used
+        .iter()
+        .filter(|n| !exported.contains(n.as_str()) && n.as_str() != "weft_request_errors_total")
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the dashboard or rules query names no scrape has: {missing:?}"
+    );
+}
+
+const RECORDS: usize = 1000;
+const CONSUMED: i64 = 600;
+
+#[test]
+fn a_scrape_shows_bytes_in_lag_failed_tasks_and_request_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let connectors = d.join("connectors");
+    std::fs::create_dir_all(&connectors).unwrap();
+    // A sink that fails on its first undecodable record (errors.tolerance=none).
+    std::fs::write(
+        connectors.join("poison.properties"),
+        "name=poison\nconnector.class=FileStreamSink\ntasks.max=1\nfile=poison.txt\ntopics=poison-in\n\
+         value.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=false\n",
+    )
+    .unwrap();
+    let up = Up::start(
+        d,
+        &[
+            "--connect-listener",
+            "http://127.0.0.1:0",
+            "--connectors",
+            connectors.to_str().unwrap(),
+        ],
+        &[
+            ("weft: broker listening on PLAINTEXT://", "broker"),
+            ("weft: connect REST listening on http://", "rest"),
+        ],
+    );
+    let bootstrap = format!("127.0.0.1:{}", up.port("broker"));
+    let rest = up.port("rest");
+
+    // Produce: 1000 records of 200 bytes to one partition.
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    let payload = vec![b'x'; 200];
+    for i in 0..RECORDS {
+        let key = i.to_string();
+        let mut r = BaseRecord::to("metrics-in")
+            .key(&key)
+            .payload(&payload)
+            .partition(0);
+        loop {
+            match producer.send(r) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    r = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+    let poison = [&b"\"fine\""[..], &b"not json{"[..]];
+    for v in poison {
+        producer
+            .send(
+                BaseRecord::<(), [u8]>::to("poison-in")
+                    .payload(v)
+                    .partition(0),
+            )
+            .expect("send poison");
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+
+    // A group reads 600 of the 1000 records, commits, and goes away.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "lagging")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("metrics-in", 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let mut read = 0i64;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while read < CONSUMED && Instant::now() < deadline {
+        if let Some(Ok(_)) = consumer.poll(Duration::from_millis(200)) {
+            read += 1;
+        }
+    }
+    assert_eq!(read, CONSUMED, "the consumer did not receive its records");
+    let mut commit = TopicPartitionList::new();
+    commit
+        .add_partition_offset("metrics-in", 0, Offset::Offset(CONSUMED))
+        .unwrap();
+    consumer.commit(&commit, CommitMode::Sync).expect("commit");
+    drop(consumer);
+
+    // The connector fails on the poison record; the scrape must show it.
+    let scrape = || {
+        let (code, body) = get(rest, "/metrics");
+        assert_eq!(code, 200, "{body}");
+        body
+    };
+    let failed = [("connector", "poison"), ("task", "0"), ("state", "FAILED")];
+    assert!(
+        wait_until(Duration::from_secs(90), || {
+            find(&parse(&scrape()), "weft_connect_task_state", &failed)
+                .first()
+                .is_some_and(|s| s.value == 1.0)
+        }),
+        "the poison task never showed FAILED in /metrics:\n{}",
+        scrape()
+    );
+
+    let text = scrape();
+    let samples = parse(&text);
+    // Bytes in equals the batches stored: the partition's one segment file, byte for byte.
+    let segment = d.join("data/metrics-in-0/00000000000000000000.log");
+    let on_disk = std::fs::metadata(&segment).expect("segment file").len() as f64;
+    let topic = [("topic", "metrics-in")];
+    assert_eq!(
+        value(&samples, "weft_topic_bytes_in_total", &topic),
+        on_disk
+    );
+    assert_eq!(
+        value(&samples, "weft_topic_records_in_total", &topic),
+        RECORDS as f64
+    );
+    let p0 = [("topic", "metrics-in"), ("partition", "0")];
+    assert_eq!(
+        value(&samples, "weft_partition_log_end_offset", &p0),
+        RECORDS as f64
+    );
+    assert_eq!(value(&samples, "weft_partition_log_start_offset", &p0), 0.0);
+    assert_eq!(value(&samples, "weft_partition_size_bytes", &p0), on_disk);
+    // The consumer read at least what it committed.
+    assert!(value(&samples, "weft_topic_records_out_total", &topic) >= CONSUMED as f64);
+
+    // Lag: what the group left unread.
+    let g = [
+        ("group", "lagging"),
+        ("topic", "metrics-in"),
+        ("partition", "0"),
+    ];
+    assert_eq!(
+        value(&samples, "weft_group_committed_offset", &g),
+        CONSUMED as f64
+    );
+    assert_eq!(
+        value(&samples, "weft_group_lag", &g),
+        (RECORDS as i64 - CONSUMED) as f64
+    );
+    assert_eq!(
+        value(&samples, "weft_group_total_lag", &[("group", "lagging")]),
+        (RECORDS as i64 - CONSUMED) as f64
+    );
+
+    // The failed task, and only that state, for the poison connector.
+    for state in ["RUNNING", "PAUSED", "UNASSIGNED"] {
+        let l = [("connector", "poison"), ("task", "0"), ("state", state)];
+        assert_eq!(
+            value(&samples, "weft_connect_task_state", &l),
+            0.0,
+            "{state}"
+        );
+    }
+
+    // Request latency histograms have counts for the APIs the clients used.
+    for api in [
+        "Produce",
+        "Fetch",
+        "Metadata",
+        "OffsetCommit",
+        "ApiVersions",
+    ] {
+        let count: f64 = find(
+            &samples,
+            "weft_request_duration_seconds_count",
+            &[("api", api)],
+        )
+        .iter()
+        .map(|s| s.value)
+        .sum();
+        assert!(count > 0.0, "no {api} requests counted:\n{text}");
+        let inf: f64 = find(
+            &samples,
+            "weft_request_duration_seconds_bucket",
+            &[("api", api), ("le", "+Inf")],
+        )
+        .iter()
+        .map(|s| s.value)
+        .sum();
+        assert_eq!(inf, count, "{api}: the +Inf bucket holds every request");
+    }
+    // The sink task's consumer joined its group: one rebalance at least.
+    assert!(
+        value(
+            &samples,
+            "weft_group_rebalances_total",
+            &[("reason", "member joined")]
+        ) >= 1.0
+    );
+    assert!(value(&samples, "weft_connections_accepted_total", &[]) >= 2.0);
+    assert!(value(&samples, "process_resident_memory_bytes", &[]) > 0.0);
+    assert!(value(&samples, "process_open_fds", &[]) > 0.0);
+    assert_eq!(value(&samples, "weft_log_dir_online", &[]), 1.0);
+
+    promtool_check(&text);
+    dashboards_and_alerts_use_only_exported_names(&samples);
+
+    let (code, health) = get(rest, "/health");
+    assert_eq!(code, 200, "{health}");
+    let health: serde_json::Value = serde_json::from_str(&health).expect("health JSON");
+    // Connect's own body while healthy (the checks are listed when one fails).
+    assert_eq!(health["status"], "healthy", "{health}");
+    assert!(health.get("checks").is_none(), "{health}");
+}
+
+#[test]
+fn without_the_worker_metrics_are_served_on_metrics_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Up::start(
+        dir.path(),
+        &[
+            "--no-connect",
+            "--override",
+            "metrics.listener=http://127.0.0.1:0",
+        ],
+        &[
+            ("weft: broker listening on PLAINTEXT://", "broker"),
+            ("weft: metrics listening on http://", "metrics"),
+        ],
+    );
+    let port = up.port("metrics");
+    let (code, text) = get(port, "/metrics");
+    assert_eq!(code, 200, "{text}");
+    let samples = parse(&text);
+    assert_eq!(value(&samples, "weft_log_dir_online", &[]), 1.0);
+    assert!(find(&samples, "weft_connect_task_state", &[]).is_empty());
+    promtool_check(&text);
+    let (code, health) = get(port, "/health");
+    assert_eq!(code, 200, "{health}");
+    let health: serde_json::Value = serde_json::from_str(&health).expect("health JSON");
+    assert_eq!(health["status"], "healthy", "{health}");
+    assert_eq!(
+        health["checks"]["log_dirs"]["status"], "healthy",
+        "{health}"
+    );
+    let health = health.to_string();
+    assert!(!health.contains("connect_worker"), "{health}");
+}
+
+/// A tmpfs mounted for a test and unmounted on drop (also when the test fails). Needs root.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "weft-test"])
+            .arg(dir)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mount failed (this test needs root and mount support): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_log_dir_shows_in_health_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let _fs = Tmpfs::mount(&dir.path().join("data"), "3m");
+    let up = Up::start(
+        dir.path(),
+        &[
+            "--no-connect",
+            "--override",
+            "metrics.listener=http://127.0.0.1:0",
+        ],
+        &[
+            ("weft: broker listening on PLAINTEXT://", "broker"),
+            ("weft: metrics listening on http://", "metrics"),
+        ],
+    );
+    let port = up.port("metrics");
+    assert_eq!(get(port, "/health").0, 200);
+    // 5 MB into a 3 MB file system: the log directory goes offline.
+    let producer: BaseProducer = ClientConfig::new()
+        .set(
+            "bootstrap.servers",
+            format!("127.0.0.1:{}", up.port("broker")),
+        )
+        .set("message.timeout.ms", "10000")
+        .create()
+        .expect("producer");
+    let payload = vec![b'f'; 10_000];
+    for _ in 0..500 {
+        let mut r = BaseRecord::<(), [u8]>::to("fill")
+            .payload(&payload)
+            .partition(0);
+        loop {
+            match producer.send(r) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    r = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    let _ = producer.flush(Duration::from_secs(30));
+    assert!(
+        wait_until(Duration::from_secs(60), || get(port, "/health").0 == 503),
+        "/health still answers {:?}",
+        get(port, "/health")
+    );
+    let (_, health) = get(port, "/health");
+    let health: serde_json::Value = serde_json::from_str(&health).expect("health JSON");
+    assert_eq!(health["status"], "unhealthy", "{health}");
+    assert_eq!(
+        health["checks"]["log_dirs"]["status"], "unhealthy",
+        "{health}"
+    );
+    assert_eq!(health["checks"]["broker"]["status"], "healthy", "{health}");
+    let (code, text) = get(port, "/metrics");
+    assert_eq!(code, 200);
+    let samples = parse(&text);
+    assert_eq!(value(&samples, "weft_log_dir_online", &[]), 0.0);
+    assert!(value(&samples, "weft_storage_errors_total", &[]) >= 1.0);
+    let produce_errors: f64 = find(&samples, "weft_request_errors_total", &[("api", "Produce")])
+        .iter()
+        .map(|s| s.value)
+        .sum();
+    assert!(produce_errors >= 1.0, "no Produce error counted:\n{text}");
+    promtool_check(&text);
+}
