@@ -96,6 +96,8 @@ pub struct BrokerConfig {
     pub group_max_size: i32,
     pub producer_id_expiration_ms: i64,
     pub producer_id_expiration_check_interval_ms: u64,
+    /// Transaction coordinator settings (Kafka's `transaction.*` / `transactional.id.*` keys).
+    pub transactions: crate::txn::TxnConfig,
     /// Topic settings every topic starts from (the `log.*` broker keys).
     pub topic_defaults: TopicDefaults,
     /// Every known key with its effective value and source, for DescribeConfigs on the broker.
@@ -181,6 +183,12 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("group.max.size", KeyType::Int, "2147483647", "Most members a consumer group may have."),
     key("producer.id.expiration.ms", KeyType::Int, "86400000", "How long a partition keeps an idle idempotent producer's state (sequence numbers) after its last write."),
     key("producer.id.expiration.check.interval.ms", KeyType::Int, "600000", "How often idle producers' state is expired."),
+    key("transaction.max.timeout.ms", KeyType::Int, "900000", "Largest transaction.timeout.ms a transactional producer may ask for (larger: INVALID_TRANSACTION_TIMEOUT)."),
+    key("transactional.id.expiration.ms", KeyType::Int, "604800000", "How long an idle transactional id (no transaction in progress) is kept before the coordinator forgets it."),
+    key("transaction.state.log.num.partitions", KeyType::Int, "50", "Partitions of __transaction_state."),
+    key("transaction.state.log.segment.bytes", KeyType::Int, "104857600", "Segment size of __transaction_state (small, so compaction has closed segments)."),
+    key("transaction.abort.timed.out.transaction.cleanup.interval.ms", KeyType::Int, "10000", "How often transactions older than their timeout are aborted."),
+    key("transaction.remove.expired.transaction.cleanup.interval.ms", KeyType::Int, "3600000", "How often expired transactional ids are removed."),
 ];
 
 /// Kafka keys from a stock server.properties that only matter for multi-node or JVM brokers.
@@ -406,6 +414,22 @@ impl BrokerConfig {
                 .positive_u64("producer.id.expiration.check.interval.ms")?,
             group_max_session_timeout_ms: r.int("group.max.session.timeout.ms")?,
             group_max_size: r.int("group.max.size")?,
+            transactions: crate::txn::TxnConfig {
+                max_timeout_ms: r
+                    .positive_u32("transaction.max.timeout.ms")?
+                    .min(i32::MAX as u32) as i32,
+                id_expiration_ms: r
+                    .positive_u64("transactional.id.expiration.ms")?
+                    .min(i64::MAX as u64) as i64,
+                state_log_partitions: r
+                    .positive_u32("transaction.state.log.num.partitions")?
+                    .min(i32::MAX as u32) as i32,
+                state_log_segment_bytes: r.positive_u32("transaction.state.log.segment.bytes")?,
+                abort_timed_out_interval_ms: r
+                    .positive_u64("transaction.abort.timed.out.transaction.cleanup.interval.ms")?,
+                remove_expired_interval_ms: r
+                    .positive_u64("transaction.remove.expired.transaction.cleanup.interval.ms")?,
+            },
             topic_defaults,
             effective,
             unknown_keys: unknown,

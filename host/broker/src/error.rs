@@ -40,6 +40,8 @@ pub mod code {
     pub const POLICY_VIOLATION: i16 = 44;
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const INVALID_TXN_STATE: i16 = 48;
+    pub const TRANSACTION_COORDINATOR_FENCED: i16 = 52;
     pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const TOPIC_DELETION_DISABLED: i16 = 73;
@@ -118,6 +120,8 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::InvalidTimestamp(_) => code::INVALID_TIMESTAMP,
         LogError::OutOfOrderSequence(_) => code::OUT_OF_ORDER_SEQUENCE_NUMBER,
         LogError::InvalidProducerEpoch(_) => code::INVALID_PRODUCER_EPOCH,
+        LogError::InvalidTxnState(_) => code::INVALID_TXN_STATE,
+        LogError::CoordinatorFenced(_) => code::TRANSACTION_COORDINATOR_FENCED,
         LogError::OffsetOutOfRange { .. } => code::OFFSET_OUT_OF_RANGE,
         LogError::Io { .. } | LogError::Offline { .. } => code::KAFKA_STORAGE_ERROR,
     }

@@ -1,5 +1,5 @@
-//! Internal topics: the fixed set of names the broker itself writes (`__consumer_offsets`, with
-//! `__transaction_state` reserved), and the refusals that keep clients from writing, truncating,
+//! Internal topics: the fixed set of names the broker itself writes (`__consumer_offsets` and
+//! `__transaction_state`), and the refusals that keep clients from writing, truncating,
 //! deleting, growing or unsafely reconfiguring them.
 //!
 //! Internal is a fixed list, as in Kafka (`Topic.isInternal`), not the `__` prefix: a client topic
@@ -12,8 +12,8 @@ use crate::error::code;
 
 /// Committed offsets of consumer groups (see [`crate::groups`]).
 pub const CONSUMER_OFFSETS: &str = crate::groups::OFFSETS_TOPIC;
-/// Reserved for a transaction coordinator; Weft does not create it yet, but no client may either.
-pub const TRANSACTION_STATE: &str = "__transaction_state";
+/// The transaction coordinator's log (see [`crate::txn`]).
+pub const TRANSACTION_STATE: &str = crate::txn::TRANSACTION_STATE_TOPIC;
 
 /// Every internal topic name.
 pub const INTERNAL_TOPICS: &[&str] = &[CONSUMER_OFFSETS, TRANSACTION_STATE];

@@ -14,6 +14,7 @@
 //! - [`connection`]: turns a socket's bytes into request frames and writes response frames, nothing else.
 //! - [`groups`]: the group coordinator: consumer groups, rebalances, committed offsets in `__consumer_offsets`.
 //! - [`handlers`]: one module per Kafka API, dispatched from the decoded request kind.
+//! - [`txn`]: the transaction coordinator: transactional ids, `__transaction_state`, markers, timeouts.
 //! - [`internal_topics`]: the broker's own topics (`__consumer_offsets`) and what clients may not do to them.
 //! - [`error`]: typed errors and their mapping to Kafka error codes.
 //! - [`fuzzing`]: a broker over a scratch directory driven frame by frame, for fuzzers and replay tests.
@@ -34,6 +35,7 @@ pub mod properties;
 pub mod server;
 pub mod topic_config;
 pub mod topics;
+pub mod txn;
 
 pub use config::BrokerConfig;
 pub use error::BrokerError;

@@ -21,8 +21,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+use weft_log::producer_state::ProducerEntry;
 use weft_log::{
-    AppendInfo, CompactionReport, Log, LogConfig, LogError, ReadResult, RetentionReport,
+    AbortedTxn, AppendInfo, CompactionReport, Log, LogConfig, LogError, ReadResult,
+    RetentionReport, TxnMarker,
 };
 
 use crate::error::{code, log_error_code};
@@ -43,9 +45,10 @@ pub struct Partition {
     dir: PathBuf,
     log_dir: Arc<LogDir>,
     log: Mutex<Option<Log>>,
-    /// Cached (log start, log end) offsets, refreshed under the lock after every change.
+    /// Cached (log start, log end, last stable) offsets, refreshed under the lock after every change.
     start: AtomicI64,
     end: AtomicI64,
+    lso: AtomicI64,
     deleted: AtomicBool,
     appended: Notify,
     queue: Arc<SerialQueue>,
@@ -98,6 +101,7 @@ impl Partition {
             dir: log.dir().to_path_buf(),
             start: AtomicI64::new(log.log_start_offset()),
             end: AtomicI64::new(log.log_end_offset()),
+            lso: AtomicI64::new(log.last_stable_offset()),
             log: Mutex::new(Some(log)),
             log_dir,
             deleted: AtomicBool::new(false),
@@ -129,6 +133,7 @@ impl Partition {
         let out = f(log);
         self.start.store(log.log_start_offset(), Ordering::Release);
         self.end.store(log.log_end_offset(), Ordering::Release);
+        self.lso.store(log.last_stable_offset(), Ordering::Release);
         drop(guard);
         out.map_err(|e| self.log_error(e))
     }
@@ -179,6 +184,36 @@ impl Partition {
             .run_blocking(&self.queue, move || p.append_here(&records, now_ms))?
     }
 
+    /// Writes a transaction marker on the calling thread (a log executor thread) and wakes waiting
+    /// fetches: a marker moves the last stable offset read_committed fetchers wait for.
+    fn write_txn_marker_here(&self, m: TxnMarker) -> Result<i64, PartitionError> {
+        let offset = self.locked(|log| log.append_txn_marker(m))?;
+        self.appended.notify_waiters();
+        Ok(offset)
+    }
+
+    /// Writes a COMMIT or ABORT marker for `m.producer_id` on the log executor, ordered with this
+    /// partition's appends; returns the marker's offset. An epoch older than the partition's is
+    /// INVALID_PRODUCER_EPOCH, an older coordinator epoch TRANSACTION_COORDINATOR_FENCED.
+    pub async fn write_txn_marker(self: &Arc<Self>, m: TxnMarker) -> Result<i64, PartitionError> {
+        self.check_online()?;
+        let p = self.clone();
+        self.exec
+            .run(&self.queue, move || p.write_txn_marker_here(m))
+            .await?
+    }
+
+    /// [`write_txn_marker`](Self::write_txn_marker) for blocking threads (never from an async task).
+    pub fn write_txn_marker_blocking(
+        self: &Arc<Self>,
+        m: TxnMarker,
+    ) -> Result<i64, PartitionError> {
+        self.check_online()?;
+        let p = self.clone();
+        self.exec
+            .run_blocking(&self.queue, move || p.write_txn_marker_here(m))?
+    }
+
     fn check_online(&self) -> Result<(), PartitionError> {
         if self.log_dir.is_offline() {
             return Err(PartitionError::Offline(self.log_dir.path().to_path_buf()));
@@ -202,6 +237,23 @@ impl Partition {
             self.start.load(Ordering::Acquire),
             self.end.load(Ordering::Acquire),
         ))
+    }
+
+    /// The last stable offset as last cached (read_committed fetches and ListOffsets): the first
+    /// offset of the earliest open transaction, or the log end offset. Never waits for the lock.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.lso.load(Ordering::Acquire)
+    }
+
+    /// Whole batches from `offset` that lie below the last stable offset (read_committed), at most
+    /// `max_bytes` but at least one such batch, with the aborted transactions overlapping them (empty
+    /// when nothing was returned). Call it from a blocking thread.
+    pub fn read_committed(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<(ReadResult, Vec<AbortedTxn>), PartitionError> {
+        self.locked(|log| log.read_committed(offset, max_bytes))
     }
 
     /// The log end offset as last cached (for the long-poll "did anything change" check).
@@ -266,6 +318,18 @@ impl Partition {
         };
         let build = plan.build().map_err(|e| self.log_error(e))?;
         self.locked(|log| log.apply_compaction(build))
+    }
+
+    /// Every producer the partition has state for (DescribeProducers); takes the lock briefly, so
+    /// call it from a blocking thread.
+    pub fn producers(&self) -> Result<Vec<(i64, ProducerEntry)>, PartitionError> {
+        self.locked(|log| {
+            Ok(log
+                .producer_states()
+                .entries()
+                .map(|(id, e)| (id, e.clone()))
+                .collect())
+        })
     }
 
     /// Forgets idempotent producers idle for `expiration_ms` (maintenance thread); returns how many.

@@ -25,6 +25,8 @@ pub struct Broker {
     pub acks0_failures: std::sync::atomic::AtomicU64,
     /// Producer ids for InitProducerId.
     pub producer_ids: crate::producer_ids::ProducerIds,
+    /// The transaction coordinator.
+    pub transactions: crate::txn::TxnCoordinator,
     shutdown: watch::Sender<bool>,
 }
 
@@ -101,6 +103,25 @@ impl Broker {
                 "loaded committed offsets"
             );
         }
+        let transactions = crate::txn::TxnCoordinator::new(config.transactions.clone());
+        match transactions.load(&topics) {
+            Ok(r) if r.transactional_ids > 0 || r.skipped_batches > 0 => {
+                tracing::info!(
+                    transactional_ids = r.transactional_ids,
+                    unfinished = r.unfinished,
+                    skipped_batches = r.skipped_batches,
+                    "loaded transaction state"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => {
+                exec.shutdown();
+                return Err(BrokerError::Metadata {
+                    path: meta_dir.with_file_name(crate::txn::TRANSACTION_STATE_TOPIC),
+                    reason: e.to_string(),
+                });
+            }
+        }
 
         let mut bound_listeners = Vec::new();
         for l in &config.listeners {
@@ -139,6 +160,7 @@ impl Broker {
             advertised,
             acks0_failures: std::sync::atomic::AtomicU64::new(0),
             producer_ids,
+            transactions,
             shutdown,
         });
         // Deleting a topic removes its committed offsets; Weak because the hook lives inside the broker.
@@ -160,6 +182,7 @@ impl Broker {
             )));
         }
         tasks.extend(crate::maintenance::spawn(broker.clone()));
+        tasks.extend(crate::txn::spawn_timers(broker.clone()));
         tracing::info!(
             listeners = ?bound.iter().map(|(n, a)| format!("{n}://{a}")).collect::<Vec<_>>(),
             advertised = ?broker.advertised.iter().map(|l| format!("{}://{}:{}", l.name, l.host, l.port)).collect::<Vec<_>>(),

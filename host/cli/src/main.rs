@@ -5,6 +5,7 @@
 //! - `commands/topics.rs`: `weft topics create|list|describe|alter|delete` (Kafka admin API).
 //! - `commands/produce.rs`, `commands/consume.rs`: console producer and consumer.
 //! - `commands/groups.rs`: `weft groups list|describe|delete|reset-offsets` (kafka-consumer-groups).
+//! - `commands/transactions.rs`: `weft transactions list|describe` (kafka-transactions.sh).
 //! - `commands/offsets.rs`: GetOffsetShell-style `topic:partition:offset` lines.
 //! - `commands/dump_log.rs`: DumpLogSegments for a segment file.
 //! - `commands/perf.rs`: producer and consumer performance tests.
@@ -53,6 +54,8 @@ enum Command {
     Consume(commands::consume::ConsumeArgs),
     /// List, describe, delete consumer groups and reset their offsets.
     Groups(commands::groups::GroupsArgs),
+    /// List and describe transactions (kafka-transactions.sh).
+    Transactions(commands::transactions::TransactionsArgs),
     /// Print topic:partition:offset for earliest, latest or a timestamp.
     Offsets(commands::offsets::OffsetsArgs),
     /// Print the batches (and records) of a log segment file.
@@ -122,6 +125,7 @@ fn main() -> std::process::ExitCode {
         Command::Produce(a) => commands::produce::run(a),
         Command::Consume(a) => commands::consume::run(a),
         Command::Groups(a) => commands::groups::run(a),
+        Command::Transactions(a) => commands::transactions::run(a),
         Command::Offsets(a) => commands::offsets::run(a),
         Command::DumpLog(a) => commands::dump_log::run(a),
         Command::Perf(a) => commands::perf::run(a),

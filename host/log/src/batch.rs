@@ -300,8 +300,8 @@ pub const MAX_COMPRESSED_RECORDS: i32 =
 /// header and body, CRC-32C over bytes 21.. (attributes to end), a non-empty offset range whose size
 /// equals the record count, a record count the bytes can hold (uncompressed: [`MIN_RECORD_LEN`] bytes
 /// per record; compressed: at most [`MAX_COMPRESSED_RECORDS`]), and none of the attributes only a
-/// broker may set: no control batch, no transactional batch (this broker has no transactions), no
-/// delete horizon. Bytes after the batch are ignored.
+/// broker may set: no control batch, no delete horizon, and no transactional batch without a producer
+/// id. Bytes after the batch are ignored.
 pub fn validate(buf: &[u8]) -> Result<BatchHeader> {
     let header = BatchHeader::parse(buf)?;
     check_integrity(&header, buf)?;
@@ -310,11 +310,10 @@ pub fn validate(buf: &[u8]) -> Result<BatchHeader> {
             "clients are not allowed to write control batches".to_string(),
         ));
     }
-    if header.is_transactional() {
-        return Err(LogError::InvalidRecord(format!(
-            "transactional batch from producer id {} refused: this broker does not support transactions",
-            header.producer_id
-        )));
+    if header.is_transactional() && header.producer_id < 0 {
+        return Err(LogError::InvalidRecord(
+            "transactional batch without a producer id".to_string(),
+        ));
     }
     if header.has_delete_horizon() {
         return Err(LogError::InvalidRecord(
@@ -577,10 +576,11 @@ mod tests {
             TRANSACTIONAL_BIT,
         ))
         .unwrap_err();
-        assert!(
-            e.to_string().contains("does not support transactions"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("without a producer id"), "{e}");
+        // With a producer id a transactional batch is a client's to send.
+        let mut b = batch(&[rec("k", "v")], 5, Compression::None);
+        put_i64(&mut b, PRODUCER_ID_POS, 7);
+        validate(&with_attributes(b, TRANSACTIONAL_BIT)).unwrap();
     }
 
     #[test]

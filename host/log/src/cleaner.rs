@@ -108,9 +108,22 @@ fn for_each_batch(
     }
 }
 
+/// Whether `header` is a data batch of a transaction `aborted` lists (its producer aborted the
+/// transaction its offsets fall in).
+fn is_aborted(aborted: &[crate::txn_index::AbortedTxn], header: &BatchHeader) -> bool {
+    header.is_transactional()
+        && !header.is_control()
+        && aborted.iter().any(|a| {
+            a.producer_id == header.producer_id
+                && a.first_offset <= header.base_offset
+                && header.base_offset <= a.last_offset
+        })
+}
+
 /// The rules one pass applies to every record below `end`.
 struct Rules<'m> {
     map: &'m KeyMap,
+    plan: &'m CompactionPlan,
     /// Records at or past this offset were not mapped and stay as they are.
     end: i64,
     now_ms: i64,
@@ -150,6 +163,22 @@ impl Rules<'_> {
             tombstone_due: None,
         };
         if header.is_control() || header.base_offset >= self.end {
+            return Ok(d);
+        }
+        // A producer's last batch stays whole (its sequence and epoch survive a replay); markers
+        // stay too (above): the aborted data they describe may still be read by an older reader.
+        if header.producer_id >= 0
+            && self
+                .plan
+                .producer_last_batches
+                .contains(&header.last_offset())
+        {
+            return Ok(d);
+        }
+        if is_aborted(&self.plan.aborted, header) {
+            let n = usize::try_from(header.records_count).unwrap_or(0);
+            d.keep = vec![false; n];
+            d.removed = n as u64;
             return Ok(d);
         }
         let horizon = header.has_delete_horizon().then_some(header.base_timestamp);
@@ -321,9 +350,11 @@ impl CompactionPlan {
         {
             let mut full_at = None;
             for_each_batch(seg, |header, bytes| {
+                // Aborted data never shadows a committed value.
                 if full_at.is_some()
                     || header.is_control()
                     || header.last_offset() < self.first_dirty
+                    || is_aborted(&self.aborted, header)
                 {
                     return Ok(());
                 }
@@ -357,6 +388,7 @@ impl CompactionPlan {
         let (map, end) = self.build_map()?;
         let rules = Rules {
             map: &map,
+            plan: &self,
             end,
             now_ms: self.now_ms,
             delete_retention_ms: self.delete_retention_ms,

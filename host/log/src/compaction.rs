@@ -63,6 +63,11 @@ pub struct CompactionPlan {
     pub(crate) max_message_bytes: u32,
     /// Keys the map may hold (log.cleaner.dedupe.buffer.size / entry size).
     pub(crate) map_capacity: usize,
+    /// Aborted transactions whose data may lie in the segments: their batches are removed.
+    pub(crate) aborted: Vec<crate::txn_index::AbortedTxn>,
+    /// Last offset of each producer's last batch: that batch is kept whole, so the producer's
+    /// state (sequence, epoch) is still there for a replay after a crash, as Kafka's cleaner does.
+    pub(crate) producer_last_batches: std::collections::HashSet<i64>,
 }
 
 impl CompactionPlan {
@@ -142,11 +147,19 @@ impl Log {
         if !c.cleanup_policy.compact || self.older.is_empty() {
             return Ok(None);
         }
+        // Kafka's first uncleanable offset: nothing at or above the last stable offset is cleaned,
+        // so an open transaction's records are never judged before its marker.
+        let lso = self.last_stable_offset();
+        let below_lso = self
+            .older
+            .iter()
+            .take_while(|s| s.next_offset() <= lso)
+            .count();
         let cleanable = if c.min_compaction_lag_ms <= 0 {
-            self.older.len()
+            below_lso
         } else {
             let horizon = now_ms.saturating_sub(c.min_compaction_lag_ms);
-            self.older
+            self.older[..below_lso]
                 .iter()
                 .take_while(|s| s.ix.max_timestamp <= horizon)
                 .count()
@@ -191,9 +204,19 @@ impl Log {
                 file: s.file.try_clone().at(&s.log_path)?,
             });
         }
+        let aborted = self
+            .txn_indexes
+            .collect(self.log_start_offset, last.next_offset())?;
+        let producer_last_batches = self
+            .producer_states()
+            .entries()
+            .filter_map(|(_, e)| e.batches.back().map(|b| b.last_offset))
+            .collect();
         Ok(Some(CompactionPlan {
             dir: self.dir.clone(),
             segments,
+            aborted,
+            producer_last_batches,
             first_dirty,
             now_ms,
             delete_retention_ms: c.delete_retention_ms,

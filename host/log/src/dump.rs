@@ -167,7 +167,8 @@ fn dump_log(path: &Path, base: i64, print_data: bool, out: &mut dyn Write) -> Re
             } => {
                 let valid = batch::check_integrity(&header, bytes).is_ok();
                 writeln!(out, "{}", batch_line(position, &header, valid)).map_err(out_err)?;
-                if print_data {
+                // A control batch's one record is its transaction marker: always worth seeing.
+                if print_data || header.is_control() {
                     dump_records(&header, bytes, out)?;
                 }
             }
@@ -208,10 +209,15 @@ fn dump_producer_snapshot(path: &Path, out: &mut dyn Write) -> Result<()> {
         }
     };
     for (pid, e) in states.entries() {
+        let txn_first = e
+            .current_txn_first_offset
+            .map_or("OptionalLong.empty".to_string(), |o| {
+                format!("OptionalLong[{o}]")
+            });
         write!(
             out,
-            "producerId: {pid} producerEpoch: {} coordinatorEpoch: -1 currentTxnFirstOffset: OptionalLong.empty lastTimestamp: {}",
-            e.epoch, e.last_timestamp
+            "producerId: {pid} producerEpoch: {} coordinatorEpoch: {} currentTxnFirstOffset: {txn_first} lastTimestamp: {}",
+            e.epoch, e.coordinator_epoch, e.last_timestamp
         )
         .map_err(out_err)?;
         if let Some(b) = e.batches.back() {
@@ -231,9 +237,40 @@ fn dump_producer_snapshot(path: &Path, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// An aborted-transaction index, one line per entry as DumpLogSegments prints them; damage is
+/// reported on a line after the entries before it.
+fn dump_txn_index(path: &Path, out: &mut dyn Write) -> Result<()> {
+    let bytes = std::fs::read(path).at(path)?;
+    let mut chunks = bytes.chunks_exact(crate::txn_index::ENTRY_LEN);
+    for (i, c) in chunks.by_ref().enumerate() {
+        match crate::txn_index::AbortedTxn::decode(c) {
+            Ok(a) => writeln!(
+                out,
+                "version: 0 producerId: {} firstOffset: {} lastOffset: {} lastStableOffset: {}",
+                a.producer_id, a.first_offset, a.last_offset, a.last_stable_offset
+            )
+            .map_err(out_err)?,
+            Err(reason) => {
+                return writeln!(out, "Entry {i} is corrupt: {reason}").map_err(out_err);
+            }
+        }
+    }
+    if !chunks.remainder().is_empty() {
+        writeln!(
+            out,
+            "Found {} invalid bytes at the end of the index",
+            chunks.remainder().len()
+        )
+        .map_err(out_err)?;
+    }
+    Ok(())
+}
+
 /// DumpLogSegments: print every batch of a segment file (and its records with `print_data`, decoding
-/// all compressions), like `kafka-dump-log.sh --files X.log [--print-data-log]`. `.index` and
-/// `.timeindex` files print their entries. A torn or corrupt tail is reported, not an error.
+/// all compressions; a control batch's marker — COMMIT/ABORT and coordinator epoch — always), like
+/// `kafka-dump-log.sh --files X.log [--print-data-log]`. `.index`, `.timeindex` and `.txnindex`
+/// files print their entries, `.snapshot` files their producers. A torn or corrupt tail is reported,
+/// not an error.
 pub fn dump_segment(path: &Path, print_data: bool, out: &mut dyn Write) -> Result<()> {
     let parsed = path
         .file_name()
@@ -246,6 +283,12 @@ pub fn dump_segment(path: &Path, print_data: bool, out: &mut dyn Write) -> Resul
         .is_some_and(|e| e == crate::producer_state::SNAPSHOT_SUFFIX)
     {
         return dump_producer_snapshot(path, out);
+    }
+    if path
+        .extension()
+        .is_some_and(|e| e == crate::txn_index::TXN_INDEX_SUFFIX)
+    {
+        return dump_txn_index(path, out);
     }
     match parsed.map(|p| p.kind) {
         Some(FileKind::Index) => dump_index(path, base, out, |e: OffsetEntry| {
@@ -413,6 +456,50 @@ mod tests {
         assert_eq!(
             text.lines().skip(1).collect::<Vec<_>>(),
             vec!["timestamp: 101 offset: 1", "timestamp: 102 offset: 2"]
+        );
+    }
+
+    #[test]
+    fn dumps_transaction_markers_txn_indexes_and_open_transactions() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), LogConfig::default()).unwrap().0;
+        let txn = |pid: i64| {
+            let mut b = batch(&[rec("k", "v")], 1000, Compression::None);
+            b[43..51].copy_from_slice(&pid.to_be_bytes());
+            b[51..53].copy_from_slice(&0i16.to_be_bytes());
+            b[53..57].copy_from_slice(&0i32.to_be_bytes());
+            b[22] |= 0x10;
+            let crc = crc32c::crc32c(&b[21..]);
+            b[17..21].copy_from_slice(&crc.to_be_bytes());
+            b
+        };
+        log.append(&txn(5), -1, 1000).unwrap();
+        log.append(&txn(6), -1, 1000).unwrap();
+        let m = crate::TxnMarker {
+            producer_id: 5,
+            producer_epoch: 0,
+            coordinator_epoch: 9,
+            commit: false,
+        };
+        log.append_txn_marker_at(m, 2000).unwrap();
+        log.close().unwrap();
+        let text = dump(&dir.path().join("00000000000000000000.log"), false);
+        assert!(
+            text.contains("isTransactional: true isControl: true")
+                && text.contains("| offset: 2 ")
+                && text.contains("endTxnMarker: ABORT coordinatorEpoch: 9"),
+            "{text}"
+        );
+        let text = dump(&dir.path().join("00000000000000000000.txnindex"), false);
+        assert_eq!(
+            text.lines().nth(1),
+            Some("version: 0 producerId: 5 firstOffset: 0 lastOffset: 2 lastStableOffset: 1")
+        );
+        let text = dump(&dir.path().join("00000000000000000003.snapshot"), false);
+        assert!(
+            text.contains("producerId: 5 producerEpoch: 0 coordinatorEpoch: 9 currentTxnFirstOffset: OptionalLong.empty")
+                && text.contains("producerId: 6 producerEpoch: 0 coordinatorEpoch: -1 currentTxnFirstOffset: OptionalLong[1]"),
+            "{text}"
         );
     }
 

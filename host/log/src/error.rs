@@ -33,6 +33,14 @@ pub enum LogError {
     /// An idempotent producer wrote with an epoch older than one already seen. -> INVALID_PRODUCER_EPOCH (47)
     #[error("invalid producer epoch: {0}")]
     InvalidProducerEpoch(String),
+    /// A producer with an open transaction in this partition wrote a non-transactional batch.
+    /// -> INVALID_TXN_STATE (48)
+    #[error("invalid transaction state: {0}")]
+    InvalidTxnState(String),
+    /// A transaction marker from a coordinator epoch older than the last marker's.
+    /// -> TRANSACTION_COORDINATOR_FENCED (52)
+    #[error("transaction coordinator fenced: {0}")]
+    CoordinatorFenced(String),
     /// The requested offset is outside the log. -> OFFSET_OUT_OF_RANGE (1)
     #[error("offset {requested} is out of range [{start}, {end}]")]
     OffsetOutOfRange {

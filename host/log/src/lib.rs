@@ -33,6 +33,9 @@
 //! - `cleaner`: compaction's build step: bounded key map of the dirty part, KIP-534 delete horizons,
 //!   cleaned segment files.
 //! - `timestamps`: ListOffsets by timestamp and max timestamp.
+//! - [`txn_marker`]: transaction markers (control batches), written by the coordinator's path and
+//!   read back by recovery and `dump-log` (public).
+//! - [`txn_index`]: the aborted-transaction index, Kafka's `.txnindex` files (public: `dump-log`).
 //! - [`dump`]: `kafka-dump-log.sh`-style printing of segment and index files (public).
 //! - `files`: file naming, directory fsync and [`write_atomically`].
 //! - `fsio`: the one place the log writes, truncates, fsyncs, renames and removes files, so that
@@ -62,9 +65,13 @@ mod segment;
 #[cfg(test)]
 mod testutil;
 mod timestamps;
+pub mod txn_index;
+pub mod txn_marker;
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod txn_tests;
 
 pub use compaction::{CompactionBuild, CompactionPlan, CompactionReport};
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
@@ -73,3 +80,9 @@ pub use files::{sync_dir, write_atomically};
 pub use log::{AppendInfo, Log, ReadResult};
 pub use recovery::RecoveryReport;
 pub use retention::RetentionReport;
+pub use txn_index::AbortedTxn;
+pub use txn_marker::TxnMarker;
+
+/// Leader epoch written into batches the log creates itself (transaction markers): "unknown", as the
+/// broker writes into every stored batch on one node.
+pub const LEADER_EPOCH_UNKNOWN: i32 = -1;

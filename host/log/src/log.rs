@@ -1,6 +1,7 @@
 //! The partition log: ordered segments ending in the active one — append, read, offsets, roll, flush,
 //! close and delete.
 
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -15,11 +16,26 @@ use crate::config::{LogConfig, TimestampType};
 use crate::error::{IoContext, LogError, Result};
 use crate::files;
 use crate::flush::FlushTracker;
-use crate::producer_state::{self, Checked, ProducerStates};
+use crate::producer_state::{self, Checked, CompletedTxn, ProducerStates};
 use crate::record;
 use crate::recovery::{self, RecoveryReport};
 use crate::scan::{Scanner, Step, SCAN_CHUNK};
 use crate::segment::{PlannedBatch, Segment};
+use crate::txn_index::{AbortedTxn, TxnIndexes};
+use crate::txn_marker::{self, TxnMarker};
+
+/// Largest control batch recovery reads to learn its marker (a marker batch is 78 bytes).
+const MAX_CONTROL_BATCH: usize = 64 * 1024;
+
+/// The `.txnindex` entry of an aborted transaction.
+fn aborted_entry(done: &CompletedTxn, last_stable_offset: i64) -> AbortedTxn {
+    AbortedTxn {
+        producer_id: done.producer_id,
+        first_offset: done.first_offset,
+        last_offset: done.last_offset,
+        last_stable_offset,
+    }
+}
 
 /// What `append` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +87,8 @@ pub struct Log {
     producers: ProducerStates,
     /// The snapshot the last roll wrote, until a flush fsyncs it.
     unsynced_snapshot: Option<PathBuf>,
+    /// The `.txnindex` files (aborted transactions).
+    pub(crate) txn_indexes: TxnIndexes,
 }
 
 impl Log {
@@ -95,6 +113,7 @@ impl Log {
             patched: Vec::new(),
             producers: ProducerStates::default(),
             unsynced_snapshot: None,
+            txn_indexes: TxnIndexes::open(dir)?,
         };
         log.load_producer_state()?;
         Ok((log, recovered.report))
@@ -109,20 +128,33 @@ impl Log {
         &self.producers
     }
 
-    /// Rebuilds the producer state: the newest `.snapshot` at or below the log end, then the batch
-    /// headers from its offset (or from the log start without one) to the log end, so a producer's
-    /// retry after a crash is still recognised as a duplicate.
+    /// Rebuilds the producer state: the newest `.snapshot` at or below the log end, then the batches
+    /// from its offset (or from the log start without one) to the log end, so a producer's retry
+    /// after a crash is still recognised as a duplicate and open transactions are known again. The
+    /// aborted-transaction entries of the replayed range are rewritten by the replay; if any
+    /// `.txnindex` file is damaged, all are removed and the replay starts at the log start.
     fn load_producer_state(&mut self) -> Result<()> {
         let end = self.log_end_offset();
-        let (mut states, from) = producer_state::load_snapshot(&self.dir, end)?;
+        let (mut states, mut from) = producer_state::load_snapshot(&self.dir, end)?;
+        if let Some((path, reason)) = self.txn_indexes.find_damage()? {
+            tracing::warn!(file = %path.display(), %reason, "rebuilding the transaction indexes from the log");
+            self.txn_indexes.remove_all()?;
+            states = ProducerStates::default();
+            from = None;
+        }
         let from = from
             .unwrap_or(self.log_start_offset)
             .max(self.log_start_offset);
+        // Entries for markers past the log end (a cut tail) or in the replayed range go; the replay
+        // writes the latter again.
+        self.txn_indexes.truncate_from(from.min(end))?;
         if from >= end {
             self.producers = states;
             return Ok(());
         }
         let mut replayed = 0u64;
+        let mut aborted: Vec<(i64, CompletedTxn, i64)> = Vec::new();
+        let mut batch_buf = Vec::new();
         for seg in self.segments_from(from) {
             let start = match seg.locate(from)? {
                 Some((position, _)) => position,
@@ -131,11 +163,37 @@ impl Log {
             let mut scanner = Scanner::new(&seg.file, start, seg.size, SCAN_CHUNK);
             loop {
                 match scanner.next(false).at(&seg.log_path)? {
-                    Step::Batch { header, .. } => {
-                        if header.last_offset() >= from {
-                            states.replay(&header);
-                            replayed += 1;
+                    Step::Batch {
+                        header, position, ..
+                    } => {
+                        if header.last_offset() < from {
+                            continue;
                         }
+                        let marker = if header.is_control()
+                            && header.producer_id >= 0
+                            && header.total_size() <= MAX_CONTROL_BATCH
+                        {
+                            batch_buf.resize(header.total_size(), 0);
+                            seg.file
+                                .read_exact_at(&mut batch_buf, position)
+                                .at(&seg.log_path)?;
+                            match txn_marker::read_marker(&batch_buf, &header) {
+                                Ok(m) => m,
+                                Err(e) => {
+                                    tracing::warn!(file = %seg.log_path.display(), position, error = %e, "unreadable transaction marker skipped");
+                                    None
+                                }
+                            }
+                        } else {
+                            None
+                        };
+                        if let Some(done) = states.replay(&header, marker) {
+                            if done.aborted {
+                                let lso = states.last_stable_offset_after(&done);
+                                aborted.push((seg.base_offset(), done, lso));
+                            }
+                        }
+                        replayed += 1;
                     }
                     Step::End => break,
                     // Recovery already cut torn tails; a bad batch here ends the replay of this segment.
@@ -145,6 +203,9 @@ impl Log {
                     }
                 }
             }
+        }
+        for (base, done, lso) in aborted {
+            self.txn_indexes.append(base, &aborted_entry(&done, lso))?;
         }
         tracing::debug!(dir = %self.dir.display(), from, batches = replayed, producers = states.len(), "rebuilt producer state");
         self.producers = states;
@@ -404,6 +465,97 @@ impl Log {
         })
     }
 
+    /// Writes a transaction marker (Kafka's control batch, see [`TxnMarker`]) at the log end, stamped
+    /// with the current time; returns its offset. See [`append_txn_marker_at`](Self::append_txn_marker_at).
+    pub fn append_txn_marker(&mut self, m: TxnMarker) -> Result<i64> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.append_txn_marker_at(m, now_ms)
+    }
+
+    /// Writes a transaction marker stamped `now_ms`. The producer's epoch must not be older than the
+    /// one the partition knows (INVALID_PRODUCER_EPOCH) nor the coordinator epoch older than the last
+    /// marker's (TRANSACTION_COORDINATOR_FENCED), as Kafka's `appendEndTxnMarker` checks. The marker
+    /// ends the producer's open transaction here, which moves the last stable offset; an ABORT of a
+    /// transaction that wrote data adds a `.txnindex` entry to the active segment. A marker for a
+    /// producer with no open transaction is still written (the coordinator sends one to every
+    /// partition it added).
+    pub fn append_txn_marker_at(&mut self, m: TxnMarker, now_ms: i64) -> Result<i64> {
+        self.check_online()?;
+        let result = self.append_txn_marker_online(m, now_ms);
+        self.storage(result)
+    }
+
+    fn append_txn_marker_online(&mut self, m: TxnMarker, now_ms: i64) -> Result<i64> {
+        if m.producer_id < 0 {
+            return Err(LogError::InvalidRecord(format!(
+                "transaction marker for invalid producer id {}",
+                m.producer_id
+            )));
+        }
+        let info = producer_state::MarkerInfo {
+            commit: m.commit,
+            coordinator_epoch: m.coordinator_epoch,
+        };
+        let offset = self.log_end_offset();
+        let (entry, completed) =
+            self.producers
+                .check_marker(m.producer_id, m.producer_epoch, info, offset, now_ms)?;
+        let size = txn_marker::MARKER_BATCH_LEN;
+        self.maybe_roll(size as u64, 1, now_ms, now_ms)?;
+        let offset = self.log_end_offset();
+        let bytes = txn_marker::encode(&m, offset, crate::LEADER_EPOCH_UNKNOWN, now_ms);
+        let header = BatchHeader::parse(&bytes)?;
+        let mut head = [0u8; HEADER_LEN];
+        head.copy_from_slice(&bytes[..HEADER_LEN]);
+        let plan = [PlannedBatch { start: 0, header }];
+        self.active.append(
+            &bytes,
+            &plan,
+            &[head],
+            OFFSET_EPOCH_PATCH_LEN,
+            self.config.index_interval_bytes,
+        )?;
+        let completed = completed.map(|c| CompletedTxn {
+            last_offset: offset,
+            ..c
+        });
+        if let Some(done) = completed.filter(|c| c.aborted) {
+            let lso = self.producers.last_stable_offset_after(&done);
+            self.txn_indexes
+                .append(self.active.base_offset(), &aborted_entry(&done, lso))?;
+        }
+        self.producers.apply_marker(m.producer_id, entry);
+        self.flush_state.on_append(1, now_ms);
+        if self.flush_state.messages_due(&self.config)
+            || self.flush_state.time_due(&self.config, now_ms)
+        {
+            self.flush()?;
+        }
+        Ok(offset)
+    }
+
+    /// The last stable offset: the first offset of the earliest open transaction, or the log end
+    /// offset when none is open. read_committed consumers read below it.
+    pub fn last_stable_offset(&self) -> i64 {
+        let end = self.log_end_offset();
+        self.producers
+            .first_unstable_offset()
+            .map_or(end, |first| first.min(end))
+    }
+
+    /// The aborted transactions that overlap `[from, upper)` (Kafka's `collectAbortedTransactions`),
+    /// read from the `.txnindex` files: what a read_committed fetch returning that range reports.
+    pub fn aborted_transactions(&self, from: i64, upper: i64) -> Result<Vec<AbortedTxn>> {
+        self.check_online()?;
+        if self.txn_indexes.is_empty() || upper <= from {
+            return Ok(Vec::new());
+        }
+        let result = self.txn_indexes.collect(from, upper);
+        self.storage(result)
+    }
+
     /// Kafka's roll rules, checked before an append of `incoming` bytes and `records` records whose
     /// largest timestamp is `max_ts`: the segment would exceed segment.bytes (or the 2 GiB that 32-bit
     /// index positions allow), it spans more than segment.ms measured from its first batch's timestamp
@@ -470,6 +622,47 @@ impl Log {
         self.check_online()?;
         let result = self.read_online(offset, max_bytes);
         self.storage(result)
+    }
+
+    /// [`read`](Self::read) for read_committed consumers: only batches below the last stable offset
+    /// (a transaction's first batch starts at it, so no batch straddles it), and the aborted
+    /// transactions overlapping what is returned, from the `.txnindex` files. Reading at or past the
+    /// last stable offset (up to the log end) returns no records.
+    pub fn read_committed(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<(ReadResult, Vec<AbortedTxn>)> {
+        self.check_online()?;
+        let lso = self.last_stable_offset();
+        let mut result = if offset >= lso && offset <= self.log_end_offset() {
+            ReadResult {
+                records: Bytes::new(),
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.log_end_offset(),
+            }
+        } else {
+            let r = self.read_online(offset, max_bytes);
+            self.storage(r)?
+        };
+        let mut kept = 0usize;
+        let mut first = None;
+        let mut upper = None;
+        for b in batch::batches(&result.records) {
+            let Ok((h, bytes)) = b else { break };
+            if h.base_offset >= lso {
+                break;
+            }
+            first.get_or_insert(h.base_offset);
+            upper = Some(h.last_offset() + 1);
+            kept += bytes.len();
+        }
+        result.records.truncate(kept);
+        let aborted = match (first, upper) {
+            (Some(first), Some(upper)) => self.aborted_transactions(first.min(offset), upper)?,
+            _ => Vec::new(),
+        };
+        Ok((result, aborted))
     }
 
     fn read_online(&self, offset: i64, max_bytes: usize) -> Result<ReadResult> {
@@ -542,6 +735,7 @@ impl Log {
             flushed += 1;
         }
         self.sync_snapshot()?;
+        self.txn_indexes.sync()?;
         if flushed > 0 && self.dir_dirty {
             files::sync_dir(&self.dir)?;
             self.dir_dirty = false;
@@ -578,6 +772,7 @@ impl Log {
         }
         self.active.flush()?;
         self.sync_snapshot()?;
+        self.txn_indexes.sync()?;
         if self.dir_dirty {
             files::sync_dir(&self.dir)?;
             self.dir_dirty = false;

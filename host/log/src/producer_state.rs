@@ -10,7 +10,7 @@
 //! whose epoch and sequence range equal one of the retained batches is a duplicate: the caller answers
 //! it with the original offsets and stores nothing.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use crate::batch::BatchHeader;
@@ -46,6 +46,10 @@ pub struct ProducerEntry {
     pub batches: VecDeque<BatchMeta>,
     /// Timestamp of the last write, for expiry.
     pub last_timestamp: i64,
+    /// Epoch of the transaction coordinator that wrote this producer's last marker (-1: none).
+    pub coordinator_epoch: i32,
+    /// Offset of the first record of the producer's open transaction in this partition.
+    pub current_txn_first_offset: Option<i64>,
 }
 
 impl ProducerEntry {
@@ -54,7 +58,14 @@ impl ProducerEntry {
             epoch: NO_EPOCH,
             batches: VecDeque::new(),
             last_timestamp: -1,
+            coordinator_epoch: -1,
+            current_txn_first_offset: None,
         }
+    }
+
+    /// Sequence number of the producer's last batch (-1: none retained).
+    pub fn last_sequence(&self) -> i32 {
+        self.last_seq()
     }
 
     fn last_seq(&self) -> i32 {
@@ -99,10 +110,29 @@ pub(crate) enum Checked {
     Append(Vec<(i64, ProducerEntry)>),
 }
 
+/// A transaction a marker ended in this partition (Kafka's `CompletedTxn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    /// Offset of the marker.
+    pub last_offset: i64,
+    pub aborted: bool,
+}
+
+/// What a transaction marker carries besides its producer (Kafka's `EndTransactionMarker`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkerInfo {
+    pub commit: bool,
+    pub coordinator_epoch: i32,
+}
+
 /// Every producer's state in one partition.
 #[derive(Debug, Default)]
 pub struct ProducerStates {
     producers: HashMap<i64, ProducerEntry>,
+    /// Open transactions by first offset (to producer id): the smallest key is the last stable offset.
+    ongoing: BTreeMap<i64, i64>,
 }
 
 impl ProducerStates {
@@ -181,6 +211,18 @@ impl ProducerStates {
                     entry.last_seq()
                 )));
             }
+            // Kafka's `appendDataBatch`: a transactional batch opens the producer's transaction
+            // here unless one is open; a plain batch inside an open transaction is refused.
+            match (entry.current_txn_first_offset, h.is_transactional()) {
+                (Some(first), false) => {
+                    return Err(LogError::InvalidTxnState(format!(
+                        "non-transactional batch from producer {pid} at offset {this_offset} while \
+                         its transaction that started at offset {first} is open"
+                    )))
+                }
+                (None, true) => entry.current_txn_first_offset = Some(this_offset),
+                _ => {}
+            }
             entry.push(
                 h.producer_epoch,
                 BatchMeta {
@@ -195,20 +237,143 @@ impl ProducerStates {
         Ok(Checked::Append(updated))
     }
 
-    /// Stores what [`check`](Self::check) computed, after the append was written.
-    pub(crate) fn apply(&mut self, updated: Vec<(i64, ProducerEntry)>) {
-        self.producers.extend(updated);
+    /// Checks a transaction marker for `producer_id` at `offset` (Kafka's `appendEndTxnMarker`): an
+    /// epoch older than the producer's is INVALID_PRODUCER_EPOCH, a coordinator epoch older than the
+    /// last marker's is TRANSACTION_COORDINATOR_FENCED. Returns the producer's new entry and the
+    /// transaction it ends (none when the producer wrote nothing here since its last marker).
+    pub(crate) fn check_marker(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        marker: MarkerInfo,
+        offset: i64,
+        timestamp: i64,
+    ) -> Result<(ProducerEntry, Option<CompletedTxn>)> {
+        let mut entry = self
+            .producers
+            .get(&producer_id)
+            .cloned()
+            .unwrap_or_else(ProducerEntry::empty);
+        if epoch < entry.epoch {
+            return Err(LogError::InvalidProducerEpoch(format!(
+                "epoch {epoch} of the transaction marker for producer {producer_id} at offset {offset} \
+                 is smaller than the last seen epoch {}",
+                entry.epoch
+            )));
+        }
+        if marker.coordinator_epoch < entry.coordinator_epoch {
+            return Err(LogError::CoordinatorFenced(format!(
+                "coordinator epoch {} of the transaction marker for producer {producer_id} at offset \
+                 {offset} is older than the current {}",
+                marker.coordinator_epoch, entry.coordinator_epoch
+            )));
+        }
+        let completed = entry.current_txn_first_offset.map(|first| CompletedTxn {
+            producer_id,
+            first_offset: first,
+            last_offset: offset,
+            aborted: !marker.commit,
+        });
+        if epoch != entry.epoch {
+            entry.batches.clear();
+            entry.epoch = epoch;
+        }
+        entry.coordinator_epoch = marker.coordinator_epoch;
+        entry.current_txn_first_offset = None;
+        entry.last_timestamp = timestamp;
+        Ok((entry, completed))
     }
 
-    /// Replays a stored batch (recovery): no checks, as Kafka's replication-origin append.
-    pub(crate) fn replay(&mut self, h: &BatchHeader) {
-        if h.producer_id < 0 || h.is_control() {
-            return;
-        }
-        let entry = self
+    /// Kafka's `lastStableOffset(completedTxn)`: the first offset of the earliest transaction still
+    /// open once `done` ends, or the offset after its marker.
+    pub(crate) fn last_stable_offset_after(&self, done: &CompletedTxn) -> i64 {
+        self.ongoing
+            .iter()
+            .find(|(_, pid)| **pid != done.producer_id)
+            .map_or(done.last_offset + 1, |(first, _)| *first)
+    }
+
+    /// First offset of the earliest open transaction (the last stable offset, when there is one).
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing.keys().next().copied()
+    }
+
+    /// Open transactions as (first offset, producer id), earliest first.
+    pub fn ongoing_transactions(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.ongoing.iter().map(|(f, p)| (*f, *p))
+    }
+
+    /// Stores one producer's entry, keeping the open-transaction map in step.
+    fn put(&mut self, pid: i64, entry: ProducerEntry) {
+        let old = self
             .producers
-            .entry(h.producer_id)
-            .or_insert_with(ProducerEntry::empty);
+            .get(&pid)
+            .and_then(|e| e.current_txn_first_offset);
+        if old != entry.current_txn_first_offset {
+            if let Some(first) = old {
+                self.ongoing.remove(&first);
+            }
+            if let Some(first) = entry.current_txn_first_offset {
+                self.ongoing.insert(first, pid);
+            }
+        }
+        self.producers.insert(pid, entry);
+    }
+
+    /// Stores the entry [`check_marker`](Self::check_marker) computed, after the marker was written.
+    pub(crate) fn apply_marker(&mut self, pid: i64, entry: ProducerEntry) {
+        self.put(pid, entry);
+    }
+
+    /// Stores what [`check`](Self::check) computed, after the append was written.
+    pub(crate) fn apply(&mut self, updated: Vec<(i64, ProducerEntry)>) {
+        for (pid, entry) in updated {
+            self.put(pid, entry);
+        }
+    }
+
+    /// Replays a stored batch (recovery): no checks, as Kafka's replication-origin append. A control
+    /// batch needs its marker (`None`: a control batch compaction emptied, which changes nothing);
+    /// returns the transaction a marker ended.
+    pub(crate) fn replay(
+        &mut self,
+        h: &BatchHeader,
+        marker: Option<MarkerInfo>,
+    ) -> Option<CompletedTxn> {
+        if h.producer_id < 0 {
+            return None;
+        }
+        if h.is_control() {
+            let marker = marker?;
+            let mut entry = self
+                .producers
+                .get(&h.producer_id)
+                .cloned()
+                .unwrap_or_else(ProducerEntry::empty);
+            let completed = entry.current_txn_first_offset.map(|first| CompletedTxn {
+                producer_id: h.producer_id,
+                first_offset: first,
+                last_offset: h.base_offset,
+                aborted: !marker.commit,
+            });
+            if h.producer_epoch != entry.epoch {
+                entry.batches.clear();
+                entry.epoch = h.producer_epoch;
+            }
+            entry.coordinator_epoch = marker.coordinator_epoch;
+            entry.current_txn_first_offset = None;
+            entry.last_timestamp = h.max_timestamp;
+            self.put(h.producer_id, entry);
+            return completed;
+        }
+        let mut entry = self
+            .producers
+            .get(&h.producer_id)
+            .cloned()
+            .unwrap_or_else(ProducerEntry::empty);
+        if h.is_transactional() && entry.current_txn_first_offset.is_none() {
+            entry.current_txn_first_offset = Some(h.base_offset);
+        }
         entry.push(
             h.producer_epoch,
             BatchMeta {
@@ -219,14 +384,19 @@ impl ProducerStates {
                 timestamp: h.max_timestamp,
             },
         );
+        self.put(h.producer_id, entry);
+        None
     }
 
     /// Forgets producers whose last write is at least `expiration_ms` old (producer.id.expiration.ms,
     /// measured on the batch timestamps as Kafka does). Returns how many it removed.
     pub(crate) fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
-        self.producers
-            .retain(|_, e| now_ms.saturating_sub(e.last_timestamp) < expiration_ms);
+        // A producer with an open transaction is kept, as in Kafka (the coordinator's timeout ends it).
+        self.producers.retain(|_, e| {
+            e.current_txn_first_offset.is_some()
+                || now_ms.saturating_sub(e.last_timestamp) < expiration_ms
+        });
         before - self.producers.len()
     }
 
@@ -251,8 +421,8 @@ impl ProducerStates {
             let delta = last.map_or(0, |b| (b.last_offset - b.first_offset) as i32);
             out.extend_from_slice(&delta.to_be_bytes());
             out.extend_from_slice(&e.last_timestamp.to_be_bytes());
-            out.extend_from_slice(&(-1i32).to_be_bytes());
-            out.extend_from_slice(&(-1i64).to_be_bytes());
+            out.extend_from_slice(&e.coordinator_epoch.to_be_bytes());
+            out.extend_from_slice(&e.current_txn_first_offset.unwrap_or(-1).to_be_bytes());
         }
         let crc = crc32c::crc32c(&out[6..]);
         out[2..6].copy_from_slice(&crc.to_be_bytes());
@@ -297,10 +467,13 @@ impl ProducerStates {
             let last_offset = i64_at(14);
             let delta = i32_at(22);
             let timestamp = i64_at(26);
+            let txn_first = i64_at(38);
             let mut entry = ProducerEntry {
                 epoch,
                 batches: VecDeque::new(),
                 last_timestamp: timestamp,
+                coordinator_epoch: i32_at(34),
+                current_txn_first_offset: (txn_first >= 0).then_some(txn_first),
             };
             if last_offset >= 0 {
                 let first_seq = if last_seq >= delta {
@@ -319,7 +492,11 @@ impl ProducerStates {
             }
             producers.insert(pid, entry);
         }
-        Ok(ProducerStates { producers })
+        let ongoing = producers
+            .iter()
+            .filter_map(|(pid, e)| e.current_txn_first_offset.map(|f| (f, *pid)))
+            .collect();
+        Ok(ProducerStates { producers, ongoing })
     }
 }
 

@@ -35,7 +35,8 @@ impl Log {
             "deleting log segment"
         );
         self.dir_dirty = true;
-        seg.delete_files()
+        seg.delete_files()?;
+        self.txn_indexes.remove_below(next_base)
     }
 
     /// Segments whose every offset is below the log start offset serve no reader.

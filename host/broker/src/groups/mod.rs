@@ -67,10 +67,18 @@ pub struct GroupDescription {
     pub members: Vec<MemberDescription>,
 }
 
+/// Transactional offsets of one producer not yet committed or aborted: group -> (its
+/// `__consumer_offsets` partition, the offsets, `None` = tombstone).
+type PendingByGroup = BTreeMap<String, (i32, BTreeMap<(String, i32), Option<Committed>>)>;
+
 #[derive(Default)]
 struct Inner {
     groups: HashMap<String, Group>,
     offsets: BTreeMap<String, GroupOffsets>,
+    /// TxnOffsetCommit offsets by producer id, until the transaction's marker lands.
+    pending_txn: HashMap<i64, PendingByGroup>,
+    /// Next sequence of transactional offsets batches per (producer id, offsets partition).
+    txn_sequences: HashMap<(i64, i32), (i16, i32)>,
 }
 
 /// What the replay of `__consumer_offsets` at start-up loaded.
@@ -117,7 +125,19 @@ impl Groups {
             offsets: loaded.offsets.values().map(|g| g.len()).sum(),
             skipped_batches: loaded.skipped_batches,
         };
-        self.inner.lock().offsets = loaded.offsets;
+        let mut inner = self.inner.lock();
+        inner.offsets = loaded.offsets;
+        inner.txn_sequences = loaded.sequences;
+        for (pid, entries) in loaded.pending {
+            let by_group = inner.pending_txn.entry(pid).or_default();
+            for (group, offsets_partition, topic, partition, value) in entries {
+                by_group
+                    .entry(group)
+                    .or_insert_with(|| (offsets_partition, BTreeMap::new()))
+                    .1
+                    .insert((topic, partition), value);
+            }
+        }
         Ok(report)
     }
 
@@ -304,6 +324,148 @@ impl Groups {
             .map_err(|e| e.to_string())
     }
 
+    /// TxnOffsetCommit (blocking thread): checks the member as OffsetCommit does, then appends the
+    /// offsets to `__consumer_offsets` as a transactional batch of the producer. They stay pending
+    /// (invisible to OffsetFetch, UNSTABLE_OFFSET_COMMIT to `require_stable`) until
+    /// [`complete_txn`](Self::complete_txn) sees the transaction's marker.
+    #[allow(clippy::too_many_arguments)]
+    pub fn txn_commit(
+        &self,
+        topics: &Topics,
+        group_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+        entries: Vec<(String, i32, Committed)>,
+    ) -> Result<(), i16> {
+        if group_id.is_empty() {
+            return Err(code::INVALID_GROUP_ID);
+        }
+        {
+            let mut inner = self.inner.lock();
+            match inner.groups.get_mut(group_id) {
+                Some(g) if g.state != GroupState::Dead && generation >= 0 => {
+                    g.check_commit(generation, member_id, instance_id, Instant::now())?
+                }
+                // Without member data (v0-v2, or a producer outside any group) Kafka accepts it.
+                _ => {}
+            }
+        }
+        let partition = offsets::partition_creating(topics, self.offsets_partitions, group_id)
+            .map_err(|e| {
+                tracing::warn!(group = group_id, error = %e, "cannot store transactional offsets");
+                code::COORDINATOR_NOT_AVAILABLE
+            })?;
+        let key = (producer_id, partition.index);
+        let base_sequence = match self.inner.lock().txn_sequences.get(&key) {
+            Some((e, next)) if *e == epoch => *next,
+            _ => 0,
+        };
+        let now = crate::maintenance::now_ms();
+        let refs: Vec<(&str, i32, Option<&Committed>)> = entries
+            .iter()
+            .map(|(t, p, c)| (t.as_str(), *p, Some(c)))
+            .collect();
+        let producer = offsets::TxnProducer {
+            producer_id,
+            epoch,
+            base_sequence,
+        };
+        let first = offsets::encode_txn_batch(group_id, &refs, producer, now)
+            .and_then(|b| {
+                partition
+                    .append_blocking(b, now)
+                    .map(|info| info.base_offset)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| {
+                tracing::warn!(group = group_id, error = %e, "could not store transactional offsets");
+                code::COORDINATOR_NOT_AVAILABLE
+            })?;
+        tracing::debug!(
+            group = group_id,
+            producer_id,
+            epoch,
+            offsets = entries.len(),
+            "TxnOffsetCommit stored, pending until the transaction ends"
+        );
+        let mut inner = self.inner.lock();
+        inner.txn_sequences.insert(
+            key,
+            (epoch, base_sequence.wrapping_add(entries.len() as i32)),
+        );
+        let pending = inner
+            .pending_txn
+            .entry(producer_id)
+            .or_default()
+            .entry(group_id.to_string())
+            .or_insert_with(|| (partition.index, BTreeMap::new()));
+        for (i, (t, p, mut c)) in entries.into_iter().enumerate() {
+            c.log_offset = first + i as i64;
+            pending.1.insert((t, p), Some(c));
+        }
+        Ok(())
+    }
+
+    /// A transaction marker was written to `__consumer_offsets` partition `offsets_partition`: the
+    /// producer's pending offsets of the groups there become visible (commit) or are dropped.
+    pub fn complete_txn(&self, producer_id: i64, offsets_partition: i32, commit: bool) {
+        let mut inner = self.inner.lock();
+        let Some(by_group) = inner.pending_txn.get_mut(&producer_id) else {
+            return;
+        };
+        let done: Vec<String> = by_group
+            .iter()
+            .filter(|(_, (p, _))| *p == offsets_partition)
+            .map(|(g, _)| g.clone())
+            .collect();
+        let mut applied = Vec::new();
+        for g in done {
+            if let Some((_, offs)) = by_group.remove(&g) {
+                applied.push((g, offs));
+            }
+        }
+        if by_group.is_empty() {
+            inner.pending_txn.remove(&producer_id);
+        }
+        if !commit {
+            return;
+        }
+        for (group, offs) in applied {
+            for (key, value) in offs {
+                match value {
+                    Some(c) => {
+                        let stored = inner.offsets.entry(group.clone()).or_default();
+                        match stored.get(&key) {
+                            Some(old) if old.log_offset > c.log_offset => {}
+                            _ => {
+                                stored.insert(key, c);
+                            }
+                        }
+                    }
+                    None => {
+                        if let Some(g) = inner.offsets.get_mut(&group) {
+                            g.remove(&key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a transaction has uncommitted offsets for this partition of this group (OffsetFetch
+    /// with `require_stable` answers UNSTABLE_OFFSET_COMMIT then).
+    pub fn has_pending_txn_offset(&self, group_id: &str, topic: &str, partition: i32) -> bool {
+        let key = (topic.to_string(), partition);
+        self.inner.lock().pending_txn.values().any(|by_group| {
+            by_group
+                .get(group_id)
+                .is_some_and(|(_, offs)| offs.contains_key(&key))
+        })
+    }
+
     /// OffsetCommit's per-partition metadata check.
     pub fn metadata_too_large(metadata: &str) -> bool {
         metadata.len() > OFFSET_METADATA_MAX_BYTES
@@ -488,7 +650,9 @@ impl Groups {
             "offsets expired",
         );
         let mut inner = self.inner.lock();
-        let Inner { groups, offsets } = &mut *inner;
+        let Inner {
+            groups, offsets, ..
+        } = &mut *inner;
         groups.retain(|id, g| {
             !(g.is_empty() && g.state == GroupState::Empty && !offsets.contains_key(id))
         });

@@ -160,20 +160,51 @@ pub fn encode_batch(
     entries: &[(&str, i32, Option<&Committed>)],
     now_ms: i64,
 ) -> Result<Bytes, String> {
+    encode_records(group, entries, None, now_ms)
+}
+
+/// The producer of a transactional offsets batch (TxnOffsetCommit): id, epoch, first sequence.
+#[derive(Debug, Clone, Copy)]
+pub struct TxnProducer {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub base_sequence: i32,
+}
+
+/// A transactional batch of one group's offsets, written for a TxnOffsetCommit: the offsets become
+/// visible when the transaction's COMMIT marker follows in the same partition.
+pub fn encode_txn_batch(
+    group: &str,
+    entries: &[(&str, i32, Option<&Committed>)],
+    producer: TxnProducer,
+    now_ms: i64,
+) -> Result<Bytes, String> {
+    encode_records(group, entries, Some(producer), now_ms)
+}
+
+fn encode_records(
+    group: &str,
+    entries: &[(&str, i32, Option<&Committed>)],
+    producer: Option<TxnProducer>,
+    now_ms: i64,
+) -> Result<Bytes, String> {
     let records: Vec<Record> = entries
         .iter()
         .enumerate()
         .map(|(i, (topic, partition, c))| Record {
-            transactional: false,
+            transactional: producer.is_some(),
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id: producer.map_or(-1, |p| p.producer_id),
+            producer_epoch: producer.map_or(-1, |p| p.epoch),
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             // The encoder derives the base sequence from the first record; -1 means "not idempotent".
-            sequence: i as i32 - 1,
+            sequence: match producer {
+                Some(p) => p.base_sequence.wrapping_add(i as i32),
+                None => i as i32 - 1,
+            },
             timestamp: now_ms,
             key: Some(encode_key(group, topic, *partition)),
             value: c.map(encode_value),
@@ -209,10 +240,20 @@ pub fn append_blocking(
         .map_err(|e| e.to_string())
 }
 
+/// Transactional offsets of one producer whose transaction has no marker yet: (group,
+/// `__consumer_offsets` partition, topic, partition, offset or tombstone).
+pub type PendingTxnOffsets = Vec<(String, i32, String, i32, Option<Committed>)>;
+
 /// What the replay of `__consumer_offsets` found.
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub offsets: BTreeMap<String, GroupOffsets>,
+    /// Transactional offsets whose transaction was still open at the log end, by producer id: the
+    /// coordinator's markers (after a restart) apply or drop them.
+    pub pending: std::collections::HashMap<i64, PendingTxnOffsets>,
+    /// Next sequence per (producer id, `__consumer_offsets` partition): (epoch, sequence), so
+    /// TxnOffsetCommit batches after a restart follow the ones in the log.
+    pub sequences: std::collections::HashMap<(i64, i32), (i16, i32)>,
     /// Batches whose header was readable but whose records were not (bad CRC, undecodable or
     /// over the decompression limits): skipped whole, by their header's offset range.
     pub skipped_batches: usize,
@@ -239,18 +280,42 @@ pub enum ReplayError {
 /// One decoded record of an offsets batch: the key and the value (None = tombstone).
 type Entry = ((String, String, i32), Option<Committed>);
 
+/// What one stored batch holds.
+enum Content {
+    Entries(Vec<Entry>),
+    /// A transaction marker: COMMIT (true) or ABORT of the batch's producer.
+    Marker(bool),
+}
+
+/// The type of a control record key (version, type: 0 = ABORT, 1 = COMMIT); `None` for other
+/// control records.
+fn marker_type(key: &[u8]) -> Option<bool> {
+    match key {
+        [_, _, 0, 0, ..] => Some(false),
+        [_, _, 0, 1, ..] => Some(true),
+        _ => None,
+    }
+}
+
 /// Decodes every record of one stored batch, within weft-log's decompression limits (a bomb stored
 /// in this topic cannot exhaust memory at start-up). Records whose key is not an offset-commit key
-/// (group metadata, control records) are left out.
-fn decode_batch(h: &weft_log::batch::BatchHeader, bytes: &[u8]) -> Result<Vec<Entry>, String> {
+/// (group metadata) are left out.
+fn decode_batch(h: &weft_log::batch::BatchHeader, bytes: &[u8]) -> Result<Content, String> {
     weft_log::batch::check_batch_crc(h, bytes).map_err(|e| e.to_string())?;
-    if h.is_control() {
-        return Ok(Vec::new());
-    }
     let max = weft_log::LogConfig::default().max_message_bytes;
     let limits = weft_log::record::DecodeLimits::for_batch(h, max);
     let mut records =
         weft_log::record::RecordStream::open(bytes, h, limits).map_err(|e| e.to_string())?;
+    if h.is_control() {
+        let commit = match records.next_record().map_err(|e| e.to_string())? {
+            Some(rec) => rec.key.and_then(marker_type),
+            None => None,
+        };
+        return Ok(match commit {
+            Some(c) => Content::Marker(c),
+            None => Content::Entries(Vec::new()),
+        });
+    }
     let mut out = Vec::new();
     while let Some(rec) = records.next_record().map_err(|e| e.to_string())? {
         let Some(key) = rec.key.and_then(decode_key) else {
@@ -268,7 +333,31 @@ fn decode_batch(h: &weft_log::batch::BatchHeader, bytes: &[u8]) -> Result<Vec<En
         };
         out.push((key, value));
     }
-    Ok(out)
+    Ok(Content::Entries(out))
+}
+
+/// Applies one replayed record: the latest record per key wins, a tombstone removes the key.
+fn apply_entry(
+    offsets: &mut BTreeMap<String, GroupOffsets>,
+    (group, topic, partition): (String, String, i32),
+    value: Option<Committed>,
+) {
+    match value {
+        None => {
+            if let Some(g) = offsets.get_mut(&group) {
+                g.remove(&(topic, partition));
+                if g.is_empty() {
+                    offsets.remove(&group);
+                }
+            }
+        }
+        Some(c) => {
+            offsets
+                .entry(group)
+                .or_default()
+                .insert((topic, partition), c);
+        }
+    }
 }
 
 /// Replays `__consumer_offsets` into a map of group -> offsets (the latest record per key wins;
@@ -285,6 +374,8 @@ pub fn load(topics: &Topics) -> Result<Loaded, ReplayError> {
             continue;
         };
         let mut next = start;
+        // Transactional records per producer id, waiting for their marker in this partition.
+        let mut txn: std::collections::HashMap<i64, Vec<Entry>> = Default::default();
         while next < end {
             let read = p.read(next, 1 << 20).map_err(|e| ReplayError::Read {
                 partition: p.index,
@@ -302,24 +393,28 @@ pub fn load(topics: &Topics) -> Result<Loaded, ReplayError> {
                     reason: e.to_string(),
                 })?;
                 next = next.max(h.last_offset() + 1);
+                if h.is_transactional() && !h.is_control() && h.producer_id >= 0 {
+                    out.sequences.insert(
+                        (h.producer_id, p.index),
+                        (h.producer_epoch, h.last_sequence().wrapping_add(1)),
+                    );
+                }
                 match decode_batch(&h, bytes) {
-                    Ok(entries) => {
-                        for ((group, topic, partition), value) in entries {
-                            match value {
-                                None => {
-                                    if let Some(g) = out.offsets.get_mut(&group) {
-                                        g.remove(&(topic, partition));
-                                        if g.is_empty() {
-                                            out.offsets.remove(&group);
-                                        }
-                                    }
-                                }
-                                Some(c) => {
-                                    out.offsets
-                                        .entry(group)
-                                        .or_default()
-                                        .insert((topic, partition), c);
-                                }
+                    Ok(Content::Entries(entries)) if h.is_transactional() => {
+                        // Visible only once the producer's COMMIT marker follows.
+                        let pending = txn.entry(h.producer_id).or_default();
+                        pending.extend(entries);
+                    }
+                    Ok(Content::Entries(entries)) => {
+                        for (key, value) in entries {
+                            apply_entry(&mut out.offsets, key, value);
+                        }
+                    }
+                    Ok(Content::Marker(commit)) => {
+                        let entries = txn.remove(&h.producer_id).unwrap_or_default();
+                        if commit {
+                            for (key, value) in entries {
+                                apply_entry(&mut out.offsets, key, value);
                             }
                         }
                     }
@@ -341,6 +436,12 @@ pub fn load(topics: &Topics) -> Result<Loaded, ReplayError> {
                     offset: next,
                     reason: "the read returned no complete batch".into(),
                 });
+            }
+        }
+        for (pid, entries) in txn {
+            let pending = out.pending.entry(pid).or_default();
+            for ((group, topic, partition), value) in entries {
+                pending.push((group, p.index, topic, partition, value));
             }
         }
     }

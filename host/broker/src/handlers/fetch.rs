@@ -16,8 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 
 use super::Ctx;
 use crate::error::code;
@@ -37,7 +39,8 @@ struct Slot {
     data: Option<PartitionData>,
     /// Data or an error is in `data`: later passes keep it as it is.
     done: bool,
-    /// The log end offset seen by the last (empty) read: no need to read again until it moves.
+    /// The offset readable up to at the last (empty) read — the log end, or the last stable offset
+    /// under read_committed: no need to read again until it moves.
     seen_end: Option<i64>,
 }
 
@@ -103,7 +106,7 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
             w.as_mut().enable();
         }
         let has_error;
-        (slots, total, has_error) = if slots.iter().any(needs_read) {
+        (slots, total, has_error) = if slots.iter().any(|s| needs_read(s, read_committed)) {
             match tokio::task::spawn_blocking(move || {
                 let (t, e) = read_pass(&mut slots, total, total_max, read_committed);
                 (slots, t, e)
@@ -146,14 +149,29 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
     FetchResponse::default().with_responses(topics_out)
 }
 
-/// Whether a pass has to read this slot: it has nothing yet and its log moved since the last look.
-fn needs_read(slot: &Slot) -> bool {
+/// How far a fetcher may read: the log end, or the last stable offset under read_committed (a
+/// marker moves it without appending data a read_committed fetcher could see before).
+fn readable_end(
+    p: &Partition,
+    read_committed: bool,
+) -> Result<i64, crate::partition::PartitionError> {
+    let (_, end) = p.offsets()?;
+    Ok(if read_committed {
+        p.last_stable_offset().min(end)
+    } else {
+        end
+    })
+}
+
+/// Whether a pass has to read this slot: it has nothing yet and what it may read moved since the
+/// last look.
+fn needs_read(slot: &Slot, read_committed: bool) -> bool {
     if slot.done {
         return false;
     }
     match (&slot.partition, slot.seen_end) {
-        (Some(p), Some(end)) => match p.offsets() {
-            Ok((_, now_end)) => now_end != end,
+        (Some(p), Some(end)) => match readable_end(p, read_committed) {
+            Ok(now_end) => now_end != end,
             // Deleted or offline since: read to report it.
             Err(_) => true,
         },
@@ -185,7 +203,7 @@ fn read_pass(
 ) -> (usize, bool) {
     let mut has_error = false;
     for slot in slots.iter_mut() {
-        if !needs_read(slot) {
+        if !needs_read(slot, read_committed) {
             has_error |= slot.done && slot.data.as_ref().is_some_and(|d| d.error_code != 0);
             continue;
         }
@@ -203,7 +221,7 @@ fn read_pass(
             slot.data = Some(match p.offsets() {
                 Ok((start, end)) => pd
                     .with_high_watermark(end)
-                    .with_last_stable_offset(end)
+                    .with_last_stable_offset(p.last_stable_offset().min(end))
                     .with_log_start_offset(start)
                     .with_records(Some(Bytes::new())),
                 Err(e) => {
@@ -214,8 +232,15 @@ fn read_pass(
             });
             continue;
         }
-        slot.data = Some(match p.read(slot.fetch_offset, budget.max(1)) {
-            Ok(r) => {
+        // read_uncommitted stays on the plain read: no record or index is decoded on that path.
+        let read = if read_committed {
+            p.read_committed(slot.fetch_offset, budget.max(1))
+        } else {
+            p.read(slot.fetch_offset, budget.max(1))
+                .map(|r| (r, Vec::new()))
+        };
+        slot.data = Some(match read {
+            Ok((r, aborted)) => {
                 // The log returns at least one batch; only the first non-empty partition may exceed its budget.
                 let records = if r.records.len() > budget && !first_non_empty || slot.max_bytes == 0
                 {
@@ -225,9 +250,28 @@ fn read_pass(
                 };
                 total += records.len();
                 slot.done = !records.is_empty();
-                slot.seen_end = Some(r.log_end_offset);
+                let lso = p.last_stable_offset().min(r.log_end_offset);
+                slot.seen_end = Some(if read_committed {
+                    lso
+                } else {
+                    r.log_end_offset
+                });
+                let pd = if read_committed && !records.is_empty() {
+                    pd.with_aborted_transactions(Some(
+                        aborted
+                            .iter()
+                            .map(|a| {
+                                AbortedTransaction::default()
+                                    .with_producer_id(ProducerId(a.producer_id))
+                                    .with_first_offset(a.first_offset)
+                            })
+                            .collect(),
+                    ))
+                } else {
+                    pd
+                };
                 pd.with_high_watermark(r.log_end_offset)
-                    .with_last_stable_offset(r.log_end_offset)
+                    .with_last_stable_offset(lso)
                     .with_log_start_offset(r.log_start_offset)
                     .with_records(Some(records))
             }
@@ -237,7 +281,7 @@ fn read_pass(
                 let pd = match p.offsets() {
                     Ok((start, end)) => pd
                         .with_high_watermark(end)
-                        .with_last_stable_offset(end)
+                        .with_last_stable_offset(p.last_stable_offset().min(end))
                         .with_log_start_offset(start),
                     Err(_) => pd,
                 };
@@ -307,12 +351,15 @@ mod tests {
         assert_eq!(total, first.len());
         assert!(slots[0].done && !slots[1].done && !slots[2].done);
         // Nothing changed: a wake-up reads nothing.
-        assert!(!slots.iter().any(needs_read));
+        assert!(!slots.iter().any(|s| needs_read(s, false)));
 
         // Data arrives on partition 1 only: only it is read again; partition 0's data is kept as is.
         parts[1].append_blocking(one_batch(), 0).unwrap();
         assert_eq!(
-            slots.iter().map(needs_read).collect::<Vec<_>>(),
+            slots
+                .iter()
+                .map(|s| needs_read(s, false))
+                .collect::<Vec<_>>(),
             vec![false, true, false]
         );
         let (total, _) = read_pass(&mut slots, total, 1 << 20, false);
@@ -325,6 +372,84 @@ mod tests {
         let second = slots[1].data.as_ref().unwrap().records.clone().unwrap();
         assert!(!second.is_empty());
         assert_eq!(total, first.len() + second.len());
+        exec.shutdown();
+    }
+
+    /// A one-record transactional batch from producer `pid` (epoch 0, sequence 0).
+    fn txn_batch(pid: i64) -> Bytes {
+        use kafka_protocol::records::{
+            Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let r = Record {
+            transactional: true,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: 0,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: 0,
+            timestamp: 0,
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"v")),
+            headers: Default::default(),
+        };
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            [r].iter(),
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .unwrap();
+        buf.freeze()
+    }
+
+    #[test]
+    fn a_marker_wakes_read_committed_fetchers_and_releases_the_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exec = LogExecutor::start(1);
+        let p = partition(&tmp.path().join("t-0"), &exec);
+        p.append_blocking(txn_batch(7), 0).unwrap();
+        assert_eq!(p.last_stable_offset(), 0);
+        let mut slots = vec![slot(&p)];
+        read_pass(&mut slots, 0, 1 << 20, true);
+        let d = slots[0].data.as_ref().unwrap();
+        assert!(d.records.as_ref().unwrap().is_empty());
+        assert_eq!((d.high_watermark, d.last_stable_offset), (1, 0));
+        assert!(!needs_read(&slots[0], true), "nothing readable moved");
+        // A plain append elsewhere in the log would not move the LSO; the marker does, and wakes.
+        let woken = p.appended();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let marker = weft_log::TxnMarker {
+            producer_id: 7,
+            producer_epoch: 0,
+            coordinator_epoch: 0,
+            commit: true,
+        };
+        assert_eq!(p.write_txn_marker_blocking(marker).unwrap(), 1);
+        assert!(
+            futures::FutureExt::now_or_never(woken).is_some(),
+            "fetchers woken"
+        );
+        assert_eq!(p.last_stable_offset(), 2);
+        assert!(needs_read(&slots[0], true));
+        read_pass(&mut slots, 0, 1 << 20, true);
+        let d = slots[0].data.as_ref().unwrap();
+        assert_eq!(d.last_stable_offset, 2);
+        assert!(!d.records.as_ref().unwrap().is_empty());
+        assert_eq!(d.aborted_transactions, Some(vec![]));
+        // An older epoch is refused with INVALID_PRODUCER_EPOCH.
+        let stale = weft_log::TxnMarker {
+            producer_epoch: -1,
+            ..marker
+        };
+        let e = p.write_txn_marker_blocking(stale).unwrap_err();
+        assert_eq!(e.code(code::UNKNOWN_TOPIC_OR_PARTITION), 47);
         exec.shutdown();
     }
 }

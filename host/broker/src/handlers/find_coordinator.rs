@@ -1,4 +1,5 @@
-//! FindCoordinator: this single node coordinates every group; v4+ batch several keys in one request.
+//! FindCoordinator: this single node coordinates every group and every transactional id; v4+
+//! batch several keys in one request.
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
@@ -10,22 +11,37 @@ use crate::error::code;
 const GROUP_KEY: i8 = 0;
 const TRANSACTION_KEY: i8 = 1;
 
+/// Whether answering creates an internal topic (file I/O: the caller runs it on a blocking thread).
+pub fn creates_topic(ctx: &Ctx<'_>, req: &FindCoordinatorRequest) -> bool {
+    let topics = &ctx.broker.topics;
+    match req.key_type {
+        GROUP_KEY => topics.get(crate::groups::OFFSETS_TOPIC).is_none(),
+        TRANSACTION_KEY => topics.get(crate::txn::TRANSACTION_STATE_TOPIC).is_none(),
+        _ => false,
+    }
+}
+
 pub fn handle(ctx: &Ctx<'_>, req: FindCoordinatorRequest) -> FindCoordinatorResponse {
     let broker = ctx.broker;
     let adv = broker.advertised_for(ctx.listener);
-    // Groups need the offsets topic; create it here on demand, as Kafka does.
+    // Groups need the offsets topic, transactions the transaction log; both are created here on
+    // demand, as Kafka does.
     let error = if req.key_type == TRANSACTION_KEY {
-        // Not retriable, so a transactional client fails at once with this message instead of
-        // retrying until max.block.ms (idempotent producers do not ask for this coordinator).
-        Some((
-            code::UNSUPPORTED_VERSION,
-            "Transactions are not supported by this broker yet (idempotent producers are).",
-        ))
+        match broker.transactions.ensure_topic(&broker.topics) {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot create the transaction state topic");
+                Some((
+                    code::COORDINATOR_NOT_AVAILABLE,
+                    "The transaction state topic could not be created.",
+                ))
+            }
+        }
     } else if req.key_type != GROUP_KEY {
-        // No transactions or share groups yet: no node can coordinate them.
+        // No share groups: no node can coordinate them.
         Some((
             code::COORDINATOR_NOT_AVAILABLE,
-            "Only consumer group coordinators are available.",
+            "Only consumer group and transaction coordinators are available.",
         ))
     } else if let Err(e) = broker.groups.ensure_offsets_topic(&broker.topics) {
         tracing::warn!(error = %e, "cannot create the offsets topic");

@@ -23,6 +23,8 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use crate::error::code;
 use crate::server::Broker;
 
+mod add_offsets_to_txn;
+mod add_partitions_to_txn;
 mod api_versions;
 mod configs;
 mod create_partitions;
@@ -32,6 +34,9 @@ mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_groups;
+mod describe_producers;
+mod describe_transactions;
+mod end_txn;
 mod fetch;
 mod fetch_response;
 mod find_coordinator;
@@ -42,12 +47,14 @@ mod leave_group;
 mod legacy;
 mod list_groups;
 mod list_offsets;
+mod list_transactions;
 mod metadata;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
 mod produce;
 mod sync_group;
+mod txn_offset_commit;
 
 /// What to do after handling a frame.
 pub enum Outcome {
@@ -122,6 +129,13 @@ pub const SUPPORTED: &[ApiKey] = &[
     ApiKey::DeleteGroups,
     ApiKey::OffsetDelete,
     ApiKey::InitProducerId,
+    ApiKey::AddPartitionsToTxn,
+    ApiKey::AddOffsetsToTxn,
+    ApiKey::EndTxn,
+    ApiKey::TxnOffsetCommit,
+    ApiKey::ListTransactions,
+    ApiKey::DescribeTransactions,
+    ApiKey::DescribeProducers,
 ];
 
 /// The versions kafka-protocol can decode for `key`. `ApiKey::valid_versions` names Kafka 4.1's range,
@@ -137,6 +151,9 @@ fn version_range(key: ApiKey) -> kafka_protocol::protocol::VersionRange {
         ApiKey::OffsetFetch => OffsetFetchRequest::VERSIONS,
         // v6 (KIP-939 two-phase commit) is not generated either.
         ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
+        // v5 is transactions v2 (KIP-890 part 2), used only when the `transaction.version`
+        // feature is finalized; this broker does not advertise it, so clients stay on v4.
+        ApiKey::EndTxn => kafka_protocol::protocol::VersionRange { min: 0, max: 4 },
         k => k.valid_versions(),
     }
 }
@@ -279,9 +296,7 @@ pub async fn handle_frame(
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(describe_cluster::handle(&ctx, r))
         }
-        RequestKind::FindCoordinator(r)
-            if broker.topics.get(crate::groups::OFFSETS_TOPIC).is_none() =>
-        {
+        RequestKind::FindCoordinator(r) if find_coordinator::creates_topic(&ctx, &r) => {
             ResponseKind::FindCoordinator(blocking!(move |c| find_coordinator::handle(c, r)))
         }
         RequestKind::FindCoordinator(r) => {
@@ -313,6 +328,25 @@ pub async fn handle_frame(
         }
         RequestKind::InitProducerId(r) => {
             ResponseKind::InitProducerId(blocking!(move |c| init_producer_id::handle(c, r)))
+        }
+        RequestKind::AddPartitionsToTxn(r) => ResponseKind::AddPartitionsToTxn(blocking!(
+            move |c| add_partitions_to_txn::handle(c, r)
+        )),
+        RequestKind::AddOffsetsToTxn(r) => {
+            ResponseKind::AddOffsetsToTxn(blocking!(move |c| add_offsets_to_txn::handle(c, r)))
+        }
+        RequestKind::EndTxn(r) => ResponseKind::EndTxn(blocking!(move |c| end_txn::handle(c, r))),
+        RequestKind::TxnOffsetCommit(r) => {
+            ResponseKind::TxnOffsetCommit(blocking!(move |c| txn_offset_commit::handle(c, r)))
+        }
+        RequestKind::ListTransactions(r) => {
+            ResponseKind::ListTransactions(list_transactions::handle(&ctx, r))
+        }
+        RequestKind::DescribeTransactions(r) => {
+            ResponseKind::DescribeTransactions(describe_transactions::handle(&ctx, r))
+        }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(blocking!(move |c| describe_producers::handle(c, r)))
         }
         _ => return Outcome::Close(format!("{key:?} v{version} has no handler")),
     };

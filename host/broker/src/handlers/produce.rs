@@ -3,6 +3,11 @@
 //! Appends run on the log executor (ordered per partition, the partitions of one request in
 //! parallel); this task only awaits them. acks=0 gets no response, so its failures are logged and
 //! counted ([`Broker::acks0_failures`](crate::server::Broker)) instead.
+//!
+//! Transactional batches (attribute bit 4, with a producer id) are stored like any other; the log
+//! opens the producer's transaction in the partition at the first one. Before such an append,
+//! [`verify_transactional_append`] is the place for KIP-890's "is this partition in the producer's
+//! ongoing transaction" check, which belongs to the transaction coordinator.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,8 +33,32 @@ enum Work {
 }
 
 /// Returns `None` for acks=0, where Kafka sends no response at all.
+/// KIP-890 hook, called before appending a transactional batch (producer `producer_id`/`epoch`,
+/// request `transactional_id`) to `partition`: the transaction coordinator's verification that the
+/// partition is in the producer's ongoing transaction goes here; an `Err` is answered instead of the
+/// append. The log side accepts every transactional batch that passes it.
+async fn verify_transactional_append(
+    ctx: &Ctx<'_>,
+    transactional_id: Option<&str>,
+    partition: &Partition,
+    producer_id: i64,
+    epoch: i16,
+) -> Result<(), (i16, String)> {
+    crate::txn::verify::produce(ctx, transactional_id, partition, producer_id, epoch)
+}
+
+/// Producer id and epoch of the first batch when it is transactional (header fields only).
+fn transactional_producer(records: &[u8]) -> Option<(i64, i16)> {
+    let header = weft_log::batch::BatchHeader::parse(records).ok()?;
+    header
+        .is_transactional()
+        .then_some((header.producer_id, header.producer_epoch))
+}
+
 pub async fn handle(ctx: &Ctx<'_>, req: ProduceRequest) -> Option<ProduceResponse> {
     let now = now_ms();
+    let transactional_id = req.transactional_id.as_ref().map(|t| t.to_string());
+    let transactional_id = transactional_id.as_deref();
     let acks_valid = matches!(req.acks, -1..=1);
     let by_id = ctx.version >= 13;
     // (topic name, topic id, partition index) per partition, and its work, in request order.
@@ -97,12 +126,18 @@ pub async fn handle(ctx: &Ctx<'_>, req: ProduceRequest) -> Option<ProduceRespons
                 partition,
                 records,
                 missing,
-            } => partition.append(records, now).await.map_err(|e| {
+            } => {
+                if let Some((pid, epoch)) = transactional_producer(&records) {
+                    verify_transactional_append(ctx, transactional_id, &partition, pid, epoch)
+                        .await?;
+                }
+                partition.append(records, now).await.map_err(|e| {
                 if !matches!(e, PartitionError::Deleted) {
                     tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "rejected produce");
                 }
                 (e.code(missing), e.to_string())
-            }),
+            })
+            }
         }
     }))
     .await;

@@ -1,4 +1,5 @@
-//! `weft dump-log`: DumpLogSegments for segment, index and producer snapshot files.
+//! `weft dump-log`: DumpLogSegments for segment, index, aborted-transaction index and producer
+//! snapshot files.
 
 use std::path::PathBuf;
 
@@ -7,8 +8,8 @@ use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct DumpLogArgs {
-    /// Segment file(s) (`<dir>/<base offset>.log`), their `.index`/`.timeindex` files, or producer
-    /// state snapshots (`<offset>.snapshot`).
+    /// Segment file(s) (`<dir>/<base offset>.log`, transaction markers shown), their
+    /// `.index`/`.timeindex`/`.txnindex` files, or producer state snapshots (`<offset>.snapshot`).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Print every record's key, value and headers too.

@@ -10,3 +10,4 @@ pub mod perf;
 pub mod plugin;
 pub mod produce;
 pub mod topics;
+pub mod transactions;
