@@ -227,19 +227,16 @@ fn java_commit_abort(version: &'static str) {
 }
 
 #[test]
-#[ignore = "needs broker transactions: FindCoordinator(transaction), InitProducerId with a transactional.id, AddPartitionsToTxn, EndTxn (h-txcoord) and read_committed fetch (h-txlog)"]
 fn java_3_9_commits_and_aborts_read_committed_sees_only_committed() {
     java_commit_abort("3.9.1");
 }
 
 #[test]
-#[ignore = "needs broker transactions: FindCoordinator(transaction), InitProducerId with a transactional.id, AddPartitionsToTxn, EndTxn (h-txcoord) and read_committed fetch (h-txlog)"]
 fn java_4_1_commits_and_aborts_read_committed_sees_only_committed() {
     java_commit_abort("4.1.0");
 }
 
 #[test]
-#[ignore = "needs broker transactions: FindCoordinator(transaction), InitProducerId with a transactional.id, AddPartitionsToTxn, EndTxn (h-txcoord) and read_committed fetch (h-txlog)"]
 fn java_killed_producer_is_aborted_by_timeout_and_a_new_one_fences_the_old() {
     let cp = java_classpath("3.9.1");
     let w = Weft::start(&[]);
@@ -296,7 +293,6 @@ fn java_killed_producer_is_aborted_by_timeout_and_a_new_one_fences_the_old() {
 }
 
 #[test]
-#[ignore = "needs broker transactions: FindCoordinator(transaction), InitProducerId with a transactional.id, AddPartitionsToTxn, EndTxn (h-txcoord) and read_committed fetch (h-txlog)"]
 fn java_fenced_producer_writes_are_not_visible() {
     let cp = java_classpath("4.1.0");
     let w = Weft::start(&[]);
@@ -338,7 +334,6 @@ fn produce_plain(w: &Weft, topic: &str, n: usize) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "needs broker transactions: FindCoordinator(transaction), InitProducerId with a transactional.id, AddPartitionsToTxn, EndTxn (h-txcoord) and read_committed fetch (h-txlog)"]
 fn java_consume_transform_produce_is_exactly_once_across_app_kills() {
     let cp = java_classpath("3.9.1");
     let w = Weft::start(&["group.initial.rebalance.delay.ms=0"]);
@@ -437,7 +432,6 @@ fn produce_lines(w: &Weft, topic: &str, lines: &[String]) {
 }
 
 #[test]
-#[ignore = "needs broker transactions: FindCoordinator(transaction), InitProducerId with a transactional.id, AddPartitionsToTxn, EndTxn (h-txcoord) and read_committed fetch (h-txlog)"]
 fn kafka_streams_word_count_exactly_once_v2_survives_kill9() {
     let cp = java_classpath("3.9.1");
     let w = Weft::start(&["group.initial.rebalance.delay.ms=0"]);
@@ -523,7 +517,6 @@ fn await_first_output(w: &Weft, topic: &str) {
 }
 
 #[test]
-#[ignore = "needs broker transactions: FindCoordinator(transaction), InitProducerId with a transactional.id, AddPartitionsToTxn, EndTxn (h-txcoord) and read_committed fetch (h-txlog)"]
 fn confluent_kafka_commits_and_aborts_read_committed_sees_only_committed() {
     assert!(
         Path::new(PYTHON).is_file(),
@@ -625,7 +618,6 @@ fn franz(args: &[&str]) -> Value {
 }
 
 #[test]
-#[ignore = "needs broker transactions: FindCoordinator(transaction), InitProducerId with a transactional.id, AddPartitionsToTxn, EndTxn (h-txcoord) and read_committed fetch (h-txlog)"]
 fn franz_go_produces_idempotently_and_transactionally_and_reads_committed() {
     let w = Weft::start(&[]);
     let b = w.bootstrap();
