@@ -532,16 +532,18 @@ fn api_versions_v0_and_v3_advertise_produce() {
 }
 
 #[test]
-fn unsupported_version_gets_error_35_and_connection_stays_usable() {
+fn unsupported_version_closes_the_connection_as_kafka_does() {
     let mut w = Weft::start(&[]);
+
+    // Metadata v99: Kafka's SocketServer refuses the header (InvalidRequestException) and closes the
+    // connection; there is no Metadata v99 shape to answer in.
     let mut conn = Conn::open(&w);
+    conn.send_raw_request(ApiKey::Metadata as i16, 99, &[0, 0, 0, 0]);
+    conn.expect_closed("Metadata v99");
 
-    // Metadata v99: UNSUPPORTED_VERSION, same correlation id, and the connection is not dropped.
-    let c = conn.send_raw_request(ApiKey::Metadata as i16, 99, &[0, 0, 0, 0]);
-    conn.expect_unsupported(c, "Metadata v99");
-    check_api_versions(&api_versions(&mut conn, 3), 3);
-
-    // ApiVersions v99: clients probe high first and fall back using the ranges in a v0-shaped error body.
+    // ApiVersions v99: clients probe high first and fall back using the ranges in a v0-shaped error body;
+    // the connection stays open.
+    let mut conn = Conn::open(&w);
     let c = conn.send_raw_request(ApiKey::ApiVersions as i16, 99, &[]);
     let mut rest = conn.expect_unsupported(c, "ApiVersions v99");
     let fallback = ApiVersionsResponse::decode(&mut rest, 0)
@@ -558,37 +560,28 @@ fn unsupported_version_gets_error_35_and_connection_stays_usable() {
     );
     check_api_versions(&api_versions(&mut conn, 0), 0);
 
-    // Produce v2 (record format v1, below the supported minimum): answered, not dropped.
-    let c = conn.send_raw_request(
+    // Produce v2 (record format v1, below the supported minimum): closed, as Kafka 4 does.
+    conn.send_raw_request(
         ApiKey::Produce as i16,
         2,
         &[0xff, 0xff, 0, 1, 0, 0, 0x75, 0x30, 0, 0, 0, 0],
     );
-    conn.expect_unsupported(c, "Produce v2");
-    check_api_versions(&api_versions(&mut conn, 3), 3);
+    conn.expect_closed("Produce v2");
 
     assert_broker_serves(&mut w);
 }
 
 #[test]
-fn unknown_api_key_gets_error_35_and_connection_stays_usable() {
+fn unknown_api_key_closes_the_connection_and_others_are_served() {
     let mut w = Weft::start(&[]);
+    let mut bystander = Conn::open(&w);
+    check_api_versions(&api_versions(&mut bystander, 3), 3);
+
     let mut conn = Conn::open(&w);
+    conn.send_raw_request(999, 0, &[1, 2, 3, 4]);
+    conn.expect_closed("api key 999");
 
-    let c = conn.send_raw_request(999, 0, &[1, 2, 3, 4]);
-    conn.expect_unsupported(c, "api key 999");
-    check_api_versions(&api_versions(&mut conn, 3), 3);
-
-    // Pipelined: an unknown key followed at once by a valid request; both answered, in order.
-    let bad = conn.send_raw_request(12345, 3, &[]);
-    let req = ApiVersionsRequest::default()
-        .with_client_software_name(s("weft-e2e"))
-        .with_client_software_version(s("1.0.0"));
-    let good = conn.send(ApiKey::ApiVersions, 3, &req);
-    conn.expect_unsupported(bad, "api key 12345 (pipelined)");
-    let resp: ApiVersionsResponse = conn.recv(ApiKey::ApiVersions, 3, good);
-    check_api_versions(&resp, 3);
-
+    check_api_versions(&api_versions(&mut bystander, 3), 3);
     assert_broker_serves(&mut w);
 }
 

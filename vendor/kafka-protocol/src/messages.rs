@@ -1525,10 +1525,10 @@ impl ApiKey {
         match self {
             ApiKey::Produce => VersionRange { min: 3, max: 13 },
             ApiKey::Fetch => VersionRange { min: 4, max: 18 },
-            ApiKey::ListOffsets => VersionRange { min: 1, max: 10 },
+            ApiKey::ListOffsets => VersionRange { min: 0, max: 10 }, // WEFT-PATCH: Kafka 3.9's minimum
             ApiKey::Metadata => VersionRange { min: 0, max: 13 },
-            ApiKey::OffsetCommit => VersionRange { min: 2, max: 10 },
-            ApiKey::OffsetFetch => VersionRange { min: 1, max: 10 },
+            ApiKey::OffsetCommit => VersionRange { min: 0, max: 10 }, // WEFT-PATCH: Kafka 3.9's minimum
+            ApiKey::OffsetFetch => VersionRange { min: 0, max: 10 }, // WEFT-PATCH: Kafka 3.9's minimum
             ApiKey::FindCoordinator => VersionRange { min: 0, max: 6 },
             ApiKey::JoinGroup => VersionRange { min: 0, max: 9 },
             ApiKey::Heartbeat => VersionRange { min: 0, max: 4 },

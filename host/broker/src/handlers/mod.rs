@@ -1,8 +1,9 @@
 //! Request dispatch: decodes a frame's header and body with kafka-protocol, routes it to the handler
 //! module for its API, and encodes the response frame.
 //!
-//! Invariant: only (API, version) pairs listed in [`SUPPORTED`] reach a handler; anything else gets an
-//! UNSUPPORTED_VERSION answer carrying the supported ranges, and the connection stays open.
+//! Invariant: only (API, version) pairs listed in [`SUPPORTED`] reach a handler. ApiVersions at a version
+//! this broker does not know gets the v0-shaped UNSUPPORTED_VERSION answer carrying the supported ranges;
+//! any other unknown API or version closes the connection, as Kafka does.
 //!
 //! Where handlers run: in-memory ones on the async worker; Produce and OffsetCommit await the log
 //! executor; Fetch reads on a blocking thread; handlers that change topics, delete groups or offsets,
@@ -43,6 +44,7 @@ mod heartbeat;
 mod init_producer_id;
 mod join_group;
 mod leave_group;
+mod legacy;
 mod list_groups;
 mod list_offsets;
 mod list_transactions;
@@ -99,7 +101,8 @@ async fn off_worker<R: Send + 'static>(
     .ok()
 }
 
-/// The APIs this broker handles, with the version ranges it handles them at (Kafka 4.1's ranges).
+/// The APIs this broker handles, with the version ranges it handles them at (Kafka 4.1's ranges, plus the
+/// older ListOffsets, OffsetCommit and OffsetFetch versions Kafka 3.9 served: see `legacy.rs`).
 pub const SUPPORTED: &[ApiKey] = &[
     ApiKey::Produce,
     ApiKey::Fetch,
@@ -197,9 +200,18 @@ pub async fn handle_frame(
 
     let key = match ApiKey::try_from(raw_key) {
         Ok(k) if is_supported(k, version) => k,
-        other => {
-            tracing::debug!(%peer, api_key = raw_key, version, known = other.is_ok(), "unsupported API or version");
+        Ok(ApiKey::ApiVersions) => {
+            tracing::debug!(%peer, version, "unsupported ApiVersions version: answering with v0");
             return Outcome::Respond(unsupported_version_frame(correlation_id));
+        }
+        // Kafka (SocketServer.parseRequestHeader, 3.9 and 4.x) refuses a request whose API or version it
+        // does not serve with InvalidRequestException, which closes the connection; it has no response
+        // shape to answer in. (An ApiVersions-shaped body here made sarama fail with "insufficient data
+        // to decode packet".)
+        _ => {
+            return Outcome::Close(format!(
+                "request api key {raw_key} with version {version} is not supported"
+            ))
         }
     };
 
@@ -251,6 +263,12 @@ pub async fn handle_frame(
                 }
             };
         }
+        RequestKind::ListOffsets(r) if version == 0 && list_offsets::scans(&r) => {
+            ResponseKind::ListOffsets(blocking!(move |c| legacy::list_offsets_v0(c, r)))
+        }
+        RequestKind::ListOffsets(r) if version == 0 => {
+            ResponseKind::ListOffsets(legacy::list_offsets_v0(&ctx, r))
+        }
         RequestKind::ListOffsets(r) if list_offsets::scans(&r) => {
             ResponseKind::ListOffsets(blocking!(move |c| list_offsets::handle(c, r)))
         }
@@ -289,8 +307,14 @@ pub async fn handle_frame(
         RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(sync_group::handle(&ctx, r).await),
         RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(heartbeat::handle(&ctx, r)),
         RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(leave_group::handle(&ctx, r)),
+        RequestKind::OffsetCommit(r) if version == 0 => {
+            ResponseKind::OffsetCommit(legacy::offset_commit_v0(r))
+        }
         RequestKind::OffsetCommit(r) => {
             ResponseKind::OffsetCommit(offset_commit::handle(&ctx, r).await)
+        }
+        RequestKind::OffsetFetch(r) if version == 0 => {
+            ResponseKind::OffsetFetch(legacy::offset_fetch_v0(r))
         }
         RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(offset_fetch::handle(&ctx, r)),
         RequestKind::ListGroups(r) => ResponseKind::ListGroups(list_groups::handle(&ctx, r)),
@@ -325,7 +349,7 @@ pub async fn handle_frame(
         RequestKind::DescribeProducers(r) => {
             ResponseKind::DescribeProducers(blocking!(move |c| describe_producers::handle(c, r)))
         }
-        _ => return Outcome::Respond(unsupported_version_frame(correlation_id)),
+        _ => return Outcome::Close(format!("{key:?} v{version} has no handler")),
     };
     crate::metrics::REQUESTS.errors_in(key, &response);
     match encode_response(
@@ -363,9 +387,9 @@ fn encode_response(
     Ok(buf.freeze())
 }
 
-/// The answer to a request at an API or version this broker does not handle: Kafka's ApiVersions v0
-/// error shape (error code 35 followed by the supported ranges) with a v0 header. An ApiVersions
-/// client reads it as the version negotiation answer; any other client reads error code 35 first.
+/// The answer to an ApiVersions request at a version this broker does not handle: Kafka's ApiVersions
+/// v0 error shape (error code 35 followed by the supported ranges) with a v0 header, which clients read
+/// as the version negotiation answer and retry at a version listed there.
 pub fn unsupported_version_frame(correlation_id: i32) -> Bytes {
     let body = ApiVersionsResponse::default()
         .with_error_code(code::UNSUPPORTED_VERSION)
