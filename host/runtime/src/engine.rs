@@ -116,6 +116,11 @@ impl Runtime {
             |s| s,
         )
         .map_err(|e| engine_err("task-context", e))?;
+        crate::bindings::capability_mqtt::weft::plugin::mqtt::add_to_linker::<
+            HostState,
+            wasmtime::component::HasSelf<HostState>,
+        >(&mut linker, |s| s)
+        .map_err(|e| engine_err("mqtt", e))?;
 
         let stop = Arc::new(AtomicBool::new(false));
         {

@@ -73,6 +73,8 @@ pub(crate) struct HostState {
     pub(crate) call_started: Instant,
     /// Time the current call spent in host waits ([`HostState::wait`]), not charged to it.
     pub(crate) host_wait: Duration,
+    /// The `mqtt` capability's grant and connection.
+    pub(crate) mqtt: crate::mqtt::MqttState,
 }
 
 /// A clock that always reads zero: the guest gets no time source unless granted.
@@ -128,6 +130,7 @@ impl HostState {
             call_timeout: sandbox.call_timeout,
             call_started: Instant::now(),
             host_wait: Duration::ZERO,
+            mqtt: crate::mqtt::MqttState::new(&grants.mqtt_urls),
         })
     }
 

@@ -40,8 +40,11 @@ impl LoadedPlugin {
                     config_key: key,
                 });
             }
-            // The MQTT and remote-cluster host implementations arrive with the connector and
-            // mirror work; until then a granted capability still cannot be linked.
+            if is_implemented(import) {
+                continue;
+            }
+            // The remote-cluster host implementation arrives with the mirror work; until then
+            // a granted capability still cannot be linked.
             return Err(RuntimeError::CapabilityUnavailable {
                 plugin: self.id(),
                 interface: import.clone(),
@@ -51,9 +54,15 @@ impl LoadedPlugin {
     }
 }
 
+/// Capability interfaces the host links (the others are refused at instantiation).
+pub(super) fn is_implemented(import: &str) -> bool {
+    import.starts_with("weft:plugin/mqtt@")
+}
+
 pub(super) fn is_known_import(name: &str) -> bool {
     name.starts_with("wasi:")
         || name.starts_with("weft:plugin/host@")
         || name.starts_with("weft:plugin/types@")
         || name.starts_with("weft:plugin/task-context@")
+        || is_implemented(name)
 }

@@ -4,7 +4,7 @@
 use wasmtime::component::Component;
 use wasmtime::Store;
 
-use super::grants::{is_known_import, CAPABILITIES};
+use super::grants::{is_implemented, is_known_import, CAPABILITIES};
 use super::store::{classify, new_store};
 use super::world::{plugin_iface, Pre, World};
 use super::{ConfigDef, Metadata, PluginKind, PluginSource, ALL_KINDS};
@@ -81,7 +81,7 @@ impl LoadedPlugin {
         };
         let uses_capabilities = imports
             .iter()
-            .any(|i| CAPABILITIES.iter().any(|(p, _)| i.starts_with(p)));
+            .any(|i| CAPABILITIES.iter().any(|(p, _)| i.starts_with(p)) && !is_implemented(i));
         let pre = if uses_capabilities {
             None
         } else {
