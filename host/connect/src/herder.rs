@@ -253,7 +253,8 @@ impl StandaloneHerder {
             &self.registry,
             &config::PluginRef {
                 plugin: plugin.to_string(),
-                config: Vec::new(),
+                // The connector's own keys, so that its `capability.*` grants apply.
+                config: entries.clone(),
             },
             &self.sandbox_defaults,
             &[],
