@@ -213,7 +213,7 @@ mod tests {
 
     fn config(extra: &[(&str, &str)]) -> Config {
         let mut v: Vec<(String, String)> = vec![
-            ("name".into(), "s".into()),
+            ("mqtt.client.id".into(), "s".into()),
             (connection::SERVER.into(), "tcp://127.0.0.1:1883".into()),
             (TOPIC.into(), "devices/${key}/set".into()),
         ];

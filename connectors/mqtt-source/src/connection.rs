@@ -33,8 +33,9 @@ pub fn defs(order: i32) -> Vec<ConfigDef> {
             CLIENT_ID,
             ConfigType::String,
             "The MQTT client id. The broker keeps the session (subscriptions, unacknowledged \
-             QoS 1 messages) under it, so keep it stable; default `weft-<connector name>`.",
+             QoS 1 messages) under it, so it must be stable and used by this connector only.",
         )
+        .required()
         .importance(Importance::High)
         .group(G, order + 1),
         ConfigDef::new(USERNAME, ConfigType::String, "MQTT username.")
@@ -102,17 +103,10 @@ pub fn defs(order: i32) -> Vec<ConfigDef> {
 /// The broker URL and the options for the host's `connect`.
 pub fn options(config: &Config) -> Result<(String, Vec<(String, String)>)> {
     let server = config.require(SERVER)?.trim().to_string();
-    let client_id = match config.get(CLIENT_ID).filter(|s| !s.is_empty()) {
-        Some(id) => id.to_string(),
-        None => match config.get("name") {
-            Some(n) => format!("weft-{n}"),
-            None => {
-                return Err(PluginError::fatal(format!(
-                    "`{CLIENT_ID}` is required (no connector name to derive it from)"
-                )))
-            }
-        },
-    };
+    let client_id = config.require(CLIENT_ID)?.trim().to_string();
+    if client_id.is_empty() {
+        return Err(PluginError::fatal(format!("`{CLIENT_ID}` is empty")));
+    }
     let mut o = vec![("client.id".to_string(), client_id)];
     let pairs = [
         (USERNAME, "username"),

@@ -250,7 +250,7 @@ mod tests {
         let m = MqttSource::metadata();
         assert_eq!(m.kind, PluginKind::SourceConnector);
         let c = Config::new(vec![
-            ("name".into(), "m".into()),
+            ("mqtt.client.id".into(), "m".into()),
             ("mqtt.server.uri".into(), "tcp://h:1883".into()),
             ("mqtt.topics".into(), "a/#".into()),
             ("kafka.topic".into(), "a".into()),

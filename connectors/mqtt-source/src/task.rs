@@ -244,7 +244,7 @@ mod tests {
 
     fn config(extra: &[(&str, &str)]) -> Config {
         let mut v: Vec<(String, String)> = vec![
-            ("name".into(), "m".into()),
+            ("mqtt.client.id".into(), "m".into()),
             (connection::SERVER.into(), "tcp://127.0.0.1:1883".into()),
             (TOPICS.into(), "sensors/+/temp".into()),
             (KAFKA_TOPIC.into(), "${level.2}".into()),

@@ -116,8 +116,7 @@ impl mqtt::Host for HostState {
         let q = qos(q)?;
         let session = self.mqtt_session()?;
         let r = session
-            .client
-            .try_subscribe(&topic_filter, q)
+            .subscribe(&topic_filter, q)
             .map_err(|e| fatal(format!("MQTT: cannot subscribe to `{topic_filter}`: {e}")));
         self.mqtt.session = Some(session);
         r

@@ -46,6 +46,7 @@ pub(super) struct Delivery {
 }
 
 /// rumqttc's client of either protocol version.
+#[derive(Clone)]
 pub(super) enum Client {
     V4(rumqttc::Client),
     V5(rumqttc::v5::Client),
@@ -273,6 +274,8 @@ struct State {
     outgoing: Vec<u16>,
     /// PUBACKs that refused their message (MQTT 5 reason codes), by packet id.
     refused: HashMap<u16, String>,
+    /// Filters subscribed to, made again after a reconnect that found no session.
+    subscriptions: Vec<(String, u8)>,
     stop: bool,
 }
 
@@ -313,7 +316,7 @@ pub(super) enum WaitError {
 /// persistent session) and joins the thread.
 pub(super) struct Session {
     pub(super) url: String,
-    pub(super) client: Client,
+    client: Client,
     pub(super) max_payload: usize,
     shared: Arc<Shared>,
     driver: Option<JoinHandle<()>>,
@@ -337,9 +340,10 @@ impl Session {
         });
         let s = shared.clone();
         let label = url.clone();
+        let resubscriber = client.clone();
         let driver = std::thread::Builder::new()
             .name("weft-mqtt".into())
-            .spawn(move || drive(&mut connection, &s, &label, &log, &plugin))
+            .spawn(move || drive(&mut connection, &resubscriber, &s, &label, &log, &plugin))
             .map_err(|e| format!("cannot start the MQTT connection thread: {e}"))?;
         Ok(Session {
             url,
@@ -349,6 +353,16 @@ impl Session {
             driver: Some(driver),
             unacked: HashMap::new(),
         })
+    }
+
+    /// Subscribes, and remembers the filter for reconnections without a session.
+    pub(super) fn subscribe(&self, filter: &str, q: u8) -> Result<(), String> {
+        self.client.try_subscribe(filter, q)?;
+        let mut st = self.shared.lock();
+        if !st.subscriptions.iter().any(|(f, _)| f == filter) && st.subscriptions.len() < 1024 {
+            st.subscriptions.push((filter.to_string(), q));
+        }
+        Ok(())
     }
 
     /// Waits until the broker accepted the session (CONNACK).
@@ -519,7 +533,14 @@ fn describe(st: &State) -> String {
 }
 
 /// The connection thread: drives rumqttc until the session is dropped.
-fn drive(connection: &mut Connection, shared: &Shared, url: &str, log: &LogSink, plugin: &str) {
+fn drive(
+    connection: &mut Connection,
+    client: &Client,
+    shared: &Shared,
+    url: &str,
+    log: &LogSink,
+    plugin: &str,
+) {
     let mut backoff = BACKOFF_MIN;
     loop {
         if shared.lock().stop {
@@ -539,6 +560,17 @@ fn drive(connection: &mut Connection, shared: &Shared, url: &str, log: &LogSink,
                 st.connacks += 1;
                 st.last_error = None;
                 backoff = BACKOFF_MIN;
+                // A broker that lost the session (restarted without persistence, expired it)
+                // lost the subscriptions too.
+                if !session_present {
+                    for (filter, q) in &st.subscriptions {
+                        if let Err(e) = client.try_subscribe(filter, *q) {
+                            let msg =
+                                format!("MQTT {url}: cannot subscribe again to `{filter}`: {e}");
+                            log(plugin, LogLevel::Warn, &msg);
+                        }
+                    }
+                }
                 drop(st);
                 shared.changed.notify_all();
             }
