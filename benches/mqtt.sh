@@ -42,6 +42,7 @@ worker() { # NAME CONFIG-LINES...
 
 source_run() { # QOS
   local topic=src$1
+  $BIN topics create $topic -b 127.0.0.1:$KP > /dev/null
   worker src$1 name=src$1 connector.class=mqtt-source mqtt.server.uri=tcp://127.0.0.1:$MQ \
     capability.mqtt.urls=tcp://127.0.0.1:$MQ mqtt.client.id=bench-src$1 mqtt.topics=bench/src$1 \
     mqtt.qos=$1 kafka.topic=$topic batch.size=5000
