@@ -58,6 +58,17 @@ pub mod http {
     });
 }
 
+/// The `mqtt` capability import.
+pub mod capability_mqtt {
+    wasmtime::component::bindgen!({
+        world: "capability-mqtt",
+        path: "../../wit",
+        with: {
+            "weft:plugin/types": crate::bindings::base::weft::plugin::types,
+        },
+    });
+}
+
 pub use base::weft::plugin::types;
 
 /// The contract version this host implements (`package weft:plugin@<version>` of the WIT).

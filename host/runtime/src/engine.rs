@@ -121,6 +121,11 @@ impl Runtime {
             wasmtime::component::HasSelf<HostState>,
         >(&mut linker, |s| s)
         .map_err(|e| engine_err("http", e))?;
+        crate::bindings::capability_mqtt::weft::plugin::mqtt::add_to_linker::<
+            HostState,
+            wasmtime::component::HasSelf<HostState>,
+        >(&mut linker, |s| s)
+        .map_err(|e| engine_err("mqtt", e))?;
 
         let stop = Arc::new(AtomicBool::new(false));
         {

@@ -77,6 +77,8 @@ pub(crate) struct HostState {
     pub(crate) http_grant: crate::http::HttpGrant,
     /// The HTTP capability's client, made on first use.
     pub(crate) http: crate::http::HttpState,
+    /// The `mqtt` capability's grant and connection.
+    pub(crate) mqtt: crate::mqtt::MqttState,
 }
 
 /// A clock that always reads zero: the guest gets no time source unless granted.
@@ -134,6 +136,7 @@ impl HostState {
             host_wait: Duration::ZERO,
             http_grant: grants.http.clone(),
             http: Default::default(),
+            mqtt: crate::mqtt::MqttState::new(&grants.mqtt_urls),
         })
     }
 

@@ -29,6 +29,8 @@
 //!   loaded plugins; built-ins come from [`builtin`], embedded at build time.
 //! - [`pipeline`] — [`ProducePipeline`] and [`ConsumePipeline`], what `weft produce` and
 //!   `weft consume` (and later the Connect worker) call once per batch.
+//! - `mqtt` — the `mqtt` capability (rumqttc): granted URLs only, a connection thread per
+//!   instance, manual PUBACK when the plugin acknowledges.
 //! - [`bindings`] — wasmtime bindings generated from `wit/plugin.wit`.
 //! - [`error`] — [`RuntimeError`].
 
@@ -40,6 +42,7 @@ pub mod error;
 pub mod host;
 pub mod http;
 mod limits;
+mod mqtt;
 pub mod pipeline;
 pub mod plugin;
 pub mod registry;

@@ -1,6 +1,8 @@
 //! Which source positions may be stored: a position reached by a poll is ready once every
 //! record before it in that poll (by `after-records`), and every record of earlier polls, was
-//! acknowledged by the cluster or given up under `errors.tolerance=all`.
+//! acknowledged by the cluster or given up under `errors.tolerance=all`. A ready position is
+//! kept twice: once for the connector's `commit` (told at once) and once for the offset store
+//! (written at the flush interval).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -36,6 +38,8 @@ pub struct Acks {
     polls: VecDeque<Poll>,
     next_id: u64,
     ready: BTreeMap<String, String>,
+    /// Ready positions the connector has not been told of yet.
+    to_commit: BTreeMap<String, String>,
     /// Records not yet acknowledged.
     pub outstanding: u64,
 }
@@ -83,6 +87,8 @@ impl Acks {
             while let Some(pos) = p.positions.front() {
                 if pos.after_records as usize <= p.prefix {
                     if let Some(pos) = p.positions.pop_front() {
+                        self.to_commit
+                            .insert(pos.partition.clone(), pos.position.clone());
                         self.ready.insert(pos.partition, pos.position);
                     }
                 } else {
@@ -92,6 +98,8 @@ impl Acks {
             if p.prefix == p.done.len() {
                 // Positions past the end of the poll are ready with its last record.
                 for pos in p.positions.drain(..) {
+                    self.to_commit
+                        .insert(pos.partition.clone(), pos.position.clone());
                     self.ready.insert(pos.partition, pos.position);
                 }
                 self.polls.pop_front();
@@ -104,6 +112,12 @@ impl Acks {
     /// Takes the positions ready to store (latest per source partition).
     pub fn take_ready(&mut self) -> BTreeMap<String, String> {
         std::mem::take(&mut self.ready)
+    }
+
+    /// Takes the positions that became ready since the connector was last told (latest per
+    /// source partition, so many acknowledgements make one `commit`).
+    pub fn take_to_commit(&mut self) -> BTreeMap<String, String> {
+        std::mem::take(&mut self.to_commit)
     }
 }
 
@@ -138,6 +152,9 @@ mod tests {
         a.advance();
         assert_eq!(a.take_ready().get("f").map(String::as_str), Some("40"));
         assert_eq!(a.outstanding, 0);
+        // The connector hears of the latest ready position once, whatever the store took.
+        assert_eq!(a.take_to_commit().get("f").map(String::as_str), Some("40"));
+        assert!(a.take_to_commit().is_empty());
     }
 
     #[test]

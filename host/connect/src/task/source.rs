@@ -1,7 +1,9 @@
 //! The source task loop: poll → stamp each record's index → transforms → converters → produce,
 //! acknowledgements tracked per record, positions stored once every record before them is in
-//! the cluster (or given up under `errors.tolerance=all`), flushed every
-//! `offset.flush.interval.ms` and then handed to the connector's `commit`.
+//! the cluster (or given up under `errors.tolerance=all`). Acknowledged positions are handed to
+//! the connector's `commit` between polls, as soon as they are ready (an MQTT source releases
+//! its broker's messages there, and the broker stops sending after a few unacknowledged
+//! ones); they are written to the offset store every `offset.flush.interval.ms`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -172,6 +174,7 @@ impl SourceTask<'_> {
                 }
             }
             self.check_delivery()?;
+            self.commit_acknowledged()?;
             self.maybe_flush()?;
             self.publish(false);
             let polled = match self.errors.retry(control, true, || self.comp.source_poll()) {
@@ -347,31 +350,40 @@ impl SourceTask<'_> {
         Ok(())
     }
 
-    /// Stores the positions that are ready and tells the connector.
-    fn flush_positions(&mut self) -> Result<(), TaskFailure> {
-        self.last_flush = Instant::now();
+    /// Tells the connector the positions acknowledged since it was last told.
+    fn commit_acknowledged(&mut self) -> Result<(), TaskFailure> {
         let ready: BTreeMap<String, String> = {
             let mut a = lock(&self.acks);
             a.advance();
-            a.take_ready()
+            a.take_to_commit()
         };
         if ready.is_empty() {
             return Ok(());
         }
-        self.env
-            .store
-            .put(&self.env.spec.name, &ready)
-            .map_err(|e| worker_failure(format!("cannot store source positions: {e}")))?;
         let list: Vec<(String, String)> = ready.into_iter().collect();
         if let Err(e) = self.comp.source_commit(&list) {
-            // The positions are stored; a connector that cannot take the news is Connect's
-            // commitRecord/commit failing: logged, not fatal, unless the instance itself died.
+            // A connector that cannot take the news is Connect's commitRecord/commit failing:
+            // logged, not fatal, unless the instance itself died.
             if e.is_instance_failure() {
                 return Err(TaskFailure::from_runtime(None, self.comp.label(), &e));
             }
             tracing::warn!(connector = %self.env.spec.name, task = self.env.task, error = %e, "commit failed");
         }
         Ok(())
+    }
+
+    /// Tells the connector what was acknowledged, then stores the positions that are ready.
+    fn flush_positions(&mut self) -> Result<(), TaskFailure> {
+        self.last_flush = Instant::now();
+        self.commit_acknowledged()?;
+        let ready = lock(&self.acks).take_ready();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        self.env
+            .store
+            .put(&self.env.spec.name, &ready)
+            .map_err(|e| worker_failure(format!("cannot store source positions: {e}")))
     }
 
     fn publish(&mut self, force: bool) {

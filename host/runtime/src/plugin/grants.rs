@@ -12,7 +12,7 @@ pub(super) const CAPABILITIES: [(&str, &str); 3] = [
 ];
 
 /// Capability interfaces the host implements (in the runtime's linker).
-pub(super) const LINKED_CAPABILITIES: &[&str] = &["weft:plugin/http@"];
+pub(super) const LINKED_CAPABILITIES: &[&str] = &["weft:plugin/http@", "weft:plugin/mqtt@"];
 
 /// Whether `import` is a capability the linker cannot provide yet.
 pub(super) fn is_unlinked_capability(import: &str) -> bool {
@@ -54,8 +54,8 @@ impl LoadedPlugin {
             if LINKED_CAPABILITIES.iter().any(|p| import.starts_with(p)) {
                 continue;
             }
-            // The MQTT and remote-cluster host implementations arrive with the connector and
-            // mirror work; until then a granted capability still cannot be linked.
+            // The remote-cluster host implementation arrives with the mirror work; until then
+            // a granted capability still cannot be linked.
             return Err(RuntimeError::CapabilityUnavailable {
                 plugin: self.id(),
                 interface: import.clone(),
@@ -64,6 +64,8 @@ impl LoadedPlugin {
         Ok(())
     }
 }
+
+/// Capability interfaces the host links (the others are refused at instantiation).
 
 pub(super) fn is_known_import(name: &str) -> bool {
     name.starts_with("wasi:")
