@@ -84,11 +84,15 @@ pub fn defs(order: i32) -> Vec<ConfigDef> {
         )
         .importance(Importance::Low)
         .group(G, order + 8),
-        ConfigDef::new(VERSION, ConfigType::String, "MQTT protocol version: `3.1.1` or `5`.")
-            .default("3.1.1")
-            .recommended(["3.1.1", "5"])
-            .importance(Importance::Medium)
-            .group(G, order + 9),
+        ConfigDef::new(
+            VERSION,
+            ConfigType::String,
+            "MQTT protocol version: `3.1.1` or `5`.",
+        )
+        .default("3.1.1")
+        .recommended(["3.1.1", "5"])
+        .importance(Importance::Medium)
+        .group(G, order + 9),
         ConfigDef::new(
             SESSION_EXPIRY,
             ConfigType::Long,

@@ -291,7 +291,9 @@ impl Partition {
         offset: i64,
         max_bytes: usize,
     ) -> Result<(ReadResult, Vec<AbortedTxn>), PartitionError> {
-        self.locked(|log| log.read_committed(offset, max_bytes))
+        let (read, aborted) = self.locked(|log| log.read_committed(offset, max_bytes))?;
+        self.stats.read(&read.records);
+        Ok((read, aborted))
     }
 
     /// The log end offset as last cached (for the long-poll "did anything change" check).

@@ -65,8 +65,6 @@ impl LoadedPlugin {
     }
 }
 
-/// Capability interfaces the host links (the others are refused at instantiation).
-
 pub(super) fn is_known_import(name: &str) -> bool {
     name.starts_with("wasi:")
         || name.starts_with("weft:plugin/host@")
