@@ -97,8 +97,9 @@ impl Instance {
         })
     }
 
-    /// Source connector: these positions are stored. From now on, an instance recreated after
-    /// a failure is opened at them.
+    /// Source connector: these positions were acknowledged by the cluster (everything before them
+    /// is there). They are stored at the next offset flush, so after a crash an instance may be
+    /// reopened before them.
     pub fn source_commit(&mut self, positions: &[(String, String)]) -> Result<()> {
         self.require_open(PluginKind::SourceConnector, "commit")?;
         // The host has stored them whatever the plugin makes of the news.
