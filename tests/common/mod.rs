@@ -2,6 +2,8 @@
 //! own data directory, and gives tests its address, its log output, and kill/restart controls.
 #![allow(dead_code)]
 
+pub mod connect;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

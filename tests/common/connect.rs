@@ -1,0 +1,224 @@
+//! A `weft connect standalone` worker process for the Connect end-to-end tests, and the small REST
+//! client they drive it with.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::weft_bin;
+
+/// A task's state and failure trace, from `/status`.
+pub type TaskState = (String, Option<String>);
+
+/// Waits for `cond` with a deadline; true if it held in time.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `weft connect standalone` process.
+pub struct Worker {
+    pub child: Option<Child>,
+    pub rest_port: u16,
+    pub log: Arc<Mutex<String>>,
+    pub dir: PathBuf,
+    pub args: Vec<PathBuf>,
+}
+
+impl Worker {
+    /// Starts `weft connect standalone <files>` in `dir` and waits for its REST API.
+    pub fn standalone(dir: &Path, files: &[PathBuf]) -> Worker {
+        let mut w = Worker {
+            child: None,
+            rest_port: 0,
+            log: Arc::new(Mutex::new(String::new())),
+            dir: dir.to_path_buf(),
+            args: files.to_vec(),
+        };
+        w.spawn();
+        w
+    }
+
+    pub fn spawn(&mut self) {
+        let mut cmd = Command::new(weft_bin());
+        cmd.arg("connect")
+            .arg("standalone")
+            .args(&self.args)
+            .current_dir(&self.dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn weft connect standalone");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = self.log.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("weft: connect REST listening on http://") {
+                    if let Some(port) = rest
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.trim().parse::<u16>().ok())
+                    {
+                        let _ = tx.send(port);
+                    }
+                }
+                if let Ok(mut l) = log.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(p) => self.rest_port = p,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "the worker did not start its REST API; its log:\n{}",
+                    self.log_text()
+                );
+            }
+        }
+        self.child = Some(child);
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM; returns whether it exited successfully.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(s)) = c.try_wait() {
+                return s.success();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!(
+                    "the worker did not stop within 60 s; its log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none());
+        self.log.lock().map(|mut l| l.clear()).ok();
+        self.spawn();
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        http(self.rest_port, "GET", path, None)
+    }
+
+    pub fn state(&self, connector: &str) -> Option<(String, Vec<TaskState>)> {
+        let (code, v) = self.get(&format!("/connectors/{connector}/status"));
+        if code != 200 {
+            return None;
+        }
+        let tasks = v["tasks"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| {
+                        (
+                            t["state"].as_str().unwrap_or("").to_string(),
+                            t["trace"].as_str().map(str::to_string),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some((
+            v["connector"]["state"].as_str().unwrap_or("").to_string(),
+            tasks,
+        ))
+    }
+
+    pub fn wait_task_state(&self, connector: &str, state: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            self.state(connector)
+                .is_some_and(|(_, t)| !t.is_empty() && t.iter().all(|(s, _)| s == state))
+        })
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// One HTTP/1.1 request to the worker's REST API; (status, JSON body or null).
+pub fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the REST API");
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("send request");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("malformed response: {text}"));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (code, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+pub fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+    }
+    out
+}
