@@ -9,6 +9,7 @@ use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use super::Ctx;
 use crate::error::code;
 use crate::groups::{codes, Committed, Groups};
+use crate::topics::TopicInfo;
 
 pub async fn handle(ctx: &Ctx<'_>, req: OffsetCommitRequest) -> OffsetCommitResponse {
     let broker = ctx.broker;
@@ -19,31 +20,19 @@ pub async fn handle(ctx: &Ctx<'_>, req: OffsetCommitRequest) -> OffsetCommitResp
     for (ti, t) in req.topics.iter().enumerate() {
         let topic = broker.topics.get(t.name.as_str());
         for p in &t.partitions {
-            let exists = topic
-                .as_ref()
-                .is_some_and(|info| info.partition(p.partition_index).is_some());
-            let metadata = p
-                .committed_metadata
-                .as_ref()
-                .map(|m| m.to_string())
-                .unwrap_or_default();
-            let error = if !exists {
-                Some(code::UNKNOWN_TOPIC_OR_PARTITION)
-            } else if Groups::metadata_too_large(&metadata) {
-                Some(codes::OFFSET_METADATA_TOO_LARGE)
-            } else {
-                valid.push((
-                    t.name.to_string(),
-                    p.partition_index,
-                    Committed {
-                        offset: p.committed_offset,
-                        leader_epoch: p.committed_leader_epoch,
-                        metadata,
-                        commit_ts: now,
-                        log_offset: -1,
-                    },
-                ));
-                None
+            let error = match checked_commit(
+                topic.as_deref(),
+                p.partition_index,
+                p.committed_offset,
+                p.committed_leader_epoch,
+                p.committed_metadata.as_ref().map(|m| m.as_str()),
+                now,
+            ) {
+                Ok(committed) => {
+                    valid.push((t.name.to_string(), p.partition_index, committed));
+                    None
+                }
+                Err(e) => Some(e),
             };
             outcome.push((ti, p.partition_index, error));
         }
@@ -84,4 +73,30 @@ pub async fn handle(ctx: &Ctx<'_>, req: OffsetCommitRequest) -> OffsetCommitResp
         }
     }
     OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// One partition of an offset commit (OffsetCommit or TxnOffsetCommit), checked as Kafka does: the
+/// offset to store, or the error code the partition is answered with.
+pub(super) fn checked_commit(
+    topic: Option<&TopicInfo>,
+    partition: i32,
+    offset: i64,
+    leader_epoch: i32,
+    metadata: Option<&str>,
+    now: i64,
+) -> Result<Committed, i16> {
+    if topic.is_none_or(|info| info.partition(partition).is_none()) {
+        return Err(code::UNKNOWN_TOPIC_OR_PARTITION);
+    }
+    let metadata = metadata.unwrap_or_default().to_string();
+    if Groups::metadata_too_large(&metadata) {
+        return Err(codes::OFFSET_METADATA_TOO_LARGE);
+    }
+    Ok(Committed {
+        offset,
+        leader_epoch,
+        metadata,
+        commit_ts: now,
+        log_offset: -1,
+    })
 }

@@ -7,9 +7,10 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
+use super::offset_commit::checked_commit;
 use super::Ctx;
 use crate::error::code;
-use crate::groups::{codes, Committed, Groups, OFFSETS_TOPIC};
+use crate::groups::OFFSETS_TOPIC;
 use crate::txn::state::codes::{INVALID_TXN_STATE, PRODUCER_FENCED, TRANSACTION_ABORTABLE};
 
 /// Runs on a blocking thread (appends to `__consumer_offsets`).
@@ -39,33 +40,23 @@ pub fn handle(ctx: &Ctx<'_>, req: TxnOffsetCommitRequest) -> TxnOffsetCommitResp
     for (ti, t) in req.topics.iter().enumerate() {
         let topic = broker.topics.get(t.name.as_str());
         for p in &t.partitions {
-            let exists = topic
-                .as_ref()
-                .is_some_and(|info| info.partition(p.partition_index).is_some());
-            let metadata = p
-                .committed_metadata
-                .as_ref()
-                .map(|m| m.to_string())
-                .unwrap_or_default();
-            let error = if let Some(e) = request_error {
-                Some(e)
-            } else if !exists {
-                Some(code::UNKNOWN_TOPIC_OR_PARTITION)
-            } else if Groups::metadata_too_large(&metadata) {
-                Some(codes::OFFSET_METADATA_TOO_LARGE)
-            } else {
-                valid.push((
-                    t.name.to_string(),
+            let checked = match request_error {
+                Some(e) => Err(e),
+                None => checked_commit(
+                    topic.as_deref(),
                     p.partition_index,
-                    Committed {
-                        offset: p.committed_offset,
-                        leader_epoch: p.committed_leader_epoch,
-                        metadata,
-                        commit_ts: now,
-                        log_offset: -1,
-                    },
-                ));
-                None
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    p.committed_metadata.as_ref().map(|m| m.as_str()),
+                    now,
+                ),
+            };
+            let error = match checked {
+                Ok(committed) => {
+                    valid.push((t.name.to_string(), p.partition_index, committed));
+                    None
+                }
+                Err(e) => Some(e),
             };
             outcome.push((ti, p.partition_index, error));
         }
