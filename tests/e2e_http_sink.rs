@@ -14,12 +14,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::connect::consume;
 use common::weft_bin;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 
 fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -378,43 +376,6 @@ fn produce(bootstrap: &str, topic: &str, values: impl IntoIterator<Item = String
     p.flush(Duration::from_secs(60)).expect("flush");
 }
 
-/// A consumed record: value and headers.
-type Consumed = (Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
-
-fn consume(bootstrap: &str, topic: &str, n: usize, timeout: Duration) -> Vec<Consumed> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "e2e-http-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    c.assign(&tpl).unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + timeout;
-    while out.len() < n && Instant::now() < deadline {
-        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
-            let headers = m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|x| {
-                            (
-                                x.key.to_string(),
-                                x.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push((m.payload().map(<[u8]>::to_vec), headers));
-        }
-    }
-    out
-}
-
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
@@ -566,13 +527,13 @@ fn http_sink_delivers_retries_honours_retry_after_and_dead_letters_4xx() {
     );
     let values: HashSet<String> = dlq
         .iter()
-        .map(|(v, _)| String::from_utf8_lossy(v.as_deref().unwrap_or_default()).to_string())
+        .map(|(_, v, _)| String::from_utf8_lossy(v.as_deref().unwrap_or_default()).to_string())
         .collect();
     assert_eq!(
         values,
         HashSet::from(["{\"n\":13}".to_string(), "{\"n\":27}".to_string()])
     );
-    for (_, headers) in &dlq {
+    for (_, _, headers) in &dlq {
         let h = |k: &str| {
             headers
                 .iter()

@@ -12,17 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::connect::{wait_until, Worker};
+use common::connect::{consume_until, wait_until, Consumed, Worker};
 use common::{require_tool, Weft};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
-
-/// A consumed record: key, value, headers.
-type Consumed = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
 
 /// A free TCP port on 127.0.0.1.
 fn free_port() -> u16 {
@@ -215,50 +209,6 @@ fn readings(devices: usize, per_device: usize) -> Vec<(String, Vec<String>)> {
             (format!("sensors/dev-{d}/temp"), lines)
         })
         .collect()
-}
-
-/// Reads `topic` partition 0 from the start until `done` holds for what was read.
-fn consume_until(
-    bootstrap: &str,
-    topic: &str,
-    timeout: Duration,
-    mut done: impl FnMut(&[Consumed]) -> bool,
-) -> Vec<Consumed> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "e2e-mqtt-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    c.assign(&tpl).unwrap();
-    let mut out: Vec<Consumed> = Vec::new();
-    let deadline = Instant::now() + timeout;
-    while !done(&out) && Instant::now() < deadline {
-        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
-            let headers = m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|x| {
-                            (
-                                x.key.to_string(),
-                                x.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push((
-                m.key().map(<[u8]>::to_vec),
-                m.payload().map(<[u8]>::to_vec),
-                headers,
-            ));
-        }
-    }
-    out
 }
 
 fn text(b: &Option<Vec<u8>>) -> String {
