@@ -207,6 +207,11 @@ impl task_context::Host for HostState {
             })
             .collect()
     }
+
+    fn written_positions(&mut self) -> Vec<task_context::WrittenPosition> {
+        // Filled in by the worker's acknowledgement tracking (mirror work in progress).
+        Vec::new()
+    }
 }
 
 impl HostState {
