@@ -55,7 +55,7 @@ pub use host::{LogLevel, LogSink, MetricValue};
 pub use pipeline::{ConsumePipeline, PipelineSpec, ProducePipeline};
 pub use plugin::{
     Converted, InstanceStats, Output, PackedOutput, Polled, PositionReader, RecordFailure, Schemas,
-    TaskRequest, Transformed,
+    TaskRequest, Transformed, TrapCounts, TrapKind,
 };
 pub use plugin::{Instance, LoadedPlugin, Metadata, PluginKind, PluginSource};
 pub use registry::{PluginInfo, Registry};
