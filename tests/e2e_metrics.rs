@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::connect::{test_plugin, Worker};
 use common::{require_tool, weft_bin};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -472,7 +473,7 @@ fn a_scrape_shows_bytes_in_lag_failed_tasks_and_request_latency() {
 }
 
 #[test]
-fn without_the_worker_metrics_are_served_on_metrics_listener() {
+fn without_the_worker_metrics_are_served_on_metrics_listener_and_count_closes_and_parked_fetches() {
     let dir = tempfile::tempdir().unwrap();
     let up = Up::start(
         dir.path(),
@@ -487,6 +488,80 @@ fn without_the_worker_metrics_are_served_on_metrics_listener() {
         ],
     );
     let port = up.port("metrics");
+    let bootstrap = format!("127.0.0.1:{}", up.port("broker"));
+    let metric = |name: &str, l: &[(&str, &str)]| value(&parse(&get(port, "/metrics").1), name, l);
+
+    // A request of an API version no broker serves: the connection is closed, counted as such.
+    let mut s = TcpStream::connect(&bootstrap).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    // Produce (key 0) v99, correlation id 7, no client id.
+    let body = [0u8, 0, 0, 99, 0, 0, 0, 7, 0xff, 0xff];
+    s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(
+        rest.is_empty(),
+        "the broker answered an unsupported version"
+    );
+    let unsupported = [("reason", "unsupported_version")];
+    assert!(
+        wait_until(Duration::from_secs(30), || metric(
+            "weft_connections_closed_total",
+            &unsupported
+        ) == 1.0),
+        "{}",
+        get(port, "/metrics").1
+    );
+    assert_eq!(
+        metric(
+            "weft_connections_closed_total",
+            &[("reason", "malformed_request")]
+        ),
+        0.0
+    );
+
+    // A consumer at the end of an empty partition parks its Fetch in long poll; once it is
+    // gone, the parked request ends at its max.wait.ms.
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("producer");
+    producer
+        .send(
+            BaseRecord::<(), [u8]>::to("idle")
+                .payload(&b"one"[..])
+                .partition(0),
+        )
+        .expect("send");
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    assert_eq!(metric("weft_fetch_requests_waiting", &[]), 0.0);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "idle")
+        .set("fetch.wait.max.ms", "3000")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("idle", 0, Offset::End).unwrap();
+    consumer.assign(&tpl).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let _ = consumer.poll(Duration::from_millis(50));
+            metric("weft_fetch_requests_waiting", &[]) == 1.0
+        }),
+        "no parked fetch:\n{}",
+        get(port, "/metrics").1
+    );
+    drop(consumer);
+    assert!(
+        wait_until(Duration::from_secs(30), || metric(
+            "weft_fetch_requests_waiting",
+            &[]
+        ) == 0.0),
+        "the parked fetch never ended"
+    );
+
     let (code, text) = get(port, "/metrics");
     assert_eq!(code, 200, "{text}");
     let samples = parse(&text);
@@ -503,6 +578,175 @@ fn without_the_worker_metrics_are_served_on_metrics_listener() {
     );
     let health = health.to_string();
     assert!(!health.contains("connect_worker"), "{health}");
+}
+
+const GENERATED: u64 = 500;
+
+#[test]
+fn connect_tasks_show_records_produced_traps_by_kind_and_offset_commit_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let broker = Up::start(
+        d,
+        &[
+            "--no-connect",
+            "--override",
+            "metrics.listener=http://127.0.0.1:0",
+        ],
+        &[
+            ("weft: broker listening on PLAINTEXT://", "broker"),
+            ("weft: metrics listening on http://", "metrics"),
+        ],
+    );
+    let write = |name: &str, text: String| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let mut files = vec![write(
+        "worker.properties",
+        format!(
+            "bootstrap.servers=127.0.0.1:{}\nlisteners=http://127.0.0.1:0\n\
+             key.converter=org.apache.kafka.connect.storage.StringConverter\n\
+             value.converter=org.apache.kafka.connect.storage.StringConverter\n\
+             offset.storage.file.filename={}\noffset.flush.interval.ms=300\n",
+            broker.port("broker"),
+            d.join("connect.offsets").display()
+        ),
+    )];
+    // A source that stops after GENERATED records, and a sink that reads them back.
+    files.push(write(
+        "gen.properties",
+        format!(
+            "name=gen\nconnector.class=datagen\ntasks.max=1\nkafka.topic=gen-out\n\
+             record.size=100\niterations={GENERATED}\n\
+             value.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n"
+        ),
+    ));
+    files.push(write(
+        "copy.properties",
+        format!(
+            "name=copy\nconnector.class=FileStreamSink\ntasks.max=1\nfile={}\ntopics=gen-out\n",
+            d.join("copy.txt").display()
+        ),
+    ));
+    // One source per trap kind: a panic (unreachable), an endless loop (the call deadline),
+    // allocation past the memory cap.
+    let hostile = test_plugin("hostile-source");
+    for mode in ["trap", "loop", "alloc"] {
+        files.push(write(
+            &format!("hostile-{mode}.properties"),
+            format!(
+                "name=hostile-{mode}\nconnector.class={}\ntasks.max=1\ntopic=hostile\n\
+                 mode={mode}\nhealthy.polls=3\nplugin.call.timeout.ms=500\n\
+                 plugin.memory.max.bytes=67108864\n",
+                hostile.display()
+            ),
+        ));
+    }
+    let worker = Worker::standalone(d, &files);
+    let scrape = |port: u16| {
+        let (code, body) = get(port, "/metrics");
+        assert_eq!(code, 200, "{body}");
+        body
+    };
+    let gen = [("connector", "gen"), ("task", "0")];
+    let copy = [("connector", "copy"), ("task", "0")];
+    let settled = |s: &[Sample]| {
+        let one = |name: &str, l: &[(&str, &str)]| {
+            find(s, name, l).first().map(|x| x.value).unwrap_or(-1.0)
+        };
+        one("weft_connect_source_task_records_produced_total", &gen) == GENERATED as f64
+            && one("weft_connect_sink_task_records_put_total", &copy) == GENERATED as f64
+            && one(
+                "weft_connect_task_offset_commit_duration_seconds_count",
+                &gen,
+            ) >= 1.0
+            && one(
+                "weft_connect_task_offset_commit_duration_seconds_count",
+                &copy,
+            ) >= 1.0
+            && ["trap", "loop", "alloc"].iter().all(|m| {
+                let c = format!("hostile-{m}");
+                one(
+                    "weft_connect_task_state",
+                    &[("connector", &c), ("task", "0"), ("state", "FAILED")],
+                ) == 1.0
+            })
+    };
+    assert!(
+        wait_until(Duration::from_secs(120), || settled(&parse(&scrape(
+            worker.rest_port
+        )))),
+        "the tasks did not settle:\n{}\n{}",
+        scrape(worker.rest_port),
+        worker.log_text()
+    );
+    let text = scrape(worker.rest_port);
+    let samples = parse(&text);
+
+    // Produced means acknowledged: every generated record, as many as polled and as the broker
+    // counted in.
+    assert_eq!(
+        value(
+            &samples,
+            "weft_connect_source_task_records_polled_total",
+            &gen
+        ),
+        GENERATED as f64
+    );
+    let broker_text = scrape(broker.port("metrics"));
+    let broker_samples = parse(&broker_text);
+    assert_eq!(
+        value(
+            &broker_samples,
+            "weft_topic_records_in_total",
+            &[("topic", "gen-out")]
+        ),
+        GENERATED as f64
+    );
+
+    // Each hostile task failed on exactly one trap, of its own kind; the healthy ones had none.
+    for (connector, kind) in [
+        ("hostile-trap", "unreachable"),
+        ("hostile-loop", "deadline"),
+        ("hostile-alloc", "out-of-memory"),
+        ("gen", ""),
+        ("copy", ""),
+    ] {
+        for k in ["deadline", "out-of-memory", "unreachable", "other"] {
+            let l = [("connector", connector), ("task", "0"), ("kind", k)];
+            let want = if k == kind { 1.0 } else { 0.0 };
+            assert_eq!(
+                value(&samples, "weft_connect_task_traps_total", &l),
+                want,
+                "{connector} {k}:\n{text}"
+            );
+        }
+    }
+
+    // Commit latency: a histogram whose +Inf bucket holds every commit and whose sum is a
+    // duration that was spent.
+    for l in [gen, copy] {
+        let count = value(
+            &samples,
+            "weft_connect_task_offset_commit_duration_seconds_count",
+            &l,
+        );
+        let inf = value(
+            &samples,
+            "weft_connect_task_offset_commit_duration_seconds_bucket",
+            &[l[0], l[1], ("le", "+Inf")],
+        );
+        assert_eq!(inf, count, "{l:?}");
+        let sum = value(
+            &samples,
+            "weft_connect_task_offset_commit_duration_seconds_sum",
+            &l,
+        );
+        assert!(sum > 0.0 && sum < 30.0 * count, "{l:?}: sum {sum}");
+    }
+    promtool_check(&text);
 }
 
 /// A tmpfs mounted for a test and unmounted on drop (also when the test fails). Needs root.
