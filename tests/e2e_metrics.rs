@@ -257,6 +257,48 @@ fn dashboards_and_alerts_use_only_exported_names(samples: &[Sample]) {
     );
 }
 
+/// The `weft_` family names deploy/README.md's metrics table lists.
+fn documented_families() -> std::collections::BTreeSet<String> {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/README.md");
+    let text = std::fs::read_to_string(readme).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for line in text.lines().filter(|l| l.starts_with("| `weft_")) {
+        let first = line.split('|').nth(1).unwrap_or("");
+        for name in first.split('`').filter(|n| n.starts_with("weft_")) {
+            names.insert(name.to_string());
+        }
+    }
+    assert!(names.len() >= 40, "the metrics table lists only {names:?}");
+    names
+}
+
+/// The family a sample belongs to (a histogram's `_bucket`, `_sum` and `_count` samples are
+/// its family's).
+fn family_of<'a>(sample: &'a str, documented: &std::collections::BTreeSet<String>) -> &'a str {
+    for suffix in ["_bucket", "_sum", "_count"] {
+        if let Some(base) = sample.strip_suffix(suffix) {
+            if documented.contains(base) {
+                return base;
+            }
+        }
+    }
+    sample
+}
+
+/// Every `weft_` family in a scrape is in deploy/README.md's metrics table.
+fn exported_families_are_documented(samples: &[Sample]) {
+    let documented = documented_families();
+    let undocumented: std::collections::BTreeSet<&str> = samples
+        .iter()
+        .map(|s| family_of(&s.name, &documented))
+        .filter(|n| n.starts_with("weft_") && !documented.contains(*n))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "families missing from deploy/README.md's metrics table: {undocumented:?}"
+    );
+}
+
 const RECORDS: usize = 1000;
 const CONSUMED: i64 = 600;
 
@@ -271,6 +313,13 @@ fn a_scrape_shows_bytes_in_lag_failed_tasks_and_request_latency() {
         connectors.join("poison.properties"),
         "name=poison\nconnector.class=FileStreamSink\ntasks.max=1\nfile=poison.txt\ntopics=poison-in\n\
          value.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=false\n",
+    )
+    .unwrap();
+    // A source, so the source families are in the scrape too.
+    std::fs::write(
+        connectors.join("gen.properties"),
+        "name=gen\nconnector.class=datagen\ntasks.max=1\nkafka.topic=gen-out\nrecord.size=50\n\
+         iterations=10\nvalue.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n",
     )
     .unwrap();
     let up = Up::start(
@@ -463,6 +512,22 @@ fn a_scrape_shows_bytes_in_lag_failed_tasks_and_request_latency() {
 
     promtool_check(&text);
     dashboards_and_alerts_use_only_exported_names(&samples);
+    // The metrics table and this scrape (the broker, a group, a source and a sink) name the
+    // same families; error counters appear with the first error.
+    exported_families_are_documented(&samples);
+    let documented = documented_families();
+    let exported: std::collections::BTreeSet<&str> = samples
+        .iter()
+        .map(|s| family_of(&s.name, &documented))
+        .collect();
+    let absent: Vec<&String> = documented
+        .iter()
+        .filter(|n| !exported.contains(n.as_str()) && n.as_str() != "weft_request_errors_total")
+        .collect();
+    assert!(
+        absent.is_empty(),
+        "deploy/README.md lists families this scrape does not have: {absent:?}"
+    );
 
     let (code, health) = get(rest, "/health");
     assert_eq!(code, 200, "{health}");
@@ -568,6 +633,7 @@ fn without_the_worker_metrics_are_served_on_metrics_listener_and_count_closes_an
     assert_eq!(value(&samples, "weft_log_dir_online", &[]), 1.0);
     assert!(find(&samples, "weft_connect_task_state", &[]).is_empty());
     promtool_check(&text);
+    exported_families_are_documented(&samples);
     let (code, health) = get(port, "/health");
     assert_eq!(code, 200, "{health}");
     let health: serde_json::Value = serde_json::from_str(&health).expect("health JSON");
@@ -747,6 +813,94 @@ fn connect_tasks_show_records_produced_traps_by_kind_and_offset_commit_latency()
         assert!(sum > 0.0 && sum < 30.0 * count, "{l:?}: sum {sum}");
     }
     promtool_check(&text);
+    exported_families_are_documented(&samples);
+    exported_families_are_documented(&broker_samples);
+}
+
+#[test]
+fn per_partition_series_stop_at_metrics_partition_series_max() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Up::start(
+        dir.path(),
+        &[
+            "--no-connect",
+            "--override",
+            "metrics.listener=http://127.0.0.1:0",
+            "--override",
+            "metrics.partition.series.max=3",
+            "--override",
+            "num.partitions=4",
+        ],
+        &[
+            ("weft: broker listening on PLAINTEXT://", "broker"),
+            ("weft: metrics listening on http://", "metrics"),
+        ],
+    );
+    let bootstrap = format!("127.0.0.1:{}", up.port("broker"));
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("producer");
+    for p in 0..4 {
+        producer
+            .send(
+                BaseRecord::<(), [u8]>::to("wide")
+                    .payload(&b"x"[..])
+                    .partition(p),
+            )
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    // A group with committed offsets on two partitions (nothing read: lag 1 each).
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "wide-group")
+        .create()
+        .expect("consumer");
+    let mut commit = TopicPartitionList::new();
+    for p in 0..2 {
+        commit
+            .add_partition_offset("wide", p, Offset::Offset(0))
+            .unwrap();
+    }
+    consumer.commit(&commit, CommitMode::Sync).expect("commit");
+    drop(consumer);
+
+    let (code, text) = get(up.port("metrics"), "/metrics");
+    assert_eq!(code, 200, "{text}");
+    let samples = parse(&text);
+    // Every partition (the 4 of `wide`, those of __consumer_offsets) and the group's 2
+    // committed partitions compete for 3 entries; the rest is counted as omitted.
+    let partitions: f64 = find(&samples, "weft_topic_partitions", &[])
+        .iter()
+        .map(|s| s.value)
+        .sum();
+    assert!(partitions >= 5.0, "{text}");
+    let per_partition = find(&samples, "weft_partition_log_end_offset", &[]).len();
+    let per_group_partition = find(&samples, "weft_group_lag", &[]).len();
+    assert_eq!(per_partition + per_group_partition, 3, "{text}");
+    assert_eq!(
+        find(&samples, "weft_partition_log_start_offset", &[]).len(),
+        per_partition
+    );
+    assert_eq!(
+        find(&samples, "weft_group_committed_offset", &[]).len(),
+        per_group_partition
+    );
+    assert_eq!(
+        value(&samples, "weft_metrics_partition_series_omitted", &[]),
+        partitions + 2.0 - 3.0
+    );
+    // The totals are never capped.
+    let wide = [("topic", "wide")];
+    assert_eq!(value(&samples, "weft_topic_records_in_total", &wide), 4.0);
+    assert_eq!(value(&samples, "weft_topic_partitions", &wide), 4.0);
+    assert_eq!(
+        value(&samples, "weft_group_total_lag", &[("group", "wide-group")]),
+        2.0
+    );
+    promtool_check(&text);
+    exported_families_are_documented(&samples);
 }
 
 /// A tmpfs mounted for a test and unmounted on drop (also when the test fails). Needs root.
@@ -842,4 +996,5 @@ fn a_full_log_dir_shows_in_health_and_metrics() {
         .sum();
     assert!(produce_errors >= 1.0, "no Produce error counted:\n{text}");
     promtool_check(&text);
+    exported_families_are_documented(&samples);
 }
