@@ -33,13 +33,6 @@ pub struct Polled {
 /// A request a connector task made of the worker through its task context.
 pub use weft_runtime::TaskRequest as ContextRequest;
 
-/// Time spent inside one component.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CallStats {
-    pub calls: u64,
-    pub wasm: Duration,
-}
-
 /// What components cost a task: time inside them, memory they hold, calls that trapped.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Usage {
@@ -115,20 +108,6 @@ impl Component {
     /// The component's kind.
     pub fn kind(&self) -> PluginKind {
         self.inst.plugin().kind()
-    }
-
-    /// Calls made and time spent inside the component so far.
-    pub fn stats(&self) -> CallStats {
-        let s = self.inst.stats();
-        CallStats {
-            calls: s.calls,
-            wasm: Duration::from_nanos(s.wasm_nanos),
-        }
-    }
-
-    /// Linear memory the live instance holds.
-    pub fn memory_bytes(&self) -> u64 {
-        self.inst.memory_bytes() as u64
     }
 
     /// Time inside the component, its memory and its traps so far.
