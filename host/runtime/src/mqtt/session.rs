@@ -14,6 +14,7 @@ use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5 as p5;
 use rumqttc::Outgoing;
 
+use crate::config::KEY_MQTT_CA;
 use crate::host::{LogLevel, LogSink};
 
 /// Messages held for the plugin before the connection thread stops reading (TCP back-pressure).
@@ -190,6 +191,7 @@ impl Connection {
                             ConnectionError::ConnectionRefused(code) => Some(format!(
                                 "MQTT {url}: the broker refused the connection: {code:?}"
                             )),
+                            ConnectionError::Tls(t) => untrusted_certificate(url, t),
                             _ => None,
                         };
                         let text = match &e {
@@ -239,6 +241,7 @@ impl Connection {
                             ConnectionError::ConnectionRefused(code) => Some(format!(
                                 "MQTT {url}: the broker refused the connection: {code:?}"
                             )),
+                            ConnectionError::Tls(t) => untrusted_certificate(url, t),
                             _ => None,
                         };
                         let text = match &e {
@@ -251,6 +254,31 @@ impl Connection {
             }
         }
     }
+}
+
+/// A TLS failure retrying cannot mend: the broker's certificate is not trusted (unknown
+/// issuer, wrong name, expired). rustls's error sits inside an `io::Error`, whose `source`
+/// skips it, hence the explicit `get_ref`.
+fn untrusted_certificate(url: &str, e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut level = Some(e);
+    while let Some(err) = level {
+        let inside = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|i| i as &(dyn std::error::Error + 'static));
+        for candidate in [Some(err), inside].into_iter().flatten() {
+            if let Some(r @ rustls::Error::InvalidCertificate(_)) =
+                candidate.downcast_ref::<rustls::Error>()
+            {
+                return Some(format!(
+                    "MQTT {url}: TLS: the broker's certificate is not trusted ({r}); give the CA \
+                     that signed it in `{KEY_MQTT_CA}` (a PEM file) or the connector's CA option"
+                ));
+            }
+        }
+        level = err.source();
+    }
+    None
 }
 
 fn too_large(url: &str, n: usize) -> String {
