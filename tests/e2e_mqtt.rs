@@ -774,6 +774,11 @@ fn tls_connectors_trust_the_granted_ca_and_a_wrong_ca_fails_naming_the_problem()
         &certs.other_ca,
         "connector.class=mqtt-source\nmqtt.topics=a\nkafka.topic=a\n",
     );
+    let missing = granted(
+        "missing-ca",
+        &d.join("no-such-ca.pem"),
+        "connector.class=mqtt-source\nmqtt.topics=a\nkafka.topic=a\n",
+    );
     // A persistent subscriber session for the sink's output, registered before anything is
     // published (-E: exit once the subscription is acknowledged).
     let sub_args = |extra: &[&str]| {
@@ -787,7 +792,7 @@ fn tls_connectors_trust_the_granted_ca_and_a_wrong_ca_fails_naming_the_problem()
     };
     let registered = sub_args(&["-E"]).output().expect("mosquitto_sub -E");
     assert!(registered.status.success(), "{registered:?}");
-    let w = Worker::standalone(d, &[worker, source, sink, wrong]);
+    let w = Worker::standalone(d, &[worker, source, sink, wrong, missing]);
     for c in ["tls-source", "tls-sink"] {
         assert!(
             w.wait_task_state(c, "RUNNING", Duration::from_secs(60)),
@@ -809,6 +814,20 @@ fn tls_connectors_trust_the_granted_ca_and_a_wrong_ca_fails_naming_the_problem()
             && trace.contains("capability.mqtt.tls.ca.location")
             && trace.contains(&tls_url),
         "the failure names the problem, the URL and the key: {trace}"
+    );
+    // A CA file that is not there: FAILED at start, naming the key and the file.
+    assert!(
+        w.wait_task_state("missing-ca", "FAILED", Duration::from_secs(60)),
+        "{}",
+        w.log_text()
+    );
+    let trace = w.state("missing-ca").unwrap().1[0]
+        .1
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        trace.contains("capability.mqtt.tls.ca.location") && trace.contains("no-such-ca.pem"),
+        "{trace}"
     );
 
     let sent = readings(1, N).remove(0).1;
