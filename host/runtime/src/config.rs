@@ -40,6 +40,9 @@ pub const KEY_CLOCK: &str = "capability.clock";
 pub const KEY_FS_DIR: &str = "capability.filesystem.dir";
 /// Config key: grant MQTT access to these broker URLs.
 pub const KEY_MQTT: &str = "capability.mqtt.urls";
+/// Config key: a PEM file of CA certificates the host trusts for `mqtts://` brokers (read by
+/// the host: plugins have no filesystem).
+pub const KEY_MQTT_CA: &str = "capability.mqtt.tls.ca.location";
 /// Config key: grant read access to this Kafka cluster.
 pub const KEY_REMOTE: &str = "capability.remote-cluster.bootstrap.servers";
 /// Config key: grant HTTP requests to URLs under these prefixes.
@@ -88,6 +91,8 @@ pub struct Grants {
     pub filesystem_dir: Option<PathBuf>,
     /// MQTT broker URLs.
     pub mqtt_urls: Vec<String>,
+    /// CA certificates (a PEM file) for MQTT over TLS.
+    pub mqtt_ca_file: Option<PathBuf>,
     /// Remote Kafka cluster bootstrap servers.
     pub remote_cluster: Option<String>,
     /// HTTP URL prefixes and request settings (`capability.http.*`).
@@ -227,6 +232,11 @@ impl PluginConfig {
             clock,
             filesystem_dir: self.get(KEY_FS_DIR).map(PathBuf::from),
             mqtt_urls: list(KEY_MQTT),
+            mqtt_ca_file: self
+                .get(KEY_MQTT_CA)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
             remote_cluster: self
                 .get(KEY_REMOTE)
                 .filter(|s| !s.trim().is_empty())

@@ -50,6 +50,7 @@
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod mqtt;
 pub mod part;
 pub mod position;
 pub mod record;
