@@ -548,6 +548,18 @@ fn an_unreachable_cluster_is_a_retriable_error_naming_it() {
     // The instance survived the long wait (not charged to its 1 s deadline) and still answers.
     let e = call(&mut inst, "remote.list-groups", "", b"").expect_err("still nothing there");
     assert!(e.starts_with("retriable:"), "{e}");
+    // Reading from it: the fetch says so too, rather than answering empty batches forever.
+    text(&mut inst, "remote.assign", "", "t:0:0");
+    let mut err = None;
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            err = call(&mut inst, "remote.fetch", "10", b"500").err();
+            err.is_some()
+        }),
+        "fetch from an unreachable cluster never failed"
+    );
+    let e = err.unwrap_or_default();
+    assert!(e.starts_with("retriable:") && e.contains(&bootstrap), "{e}");
 }
 
 /// Delay added to every broker response by [`delay_proxy`], in ms (changeable while it runs).
@@ -707,4 +719,77 @@ fn fetch_keeps_several_requests_in_flight_across_a_slow_link() {
          {slow_four:.0} rec/s ({:.0}% of the better no-delay run)",
         100.0 * slow_four / base
     );
+}
+
+/// Sends `values` to partition 0 of `topic` and waits for the acknowledgements.
+fn send_values(bootstrap: &str, topic: &str, values: impl Iterator<Item = String>) {
+    let p = producer(bootstrap);
+    for v in values {
+        p.send(
+            BaseRecord::<[u8], [u8]>::to(topic)
+                .partition(0)
+                .payload(v.as_bytes()),
+        )
+        .expect("send");
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+}
+
+/// The remote cluster killed with -9 in the middle of a flow: fetch reports it (retriable,
+/// naming the cluster) instead of answering empty batches, and once the broker is back the same
+/// assignment goes on where it was, nothing skipped or repeated.
+#[test]
+fn a_remote_cluster_that_goes_away_and_comes_back_is_read_on_where_it_was() {
+    let mut a = Weft::start(&[]);
+    let ab = a.bootstrap();
+    create_topic(&ab, "events", 1, &[]);
+    send_values(&ab, "events", (0..10).map(|i| format!("e{i}")));
+    let mut inst = probe(&[("capability.remote-cluster.bootstrap.servers", ab.clone())]);
+    text(&mut inst, "remote.assign", "", "events:0:0");
+    let mut got: Vec<Record> = Vec::new();
+    let fetch = |inst: &mut Instance, got: &mut Vec<Record>| -> Option<String> {
+        match call(inst, "remote.fetch", "100", b"300") {
+            Ok(batch) => {
+                got.extend(weft_batch::decode(&batch).expect("batch"));
+                None
+            }
+            Err(e) => Some(e),
+        }
+    };
+    assert!(wait_until(Duration::from_secs(30), || {
+        fetch(&mut inst, &mut got);
+        got.len() >= 10
+    }));
+    a.kill9();
+    let mut err = None;
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            err = fetch(&mut inst, &mut got);
+            err.is_some()
+        }),
+        "no fetch failed while the cluster was down"
+    );
+    let e = err.unwrap_or_default();
+    assert!(e.starts_with("retriable:") && e.contains(&ab), "{e}");
+    a.restart();
+    send_values(&ab, "events", (10..15).map(|i| format!("e{i}")));
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            fetch(&mut inst, &mut got);
+            got.len() >= 15
+        }),
+        "read on after the restart: {} of 15",
+        got.len()
+    );
+    let seen: Vec<(i64, String)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.offset.unwrap_or(-1),
+                String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
+            )
+        })
+        .collect();
+    let want: Vec<(i64, String)> = (0..15).map(|i| (i, format!("e{i}"))).collect();
+    assert_eq!(seen, want);
 }
