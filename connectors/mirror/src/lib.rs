@@ -17,6 +17,7 @@ pub mod checkpoints;
 pub mod config;
 pub mod filter;
 pub mod formats;
+pub mod gate;
 pub mod heartbeat;
 pub mod policy;
 pub mod rewrite;

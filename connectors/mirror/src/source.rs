@@ -11,6 +11,7 @@ use weft_plugin_sdk::{TopicPartition, TopicPartitionOffset};
 
 use crate::config::{owns, Settings, SyncsLocation};
 use crate::formats::offset_sync_key;
+use crate::gate::Gate;
 use crate::rewrite::{rename, walk};
 use crate::sync_rule::{SourcePartition, SyncWriter};
 use crate::{json_i64, offset_json, parse_partition_json, partition_json, Out};
@@ -40,6 +41,8 @@ pub struct SourceRole {
     /// Positions stored before this start, by partition JSON.
     stored: HashMap<String, i64>,
     syncs: SyncWriter,
+    /// Holds a partition's records after its first until that record's sync exists.
+    gate: Gate,
     syncs_topic: String,
     next_refresh: u64,
     next_config_sync: u64,
@@ -60,6 +63,7 @@ impl SourceRole {
         }
         let mut role = SourceRole {
             syncs: SyncWriter::new(s.offset_lag_max),
+            gate: Gate::default(),
             s,
             topics: BTreeMap::new(),
             owned: BTreeMap::new(),
@@ -181,6 +185,7 @@ impl SourceRole {
         for tp in &dropped {
             self.owned.remove(tp);
             self.syncs.forget(tp);
+            self.gate.remove(tp);
         }
         if !new.is_empty() {
             let alias = self.s.source_alias.clone();
@@ -216,12 +221,19 @@ impl SourceRole {
                 // A stored position older than the log (retention removed it) resumes at the
                 // earliest record, as MM2's consumer does (auto.offset.reset=earliest).
                 let start = stored.map_or(earliest, |s| s.max(earliest));
+                self.gate.add(tp.clone());
                 self.owned.insert(tp, start);
             }
         }
+        self.assign()
+    }
+
+    /// Tells the host to read the owned partitions that are not awaiting a first report.
+    fn assign(&self) -> Result<()> {
         let assignment: Vec<TopicPartitionOffset> = self
             .owned
             .iter()
+            .filter(|(tp, _)| self.gate.readable(tp))
             .map(|((t, p), o)| TopicPartitionOffset {
                 topic: t.clone(),
                 partition: *p,
@@ -249,7 +261,8 @@ impl SourceRole {
                 }
             }
         }
-        self.note_written();
+        let mut rejoin = self.note_written();
+        rejoin |= self.gate.expire(now);
         if now >= self.next_promote {
             self.syncs.promote_delayed();
             self.next_promote = now + PROMOTE_SYNCS_MS;
@@ -259,12 +272,30 @@ impl SourceRole {
             self.next_lag = now + LAG_EVERY_MS;
             self.report_lag();
         }
+        if rejoin {
+            self.assign()?;
+        }
         if self.owned.is_empty() {
             return self.output(weft_batch::BatchWriter::new().finish().map_err(enc)?, extra);
         }
         let wait = if extra.is_some() { 0 } else { FETCH_WAIT_MS };
-        let fetched = remote::fetch(MAX_FETCH_RECORDS, wait)?;
-        self.output(fetched, extra)
+        let mut fetched = remote::fetch(MAX_FETCH_RECORDS, wait)?;
+        let mut started = false;
+        if !self.gate.all_synced() {
+            let f = self
+                .gate
+                .filter(&fetched, now)
+                .map_err(|e| PluginError::fatal(format!("fetched batch is malformed: {e}")))?;
+            fetched = f.batch;
+            started = f.started;
+        }
+        let out = self.output(fetched, extra)?;
+        if started {
+            // The partitions that just sent their first record leave the assignment until the
+            // worker reports where that record went.
+            self.assign()?;
+        }
+        Ok(out)
     }
 
     /// Renames `fetched`, appends `extra`, and computes the positions.
@@ -316,8 +347,10 @@ impl SourceRole {
         Ok(Out { batch, positions })
     }
 
-    /// Feeds what the worker wrote to the offset-sync rule.
-    fn note_written(&mut self) {
+    /// Feeds what the worker wrote to the offset-sync rule; true if a partition that awaited
+    /// its first report may be read again.
+    fn note_written(&mut self) -> bool {
+        let mut rejoin = false;
         for w in task::written_positions() {
             let Some((_, topic, partition)) = parse_partition_json(&w.position.partition) else {
                 continue;
@@ -328,8 +361,11 @@ impl SourceRole {
             if !self.owned.contains_key(&(topic.clone(), partition)) {
                 continue;
             }
-            self.syncs.written((topic, partition), next - 1, w.offset);
+            let tp = (topic, partition);
+            rejoin |= self.gate.reported(&tp);
+            self.syncs.written(tp, next - 1, w.offset);
         }
+        rejoin
     }
 
     /// Writes the due offset syncs: to the source cluster now, or (location=target) returns them

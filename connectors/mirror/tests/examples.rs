@@ -10,7 +10,11 @@ use weft_plugin_sdk::Config;
 fn example_configs_are_valid() {
     let c = example_configs::load(env!("CARGO_MANIFEST_DIR").as_ref(), "mirror");
     let c = Config::new(c.into_iter().collect());
-    assert!(validate_with(&c, true).is_empty(), "{:?}", validate_with(&c, true));
+    assert!(
+        validate_with(&c, true).is_empty(),
+        "{:?}",
+        validate_with(&c, true)
+    );
     let s = Settings::parse(&c).unwrap();
     assert_eq!(s.role, Role::Source);
     assert!(s.should_replicate_topic("orders"));
