@@ -271,4 +271,54 @@ mod tests {
         s.handle(tp(), sync(5, 300));
         assert_eq!(s.history(&tp()), [sync(5, 300)]);
     }
+
+    fn assert_sparse(s: &OffsetSyncStore, sync_offset: i64, previous: i64) {
+        let before = if previous == -1 { -1 } else { previous + 1 };
+        assert_eq!(s.translate_downstream(&tp(), sync_offset - 1), Some(before));
+        assert_eq!(
+            s.translate_downstream(&tp(), sync_offset),
+            Some(sync_offset)
+        );
+        assert_eq!(
+            s.translate_downstream(&tp(), sync_offset + 1),
+            Some(sync_offset + 1)
+        );
+        assert_eq!(
+            s.translate_downstream(&tp(), sync_offset + 2),
+            Some(sync_offset + 1)
+        );
+    }
+
+    // Kafka's OffsetSyncStoreTest.testPastOffsetTranslation, value for value.
+    #[test]
+    fn mm2s_past_offset_translation() {
+        let mut s = OffsetSyncStore::latest_only_until_read();
+        for o in (0..=1000).step_by(10) {
+            s.handle(tp(), sync(o, o));
+        }
+        s.set_read_to_end();
+        assert_sparse(&s, 1000, -1);
+        for o in (1010..=10_000).step_by(10) {
+            s.handle(tp(), sync(o, o));
+        }
+        assert_sparse(&s, 1000, -1);
+        for (sync_offset, previous) in [
+            (4840, 1000),
+            (6760, 4840),
+            (8680, 6760),
+            (9160, 8680),
+            (9640, 9160),
+            (9880, 9640),
+            (9940, 9880),
+            (9970, 9940),
+            (9990, 9970),
+            (10_000, 9990),
+        ] {
+            assert_sparse(&s, sync_offset, previous);
+        }
+        s.handle(tp(), sync(1500, 11_000));
+        assert_eq!(s.translate_downstream(&tp(), 1499), Some(-1));
+        assert_eq!(s.translate_downstream(&tp(), 1500), Some(11_000));
+        assert_eq!(s.translate_downstream(&tp(), 2000), Some(11_001));
+    }
 }
