@@ -331,6 +331,20 @@ impl Transactions {
             return Ok(());
         }
         let t = Instant::now();
+        // rust-rdkafka's commit_transaction first flushes by polling the producer's queue for up to
+        // 100 ms at a time; a ThreadedProducer's own thread takes the delivery reports off that
+        // queue, so each such poll ran its full 100 ms and every commit took over 100 ms. Waiting
+        // for the deliveries here leaves that flush nothing to wait for.
+        let deadline = t + Duration::from_secs(60);
+        while producer.in_flight_count() > 0 {
+            if Instant::now() > deadline {
+                bail!(
+                    "{} records still undelivered after 60 s",
+                    producer.in_flight_count()
+                );
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
         producer
             .commit_transaction(Duration::from_secs(60))
             .context("commit_transaction")?;
