@@ -48,8 +48,8 @@ pub struct ProducePerf {
     /// Records per second to aim for; -1 means as fast as possible.
     #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
     pub throughput: i64,
-    /// acks; default 1, or all when the producer is idempotent or transactional (librdkafka refuses
-    /// anything else there).
+    /// acks (--producer-props acks=... wins); default: -X acks if given, else all when the producer
+    /// is idempotent or transactional (librdkafka refuses anything else there), else 1.
     #[arg(long)]
     pub acks: Option<String>,
     /// Producer properties, `key=value` (repeatable; applied last).
@@ -153,8 +153,12 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
         .set("queue.buffering.max.messages", "2000000")
         .set("queue.buffering.max.kbytes", "2097151")
         .set("message.max.bytes", "1048576");
+    // acks from -X or --command-config, which --acks overrides and --producer-props override in turn.
+    let configured_acks = cfg.get("acks").map(str::to_string);
+    let mut props_set_acks = false;
     for p in &args.producer_props {
         let (k, v) = parse_kv(p, "--producer-props")?;
+        props_set_acks |= k == "acks";
         cfg.set(k, v);
     }
     if let Some(id) = &args.transactional_id {
@@ -167,11 +171,14 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
         || cfg
             .get("enable.idempotence")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let acks = args
-        .acks
-        .clone()
-        .unwrap_or_else(|| if idempotent { "all" } else { "1" }.to_string());
-    cfg.set("acks", acks);
+    if !props_set_acks {
+        let acks = args
+            .acks
+            .clone()
+            .or(configured_acks)
+            .unwrap_or_else(|| if idempotent { "all" } else { "1" }.to_string());
+        cfg.set("acks", acks);
+    }
     let ctx = Latency {
         clock: quanta::Clock::new(),
         histogram: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).context("histogram")?),
