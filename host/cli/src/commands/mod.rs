@@ -7,6 +7,7 @@ pub mod dump_log;
 pub mod groups;
 pub mod offsets;
 pub mod perf;
+pub mod perf_e2e;
 pub mod plugin;
 pub mod produce;
 pub mod topics;
