@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,47 +17,13 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use weft_runtime::{Instance, LoadedPlugin, PluginConfig, Record, Runtime, Schemas};
 
-/// Builds tests/plugins' kafka-probe for wasm32-wasip2 (once per test process).
-fn probe_path() -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/plugins");
-        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("connect-fixtures");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(&ws)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                "fixture-kafka-probe",
-                "--manifest-path",
-            ])
-            .arg(ws.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_TARGET_DIR")
-            .output()
-            .expect("run cargo to build the test plugins");
-        assert!(
-            out.status.success(),
-            "building tests/plugins failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target.join("wasm32-wasip2/release")
-    });
-    dir.join("fixture_kafka_probe.wasm")
-}
-
 fn probe(config: &[(&str, String)]) -> Instance {
     static PLUGIN: std::sync::OnceLock<(Runtime, Arc<LoadedPlugin>)> = std::sync::OnceLock::new();
     let (_, plugin) = PLUGIN.get_or_init(|| {
         let rt = Runtime::new().expect("runtime");
-        let p = rt.load_file(&probe_path()).expect("load kafka-probe");
+        let p = rt
+            .load_file(&common::connect::test_plugin("kafka-probe"))
+            .expect("load kafka-probe");
         (rt, p)
     });
     // The probe imports both capabilities, so both are granted: on the same cluster unless the

@@ -279,25 +279,20 @@ pub fn consume(bootstrap: &str, topic: &str, n: usize, timeout: Duration) -> Vec
     consume_until(bootstrap, topic, timeout, |r| r.len() >= n)
 }
 
-/// Builds tests/plugins for wasm32-wasip2 (once per test process) and returns the path of
-/// fixture `name`.
+/// Builds fixture `name` of tests/plugins for wasm32-wasip2 (once per fixture and test process)
+/// and returns the path of its component.
 pub fn test_plugin(name: &str) -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/plugins");
-        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("connect-fixtures");
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/plugins");
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("connect-fixtures");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let out = Command::new(cargo)
             .current_dir(&ws)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                "fixture-hostile-source",
-                "--manifest-path",
-            ])
+            .args(["build", "--release", "--target", "wasm32-wasip2", "-p"])
+            .arg(format!("fixture-{name}"))
+            .arg("--manifest-path")
             .arg(ws.join("Cargo.toml"))
             .arg("--target-dir")
             .arg(&target)
@@ -308,10 +303,12 @@ pub fn test_plugin(name: &str) -> PathBuf {
             .expect("run cargo to build the test plugins");
         assert!(
             out.status.success(),
-            "building tests/plugins failed:\n{}",
+            "building tests/plugins fixture-{name} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        target.join("wasm32-wasip2/release")
-    });
-    dir.join(format!("fixture_{}.wasm", name.replace('-', "_")))
+        built.push(name.to_string());
+    }
+    target
+        .join("wasm32-wasip2/release")
+        .join(format!("fixture_{}.wasm", name.replace('-', "_")))
 }

@@ -9,15 +9,7 @@ use weft_plugin_sdk::__bindings::weft::plugin::types::{
 use weft_plugin_sdk::capability::remote_cluster as remote;
 use weft_plugin_sdk::*;
 
-mod local_admin_bindings {
-    weft_plugin_sdk::__rt::generate!({
-        world: "capability-local-admin",
-        path: "../../../wit",
-        runtime_path: "::weft_plugin_sdk::__rt::rt",
-        with: { "weft:plugin/types@0.2.0": ::weft_plugin_sdk::__bindings::weft::plugin::types },
-    });
-}
-use local_admin_bindings::weft::plugin::local_admin as local;
+use weft_plugin_sdk::capability::local_admin as local;
 
 #[derive(Default)]
 struct KafkaProbe;
