@@ -45,14 +45,19 @@
 //! - [`capability`]: bindings of the capability imports (MQTT, remote cluster); calling one makes
 //!   the plugin import it, and the host then requires the grant in the plugin's config.
 //! - [`http`]: the HTTP capability (`capability.http.urls`): requests with host-side retries.
+//! - [`remote`]: the remote-cluster capability, typed (what a mirror reads and writes).
+//! - [`admin`]: the local-admin capability (`capability.local-admin=true`): topics and group
+//!   offsets on the cluster the worker writes to.
 //! - `glue`: (hidden) converts between WIT types and the SDK's, and keeps the plugin instance.
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod part;
 pub mod position;
 pub mod record;
+pub mod remote;
 pub mod task;
 
 pub use config::{Config, ConfigDef, ConfigIssue, ConfigType, Importance, Metadata, PluginKind};
@@ -252,6 +257,19 @@ pub mod capability {
             });
         }
         pub use bindings::weft::plugin::remote_cluster::*;
+    }
+
+    /// Administering the worker's own cluster, granted by `capability.local-admin=true`.
+    pub mod local_admin {
+        mod bindings {
+            wit_bindgen::generate!({
+                world: "capability-local-admin",
+                path: "../../wit",
+                runtime_path: "::weft_plugin_sdk::__rt::rt",
+                with: { "weft:plugin/types@0.2.0": crate::__bindings::weft::plugin::types },
+            });
+        }
+        pub use bindings::weft::plugin::local_admin::*;
     }
 }
 

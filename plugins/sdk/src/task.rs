@@ -56,3 +56,17 @@ pub fn stored_positions(partitions: &[String]) -> Vec<SourcePosition> {
         Vec::new()
     }
 }
+
+/// Where a position's record went: the position, and the topic, partition and offset at which
+/// the cluster stored the record it is attributed to (the last record before it in its poll).
+pub use crate::__bindings::weft::plugin::task_context::WrittenPosition;
+
+/// Source: positions acknowledged since the last call whose record was written (not filtered
+/// out or given up), latest per source partition — Connect's `commitRecord(record, metadata)`,
+/// coalesced. A mirror derives offset syncs from it. Natively: none.
+pub fn written_positions() -> Vec<WrittenPosition> {
+    #[cfg(target_arch = "wasm32")]
+    return ctx::written_positions();
+    #[cfg(not(target_arch = "wasm32"))]
+    Vec::new()
+}

@@ -1,0 +1,285 @@
+//! Turns a fetched batch into the poll's output in one pass: the records stay where they are
+//! (partition, key, value, headers, timestamp untouched) and only the batch's topic table is
+//! rewritten to the target names, so no record is copied or re-encoded. While walking the
+//! records it notes, per source partition, the index of its last record (a position goes right
+//! after it) and any record that follows a gap in the upstream offsets (a position goes right
+//! after that one too, and the offset-sync rule hears of the gap).
+//!
+//! The WFB1 layout (plugins/batch) puts the topic table after the records, at the offset the
+//! header's third word gives, so renaming is: cut the table off, append the new one.
+
+use std::collections::HashMap;
+
+use weft_batch::{BatchReader, DecodeError, HEADER_LEN};
+
+/// A position to report: after `after_records` records, source `topic`/`partition` has been
+/// read up to (not including) `next_offset`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reached {
+    pub after_records: u32,
+    pub topic_index: u32,
+    pub partition: i32,
+    pub next_offset: i64,
+}
+
+/// A record that follows a gap in its partition's upstream offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    pub topic_index: u32,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// What the walk found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Records in the batch.
+    pub records: u32,
+    /// Positions, in increasing `after_records` order.
+    pub reached: Vec<Reached>,
+    /// Records after upstream gaps.
+    pub gaps: Vec<Gap>,
+}
+
+/// Why a fetched batch cannot be mirrored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RewriteError {
+    /// The host sent a malformed batch.
+    Decode(DecodeError),
+    /// A record without an offset or partition (remote records always have both).
+    Unplaced { topic: String },
+}
+
+impl std::fmt::Display for RewriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RewriteError::Decode(e) => write!(f, "fetched batch is malformed: {e}"),
+            RewriteError::Unplaced { topic } => {
+                write!(f, "fetched record of {topic} has no partition or offset")
+            }
+        }
+    }
+}
+
+impl From<DecodeError> for RewriteError {
+    fn from(e: DecodeError) -> Self {
+        RewriteError::Decode(e)
+    }
+}
+
+/// Walks `batch`, comparing each record's offset with `expected(topic, partition)` (the offset
+/// after the last record mirrored, `None` if unknown), which it updates as it goes.
+pub fn walk(
+    batch: &[u8],
+    mut expected: impl FnMut(&str, i32) -> Option<i64>,
+) -> Result<Walk, RewriteError> {
+    let reader = BatchReader::new(batch)?;
+    let mut out = Walk::default();
+    // (topic index, partition) → (index of its last record, next offset)
+    let mut last: HashMap<(u32, i32), (u32, i64)> = HashMap::new();
+    let mut cached: Option<((u32, i32), i64)> = None;
+    for (i, view) in reader.records().enumerate() {
+        let view = view?;
+        let (Some(partition), Some(offset)) = (view.partition, view.offset) else {
+            return Err(RewriteError::Unplaced {
+                topic: view.topic.to_string(),
+            });
+        };
+        let key = (view.topic_index, partition);
+        let prev = match cached {
+            Some((k, next)) if k == key => Some(next),
+            _ => last
+                .get(&key)
+                .map(|(_, next)| *next)
+                .or_else(|| expected(view.topic, partition)),
+        };
+        let index = i as u32;
+        if prev.is_some_and(|p| p != offset) {
+            out.gaps.push(Gap {
+                topic_index: view.topic_index,
+                partition,
+                offset,
+            });
+            out.reached.push(Reached {
+                after_records: index + 1,
+                topic_index: view.topic_index,
+                partition,
+                next_offset: offset + 1,
+            });
+        }
+        last.insert(key, (index, offset + 1));
+        cached = Some((key, offset + 1));
+        out.records = index + 1;
+    }
+    for ((topic_index, partition), (index, next)) in last {
+        let after = index + 1;
+        // Already there when the partition's last record followed a gap.
+        if !out
+            .reached
+            .iter()
+            .any(|r| r.after_records == after && r.topic_index == topic_index)
+        {
+            out.reached.push(Reached {
+                after_records: after,
+                topic_index,
+                partition,
+                next_offset: next,
+            });
+        }
+    }
+    out.reached.sort_by_key(|r| r.after_records);
+    Ok(out)
+}
+
+/// Replaces the topic table of `batch` (already checked by [`walk`]) with `names`, index for
+/// index, and appends the records of `extra` (a batch of its own, e.g. offset syncs) after
+/// the existing ones.
+pub fn rename(
+    mut batch: Vec<u8>,
+    names: &[String],
+    extra: Option<&[u8]>,
+) -> Result<Vec<u8>, RewriteError> {
+    let word = |b: &[u8], at: usize| -> Result<u32, RewriteError> {
+        b.get(at..at + 4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .ok_or(RewriteError::Decode(DecodeError::Truncated { at }))
+    };
+    let count = word(&batch, 4)?;
+    let topics_at = word(&batch, 8)? as usize;
+    if topics_at < HEADER_LEN || topics_at > batch.len() {
+        return Err(RewriteError::Decode(DecodeError::BadLength { at: 8 }));
+    }
+    batch.truncate(topics_at);
+    let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut added = 0u32;
+    if let Some(extra) = extra {
+        let reader = BatchReader::new(extra)?;
+        for view in reader.records() {
+            let view = view?;
+            let raw = view.raw();
+            // Re-point the record's topic index (the first body word) into the joint table.
+            let index = match names.iter().position(|n| *n == view.topic) {
+                Some(i) => i,
+                None => {
+                    names.push(view.topic);
+                    names.len() - 1
+                }
+            } as u32;
+            batch.extend_from_slice(&raw[..4]);
+            batch.extend_from_slice(&index.to_le_bytes());
+            batch.extend_from_slice(&raw[8..]);
+            added += 1;
+        }
+    }
+    let topics_at = batch.len() as u32;
+    batch.extend_from_slice(&(names.len() as u32).to_le_bytes());
+    for n in &names {
+        batch.extend_from_slice(&(n.len() as u32).to_le_bytes());
+        batch.extend_from_slice(n.as_bytes());
+    }
+    batch[4..8].copy_from_slice(&(count + added).to_le_bytes());
+    batch[8..12].copy_from_slice(&topics_at.to_le_bytes());
+    Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_batch::{BatchWriter, Record};
+
+    fn fetched(records: &[(&str, i32, i64)]) -> Vec<u8> {
+        let mut w = BatchWriter::new();
+        for (t, p, o) in records {
+            w.push(
+                t,
+                Some(*p),
+                Some(1_700_000_000_000 + o),
+                Some(*o),
+                Some(format!("k{o}").as_bytes()),
+                Some(format!("v{o}").as_bytes()),
+                [("h", Some(&b"x"[..])), ("n", None)],
+            )
+            .unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn renaming_keeps_every_record_byte_and_changes_only_topics() {
+        let input = fetched(&[("a", 0, 5), ("b", 1, 9), ("a", 0, 6)]);
+        let before = weft_batch::decode(&input).unwrap();
+        let reader = BatchReader::new(&input).unwrap();
+        let names: Vec<String> = reader.topics().iter().map(|t| format!("A.{t}")).collect();
+        let out = rename(input.clone(), &names, None).unwrap();
+        let after = weft_batch::decode(&out).unwrap();
+        assert_eq!(after.len(), 3);
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(a.topic, format!("A.{}", b.topic));
+            let mut b2 = b.clone();
+            b2.topic = a.topic.clone();
+            assert_eq!(&b2, a);
+        }
+    }
+
+    #[test]
+    fn extra_records_are_appended_with_their_topic() {
+        let input = fetched(&[("a", 0, 5)]);
+        let mut sync = Record::new("mm2-offset-syncs.B.internal", b"v".to_vec());
+        sync.partition = Some(0);
+        let extra = weft_batch::encode(&[sync.clone()]).unwrap();
+        let out = rename(input, &["A.a".into()], Some(&extra)).unwrap();
+        let after = weft_batch::decode(&out).unwrap();
+        assert_eq!(after.len(), 2);
+        assert_eq!(after[0].topic, "A.a");
+        assert_eq!(after[1], sync);
+        // An empty fetch with syncs only.
+        let empty = BatchWriter::new().finish().unwrap();
+        let out = rename(empty, &[], Some(&extra)).unwrap();
+        assert_eq!(weft_batch::decode(&out).unwrap(), [sync]);
+    }
+
+    #[test]
+    fn positions_after_each_partitions_last_record_and_after_gaps() {
+        let input = fetched(&[
+            ("a", 0, 5),
+            ("a", 1, 0),
+            ("a", 0, 6),
+            ("a", 0, 9), // gap: 7 and 8 are gone (compaction, a transaction marker)
+            ("a", 0, 10),
+            ("a", 1, 1),
+        ]);
+        // Partition 0 was mirrored up to 5 before; partition 1 from 0 with no history.
+        let w = walk(&input, |_, p| if p == 0 { Some(5) } else { None }).unwrap();
+        assert_eq!(w.records, 6);
+        assert_eq!(
+            w.gaps,
+            [Gap {
+                topic_index: 0,
+                partition: 0,
+                offset: 9
+            }]
+        );
+        let got: Vec<(u32, i32, i64)> = w
+            .reached
+            .iter()
+            .map(|r| (r.after_records, r.partition, r.next_offset))
+            .collect();
+        assert_eq!(got, [(4, 0, 10), (5, 0, 11), (6, 1, 2)]);
+        // A gap against the stored position is seen too.
+        let w = walk(&fetched(&[("a", 0, 8)]), |_, _| Some(5)).unwrap();
+        assert_eq!(w.gaps.len(), 1);
+        assert_eq!(w.reached.len(), 1);
+    }
+
+    #[test]
+    fn records_without_offsets_are_refused() {
+        let mut w = BatchWriter::new();
+        w.push("a", Some(0), None, None, None, None, []).unwrap();
+        let b = w.finish().unwrap();
+        assert!(matches!(
+            walk(&b, |_, _| None),
+            Err(RewriteError::Unplaced { .. })
+        ));
+        assert!(walk(b"junk", |_, _| None).is_err());
+    }
+}
