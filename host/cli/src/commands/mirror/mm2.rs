@@ -46,6 +46,7 @@ const CONNECTOR_KEYS: &[&str] = &[
     "sync.group.offsets.enabled",
     "sync.group.offsets.interval.seconds",
     "emit.heartbeats.enabled",
+    "heartbeats.replication.enabled",
     "emit.heartbeats.interval.seconds",
     "emit.checkpoints.enabled",
     "emit.checkpoints.interval.seconds",

@@ -20,6 +20,9 @@ use super::translate::checkpoints_topic;
 
 /// How often a monitor measures.
 const INTERVAL: Duration = Duration::from_secs(2);
+/// The first and the longest wait before a FAILED connector or task is restarted.
+const RESTART_BACKOFF_MIN: Duration = Duration::from_secs(1);
+const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// The longest one watermark request may take (a dead cluster must not stall the monitor).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -78,6 +81,9 @@ pub struct FlowStatus {
     /// The checkpoints topic's end offset on the target.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub checkpoints_end: Option<i64>,
+    /// How often the monitor restarted the flow's FAILED connectors or tasks.
+    #[serde(default)]
+    pub restarts: u64,
     pub connectors: Vec<ConnectorSummary>,
 }
 
@@ -90,6 +96,7 @@ struct Measured {
     last_checkpoint_ms: Option<i64>,
     checkpoints_end: Option<i64>,
     measured_once: bool,
+    restarts: u64,
 }
 
 /// A flow's monitor thread and its last measurement.
@@ -224,6 +231,7 @@ impl Monitor {
             partitions: m.partitions,
             last_checkpoint_ms: m.last_checkpoint_ms,
             checkpoints_end: m.checkpoints_end,
+            restarts: m.restarts,
             connectors,
         }
     }
@@ -260,7 +268,43 @@ fn monitor_loop(
     let checkpoints = checkpoints_topic(&flow.source);
     let source: Option<BaseConsumer> = source_cfg.create().ok();
     let target: Option<BaseConsumer> = target_cfg.create().ok();
+    let names: Vec<String> = flow
+        .connectors
+        .iter()
+        .filter_map(|c| c.get("name").cloned())
+        .collect();
+    let mut backoff = RESTART_BACKOFF_MIN;
+    let mut next_restart = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        // The worker does not restart FAILED tasks itself; a flow whose source went away must
+        // come back on its own, so restart what failed, backing off while it keeps failing.
+        let failed: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                herder.connector_status(n).is_ok_and(|st| {
+                    st.connector.state == weft_connect::model::State::Failed
+                        || st
+                            .tasks
+                            .iter()
+                            .any(|t| t.state == weft_connect::model::State::Failed)
+                })
+            })
+            .collect();
+        if failed.is_empty() {
+            backoff = RESTART_BACKOFF_MIN;
+        } else if std::time::Instant::now() >= next_restart {
+            for n in &failed {
+                tracing::warn!(connector = %n, retry_in = ?backoff, "restarting a failed mirror connector");
+                if let Err(e) = herder.restart_connector(n, true, true) {
+                    tracing::warn!(connector = %n, "restart failed: {e}");
+                }
+            }
+            if let Ok(mut m) = measured.lock() {
+                m.restarts += 1;
+            }
+            next_restart = std::time::Instant::now() + backoff;
+            backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+        }
         let positions = committed_positions(&herder, &source_name);
         let mut partitions = Vec::new();
         let mut source_error = None;
@@ -343,8 +387,8 @@ pub fn print(flows: &[FlowStatus]) {
             None => "none seen".into(),
         };
         println!(
-            "{}: {:.0} records/s, {} copied, lag {}, last checkpoint {checkpoint}, {reach}",
-            f.flow, f.records_per_second, f.records_total, f.lag
+            "{}: {:.0} records/s, {} copied, lag {}, last checkpoint {checkpoint}, {reach}, {} restarts",
+            f.flow, f.records_per_second, f.records_total, f.lag, f.restarts
         );
         for c in &f.connectors {
             let tasks: Vec<String> = c
