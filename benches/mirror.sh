@@ -59,8 +59,11 @@ broker() {
 }
 # end_offsets BOOTSTRAP TOPIC: the sum of the topic's end offsets (0 while it does not exist).
 end_offsets() { "$BIN" offsets "$2" -b "$1" 2>/dev/null | awk -F: '{s+=$3} END {print s+0}'; }
-wait_count() { # BOOTSTRAP TOPIC
-  while [ "$(end_offsets "$1" "$2")" -lt "$N" ]; do sleep 0.2; done
+wait_count() { # BOOTSTRAP TOPIC [PID that must stay alive, LOG]
+  while [ "$(end_offsets "$1" "$2")" -lt "$N" ]; do
+    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then echo "the process stopped:" >&2; cat "$4" >&2; exit 1; fi
+    sleep 0.2
+  done
 }
 rate() { python3 -c "print(f'{$N/($2-$1):,.0f}')"; }
 
@@ -97,7 +100,7 @@ mirror() { # LABEL
   local t0=$(now)
   "$BIN" mirror-maker "$D/mm2-$1.properties" --state-dir "$D/state-$1" --listener "http://127.0.0.1:$MP" \
     > "$D/mm-$1.log" 2>&1 & MM=$!; PIDS+=($MM)
-  wait_count "$B" A.bulk
+  wait_count "$B" A.bulk "$MM" "$D/mm-$1.log"
   local t1=$(now)
   MIRROR=$(python3 -c "print($N/($t1-$t0))")
   echo "$1 weft mirror-maker (start-up included): $(rate "$t0" "$t1") records/s, $(python3 -c "print(f'{100*$MIRROR/$COPY:.0f}')")% of the plain copy"
