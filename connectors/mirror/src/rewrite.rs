@@ -2,8 +2,8 @@
 //! (partition, key, value, headers, timestamp untouched) and only the batch's topic table is
 //! rewritten to the target names, so no record is copied or re-encoded. While walking the
 //! records it notes, per source partition, the index of its last record (a position goes right
-//! after it) and any record that follows a gap in the upstream offsets (a position goes right
-//! after that one too, and the offset-sync rule hears of the gap).
+//! after it) and the runs of consecutive upstream offsets handed out (the offset-sync rule
+//! replays them once the worker reports where the partition's last record landed).
 //!
 //! The WFB1 layout (plugins/batch) puts the topic table after the records, at the offset the
 //! header's third word gives, so renaming is: cut the table off, append the new one.
@@ -22,12 +22,13 @@ pub struct Reached {
     pub next_offset: i64,
 }
 
-/// A record that follows a gap in its partition's upstream offsets.
+/// Records `start..start + len` of a partition went out, in this order and without a gap.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Gap {
+pub struct Run {
     pub topic_index: u32,
     pub partition: i32,
-    pub offset: i64,
+    pub start: i64,
+    pub len: i64,
 }
 
 /// What the walk found.
@@ -35,10 +36,11 @@ pub struct Gap {
 pub struct Walk {
     /// Records in the batch.
     pub records: u32,
-    /// Positions, in increasing `after_records` order.
+    /// Positions, in increasing `after_records` order: one after each partition's last record.
     pub reached: Vec<Reached>,
-    /// Records after upstream gaps.
-    pub gaps: Vec<Gap>,
+    /// Each partition's records as runs of consecutive upstream offsets, in batch order per
+    /// partition (a new run starts after a gap: compaction, transaction markers).
+    pub runs: Vec<Run>,
 }
 
 /// Why a fetched batch cannot be mirrored.
@@ -67,17 +69,19 @@ impl From<DecodeError> for RewriteError {
     }
 }
 
-/// Walks `batch`, comparing each record's offset with `expected(topic, partition)` (the offset
-/// after the last record mirrored, `None` if unknown), which it updates as it goes.
-pub fn walk(
-    batch: &[u8],
-    mut expected: impl FnMut(&str, i32) -> Option<i64>,
-) -> Result<Walk, RewriteError> {
+/// A partition's state during the walk.
+struct Open {
+    last_index: u32,
+    run_start: i64,
+    run_len: i64,
+}
+
+/// Walks `batch` once: positions after each partition's last record, runs of consecutive
+/// upstream offsets per partition.
+pub fn walk(batch: &[u8]) -> Result<Walk, RewriteError> {
     let reader = BatchReader::new(batch)?;
     let mut out = Walk::default();
-    // (topic index, partition) → (index of its last record, next offset)
-    let mut last: HashMap<(u32, i32), (u32, i64)> = HashMap::new();
-    let mut cached: Option<((u32, i32), i64)> = None;
+    let mut open: HashMap<(u32, i32), Open> = HashMap::new();
     for (i, view) in reader.records().enumerate() {
         let view = view?;
         let (Some(partition), Some(offset)) = (view.partition, view.offset) else {
@@ -85,47 +89,50 @@ pub fn walk(
                 topic: view.topic.to_string(),
             });
         };
-        let key = (view.topic_index, partition);
-        let prev = match cached {
-            Some((k, next)) if k == key => Some(next),
-            _ => last
-                .get(&key)
-                .map(|(_, next)| *next)
-                .or_else(|| expected(view.topic, partition)),
-        };
         let index = i as u32;
-        if prev.is_some_and(|p| p != offset) {
-            out.gaps.push(Gap {
-                topic_index: view.topic_index,
-                partition,
-                offset,
-            });
-            out.reached.push(Reached {
-                after_records: index + 1,
-                topic_index: view.topic_index,
-                partition,
-                next_offset: offset + 1,
-            });
+        let key = (view.topic_index, partition);
+        match open.get_mut(&key) {
+            Some(o) if o.run_start + o.run_len == offset => {
+                o.run_len += 1;
+                o.last_index = index;
+            }
+            Some(o) => {
+                out.runs.push(Run {
+                    topic_index: key.0,
+                    partition,
+                    start: o.run_start,
+                    len: o.run_len,
+                });
+                o.run_start = offset;
+                o.run_len = 1;
+                o.last_index = index;
+            }
+            None => {
+                open.insert(
+                    key,
+                    Open {
+                        last_index: index,
+                        run_start: offset,
+                        run_len: 1,
+                    },
+                );
+            }
         }
-        last.insert(key, (index, offset + 1));
-        cached = Some((key, offset + 1));
         out.records = index + 1;
     }
-    for ((topic_index, partition), (index, next)) in last {
-        let after = index + 1;
-        // Already there when the partition's last record followed a gap.
-        if !out
-            .reached
-            .iter()
-            .any(|r| r.after_records == after && r.topic_index == topic_index)
-        {
-            out.reached.push(Reached {
-                after_records: after,
-                topic_index,
-                partition,
-                next_offset: next,
-            });
-        }
+    for ((topic_index, partition), o) in open {
+        out.runs.push(Run {
+            topic_index,
+            partition,
+            start: o.run_start,
+            len: o.run_len,
+        });
+        out.reached.push(Reached {
+            after_records: o.last_index + 1,
+            topic_index,
+            partition,
+            next_offset: o.run_start + o.run_len,
+        });
     }
     out.reached.sort_by_key(|r| r.after_records);
     Ok(out)
@@ -239,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn positions_after_each_partitions_last_record_and_after_gaps() {
+    fn positions_after_each_partitions_last_record_and_runs_split_at_gaps() {
         let input = fetched(&[
             ("a", 0, 5),
             ("a", 1, 0),
@@ -248,27 +255,21 @@ mod tests {
             ("a", 0, 10),
             ("a", 1, 1),
         ]);
-        // Partition 0 was mirrored up to 5 before; partition 1 from 0 with no history.
-        let w = walk(&input, |_, p| if p == 0 { Some(5) } else { None }).unwrap();
+        let w = walk(&input).unwrap();
         assert_eq!(w.records, 6);
-        assert_eq!(
-            w.gaps,
-            [Gap {
-                topic_index: 0,
-                partition: 0,
-                offset: 9
-            }]
-        );
         let got: Vec<(u32, i32, i64)> = w
             .reached
             .iter()
             .map(|r| (r.after_records, r.partition, r.next_offset))
             .collect();
-        assert_eq!(got, [(4, 0, 10), (5, 0, 11), (6, 1, 2)]);
-        // A gap against the stored position is seen too.
-        let w = walk(&fetched(&[("a", 0, 8)]), |_, _| Some(5)).unwrap();
-        assert_eq!(w.gaps.len(), 1);
-        assert_eq!(w.reached.len(), 1);
+        assert_eq!(got, [(5, 0, 11), (6, 1, 2)]);
+        let mut runs: Vec<(i32, i64, i64)> = w
+            .runs
+            .iter()
+            .map(|r| (r.partition, r.start, r.len))
+            .collect();
+        runs.sort();
+        assert_eq!(runs, [(0, 5, 2), (0, 9, 2), (1, 0, 2)]);
     }
 
     #[test]
@@ -276,10 +277,7 @@ mod tests {
         let mut w = BatchWriter::new();
         w.push("a", Some(0), None, None, None, None, []).unwrap();
         let b = w.finish().unwrap();
-        assert!(matches!(
-            walk(&b, |_, _| None),
-            Err(RewriteError::Unplaced { .. })
-        ));
-        assert!(walk(b"junk", |_, _| None).is_err());
+        assert!(matches!(walk(&b), Err(RewriteError::Unplaced { .. })));
+        assert!(walk(b"junk").is_err());
     }
 }

@@ -300,9 +300,7 @@ impl SourceRole {
 
     /// Renames `fetched`, appends `extra`, and computes the positions.
     fn output(&mut self, fetched: Vec<u8>, extra: Option<Vec<u8>>) -> Result<Out> {
-        let owned = &self.owned;
-        let w = walk(&fetched, |t, p| owned.get(&(t.to_string(), p)).copied())
-            .map_err(|e| PluginError::fatal(e.to_string()))?;
+        let w = walk(&fetched).map_err(|e| PluginError::fatal(e.to_string()))?;
         let reader_topics: Vec<String> = weft_batch::BatchReader::new(&fetched)
             .map_err(|e| PluginError::fatal(format!("fetched batch is malformed: {e}")))?
             .topics()
@@ -316,9 +314,9 @@ impl SourceRole {
                 None => self.s.target_topic(t),
             })
             .collect();
-        for g in &w.gaps {
-            let tp = (reader_topics[g.topic_index as usize].clone(), g.partition);
-            self.syncs.gap(&tp, g.offset);
+        for r in &w.runs {
+            let tp = (reader_topics[r.topic_index as usize].clone(), r.partition);
+            self.syncs.mirrored(&tp, r.start, r.len);
         }
         let mut positions = Vec::with_capacity(w.reached.len());
         for r in &w.reached {

@@ -224,7 +224,8 @@ impl StandaloneHerder {
         };
         let entries: Vec<(String, String)> = config
             .iter()
-            .filter(|(k, _)| !config::connector::is_connect_key(k))
+            // The class too, as the tasks receive it.
+            .filter(|(k, _)| !config::connector::is_connect_key(k) || *k == "connector.class")
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         // Keys the component defines are listed with their definitions.

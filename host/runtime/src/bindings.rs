@@ -69,6 +69,28 @@ pub mod capability_mqtt {
     });
 }
 
+/// The `remote-cluster` capability import.
+pub mod capability_remote_cluster {
+    wasmtime::component::bindgen!({
+        world: "capability-remote-cluster",
+        path: "../../wit",
+        with: {
+            "weft:plugin/types": crate::bindings::base::weft::plugin::types,
+        },
+    });
+}
+
+/// The `local-admin` capability import.
+pub mod capability_local_admin {
+    wasmtime::component::bindgen!({
+        world: "capability-local-admin",
+        path: "../../wit",
+        with: {
+            "weft:plugin/types": crate::bindings::base::weft::plugin::types,
+        },
+    });
+}
+
 pub use base::weft::plugin::types;
 
 /// The contract version this host implements (`package weft:plugin@<version>` of the WIT).

@@ -40,10 +40,13 @@ pub const KEY_CLOCK: &str = "capability.clock";
 pub const KEY_FS_DIR: &str = "capability.filesystem.dir";
 /// Config key: grant MQTT access to these broker URLs.
 pub const KEY_MQTT: &str = "capability.mqtt.urls";
-/// Config key: grant read access to this Kafka cluster.
-pub const KEY_REMOTE: &str = "capability.remote-cluster.bootstrap.servers";
 /// Config key: grant HTTP requests to URLs under these prefixes.
 pub use crate::http::KEY_HTTP;
+/// Config keys of the `remote-cluster` and `local-admin` capabilities.
+pub use crate::kafka::{
+    KEY_LOCAL_ADMIN, KEY_LOCAL_BOOTSTRAP, KEY_LOCAL_CLIENT, KEY_REMOTE, KEY_REMOTE_CLIENT,
+    KEY_REMOTE_FETCHERS, KEY_REMOTE_PRODUCE,
+};
 
 /// Limits applied to every instance of a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,8 +91,10 @@ pub struct Grants {
     pub filesystem_dir: Option<PathBuf>,
     /// MQTT broker URLs.
     pub mqtt_urls: Vec<String>,
-    /// Remote Kafka cluster bootstrap servers.
-    pub remote_cluster: Option<String>,
+    /// The remote Kafka cluster (`capability.remote-cluster.*`).
+    pub remote_cluster: Option<crate::kafka::RemoteGrant>,
+    /// The local Kafka cluster to administer (`capability.local-admin`).
+    pub local_admin: Option<crate::kafka::KafkaCluster>,
     /// HTTP URL prefixes and request settings (`capability.http.*`).
     pub http: crate::http::HttpGrant,
 }
@@ -163,6 +168,18 @@ impl PluginConfig {
         PluginConfig { entries }
     }
 
+    /// The keys starting with `prefix`, without it (for a repeated key the last one wins).
+    pub fn with_prefix(&self, prefix: &str) -> std::collections::BTreeMap<String, String> {
+        self.entries
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(prefix)
+                    .filter(|rest| !rest.is_empty())
+                    .map(|rest| (rest.to_string(), v.clone()))
+            })
+            .collect()
+    }
+
     /// Sandbox limits from the `plugin.*` keys.
     pub fn sandbox(&self) -> Result<Sandbox> {
         let mut s = Sandbox::default();
@@ -227,10 +244,8 @@ impl PluginConfig {
             clock,
             filesystem_dir: self.get(KEY_FS_DIR).map(PathBuf::from),
             mqtt_urls: list(KEY_MQTT),
-            remote_cluster: self
-                .get(KEY_REMOTE)
-                .filter(|s| !s.trim().is_empty())
-                .map(str::to_string),
+            remote_cluster: crate::kafka::remote_from_config(self)?,
+            local_admin: crate::kafka::local_from_config(self)?,
             http: crate::http::HttpGrant::from_config(self)?,
         })
     }

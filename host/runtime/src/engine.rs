@@ -126,6 +126,16 @@ impl Runtime {
             wasmtime::component::HasSelf<HostState>,
         >(&mut linker, |s| s)
         .map_err(|e| engine_err("mqtt", e))?;
+        crate::bindings::capability_remote_cluster::weft::plugin::remote_cluster::add_to_linker::<
+            HostState,
+            wasmtime::component::HasSelf<HostState>,
+        >(&mut linker, |s| s)
+        .map_err(|e| engine_err("remote-cluster", e))?;
+        crate::bindings::capability_local_admin::weft::plugin::local_admin::add_to_linker::<
+            HostState,
+            wasmtime::component::HasSelf<HostState>,
+        >(&mut linker, |s| s)
+        .map_err(|e| engine_err("local-admin", e))?;
 
         let stop = Arc::new(AtomicBool::new(false));
         {

@@ -79,6 +79,8 @@ pub(crate) struct HostState {
     pub(crate) http: crate::http::HttpState,
     /// The `mqtt` capability's grant and connection.
     pub(crate) mqtt: crate::mqtt::MqttState,
+    /// The `remote-cluster` and `local-admin` capabilities' clusters and clients.
+    pub(crate) kafka: crate::kafka::KafkaState,
 }
 
 /// A clock that always reads zero: the guest gets no time source unless granted.
@@ -123,7 +125,6 @@ impl HostState {
                 .map_err(|e| format!("cannot preopen {}: {e}", dir.display()))?;
         }
         Ok(HostState {
-            plugin,
             wasi: b.build(),
             table: ResourceTable::new(),
             limiter: Limiter::new(sandbox),
@@ -137,6 +138,8 @@ impl HostState {
             http_grant: grants.http.clone(),
             http: Default::default(),
             mqtt: crate::mqtt::MqttState::new(&grants.mqtt_urls),
+            kafka: crate::kafka::KafkaState::new(grants, &plugin),
+            plugin,
         })
     }
 
@@ -209,8 +212,21 @@ impl task_context::Host for HostState {
     }
 
     fn written_positions(&mut self) -> Vec<task_context::WrittenPosition> {
-        // Filled in by the worker's acknowledgement tracking (mirror work in progress).
-        Vec::new()
+        let Some(reader) = self.task.written() else {
+            return Vec::new();
+        };
+        self.wait(|| reader())
+            .into_iter()
+            .map(|w| task_context::WrittenPosition {
+                position: types::SourcePosition {
+                    partition: w.position.0,
+                    position: w.position.1,
+                },
+                topic: w.topic,
+                partition: w.partition,
+                offset: w.offset,
+            })
+            .collect()
     }
 }
 

@@ -31,6 +31,8 @@
 //!   `weft consume` (and later the Connect worker) call once per batch.
 //! - `mqtt` — the `mqtt` capability (rumqttc): granted URLs only, a connection thread per
 //!   instance, manual PUBACK when the plugin acknowledges.
+//! - `kafka` — the `remote-cluster` and `local-admin` capabilities (librdkafka): granted
+//!   clusters only, fetches split over several consumers, produce limited to granted topics.
 //! - [`bindings`] — wasmtime bindings generated from `wit/plugin.wit`.
 //! - [`error`] — [`RuntimeError`].
 
@@ -41,6 +43,7 @@ pub mod engine;
 pub mod error;
 pub mod host;
 pub mod http;
+mod kafka;
 mod limits;
 mod mqtt;
 pub mod pipeline;
@@ -55,7 +58,7 @@ pub use host::{LogLevel, LogSink, MetricValue};
 pub use pipeline::{ConsumePipeline, PipelineSpec, ProducePipeline};
 pub use plugin::{
     Converted, InstanceStats, Output, PackedOutput, Polled, PositionReader, RecordFailure, Schemas,
-    TaskRequest, Transformed,
+    TaskRequest, Transformed, WrittenPosition, WrittenReader,
 };
 pub use plugin::{Instance, LoadedPlugin, Metadata, PluginKind, PluginSource};
 pub use registry::{PluginInfo, Registry};

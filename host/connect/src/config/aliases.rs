@@ -64,6 +64,14 @@ pub fn connector_plugin(class: &str) -> Result<String, String> {
         "FileStreamSink"
         | "FileStreamSinkConnector"
         | "org.apache.kafka.connect.file.FileStreamSinkConnector" => Some("file-sink"),
+        // MirrorMaker 2's three connectors are one component; it reads its role from the
+        // `connector.class` it is given.
+        "MirrorSourceConnector"
+        | "MirrorCheckpointConnector"
+        | "MirrorHeartbeatConnector"
+        | "org.apache.kafka.connect.mirror.MirrorSourceConnector"
+        | "org.apache.kafka.connect.mirror.MirrorCheckpointConnector"
+        | "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector" => Some("mirror"),
         _ => None,
     };
     if let Some(b) = builtin {
@@ -84,7 +92,7 @@ pub fn connector_plugin(class: &str) -> Result<String, String> {
 /// Whether a connector component is known to be a source or a sink from its name alone.
 pub fn builtin_is_sink(plugin: &str) -> Option<bool> {
     match plugin {
-        "file-source" | "datagen" => Some(false),
+        "file-source" | "datagen" | "mirror" => Some(false),
         "file-sink" => Some(true),
         _ => None,
     }
@@ -282,6 +290,13 @@ mod tests {
             "file-sink"
         );
         assert_eq!(connector_plugin("datagen").unwrap(), "datagen");
+        for role in ["Source", "Checkpoint", "Heartbeat"] {
+            let simple = format!("Mirror{role}Connector");
+            let full = format!("org.apache.kafka.connect.mirror.{simple}");
+            assert_eq!(connector_plugin(&simple).unwrap(), "mirror");
+            assert_eq!(connector_plugin(&full).unwrap(), "mirror");
+        }
+        assert_eq!(builtin_is_sink("mirror"), Some(false));
         assert_eq!(connector_plugin("./my.wasm").unwrap(), "./my.wasm");
         assert_eq!(connector_plugin("x@1.0.0").unwrap(), "x@1.0.0");
         assert!(

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use weft_runtime::config::KEY_FS_DIR;
+use weft_runtime::config::{KEY_FS_DIR, KEY_LOCAL_ADMIN, KEY_LOCAL_BOOTSTRAP, KEY_LOCAL_CLIENT};
 
 use super::aliases::{self, PredicateKind};
 use super::error::{ConfigError, Problems};
@@ -454,6 +454,35 @@ fn grant_file_dir(config: &mut Vec<(String, String)>, work_dir: &Path) {
     config.push((KEY_FS_DIR.to_string(), dir.display().to_string()));
 }
 
+/// For a connector granted `capability.local-admin=true`: the cluster it administers is the
+/// one the worker writes to, so its bootstrap servers and admin client settings (the worker's
+/// `admin.*`, then the connector's `admin.override.*`) replace any the connector config gave.
+fn grant_local_cluster(
+    config: &mut Vec<(String, String)>,
+    worker: &WorkerConfig,
+    admin_overrides: &BTreeMap<String, String>,
+) {
+    let granted = config
+        .iter()
+        .rev()
+        .find(|(k, _)| k == KEY_LOCAL_ADMIN)
+        .is_some_and(|(_, v)| v.trim() == "true");
+    if !granted {
+        return;
+    }
+    let sub = format!("{KEY_LOCAL_ADMIN}.");
+    config.retain(|(k, _)| !k.starts_with(&sub));
+    config.push((
+        KEY_LOCAL_BOOTSTRAP.to_string(),
+        worker.bootstrap_servers.clone(),
+    ));
+    for (k, v) in worker.admin.iter().chain(admin_overrides) {
+        if k != "bootstrap.servers" {
+            config.push((format!("{KEY_LOCAL_CLIENT}{k}"), v.clone()));
+        }
+    }
+}
+
 /// Reads a connector config, collecting every problem; `kind` is what the herder knows of the
 /// component (`Unknown`: decide from the built-in's name, else treat as a source).
 pub(crate) fn read(
@@ -548,9 +577,15 @@ pub(crate) fn read(
             .filter(|(k, _)| !is_connect_key(k))
             .map(|(k, v)| (k.clone(), v.clone())),
     );
+    // The class as the user wrote it: a component serving several of Kafka's classes (the
+    // mirror's source, checkpoint and heartbeat connectors) picks its role from it.
+    if let Some(class) = get(map, CONNECTOR_CLASS) {
+        config.push((CONNECTOR_CLASS.to_string(), class.to_string()));
+    }
     if matches!(connector_plugin.as_str(), "file-source" | "file-sink") {
         grant_file_dir(&mut config, &worker.work_dir);
     }
+    grant_local_cluster(&mut config, worker, &admin_overrides);
     let spec = ConnectorSpec {
         name,
         connector: PluginRef {
@@ -609,6 +644,57 @@ mod tests {
             .rev()
             .find(|(key, _)| key == k)
             .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn the_class_as_written_and_the_local_cluster_reach_the_component() {
+        let m = map(&[
+            ("name", "m"),
+            (
+                "connector.class",
+                "org.apache.kafka.connect.mirror.MirrorCheckpointConnector",
+            ),
+            ("capability.local-admin", "true"),
+            // Not the connector's to choose: the worker's cluster replaces it.
+            ("capability.local-admin.bootstrap.servers", "elsewhere:1"),
+            ("capability.local-admin.client.sasl.password", "mine"),
+            ("admin.override.client.rack", "r2"),
+        ]);
+        let w = worker(&[
+            ("bootstrap.servers", "local:9092"),
+            ("admin.security.protocol", "plaintext"),
+            ("connector.client.config.override.policy", "All"),
+        ]);
+        let s = ConnectorSpec::from_map(&m, &w, ConnectorType::Unknown).unwrap();
+        assert_eq!(s.connector.plugin, "mirror");
+        assert_eq!(
+            cfg(&s.connector, "connector.class"),
+            Some("org.apache.kafka.connect.mirror.MirrorCheckpointConnector")
+        );
+        assert_eq!(cfg(&s.connector, KEY_LOCAL_BOOTSTRAP), Some("local:9092"));
+        assert_eq!(
+            cfg(
+                &s.connector,
+                "capability.local-admin.client.security.protocol"
+            ),
+            Some("plaintext")
+        );
+        assert_eq!(
+            cfg(&s.connector, "capability.local-admin.client.client.rack"),
+            Some("r2")
+        );
+        assert_eq!(
+            cfg(&s.connector, "capability.local-admin.client.sasl.password"),
+            None
+        );
+        // Without the grant nothing is added.
+        let plain = map(&[("name", "f"), ("connector.class", "datagen")]);
+        let s = ConnectorSpec::from_map(&plain, &w, ConnectorType::Unknown).unwrap();
+        assert!(s
+            .connector
+            .config
+            .iter()
+            .all(|(k, _)| !k.starts_with("capability.local-admin")));
     }
 
     #[test]

@@ -119,6 +119,11 @@ impl Component {
         self.inst.set_position_reader(reader);
     }
 
+    /// Source: answers the task's `written-positions` from the acknowledgements.
+    pub fn set_written_reader(&mut self, reader: weft_runtime::WrittenReader) {
+        self.inst.set_written_reader(reader);
+    }
+
     /// Source or sink: the task configs for at most `max` tasks.
     pub fn task_configs(
         &mut self,

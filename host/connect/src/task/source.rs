@@ -43,20 +43,25 @@ impl ProducerContext for AckContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, tag: usize) {
-        if let Err((e, m)) = result {
-            use rdkafka::Message;
-            tracing::error!(connector = %self.connector, topic = m.topic(), error = %e,
-                "the cluster did not take a record");
-            if !self.tolerate_all {
-                let mut f = lock(&self.failure);
-                if f.is_none() {
-                    *f = Some(format!("producing to {} failed: {e}", m.topic()));
-                }
-                return;
+        use rdkafka::Message;
+        match result {
+            Ok(m) => {
+                lock(&self.acks).done_tag_at(tag, Some((m.topic(), m.partition(), m.offset())))
             }
-            self.errors.fetch_add(1, Ordering::Relaxed);
+            Err((e, m)) => {
+                tracing::error!(connector = %self.connector, topic = m.topic(), error = %e,
+                    "the cluster did not take a record");
+                if !self.tolerate_all {
+                    let mut f = lock(&self.failure);
+                    if f.is_none() {
+                        *f = Some(format!("producing to {} failed: {e}", m.topic()));
+                    }
+                    return;
+                }
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                lock(&self.acks).done_tag(tag);
+            }
         }
-        lock(&self.acks).done_tag(tag);
     }
 }
 
@@ -80,6 +85,14 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
             .filter_map(|p| stored.get(p).map(|v| (p.clone(), v.clone())))
             .collect()
     }));
+    // `written-positions`: what the acknowledgements told of positions' records, taken.
+    let acks = Arc::new(Mutex::new(Acks::default()));
+    let written = acks.clone();
+    comp.set_written_reader(Arc::new(move || {
+        let mut a = lock(&written);
+        a.advance();
+        a.take_written()
+    }));
     let errors = ErrorHandler::new(spec.errors.clone(), &spec.name, env.task, None)
         .map_err(worker_failure)?;
     match errors.retry(env.control.as_ref(), true, || comp.source_open(&committed)) {
@@ -98,7 +111,6 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
             .unwrap_or(&worker.value_converter),
         &env.sandbox_defaults,
     )?;
-    let acks = Arc::new(Mutex::new(Acks::default()));
     let ctx = AckContext {
         acks: acks.clone(),
         tolerate_all: spec.errors.tolerate_all,

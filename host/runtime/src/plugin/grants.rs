@@ -1,18 +1,24 @@
 //! Capability imports and the check of a config's grants against them, before any instance exists.
 
 use super::LoadedPlugin;
-use crate::config::{Grants, KEY_HTTP, KEY_MQTT, KEY_REMOTE};
+use crate::config::{Grants, KEY_HTTP, KEY_LOCAL_ADMIN, KEY_MQTT, KEY_REMOTE};
 use crate::error::{Result, RuntimeError};
 
 /// Capability interfaces: import-name prefix and the config key that grants it.
-pub(super) const CAPABILITIES: [(&str, &str); 3] = [
+pub(super) const CAPABILITIES: [(&str, &str); 4] = [
     ("weft:plugin/mqtt@", KEY_MQTT),
     ("weft:plugin/remote-cluster@", KEY_REMOTE),
     ("weft:plugin/http@", KEY_HTTP),
+    ("weft:plugin/local-admin@", KEY_LOCAL_ADMIN),
 ];
 
 /// Capability interfaces the host implements (in the runtime's linker).
-pub(super) const LINKED_CAPABILITIES: &[&str] = &["weft:plugin/http@", "weft:plugin/mqtt@"];
+pub(super) const LINKED_CAPABILITIES: &[&str] = &[
+    "weft:plugin/http@",
+    "weft:plugin/mqtt@",
+    "weft:plugin/remote-cluster@",
+    "weft:plugin/local-admin@",
+];
 
 /// Whether `import` is a capability the linker cannot provide yet.
 pub(super) fn is_unlinked_capability(import: &str) -> bool {
@@ -42,6 +48,7 @@ impl LoadedPlugin {
             let granted = match *key {
                 KEY_MQTT => !grants.mqtt_urls.is_empty(),
                 KEY_HTTP => grants.http.is_granted(),
+                KEY_LOCAL_ADMIN => grants.local_admin.is_some(),
                 _ => grants.remote_cluster.is_some(),
             };
             if !granted {
@@ -54,8 +61,8 @@ impl LoadedPlugin {
             if LINKED_CAPABILITIES.iter().any(|p| import.starts_with(p)) {
                 continue;
             }
-            // The remote-cluster host implementation arrives with the mirror work; until then
-            // a granted capability still cannot be linked.
+            // Every capability above is linked today; one added to CAPABILITIES before its
+            // host implementation exists is refused here rather than at link time.
             return Err(RuntimeError::CapabilityUnavailable {
                 plugin: self.id(),
                 interface: import.clone(),

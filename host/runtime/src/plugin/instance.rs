@@ -10,7 +10,7 @@ use weft_batch::Record;
 use super::connector::Opened;
 use super::data::InstanceStats;
 use super::store::{arm, classify, new_store};
-use super::task::{PositionReader, TaskLink, TaskRequest};
+use super::task::{PositionReader, TaskLink, TaskRequest, WrittenReader};
 use super::wit::{plugin_error, wit_entries};
 use super::world::{plugin_iface, World};
 use super::{ConfigIssue, LoadedPlugin, PluginKind};
@@ -115,6 +115,13 @@ impl Instance {
     /// Installs what answers the plugin's `stored-positions` (without one it finds nothing).
     pub fn set_position_reader(&mut self, reader: PositionReader) {
         if let Ok(mut r) = self.task.reader.lock() {
+            *r = Some(reader);
+        }
+    }
+
+    /// Installs what answers the plugin's `written-positions` (without one it finds nothing).
+    pub fn set_written_reader(&mut self, reader: WrittenReader) {
+        if let Ok(mut r) = self.task.written.lock() {
             *r = Some(reader);
         }
     }

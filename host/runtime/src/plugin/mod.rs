@@ -34,4 +34,4 @@ pub use instance::Instance;
 pub use kind::{
     ConfigDef, ConfigIssue, Metadata, PluginKind, PluginSource, SourcePosition, ALL_KINDS,
 };
-pub use task::{PositionReader, TaskRequest};
+pub use task::{PositionReader, TaskRequest, WrittenPosition, WrittenReader};

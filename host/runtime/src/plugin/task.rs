@@ -1,6 +1,6 @@
 //! The `task-context` import: what a connector task asks of the worker. Requests are queued
-//! per instance and drained by the worker after each call; `stored-positions` is answered by a
-//! reader the worker installs.
+//! per instance and drained by the worker after each call; `stored-positions` and
+//! `written-positions` are answered by functions the worker installs.
 
 use std::sync::{Arc, Mutex};
 
@@ -26,6 +26,25 @@ pub enum TaskRequest {
 /// it takes does not count against the call deadline.
 pub type PositionReader = Arc<dyn Fn(&[String]) -> Vec<SourcePosition> + Send + Sync>;
 
+/// Where a source position's record went: the position, and the topic, partition and offset at
+/// which the cluster stored the record it is attributed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenPosition {
+    /// The source partition and position.
+    pub position: SourcePosition,
+    /// The topic the record was written to.
+    pub topic: String,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset there.
+    pub offset: i64,
+}
+
+/// Answers a source's `written-positions`: the positions acknowledged since the last call whose
+/// record was written (latest per source partition), taken so the next call starts afresh.
+/// Called on the task's thread, inside a plugin call.
+pub type WrittenReader = Arc<dyn Fn() -> Vec<WrittenPosition> + Send + Sync>;
+
 /// At most this many requests wait to be drained; more are dropped (a plugin cannot make the
 /// host hold unbounded memory).
 pub(crate) const MAX_QUEUED_REQUESTS: usize = 1024;
@@ -36,6 +55,7 @@ pub(crate) const MAX_QUEUED_REQUESTS: usize = 1024;
 pub(crate) struct TaskLink {
     pub(crate) requests: Mutex<Vec<TaskRequest>>,
     pub(crate) reader: Mutex<Option<PositionReader>>,
+    pub(crate) written: Mutex<Option<WrittenReader>>,
 }
 
 impl TaskLink {
@@ -58,6 +78,10 @@ impl TaskLink {
 
     pub(crate) fn reader(&self) -> Option<PositionReader> {
         self.reader.lock().ok().and_then(|r| r.clone())
+    }
+
+    pub(crate) fn written(&self) -> Option<WrittenReader> {
+        self.written.lock().ok().and_then(|r| r.clone())
     }
 }
 

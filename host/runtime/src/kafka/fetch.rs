@@ -1,0 +1,314 @@
+//! Reading assigned partitions of the remote cluster: the assignment split over several
+//! consumers (`capability.remote-cluster.fetchers`), so that each keeps its own fetch requests in
+//! flight to every broker and a high-latency link is not one request at a time, and the records
+//! packed into a WFB1 batch exactly as stored.
+//!
+//! The consumers never join a group: they `assign` with explicit offsets, auto-commit off. Each
+//! prefetches at most `queued.max.messages.kbytes` (16 MiB here), so memory stays bounded by the
+//! fetcher count whatever the partition count. A wait for the first record sleeps on a condition
+//! variable that librdkafka's "queue became non-empty" callback signals, so no consumer is
+//! polled in a loop.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use weft_batch::BatchWriter;
+
+use super::cluster::Cluster;
+use crate::bindings::types::PluginError;
+
+/// Fetch settings, before the granted client properties (which may tune them). Per consumer:
+/// one fetch request of up to 8 MiB per broker in flight, answered as soon as there is data or
+/// after 100 ms, and at most 16 MiB prefetched.
+const FETCH_DEFAULTS: &[(&str, &str)] = &[
+    ("auto.offset.reset", "earliest"),
+    ("isolation.level", "read_uncommitted"),
+    ("fetch.max.bytes", "8388608"),
+    ("fetch.min.bytes", "1"),
+    ("fetch.wait.max.ms", "100"),
+    ("queued.max.messages.kbytes", "16384"),
+    ("queued.min.messages", "20000"),
+];
+
+/// Settings no property may change: no group membership, no commits.
+const FETCH_FORCED: &[(&str, &str)] = &[
+    // librdkafka needs a group id to `assign`; the consumer never joins or commits to it.
+    ("group.id", "weft-remote-fetch"),
+    ("enable.auto.commit", "false"),
+    ("enable.auto.offset.store", "false"),
+    ("enable.partition.eof", "false"),
+];
+
+/// Signalled when any consumer's queue becomes non-empty.
+#[derive(Default)]
+struct Wake {
+    ready: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Wake {
+    fn signal(&self) {
+        if let Ok(mut r) = self.ready.lock() {
+            *r = true;
+            self.cv.notify_all();
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut r) = self.ready.lock() {
+            *r = false;
+        }
+    }
+
+    fn wait_until(&self, deadline: Instant) {
+        let Ok(g) = self.ready.lock() else { return };
+        let left = deadline.saturating_duration_since(Instant::now());
+        let _ = self.cv.wait_timeout_while(g, left, |r| !*r);
+    }
+}
+
+/// Where an assigned partition is read: by which consumer, and the next offset to return
+/// (-1: not known yet, when assigned at the earliest or latest offset).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    fetcher: usize,
+    next: i64,
+}
+
+/// The consumers of one instance and what each is assigned.
+pub(crate) struct Fetchers {
+    consumers: Vec<BaseConsumer>,
+    wake: Arc<Wake>,
+    assigned: HashMap<String, HashMap<i32, Slot>>,
+    /// The consumer a fetch drains first (rotated, so none is always last).
+    first: usize,
+}
+
+/// Why a fetch failed.
+pub(crate) enum FetchError {
+    /// The cluster cannot be reached.
+    Kafka(KafkaError),
+    /// A record could not be packed (a length beyond the batch format's).
+    Pack(String),
+}
+
+/// What a fetch gives back besides the batch.
+pub(crate) struct Fetched {
+    pub(crate) batch: Vec<u8>,
+    /// Consumer errors met on the way (logged by the caller).
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Fetchers {
+    /// `n` consumers for `cluster` (they connect on their first assignment).
+    pub(crate) fn new(cluster: &Cluster, n: usize) -> Result<Self, PluginError> {
+        let wake = Arc::new(Wake::default());
+        let mut consumers = Vec::with_capacity(n);
+        for i in 0..n {
+            let role = format!("fetch-{i}");
+            let mut c: BaseConsumer = cluster
+                .config(&role, FETCH_DEFAULTS, FETCH_FORCED)?
+                .create()
+                .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+            let w = wake.clone();
+            c.set_nonempty_callback(move || w.signal());
+            consumers.push(c);
+        }
+        Ok(Fetchers {
+            consumers,
+            wake,
+            assigned: HashMap::new(),
+            first: 0,
+        })
+    }
+
+    /// Replaces the assignment. A partition already assigned whose next offset is the one asked
+    /// for stays where it is; new ones go to the consumer with the fewest partitions. Only the
+    /// consumers whose partitions changed are assigned again.
+    pub(crate) fn assign(&mut self, positions: &[(String, i32, i64)]) -> Result<(), KafkaError> {
+        let n = self.consumers.len().max(1);
+        let mut wanted: HashMap<&str, HashMap<i32, i64>> = HashMap::new();
+        for (t, p, o) in positions {
+            wanted.entry(t.as_str()).or_default().insert(*p, *o);
+        }
+        let mut changed = vec![false; n];
+        let mut next: HashMap<String, HashMap<i32, Slot>> = HashMap::new();
+        let mut load = vec![0usize; n];
+        // Kept partitions first, so that new ones balance around them.
+        for (t, parts) in &self.assigned {
+            for (p, slot) in parts {
+                match wanted.get(t.as_str()).and_then(|w| w.get(p)) {
+                    Some(o) if *o == slot.next && slot.next >= 0 => {
+                        next.entry(t.clone()).or_default().insert(*p, *slot);
+                        load[slot.fetcher] += 1;
+                    }
+                    _ => changed[slot.fetcher] = true,
+                }
+            }
+        }
+        let mut placed: Vec<(&str, i32, i64)> = wanted
+            .iter()
+            .flat_map(|(t, ps)| ps.iter().map(move |(p, o)| (*t, *p, *o)))
+            .collect();
+        placed.sort_unstable();
+        for (t, p, o) in placed {
+            if next.get(t).is_some_and(|m| m.contains_key(&p)) {
+                continue;
+            }
+            // A partition moved to another offset stays on its consumer (one re-assign).
+            let fetcher = self
+                .assigned
+                .get(t)
+                .and_then(|m| m.get(&p))
+                .map(|s| s.fetcher)
+                .unwrap_or_else(|| (0..n).min_by_key(|i| load[*i]).unwrap_or(0));
+            load[fetcher] += 1;
+            changed[fetcher] = true;
+            next.entry(t.to_string()).or_default().insert(
+                p,
+                Slot {
+                    fetcher,
+                    next: if o >= 0 { o } else { -1 },
+                },
+            );
+        }
+        for (f, consumer) in self.consumers.iter().enumerate() {
+            if !changed[f] {
+                continue;
+            }
+            let mut tpl = TopicPartitionList::new();
+            for (t, parts) in &next {
+                for (p, slot) in parts.iter().filter(|(_, s)| s.fetcher == f) {
+                    let at = match slot.next {
+                        o if o >= 0 => Offset::Offset(o),
+                        _ => match wanted.get(t.as_str()).and_then(|w| w.get(p)) {
+                            Some(-1) => Offset::End,
+                            _ => Offset::Beginning,
+                        },
+                    };
+                    tpl.add_partition_offset(t, *p, at)?;
+                }
+            }
+            consumer.assign(&tpl)?;
+        }
+        self.assigned = next;
+        Ok(())
+    }
+
+    /// Records read since the last call, up to `max` records and about `max_bytes` (always at
+    /// least one record when any arrived), waiting at most `timeout` for the first. A cluster
+    /// that cannot be reached at all is an error; other consumer errors (a broker restarting, a
+    /// leader moving) are returned as warnings while librdkafka retries.
+    pub(crate) fn fetch(
+        &mut self,
+        max: usize,
+        max_bytes: usize,
+        timeout: Duration,
+    ) -> Result<Fetched, FetchError> {
+        let deadline = Instant::now() + timeout;
+        let n = self.consumers.len();
+        let mut w = BatchWriter::new();
+        let mut out = Fetched {
+            batch: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let mut bytes = 0usize;
+        loop {
+            self.wake.clear();
+            for k in 0..n {
+                let f = (self.first + k) % n;
+                let Some(consumer) = self.consumers.get(f) else {
+                    continue;
+                };
+                while w.len() < max && bytes < max_bytes {
+                    match consumer.poll(Duration::ZERO) {
+                        None => break,
+                        Some(Ok(m)) => {
+                            if let Some(slot) = self
+                                .assigned
+                                .get_mut(m.topic())
+                                .and_then(|ps| ps.get_mut(&m.partition()))
+                                .filter(|s| s.fetcher == f && m.offset() >= s.next)
+                            {
+                                slot.next = m.offset() + 1;
+                                bytes += pack(&mut w, &m, &mut out.warnings)?;
+                            }
+                        }
+                        Some(Err(e)) => match e.rdkafka_error_code() {
+                            Some(RDKafkaErrorCode::AllBrokersDown) => {
+                                return Err(FetchError::Kafka(e))
+                            }
+                            _ if matches!(e, KafkaError::PartitionEOF(_)) => {}
+                            _ => out.warnings.push(e.to_string()),
+                        },
+                    }
+                }
+            }
+            self.first = (self.first + 1) % n.max(1);
+            if !w.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            // Every queue was empty after the flag was cleared: the next record signals it.
+            self.wake.wait_until(deadline);
+        }
+        out.batch = w.finish().map_err(|e| FetchError::Pack(e.to_string()))?;
+        Ok(out)
+    }
+}
+
+/// Appends one consumed record; returns its size.
+fn pack(
+    w: &mut BatchWriter,
+    m: &BorrowedMessage<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<usize, FetchError> {
+    let key = m.key();
+    let value = m.payload();
+    // rdkafka turns a header name into &str with an unwrap: one that is not UTF-8 (no Kafka
+    // client writes one, but a remote cluster may hold anything) is dropped, not a panic.
+    let mut headers: Vec<(&str, Option<&[u8]>)> = Vec::new();
+    if let Some(h) = m.headers() {
+        for i in 0..h.count() {
+            match catch_unwind(AssertUnwindSafe(|| h.try_get(i))) {
+                Ok(Some(x)) => headers.push((x.key, x.value)),
+                Ok(None) => {}
+                Err(_) => warnings.push(format!(
+                    "{}-{} offset {}: a header name that is not UTF-8 was dropped",
+                    m.topic(),
+                    m.partition(),
+                    m.offset()
+                )),
+            }
+        }
+    }
+    let size = key.map_or(0, <[u8]>::len)
+        + value.map_or(0, <[u8]>::len)
+        + headers
+            .iter()
+            .map(|(k, v)| k.len() + v.map_or(0, <[u8]>::len))
+            .sum::<usize>();
+    w.push(
+        m.topic(),
+        Some(m.partition()),
+        m.timestamp().to_millis(),
+        Some(m.offset()),
+        key,
+        value,
+        headers,
+    )
+    .map_err(|e| {
+        FetchError::Pack(format!(
+            "{}-{} offset {}: {e}",
+            m.topic(),
+            m.partition(),
+            m.offset()
+        ))
+    })?;
+    Ok(size)
+}
