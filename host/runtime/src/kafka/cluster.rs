@@ -145,6 +145,15 @@ impl Cluster {
     }
 
     fn meta(&mut self) -> Result<&BaseConsumer, PluginError> {
+        if let Some(m) = &self.meta {
+            // Nothing else polls this client: serve the events (errors, logs) queued since the
+            // last call so they do not pile up while the cluster is down.
+            for _ in 0..1000 {
+                if m.poll(Duration::ZERO).is_none() {
+                    break;
+                }
+            }
+        }
         if self.meta.is_none() {
             // No group.id: a consumer that only answers metadata and offset lookups.
             let c = self.config(

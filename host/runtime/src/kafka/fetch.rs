@@ -30,16 +30,18 @@ const FETCH_DEFAULTS: &[(&str, &str)] = &[
     ("auto.offset.reset", "earliest"),
     ("isolation.level", "read_uncommitted"),
     ("fetch.max.bytes", "8388608"),
+    // One partition alone still fills a good part of a request across a slow link.
+    ("max.partition.fetch.bytes", "4194304"),
     ("fetch.min.bytes", "1"),
     ("fetch.wait.max.ms", "100"),
     ("queued.max.messages.kbytes", "16384"),
-    ("queued.min.messages", "20000"),
+    // librdkafka needs a group id to `assign`; the consumer never joins or commits to it (a
+    // cluster with group ACLs may need another name, hence a default).
+    ("group.id", "weft-remote-fetch"),
 ];
 
-/// Settings no property may change: no group membership, no commits.
+/// Settings no property may change: no commits.
 const FETCH_FORCED: &[(&str, &str)] = &[
-    // librdkafka needs a group id to `assign`; the consumer never joins or commits to it.
-    ("group.id", "weft-remote-fetch"),
     ("enable.auto.commit", "false"),
     ("enable.auto.offset.store", "false"),
     ("enable.partition.eof", "false"),
