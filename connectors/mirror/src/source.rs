@@ -275,7 +275,8 @@ impl SourceRole {
         if rejoin {
             self.assign()?;
         }
-        if self.owned.is_empty() {
+        if !self.owned.keys().any(|tp| self.gate.readable(tp)) {
+            // Nothing assigned (no topics yet, or every partition awaits its first report).
             return self.output(weft_batch::BatchWriter::new().finish().map_err(enc)?, extra);
         }
         let wait = if extra.is_some() { 0 } else { FETCH_WAIT_MS };

@@ -32,12 +32,26 @@ pub struct OffsetSyncStore {
     next_id: u64,
     /// The initial read reached the end of the topic; until then nothing translates.
     read_to_end: bool,
+    /// MM2's `initializationMustReadToEnd`: keep only the latest sync until the initial read
+    /// ends. MM2 sets it only when it could not read its checkpoints back (then it cannot keep
+    /// checkpoints monotonic against a history); this role restores its last checkpoints from
+    /// its stored positions, so it keeps the whole history from the start, as MM2 then does.
+    must_read_to_end: bool,
 }
 
 impl OffsetSyncStore {
-    /// An empty store, still reading.
+    /// An empty store, still reading, keeping history during the initial read.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that keeps only the latest sync per partition until the initial read
+    /// ends (MM2 when its checkpoints could not be read).
+    pub fn latest_only_until_read() -> Self {
+        OffsetSyncStore {
+            must_read_to_end: true,
+            ..Self::default()
+        }
     }
 
     /// The initial read of the topic is complete.
@@ -57,9 +71,7 @@ impl OffsetSyncStore {
             id: self.next_id,
         };
         self.next_id += 1;
-        // Until the topic was read to the end only the latest sync matters (MM2's
-        // `initializationMustReadToEnd`).
-        let only_last = !self.read_to_end;
+        let only_last = !self.read_to_end && self.must_read_to_end;
         match self.syncs.get_mut(&partition) {
             None => {
                 self.syncs
@@ -193,13 +205,21 @@ mod tests {
     }
 
     #[test]
-    fn during_the_initial_read_only_the_latest_sync_is_kept() {
-        let mut s = OffsetSyncStore::new();
+    fn the_initial_read_keeps_history_unless_told_otherwise() {
+        let mut s = OffsetSyncStore::latest_only_until_read();
         for i in 0..10 {
             s.handle(tp(), sync(i * 10, i * 10));
         }
         s.set_read_to_end();
         assert_eq!(s.history(&tp()), [sync(90, 90)]);
+        // The checkpoint role's store: a group at 15 read during start-up still translates.
+        let mut s = OffsetSyncStore::new();
+        for i in 0..10 {
+            s.handle(tp(), sync(i * 10, i * 10));
+        }
+        s.set_read_to_end();
+        let t = s.translate_downstream(&tp(), 15);
+        assert!(matches!(t, Some(d) if (1..=11).contains(&d)), "{t:?}");
     }
 
     // KAFKA-14666: a group far behind the flow still translates, to at most one past an older
@@ -250,5 +270,55 @@ mod tests {
         s.handle(tp(), sync(200, 200));
         s.handle(tp(), sync(5, 300));
         assert_eq!(s.history(&tp()), [sync(5, 300)]);
+    }
+
+    fn assert_sparse(s: &OffsetSyncStore, sync_offset: i64, previous: i64) {
+        let before = if previous == -1 { -1 } else { previous + 1 };
+        assert_eq!(s.translate_downstream(&tp(), sync_offset - 1), Some(before));
+        assert_eq!(
+            s.translate_downstream(&tp(), sync_offset),
+            Some(sync_offset)
+        );
+        assert_eq!(
+            s.translate_downstream(&tp(), sync_offset + 1),
+            Some(sync_offset + 1)
+        );
+        assert_eq!(
+            s.translate_downstream(&tp(), sync_offset + 2),
+            Some(sync_offset + 1)
+        );
+    }
+
+    // Kafka's OffsetSyncStoreTest.testPastOffsetTranslation, value for value.
+    #[test]
+    fn mm2s_past_offset_translation() {
+        let mut s = OffsetSyncStore::latest_only_until_read();
+        for o in (0..=1000).step_by(10) {
+            s.handle(tp(), sync(o, o));
+        }
+        s.set_read_to_end();
+        assert_sparse(&s, 1000, -1);
+        for o in (1010..=10_000).step_by(10) {
+            s.handle(tp(), sync(o, o));
+        }
+        assert_sparse(&s, 1000, -1);
+        for (sync_offset, previous) in [
+            (4840, 1000),
+            (6760, 4840),
+            (8680, 6760),
+            (9160, 8680),
+            (9640, 9160),
+            (9880, 9640),
+            (9940, 9880),
+            (9970, 9940),
+            (9990, 9970),
+            (10_000, 9990),
+        ] {
+            assert_sparse(&s, sync_offset, previous);
+        }
+        s.handle(tp(), sync(1500, 11_000));
+        assert_eq!(s.translate_downstream(&tp(), 1499), Some(-1));
+        assert_eq!(s.translate_downstream(&tp(), 1500), Some(11_000));
+        assert_eq!(s.translate_downstream(&tp(), 2000), Some(11_001));
     }
 }

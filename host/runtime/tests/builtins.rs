@@ -130,6 +130,10 @@ fn every_builtin_loads_and_describes_itself_under_its_registry_name() {
         let expected: &[&str] = match b.name {
             "mqtt-source" | "mqtt-sink" => &["capability.mqtt.urls"],
             "http-sink" => &["capability.http.urls"],
+            "mirror" => &[
+                "capability.local-admin",
+                "capability.remote-cluster.bootstrap.servers",
+            ],
             _ => &[],
         };
         assert_eq!(granted, expected, "capabilities imported by {}", b.name);
