@@ -19,7 +19,7 @@ use common::{weft_bin, weft_cmd, Weft};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -404,6 +404,18 @@ fn decode_heartbeat(k: &[u8], v: &[u8]) -> (String, String, i64) {
     (s, t, ts)
 }
 
+/// (group, topic, partition, upstream, downstream, metadata).
+fn decode_checkpoint(k: &[u8], v: &[u8]) -> (String, String, i32, i64, i64, String) {
+    let mut k = Cur(k);
+    let (g, t, p) = (k.string(), k.string(), k.i32());
+    k.end();
+    let mut v = Cur(v);
+    assert_eq!(v.i16(), 0, "checkpoint version");
+    let (up, down, meta) = (v.i64(), v.i64(), v.string());
+    v.end();
+    (g, t, p, up, down, meta)
+}
+
 /// (topic, partition, upstream, downstream).
 fn decode_offset_sync(k: &[u8], v: &[u8]) -> (String, i32, i64, i64) {
     let mut k = Cur(k);
@@ -421,7 +433,54 @@ fn encode_string(out: &mut Vec<u8>, s: &str) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Offset translation.
+// Consumer groups.
+
+fn group_consumer(bootstrap: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap()
+}
+
+/// Reads `n` records of `topic` from the beginning as `group` (assigned partitions), commits
+/// and returns them.
+fn consume_and_commit(
+    bootstrap: &str,
+    topic: &str,
+    parts: i32,
+    group: &str,
+    per_partition: i64,
+) -> Vec<Rec> {
+    let c = group_consumer(bootstrap, group);
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..parts {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+    assert!(wait_until(T, || {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+            if m.offset() < per_partition {
+                out.push(rec_of(&m));
+                next.insert(m.partition(), m.offset() + 1);
+            }
+        }
+        (0..parts).all(|p| next.get(&p) == Some(&per_partition))
+    }));
+    let mut commit = TopicPartitionList::new();
+    for (p, o) in &next {
+        commit
+            .add_partition_offset(topic, *p, Offset::Offset(*o))
+            .unwrap();
+    }
+    c.commit(&commit, CommitMode::Sync).unwrap();
+    out
+}
 
 /// `weft mirror-maker translate-offsets`: (topic, partition) → downstream offset.
 fn translate(file: &Path, group: &str) -> BTreeMap<(String, i32), i64> {
@@ -797,6 +856,148 @@ fn a_to_b_mirrors_records_topics_configs_and_internal_topics() {
         out.contains("A->B:") && out.contains("orders\t0\t"),
         "{out}"
     );
+}
+
+/// Consumes from B what a group's translated offsets give, and checks against what it read on A.
+fn check_failover(
+    bb: &str,
+    topic: &str,
+    translated: &BTreeMap<(String, i32), i64>,
+    read_on_a: &[Rec],
+    all: &BTreeSet<String>,
+    lag_max: usize,
+    parts: i32,
+) {
+    let c = group_consumer(bb, "e2e-failover-check");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..parts {
+        let o = translated
+            .get(&(topic.to_string(), p))
+            .copied()
+            .unwrap_or_else(|| panic!("no translated offset for {topic}-{p}: {translated:?}"));
+        tpl.add_partition_offset(topic, p, Offset::Offset(o))
+            .unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    let mut on_b = Vec::new();
+    let before = values(read_on_a);
+    assert!(
+        wait_until(T, || {
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                on_b.push(rec_of(&m));
+            }
+            before.union(&values(&on_b)).count() >= all.len()
+        }),
+        "records skipped: {} of {}",
+        before.union(&values(&on_b)).count(),
+        all.len()
+    );
+    let dups = values(&on_b).intersection(&before).count();
+    assert!(
+        dups <= lag_max * parts as usize,
+        "{dups} duplicates, more than offset.lag.max ({lag_max}) per partition"
+    );
+}
+
+#[test]
+fn failover_with_translated_and_synced_offsets() {
+    let a = Weft::start(&[]);
+    let b = Weft::start(&[]);
+    let (ab, bb) = (a.bootstrap(), b.bootstrap());
+    create_topic(&ab, "orders", 2, &[]);
+    produce(&ab, "orders", "o", 0..400, 2);
+    // g-far commits before the mirror starts and stays far behind the flow.
+    let far_read = consume_and_commit(&ab, "orders", 2, "g-far", 5);
+    let dir = tempfile::tempdir().unwrap();
+    let mm = MirrorMaker::start(
+        dir.path(),
+        &mm2(
+            &[("A", &a), ("B", &b)],
+            &["A->B"],
+            "A->B.sync.group.offsets.enabled = true\n",
+        ),
+    );
+    // The flow moves on past both groups.
+    produce(&ab, "orders", "o", 400..800, 2);
+    let all: BTreeSet<String> = (0..800).map(|i| format!("o-{i}")).collect();
+    let mirrored = read_topic(&bb, "A.orders", T, |r| r.len() >= 800);
+    assert_eq!(values(&mirrored), all);
+    // g1 reads most of what is there, as an application running beside the flow does.
+    let g1_read = consume_and_commit(&ab, "orders", 2, "g1", 395);
+
+    let file = dir.path().join("mm2.properties");
+    for (group, read, committed) in [("g1", &g1_read, 395), ("g-far", &far_read, 5)] {
+        // Early checkpoints may be coarse (translated from the first sync only); they must never
+        // be ahead of the group, and within a few checkpoint intervals they come within
+        // offset.lag.max of it.
+        let mut t = BTreeMap::new();
+        let mut ahead = Vec::new();
+        let close = wait_until(T, || {
+            t = translate(&file, group);
+            for ((_, p), o) in &t {
+                if *o > committed {
+                    ahead.push((*p, *o));
+                }
+            }
+            (0..2).all(|p| {
+                t.get(&("A.orders".to_string(), p))
+                    .is_some_and(|o| *o <= committed && committed - o <= 10)
+            })
+        });
+        assert!(
+            ahead.is_empty(),
+            "{group}: translated past its offset {committed}: {ahead:?}"
+        );
+        assert!(
+            close,
+            "{group}: translated offsets {t:?} not within offset.lag.max (10) of {committed}; \
+             status {}\nlog:\n{}",
+            mm.flow("A->B"),
+            mm.log_text()
+        );
+        check_failover(&bb, "A.orders", &t, read, &all, 10, 2);
+
+        // With sync enabled the group's offsets are already on B.
+        let c = group_consumer(&bb, group);
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..2 {
+            tpl.add_partition("A.orders", p);
+        }
+        let mut synced = BTreeMap::new();
+        assert!(
+            wait_until(T, || {
+                synced = c
+                    .committed_offsets(tpl.clone(), OP)
+                    .map(|l| {
+                        l.elements()
+                            .iter()
+                            .filter_map(|e| match e.offset() {
+                                Offset::Offset(o) => {
+                                    Some((("A.orders".to_string(), e.partition()), o))
+                                }
+                                _ => None,
+                            })
+                            .collect::<BTreeMap<_, _>>()
+                    })
+                    .unwrap_or_default();
+                synced.len() == 2
+            }),
+            "{group}'s offsets were not synced to B"
+        );
+        check_failover(&bb, "A.orders", &synced, read, &all, 10, 2);
+    }
+
+    // The checkpoints topic decodes with MM2's schema and is monotonic per group and partition.
+    let cps = read_topic(&bb, "A.checkpoints.internal", T, |r| !r.is_empty());
+    let mut last: BTreeMap<(String, String, i32), (i64, i64)> = BTreeMap::new();
+    for r in &cps {
+        let (g, t, p, up, down, _) =
+            decode_checkpoint(r.key.as_deref().unwrap(), r.value.as_deref().unwrap());
+        assert_eq!(t, "A.orders");
+        if let Some((u0, d0)) = last.insert((g.clone(), t, p), (up, down)) {
+            assert!(up >= u0 && down >= d0, "checkpoints of {g} went back");
+        }
+    }
 }
 
 #[test]
