@@ -72,8 +72,8 @@ setup() {
   AP=$(free_port); BP=$(free_port)
   if [ "$2" != 0 ]; then
     XP=$(free_port)
-    python3 "$D/proxy.py" "$XP" "$AP" "$2" & PIDS+=($!); wait_port "$XP"
-    broker "a-$1" "$AP" "$XP"; A=127.0.0.1:$XP
+    broker "a-$1" "$AP" "$XP"
+    python3 "$D/proxy.py" "$XP" "$AP" "$2" & PIDS+=($!); wait_port "$XP"; A=127.0.0.1:$XP
   else
     broker "a-$1" "$AP"; A=127.0.0.1:$AP
   fi
