@@ -6,7 +6,8 @@
 #                `weft consume` has read all N from the topic
 #   mqtt-sink:   weft topic (N records, produced first) -> mqtt-sink -> mosquitto -> mosquitto_sub,
 #                timed from the worker's start until mosquitto_sub has all N
-# Prints records/s per run and the source/baseline ratio. Needs mosquitto and mosquitto-clients.
+# Prints records/s per run, the source/baseline ratio and the worker's CPU seconds for the N source
+# messages. Needs mosquitto and mosquitto-clients.
 set -eu
 BIN=${1:-weft}
 N=${N:-100000}
@@ -23,13 +24,23 @@ for i in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$KP) 2>/dev/null && (echo > /
 python3 -c "
 import sys
 for i in range($N): print('{\"device\":\"dev-%d\",\"seq\":%d,\"celsius\":21.5,\"pad\":\"%s\"}' % (i % 10, i, 'x'*40))" > $D/lines
+# mosquitto_pub -l (2.0.11) stops at the first PUBACK whose 16-bit message id equals its last one's:
+# past 65535 QoS 1 messages that comes early (100k lines: it disconnects after 34,465 and the
+# rest are never sent, so the readers wait for ever). Publish in parts of 50,000 lines instead.
+split -l 50000 $D/lines $D/part.
+publish() { # QOS TOPIC
+  for p in $D/part.*; do mosquitto_pub -p $MQ -q $1 -t $2 -l < $p; done
+}
 now() { date +%s.%N; }
+# A process's CPU time (user + system) in clock ticks (1/100 s): steadier than wall time on a
+# loaded machine.
+cpu() { awk '{print $14+$15}' /proc/$1/stat; }
 rate() { python3 -c "print(f'{$N/($2-$1):,.0f}')"; }
 
 baseline() { # QOS
   mosquitto_sub -p $MQ -q $1 -t bench/base -C $N > /dev/null & local S=$!
   sleep 0.5
-  local t0=$(now); mosquitto_pub -p $MQ -q $1 -t bench/base -l < $D/lines; wait $S; local t1=$(now)
+  local t0=$(now); publish $1 bench/base; wait $S; local t1=$(now)
   echo "baseline QoS $1: $(rate $t0 $t1) msg/s"; BASE[$1]=$(python3 -c "print($N/($t1-$t0))")
 }
 
@@ -47,13 +58,13 @@ source_run() { # QOS
     capability.mqtt.urls=tcp://127.0.0.1:$MQ mqtt.client.id=bench-src$1 mqtt.topics=bench/src$1 \
     mqtt.qos=$1 kafka.topic=$topic batch.size=5000
   until grep -q "subscribed to" $D/src$1.log 2>/dev/null; do sleep 0.1; done
-  local t0=$(now)
-  mosquitto_pub -p $MQ -q $1 -t bench/src$1 -l < $D/lines &
+  local c0=$(cpu $WPID) t0=$(now)
+  publish $1 bench/src$1 &
   $BIN consume $topic -b 127.0.0.1:$KP --from-beginning --max-messages $N --format '\n' > /dev/null
-  local t1=$(now)
+  local t1=$(now) c1=$(cpu $WPID)
   kill $WPID; wait $WPID 2>/dev/null || true; WPID=
   local r=$(python3 -c "print($N/($t1-$t0))")
-  echo "mqtt-source QoS $1: $(rate $t0 $t1) records/s  (ratio to baseline: $(python3 -c "print(f'{$r/${BASE[$1]}:.2f}')"))"
+  echo "mqtt-source QoS $1: $(rate $t0 $t1) records/s  (ratio to baseline: $(python3 -c "print(f'{$r/${BASE[$1]}:.2f}')"); worker CPU $(python3 -c "print(f'{($c1-$c0)/100:.2f}')") s)"
 }
 
 sink_run() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::connect::{consume, http, wait_until, Worker};
+use common::connect::{consume, http, test_plugin, wait_until, Worker};
 use common::{weft_bin, Weft};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -395,43 +395,6 @@ fn a_million_lines_survive_a_kill_9_of_the_worker_in_order() {
         "duplicates only from the unflushed interval"
     );
     assert!(w.stop());
-}
-
-/// Builds tests/plugins for wasm32-wasip2 (once per test process) and returns the path of
-/// fixture `name`.
-fn test_plugin(name: &str) -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/plugins");
-        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("connect-fixtures");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(&ws)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                "fixture-hostile-source",
-                "--manifest-path",
-            ])
-            .arg(ws.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_TARGET_DIR")
-            .output()
-            .expect("run cargo to build the test plugins");
-        assert!(
-            out.status.success(),
-            "building tests/plugins failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target.join("wasm32-wasip2/release")
-    });
-    dir.join(format!("fixture_{}.wasm", name.replace('-', "_")))
 }
 
 fn task_metric(w: &Worker, connector: &str, metric: &str) -> u64 {

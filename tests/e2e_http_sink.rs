@@ -15,9 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::connect::consume;
+use common::tls::TestCerts;
 use common::weft_bin;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
 
 fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -74,6 +77,7 @@ struct ServerState {
 /// A small HTTP/1.1 server (keep-alive, Content-Length bodies) on a free port.
 struct Server {
     port: u16,
+    scheme: &'static str,
     state: Arc<Mutex<ServerState>>,
 }
 
@@ -86,23 +90,66 @@ impl Server {
     }
 
     fn on(listener: TcpListener, plan: Plan) -> Server {
+        Self::serving(listener, plan, None)
+    }
+
+    /// HTTPS with the test's server certificate.
+    fn start_tls(plan: Plan, certs: &TestCerts) -> Server {
+        let chain = CertificateDer::pem_file_iter(&certs.server_cert)
+            .expect("server.crt")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("server.crt");
+        let key = PrivateKeyDer::from_pem_file(&certs.server_key).expect("server.key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate");
+        Self::serving(
+            TcpListener::bind("127.0.0.1:0").expect("bind test server"),
+            plan,
+            Some(Arc::new(config)),
+        )
+    }
+
+    fn serving(
+        listener: TcpListener,
+        plan: Plan,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Server {
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(ServerState {
             plan,
             seen: Vec::new(),
         }));
         let s = state.clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         std::thread::spawn(move || {
             for conn in listener.incoming().map_while(Result::ok) {
                 let s = s.clone();
-                std::thread::spawn(move || serve(conn, &s));
+                let tls = tls.clone();
+                std::thread::spawn(move || match tls {
+                    None => serve(conn, &s),
+                    Some(config) => {
+                        if let Ok(c) = rustls::ServerConnection::new(config) {
+                            serve(rustls::StreamOwned::new(c, conn), &s);
+                        }
+                    }
+                });
             }
         });
-        Server { port, state }
+        Server {
+            port,
+            scheme,
+            state,
+        }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("{}://127.0.0.1:{}{path}", self.scheme, self.port)
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -123,8 +170,7 @@ impl Server {
     }
 }
 
-fn serve(conn: TcpStream, state: &Mutex<ServerState>) {
-    let mut w = conn.try_clone().unwrap();
+fn serve(conn: impl Read + Write, state: &Mutex<ServerState>) {
     let mut r = BufReader::new(conn);
     loop {
         let mut line = String::new();
@@ -192,7 +238,11 @@ fn serve(conn: TcpStream, state: &Mutex<ServerState>) {
             "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{text}",
             text.len()
         );
-        if w.write_all(resp.as_bytes()).is_err() {
+        let w = r.get_mut();
+        if w.write_all(resp.as_bytes())
+            .and_then(|()| w.flush())
+            .is_err()
+        {
             return;
         }
     }
@@ -695,4 +745,49 @@ fn http_sink_throughput_single_and_batched() {
         rate(&batched, BATCHED as usize),
         rate(&base, SINGLE as usize)
     );
+}
+
+#[test]
+fn http_sink_over_https_trusts_the_granted_ca_and_a_wrong_ca_fails_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let conns = dir.path().join("connectors");
+    std::fs::create_dir(&conns).unwrap();
+    let certs = TestCerts::generate(dir.path());
+    let server = Server::start_tls(Plan::default(), &certs);
+    let url = server.url("/secure");
+    for (name, ca) in [("web-tls", &certs.ca), ("web-wrong-ca", &certs.other_ca)] {
+        write(
+            &conns,
+            &format!("{name}.properties"),
+            &format!(
+                "name={name}\n{CONNECTOR_COMMON}topics=readings-tls\nhttp.api.url={url}\n\
+                 capability.http.urls={url}\ncapability.http.tls.ca.location={}\n",
+                ca.display()
+            ),
+        );
+    }
+    let up = Up::start(&dir.path().join("data"), &conns);
+    produce(&up.bootstrap(), "readings-tls", readings(0..20));
+    let expected: BTreeSet<u64> = (0..20).collect();
+    assert!(
+        wait_until(Duration::from_secs(90), || numbers(&server.accepted())
+            == expected),
+        "delivered over HTTPS {:?}; log:\n{}",
+        numbers(&server.accepted()),
+        up.log_text()
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || up.task_state("web-wrong-ca")
+            == "FAILED"),
+        "{}",
+        up.log_text()
+    );
+    let trace = up.tasks("web-wrong-ca")[0].1.clone().unwrap_or_default();
+    assert!(
+        trace.contains("certificate is not trusted")
+            && trace.contains("capability.http.tls.ca.location")
+            && trace.contains(&url),
+        "the failure names the problem, the URL and the key: {trace}"
+    );
+    assert_eq!(up.task_state("web-tls"), "RUNNING");
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::connect::{test_plugin, Worker};
 use common::{require_tool, weft_bin};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -256,6 +257,48 @@ fn dashboards_and_alerts_use_only_exported_names(samples: &[Sample]) {
     );
 }
 
+/// The `weft_` family names deploy/README.md's metrics table lists.
+fn documented_families() -> std::collections::BTreeSet<String> {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/README.md");
+    let text = std::fs::read_to_string(readme).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for line in text.lines().filter(|l| l.starts_with("| `weft_")) {
+        let first = line.split('|').nth(1).unwrap_or("");
+        for name in first.split('`').filter(|n| n.starts_with("weft_")) {
+            names.insert(name.to_string());
+        }
+    }
+    assert!(names.len() >= 40, "the metrics table lists only {names:?}");
+    names
+}
+
+/// The family a sample belongs to (a histogram's `_bucket`, `_sum` and `_count` samples are
+/// its family's).
+fn family_of<'a>(sample: &'a str, documented: &std::collections::BTreeSet<String>) -> &'a str {
+    for suffix in ["_bucket", "_sum", "_count"] {
+        if let Some(base) = sample.strip_suffix(suffix) {
+            if documented.contains(base) {
+                return base;
+            }
+        }
+    }
+    sample
+}
+
+/// Every `weft_` family in a scrape is in deploy/README.md's metrics table.
+fn exported_families_are_documented(samples: &[Sample]) {
+    let documented = documented_families();
+    let undocumented: std::collections::BTreeSet<&str> = samples
+        .iter()
+        .map(|s| family_of(&s.name, &documented))
+        .filter(|n| n.starts_with("weft_") && !documented.contains(*n))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "families missing from deploy/README.md's metrics table: {undocumented:?}"
+    );
+}
+
 const RECORDS: usize = 1000;
 const CONSUMED: i64 = 600;
 
@@ -270,6 +313,13 @@ fn a_scrape_shows_bytes_in_lag_failed_tasks_and_request_latency() {
         connectors.join("poison.properties"),
         "name=poison\nconnector.class=FileStreamSink\ntasks.max=1\nfile=poison.txt\ntopics=poison-in\n\
          value.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=false\n",
+    )
+    .unwrap();
+    // A source, so the source families are in the scrape too.
+    std::fs::write(
+        connectors.join("gen.properties"),
+        "name=gen\nconnector.class=datagen\ntasks.max=1\nkafka.topic=gen-out\nrecord.size=50\n\
+         iterations=10\nvalue.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n",
     )
     .unwrap();
     let up = Up::start(
@@ -462,6 +512,22 @@ fn a_scrape_shows_bytes_in_lag_failed_tasks_and_request_latency() {
 
     promtool_check(&text);
     dashboards_and_alerts_use_only_exported_names(&samples);
+    // The metrics table and this scrape (the broker, a group, a source and a sink) name the
+    // same families; error counters appear with the first error.
+    exported_families_are_documented(&samples);
+    let documented = documented_families();
+    let exported: std::collections::BTreeSet<&str> = samples
+        .iter()
+        .map(|s| family_of(&s.name, &documented))
+        .collect();
+    let absent: Vec<&String> = documented
+        .iter()
+        .filter(|n| !exported.contains(n.as_str()) && n.as_str() != "weft_request_errors_total")
+        .collect();
+    assert!(
+        absent.is_empty(),
+        "deploy/README.md lists families this scrape does not have: {absent:?}"
+    );
 
     let (code, health) = get(rest, "/health");
     assert_eq!(code, 200, "{health}");
@@ -472,7 +538,7 @@ fn a_scrape_shows_bytes_in_lag_failed_tasks_and_request_latency() {
 }
 
 #[test]
-fn without_the_worker_metrics_are_served_on_metrics_listener() {
+fn without_the_worker_metrics_are_served_on_metrics_listener_and_count_closes_and_parked_fetches() {
     let dir = tempfile::tempdir().unwrap();
     let up = Up::start(
         dir.path(),
@@ -487,12 +553,87 @@ fn without_the_worker_metrics_are_served_on_metrics_listener() {
         ],
     );
     let port = up.port("metrics");
+    let bootstrap = format!("127.0.0.1:{}", up.port("broker"));
+    let metric = |name: &str, l: &[(&str, &str)]| value(&parse(&get(port, "/metrics").1), name, l);
+
+    // A request of an API version no broker serves: the connection is closed, counted as such.
+    let mut s = TcpStream::connect(&bootstrap).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    // Produce (key 0) v99, correlation id 7, no client id.
+    let body = [0u8, 0, 0, 99, 0, 0, 0, 7, 0xff, 0xff];
+    s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(
+        rest.is_empty(),
+        "the broker answered an unsupported version"
+    );
+    let unsupported = [("reason", "unsupported_version")];
+    assert!(
+        wait_until(Duration::from_secs(30), || metric(
+            "weft_connections_closed_total",
+            &unsupported
+        ) == 1.0),
+        "{}",
+        get(port, "/metrics").1
+    );
+    assert_eq!(
+        metric(
+            "weft_connections_closed_total",
+            &[("reason", "malformed_request")]
+        ),
+        0.0
+    );
+
+    // A consumer at the end of an empty partition parks its Fetch in long poll; once it is
+    // gone, the parked request ends at its max.wait.ms.
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("producer");
+    producer
+        .send(
+            BaseRecord::<(), [u8]>::to("idle")
+                .payload(&b"one"[..])
+                .partition(0),
+        )
+        .expect("send");
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    assert_eq!(metric("weft_fetch_requests_waiting", &[]), 0.0);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "idle")
+        .set("fetch.wait.max.ms", "3000")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("idle", 0, Offset::End).unwrap();
+    consumer.assign(&tpl).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let _ = consumer.poll(Duration::from_millis(50));
+            metric("weft_fetch_requests_waiting", &[]) == 1.0
+        }),
+        "no parked fetch:\n{}",
+        get(port, "/metrics").1
+    );
+    drop(consumer);
+    assert!(
+        wait_until(Duration::from_secs(30), || metric(
+            "weft_fetch_requests_waiting",
+            &[]
+        ) == 0.0),
+        "the parked fetch never ended"
+    );
+
     let (code, text) = get(port, "/metrics");
     assert_eq!(code, 200, "{text}");
     let samples = parse(&text);
     assert_eq!(value(&samples, "weft_log_dir_online", &[]), 1.0);
     assert!(find(&samples, "weft_connect_task_state", &[]).is_empty());
     promtool_check(&text);
+    exported_families_are_documented(&samples);
     let (code, health) = get(port, "/health");
     assert_eq!(code, 200, "{health}");
     let health: serde_json::Value = serde_json::from_str(&health).expect("health JSON");
@@ -503,6 +644,263 @@ fn without_the_worker_metrics_are_served_on_metrics_listener() {
     );
     let health = health.to_string();
     assert!(!health.contains("connect_worker"), "{health}");
+}
+
+const GENERATED: u64 = 500;
+
+#[test]
+fn connect_tasks_show_records_produced_traps_by_kind_and_offset_commit_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let broker = Up::start(
+        d,
+        &[
+            "--no-connect",
+            "--override",
+            "metrics.listener=http://127.0.0.1:0",
+        ],
+        &[
+            ("weft: broker listening on PLAINTEXT://", "broker"),
+            ("weft: metrics listening on http://", "metrics"),
+        ],
+    );
+    let write = |name: &str, text: String| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let mut files = vec![write(
+        "worker.properties",
+        format!(
+            "bootstrap.servers=127.0.0.1:{}\nlisteners=http://127.0.0.1:0\n\
+             key.converter=org.apache.kafka.connect.storage.StringConverter\n\
+             value.converter=org.apache.kafka.connect.storage.StringConverter\n\
+             offset.storage.file.filename={}\noffset.flush.interval.ms=300\n",
+            broker.port("broker"),
+            d.join("connect.offsets").display()
+        ),
+    )];
+    // A source that stops after GENERATED records, and a sink that reads them back.
+    files.push(write(
+        "gen.properties",
+        format!(
+            "name=gen\nconnector.class=datagen\ntasks.max=1\nkafka.topic=gen-out\n\
+             record.size=100\niterations={GENERATED}\n\
+             value.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n"
+        ),
+    ));
+    files.push(write(
+        "copy.properties",
+        format!(
+            "name=copy\nconnector.class=FileStreamSink\ntasks.max=1\nfile={}\ntopics=gen-out\n",
+            d.join("copy.txt").display()
+        ),
+    ));
+    // One source per trap kind: a panic (unreachable), an endless loop (the call deadline),
+    // allocation past the memory cap.
+    let hostile = test_plugin("hostile-source");
+    for mode in ["trap", "loop", "alloc"] {
+        files.push(write(
+            &format!("hostile-{mode}.properties"),
+            format!(
+                "name=hostile-{mode}\nconnector.class={}\ntasks.max=1\ntopic=hostile\n\
+                 mode={mode}\nhealthy.polls=3\nplugin.call.timeout.ms=500\n\
+                 plugin.memory.max.bytes=67108864\n",
+                hostile.display()
+            ),
+        ));
+    }
+    let worker = Worker::standalone(d, &files);
+    let scrape = |port: u16| {
+        let (code, body) = get(port, "/metrics");
+        assert_eq!(code, 200, "{body}");
+        body
+    };
+    let gen = [("connector", "gen"), ("task", "0")];
+    let copy = [("connector", "copy"), ("task", "0")];
+    let settled = |s: &[Sample]| {
+        let one = |name: &str, l: &[(&str, &str)]| {
+            find(s, name, l).first().map(|x| x.value).unwrap_or(-1.0)
+        };
+        one("weft_connect_source_task_records_produced_total", &gen) == GENERATED as f64
+            && one("weft_connect_sink_task_records_put_total", &copy) == GENERATED as f64
+            && one(
+                "weft_connect_task_offset_commit_duration_seconds_count",
+                &gen,
+            ) >= 1.0
+            && one(
+                "weft_connect_task_offset_commit_duration_seconds_count",
+                &copy,
+            ) >= 1.0
+            && ["trap", "loop", "alloc"].iter().all(|m| {
+                let c = format!("hostile-{m}");
+                one(
+                    "weft_connect_task_state",
+                    &[("connector", &c), ("task", "0"), ("state", "FAILED")],
+                ) == 1.0
+            })
+    };
+    assert!(
+        wait_until(Duration::from_secs(120), || settled(&parse(&scrape(
+            worker.rest_port
+        )))),
+        "the tasks did not settle:\n{}\n{}",
+        scrape(worker.rest_port),
+        worker.log_text()
+    );
+    let text = scrape(worker.rest_port);
+    let samples = parse(&text);
+
+    // Produced means acknowledged: every generated record, as many as polled and as the broker
+    // counted in.
+    assert_eq!(
+        value(
+            &samples,
+            "weft_connect_source_task_records_polled_total",
+            &gen
+        ),
+        GENERATED as f64
+    );
+    let broker_text = scrape(broker.port("metrics"));
+    let broker_samples = parse(&broker_text);
+    assert_eq!(
+        value(
+            &broker_samples,
+            "weft_topic_records_in_total",
+            &[("topic", "gen-out")]
+        ),
+        GENERATED as f64
+    );
+
+    // Each hostile task failed on exactly one trap, of its own kind; the healthy ones had none.
+    for (connector, kind) in [
+        ("hostile-trap", "unreachable"),
+        ("hostile-loop", "deadline"),
+        ("hostile-alloc", "out-of-memory"),
+        ("gen", ""),
+        ("copy", ""),
+    ] {
+        for k in ["deadline", "out-of-memory", "unreachable", "other"] {
+            let l = [("connector", connector), ("task", "0"), ("kind", k)];
+            let want = if k == kind { 1.0 } else { 0.0 };
+            assert_eq!(
+                value(&samples, "weft_connect_task_traps_total", &l),
+                want,
+                "{connector} {k}:\n{text}"
+            );
+        }
+    }
+
+    // Commit latency: a histogram whose +Inf bucket holds every commit and whose sum is a
+    // duration that was spent.
+    for l in [gen, copy] {
+        let count = value(
+            &samples,
+            "weft_connect_task_offset_commit_duration_seconds_count",
+            &l,
+        );
+        let inf = value(
+            &samples,
+            "weft_connect_task_offset_commit_duration_seconds_bucket",
+            &[l[0], l[1], ("le", "+Inf")],
+        );
+        assert_eq!(inf, count, "{l:?}");
+        let sum = value(
+            &samples,
+            "weft_connect_task_offset_commit_duration_seconds_sum",
+            &l,
+        );
+        assert!(sum > 0.0 && sum < 30.0 * count, "{l:?}: sum {sum}");
+    }
+    promtool_check(&text);
+    exported_families_are_documented(&samples);
+    exported_families_are_documented(&broker_samples);
+}
+
+#[test]
+fn per_partition_series_stop_at_metrics_partition_series_max() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Up::start(
+        dir.path(),
+        &[
+            "--no-connect",
+            "--override",
+            "metrics.listener=http://127.0.0.1:0",
+            "--override",
+            "metrics.partition.series.max=3",
+            "--override",
+            "num.partitions=4",
+        ],
+        &[
+            ("weft: broker listening on PLAINTEXT://", "broker"),
+            ("weft: metrics listening on http://", "metrics"),
+        ],
+    );
+    let bootstrap = format!("127.0.0.1:{}", up.port("broker"));
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("producer");
+    for p in 0..4 {
+        producer
+            .send(
+                BaseRecord::<(), [u8]>::to("wide")
+                    .payload(&b"x"[..])
+                    .partition(p),
+            )
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    // A group with committed offsets on two partitions (nothing read: lag 1 each).
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "wide-group")
+        .create()
+        .expect("consumer");
+    let mut commit = TopicPartitionList::new();
+    for p in 0..2 {
+        commit
+            .add_partition_offset("wide", p, Offset::Offset(0))
+            .unwrap();
+    }
+    consumer.commit(&commit, CommitMode::Sync).expect("commit");
+    drop(consumer);
+
+    let (code, text) = get(up.port("metrics"), "/metrics");
+    assert_eq!(code, 200, "{text}");
+    let samples = parse(&text);
+    // Every partition (the 4 of `wide`, those of __consumer_offsets) and the group's 2
+    // committed partitions compete for 3 entries; the rest is counted as omitted.
+    let partitions: f64 = find(&samples, "weft_topic_partitions", &[])
+        .iter()
+        .map(|s| s.value)
+        .sum();
+    assert!(partitions >= 5.0, "{text}");
+    let per_partition = find(&samples, "weft_partition_log_end_offset", &[]).len();
+    let per_group_partition = find(&samples, "weft_group_lag", &[]).len();
+    assert_eq!(per_partition + per_group_partition, 3, "{text}");
+    assert_eq!(
+        find(&samples, "weft_partition_log_start_offset", &[]).len(),
+        per_partition
+    );
+    assert_eq!(
+        find(&samples, "weft_group_committed_offset", &[]).len(),
+        per_group_partition
+    );
+    assert_eq!(
+        value(&samples, "weft_metrics_partition_series_omitted", &[]),
+        partitions + 2.0 - 3.0
+    );
+    // The totals are never capped.
+    let wide = [("topic", "wide")];
+    assert_eq!(value(&samples, "weft_topic_records_in_total", &wide), 4.0);
+    assert_eq!(value(&samples, "weft_topic_partitions", &wide), 4.0);
+    assert_eq!(
+        value(&samples, "weft_group_total_lag", &[("group", "wide-group")]),
+        2.0
+    );
+    promtool_check(&text);
+    exported_families_are_documented(&samples);
 }
 
 /// A tmpfs mounted for a test and unmounted on drop (also when the test fails). Needs root.
@@ -598,4 +996,5 @@ fn a_full_log_dir_shows_in_health_and_metrics() {
         .sum();
     assert!(produce_errors >= 1.0, "no Produce error counted:\n{text}");
     promtool_check(&text);
+    exported_families_are_documented(&samples);
 }

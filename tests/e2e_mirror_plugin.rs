@@ -395,3 +395,214 @@ fn mirror_plugin_copies_records_and_writes_mm2s_internal_topics() {
         );
     }
 }
+
+/// With `offset-syncs.topic.location=target` the syncs travel with the mirrored records: the
+/// source role appends them to its polls, and they land on the target cluster.
+#[test]
+fn offset_syncs_can_live_on_the_target() {
+    let a = Weft::start(&[]);
+    let b = Weft::start(&[]);
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", a.bootstrap())
+        .create()
+        .expect("producer");
+    for i in 0..250i64 {
+        let v = value(0, i);
+        p.send(
+            BaseRecord::<[u8], [u8]>::to("events")
+                .payload(&v)
+                .partition(0),
+        )
+        .expect("send");
+        p.poll(Duration::ZERO);
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        write(
+            dir.path(),
+            "worker.properties",
+            &[
+                format!("bootstrap.servers={}", b.bootstrap()),
+                "listeners=http://127.0.0.1:0".into(),
+                format!(
+                    "offset.storage.file.filename={}",
+                    dir.path().join("offsets").display()
+                ),
+                "key.converter=org.apache.kafka.connect.converters.ByteArrayConverter".into(),
+                "value.converter=org.apache.kafka.connect.converters.ByteArrayConverter".into(),
+            ],
+        ),
+        write(
+            dir.path(),
+            "source.properties",
+            &[
+                "name=mirror-to-target".into(),
+                "connector.class=mirror".into(),
+                "source.cluster.alias=A".into(),
+                "target.cluster.alias=B".into(),
+                "topics=events".into(),
+                "offset-syncs.topic.location=target".into(),
+                format!(
+                    "capability.remote-cluster.bootstrap.servers={}",
+                    a.bootstrap()
+                ),
+                "capability.local-admin=true".into(),
+                "capability.clock=true".into(),
+            ],
+        ),
+    ];
+    let w = Worker::standalone(dir.path(), &files);
+    let got = read(&b.bootstrap(), "A.events", 1, TIMEOUT, |r| r.len() >= 250);
+    assert_eq!(got.len(), 250, "worker log:\n{}", w.log_text());
+    for (i, r) in got.iter().enumerate() {
+        assert_eq!(r.value.as_deref(), Some(&value(0, i as i64)[..]));
+    }
+    let mut syncs = Vec::new();
+    read(
+        &b.bootstrap(),
+        "mm2-offset-syncs.B.internal",
+        1,
+        TIMEOUT,
+        |recs| {
+            syncs = recs
+                .iter()
+                .map(|r| {
+                    let (t, rest) = string(r.key.as_deref().unwrap());
+                    let part = i32::from_be_bytes(rest[..4].try_into().unwrap());
+                    let v = r.value.as_deref().unwrap();
+                    (t, part, be_i64(v), be_i64(&v[8..]))
+                })
+                .collect::<Vec<_>>();
+            syncs.len() >= 3
+        },
+    );
+    assert!(
+        syncs.len() >= 3,
+        "syncs on the target: {syncs:?}\n{}",
+        w.log_text()
+    );
+    assert_eq!(syncs[0], ("events".to_string(), 0, 0, 0));
+    assert_eq!(syncs[1], ("events".to_string(), 0, 101, 101));
+    assert_eq!(syncs[2], ("events".to_string(), 0, 202, 202));
+}
+
+fn produce_values(bootstrap: &str, topic: &str, range: std::ops::Range<i64>) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    for i in range {
+        let v = value(0, i);
+        let k = key(0, i);
+        p.send(
+            BaseRecord::<[u8], [u8]>::to(topic)
+                .key(&k)
+                .payload(&v)
+                .partition(0),
+        )
+        .expect("send");
+        p.poll(Duration::ZERO);
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+}
+
+/// The worker killed with -9 mid-flow and restarted resumes from its stored positions: every
+/// source record arrives, in order, with at most the unflushed tail repeated.
+#[test]
+fn a_killed_worker_resumes_without_losing_records() {
+    let a = Weft::start(&[]);
+    let b = Weft::start(&[]);
+    produce_values(&a.bootstrap(), "clicks", 0..300);
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        write(
+            dir.path(),
+            "worker.properties",
+            &[
+                format!("bootstrap.servers={}", b.bootstrap()),
+                "listeners=http://127.0.0.1:0".into(),
+                format!(
+                    "offset.storage.file.filename={}",
+                    dir.path().join("offsets").display()
+                ),
+                "offset.flush.interval.ms=200".into(),
+                "key.converter=org.apache.kafka.connect.converters.ByteArrayConverter".into(),
+                "value.converter=org.apache.kafka.connect.converters.ByteArrayConverter".into(),
+            ],
+        ),
+        write(
+            dir.path(),
+            "source.properties",
+            &[
+                "name=clicks-mirror".into(),
+                "connector.class=org.apache.kafka.connect.mirror.MirrorSourceConnector".into(),
+                "source.cluster.alias=A".into(),
+                "target.cluster.alias=B".into(),
+                "topics=clicks".into(),
+                format!(
+                    "capability.remote-cluster.bootstrap.servers={}",
+                    a.bootstrap()
+                ),
+                "capability.remote-cluster.produce.topics=mm2-offset-syncs[.].*[.]internal".into(),
+                "capability.local-admin=true".into(),
+                "capability.clock=true".into(),
+            ],
+        ),
+    ];
+    let mut w = Worker::standalone(dir.path(), &files);
+    let first = read(&b.bootstrap(), "A.clicks", 1, TIMEOUT, |r| r.len() >= 300);
+    assert_eq!(first.len(), 300, "worker log:\n{}", w.log_text());
+    // Positions reach the offsets file (a flush after the last record was acknowledged).
+    let offsets = dir.path().join("offsets");
+    assert!(
+        wait_until(TIMEOUT, || std::fs::read(&offsets).is_ok_and(|b| {
+            // The position text sits in the JSON file as a string, its quotes escaped.
+            let text = String::from_utf8_lossy(&b);
+            text.contains(r#"{\"offset\":300}"#) || text.contains(r#"{"offset":300}"#)
+        })),
+        "stored positions never reached 300: {:?}",
+        std::fs::read_to_string(&offsets)
+    );
+    w.kill9();
+    produce_values(&a.bootstrap(), "clicks", 300..500);
+    w.restart();
+    let all = read(&b.bootstrap(), "A.clicks", 1, TIMEOUT, |r| r.len() >= 500);
+    assert_eq!(
+        all.len(),
+        500,
+        "nothing repeated, nothing lost; log:\n{}",
+        w.log_text()
+    );
+    for (i, r) in all.iter().enumerate() {
+        assert_eq!(
+            r.value.as_deref(),
+            Some(&value(0, i as i64)[..]),
+            "record {i}"
+        );
+        assert_eq!(r.key.as_deref(), Some(&key(0, i as i64)[..]));
+    }
+    // The new lifetime's first record got its own sync again (MM2 does the same).
+    let mut syncs = Vec::new();
+    read(
+        &a.bootstrap(),
+        "mm2-offset-syncs.B.internal",
+        1,
+        TIMEOUT,
+        |recs| {
+            syncs = recs
+                .iter()
+                .map(|r| {
+                    let v = r.value.as_deref().unwrap();
+                    (be_i64(v), be_i64(&v[8..]))
+                })
+                .collect::<Vec<_>>();
+            syncs.contains(&(300, 300))
+        },
+    );
+    assert!(
+        syncs.contains(&(0, 0)) && syncs.contains(&(300, 300)),
+        "{syncs:?}"
+    );
+}

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::connect::{consume_until, wait_until, Consumed, Worker};
+use common::tls::TestCerts;
 use common::{require_tool, Weft};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -38,6 +39,11 @@ struct Mosquitto {
 
 impl Mosquitto {
     fn start(dir: &Path) -> Mosquitto {
+        Self::start_with(dir, "")
+    }
+
+    /// With `extra` appended to the generated config (another listener, say).
+    fn start_with(dir: &Path, extra: &str) -> Mosquitto {
         require_tool("mosquitto");
         let port = free_port();
         let data = dir.join("mosquitto-data");
@@ -55,7 +61,7 @@ impl Mosquitto {
             format!(
                 "user {user}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
                  persistence_location {}/\nmax_queued_messages 0\nlog_dest stderr\n\
-                 log_type error\nlog_type warning\nlog_type notice\n",
+                 log_type error\nlog_type warning\nlog_type notice\n{extra}",
                 data.display()
             ),
         )
@@ -129,6 +135,12 @@ impl Drop for Mosquitto {
 
 /// Publishes each line of `lines` as one message on `topic` with `mosquitto_pub -l`.
 fn publish_lines(m: &Mosquitto, topic: &str, qos: u8, lines: &[String]) -> Child {
+    // mosquitto_pub -l (2.0.11) stops at the first PUBACK whose 16-bit message id equals its
+    // last message's: past 65535 messages that comes early and the rest are never sent.
+    assert!(
+        lines.len() < 65_535,
+        "publish at most 65534 lines per mosquitto_pub"
+    );
     require_tool("mosquitto_pub");
     let mut child = Command::new("mosquitto_pub")
         .args(["-h", "127.0.0.1", "-p", &m.port.to_string()])
@@ -540,8 +552,16 @@ fn bad_grants_unreachable_brokers_and_oversized_payloads_fail_alone_with_clear_e
         w.log_text()
     );
     publish("bad/dev-1/temp", "{\"ok\":2}");
-    let values: Vec<String> = good(2).iter().map(|r| text(&r.1)).collect();
-    assert_eq!(values, vec!["{\"ok\":1}", "{\"ok\":2}"], "{}", w.log_text());
+    // A payload that is not JSON under value.format=json: schemaless, so the JSON converter
+    // writes it as a JSON string (as Kafka's does for a String): kept, not refused.
+    publish("bad/dev-1/temp", "not json");
+    let values: Vec<String> = good(3).iter().map(|r| text(&r.1)).collect();
+    assert_eq!(
+        values,
+        vec!["{\"ok\":1}", "{\"ok\":2}", "\"not json\""],
+        "{}",
+        w.log_text()
+    );
     let healthy = consume_until(&broker.bootstrap(), "temp", Duration::from_secs(60), |r| {
         !r.is_empty()
     });
@@ -696,4 +716,229 @@ fn mqtt5_sessions_carry_user_properties_into_headers() {
     }
     let values: Vec<String> = got.iter().map(|r| text(&r.1)).collect();
     assert_eq!(values, lines);
+}
+
+#[test]
+fn tls_connectors_trust_the_granted_ca_and_a_wrong_ca_fails_naming_the_problem() {
+    const N: usize = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let certs = TestCerts::generate(d);
+    // A TLS listener next to the plain one (the devices publish and subscribe in plain).
+    let tls_port = free_port();
+    let m = Mosquitto::start_with(
+        d,
+        &format!(
+            "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            certs.ca.display(),
+            certs.server_cert.display(),
+            certs.server_key.display()
+        ),
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || TcpStream::connect((
+            "127.0.0.1",
+            tls_port
+        ))
+        .is_ok()),
+        "the TLS listener is up"
+    );
+    let tls_url = format!("mqtts://127.0.0.1:{tls_port}");
+    let broker = Weft::start(&[]);
+    let worker = worker_file(d, &broker);
+    let granted = |name: &str, ca: &Path, rest: &str| {
+        write_file(
+            d,
+            &format!("{name}.properties"),
+            &format!(
+                "name={name}\ntasks.max=1\nmqtt.server.uri={tls_url}\n\
+                 capability.mqtt.urls={tls_url}\ncapability.mqtt.tls.ca.location={}\n\
+                 mqtt.client.id={name}\nmqtt.qos=1\n{rest}",
+                ca.display()
+            ),
+        )
+    };
+    let source = granted(
+        "tls-source",
+        &certs.ca,
+        "connector.class=mqtt-source\nmqtt.topics=sensors/+/temp\nkafka.topic=temp\n\
+         kafka.key=${level.1}\n",
+    );
+    let sink = granted(
+        "tls-sink",
+        &certs.ca,
+        "connector.class=mqtt-sink\ntopics=temp\nmqtt.topic=tls-out/${key}\n",
+    );
+    let wrong = granted(
+        "wrong-ca",
+        &certs.other_ca,
+        "connector.class=mqtt-source\nmqtt.topics=a\nkafka.topic=a\n",
+    );
+    let missing = granted(
+        "missing-ca",
+        &d.join("no-such-ca.pem"),
+        "connector.class=mqtt-source\nmqtt.topics=a\nkafka.topic=a\n",
+    );
+    // A persistent subscriber session for the sink's output, registered before anything is
+    // published (-E: exit once the subscription is acknowledged).
+    let sub_args = |extra: &[&str]| {
+        let mut c = Command::new("mosquitto_sub");
+        c.args(["-h", "127.0.0.1", "-p", &m.port.to_string()])
+            .args(["-q", "1", "-c", "-i", "tls-out", "-t", "tls-out/#"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    };
+    let registered = sub_args(&["-E"]).output().expect("mosquitto_sub -E");
+    assert!(registered.status.success(), "{registered:?}");
+    let w = Worker::standalone(d, &[worker, source, sink, wrong, missing]);
+    for c in ["tls-source", "tls-sink"] {
+        assert!(
+            w.wait_task_state(c, "RUNNING", Duration::from_secs(60)),
+            "{c}: {}",
+            w.log_text()
+        );
+    }
+    assert!(
+        w.wait_task_state("wrong-ca", "FAILED", Duration::from_secs(60)),
+        "{}",
+        w.log_text()
+    );
+    let trace = w.state("wrong-ca").unwrap().1[0]
+        .1
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        trace.contains("certificate is not trusted")
+            && trace.contains("capability.mqtt.tls.ca.location")
+            && trace.contains(&tls_url),
+        "the failure names the problem, the URL and the key: {trace}"
+    );
+    // A CA file that is not there: FAILED at start, naming the key and the file.
+    assert!(
+        w.wait_task_state("missing-ca", "FAILED", Duration::from_secs(60)),
+        "{}",
+        w.log_text()
+    );
+    let trace = w.state("missing-ca").unwrap().1[0]
+        .1
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        trace.contains("capability.mqtt.tls.ca.location") && trace.contains("no-such-ca.pem"),
+        "{trace}"
+    );
+
+    let sent = readings(1, N).remove(0).1;
+    wait_ok(
+        publish_lines(&m, "sensors/dev-0/temp", 1, &sent),
+        "mosquitto_pub",
+    );
+    let got = consume_until(&broker.bootstrap(), "temp", Duration::from_secs(120), |r| {
+        r.len() >= N
+    });
+    let values: Vec<String> = got.iter().map(|r| text(&r.1)).collect();
+    assert_eq!(values, sent, "over TLS into Kafka; log:\n{}", w.log_text());
+    // The sink sent them back out over TLS.
+    let out = sub_args(&["-C", &N.to_string(), "-W", "120"])
+        .output()
+        .expect("mosquitto_sub");
+    let back: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(back, sent, "out over TLS; log:\n{}", w.log_text());
+    assert_eq!(w.state("tls-source").unwrap().1[0].0, "RUNNING");
+}
+
+#[test]
+fn a_record_that_is_not_json_for_a_json_converter_goes_to_the_dlq_or_fails_the_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = Mosquitto::start(d);
+    let broker = Weft::start(&[]);
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .expect("producer");
+    for v in ["{\"n\":1}", "not json at all", "{\"n\":2}"] {
+        p.send(BaseRecord::to("cmds").key("valve").payload(v).partition(0))
+            .expect("send");
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+    let worker = worker_file(d, &broker);
+    let sink = |name: &str, extra: &str| {
+        write_file(
+            d,
+            &format!("{name}.properties"),
+            &format!(
+                "name={name}\nconnector.class=mqtt-sink\ntopics=cmds\nmqtt.server.uri={url}\n\
+                 capability.mqtt.urls={url}\nmqtt.client.id={name}\nmqtt.topic={name}/${{key}}\n\
+                 mqtt.qos=1\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\n\
+                 value.converter.schemas.enable=false\n{extra}",
+                url = m.url()
+            ),
+        )
+    };
+    let tolerant = sink(
+        "json-tolerant",
+        "errors.tolerance=all\nerrors.deadletterqueue.topic.name=cmds-dlq\n\
+         errors.deadletterqueue.context.headers.enable=true\n",
+    );
+    let strict = sink("json-strict", "");
+    let sub = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &m.port.to_string()])
+        .args([
+            "-q",
+            "1",
+            "-c",
+            "-i",
+            "json-out",
+            "-t",
+            "json-tolerant/#",
+            "-E",
+        ])
+        .output()
+        .expect("mosquitto_sub -E");
+    assert!(sub.status.success(), "{sub:?}");
+    let w = Worker::standalone(d, &[worker, tolerant, strict]);
+    // Without tolerance the task fails, naming the converter's reason.
+    assert!(
+        w.wait_task_state("json-strict", "FAILED", Duration::from_secs(60)),
+        "{}",
+        w.log_text()
+    );
+    let trace = w.state("json-strict").unwrap().1[0]
+        .1
+        .clone()
+        .unwrap_or_default();
+    assert!(trace.to_lowercase().contains("json"), "{trace}");
+    // With it, the record is in the DLQ with Connect's error headers and the others go out.
+    let dlq = consume_until(
+        &broker.bootstrap(),
+        "cmds-dlq",
+        Duration::from_secs(60),
+        |r| !r.is_empty(),
+    );
+    assert_eq!(dlq.len(), 1, "{}", w.log_text());
+    assert_eq!(text(&dlq[0].1), "not json at all");
+    assert_eq!(
+        header(&dlq[0], "__connect.errors.stage"),
+        Some(&b"VALUE_CONVERTER"[..]),
+        "{:?}",
+        dlq[0].2
+    );
+    let out = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &m.port.to_string()])
+        .args(["-q", "1", "-c", "-i", "json-out", "-t", "json-tolerant/#"])
+        .args(["-C", "2", "-W", "60"])
+        .output()
+        .expect("mosquitto_sub");
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines, vec!["{\"n\":1}", "{\"n\":2}"], "{}", w.log_text());
+    assert_eq!(w.state("json-tolerant").unwrap().1[0].0, "RUNNING");
 }

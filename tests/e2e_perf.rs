@@ -167,3 +167,96 @@ fn perf_produce_latency_shows_a_known_broker_delay() {
         "p50 {p50} ms is far above the round trips the proxy measured (p99 {rtt_p99:.2} ms)"
     );
 }
+
+/// The summary line of `out` that contains `needle`.
+fn line_with<'a>(out: &'a str, needle: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{out}"))
+}
+
+#[test]
+fn perf_transactions_commit_and_end_to_end_reads_them_committed() {
+    let broker = Weft::start(&[]);
+    let bootstrap = broker.bootstrap();
+    let (ok, out, err) = weft_cmd(
+        &[
+            "topics",
+            "create",
+            "perf-tx",
+            "--partitions",
+            "3",
+            "-b",
+            &bootstrap,
+        ],
+        None,
+    );
+    assert!(ok, "topics create failed:\n{out}\n{err}");
+
+    let (ok, out, err) = weft_cmd(
+        &[
+            "perf",
+            "produce",
+            "-b",
+            &bootstrap,
+            "--topic",
+            "perf-tx",
+            "--records",
+            "1000",
+            "--transactional-id",
+            "perf-tx-1",
+            "--transaction-records",
+            "100",
+        ],
+        None,
+    );
+    assert!(ok, "weft perf produce failed:\n{out}\n{err}");
+    line_with(&out, "1000 records sent");
+    line_with(&out, "10 transactions of 100 records committed");
+
+    // The consumer reads read_committed from the current end: it sees each record only once its
+    // transaction committed, and the tool fails unless all 1000 arrive.
+    let (ok, out, err) = weft_cmd(
+        &[
+            "perf",
+            "end-to-end",
+            "-b",
+            &bootstrap,
+            "--topic",
+            "perf-tx",
+            "--records",
+            "1000",
+            "--throughput",
+            "2000",
+            "--transactional-id",
+            "perf-tx-2",
+            "--transaction-records",
+            "100",
+        ],
+        None,
+    );
+    assert!(ok, "weft perf end-to-end failed:\n{out}\n{err}");
+    let summary = line_with(&out, "records end to end (read_committed)");
+    assert!(summary.starts_with("1000 records"), "{summary}");
+    assert!(figure(summary, "99th") >= figure(summary, "50th"));
+    line_with(&out, "10 transactions of 100 records committed");
+
+    // A read_committed consumer of the whole topic sees both runs' 2000 records.
+    let (ok, out, err) = weft_cmd(
+        &[
+            "perf",
+            "consume",
+            "-b",
+            &bootstrap,
+            "--topic",
+            "perf-tx",
+            "--records",
+            "2000",
+            "--consumer-props",
+            "isolation.level=read_committed",
+        ],
+        None,
+    );
+    assert!(ok, "weft perf consume failed:\n{out}\n{err}");
+    line_with(&out, "2000 records consumed");
+}

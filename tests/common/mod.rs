@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod connect;
+pub mod tls;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;

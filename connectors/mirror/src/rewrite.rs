@@ -70,10 +70,49 @@ impl From<DecodeError> for RewriteError {
 }
 
 /// A partition's state during the walk.
+#[derive(Clone, Copy)]
 struct Open {
     last_index: u32,
     run_start: i64,
     run_len: i64,
+}
+
+/// Partitions below this number are looked up by index rather than hashed (a fetch interleaves
+/// partitions record by record, so this lookup is on the per-record path).
+const DENSE_PARTITIONS: i32 = 1 << 12;
+
+/// The open partitions of a walk, by (topic index, partition).
+#[derive(Default)]
+struct Table {
+    dense: Vec<Vec<Option<Open>>>,
+    sparse: HashMap<(u32, i32), Open>,
+}
+
+impl Table {
+    fn slot(&mut self, topic_index: u32, partition: i32) -> Option<&mut Option<Open>> {
+        if !(0..DENSE_PARTITIONS).contains(&partition) {
+            return None;
+        }
+        let t = topic_index as usize;
+        if self.dense.len() <= t {
+            self.dense.resize_with(t + 1, Vec::new);
+        }
+        let row = &mut self.dense[t];
+        let p = partition as usize;
+        if row.len() <= p {
+            row.resize(p + 1, None);
+        }
+        Some(&mut row[p])
+    }
+
+    fn drain(self) -> impl Iterator<Item = ((u32, i32), Open)> {
+        let dense = self.dense.into_iter().enumerate().flat_map(|(t, row)| {
+            row.into_iter()
+                .enumerate()
+                .filter_map(move |(p, o)| o.map(|o| ((t as u32, p as i32), o)))
+        });
+        dense.chain(self.sparse)
+    }
 }
 
 /// Walks `batch` once: positions after each partition's last record, runs of consecutive
@@ -81,7 +120,7 @@ struct Open {
 pub fn walk(batch: &[u8]) -> Result<Walk, RewriteError> {
     let reader = BatchReader::new(batch)?;
     let mut out = Walk::default();
-    let mut open: HashMap<(u32, i32), Open> = HashMap::new();
+    let mut table = Table::default();
     for (i, view) in reader.records().enumerate() {
         let view = view?;
         let (Some(partition), Some(offset)) = (view.partition, view.offset) else {
@@ -91,36 +130,28 @@ pub fn walk(batch: &[u8]) -> Result<Walk, RewriteError> {
         };
         let index = i as u32;
         let key = (view.topic_index, partition);
-        match open.get_mut(&key) {
-            Some(o) if o.run_start + o.run_len == offset => {
-                o.run_len += 1;
-                o.last_index = index;
-            }
-            Some(o) => {
-                out.runs.push(Run {
-                    topic_index: key.0,
-                    partition,
-                    start: o.run_start,
-                    len: o.run_len,
-                });
-                o.run_start = offset;
-                o.run_len = 1;
-                o.last_index = index;
-            }
+        let entry = match table.slot(key.0, key.1) {
+            Some(slot) => slot,
             None => {
-                open.insert(
-                    key,
-                    Open {
-                        last_index: index,
-                        run_start: offset,
-                        run_len: 1,
-                    },
-                );
+                let e = table.sparse.entry(key).or_insert(Open {
+                    last_index: index,
+                    run_start: offset,
+                    run_len: 0,
+                });
+                // Reuse the dense path's logic through a temporary slot.
+                let mut tmp = Some(*e);
+                step(&mut tmp, key, index, offset, &mut out.runs);
+                if let Some(o) = tmp {
+                    *e = o;
+                }
+                out.records = index + 1;
+                continue;
             }
-        }
+        };
+        step(entry, key, index, offset, &mut out.runs);
         out.records = index + 1;
     }
-    for ((topic_index, partition), o) in open {
+    for ((topic_index, partition), o) in table.drain() {
         out.runs.push(Run {
             topic_index,
             partition,
@@ -136,6 +167,37 @@ pub fn walk(batch: &[u8]) -> Result<Walk, RewriteError> {
     }
     out.reached.sort_by_key(|r| r.after_records);
     Ok(out)
+}
+
+/// One record of a partition: extends its run, or closes it and starts another after a gap.
+fn step(slot: &mut Option<Open>, key: (u32, i32), index: u32, offset: i64, runs: &mut Vec<Run>) {
+    match slot {
+        Some(o) if o.run_len == 0 || o.run_start + o.run_len == offset => {
+            if o.run_len == 0 {
+                o.run_start = offset;
+            }
+            o.run_len += 1;
+            o.last_index = index;
+        }
+        Some(o) => {
+            runs.push(Run {
+                topic_index: key.0,
+                partition: key.1,
+                start: o.run_start,
+                len: o.run_len,
+            });
+            o.run_start = offset;
+            o.run_len = 1;
+            o.last_index = index;
+        }
+        None => {
+            *slot = Some(Open {
+                last_index: index,
+                run_start: offset,
+                run_len: 1,
+            });
+        }
+    }
 }
 
 /// Replaces the topic table of `batch` (already checked by [`walk`]) with `names`, index for
@@ -254,22 +316,24 @@ mod tests {
             ("a", 0, 9), // gap: 7 and 8 are gone (compaction, a transaction marker)
             ("a", 0, 10),
             ("a", 1, 1),
+            ("a", 100_000, 3), // numbered past the dense table
+            ("a", 100_000, 4),
         ]);
         let w = walk(&input).unwrap();
-        assert_eq!(w.records, 6);
+        assert_eq!(w.records, 8);
         let got: Vec<(u32, i32, i64)> = w
             .reached
             .iter()
             .map(|r| (r.after_records, r.partition, r.next_offset))
             .collect();
-        assert_eq!(got, [(5, 0, 11), (6, 1, 2)]);
+        assert_eq!(got, [(5, 0, 11), (6, 1, 2), (8, 100_000, 5)]);
         let mut runs: Vec<(i32, i64, i64)> = w
             .runs
             .iter()
             .map(|r| (r.partition, r.start, r.len))
             .collect();
         runs.sort();
-        assert_eq!(runs, [(0, 5, 2), (0, 9, 2), (1, 0, 2)]);
+        assert_eq!(runs, [(0, 5, 2), (0, 9, 2), (1, 0, 2), (100_000, 3, 2)]);
     }
 
     #[test]

@@ -3,14 +3,13 @@
 //! A `put` returns only after the broker acknowledged (PUBACK) every QoS 1 message of the
 //! batch, so the offsets `pre-commit` hands back are only those of records the broker has.
 //!
-//! `template` renders topics, `connection` reads the connection keys; this file declares the
-//! config and calls the host.
+//! `template` renders topics, `connection` (the SDK's `mqtt` module, shared with mqtt-source)
+//! reads the connection keys; this file declares the config and calls the host.
 
-pub mod connection;
+pub use weft_plugin_sdk::mqtt as connection;
 pub mod template;
 
 use weft_plugin_sdk::capability::mqtt;
-use weft_plugin_sdk::glue::wit::ConfigEntry;
 use weft_plugin_sdk::weft_batch::BatchWriter;
 use weft_plugin_sdk::{
     log, Config, ConfigDef, ConfigIssue, ConfigType, Importance, Metadata, Plugin, PluginError,
@@ -163,15 +162,7 @@ impl Plugin for MqttSink {
 impl SinkConnector for MqttSink {
     fn open(&mut self, config: &Config) -> Result<()> {
         let settings = Settings::from_config(config)?;
-        let options: Vec<ConfigEntry> = settings
-            .connect_options
-            .iter()
-            .map(|(k, v)| ConfigEntry {
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect();
-        mqtt::connect(&settings.server, &options).map_err(PluginError::from)?;
+        connection::connect(&settings.server, &settings.connect_options)?;
         log::info(&format!("mqtt-sink: publishing to {}", settings.server));
         self.settings = Some(settings);
         Ok(())

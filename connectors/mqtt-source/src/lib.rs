@@ -2,16 +2,16 @@
 //! capability and writes each message to a Kafka topic (fixed or templated from the MQTT topic),
 //! acknowledging a QoS 1 message to the broker only once the worker reports its record in Kafka.
 //!
-//! `template` renders topics and keys, `connection` reads the connection keys, `task` maps
+//! `template` renders topics and keys, `connection` (the SDK's `mqtt` module, shared with
+//! mqtt-sink) reads the connection keys, `task` maps
 //! messages and tracks delivery ids; this file declares the config and talks to the host, and
 //! `export` exports the component with a `poll` that returns the batch packed in place.
 
-pub mod connection;
+pub use weft_plugin_sdk::mqtt as connection;
 pub mod task;
 pub mod template;
 
 use weft_plugin_sdk::capability::mqtt;
-use weft_plugin_sdk::glue::wit::ConfigEntry;
 use weft_plugin_sdk::{
     log, Config, ConfigDef, ConfigIssue, ConfigType, Importance, Metadata, Plugin, PluginError,
     PluginKind, Polled, Record, Result, Schemas, SourceConnector, SourcePosition,
@@ -76,7 +76,8 @@ pub fn config_defs() -> Vec<ConfigDef> {
             task::VALUE_FORMAT,
             ConfigType::String,
             "How the payload is handed to the value converter: `bytes`, `string`, or `json` \
-             (schemaless JSON text; a payload that is not JSON fails in a JSON converter).",
+             (schemaless: a JSON converter writes an object or array as it is and any other \
+             payload as a JSON string).",
         )
         .default("bytes")
         .recommended(["bytes", "string", "json"])
@@ -162,15 +163,7 @@ impl MqttSource {
     /// restart the broker's session redelivers whatever was not acknowledged.
     pub fn open(&mut self, config: &Config) -> Result<()> {
         let settings = Settings::from_config(config)?;
-        let options: Vec<ConfigEntry> = settings
-            .connect_options
-            .iter()
-            .map(|(k, v)| ConfigEntry {
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect();
-        mqtt::connect(&settings.server, &options).map_err(PluginError::from)?;
+        connection::connect(&settings.server, &settings.connect_options)?;
         for f in &settings.filters {
             mqtt::subscribe(f, settings.qos).map_err(PluginError::from)?;
         }

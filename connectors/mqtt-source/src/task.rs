@@ -27,7 +27,8 @@ pub enum ValueFormat {
     Bytes,
     /// UTF-8 text (schema `string`).
     String,
-    /// JSON text, schemaless: a JSON converter writes it as is, a non-JSON payload fails there.
+    /// JSON text, schemaless: a JSON converter writes an object or array as it is and any
+    /// other payload (one that is not JSON included) as a JSON string.
     Json,
 }
 

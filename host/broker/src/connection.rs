@@ -196,6 +196,11 @@ pub async fn serve(
                 closed = CloseReason::Malformed;
                 break;
             }
+            Outcome::Unsupported(reason) => {
+                tracing::warn!(%peer, %reason, "closing connection");
+                closed = CloseReason::UnsupportedVersion;
+                break;
+            }
         };
         let size: usize = chunks.iter().map(|c| c.len()).sum();
         // Waits (reading no more requests) while earlier responses fill the budget; a response larger

@@ -109,7 +109,9 @@ impl FuzzBroker {
                     FrameOutcome::Responded(chunks.concat().into())
                 }
                 Ok(Outcome::NoResponse) => FrameOutcome::NoResponse,
-                Ok(Outcome::Close(reason)) => FrameOutcome::Closed(reason),
+                Ok(Outcome::Close(reason) | Outcome::Unsupported(reason)) => {
+                    FrameOutcome::Closed(reason)
+                }
                 Err(_) => FrameOutcome::StillWaiting,
             }
         })

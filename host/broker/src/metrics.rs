@@ -260,14 +260,17 @@ pub enum CloseReason {
     Malformed,
     /// The broker is shutting down.
     Shutdown,
+    /// A request for an API or version this broker does not serve (Kafka closes these too).
+    UnsupportedVersion,
 }
 
 impl CloseReason {
-    const ALL: [CloseReason; 4] = [
+    const ALL: [CloseReason; 5] = [
         CloseReason::Client,
         CloseReason::Io,
         CloseReason::Malformed,
         CloseReason::Shutdown,
+        CloseReason::UnsupportedVersion,
     ];
 
     fn name(self) -> &'static str {
@@ -276,6 +279,7 @@ impl CloseReason {
             CloseReason::Io => "io_error",
             CloseReason::Malformed => "malformed_request",
             CloseReason::Shutdown => "shutdown",
+            CloseReason::UnsupportedVersion => "unsupported_version",
         }
     }
 }
@@ -284,13 +288,14 @@ impl CloseReason {
 #[derive(Default)]
 pub struct Connections {
     accepted: AtomicU64,
-    closed: [AtomicU64; 4],
+    closed: [AtomicU64; 5],
 }
 
 /// The process's connection counters.
 pub static CONNECTIONS: Connections = Connections {
     accepted: AtomicU64::new(0),
     closed: [
+        AtomicU64::new(0),
         AtomicU64::new(0),
         AtomicU64::new(0),
         AtomicU64::new(0),
@@ -331,6 +336,35 @@ impl Connections {
         f.add(&[], accepted.saturating_sub(closed_total) as f64);
         f.push_to(out);
     }
+}
+
+/// Fetch requests parked in long poll now.
+static FETCHES_WAITING: AtomicI64 = AtomicI64::new(0);
+
+/// Counts one Fetch as parked in long poll while it lives (dropped also when the request is
+/// cancelled, so the gauge cannot drift).
+pub struct FetchWaiting(());
+
+impl FetchWaiting {
+    pub fn start() -> FetchWaiting {
+        FETCHES_WAITING.fetch_add(1, Ordering::Relaxed);
+        FetchWaiting(())
+    }
+}
+
+impl Drop for FetchWaiting {
+    fn drop(&mut self) {
+        FETCHES_WAITING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn collect_fetch_waiting(out: &mut Vec<MetricFamily>) {
+    let mut f = FamilyBuilder::gauge(
+        "weft_fetch_requests_waiting",
+        "Fetch requests parked in long poll, waiting for min.bytes or max.wait.ms.",
+    );
+    f.add(&[], FETCHES_WAITING.load(Ordering::Relaxed).max(0) as f64);
+    f.push_to(out);
 }
 
 /// Storage counters: rolls, flushes, retention, compaction, storage errors.
@@ -533,6 +567,7 @@ impl Collector for BrokerCollector {
         out.extend(REBALANCES.collect());
         CONNECTIONS.collect_into(&mut out);
         STORAGE.collect_into(&mut out);
+        collect_fetch_waiting(&mut out);
         if let Some(b) = self.broker.upgrade() {
             collect_broker(&b, &mut out);
         }

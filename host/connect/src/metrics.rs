@@ -1,14 +1,15 @@
 //! The Connect worker's Prometheus metrics, read from the herder's status at scrape time: per
-//! connector and task, the state, records polled (source) or put (sink), failed records, DLQ
-//! records, time inside the component per record and the component's memory. The task loops
-//! already publish these figures about once a second (`TaskReport`), so the worker's hot path
-//! pays nothing for a scrape.
+//! connector and task, the state, records polled and produced (source) or put (sink), failed
+//! records, DLQ records, time inside the components per record, their memory, their traps by
+//! kind, and the latency of offset commits. The task loops already publish these figures about
+//! once a second (`TaskReport`), so the worker's hot path pays nothing for a scrape.
 
 use std::sync::{Arc, Weak};
 
 use weft_metrics::prometheus::core::{Collector, Desc};
 use weft_metrics::prometheus::proto::MetricFamily;
 use weft_metrics::{Check, FamilyBuilder};
+use weft_runtime::TrapKind;
 
 use crate::api::Herder;
 use crate::model::{ConnectorType, State};
@@ -87,6 +88,10 @@ impl Collector for ConnectCollector {
             "weft_connect_source_task_records_polled_total",
             "Records a source task polled from its component.",
         );
+        let mut produced = FamilyBuilder::counter(
+            "weft_connect_source_task_records_produced_total",
+            "Records of a source task the cluster acknowledged.",
+        );
         let mut put = FamilyBuilder::counter(
             "weft_connect_sink_task_records_put_total",
             "Records a sink task put into its component.",
@@ -110,6 +115,14 @@ impl Collector for ConnectCollector {
         let mut memory = FamilyBuilder::gauge(
             "weft_connect_task_plugin_memory_bytes",
             "Linear memory the task's component instance holds.",
+        );
+        let mut traps = FamilyBuilder::counter(
+            "weft_connect_task_traps_total",
+            "Calls into the task's components that trapped, by kind (deadline, out-of-memory, unreachable, other).",
+        );
+        let mut commits = FamilyBuilder::histograms(
+            "weft_connect_task_offset_commit_duration_seconds",
+            "Time an offset commit took: a source's write to the offset store, a sink's pre-commit and commit to its group.",
         );
         for (herder, name) in herders
             .iter()
@@ -137,8 +150,15 @@ impl Collector for ConnectCollector {
                 let Some(m) = &t.metrics else { continue };
                 match status.kind {
                     ConnectorType::Sink => put.add(&l, m.records_total as f64),
-                    _ => polled.add(&l, m.records_total as f64),
+                    _ => {
+                        produced.add(&l, m.records_produced_total as f64);
+                        polled.add(&l, m.records_total as f64)
+                    }
                 };
+                for k in TrapKind::ALL {
+                    traps.add(&[l[0], l[1], ("kind", k.as_str())], m.traps.get(k) as f64);
+                }
+                commits.buckets(&l, &m.offset_commit_seconds);
                 errors.add(&l, m.errors_total as f64);
                 dlq.add(&l, m.dlq_records_total as f64);
                 rate.add(&l, m.records_per_second);
@@ -151,12 +171,15 @@ impl Collector for ConnectCollector {
             connector_state,
             task_state,
             polled,
+            produced,
             put,
             errors,
             dlq,
             rate,
             wasm,
             memory,
+            traps,
+            commits,
         ] {
             f.push_to(&mut out);
         }

@@ -82,6 +82,15 @@ pub struct TaskMetrics {
     pub wasm_ns_per_record: f64,
     /// Linear memory the task's component instance holds, in bytes.
     pub plugin_memory_bytes: u64,
+    /// Records the cluster acknowledged (source tasks).
+    #[serde(default)]
+    pub records_produced_total: u64,
+    /// Calls into the task's components that trapped, by kind (each instance was made again).
+    #[serde(skip)]
+    pub traps: weft_runtime::TrapCounts,
+    /// The task's offset commits and how long each took (Prometheus only).
+    #[serde(skip)]
+    pub offset_commit_seconds: weft_metrics::LatencyBuckets,
 }
 
 /// One task's status: `{"id": 0, "state": "RUNNING", "worker_id": "..."}`, with `trace` when

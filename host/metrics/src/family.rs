@@ -1,8 +1,12 @@
 //! Building metric families at scrape time: a named gauge or counter with labelled samples, or a
-//! histogram family gathered from pre-registered histograms.
+//! histogram family gathered from pre-registered histograms or from buckets kept as data.
 
 use prometheus::core::Collector;
-use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::{
+    Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
+};
+
+use crate::LatencyBuckets;
 
 /// Label pairs from `(name, value)` tuples, in the order given.
 pub fn labels(pairs: &[(&str, &str)]) -> Vec<LabelPair> {
@@ -76,6 +80,28 @@ impl FamilyBuilder {
         for mut f in h.collect() {
             self.family.mut_metric().append(&mut f.take_metric());
         }
+        self
+    }
+
+    /// Adds a histogram sample labelled by `(name, value)` pairs from buckets kept as data.
+    pub fn buckets(&mut self, pairs: &[(&str, &str)], b: &LatencyBuckets) -> &mut Self {
+        let mut h = Histogram::default();
+        h.set_sample_count(b.count());
+        h.set_sample_sum(b.sum_seconds());
+        h.set_bucket(
+            b.cumulative()
+                .map(|(upper, n)| {
+                    let mut x = Bucket::default();
+                    x.set_upper_bound(upper);
+                    x.set_cumulative_count(n);
+                    x
+                })
+                .collect(),
+        );
+        let mut m = Metric::default();
+        m.set_label(labels(pairs));
+        m.set_histogram(h);
+        self.family.mut_metric().push(m);
         self
     }
 

@@ -9,11 +9,13 @@
 //! The exposition is Prometheus' classic text format (0.0.4), which every Prometheus version and
 //! `promtool check metrics` parse.
 
+mod buckets;
 mod family;
 mod health;
 mod http;
 mod registry;
 
+pub use buckets::{LatencyBuckets, LATENCY_BOUNDS};
 pub use family::{labels, FamilyBuilder};
 pub use health::{Check, HealthReport};
 pub use http::{routes, serve, MetricsServer, ServeError};

@@ -40,6 +40,9 @@ pub const KEY_CLOCK: &str = "capability.clock";
 pub const KEY_FS_DIR: &str = "capability.filesystem.dir";
 /// Config key: grant MQTT access to these broker URLs.
 pub const KEY_MQTT: &str = "capability.mqtt.urls";
+/// Config key: a PEM file of CA certificates the host trusts for `mqtts://` brokers (read by
+/// the host: plugins have no filesystem).
+pub const KEY_MQTT_CA: &str = "capability.mqtt.tls.ca.location";
 /// Config key: grant HTTP requests to URLs under these prefixes.
 pub use crate::http::KEY_HTTP;
 /// Config keys of the `remote-cluster` and `local-admin` capabilities.
@@ -91,6 +94,8 @@ pub struct Grants {
     pub filesystem_dir: Option<PathBuf>,
     /// MQTT broker URLs.
     pub mqtt_urls: Vec<String>,
+    /// CA certificates (a PEM file) for MQTT over TLS.
+    pub mqtt_ca_file: Option<PathBuf>,
     /// The remote Kafka cluster (`capability.remote-cluster.*`).
     pub remote_cluster: Option<crate::kafka::RemoteGrant>,
     /// The local Kafka cluster to administer (`capability.local-admin`).
@@ -244,6 +249,11 @@ impl PluginConfig {
             clock,
             filesystem_dir: self.get(KEY_FS_DIR).map(PathBuf::from),
             mqtt_urls: list(KEY_MQTT),
+            mqtt_ca_file: self
+                .get(KEY_MQTT_CA)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
             remote_cluster: crate::kafka::remote_from_config(self)?,
             local_admin: crate::kafka::local_from_config(self)?,
             http: crate::http::HttpGrant::from_config(self)?,

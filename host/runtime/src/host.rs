@@ -137,7 +137,7 @@ impl HostState {
             host_wait: Duration::ZERO,
             http_grant: grants.http.clone(),
             http: Default::default(),
-            mqtt: crate::mqtt::MqttState::new(&grants.mqtt_urls),
+            mqtt: crate::mqtt::MqttState::new(&grants.mqtt_urls, grants.mqtt_ca_file.clone()),
             kafka: crate::kafka::KafkaState::new(grants, &plugin),
             plugin,
         })

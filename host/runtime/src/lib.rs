@@ -58,7 +58,7 @@ pub use host::{LogLevel, LogSink, MetricValue};
 pub use pipeline::{ConsumePipeline, PipelineSpec, ProducePipeline};
 pub use plugin::{
     Converted, InstanceStats, Output, PackedOutput, Polled, PositionReader, RecordFailure, Schemas,
-    TaskRequest, Transformed, WrittenPosition, WrittenReader,
+    TaskRequest, Transformed, TrapCounts, TrapKind, WrittenPosition, WrittenReader,
 };
 pub use plugin::{Instance, LoadedPlugin, Metadata, PluginKind, PluginSource};
 pub use registry::{PluginInfo, Registry};

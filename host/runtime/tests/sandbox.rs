@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::hostile::{self, Extra};
 use common::{fixture, rec, runtime, values};
-use weft_runtime::{PluginConfig, PluginSource, RuntimeError};
+use weft_runtime::{PluginConfig, PluginSource, RuntimeError, TrapKind};
 
 #[test]
 fn a_trap_fails_the_call_with_the_panic_message_and_the_instance_recovers() {
@@ -27,6 +27,13 @@ fn a_trap_fails_the_call_with_the_panic_message_and_the_instance_recovers() {
     }
     assert!(err.is_instance_failure());
     assert_eq!(inst.restarts(), 1);
+    // A Rust panic ends in `unreachable`, counted as that kind and no other.
+    let traps = inst.stats().traps;
+    assert_eq!(traps.get(TrapKind::Unreachable), 1);
+    assert_eq!(
+        traps.get(TrapKind::Other) + traps.get(TrapKind::Deadline),
+        0
+    );
 
     // A fresh, reconfigured instance serves the next call.
     let out = common::transform(&mut inst, &[rec("t", None, "fine")]).unwrap();
@@ -73,6 +80,12 @@ fn an_infinite_loop_hits_the_deadline_while_other_instances_keep_working() {
 
     let out = common::transform(&mut spinning, &[rec("t", None, "calm")]).unwrap();
     assert_eq!(values(&out), ["calm"]);
+    let traps = spinning.stats().traps;
+    assert_eq!(traps.get(TrapKind::Deadline), 1);
+    assert_eq!(
+        traps.get(TrapKind::Unreachable) + traps.get(TrapKind::Other),
+        0
+    );
 }
 
 #[test]
@@ -93,6 +106,12 @@ fn unbounded_allocation_hits_the_memory_cap_and_the_instance_recovers() {
         let held = inst.memory_bytes();
         assert!(held > 0 && held <= cap, "instance holds {held} bytes");
     }
+    let traps = inst.stats().traps;
+    assert_eq!(traps.get(TrapKind::OutOfMemory), 3);
+    assert_eq!(
+        traps.get(TrapKind::Unreachable) + traps.get(TrapKind::Other),
+        0
+    );
     // Process RSS is measured in its own test binary (tests/sandbox_rss.rs).
 }
 

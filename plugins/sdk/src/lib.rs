@@ -54,6 +54,7 @@ pub mod admin;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod mqtt;
 pub mod part;
 pub mod position;
 pub mod record;

@@ -131,6 +131,7 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
         {
             break;
         }
+        let _waiting = crate::metrics::FetchWaiting::start();
         tokio::select! {
             _ = futures::future::select_all(waits) => {}
             _ = tokio::time::sleep_until(deadline) => {}

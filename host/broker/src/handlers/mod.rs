@@ -65,6 +65,8 @@ pub enum Outcome {
     NoResponse,
     /// The request could not be decoded; Kafka closes such connections.
     Close(String),
+    /// The request's API or version is not served here; Kafka closes these connections too.
+    Unsupported(String),
 }
 
 /// Everything a handler knows about the request besides its body.
@@ -209,7 +211,7 @@ pub async fn handle_frame(
         // shape to answer in. (An ApiVersions-shaped body here made sarama fail with "insufficient data
         // to decode packet".)
         _ => {
-            return Outcome::Close(format!(
+            return Outcome::Unsupported(format!(
                 "request api key {raw_key} with version {version} is not supported"
             ))
         }

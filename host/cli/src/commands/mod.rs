@@ -8,6 +8,7 @@ pub mod groups;
 pub mod mirror;
 pub mod offsets;
 pub mod perf;
+pub mod perf_e2e;
 pub mod plugin;
 pub mod produce;
 pub mod topics;

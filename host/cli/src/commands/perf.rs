@@ -28,6 +28,9 @@ pub enum PerfMode {
     Produce(ProducePerf),
     /// Consume records as fast as possible and report throughput.
     Consume(ConsumePerf),
+    /// Produce and consume at once and report each record's latency from send to consumer
+    /// (read_committed by default, so with --transactional-id it includes waiting for the commit).
+    EndToEnd(super::perf_e2e::EndToEndPerf),
 }
 
 #[derive(Args, Debug)]
@@ -45,11 +48,19 @@ pub struct ProducePerf {
     /// Records per second to aim for; -1 means as fast as possible.
     #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
     pub throughput: i64,
-    #[arg(long, default_value = "1")]
-    pub acks: String,
+    /// acks (--producer-props acks=... wins); default: -X acks if given, else all when the producer
+    /// is idempotent or transactional (librdkafka refuses anything else there), else 1.
+    #[arg(long)]
+    pub acks: Option<String>,
     /// Producer properties, `key=value` (repeatable; applied last).
     #[arg(long = "producer-props", value_name = "KEY=VALUE", num_args = 1..)]
     pub producer_props: Vec<String>,
+    /// Send in transactions under this transactional.id (kafka-producer-perf-test's option).
+    #[arg(long)]
+    pub transactional_id: Option<String>,
+    /// Records per transaction with --transactional-id; commits/s and commit latency are reported.
+    #[arg(long, default_value_t = 100, requires = "transactional_id")]
+    pub transaction_records: u64,
 }
 
 #[derive(Args, Debug)]
@@ -76,6 +87,7 @@ pub fn run(args: PerfArgs) -> anyhow::Result<()> {
     match args.mode {
         PerfMode::Produce(p) => produce(p),
         PerfMode::Consume(c) => consume(c),
+        PerfMode::EndToEnd(e) => super::perf_e2e::run(e),
     }
 }
 
@@ -136,15 +148,36 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
         bail!("--records must be positive");
     }
     let mut cfg = args.client.config()?;
-    cfg.set("acks", &args.acks)
-        .set("batch.size", "1048576")
+    cfg.set("batch.size", "1048576")
         .set("linger.ms", "5")
         .set("queue.buffering.max.messages", "2000000")
         .set("queue.buffering.max.kbytes", "2097151")
         .set("message.max.bytes", "1048576");
+    // acks from -X or --command-config, which --acks overrides and --producer-props override in turn.
+    let configured_acks = cfg.get("acks").map(str::to_string);
+    let mut props_set_acks = false;
     for p in &args.producer_props {
         let (k, v) = parse_kv(p, "--producer-props")?;
+        props_set_acks |= k == "acks";
         cfg.set(k, v);
+    }
+    if let Some(id) = &args.transactional_id {
+        if args.transaction_records == 0 {
+            bail!("--transaction-records must be positive");
+        }
+        cfg.set("transactional.id", id);
+    }
+    let idempotent = args.transactional_id.is_some()
+        || cfg
+            .get("enable.idempotence")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if !props_set_acks {
+        let acks = args
+            .acks
+            .clone()
+            .or(configured_acks)
+            .unwrap_or_else(|| if idempotent { "all" } else { "1" }.to_string());
+        cfg.set("acks", acks);
     }
     let ctx = Latency {
         clock: quanta::Clock::new(),
@@ -160,10 +193,19 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
         .map(|i| b'A' + ((i * 7 + 3) % 26) as u8)
         .collect();
 
+    let mut txn = args
+        .transactional_id
+        .as_ref()
+        .map(|_| Transactions::start(&producer, args.transaction_records))
+        .transpose()?;
+
     let bar = progress(args.records);
     let start = Instant::now();
     let mut last_report = Instant::now();
     for i in 0..args.records {
+        if let Some(t) = txn.as_mut() {
+            t.before_send(&producer, i)?;
+        }
         if args.throughput > 0 {
             let due = Duration::from_secs_f64(i as f64 / args.throughput as f64);
             let elapsed = start.elapsed();
@@ -198,6 +240,9 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
             }
         }
     }
+    if let Some(t) = txn.as_mut() {
+        t.finish(&producer)?;
+    }
     if let Err(e) = producer.flush(Duration::from_secs(120)) {
         bail!(
             "{} records still undelivered after 120 s: {e}",
@@ -225,6 +270,9 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
         ms(h.value_at_quantile(0.99)),
         ms(h.value_at_quantile(0.999)),
     );
+    if let Some(t) = &txn {
+        t.report(elapsed);
+    }
     if failed > 0 {
         let first = ctx
             .first_error
@@ -235,6 +283,99 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
         bail!("{failed} records failed: {first}");
     }
     Ok(())
+}
+
+/// Transactions of `records` records each: begin before the first record of each, commit after
+/// its last; each commit's duration goes into a histogram.
+pub(super) struct Transactions {
+    records: u64,
+    open: bool,
+    commits: u64,
+    commit_us: Histogram<u64>,
+}
+
+impl Transactions {
+    /// Registers the transactional id with the coordinator (InitProducerId).
+    pub(super) fn start<C: ProducerContext>(
+        producer: &impl Producer<C>,
+        records: u64,
+    ) -> anyhow::Result<Self> {
+        producer
+            .init_transactions(Duration::from_secs(30))
+            .context("init_transactions")?;
+        Ok(Transactions {
+            records,
+            open: false,
+            commits: 0,
+            commit_us: Histogram::new_with_bounds(1, 60_000_000, 3).context("histogram")?,
+        })
+    }
+
+    /// Called before record `i` is sent: commits the full transaction and begins the next.
+    pub(super) fn before_send<C: ProducerContext>(
+        &mut self,
+        producer: &impl Producer<C>,
+        i: u64,
+    ) -> anyhow::Result<()> {
+        if i.is_multiple_of(self.records) {
+            self.commit(producer)?;
+            producer.begin_transaction().context("begin_transaction")?;
+            self.open = true;
+        }
+        Ok(())
+    }
+
+    /// Commits the open transaction, if any.
+    pub(super) fn finish<C: ProducerContext>(
+        &mut self,
+        producer: &impl Producer<C>,
+    ) -> anyhow::Result<()> {
+        self.commit(producer)
+    }
+
+    fn commit<C: ProducerContext>(&mut self, producer: &impl Producer<C>) -> anyhow::Result<()> {
+        if !self.open {
+            return Ok(());
+        }
+        let t = Instant::now();
+        // rust-rdkafka's commit_transaction first flushes by polling the producer's queue for up to
+        // 100 ms at a time; a ThreadedProducer's own thread takes the delivery reports off that
+        // queue, so each such poll ran its full 100 ms and every commit took over 100 ms. Waiting
+        // for the deliveries here leaves that flush nothing to wait for.
+        let deadline = t + Duration::from_secs(60);
+        while producer.in_flight_count() > 0 {
+            if Instant::now() > deadline {
+                bail!(
+                    "{} records still undelivered after 60 s",
+                    producer.in_flight_count()
+                );
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        producer
+            .commit_transaction(Duration::from_secs(60))
+            .context("commit_transaction")?;
+        let us = (t.elapsed().as_micros() as u64).max(1);
+        let _ = self.commit_us.record(us);
+        self.commits += 1;
+        self.open = false;
+        Ok(())
+    }
+
+    pub(super) fn report(&self, elapsed_s: f64) {
+        let h = &self.commit_us;
+        let ms = |us: u64| us as f64 / 1000.0;
+        println!(
+            "{} transactions of {} records committed, {:.1} commits/sec, commit {:.2} ms avg, {:.2} ms 50th, {:.2} ms 99th, {:.2} ms max.",
+            self.commits,
+            self.records,
+            self.commits as f64 / elapsed_s.max(1e-9),
+            h.mean() / 1000.0,
+            ms(h.value_at_quantile(0.50)),
+            ms(h.value_at_quantile(0.99)),
+            ms(h.max()),
+        );
+    }
 }
 
 fn consume(args: ConsumePerf) -> anyhow::Result<()> {

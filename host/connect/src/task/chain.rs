@@ -13,7 +13,7 @@ use weft_runtime::{Record, Registry, RuntimeError};
 
 use crate::config::{PluginRef, Predicate, TransformSpec};
 use crate::errors::{ErrorHandler, FailedRecord, Interrupt, Retried, Stage, TaskFailure};
-use crate::task::component::{instantiate, Component, Converted, Failure, Schemas};
+use crate::task::component::{instantiate, Component, Converted, Failure, Schemas, Usage};
 
 /// The outcome of running a stage over a batch.
 pub enum Staged {
@@ -192,13 +192,9 @@ impl Chain {
         self.steps.is_empty()
     }
 
-    /// Time spent inside the transforms, and the memory they hold.
-    pub fn stats(&self) -> (std::time::Duration, u64) {
-        self.steps
-            .iter()
-            .fold((Default::default(), 0), |(t, m), s| {
-                (t + s.comp.stats().wasm, m + s.comp.memory_bytes())
-            })
+    /// Time spent inside the transforms, the memory they hold, their traps.
+    pub fn usage(&self) -> Usage {
+        self.steps.iter().map(|s| s.comp.usage()).sum()
     }
 
     /// Runs every transform over the batch. A predicate-gated transform runs on each run of
@@ -304,11 +300,9 @@ impl Converters {
         Ok(Converters { key: k, value: v })
     }
 
-    pub fn stats(&self) -> (std::time::Duration, u64) {
-        (
-            self.key.stats().wasm + self.value.stats().wasm,
-            self.key.memory_bytes() + self.value.memory_bytes(),
-        )
+    /// Time spent inside the converters, the memory they hold, their traps.
+    pub fn usage(&self) -> Usage {
+        self.key.usage() + self.value.usage()
     }
 
     /// Connect values to bytes: the key converter, then the value converter.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weft_runtime::{
-    Instance, LoadedPlugin, PluginConfig, PluginKind, Record, Registry, RuntimeError,
+    Instance, LoadedPlugin, PluginConfig, PluginKind, Record, Registry, RuntimeError, TrapCounts,
 };
 
 use crate::config::PluginRef;
@@ -33,11 +33,30 @@ pub struct Polled {
 /// A request a connector task made of the worker through its task context.
 pub use weft_runtime::TaskRequest as ContextRequest;
 
-/// Time spent inside one component.
+/// What components cost a task: time inside them, memory they hold, calls that trapped.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CallStats {
-    pub calls: u64,
+pub struct Usage {
     pub wasm: Duration,
+    pub memory: u64,
+    pub traps: TrapCounts,
+}
+
+impl std::ops::Add for Usage {
+    type Output = Usage;
+
+    fn add(self, o: Usage) -> Usage {
+        Usage {
+            wasm: self.wasm + o.wasm,
+            memory: self.memory + o.memory,
+            traps: self.traps + o.traps,
+        }
+    }
+}
+
+impl std::iter::Sum for Usage {
+    fn sum<I: Iterator<Item = Usage>>(iter: I) -> Usage {
+        iter.fold(Usage::default(), |a, b| a + b)
+    }
 }
 
 /// One instance of a component with its config applied, and its call statistics.
@@ -91,18 +110,14 @@ impl Component {
         self.inst.plugin().kind()
     }
 
-    /// Calls made and time spent inside the component so far.
-    pub fn stats(&self) -> CallStats {
+    /// Time inside the component, its memory and its traps so far.
+    pub fn usage(&self) -> Usage {
         let s = self.inst.stats();
-        CallStats {
-            calls: s.calls,
+        Usage {
             wasm: Duration::from_nanos(s.wasm_nanos),
+            memory: s.memory_bytes as u64,
+            traps: s.traps,
         }
-    }
-
-    /// Linear memory the live instance holds.
-    pub fn memory_bytes(&self) -> u64 {
-        self.inst.memory_bytes() as u64
     }
 
     fn timed<T>(&mut self, f: impl FnOnce(&mut Instance) -> T) -> T {

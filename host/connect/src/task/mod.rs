@@ -20,7 +20,10 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use weft_metrics::LatencyBuckets;
 use weft_runtime::Registry;
+
+use self::component::Usage;
 
 use crate::config::{ConnectorSpec, WorkerConfig};
 use crate::errors::{Interrupt, TaskFailure};
@@ -144,6 +147,20 @@ impl TaskReport {
     }
 }
 
+/// What a loop publishes besides its record count.
+pub(crate) struct Figures<'a> {
+    /// Records that failed (DLQ or skipped).
+    pub errors: u64,
+    /// Records written to the dead-letter queue.
+    pub dlq: u64,
+    /// Records the cluster acknowledged (source).
+    pub produced: u64,
+    /// The task's components together.
+    pub usage: Usage,
+    /// The task's offset commits.
+    pub commits: &'a LatencyBuckets,
+}
+
 /// Running figures a loop keeps and publishes to its [`TaskReport`] about once a second.
 #[derive(Debug)]
 pub(crate) struct Meter {
@@ -169,15 +186,7 @@ impl Meter {
     }
 
     /// Publishes when a second has passed (or `force`).
-    pub(crate) fn publish(
-        &mut self,
-        report: &TaskReport,
-        force: bool,
-        errors: u64,
-        dlq: u64,
-        wasm: Duration,
-        memory: u64,
-    ) {
+    pub(crate) fn publish(&mut self, report: &TaskReport, force: bool, f: Figures<'_>) {
         let el = self.window_start.elapsed();
         if !force && el < Duration::from_secs(1) {
             return;
@@ -190,14 +199,17 @@ impl Meter {
         report.set_metrics(TaskMetrics {
             records_total: self.records,
             records_per_second: self.rate,
-            errors_total: errors,
-            dlq_records_total: dlq,
+            errors_total: f.errors,
+            dlq_records_total: f.dlq,
             wasm_ns_per_record: if self.records == 0 {
                 0.0
             } else {
-                wasm.as_nanos() as f64 / self.records as f64
+                f.usage.wasm.as_nanos() as f64 / self.records as f64
             },
-            plugin_memory_bytes: memory,
+            plugin_memory_bytes: f.usage.memory,
+            records_produced_total: f.produced,
+            traps: f.usage.traps,
+            offset_commit_seconds: *f.commits,
         });
     }
 }

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use weft_metrics::LatencyBuckets;
 use weft_runtime::{Header, Record};
 
 use super::chain::{handle_failures, Chain, Converters, Origins, Staged};
 use super::clients::{client_config, ClientKind};
 use super::component::{instantiate, Component, ContextRequest, Failure};
-use super::{lock, worker_failure, Meter, Target, TaskEnv};
+use super::{lock, worker_failure, Figures, Meter, Target, TaskEnv};
 use crate::config::TopicSelection;
 use crate::errors::{ErrorHandler, Retried, Stage, TaskFailure};
 use crate::model::State;
@@ -39,6 +40,8 @@ struct Core {
     failure: Option<TaskFailure>,
     commit_requested: bool,
     connector: String,
+    /// Offset commits sent to the group coordinator and how long each took (pre-commit included).
+    commits: LatencyBuckets,
 }
 
 struct SinkContext {
@@ -119,6 +122,7 @@ impl Core {
         if offsets.is_empty() {
             return Ok(());
         }
+        let started = Instant::now();
         self.errors.flush(COMMIT_TIMEOUT).map_err(worker_failure)?;
         let safe = match self.comp.sink_pre_commit(&offsets) {
             Ok(s) => s,
@@ -143,7 +147,9 @@ impl Core {
         if tpl.count() == 0 {
             return Ok(());
         }
-        if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+        let committed = consumer.commit(&tpl, CommitMode::Sync);
+        self.commits.observe(started.elapsed());
+        if let Err(e) = committed {
             // The next commit carries these offsets again.
             for e2 in tpl.elements() {
                 self.committed
@@ -232,6 +238,7 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         failure: None,
         commit_requested: false,
         connector: spec.name.clone(),
+        commits: LatencyBuckets::default(),
     }));
     let mut cfg = client_config(worker, Some(spec), ClientKind::Consumer, &env.client_id());
     cfg.set("group.id", group_id(&spec.name));
@@ -462,16 +469,14 @@ impl SinkTask<'_> {
 
     fn publish(&mut self, force: bool) {
         let core = lock(&self.core);
-        let (tw, tm) = self.chain.stats();
-        let (cw, cm) = self.conv.stats();
-        self.meter.publish(
-            &self.env.report,
-            force,
-            core.errors.errors_total,
-            core.errors.dlq_total,
-            core.comp.stats().wasm + tw + cw,
-            core.comp.memory_bytes() + tm + cm,
-        );
+        let figures = Figures {
+            errors: core.errors.errors_total,
+            dlq: core.errors.dlq_total,
+            produced: 0,
+            usage: core.comp.usage() + self.chain.usage() + self.conv.usage(),
+            commits: &core.commits,
+        };
+        self.meter.publish(&self.env.report, force, figures);
     }
 }
 

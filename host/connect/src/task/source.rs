@@ -14,13 +14,14 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
+use weft_metrics::LatencyBuckets;
 use weft_runtime::Record;
 
 use super::acks::{tag, Acks, MAX_POLL_RECORDS};
 use super::chain::{Chain, Converters, Origins, Staged};
 use super::clients::{client_config, ClientKind};
 use super::component::{instantiate, Component};
-use super::{lock, worker_failure, Meter, Target, TaskEnv};
+use super::{lock, worker_failure, Figures, Meter, Target, TaskEnv};
 use crate::errors::{ErrorHandler, Interrupt, Retried, Stage, TaskFailure};
 use crate::model::State;
 
@@ -35,6 +36,8 @@ struct AckContext {
     /// The first delivery error under `errors.tolerance=none`: fails the task.
     failure: Mutex<Option<String>>,
     errors: AtomicU64,
+    /// Records the cluster acknowledged.
+    produced: AtomicU64,
 }
 
 impl ClientContext for AckContext {}
@@ -46,6 +49,7 @@ impl ProducerContext for AckContext {
         use rdkafka::Message;
         match result {
             Ok(m) => {
+                self.produced.fetch_add(1, Ordering::Relaxed);
                 lock(&self.acks).done_tag_at(tag, Some((m.topic(), m.partition(), m.offset())))
             }
             Err((e, m)) => {
@@ -117,6 +121,7 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         connector: spec.name.clone(),
         failure: Mutex::new(None),
         errors: AtomicU64::new(0),
+        produced: AtomicU64::new(0),
     };
     let producer: ThreadedProducer<AckContext> =
         client_config(worker, Some(spec), ClientKind::Producer, &env.client_id())
@@ -132,6 +137,7 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         acks,
         errors,
         meter: Meter::new(),
+        commits: LatencyBuckets::default(),
         last_flush: Instant::now(),
         last_topic: String::new(),
     };
@@ -159,6 +165,8 @@ struct SourceTask<'e> {
     acks: Arc<Mutex<Acks>>,
     errors: ErrorHandler,
     meter: Meter,
+    /// Offset store writes and how long each took.
+    commits: LatencyBuckets,
     last_flush: Instant,
     last_topic: String,
 }
@@ -392,23 +400,21 @@ impl SourceTask<'_> {
         if ready.is_empty() {
             return Ok(());
         }
-        self.env
-            .store
-            .put(&self.env.spec.name, &ready)
-            .map_err(|e| worker_failure(format!("cannot store source positions: {e}")))
+        let started = Instant::now();
+        let stored = self.env.store.put(&self.env.spec.name, &ready);
+        self.commits.observe(started.elapsed());
+        stored.map_err(|e| worker_failure(format!("cannot store source positions: {e}")))
     }
 
     fn publish(&mut self, force: bool) {
-        let (tw, tm) = self.chain.stats();
-        let (cw, cm) = self.conv.stats();
-        let produce_errors = self.producer.context().errors.load(Ordering::Relaxed);
-        self.meter.publish(
-            &self.env.report,
-            force,
-            self.errors.errors_total + produce_errors,
-            self.errors.dlq_total,
-            self.comp.stats().wasm + tw + cw,
-            self.comp.memory_bytes() + tm + cm,
-        );
+        let acks = self.producer.context();
+        let figures = Figures {
+            errors: self.errors.errors_total + acks.errors.load(Ordering::Relaxed),
+            dlq: self.errors.dlq_total,
+            produced: acks.produced.load(Ordering::Relaxed),
+            usage: self.comp.usage() + self.chain.usage() + self.conv.usage(),
+            commits: &self.commits,
+        };
+        self.meter.publish(&self.env.report, force, figures);
     }
 }

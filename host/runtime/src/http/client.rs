@@ -3,12 +3,14 @@
 //! no redirects (a redirect could leave the grant), and the response body cut at the cap.
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ureq::http::{HeaderName, HeaderValue, Method, Request, Response};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 
-use super::grant::HttpGrant;
+use super::grant::{HttpGrant, KEY_HTTP_CA};
 
 /// A request as the plugin gave it.
 pub(crate) struct Outgoing {
@@ -38,6 +40,8 @@ pub(crate) enum Failure {
 
 /// Most response headers kept (ureq already bounds their total size).
 const HEADERS_MAX: usize = 128;
+/// Largest CA file read: a bundle of every public root is ~200 KiB.
+const CA_FILE_MAX: u64 = 4 << 20;
 
 /// One plugin instance's HTTP client.
 pub(crate) struct Client {
@@ -49,8 +53,17 @@ pub(crate) struct Client {
 pub(crate) type OnRetry<'a> = &'a mut dyn FnMut(&str);
 
 impl Client {
-    pub(crate) fn new(grant: HttpGrant) -> Client {
+    /// A client for `grant`; an unreadable CA file or one without certificates is an error
+    /// naming the key and the file.
+    pub(crate) fn new(grant: HttpGrant) -> Result<Client, String> {
+        let mut tls = TlsConfig::builder();
+        if let Some(path) = &grant.ca_file {
+            let certs = ca_certificates(path)
+                .map_err(|e| format!("`{KEY_HTTP_CA}` ({}): {e}", path.display()))?;
+            tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
+        }
         let agent = Agent::config_builder()
+            .tls_config(tls.build())
             .timeout_global(Some(grant.timeout))
             .timeout_connect(Some(grant.connect_timeout))
             .http_status_as_error(false)
@@ -59,7 +72,7 @@ impl Client {
             .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        Client { agent, grant }
+        Ok(Client { agent, grant })
     }
 
     /// Sends `req`, retrying as the grant's settings say.
@@ -101,6 +114,14 @@ impl Client {
                     (after.unwrap_or(backoff), format!("answered {status}"))
                 }
                 Err(e) => {
+                    if let Some(why) = untrusted_certificate(&e) {
+                        // Retrying cannot mend a certificate the client does not trust.
+                        return Err(Failure::Refused(format!(
+                            "{} {}: TLS: the server's certificate is not trusted ({why}); give \
+                             the CA that signed it in `{KEY_HTTP_CA}` (a PEM file)",
+                            req.method, req.url
+                        )));
+                    }
                     let why = describe(&e);
                     if last {
                         return Err(Failure::Unanswered(format!(
@@ -169,6 +190,42 @@ fn retry_after(resp: &Response<Body>) -> Option<Duration> {
         at.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// The CA certificates of a PEM file, bounded before it is read.
+fn ca_certificates(path: &std::path::Path) -> Result<Vec<Certificate<'static>>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let mut pem = Vec::new();
+    file.take(CA_FILE_MAX + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if pem.len() as u64 > CA_FILE_MAX {
+        return Err(format!("larger than {CA_FILE_MAX} bytes"));
+    }
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let PemItem::Certificate(c) = item.map_err(|e| format!("not PEM: {e}"))? {
+            certs.push(c);
+        }
+    }
+    if certs.is_empty() {
+        return Err("holds no PEM certificate".into());
+    }
+    Ok(certs)
+}
+
+/// rustls's refusal of the server's certificate (unknown issuer, wrong name, expired), whether
+/// ureq reports it as such or inside an I/O error.
+fn untrusted_certificate(e: &ureq::Error) -> Option<String> {
+    let rustls_error = match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    match rustls_error {
+        Some(r @ rustls::Error::InvalidCertificate(_)) => Some(r.to_string()),
+        _ => None,
+    }
 }
 
 fn describe(e: &ureq::Error) -> String {

@@ -1,6 +1,7 @@
 //! The HTTP capability's config: which URL prefixes are granted (`capability.http.urls`) and the
 //! host's request settings (timeouts, retries, response cap), read from `capability.http.*`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::PluginConfig;
@@ -22,6 +23,9 @@ pub const KEY_HTTP_BACKOFF: &str = "capability.http.retry.backoff.ms";
 pub const KEY_HTTP_BACKOFF_MAX: &str = "capability.http.retry.backoff.max.ms";
 /// Config key: most bytes of a response body kept (the rest is cut).
 pub const KEY_HTTP_RESPONSE_MAX: &str = "capability.http.response.max.bytes";
+/// Config key: a PEM file of the CA certificates trusted for `https://` (instead of the
+/// built-in web roots), read by the host.
+pub const KEY_HTTP_CA: &str = "capability.http.tls.ca.location";
 
 /// The HTTP grant and settings of one plugin. An empty `prefixes` means not granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +44,8 @@ pub struct HttpGrant {
     pub backoff_max: Duration,
     /// Response body cap.
     pub response_max_bytes: usize,
+    /// CA certificates (a PEM file) trusted instead of the web roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for HttpGrant {
@@ -52,6 +58,7 @@ impl Default for HttpGrant {
             backoff: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
             response_max_bytes: 1 << 20,
+            ca_file: None,
         }
     }
 }
@@ -95,6 +102,11 @@ impl HttpGrant {
         if let Some(v) = ms(KEY_HTTP_RESPONSE_MAX, RESPONSE_MAX)? {
             g.response_max_bytes = v as usize;
         }
+        g.ca_file = c
+            .get(KEY_HTTP_CA)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from);
         Ok(g)
     }
 

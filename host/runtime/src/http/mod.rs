@@ -6,7 +6,7 @@ mod client;
 mod grant;
 
 pub use grant::{
-    HttpGrant, UrlPrefix, KEY_HTTP, KEY_HTTP_BACKOFF, KEY_HTTP_BACKOFF_MAX,
+    HttpGrant, UrlPrefix, KEY_HTTP, KEY_HTTP_BACKOFF, KEY_HTTP_BACKOFF_MAX, KEY_HTTP_CA,
     KEY_HTTP_CONNECT_TIMEOUT, KEY_HTTP_RESPONSE_MAX, KEY_HTTP_RETRIES, KEY_HTTP_TIMEOUT,
 };
 
@@ -27,12 +27,15 @@ pub(crate) struct HttpState {
 }
 
 impl HostState {
-    fn http_client(&mut self) -> Arc<Client> {
-        let grant = self.http_grant.clone();
-        self.http
-            .client
-            .get_or_insert_with(|| Arc::new(Client::new(grant)))
-            .clone()
+    /// The store's client; made on first use (on the task's thread: it may read the CA file).
+    fn http_client(&mut self) -> Result<Arc<Client>, PluginError> {
+        if let Some(c) = &self.http.client {
+            return Ok(c.clone());
+        }
+        let c =
+            Arc::new(Client::new(self.http_grant.clone()).map_err(|m| error(ErrorKind::Fatal, m))?);
+        self.http.client = Some(c.clone());
+        Ok(c)
     }
 
     fn http_send(
@@ -79,12 +82,15 @@ impl wit::Host for HostState {
     }
 
     fn send(&mut self, req: wit::Request) -> Result<wit::Response, PluginError> {
-        let client = self.http_client();
+        let client = self.http_client()?;
         self.http_send(&client, req)
     }
 
     fn send_all(&mut self, reqs: Vec<wit::Request>) -> Vec<Result<wit::Response, PluginError>> {
-        let client = self.http_client();
+        let client = match self.http_client() {
+            Ok(c) => c,
+            Err(e) => return reqs.iter().map(|_| Err(e.clone())).collect(),
+        };
         let n = reqs.len();
         let mut out = Vec::with_capacity(n.min(BATCH_MAX));
         let mut unanswered: Option<String> = None;

@@ -314,3 +314,72 @@ fn pack(
     })?;
     Ok(size)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::grant::KafkaCluster;
+
+    /// Each consumer's assignment as `topic:partition@offset`, sorted.
+    fn assignments(f: &Fetchers) -> Vec<Vec<String>> {
+        f.consumers
+            .iter()
+            .map(|c| {
+                let mut v: Vec<String> = c
+                    .assignment()
+                    .expect("assignment")
+                    .elements()
+                    .iter()
+                    .map(|e| format!("{}:{}@{:?}", e.topic(), e.partition(), e.offset()))
+                    .collect();
+                v.sort();
+                v
+            })
+            .collect()
+    }
+
+    #[test]
+    fn assignments_are_balanced_and_only_changed_consumers_are_touched() {
+        // Nothing listens there: assigning needs no broker.
+        let cluster = Cluster::new(
+            "remote cluster",
+            KafkaCluster {
+                bootstrap: "127.0.0.1:1".into(),
+                client: Default::default(),
+            },
+            "test".into(),
+        );
+        let mut f = Fetchers::new(&cluster, 3).expect("consumers");
+        let six: Vec<(String, i32, i64)> = (0..6).map(|p| ("t".to_string(), p, 10)).collect();
+        f.assign(&six).expect("assign");
+        let first = assignments(&f);
+        assert!(first.iter().all(|a| a.len() == 2), "{first:?}");
+        // Same partitions at the same offsets: nothing moves.
+        f.assign(&six).expect("assign");
+        assert_eq!(assignments(&f), first);
+        // One partition re-positioned, one dropped, one added.
+        let mut next = six.clone();
+        next[0].2 = 3;
+        next.retain(|(_, p, _)| *p != 5);
+        next.push(("u".into(), 0, -2));
+        f.assign(&next).expect("assign");
+        let after = assignments(&f);
+        let all: Vec<String> = after.iter().flatten().cloned().collect();
+        assert_eq!(all.len(), 6, "{after:?}");
+        assert!(all.contains(&"t:0@Offset(3)".to_string()), "{after:?}");
+        assert!(all.contains(&"u:0@Beginning".to_string()), "{after:?}");
+        assert!(!all.iter().any(|a| a.starts_with("t:5@")), "{after:?}");
+        assert!(
+            after.iter().all(|a| a.len() == 2),
+            "still balanced: {after:?}"
+        );
+        // The partition moved to offset 3 stayed on its consumer.
+        let was = first
+            .iter()
+            .position(|a| a.iter().any(|x| x.starts_with("t:0@")));
+        let is = after
+            .iter()
+            .position(|a| a.iter().any(|x| x.starts_with("t:0@")));
+        assert_eq!(was, is);
+    }
+}

@@ -11,6 +11,7 @@
 mod options;
 mod session;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,14 +32,17 @@ const RECEIVE_MAX: usize = 100_000;
 #[derive(Default)]
 pub(crate) struct MqttState {
     granted: Vec<String>,
+    /// `capability.mqtt.tls.ca.location`.
+    ca_file: Option<PathBuf>,
     session: Option<Session>,
 }
 
 impl MqttState {
     /// No session yet; only these broker URLs may be reached.
-    pub(crate) fn new(granted: &[String]) -> Self {
+    pub(crate) fn new(granted: &[String], ca_file: Option<PathBuf>) -> Self {
         MqttState {
             granted: granted.to_vec(),
+            ca_file,
             session: None,
         }
     }
@@ -94,7 +98,8 @@ impl mqtt::Host for HostState {
         let entries: Vec<(String, String)> =
             options.into_iter().map(|e| (e.key, e.value)).collect();
         let default_id = format!("weft-{}", self.plugin.split('@').next().unwrap_or("plugin"));
-        let opts = ConnectOptions::from_entries(&entries, &default_id).map_err(fatal)?;
+        let mut opts = ConnectOptions::from_entries(&entries, &default_id).map_err(fatal)?;
+        opts.ca_file.clone_from(&self.mqtt.ca_file);
         let (client, connection) = opts.client(&broker).map_err(fatal)?;
         let session = Session::start(
             url.clone(),

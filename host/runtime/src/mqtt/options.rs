@@ -1,6 +1,8 @@
 //! What `connect` is given, checked: the broker URL against the grant, and the connection
 //! options, turned into rumqttc's `MqttOptions`.
 
+use std::io::Read;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,12 +12,14 @@ use super::session::{Client, Connection};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use crate::config::KEY_MQTT;
+use crate::config::{KEY_MQTT, KEY_MQTT_CA};
 
 /// Largest payload accepted by default, in either direction.
 pub const DEFAULT_MAX_PAYLOAD: usize = 8 << 20;
 /// Hard cap on `max.payload.bytes`: MQTT's own limit is 256 MiB, far more than a record.
 const MAX_MAX_PAYLOAD: usize = 64 << 20;
+/// Largest CA file read: a bundle of every public root is ~200 KiB.
+const CA_FILE_MAX: u64 = 4 << 20;
 /// Bytes an MQTT packet carries besides the payload: fixed header, topic (at most 64 KiB),
 /// packet id, properties.
 const PACKET_OVERHEAD: usize = 70 << 10;
@@ -114,8 +118,11 @@ pub struct ConnectOptions {
     pub max_payload: usize,
     /// How long `connect` waits for the broker's CONNACK.
     pub connect_timeout: Duration,
-    /// Extra CA certificates (PEM) for TLS; the system roots otherwise.
+    /// CA certificates (PEM text) for TLS, from the plugin.
     pub ca_pem: Option<String>,
+    /// A PEM file of CA certificates, from the grant (`capability.mqtt.tls.ca.location`).
+    /// With neither, the system roots are trusted.
+    pub ca_file: Option<PathBuf>,
     /// MQTT 5 rather than 3.1.1.
     pub v5: bool,
     /// MQTT 5 session expiry; `None`: never while the session is persistent, 0 when clean.
@@ -142,6 +149,7 @@ impl ConnectOptions {
             max_payload: DEFAULT_MAX_PAYLOAD,
             connect_timeout: Duration::from_secs(10),
             ca_pem: None,
+            ca_file: None,
             v5: false,
             session_expiry: None,
         };
@@ -269,29 +277,25 @@ impl ConnectOptions {
 
     fn tls_config(&self) -> Result<TlsConfiguration, String> {
         let mut roots = rustls::RootCertStore::empty();
-        match &self.ca_pem {
-            Some(pem) => {
-                for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                    let cert = cert.map_err(|e| format!("MQTT option `tls.ca.pem`: {e}"))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| format!("MQTT option `tls.ca.pem`: {e}"))?;
-                }
-                if roots.is_empty() {
-                    return Err("MQTT option `tls.ca.pem` holds no certificate".into());
-                }
+        if let Some(path) = &self.ca_file {
+            let what = format!("`{KEY_MQTT_CA}` ({})", path.display());
+            let pem = read_ca_file(path).map_err(|e| format!("{what}: {e}"))?;
+            add_pem(&mut roots, &pem, &what)?;
+        }
+        if let Some(pem) = &self.ca_pem {
+            add_pem(&mut roots, pem.as_bytes(), "MQTT option `tls.ca.pem`")?;
+        }
+        if self.ca_file.is_none() && self.ca_pem.is_none() {
+            let found = rustls_native_roots();
+            if found.is_empty() {
+                return Err(format!(
+                    "no system CA certificates found for MQTT over TLS; give `{KEY_MQTT_CA}` \
+                     or `tls.ca.pem`"
+                ));
             }
-            None => {
-                let found = rustls_native_roots();
-                if found.is_empty() {
-                    return Err("no system CA certificates found for MQTT over TLS; give \
-                                `tls.ca.pem`"
-                        .into());
-                }
-                for cert in found {
-                    // A system root rustls cannot parse is skipped, as browsers do.
-                    let _ = roots.add(cert);
-                }
+            for cert in found {
+                // A system root rustls cannot parse is skipped, as browsers do.
+                let _ = roots.add(cert);
             }
         }
         // Built with an explicit provider so nothing depends on a process-wide default.
@@ -304,6 +308,33 @@ impl ConnectOptions {
         .with_no_client_auth();
         Ok(TlsConfiguration::Rustls(Arc::new(config)))
     }
+}
+
+/// The CA file, bounded before it is read.
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let mut pem = Vec::new();
+    file.take(CA_FILE_MAX + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if pem.len() as u64 > CA_FILE_MAX {
+        return Err(format!("larger than {CA_FILE_MAX} bytes"));
+    }
+    Ok(pem)
+}
+
+/// Adds every certificate of `pem` to `roots`; none at all is an error naming `what`.
+fn add_pem(roots: &mut rustls::RootCertStore, pem: &[u8], what: &str) -> Result<(), String> {
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| format!("{what}: {e}"))?;
+        roots.add(cert).map_err(|e| format!("{what}: {e}"))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(format!("{what} holds no PEM certificate"));
+    }
+    Ok(())
 }
 
 fn rustls_native_roots() -> Vec<CertificateDer<'static>> {

@@ -1,6 +1,6 @@
 //! One MQTT connection of a plugin instance: rumqttc's sync `Client`, and a thread of its own
-//! driving the `Connection` (rumqttc runs it on a current-thread runtime it owns, never on the
-//! broker's tokio workers). The thread reconnects with backoff, queues received messages in a
+//! driving the connection's event loop in one `block_on` on a current-thread runtime of its own
+//! (never on the broker's tokio workers). The thread reconnects with backoff, queues received messages in a
 //! bounded inbox, and counts outgoing publishes and their PUBACKs; the instance's thread waits
 //! on it through a condition variable.
 
@@ -14,6 +14,7 @@ use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5 as p5;
 use rumqttc::Outgoing;
 
+use crate::config::KEY_MQTT_CA;
 use crate::host::{LogLevel, LogSink};
 
 /// Messages held for the plugin before the connection thread stops reading (TCP back-pressure).
@@ -160,11 +161,12 @@ pub(super) enum Connection {
 
 impl Connection {
     /// The next event; `None` once every client handle is gone.
-    fn next(&mut self, url: &str) -> Option<Ev> {
+    async fn next(&mut self, url: &str) -> Option<Ev> {
         match self {
             Connection::V4(c) => {
                 use rumqttc::{ConnectionError, Event, Incoming, StateError};
-                Some(match c.recv().ok()? {
+                Some(match c.eventloop.poll().await {
+                    Err(ConnectionError::RequestsDone) => return None,
                     Ok(Event::Incoming(Incoming::ConnAck(a))) => Ev::ConnAck {
                         session_present: a.session_present,
                     },
@@ -190,6 +192,7 @@ impl Connection {
                             ConnectionError::ConnectionRefused(code) => Some(format!(
                                 "MQTT {url}: the broker refused the connection: {code:?}"
                             )),
+                            ConnectionError::Tls(t) => untrusted_certificate(url, t),
                             _ => None,
                         };
                         let text = match &e {
@@ -202,7 +205,8 @@ impl Connection {
             }
             Connection::V5(c) => {
                 use rumqttc::v5::{ConnectionError, Event, Incoming, StateError};
-                Some(match c.recv().ok()? {
+                Some(match c.eventloop.poll().await {
+                    Err(ConnectionError::RequestsDone) => return None,
                     Ok(Event::Incoming(Incoming::ConnAck(a))) => Ev::ConnAck {
                         session_present: a.session_present,
                     },
@@ -239,6 +243,7 @@ impl Connection {
                             ConnectionError::ConnectionRefused(code) => Some(format!(
                                 "MQTT {url}: the broker refused the connection: {code:?}"
                             )),
+                            ConnectionError::Tls(t) => untrusted_certificate(url, t),
                             _ => None,
                         };
                         let text = match &e {
@@ -251,6 +256,31 @@ impl Connection {
             }
         }
     }
+}
+
+/// A TLS failure retrying cannot mend: the broker's certificate is not trusted (unknown
+/// issuer, wrong name, expired). rustls's error sits inside an `io::Error`, whose `source`
+/// skips it, hence the explicit `get_ref`.
+fn untrusted_certificate(url: &str, e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut level = Some(e);
+    while let Some(err) = level {
+        let inside = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|i| i as &(dyn std::error::Error + 'static));
+        for candidate in [Some(err), inside].into_iter().flatten() {
+            if let Some(r @ rustls::Error::InvalidCertificate(_)) =
+                candidate.downcast_ref::<rustls::Error>()
+            {
+                return Some(format!(
+                    "MQTT {url}: TLS: the broker's certificate is not trusted ({r}); give the CA \
+                     that signed it in `{KEY_MQTT_CA}` (a PEM file) or the connector's CA option"
+                ));
+            }
+        }
+        level = err.source();
+    }
+    None
 }
 
 fn too_large(url: &str, n: usize) -> String {
@@ -341,9 +371,26 @@ impl Session {
         let s = shared.clone();
         let label = url.clone();
         let resubscriber = client.clone();
+        // rumqttc's sync `Connection::recv` enters its runtime once per event (most of the
+        // thread's own CPU time at 50k messages/s); one `block_on` for the thread's life
+        // instead. Only this future runs on the runtime, so the blocking waits inside `drive`
+        // (back-pressure, backoff) hold up nothing else.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the MQTT connection runtime: {e}"))?;
         let driver = std::thread::Builder::new()
             .name("weft-mqtt".into())
-            .spawn(move || drive(&mut connection, &resubscriber, &s, &label, &log, &plugin))
+            .spawn(move || {
+                runtime.block_on(drive(
+                    &mut connection,
+                    &resubscriber,
+                    &s,
+                    &label,
+                    &log,
+                    &plugin,
+                ))
+            })
             .map_err(|e| format!("cannot start the MQTT connection thread: {e}"))?;
         Ok(Session {
             url,
@@ -533,7 +580,7 @@ fn describe(st: &State) -> String {
 }
 
 /// The connection thread: drives rumqttc until the session is dropped.
-fn drive(
+async fn drive(
     connection: &mut Connection,
     client: &Client,
     shared: &Shared,
@@ -546,7 +593,7 @@ fn drive(
         if shared.lock().stop {
             return;
         }
-        let Some(event) = connection.next(url) else {
+        let Some(event) = connection.next(url).await else {
             return;
         };
         match event {
@@ -585,10 +632,16 @@ fn drive(
                     st = shared.changed.wait(st).unwrap_or_else(|p| p.into_inner());
                 }
                 let id = NEXT_DELIVERY.fetch_add(1, Ordering::Relaxed);
+                let was_empty = st.inbox.is_empty();
                 st.inbox_bytes += len;
                 st.inbox.push_back(Delivery { id, message });
                 drop(st);
-                shared.changed.notify_all();
+                // Only a `take` waits on the inbox, and only while it is empty: once it holds
+                // a message the taker is awake already, so later ones need no wake-up (a
+                // futex syscall per message on this thread otherwise).
+                if was_empty {
+                    shared.changed.notify_all();
+                }
             }
             Ev::PubAck { pkid, refused } => {
                 let mut st = shared.lock();

@@ -84,4 +84,68 @@ pub struct InstanceStats {
     pub memory_bytes: usize,
     /// Times the instance was dropped after a failure.
     pub restarts: u64,
+    /// The failures that dropped it, by kind (each is also a restart).
+    pub traps: TrapCounts,
+}
+
+/// What made a call fail inside the component and the instance be dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrapKind {
+    /// The call ran past `plugin.call.timeout.ms` (wasmtime's epoch interrupt).
+    Deadline,
+    /// The component tried to grow its memory past `plugin.memory.max.bytes`.
+    OutOfMemory,
+    /// An `unreachable` instruction; a Rust guest's panic ends in one.
+    Unreachable,
+    /// Any other trap code (out-of-bounds access, stack overflow, fuel, a count limit ...).
+    Other,
+}
+
+impl TrapKind {
+    /// Every kind, in the order of [`TrapCounts::get`]'s fields.
+    pub const ALL: [TrapKind; 4] = [
+        TrapKind::Deadline,
+        TrapKind::OutOfMemory,
+        TrapKind::Unreachable,
+        TrapKind::Other,
+    ];
+
+    /// The kind's name in metrics: `deadline`, `out-of-memory`, `unreachable`, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrapKind::Deadline => "deadline",
+            TrapKind::OutOfMemory => "out-of-memory",
+            TrapKind::Unreachable => "unreachable",
+            TrapKind::Other => "other",
+        }
+    }
+}
+
+/// Failed calls by [`TrapKind`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrapCounts {
+    counts: [u64; 4],
+}
+
+impl TrapCounts {
+    /// Counts one failure of `kind`.
+    pub fn count(&mut self, kind: TrapKind) {
+        self.counts[kind as usize] = self.counts[kind as usize].saturating_add(1);
+    }
+
+    /// Failures of `kind` so far.
+    pub fn get(&self, kind: TrapKind) -> u64 {
+        self.counts[kind as usize]
+    }
+}
+
+impl std::ops::Add for TrapCounts {
+    type Output = TrapCounts;
+
+    fn add(mut self, other: TrapCounts) -> TrapCounts {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a = a.saturating_add(b);
+        }
+        self
+    }
 }

@@ -9,7 +9,7 @@ use weft_batch::Record;
 
 use super::connector::Opened;
 use super::data::InstanceStats;
-use super::store::{arm, classify, new_store};
+use super::store::{arm, classify, new_store, trap_kind};
 use super::task::{PositionReader, TaskLink, TaskRequest, WrittenReader};
 use super::wit::{plugin_error, wit_entries};
 use super::world::{plugin_iface, World};
@@ -201,17 +201,26 @@ impl Instance {
         let inside = started
             .elapsed()
             .saturating_sub(live.store.data().host_wait);
-        let r = r.map_err(|e| classify(&id, &sandbox, live.store.data(), e));
+        let r = r.map_err(|e| {
+            let unreachable = matches!(
+                e.downcast_ref::<wasmtime::Trap>(),
+                Some(wasmtime::Trap::UnreachableCodeReached)
+            );
+            let e = classify(&id, &sandbox, live.store.data(), e);
+            let kind = trap_kind(&e, unreachable);
+            (e, kind)
+        });
         self.stats.calls += 1;
         self.stats.wasm_nanos = self
             .stats
             .wasm_nanos
             .saturating_add(u64::try_from(inside.as_nanos()).unwrap_or(u64::MAX));
-        if r.is_err() {
+        r.map_err(|(e, kind)| {
             self.live = None;
             self.restarts += 1;
-        }
-        r
+            self.stats.traps.count(kind);
+            e
+        })
     }
 
     /// Counts records handed to or returned by a data call.

@@ -28,6 +28,7 @@ mod world;
 
 pub use data::{
     Converted, InstanceStats, Output, PackedOutput, Polled, RecordFailure, Schemas, Transformed,
+    TrapCounts, TrapKind,
 };
 pub use inspect::LoadedPlugin;
 pub use instance::Instance;

@@ -12,6 +12,7 @@ use crate::engine::Runtime;
 use crate::error::{Result, RuntimeError};
 use crate::host::{HostState, Metrics};
 use crate::limits::{count_limit, Limit};
+use crate::plugin::data::TrapKind;
 use crate::plugin::task::TaskLink;
 
 /// A store for one instance of `plugin`: its grants, the sandbox's limits and a deadline armed.
@@ -116,6 +117,17 @@ pub(super) fn classify(
                 message,
             }
         }
+    }
+}
+
+/// The kind of a failed call, for the instance's trap counts: `unreachable` says whether
+/// wasmtime's trap code was `UnreachableCodeReached` (what `classify` keeps only as text).
+pub(super) fn trap_kind(classified: &RuntimeError, unreachable: bool) -> TrapKind {
+    match classified {
+        RuntimeError::DeadlineExceeded { .. } => TrapKind::Deadline,
+        RuntimeError::MemoryLimit { .. } => TrapKind::OutOfMemory,
+        RuntimeError::Trap { .. } if unreachable => TrapKind::Unreachable,
+        _ => TrapKind::Other,
     }
 }
 

@@ -1,7 +1,9 @@
-//! The MQTT connection keys every MQTT connector takes, checked, and turned into the options
-//! the host's `connect` reads.
+//! The connection keys every MQTT connector takes (`mqtt.server.uri`, `mqtt.client.id`,
+//! credentials, keep-alive, session, TLS, protocol version), checked and turned into the options
+//! the host's `mqtt` capability reads in `connect`; shared by mqtt-source and mqtt-sink. Calling
+//! [`connect`] makes the plugin import the capability (granted by `capability.mqtt.urls`).
 
-use weft_plugin_sdk::{Config, ConfigDef, ConfigType, Importance, PluginError, Result};
+use crate::{Config, ConfigDef, ConfigType, Importance, PluginError, Result};
 
 pub const SERVER: &str = "mqtt.server.uri";
 pub const CLIENT_ID: &str = "mqtt.client.id";
@@ -80,7 +82,9 @@ pub fn defs(order: i32) -> Vec<ConfigDef> {
         ConfigDef::new(
             TLS_CA_PEM,
             ConfigType::String,
-            "CA certificates (PEM text) for `ssl://` brokers; the system roots otherwise.",
+            "CA certificates (PEM text) for `ssl://` brokers, added to those of the file the \
+             host reads from `capability.mqtt.tls.ca.location`; the system roots when neither \
+             is given.",
         )
         .importance(Importance::Low)
         .group(G, order + 8),
@@ -139,5 +143,58 @@ pub fn qos(config: &Config, key: &str) -> Result<u8> {
         Some(other) => Err(PluginError::fatal(format!(
             "`{key}` must be 0 or 1, not `{other}`"
         ))),
+    }
+}
+
+/// Connects this instance's MQTT session to `server` with `options` (from [`options`]).
+pub fn connect(server: &str, options: &[(String, String)]) -> Result<()> {
+    let entries: Vec<crate::glue::wit::ConfigEntry> = options
+        .iter()
+        .map(|(k, v)| crate::glue::wit::ConfigEntry {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect();
+    crate::capability::mqtt::connect(server, &entries).map_err(PluginError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut v: Vec<(String, String)> = vec![
+            (SERVER.into(), "ssl://broker:8883".into()),
+            (CLIENT_ID.into(), " dev ".into()),
+        ];
+        v.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::new(v)
+    }
+
+    #[test]
+    fn keys_become_the_hosts_connect_options() {
+        let c = config(&[(USERNAME, "u"), (TLS_CA_PEM, "PEM"), (VERSION, "5")]);
+        let (server, o) = options(&c).unwrap();
+        assert_eq!(server, "ssl://broker:8883");
+        let get = |k: &str| o.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("client.id"), Some("dev"));
+        assert_eq!(get("username"), Some("u"));
+        assert_eq!(get("tls.ca.pem"), Some("PEM"));
+        assert_eq!(get("protocol.version"), Some("5"));
+        assert_eq!(get("password"), None);
+    }
+
+    #[test]
+    fn a_missing_client_id_or_bad_qos_names_its_key() {
+        let c = Config::new(vec![(SERVER.into(), "tcp://h".into())]);
+        assert!(options(&c).unwrap_err().message.contains(CLIENT_ID));
+        let c = config(&[(CLIENT_ID, " ")]);
+        assert!(options(&c).unwrap_err().message.contains(CLIENT_ID));
+        assert_eq!(qos(&config(&[]), "q").unwrap(), 1);
+        assert_eq!(qos(&config(&[("q", "0")]), "q").unwrap(), 0);
+        assert!(qos(&config(&[("q", "2")]), "q")
+            .unwrap_err()
+            .message
+            .contains("`q`"));
     }
 }
