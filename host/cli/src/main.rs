@@ -11,6 +11,7 @@
 //! - `commands/perf.rs`: producer and consumer performance tests.
 //! - `commands/plugin.rs`: `weft plugin new|build|test|inspect|list`, and the plugin pipeline
 //!   options of produce/consume.
+//! - `commands/mirror/`: `weft mirror-maker` (MirrorMaker 2 flows, translate-offsets, status).
 //! - `client.rs`: rdkafka client configuration shared by the client commands.
 
 use std::io::IsTerminal;
@@ -66,6 +67,8 @@ enum Command {
     Plugin(commands::plugin::PluginArgs),
     /// Run a standalone Connect worker, or manage connectors over a worker's REST API.
     Connect(commands::connect::ConnectArgs),
+    /// MirrorMaker 2: run the flows of an mm2.properties file, translate offsets, show status.
+    MirrorMaker(commands::mirror::MirrorArgs),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -114,7 +117,10 @@ fn default_sigpipe() {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Up(_) | Command::Broker(_)) {
+    if !matches!(
+        cli.command,
+        Command::Up(_) | Command::Broker(_) | Command::MirrorMaker(_)
+    ) {
         default_sigpipe();
     }
     init_tracing(cli.log_format);
@@ -131,6 +137,7 @@ fn main() -> std::process::ExitCode {
         Command::Perf(a) => commands::perf::run(a),
         Command::Plugin(a) => commands::plugin::run(a),
         Command::Connect(a) => commands::connect::run(a),
+        Command::MirrorMaker(a) => commands::mirror::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

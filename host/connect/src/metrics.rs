@@ -23,25 +23,38 @@ const STATES: [(State, &str); 6] = [
     (State::Restarting, "RESTARTING"),
 ];
 
-/// Reads the herder's connectors and tasks when Prometheus scrapes.
+/// Reads the herders' connectors and tasks when Prometheus scrapes (one herder for a worker;
+/// several when one process runs a worker per target cluster, as `weft mirror-maker` does —
+/// their connector names differ, so their series do not collide).
 pub struct ConnectCollector {
-    herder: Weak<dyn Herder>,
+    herders: Vec<Weak<dyn Herder>>,
 }
 
 /// Registers the worker's collector and its health check with the process's exporter (a worker
 /// started later replaces an earlier one's).
 pub fn install(herder: Arc<dyn Herder>) {
+    install_all(&[herder]);
+}
+
+/// [`install`] for several workers in one process, reported as one collector.
+pub fn install_all(herders: &[Arc<dyn Herder>]) {
     let e = weft_metrics::global();
+    let weak: Vec<Weak<dyn Herder>> = herders.iter().map(Arc::downgrade).collect();
     e.register(
         "connect",
         Arc::new(ConnectCollector {
-            herder: Arc::downgrade(&herder),
+            herders: weak.clone(),
         }),
     );
-    let weak = Arc::downgrade(&herder);
-    e.register_check("connect_worker", move || match weak.upgrade() {
-        Some(h) => Check::ok(format!("{} connectors", h.connectors().len())),
-        None => Check::failing("the Connect worker stopped"),
+    e.register_check("connect_worker", move || {
+        let mut n = 0;
+        for w in &weak {
+            match w.upgrade() {
+                Some(h) => n += h.connectors().len(),
+                None => return Check::failing("the Connect worker stopped"),
+            }
+        }
+        Check::ok(format!("{n} connectors"))
     });
 }
 
@@ -59,9 +72,10 @@ impl Collector for ConnectCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let Some(herder) = self.herder.upgrade() else {
+        let herders: Vec<Arc<dyn Herder>> = self.herders.iter().filter_map(Weak::upgrade).collect();
+        if herders.is_empty() {
             return Vec::new();
-        };
+        }
         let mut connector_state = FamilyBuilder::gauge(
             "weft_connect_connector_state",
             "1 for the connector's current state, 0 for the others.",
@@ -110,7 +124,10 @@ impl Collector for ConnectCollector {
             "weft_connect_task_offset_commit_duration_seconds",
             "Time an offset commit took: a source's write to the offset store, a sink's pre-commit and commit to its group.",
         );
-        for name in herder.connectors() {
+        for (herder, name) in herders
+            .iter()
+            .flat_map(|h| h.connectors().into_iter().map(move |n| (h, n)))
+        {
             let Ok(status) = herder.connector_status(&name) else {
                 continue;
             };

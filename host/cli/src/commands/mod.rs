@@ -5,6 +5,7 @@ pub mod connect;
 pub mod consume;
 pub mod dump_log;
 pub mod groups;
+pub mod mirror;
 pub mod offsets;
 pub mod perf;
 pub mod perf_e2e;
