@@ -6,14 +6,14 @@ mod common;
 mod wire;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use common::{require_tool, weft_cmd, Weft};
+use common::clients;
+use common::{weft_cmd, Weft};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
@@ -478,57 +478,13 @@ fn acknowledged_records_appear_once_after_kill9_during_idempotent_sends() {
     );
 }
 
-/// The clients' INFO lines (their whole config) would bury a failure's output.
-const QUIET_JAVA_LOG: &str = "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn";
-
-fn java_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/java")
-}
-
-/// Builds tests/java offline for kafka-clients `version` into `target` (3.9) or `target-kafka4`
-/// (`.ci/run` fetched the dependencies) and returns the class path.
+/// tests/java built for kafka-clients `version`: its class path.
 fn java_classpath(version: &str) -> String {
-    let mvn = require_tool("mvn");
-    require_tool("java");
-    let dir = java_dir();
-    let build = dir.join(if version.starts_with('3') {
-        "target"
-    } else {
-        "target-kafka4"
-    });
-    let out = Command::new(mvn)
-        .args(["-q", "-o", "-f"])
-        .arg(dir.join("pom.xml"))
-        .arg(format!("-Dkafka.version={version}"))
-        .arg(format!("-Dbuild.dir={}", build.display()))
-        .args(["package", "-DskipTests"])
-        .output()
-        .expect("run mvn");
-    assert!(
-        out.status.success(),
-        "mvn -o package failed for kafka-clients {version} (fetch the dependencies as .ci/run does):\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lib = build.join("lib");
-    let jar = lib.join(format!("kafka-clients-{version}.jar"));
-    assert!(jar.is_file(), "{} is missing", jar.display());
-    format!("{}:{}/*", build.join("classes").display(), lib.display())
+    clients::java_classpath(version, &["kafka-clients"])
 }
 
 fn java(cp: &str, args: &[&str]) -> String {
-    let out = Command::new("java")
-        .args(["-cp", cp, QUIET_JAVA_LOG, "weft.IdemClient"])
-        .args(args)
-        .output()
-        .expect("run java");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "java {args:?} failed:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    clients::java(cp, "weft.IdemClient", args)
 }
 
 /// Produces and consumes 100,000 keyed records with kafka-clients `version`'s default producer
@@ -569,7 +525,7 @@ fn java_idempotent_producer_survives_kill9_without_duplicates() {
         .args([
             "-cp",
             &cp,
-            QUIET_JAVA_LOG,
+            clients::QUIET_JAVA_LOG,
             "weft.IdemClient",
             "produce-paced",
         ])

@@ -6,12 +6,10 @@
 mod common;
 mod wire;
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{require_tool, weft_cmd, Weft};
+use common::clients;
+use common::{weft_cmd, Weft};
 use kafka_protocol::messages::api_versions_response::ApiVersionsResponse;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_commit_request::{
@@ -67,46 +65,9 @@ fn produce(w: &Weft, topic: &str, partitions: i32, per_partition: usize) -> Vec<
     values
 }
 
-/// Builds `tests/go/saramaold` once, offline (`.ci/run` downloads the modules), and returns its path.
-fn sarama_bin() -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let go = require_tool("go");
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/go");
-        let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        let bin = out_dir.join("saramaold");
-        let out = Command::new(go)
-            .current_dir(&dir)
-            .env("GOPROXY", "off")
-            .env("GOFLAGS", "-mod=readonly")
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg("./saramaold")
-            .output()
-            .expect("run go build");
-        assert!(
-            out.status.success(),
-            "go build ./saramaold failed (download the modules as .ci/run does: cd tests/go && go mod download):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
-    })
-}
-
-/// Runs saramaold and returns its JSON output line.
+/// Runs tests/go/saramaold and returns its JSON output line.
 fn sarama(args: &[&str]) -> Value {
-    let out = Command::new(sarama_bin())
-        .args(args)
-        .output()
-        .expect("run saramaold");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "saramaold {args:?} failed:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("saramaold {args:?} printed {stdout:?}: {e}"))
+    clients::run_json(&clients::go_program("saramaold"), args)
 }
 
 fn list_offsets_v0(conn: &mut Conn, topic: &str, parts: &[(i32, i64, i32)]) -> ListOffsetsResponse {

@@ -7,15 +7,15 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{require_tool, weft_cmd, Weft};
+use common::clients::{self, java, repo_dir, QUIET_JAVA_LOG};
+use common::{weft_cmd, Weft};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -23,7 +23,6 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 
-const QUIET_JAVA_LOG: &str = "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn";
 /// The Debian interpreter that has python3-confluent-kafka (the first `python3` on PATH may not).
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -43,67 +42,9 @@ fn create_topic(w: &Weft, topic: &str, partitions: u32) {
     assert!(ok, "create {topic}: {out}{err}");
 }
 
-fn repo_dir(sub: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(sub)
-}
-
-/// Builds tests/java offline for kafka-clients and kafka-streams `version` (`.ci/run` fetched the
-/// dependencies) and returns the class path. Each version builds once per test binary.
-fn java_classpath(version: &'static str) -> String {
-    static BUILT: OnceLock<std::sync::Mutex<HashMap<&'static str, String>>> = OnceLock::new();
-    let built = BUILT.get_or_init(Default::default);
-    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(cp) = built.get(version) {
-        return cp.clone();
-    }
-    let mvn = require_tool("mvn");
-    require_tool("java");
-    let dir = repo_dir("tests/java");
-    let build = dir.join(if version.starts_with('3') {
-        "target"
-    } else {
-        "target-kafka4"
-    });
-    let out = Command::new(mvn)
-        .args(["-q", "-o", "-f"])
-        .arg(dir.join("pom.xml"))
-        .arg(format!("-Dkafka.version={version}"))
-        .arg(format!("-Dbuild.dir={}", build.display()))
-        .args(["package", "-DskipTests"])
-        .output()
-        .expect("run mvn");
-    assert!(
-        out.status.success(),
-        "mvn -o package failed for Kafka {version} (fetch the dependencies as .ci/run does):\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lib = build.join("lib");
-    for jar in ["kafka-clients", "kafka-streams"] {
-        let p = lib.join(format!("{jar}-{version}.jar"));
-        assert!(p.is_file(), "{} is missing", p.display());
-    }
-    let cp = format!("{}:{}/*", build.join("classes").display(), lib.display());
-    built.insert(version, cp.clone());
-    cp
-}
-
-/// Runs a Java main class to completion and returns its stdout; fails the test on a non-zero exit.
-fn java(cp: &str, class: &str, args: &[&str]) -> String {
-    let out = Command::new("java")
-        .args(["-cp", cp, QUIET_JAVA_LOG, class])
-        .args(args)
-        .output()
-        .expect("run java");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "java {class} {args:?} failed:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+/// tests/java built for kafka-clients and kafka-streams `version`: its class path.
+fn java_classpath(version: &str) -> String {
+    clients::java_classpath(version, &["kafka-clients", "kafka-streams"])
 }
 
 /// A Java process whose stdout lines arrive on a channel.
@@ -578,43 +519,8 @@ fn check_summary(summary: &Value, transactions: usize, partitions: usize) {
     );
 }
 
-/// Builds `tests/go/franztx` once, offline (`.ci/run` downloads the modules), and returns its path.
-fn franz_bin() -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let go = require_tool("go");
-        let bin = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("franztx");
-        let out = Command::new(go)
-            .current_dir(repo_dir("tests/go"))
-            .env("GOPROXY", "off")
-            .env("GOFLAGS", "-mod=readonly")
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg("./franztx")
-            .output()
-            .expect("run go build");
-        assert!(
-            out.status.success(),
-            "go build ./franztx failed (download the modules as .ci/run does: cd tests/go && go mod download):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
-    })
-}
-
 fn franz(args: &[&str]) -> Value {
-    let out = Command::new(franz_bin())
-        .args(args)
-        .output()
-        .expect("run franztx");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "franztx {args:?} failed:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("franztx {args:?} printed {stdout:?}: {e}"))
+    clients::run_json(&clients::go_program("franztx"), args)
 }
 
 #[test]

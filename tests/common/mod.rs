@@ -2,6 +2,7 @@
 //! own data directory, and gives tests its address, its log output, and kill/restart controls.
 #![allow(dead_code)]
 
+pub mod clients;
 pub mod connect;
 pub mod tls;
 
