@@ -3,6 +3,7 @@
 //! `${field.NAME}` (a top-level field of a JSON object value).
 
 use serde_json::Value;
+use weft_plugin_sdk::template::{pieces, Piece};
 use weft_plugin_sdk::Record;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,38 +24,33 @@ pub struct Template {
 impl Template {
     /// Parses `text`; an unknown or unclosed `${...}` is an error naming it.
     pub fn parse(text: &str) -> Result<Template, String> {
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            if start > 0 {
-                parts.push(Part::Text(rest[..start].to_string()));
-            }
-            let after = &rest[start + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| format!("unclosed `${{` in template `{text}`"))?;
-            let name = &after[..end];
-            parts.push(match name {
-                "topic" => Part::Topic,
-                "key" => Part::Key,
-                _ => {
-                    if let Some(h) = name.strip_prefix("header.").filter(|h| !h.is_empty()) {
-                        Part::Header(h.to_string())
-                    } else if let Some(f) = name.strip_prefix("field.").filter(|f| !f.is_empty()) {
-                        Part::Field(f.to_string())
-                    } else {
-                        return Err(format!(
-                            "unknown `${{{name}}}` in template `{text}` (use ${{topic}}, \
-                             ${{key}}, ${{header.NAME}} or ${{field.NAME}})"
-                        ));
+        let parts = pieces(text)?
+            .into_iter()
+            .map(|piece| {
+                let name = match piece {
+                    Piece::Text(t) => return Ok(Part::Text(t.to_string())),
+                    Piece::Placeholder(name) => name,
+                };
+                Ok(match name {
+                    "topic" => Part::Topic,
+                    "key" => Part::Key,
+                    _ => {
+                        if let Some(h) = name.strip_prefix("header.").filter(|h| !h.is_empty()) {
+                            Part::Header(h.to_string())
+                        } else if let Some(f) =
+                            name.strip_prefix("field.").filter(|f| !f.is_empty())
+                        {
+                            Part::Field(f.to_string())
+                        } else {
+                            return Err(format!(
+                                "unknown `${{{name}}}` in template `{text}` (use ${{topic}}, \
+                                 ${{key}}, ${{header.NAME}} or ${{field.NAME}})"
+                            ));
+                        }
                     }
-                }
-            });
-            rest = &after[end + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Text(rest.to_string()));
-        }
+                })
+            })
+            .collect::<Result<_, String>>()?;
         Ok(Template { parts })
     }
 

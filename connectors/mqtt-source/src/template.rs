@@ -1,6 +1,8 @@
 //! Kafka topic and key templates over the MQTT topic: `${topic}` (the whole MQTT topic, `/`
 //! written as `.`) and `${level.N}` (level N, counted from 0), between literal text.
 
+use weft_plugin_sdk::template::{pieces, Piece};
+
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -18,34 +20,22 @@ pub struct Template {
 impl Template {
     /// Parses `text`; an unknown `${...}` or an unclosed one is an error naming it.
     pub fn parse(text: &str) -> Result<Template, String> {
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            if start > 0 {
-                parts.push(Part::Text(rest[..start].to_string()));
-            }
-            let after = &rest[start + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| format!("unclosed `${{` in template `{text}`"))?;
-            let name = &after[..end];
-            parts.push(match name {
-                "topic" => Part::Topic,
-                _ => match name.strip_prefix("level.").map(str::parse::<usize>) {
-                    Some(Ok(n)) => Part::Level(n),
-                    _ => {
-                        return Err(format!(
+        let parts = pieces(text)?
+            .into_iter()
+            .map(|piece| match piece {
+                Piece::Text(t) => Ok(Part::Text(t.to_string())),
+                Piece::Placeholder("topic") => Ok(Part::Topic),
+                Piece::Placeholder(name) => {
+                    match name.strip_prefix("level.").map(str::parse::<usize>) {
+                        Some(Ok(n)) => Ok(Part::Level(n)),
+                        _ => Err(format!(
                             "unknown `${{{name}}}` in template `{text}` (use ${{topic}} or \
                              ${{level.N}})"
-                        ))
+                        )),
                     }
-                },
-            });
-            rest = &after[end + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Text(rest.to_string()));
-        }
+                }
+            })
+            .collect::<Result<_, String>>()?;
         Ok(Template { parts })
     }
 

@@ -60,6 +60,7 @@ pub mod position;
 pub mod record;
 pub mod remote;
 pub mod task;
+pub mod template;
 
 pub use config::{Config, ConfigDef, ConfigIssue, ConfigType, Importance, Metadata, PluginKind};
 pub use error::{ErrorKind, PluginError, Result};
