@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::connect::{consume, http, test_plugin, wait_until, Worker};
-use common::{weft_bin, Weft};
+use common::connect::{consume, http, test_plugin, wait_until, Up, Worker};
+use common::Weft;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -481,88 +480,6 @@ fn a_hostile_connector_fails_only_its_own_task() {
     assert_eq!(w.state("healthy").unwrap().1[0].0, "RUNNING");
 }
 
-/// A `weft up` process with its embedded worker (the common harness runs `weft up` without
-/// the Connect flags).
-struct Up {
-    child: Child,
-    broker_port: u16,
-    rest_port: u16,
-}
-
-impl Up {
-    fn start(data: &Path, connectors: &Path) -> Up {
-        let mut child = Command::new(weft_bin())
-            .arg("up")
-            .arg("--listeners")
-            .arg("PLAINTEXT://127.0.0.1:0")
-            .arg("--log-dirs")
-            .arg(data)
-            .arg("--connect-listener")
-            .arg("http://127.0.0.1:0")
-            .arg("--connectors")
-            .arg(connectors)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn weft up");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let port = |l: &str| {
-                    l.rsplit(':')
-                        .next()
-                        .and_then(|p| p.trim().parse::<u16>().ok())
-                };
-                if let Some(r) = line.strip_prefix("weft: broker listening on PLAINTEXT://") {
-                    let _ = tx.send(("broker", port(r)));
-                }
-                if let Some(r) = line.strip_prefix("weft: connect REST listening on http://") {
-                    let _ = tx.send(("rest", port(r)));
-                }
-            }
-        });
-        let (mut broker_port, mut rest_port) = (None, None);
-        while broker_port.is_none() || rest_port.is_none() {
-            match rx.recv_timeout(Duration::from_secs(30)) {
-                Ok(("broker", p)) => broker_port = p,
-                Ok((_, p)) => rest_port = p,
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("weft up did not report its broker and REST listeners");
-                }
-            }
-        }
-        Up {
-            child,
-            broker_port: broker_port.unwrap(),
-            rest_port: rest_port.unwrap(),
-        }
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        assert!(
-            wait_until(Duration::from_secs(60), || matches!(
-                self.child.try_wait(),
-                Ok(Some(_))
-            )),
-            "weft up did not stop on SIGTERM"
-        );
-    }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn weft_up_runs_the_worker_beside_its_broker_and_remembers_rest_created_connectors() {
     let dir = tempfile::tempdir().unwrap();
@@ -580,7 +497,7 @@ fn weft_up_runs_the_worker_beside_its_broker_and_remembers_rest_created_connecto
         .to_string(),
     )
     .unwrap();
-    let up = Up::start(&data, &conns);
+    let up = Up::start(&data, &conns, Duration::from_secs(30));
     let bootstrap = format!("127.0.0.1:{}", up.broker_port);
     let recs = consume(&bootstrap, "up-topic", 2, Duration::from_secs(60));
     let values: Vec<_> = recs
@@ -602,7 +519,7 @@ fn weft_up_runs_the_worker_beside_its_broker_and_remembers_rest_created_connecto
     up.stop();
 
     // ... and comes back after a restart (Kafka's standalone mode forgets it).
-    let up = Up::start(&data, &conns);
+    let up = Up::start(&data, &conns, Duration::from_secs(30));
     // Stored connectors start on a blocking thread after the REST API is up (their components
     // may compile first), so wait for them to be listed.
     let both = json!(["dir-source", "rest-sink"]);

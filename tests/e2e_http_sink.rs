@@ -10,13 +10,11 @@ use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::connect::consume;
+use common::connect::{consume, http, Up};
 use common::tls::TestCerts;
-use common::weft_bin;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rustls::pki_types::pem::PemObject;
@@ -248,83 +246,10 @@ fn serve(conn: impl Read + Write, state: &Mutex<ServerState>) {
     }
 }
 
-/// A `weft up` process with its worker loading connector files from a directory.
-struct Up {
-    child: Child,
-    broker_port: u16,
-    rest_port: u16,
-    log: Arc<Mutex<String>>,
-}
-
+/// The worker REST calls these tests make of a `weft up`.
 impl Up {
-    fn start(data: &Path, connectors: &Path) -> Up {
-        let mut child = Command::new(weft_bin())
-            .arg("up")
-            .arg("--listeners")
-            .arg("PLAINTEXT://127.0.0.1:0")
-            .arg("--log-dirs")
-            .arg(data)
-            .arg("--connect-listener")
-            .arg("http://127.0.0.1:0")
-            .arg("--connectors")
-            .arg(connectors)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn weft up");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let l = log.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let port = |l: &str| {
-                    l.rsplit(':')
-                        .next()
-                        .and_then(|p| p.trim().parse::<u16>().ok())
-                };
-                if let Some(r) = line.strip_prefix("weft: broker listening on PLAINTEXT://") {
-                    let _ = tx.send(("broker", port(r)));
-                }
-                if let Some(r) = line.strip_prefix("weft: connect REST listening on http://") {
-                    let _ = tx.send(("rest", port(r)));
-                }
-                if let Ok(mut l) = l.lock() {
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            }
-        });
-        let (mut broker_port, mut rest_port) = (None, None);
-        while broker_port.is_none() || rest_port.is_none() {
-            match rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(("broker", p)) => broker_port = p,
-                Ok((_, p)) => rest_port = p,
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("weft up did not report its broker and REST listeners");
-                }
-            }
-        }
-        Up {
-            child,
-            broker_port: broker_port.unwrap(),
-            rest_port: rest_port.unwrap(),
-            log,
-        }
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.broker_port)
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-
     fn get(&self, path: &str) -> (u16, Value) {
-        rest(self.rest_port, path)
+        http(self.rest_port, "GET", path, None)
     }
 
     /// Task states and traces of a connector.
@@ -354,50 +279,6 @@ impl Up {
             .map(|t| t.0.clone())
             .unwrap_or_default()
     }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// GET on the worker's REST API; (status, JSON body or null).
-fn rest(port: u16, path: &str) -> (u16, Value) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the REST API");
-    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
-    let req =
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAccept: application/json\r\n\r\n");
-    s.write_all(req.as_bytes()).expect("send request");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read response");
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut s = body;
-        while let Some((len, rest)) = s.split_once("\r\n") {
-            let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
-            if n == 0 || rest.len() < n {
-                break;
-            }
-            out.push_str(&rest[..n]);
-            s = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
-        }
-        out
-    } else {
-        body.to_string()
-    };
-    (code, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
 fn produce(bootstrap: &str, topic: &str, values: impl IntoIterator<Item = String>) {
@@ -513,7 +394,7 @@ fn http_sink_delivers_retries_honours_retry_after_and_dead_letters_4xx() {
         ),
     );
 
-    let up = Up::start(&dir.path().join("data"), &conns);
+    let up = Up::start(&dir.path().join("data"), &conns, Duration::from_secs(60));
     let bootstrap = up.bootstrap();
     produce(&bootstrap, "readings", readings(0..50));
     produce(&bootstrap, "readings-b", readings(0..95));
@@ -692,7 +573,7 @@ fn http_sink_throughput_single_and_batched() {
             ),
         );
     }
-    let up = Up::start(&dir.path().join("data"), &conns);
+    let up = Up::start(&dir.path().join("data"), &conns, Duration::from_secs(60));
     const SINGLE: u64 = 5_000;
     const BATCHED: u64 = 100_000;
     produce(&up.bootstrap(), "speed-s", readings(0..SINGLE));
@@ -766,7 +647,7 @@ fn http_sink_over_https_trusts_the_granted_ca_and_a_wrong_ca_fails_naming_the_pr
             ),
         );
     }
-    let up = Up::start(&dir.path().join("data"), &conns);
+    let up = Up::start(&dir.path().join("data"), &conns, Duration::from_secs(60));
     produce(&up.bootstrap(), "readings-tls", readings(0..20));
     let expected: BTreeSet<u64> = (0..20).collect();
     assert!(

@@ -312,3 +312,104 @@ pub fn test_plugin(name: &str) -> PathBuf {
         .join("wasm32-wasip2/release")
         .join(format!("fixture_{}.wasm", name.replace('-', "_")))
 }
+
+/// A `weft up` process whose embedded worker loads connector files from a directory (the
+/// common harness runs `weft up` without the Connect flags); its stderr is kept.
+pub struct Up {
+    child: Child,
+    pub broker_port: u16,
+    pub rest_port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl Up {
+    /// Starts `weft up` on free ports; fails unless it reports both listeners within `ready_within`.
+    pub fn start(data: &Path, connectors: &Path, ready_within: Duration) -> Up {
+        let mut child = Command::new(weft_bin())
+            .arg("up")
+            .arg("--listeners")
+            .arg("PLAINTEXT://127.0.0.1:0")
+            .arg("--log-dirs")
+            .arg(data)
+            .arg("--connect-listener")
+            .arg("http://127.0.0.1:0")
+            .arg("--connectors")
+            .arg(connectors)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn weft up");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let l = log.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let port = |l: &str| {
+                    l.rsplit(':')
+                        .next()
+                        .and_then(|p| p.trim().parse::<u16>().ok())
+                };
+                if let Some(r) = line.strip_prefix("weft: broker listening on PLAINTEXT://") {
+                    let _ = tx.send(("broker", port(r)));
+                }
+                if let Some(r) = line.strip_prefix("weft: connect REST listening on http://") {
+                    let _ = tx.send(("rest", port(r)));
+                }
+                if let Ok(mut l) = l.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+        let (mut broker_port, mut rest_port) = (None, None);
+        while broker_port.is_none() || rest_port.is_none() {
+            match rx.recv_timeout(ready_within) {
+                Ok(("broker", p)) => broker_port = p,
+                Ok((_, p)) => rest_port = p,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("weft up did not report its broker and REST listeners");
+                }
+            }
+        }
+        Up {
+            child,
+            broker_port: broker_port.unwrap_or_default(),
+            rest_port: rest_port.unwrap_or_default(),
+            log,
+        }
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.broker_port)
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        assert!(
+            wait_until(Duration::from_secs(60), || matches!(
+                self.child.try_wait(),
+                Ok(Some(_))
+            )),
+            "weft up did not stop on SIGTERM"
+        );
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
