@@ -86,8 +86,14 @@ impl FuzzBroker {
     }
 
     /// Runs one request frame (without its 4-byte length prefix) through the connection's frame
-    /// check and the request handlers.
+    /// check and the request handlers, waiting at most [`FuzzBroker::WAIT_LIMIT`] for the answer.
     pub fn run_frame(&self, frame: &[u8]) -> FrameOutcome {
+        self.run_frame_within(frame, Self::WAIT_LIMIT)
+    }
+
+    /// As [`FuzzBroker::run_frame`], waiting at most `wait`: a check that every valid request is
+    /// answered must not depend on how fast the disk syncs a new topic's directory.
+    pub fn run_frame_within(&self, frame: &[u8], wait: std::time::Duration) -> FrameOutcome {
         let Some(running) = &self.running else {
             return FrameOutcome::FrameRefused("broker stopped".into());
         };
@@ -103,7 +109,7 @@ impl FuzzBroker {
                 Err(e) => return FrameOutcome::FrameRefused(e.to_string()),
             };
             let handled = handle_frame(broker, frame, self.peer, "PLAINTEXT");
-            match tokio::time::timeout(Self::WAIT_LIMIT, handled).await {
+            match tokio::time::timeout(wait, handled).await {
                 Ok(Outcome::Respond(b)) => FrameOutcome::Responded(b),
                 Ok(Outcome::RespondChunks(chunks)) => {
                     FrameOutcome::Responded(chunks.concat().into())
