@@ -9,12 +9,13 @@ mod wire;
 
 use bytes::{Bytes, BytesMut};
 use common::Weft;
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, CreateTopicsRequest,
-    CreateTopicsResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest,
-    MetadataResponse, ProduceResponse, TopicName,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, CreatePartitionsRequest,
+    CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, ListOffsetsRequest,
+    ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceResponse, TopicName,
 };
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
@@ -564,4 +565,74 @@ fn the_broker_ignores_sigpipe() {
         ignored & (1 << (SIGPIPE - 1)) != 0,
         "SIGPIPE is not ignored by the broker (SigIgn {ignored:#x})"
     );
+}
+
+const POLICY_VIOLATION: i16 = 44;
+
+/// Partitions of `topic` as Metadata reports them; `None` if the topic does not exist.
+fn partition_count(w: &Weft, topic: &str) -> Option<usize> {
+    let mut conn = Conn::open(&w.bootstrap());
+    let req = MetadataRequest::default()
+        .with_allow_auto_topic_creation(false)
+        .with_topics(Some(vec![
+            kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                .with_name(Some(TopicName(s(topic)))),
+        ]));
+    let resp: MetadataResponse = conn.call(ApiKey::Metadata, 9, &req);
+    let t = resp.topics.first().expect("one topic answered");
+    (t.error_code == 0).then_some(t.partitions.len())
+}
+
+/// One request may not bring more than 10,000 partitions into being (Kafka's controller limit):
+/// creating them serialises every other topic change, so a request for a hundred thousand would
+/// stall the broker's admin path for minutes. The whole request is refused with Kafka's code and
+/// message, and nothing of it is created.
+#[test]
+fn a_request_for_too_many_partitions_is_refused_whole() {
+    let mut w = Weft::start(&[]);
+    create_topic(&w, "hostile", &[]);
+    let mut conn = Conn::open(&w.bootstrap());
+    let topic = |name: &str, n: i32| {
+        CreatableTopic::default()
+            .with_name(TopicName(s(name)))
+            .with_num_partitions(n)
+            .with_replication_factor(1)
+    };
+    let req = CreateTopicsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![topic("budget-a", 1), topic("budget-b", 10_000)]);
+    let resp: CreateTopicsResponse = conn.call(ApiKey::CreateTopics, 5, &req);
+    assert_eq!(resp.topics.len(), 2);
+    for t in &resp.topics {
+        assert_eq!(t.error_code, POLICY_VIOLATION, "{:?}", t.name);
+        assert_eq!(
+            t.error_message.as_deref(),
+            Some("Excessively large number of partitions per request.")
+        );
+        assert_eq!(partition_count(&w, t.name.as_str()), None, "{:?}", t.name);
+    }
+    assert_healthy(&mut w, "a CreateTopics for 10,001 partitions");
+
+    create_topic(&w, "budget-grow", &[]);
+    let grow = CreatePartitionsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![CreatePartitionsTopic::default()
+            .with_name(TopicName(s("budget-grow")))
+            .with_count(10_002)]);
+    let resp: CreatePartitionsResponse = conn.call(ApiKey::CreatePartitions, 3, &grow);
+    assert_eq!(resp.results[0].error_code, POLICY_VIOLATION);
+    assert_eq!(partition_count(&w, "budget-grow"), Some(1));
+
+    // Within the budget, growing still works.
+    let grow = grow.with_topics(vec![CreatePartitionsTopic::default()
+        .with_name(TopicName(s("budget-grow")))
+        .with_count(3)]);
+    let resp: CreatePartitionsResponse = conn.call(ApiKey::CreatePartitions, 3, &grow);
+    assert_eq!(
+        resp.results[0].error_code, 0,
+        "{:?}",
+        resp.results[0].error_message
+    );
+    assert_eq!(partition_count(&w, "budget-grow"), Some(3));
+    assert_healthy(&mut w, "a CreatePartitions for 10,001 more partitions");
 }

@@ -409,12 +409,15 @@ fn corpus_dir(target: &str) -> PathBuf {
         .join(target)
 }
 
+/// The broker the fuzz-style tests share: state carries over between their inputs.
 fn broker() -> &'static FuzzBroker {
     static BROKER: OnceLock<FuzzBroker> = OnceLock::new();
-    BROKER.get_or_init(|| {
-        FuzzBroker::start(&[("group.initial.rebalance.delay.ms", "0")])
-            .unwrap_or_else(|e| panic!("fuzz broker did not start: {e}"))
-    })
+    BROKER.get_or_init(start_broker)
+}
+
+fn start_broker() -> FuzzBroker {
+    FuzzBroker::start(&[("group.initial.rebalance.delay.ms", "0")])
+        .unwrap_or_else(|e| panic!("fuzz broker did not start: {e}"))
 }
 
 /// The broker's answer to one frame must be a clean outcome; a response must be a whole frame.
@@ -443,6 +446,9 @@ fn check(name: &str, input: &[u8]) {
 
 #[test]
 fn valid_frames_are_answered() {
+    // A broker of its own: the mutation tests running beside this one may legitimately ask the
+    // shared broker for thousands of partitions, and topic changes queue behind such a request.
+    let broker = start_broker();
     for (name, f) in valid_frames() {
         // Requests that touch the disk (CreateTopics syncs directories) get a deadline a loaded
         // machine meets; a join may legitimately wait for its group, so it keeps the short one.
@@ -451,7 +457,7 @@ fn valid_frames_are_answered() {
         } else {
             Duration::from_secs(30)
         };
-        match broker().run_frame_within(&f, wait) {
+        match broker.run_frame_within(&f, wait) {
             FrameOutcome::Responded(_) => {}
             // A join waits for the group's other members, which other tests here may have left behind.
             FrameOutcome::StillWaiting if name.starts_with("join_group") => {}

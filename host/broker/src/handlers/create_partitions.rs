@@ -3,6 +3,7 @@
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 
+use super::partition_budget;
 use super::{s, Ctx};
 use crate::error::code;
 
@@ -10,6 +11,26 @@ pub fn handle(ctx: &Ctx<'_>, req: CreatePartitionsRequest) -> CreatePartitionsRe
     let broker = ctx.broker;
     let node = broker.node_id();
     let mut results = Vec::with_capacity(req.topics.len());
+    // The budget counts partitions added; a topic that is unknown or would shrink adds none and
+    // gets its own error below.
+    let added = req.topics.iter().map(|t| {
+        let current = broker
+            .topics
+            .get(t.name.as_str())
+            .map_or(i64::from(t.count), |info| info.partitions.len() as i64);
+        u64::try_from(i64::from(t.count) - current).unwrap_or(0)
+    });
+    if !partition_budget::fits(added) {
+        for t in req.topics {
+            results.push(
+                CreatePartitionsTopicResult::default()
+                    .with_name(t.name)
+                    .with_error_code(code::POLICY_VIOLATION)
+                    .with_error_message(Some(s(partition_budget::OVER_BUDGET))),
+            );
+        }
+        return CreatePartitionsResponse::default().with_results(results);
+    }
     for t in req.topics {
         let r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
         let bad_assignment = t

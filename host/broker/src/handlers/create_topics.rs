@@ -7,6 +7,7 @@ use kafka_protocol::messages::create_topics_response::{
 };
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
+use super::partition_budget;
 use super::{configs, s, Ctx};
 use crate::error::{code, BrokerError};
 
@@ -14,6 +15,19 @@ pub fn handle(ctx: &Ctx<'_>, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let broker = ctx.broker;
     let node = broker.node_id();
     let mut results = Vec::with_capacity(req.topics.len());
+    if !within_budget(&req, broker.config.num_partitions) {
+        for t in req.topics {
+            results.push(
+                CreatableTopicResult::default()
+                    .with_name(t.name)
+                    .with_num_partitions(-1)
+                    .with_replication_factor(-1)
+                    .with_error_code(code::POLICY_VIOLATION)
+                    .with_error_message(Some(s(partition_budget::OVER_BUDGET))),
+            );
+        }
+        return CreateTopicsResponse::default().with_topics(results);
+    }
     for t in req.topics {
         let mut result = CreatableTopicResult::default()
             .with_name(t.name.clone())
@@ -112,4 +126,19 @@ pub fn handle(ctx: &Ctx<'_>, req: CreateTopicsRequest) -> CreateTopicsResponse {
         results.push(result);
     }
     CreateTopicsResponse::default().with_topics(results)
+}
+
+/// Whether the partitions the request asks for, over all its topics, fit one request's budget.
+/// Counted as Kafka counts them: assignments when given, else the count (the broker default for
+/// -1); a count that is invalid anyway adds nothing and is refused per topic later.
+fn within_budget(req: &CreateTopicsRequest, default_partitions: i32) -> bool {
+    partition_budget::fits(req.topics.iter().map(|t| {
+        if !t.assignments.is_empty() {
+            t.assignments.len() as u64
+        } else if t.num_partitions == -1 {
+            u64::try_from(default_partitions).unwrap_or(0)
+        } else {
+            u64::try_from(t.num_partitions).unwrap_or(0)
+        }
+    }))
 }

@@ -52,6 +52,7 @@ mod metadata;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
+mod partition_budget;
 mod produce;
 mod sync_group;
 mod txn_offset_commit;
