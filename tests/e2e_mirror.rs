@@ -824,15 +824,38 @@ fn a_to_b_mirrors_records_topics_configs_and_internal_topics() {
     );
     let f = mm.flow("A->B");
     assert!(f["records_total"].as_u64().unwrap() >= 325, "{f}");
-    let metrics = {
+    let scrape = || {
         let mut s = TcpStream::connect(("127.0.0.1", mm.port)).unwrap();
         s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .unwrap();
         common::read_all(s)
     };
+    let metrics = scrape();
     assert!(
         metrics.contains("weft_connect_task_state{connector=\"A->B.MirrorSourceConnector\""),
         "{metrics}"
+    );
+    // What the plugin reports about itself (its lag gauges and record counter) is exported too,
+    // published by the task about once a second.
+    let plugin_line = |text: &str, family: &str, metric: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| {
+                l.starts_with(&format!("{family}{{"))
+                    && l.contains("connector=\"A->B.MirrorSourceConnector\"")
+                    && l.contains(&format!("metric=\"{metric}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    assert!(
+        wait_until(T, || {
+            let m = scrape();
+            plugin_line(&m, "weft_connect_plugin_gauge", "mirror.lag") == Some(0.0)
+                && plugin_line(&m, "weft_connect_plugin_gauge", "mirror.lag.orders.0") == Some(0.0)
+                && plugin_line(&m, "weft_connect_plugin_counter_total", "mirror.records")
+                    .is_some_and(|n| n >= 325.0)
+        }),
+        "{}",
+        scrape()
     );
     let (code, st) = http(
         mm.port,
@@ -842,6 +865,10 @@ fn a_to_b_mirrors_records_topics_configs_and_internal_topics() {
     );
     assert_eq!(code, 200, "{st}");
     assert_eq!(st["connector"]["state"], "RUNNING");
+    assert!(
+        st["tasks"][0]["metrics"]["plugin_counters"]["mirror.records"].is_u64(),
+        "the plugin's own counters are in the task's status: {st}"
+    );
     let (ok, out, err) = weft_cmd(
         &[
             "mirror-maker",

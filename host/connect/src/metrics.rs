@@ -1,7 +1,8 @@
 //! The Connect worker's Prometheus metrics, read from the herder's status at scrape time: per
 //! connector and task, the state, records polled and produced (source) or put (sink), failed
 //! records, DLQ records, time inside the components per record, their memory, their traps by
-//! kind, and the latency of offset commits. The task loops already publish these figures about
+//! kind, the latency of offset commits, and the counters and gauges the connector component
+//! reported about itself (`host.counter-add`/`gauge-set`, at most 1,000 names per instance). The task loops already publish these figures about
 //! once a second (`TaskReport`), so the worker's hot path pays nothing for a scrape.
 
 use std::sync::{Arc, Weak};
@@ -120,6 +121,14 @@ impl Collector for ConnectCollector {
             "weft_connect_task_traps_total",
             "Calls into the task's components that trapped, by kind (deadline, out-of-memory, unreachable, other).",
         );
+        let mut plugin_counters = FamilyBuilder::counter(
+            "weft_connect_plugin_counter_total",
+            "What the task's connector component counted with counter-add, by the name it gave (label metric).",
+        );
+        let mut plugin_gauges = FamilyBuilder::gauge(
+            "weft_connect_plugin_gauge",
+            "What the task's connector component last set with gauge-set, by the name it gave (label metric).",
+        );
         let mut commits = FamilyBuilder::histograms(
             "weft_connect_task_offset_commit_duration_seconds",
             "Time an offset commit took: a source's write to the offset store, a sink's pre-commit and commit to its group.",
@@ -164,6 +173,12 @@ impl Collector for ConnectCollector {
                 rate.add(&l, m.records_per_second);
                 wasm.add(&l, m.wasm_ns_per_record / 1e9);
                 memory.add(&l, m.plugin_memory_bytes as f64);
+                for (metric, v) in &m.plugin_counters {
+                    plugin_counters.add(&[l[0], l[1], ("metric", metric)], *v as f64);
+                }
+                for (metric, v) in &m.plugin_gauges {
+                    plugin_gauges.add(&[l[0], l[1], ("metric", metric)], *v);
+                }
             }
         }
         let mut out = Vec::new();
@@ -179,6 +194,8 @@ impl Collector for ConnectCollector {
             wasm,
             memory,
             traps,
+            plugin_counters,
+            plugin_gauges,
             commits,
         ] {
             f.push_to(&mut out);

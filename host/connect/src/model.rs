@@ -91,6 +91,12 @@ pub struct TaskMetrics {
     /// The task's offset commits and how long each took (Prometheus only).
     #[serde(skip)]
     pub offset_commit_seconds: weft_metrics::LatencyBuckets,
+    /// What the task's connector component counted with `counter-add`, by the name it chose.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub plugin_counters: BTreeMap<String, u64>,
+    /// What the task's connector component last set with `gauge-set`, by the name it chose.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub plugin_gauges: BTreeMap<String, f64>,
 }
 
 /// One task's status: `{"id": 0, "state": "RUNNING", "worker_id": "..."}`, with `trace` when

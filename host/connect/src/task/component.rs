@@ -2,6 +2,7 @@
 //! batch, per-record failures, schemas per batch, timing per call. This is the only file that
 //! knows the runtime's method names, so a change of the contract stays here.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +58,13 @@ impl std::iter::Sum for Usage {
     fn sum<I: Iterator<Item = Usage>>(iter: I) -> Usage {
         iter.fold(Usage::default(), |a, b| a + b)
     }
+}
+
+/// Figures a component reported about itself through the `host` interface.
+#[derive(Debug, Clone, Default)]
+pub struct Reported {
+    pub counters: BTreeMap<String, u64>,
+    pub gauges: BTreeMap<String, f64>,
 }
 
 /// One instance of a component with its config applied, and its call statistics.
@@ -118,6 +126,27 @@ impl Component {
             memory: s.memory_bytes as u64,
             traps: s.traps,
         }
+    }
+
+    /// What the component reported with `counter-add` and `gauge-set` (at most the runtime's
+    /// bound of names per instance), kept across restarts of the instance.
+    pub fn reported(&self) -> Reported {
+        let mut r = Reported::default();
+        let metrics = self.inst.metrics();
+        let Ok(m) = metrics.lock() else {
+            return r;
+        };
+        for (name, v) in m.iter() {
+            match *v {
+                weft_runtime::MetricValue::Counter(c) => {
+                    r.counters.insert(name.clone(), c);
+                }
+                weft_runtime::MetricValue::Gauge(g) => {
+                    r.gauges.insert(name.clone(), g);
+                }
+            }
+        }
+        r
     }
 
     fn timed<T>(&mut self, f: impl FnOnce(&mut Instance) -> T) -> T {

@@ -159,6 +159,8 @@ pub(crate) struct Figures<'a> {
     pub usage: Usage,
     /// The task's offset commits.
     pub commits: &'a LatencyBuckets,
+    /// What the connector component reported about itself.
+    pub reported: component::Reported,
 }
 
 /// Running figures a loop keeps and publishes to its [`TaskReport`] about once a second.
@@ -210,6 +212,8 @@ impl Meter {
             records_produced_total: f.produced,
             traps: f.usage.traps,
             offset_commit_seconds: *f.commits,
+            plugin_counters: f.reported.counters,
+            plugin_gauges: f.reported.gauges,
         });
     }
 }

@@ -475,6 +475,7 @@ impl SinkTask<'_> {
             produced: 0,
             usage: core.comp.usage() + self.chain.usage() + self.conv.usage(),
             commits: &core.commits,
+            reported: core.comp.reported(),
         };
         self.meter.publish(&self.env.report, force, figures);
     }

@@ -414,6 +414,7 @@ impl SourceTask<'_> {
             produced: acks.produced.load(Ordering::Relaxed),
             usage: self.comp.usage() + self.chain.usage() + self.conv.usage(),
             commits: &self.commits,
+            reported: self.comp.reported(),
         };
         self.meter.publish(&self.env.report, force, figures);
     }
