@@ -459,9 +459,11 @@ impl StandaloneHerder {
         }
     }
 
+    /// Kafka answers 400 (its BadRequestException) while the connector runs or its tasks are
+    /// still stopping, not 409.
     fn require_stopped(&self, name: &str, c: &Conn) -> HerderResult<()> {
         if c.target != TargetState::Stopped || c.tasks.iter().any(TaskHandle::alive) {
-            return Err(HerderError::Conflict(format!(
+            return Err(HerderError::BadRequest(format!(
                 "Connectors must be in the STOPPED state before their offsets can be modified. \
                  This can be done for the specified connector by issuing a 'PUT' request to the \
                  '/connectors/{name}/stop' endpoint"

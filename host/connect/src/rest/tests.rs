@@ -197,7 +197,7 @@ impl Herder for MemHerder {
             TargetState::Stopped => {
                 Ok("The offsets for this connector have been altered successfully".into())
             }
-            _ => Err(HerderError::Conflict("not stopped".into())),
+            _ => Err(HerderError::BadRequest("not stopped".into())),
         }
     }
     fn reset_offsets(&self, name: &str) -> HerderResult<String> {
@@ -433,8 +433,8 @@ async fn connector_lifecycle_codes_and_shapes() {
     let (st, v, _) = c
         .call(Method::PATCH, "/connectors/s/offsets", Some(offsets))
         .await;
-    assert_eq!(st, StatusCode::CONFLICT);
-    assert_error(&v, 409);
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_error(&v, 400);
     let (st, _, _) = c.call(Method::PUT, "/connectors/s/stop", None).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (st, v, _) = c
