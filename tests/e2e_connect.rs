@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::connect::{consume, http, test_plugin, wait_until, Up, Worker};
+use common::connect::{consume, http, test_plugin, wait_until, worker_file, Up, Worker};
 use common::Weft;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -139,24 +139,6 @@ fn kafka_quickstart_round_trips_a_file_through_a_topic() {
 
 /// A worker file for the tests below: schemaless JSON values, string keys, a short flush
 /// interval so that offsets move while the test watches.
-fn worker_file(dir: &Path, broker: &Weft, extra: &str) -> PathBuf {
-    let path = dir.join("worker.properties");
-    std::fs::write(
-        &path,
-        format!(
-            "bootstrap.servers={}\nlisteners=http://127.0.0.1:0\n\
-             key.converter=org.apache.kafka.connect.storage.StringConverter\n\
-             value.converter=org.apache.kafka.connect.json.JsonConverter\n\
-             value.converter.schemas.enable=false\n\
-             offset.storage.file.filename={}\noffset.flush.interval.ms=500\n{extra}\n",
-            broker.bootstrap(),
-            dir.join("connect.offsets").display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
 fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -188,7 +170,7 @@ fn a_poison_record_goes_to_the_dlq_under_all_and_fails_the_task_under_none() {
     let broker = Weft::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let worker = worker_file(d, &broker, "");
+    let worker = worker_file(d, &broker.bootstrap(), "");
     let all = write_file(
         d,
         "poison-all.properties",
@@ -330,7 +312,7 @@ fn a_million_lines_survive_a_kill_9_of_the_worker_in_order() {
         text.push_str(&format!("line-{i:07}\n"));
     }
     std::fs::write(d.join("big.txt"), &text).unwrap();
-    let worker = worker_file(d, &broker, "");
+    let worker = worker_file(d, &broker.bootstrap(), "");
     let source = write_file(
         d,
         "source.properties",
@@ -408,7 +390,7 @@ fn a_hostile_connector_fails_only_its_own_task() {
     let broker = Weft::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let worker = worker_file(d, &broker, "");
+    let worker = worker_file(d, &broker.bootstrap(), "");
     let healthy = write_file(
         d,
         "healthy.properties",

@@ -227,6 +227,25 @@ pub fn dechunk(mut s: &str) -> String {
     out
 }
 
+/// Writes `dir/worker.properties` for a standalone worker on `bootstrap`: REST on a free port,
+/// String keys and schemaless JSON values, offsets in `dir` flushed every 500 ms, then `extra`.
+pub fn worker_file(dir: &Path, bootstrap: &str, extra: &str) -> PathBuf {
+    let path = dir.join("worker.properties");
+    std::fs::write(
+        &path,
+        format!(
+            "bootstrap.servers={bootstrap}\nlisteners=http://127.0.0.1:0\n\
+             key.converter=org.apache.kafka.connect.storage.StringConverter\n\
+             value.converter=org.apache.kafka.connect.json.JsonConverter\n\
+             value.converter.schemas.enable=false\n\
+             offset.storage.file.filename={}\noffset.flush.interval.ms=500\n{extra}\n",
+            dir.join("connect.offsets").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
 /// A consumed record: key, value, headers.
 pub type Consumed = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
 

@@ -1,14 +1,18 @@
 //! The standalone herder: the one place that decides what runs. It keeps every connector's
 //! config and target state (persisted under the worker's state dir, so connectors created over
 //! REST come back after a restart), computes task configs through the connector's component,
-//! starts and stops task threads, and answers the REST API ([`Herder`]).
+//! starts and stops task threads, and answers the REST API ([`Herder`]). Its supervisor thread
+//! restarts a connector's tasks when the connector's `.wasm` was replaced by a loadable new
+//! version (hot upgrade) and when a task asked for a reconfiguration that changes its configs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use weft_runtime::{PluginKind, Registry};
+use weft_runtime::{PluginKind, PluginSource, Registry};
 
 use crate::api::{Herder, HerderError, HerderResult, RestartOutcome};
 use crate::config::{self, ConnectorSpec, WorkerConfig};
@@ -22,6 +26,7 @@ use crate::offsets::{self, FileStore};
 use crate::task::clients::{client_config, ClientKind};
 use crate::task::component::instantiate;
 use crate::task::{Target, TaskControl, TaskEnv};
+use crate::upgrade::{Check, FileIdentity, WatchedComponent};
 use crate::worker::{self, TaskHandle};
 
 /// Why the herder could not start.
@@ -45,6 +50,25 @@ struct Conn {
     task_configs: Vec<Vec<(String, String)>>,
     tasks: Vec<TaskHandle>,
     active_topics: Arc<Mutex<BTreeSet<String>>>,
+    /// The `.wasm` the connector's component came from, when it is a file.
+    watched: Option<WatchedComponent>,
+    /// Why the last new version of the component was refused (the old one still runs).
+    upgrade_error: Option<String>,
+    /// Set by any of its tasks' `request-reconfiguration`; taken by the supervisor.
+    reconfigure: Arc<AtomicBool>,
+    last_reconfigure: Option<Instant>,
+}
+
+/// How often the supervisor looks at component files and reconfiguration requests: a changed
+/// file is loaded after it stayed the same for one interval, and a connector's task configs are
+/// computed again at most once per interval however often its tasks ask.
+const SUPERVISE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Wakes the supervisor thread early to end it.
+#[derive(Default)]
+struct SupervisorStop {
+    stopped: Mutex<bool>,
+    cv: Condvar,
 }
 
 /// The persisted form of the connectors.
@@ -69,6 +93,7 @@ pub struct StandaloneHerder {
     sandbox_defaults: Vec<(String, String)>,
     conns: Mutex<BTreeMap<String, Conn>>,
     state_file: PathBuf,
+    supervisor: Arc<SupervisorStop>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -107,9 +132,11 @@ impl StandaloneHerder {
             sandbox_defaults,
             conns: Mutex::new(BTreeMap::new()),
             state_file,
+            supervisor: Arc::default(),
         });
         // Fail now on an unreadable state file rather than forget the connectors in it.
         herder.load_state()?;
+        spawn_supervisor(Arc::downgrade(&herder), herder.supervisor.clone());
         Ok(herder)
     }
 
@@ -279,6 +306,171 @@ impl StandaloneHerder {
         }
     }
 
+    /// Before a config is applied, a connector whose component is a file gets that file as it
+    /// is now (what `resolve` remembered may be an older version of it).
+    fn refresh_component(&self, config: &ConfigMap) {
+        let Some(plugin) = config
+            .get("connector.class")
+            .and_then(|c| config::aliases::connector_plugin(c).ok())
+        else {
+            return;
+        };
+        let Ok(known) = self.registry.resolve(&plugin) else {
+            return;
+        };
+        if !matches!(known.source(), PluginSource::File(_)) {
+            return;
+        }
+        if let Ok(fresh) = self.registry.resolve_fresh(&plugin) {
+            if fresh.hash_hex() != known.hash_hex() {
+                self.registry.remember(&plugin, fresh);
+            }
+        }
+    }
+
+    /// One round of the supervisor: component files first, then reconfiguration requests.
+    fn supervise(&self) {
+        let watched: Vec<(String, WatchedComponent)> = lock(&self.conns)
+            .iter()
+            .filter_map(|(n, c)| c.watched.clone().map(|w| (n.clone(), w)))
+            .collect();
+        for (name, mut w) in watched {
+            let before = (w.path.clone(), w.running_hash.clone());
+            // Stat, read and compile outside the lock: the REST API and the other connectors
+            // are not held up by a slow disk or a large component.
+            let outcome = match w.check(FileIdentity::of(&w.path)) {
+                Check::Load(id) => {
+                    let r = self.load_new_version(&w);
+                    w.settled(id);
+                    Some(r)
+                }
+                Check::Unchanged | Check::Settling => None,
+            };
+            let mut conns = lock(&self.conns);
+            let Some(c) = conns.get_mut(&name) else {
+                continue;
+            };
+            // Restarted or reconfigured meanwhile: its own start set what to watch.
+            if c.watched.as_ref().map(|x| (&x.path, &x.running_hash))
+                != Some((&before.0, &before.1))
+            {
+                continue;
+            }
+            match outcome {
+                None => c.watched = Some(w),
+                Some(Ok(None)) => {
+                    c.upgrade_error = None;
+                    c.watched = Some(w);
+                }
+                Some(Err(reason)) => {
+                    let message = format!(
+                        "The component file {} changed but was not loaded, so the connector keeps \
+                         running its previous version (sha256 {}): {reason}",
+                        w.path.display(),
+                        w.running_hash
+                    );
+                    tracing::error!(connector = %name, file = %w.path.display(), reason = %reason, "hot upgrade refused; the previous version keeps running");
+                    c.upgrade_error = Some(message);
+                    c.watched = Some(w);
+                }
+                Some(Ok(Some(plugin))) => {
+                    tracing::info!(
+                        connector = %name,
+                        file = %w.path.display(),
+                        from = %w.running_hash,
+                        to = %plugin.hash_hex(),
+                        version = %plugin.metadata().version,
+                        "the connector's component changed: restarting its tasks from their committed positions"
+                    );
+                    self.registry.remember(&w.spec, plugin.clone());
+                    c.upgrade_error = None;
+                    self.stop_tasks(c, None);
+                    self.start_connector(&name, c);
+                    w.running_hash = plugin.hash_hex();
+                    if c.watched.as_ref().is_some_and(|x| x.path == w.path) {
+                        c.watched = Some(w);
+                    }
+                }
+            }
+        }
+        self.reconfigure_requested();
+    }
+
+    /// The component file's new version when it loads (compiled, contract version matching,
+    /// the same kind of connector) and differs from the running one; `Ok(None)` when its
+    /// content is the running one.
+    fn load_new_version(
+        &self,
+        w: &WatchedComponent,
+    ) -> Result<Option<Arc<weft_runtime::LoadedPlugin>>, String> {
+        let fresh = self
+            .registry
+            .resolve_fresh(&w.spec)
+            .map_err(|e| e.to_string())?;
+        if fresh.hash_hex() == w.running_hash {
+            return Ok(None);
+        }
+        if let Ok(old) = self.registry.resolve(&w.spec) {
+            if old.kind() != fresh.kind() {
+                return Err(format!(
+                    "the new file is a {} component, the connector runs a {}",
+                    fresh.kind().as_str(),
+                    old.kind().as_str()
+                ));
+            }
+        }
+        Ok(Some(fresh))
+    }
+
+    /// Connectors whose tasks asked for a reconfiguration get their task configs computed
+    /// again, at most once per [`SUPERVISE_INTERVAL`] each (requests in between are one);
+    /// their tasks restart only when the configs changed, as Connect's
+    /// `requestTaskReconfiguration` does.
+    fn reconfigure_requested(&self) {
+        let now = Instant::now();
+        let due: Vec<(String, Arc<ConnectorSpec>)> = lock(&self.conns)
+            .iter_mut()
+            .filter_map(|(n, c)| {
+                if c.last_reconfigure
+                    .is_some_and(|t| now.duration_since(t) < SUPERVISE_INTERVAL)
+                    || !c.reconfigure.swap(false, Ordering::AcqRel)
+                    || c.target == TargetState::Stopped
+                {
+                    return None;
+                }
+                c.last_reconfigure = Some(now);
+                c.spec.clone().map(|s| (n.clone(), s))
+            })
+            .collect();
+        for (name, spec) in due {
+            tracing::info!(connector = %name, "a task requested a reconfiguration: computing the task configs again");
+            let configs = self.task_configs_of(&spec);
+            let mut conns = lock(&self.conns);
+            let Some(c) = conns.get_mut(&name) else {
+                continue;
+            };
+            if !c.spec.as_ref().is_some_and(|s| Arc::ptr_eq(s, &spec))
+                || c.target == TargetState::Stopped
+            {
+                continue;
+            }
+            match configs {
+                Err(f) => {
+                    tracing::error!(connector = %name, error = %f.message, "the task configs could not be computed again; the tasks keep their configs")
+                }
+                Ok(configs) if configs == c.task_configs => {
+                    tracing::debug!(connector = %name, "the task configs are unchanged; no task restarts")
+                }
+                Ok(configs) => {
+                    tracing::info!(connector = %name, from = c.task_configs.len(), to = configs.len(), "the task configs changed: restarting the connector's tasks");
+                    self.stop_tasks(c, None);
+                    c.task_configs = configs;
+                    self.start_tasks(c, None);
+                }
+            }
+        }
+    }
+
     /// Starts a connector that is in the map: task configs from its component, then its
     /// tasks (none when STOPPED).
     fn start_connector(&self, name: &str, conn: &mut Conn) {
@@ -287,6 +479,12 @@ impl StandaloneHerder {
         let Some(spec) = conn.spec.clone() else {
             return;
         };
+        // Watch the file this start loads; the first looks only confirm it is the same.
+        conn.watched = self
+            .registry
+            .resolve(&spec.connector.plugin)
+            .ok()
+            .and_then(|p| WatchedComponent::for_plugin(&spec.connector.plugin, &p));
         if conn.target == TargetState::Stopped {
             return;
         }
@@ -359,6 +557,7 @@ impl StandaloneHerder {
                 report: report.clone(),
                 active_topics: conn.active_topics.clone(),
                 sandbox_defaults: self.sandbox_defaults.clone(),
+                reconfigure: conn.reconfigure.clone(),
             };
             match worker::spawn(conn.kind, env, initial, report.clone()) {
                 Ok(h) => {
@@ -391,6 +590,8 @@ impl StandaloneHerder {
 
     /// Stops every connector's tasks, committing what was acknowledged (graceful shutdown).
     pub fn shutdown(&self) {
+        *lock(&self.supervisor.stopped) = true;
+        self.supervisor.cv.notify_all();
         let mut conns = lock(&self.conns);
         for c in conns.values() {
             for t in &c.tasks {
@@ -414,7 +615,8 @@ impl StandaloneHerder {
                     TargetState::Paused => State::Paused,
                     TargetState::Stopped => State::Stopped,
                 },
-                None,
+                // A refused new version: the connector runs on, the trace says why.
+                c.upgrade_error.clone(),
             )
         };
         ConnectorState {
@@ -663,6 +865,7 @@ impl Herder for StandaloneHerder {
         allow_replace: bool,
     ) -> HerderResult<(bool, ConnectorInfo)> {
         config.insert("name".into(), name.to_string());
+        self.refresh_component(&config);
         if let Some(old) = lock(&self.conns).get(name) {
             let secret = crate::masking::password_keys(&self.registry, &config);
             crate::masking::restore_hidden(&mut config, &old.config, &secret);
@@ -710,6 +913,10 @@ impl Herder for StandaloneHerder {
             task_configs: Vec::new(),
             tasks: Vec::new(),
             active_topics: topics,
+            watched: None,
+            upgrade_error: None,
+            reconfigure: Arc::default(),
+            last_reconfigure: None,
         };
         self.start_connector(name, &mut conn);
         let info = self.info_of(name, &conn);
@@ -989,6 +1196,36 @@ impl Herder for StandaloneHerder {
         let (mut infos, _) = self.validate_config(&config);
         infos.name = plugin.to_string();
         Ok(infos)
+    }
+}
+
+/// The supervisor thread: wakes every [`SUPERVISE_INTERVAL`] until the herder shuts down or is
+/// dropped. It stats files and compiles components, so it never runs on the async workers.
+fn spawn_supervisor(herder: Weak<StandaloneHerder>, stop: Arc<SupervisorStop>) {
+    let run = move || loop {
+        {
+            let g = lock(&stop.stopped);
+            let (g, _) = stop
+                .cv
+                .wait_timeout_while(g, SUPERVISE_INTERVAL, |stopped| !*stopped)
+                .unwrap_or_else(|p| p.into_inner());
+            if *g {
+                return;
+            }
+        }
+        let Some(h) = herder.upgrade() else {
+            return;
+        };
+        let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.supervise()));
+        if round.is_err() {
+            tracing::error!("a supervisor round panicked; the next one runs as usual");
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("connect-supervisor".into())
+        .spawn(run)
+    {
+        tracing::error!(error = %e, "cannot start the supervisor thread: component files are not watched and reconfiguration requests are not served");
     }
 }
 

@@ -17,6 +17,7 @@
 //! - `offsets` — the source position store (a local file in standalone mode).
 //! - [`metrics`] — the worker's Prometheus collector (task states and figures at scrape time).
 //! - `errors` — `errors.tolerance`, retries with backoff, the dead-letter queue.
+//! - `upgrade` — hot upgrade: when a connector's `.wasm` changed on disk and settled.
 
 pub mod api;
 pub mod config;
@@ -29,4 +30,5 @@ pub mod offsets;
 pub mod rest;
 pub mod standalone;
 pub mod task;
+pub mod upgrade;
 pub mod worker;

@@ -70,6 +70,21 @@ impl Registry {
         Ok(plugin)
     }
 
+    /// Resolves `spec` from its source again without touching what [`Registry::resolve`]
+    /// remembers: `resolve` keeps the first load of a spec, so a `.wasm` rewritten in place is
+    /// only seen through this. The compiled caches are keyed by the content's SHA-256, so
+    /// unchanged bytes are not compiled again and changed bytes never reuse an old artifact.
+    pub fn resolve_fresh(&self, spec: &str) -> Result<Arc<LoadedPlugin>> {
+        self.resolve_uncached(spec)
+    }
+
+    /// Makes `resolve(spec)` answer `plugin` from now on (a checked new version of it).
+    pub fn remember(&self, spec: &str, plugin: Arc<LoadedPlugin>) {
+        if let Ok(mut m) = self.loaded.lock() {
+            m.insert(spec.to_string(), plugin);
+        }
+    }
+
     fn resolve_uncached(&self, spec: &str) -> Result<Arc<LoadedPlugin>> {
         if spec.ends_with(".wasm") || spec.contains('/') {
             return self.runtime.load_file(Path::new(spec));

@@ -234,6 +234,9 @@ pub struct TaskEnv {
     pub active_topics: Arc<Mutex<BTreeSet<String>>>,
     /// The worker's sandbox defaults, given to every component first.
     pub sandbox_defaults: Vec<(String, String)>,
+    /// Raised by a task's `request-reconfiguration` (shared by the connector's tasks); the
+    /// herder's supervisor takes it.
+    pub reconfigure: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl TaskEnv {
@@ -261,6 +264,16 @@ impl TaskEnv {
             plugin: self.spec.connector.plugin.clone(),
             config,
         }
+    }
+
+    /// Passes a task-context request the herder serves (reconfiguration) on; true if it was one.
+    pub(crate) fn herder_request(&self, r: &component::ContextRequest) -> bool {
+        if matches!(r, component::ContextRequest::Reconfigure) {
+            self.reconfigure
+                .store(true, std::sync::atomic::Ordering::Release);
+            return true;
+        }
+        false
     }
 
     pub(crate) fn client_id(&self) -> String {

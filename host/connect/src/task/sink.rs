@@ -462,7 +462,9 @@ impl SinkTask<'_> {
         }
         self.meter.add(raw.len());
         for r in core.comp.take_requests() {
-            apply_request(consumer, core, r);
+            if !self.env.herder_request(&r) {
+                apply_request(consumer, core, r);
+            }
         }
         Ok(())
     }
@@ -505,6 +507,7 @@ fn apply_request(consumer: &BaseConsumer<SinkContext>, core: &mut Core, r: Conte
             core.commit_requested = true;
             Ok(())
         }
+        // The herder's: `TaskEnv::herder_request` took it before.
         ContextRequest::Reconfigure => Ok(()),
     };
     if let Err(e) = outcome {

@@ -209,7 +209,9 @@ impl SourceTask<'_> {
                 }
             };
             for r in self.comp.take_requests() {
-                tracing::debug!(connector = %env.spec.name, request = ?r, "task-context request ignored by a source task");
+                if !env.herder_request(&r) {
+                    tracing::debug!(connector = %env.spec.name, request = ?r, "task-context request ignored by a source task");
+                }
             }
             if polled.records.is_empty() {
                 if !polled.positions.is_empty() {
