@@ -1,5 +1,5 @@
-//! Hot upgrade of a running connector's component, `request-reconfiguration`, and the worker
-//! against a broker in another process, with the real `weft` binary on free ports. The
+//! Hot upgrade of a running connector's component, `request-reconfiguration`, automatic restart
+//! of FAILED tasks (`weft.restart.failed.*`), and the worker against a broker in another process, with the real `weft` binary on free ports. The
 //! connectors are tests/plugins' `versioned-source` (built as v1 and v2): its records say which
 //! build wrote them and where the task was opened (`start=`), so a restart shows in the data.
 
@@ -354,4 +354,113 @@ fn the_worker_runs_against_a_broker_in_another_process() {
     assert!(!local.contains(&"far".to_string()), "{local:?}");
     assert!(topics(&remote.bootstrap()).contains(&"far".to_string()));
     up.stop();
+}
+
+/// The state of task 0, or "" when the status has none yet.
+fn task_state(w: &Worker, name: &str) -> String {
+    status(w, name)["tasks"][0]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `weft.restart.failed.enabled=true`: a task that fails is restarted by the worker itself once
+/// its cause is gone, from its committed position; without it the task stays FAILED, as Kafka
+/// Connect leaves it, until the restart endpoint is called.
+#[test]
+fn failed_tasks_restart_by_themselves_only_where_the_connector_opted_in() {
+    let wasm = test_plugin("versioned-source");
+    let broker = Weft::start(&[]);
+    let bootstrap = broker.bootstrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let granted = d.join("granted");
+    std::fs::create_dir_all(&granted).unwrap();
+    let w = Worker::standalone(d, &[worker_file(d, &bootstrap, "")]);
+    let config = |topic: &str, fail: &str, auto: bool| {
+        let mut c = source_config(&wasm, topic);
+        c["capability.filesystem.dir"] = json!(granted.display().to_string());
+        c["fail.file"] = json!(format!("/{fail}"));
+        if auto {
+            c["weft.restart.failed.enabled"] = json!("true");
+            c["weft.restart.failed.backoff.initial.ms"] = json!("200");
+            c["weft.restart.failed.backoff.max.ms"] = json!("2000");
+        }
+        c
+    };
+    create(
+        w.rest_port,
+        "healing",
+        config("healing", "fail-healing", true),
+    );
+    create(
+        w.rest_port,
+        "manual",
+        config("manual", "fail-manual", false),
+    );
+    records(&bootstrap, "healing", |r| r.len() >= 5);
+    records(&bootstrap, "manual", |r| r.len() >= 5);
+
+    // Both fail while their file is there.
+    std::fs::write(granted.join("fail-healing"), "").unwrap();
+    std::fs::write(granted.join("fail-manual"), "").unwrap();
+    for name in ["healing", "manual"] {
+        assert!(
+            wait_until(WAIT, || task_state(&w, name) == "FAILED"),
+            "{name}: {}",
+            status(&w, name)
+        );
+    }
+    // While the cause stays, the opted-in task is restarted again and again (and fails again);
+    // the log says so.
+    assert!(
+        wait_until(WAIT, || w
+            .log_text()
+            .matches("restarting a FAILED task 0")
+            .count()
+            >= 2),
+        "{}",
+        w.log_text()
+    );
+
+    // The cause goes away: the opted-in task comes back by itself and resumes where it stood.
+    std::fs::remove_file(granted.join("fail-healing")).unwrap();
+    std::fs::remove_file(granted.join("fail-manual")).unwrap();
+    assert!(
+        wait_until(WAIT, || task_state(&w, "healing") == "RUNNING"),
+        "{}\n{}",
+        status(&w, "healing"),
+        w.log_text()
+    );
+    let recs = records(&bootstrap, "healing", |r| r.iter().any(|x| x.start > 0));
+    let mut ns: Vec<u64> = recs.iter().map(|r| r.n).collect();
+    ns.dedup();
+    assert!(
+        ns.windows(2).all(|p| p[1] == p[0] + 1 || p[1] <= p[0]),
+        "the restarted task resumes without a gap: {ns:?}"
+    );
+
+    // The other stays FAILED with its trace — for longer than several of the opted-in task's
+    // delays — until someone restarts it.
+    std::thread::sleep(Duration::from_secs(3));
+    let st = status(&w, "manual");
+    assert_eq!(st["tasks"][0]["state"], "FAILED", "{st}");
+    assert!(
+        st["tasks"][0]["trace"]
+            .as_str()
+            .is_some_and(|t| t.contains("failing as asked")),
+        "{st}"
+    );
+    let (code, resp) = http(
+        w.rest_port,
+        "POST",
+        "/connectors/manual/tasks/0/restart",
+        None,
+    );
+    assert_eq!(code, 204, "{resp}");
+    assert!(
+        wait_until(WAIT, || task_state(&w, "manual") == "RUNNING"),
+        "{}",
+        status(&w, "manual")
+    );
 }

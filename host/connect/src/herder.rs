@@ -3,7 +3,9 @@
 //! REST come back after a restart), computes task configs through the connector's component,
 //! starts and stops task threads, and answers the REST API ([`Herder`]). Its supervisor thread
 //! restarts a connector's tasks when the connector's `.wasm` was replaced by a loadable new
-//! version (hot upgrade) and when a task asked for a reconfiguration that changes its configs.
+//! version (hot upgrade) and when a task asked for a reconfiguration that changes its configs,
+//! and restarts FAILED connectors and tasks with backoff where the connector opted in
+//! (`weft.restart.failed.enabled`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use weft_runtime::{PluginKind, PluginSource, Registry};
 
 use crate::api::{Herder, HerderError, HerderResult, RestartOutcome};
+use crate::auto_restart::{Backoff, Decision};
 use crate::config::{self, ConnectorSpec, WorkerConfig};
 use crate::errors::TaskFailure;
 use crate::model::{
@@ -57,6 +60,9 @@ struct Conn {
     /// Set by any of its tasks' `request-reconfiguration`; taken by the supervisor.
     reconfigure: Arc<AtomicBool>,
     last_reconfigure: Option<Instant>,
+    /// Failure histories for `weft.restart.failed.*`: the connector's under `None`, each
+    /// task's under its id.
+    backoffs: BTreeMap<Option<u32>, Backoff>,
 }
 
 /// How often the supervisor looks at component files and reconfiguration requests: a changed
@@ -394,6 +400,66 @@ impl StandaloneHerder {
             }
         }
         self.reconfigure_requested();
+        self.restart_failed();
+    }
+
+    /// Restarts, with backoff, the FAILED connectors and tasks of running connectors that opted
+    /// in with `weft.restart.failed.enabled`. A failed connector restarts with all its tasks.
+    fn restart_failed(&self) {
+        let now = Instant::now();
+        let mut conns = lock(&self.conns);
+        for (name, c) in conns.iter_mut() {
+            let policy = match &c.spec {
+                Some(s) if s.restart.enabled && c.target == TargetState::Running => s.restart,
+                _ => {
+                    c.backoffs.clear();
+                    continue;
+                }
+            };
+            let mut units: Vec<(Option<u32>, bool)> = vec![(None, c.failure.is_some())];
+            units.extend(
+                c.tasks
+                    .iter()
+                    .map(|t| (Some(t.id), t.report.state().0 == State::Failed)),
+            );
+            let mut restart_tasks = Vec::new();
+            for (unit, failed) in units {
+                if !failed && !c.backoffs.contains_key(&unit) {
+                    continue;
+                }
+                let decision = c
+                    .backoffs
+                    .entry(unit)
+                    .or_insert_with(|| Backoff::new(&policy))
+                    .observe(&policy, failed, now);
+                match decision {
+                    Decision::Wait => {}
+                    Decision::Forget => {
+                        c.backoffs.remove(&unit);
+                    }
+                    Decision::Restart { attempt, next } => {
+                        let what = unit.map_or("connector".to_string(), |t| format!("task {t}"));
+                        tracing::warn!(connector = %name, unit = %what, attempt, next_delay = ?next, "restarting a FAILED {what} (weft.restart.failed.enabled)");
+                        match unit {
+                            None => {
+                                self.stop_tasks(c, None);
+                                self.start_connector(name, c);
+                                restart_tasks.clear();
+                                break;
+                            }
+                            Some(t) => restart_tasks.push(t),
+                        }
+                    }
+                }
+            }
+            if !restart_tasks.is_empty() {
+                self.stop_tasks(c, Some(&restart_tasks));
+                for t in c.tasks.iter().filter(|t| restart_tasks.contains(&t.id)) {
+                    t.report.set_state(State::Restarting);
+                }
+                self.start_tasks(c, Some(&restart_tasks));
+            }
+        }
     }
 
     /// The component file's new version when it loads (compiled, contract version matching,
@@ -917,6 +983,7 @@ impl Herder for StandaloneHerder {
             upgrade_error: None,
             reconfigure: Arc::default(),
             last_reconfigure: None,
+            backoffs: BTreeMap::new(),
         };
         self.start_connector(name, &mut conn);
         let info = self.info_of(name, &conn);

@@ -20,6 +20,7 @@
 //! - `upgrade` — hot upgrade: when a connector's `.wasm` changed on disk and settled.
 
 pub mod api;
+pub mod auto_restart;
 pub mod config;
 pub mod errors;
 pub mod herder;

@@ -18,6 +18,7 @@ use super::{
     ConnectorSpec, ErrorPolicy, OverridePolicy, PluginRef, Predicate, TopicSelection,
     TransformSpec, WorkerConfig,
 };
+use crate::auto_restart::RestartPolicy;
 use crate::model::{ConfigMap, ConnectorType};
 
 pub const NAME: &str = "name";
@@ -43,6 +44,11 @@ pub const DLQ_CONTEXT_HEADERS: &str = "errors.deadletterqueue.context.headers.en
 pub const PRODUCER_OVERRIDE: &str = "producer.override.";
 pub const CONSUMER_OVERRIDE: &str = "consumer.override.";
 pub const ADMIN_OVERRIDE: &str = "admin.override.";
+/// Weft's automatic restart of FAILED connectors and tasks ([`crate::auto_restart`]).
+pub const RESTART_PREFIX: &str = "weft.restart.failed.";
+pub const RESTART_ENABLED: &str = "weft.restart.failed.enabled";
+pub const RESTART_BACKOFF_INITIAL: &str = "weft.restart.failed.backoff.initial.ms";
+pub const RESTART_BACKOFF_MAX: &str = "weft.restart.failed.backoff.max.ms";
 
 /// The client settings the `Principal` override policy allows.
 const PRINCIPAL_KEYS: &[&str] = &["sasl.jaas.config", "sasl.mechanism", "security.protocol"];
@@ -72,6 +78,7 @@ pub fn is_connect_key(key: &str) -> bool {
         PRODUCER_OVERRIDE,
         CONSUMER_OVERRIDE,
         ADMIN_OVERRIDE,
+        RESTART_PREFIX,
     ]
     .iter()
     .any(|p| key.starts_with(p))
@@ -270,6 +277,65 @@ fn read_transforms(
         });
     }
     out
+}
+
+/// `weft.restart.failed.*`: off unless enabled; the delays are whole milliseconds, the first at
+/// least 100 and the longest no shorter than the first.
+fn read_restart(map: &ConfigMap, p: &mut Problems) -> RestartPolicy {
+    let mut r = RestartPolicy::default();
+    for (k, v) in map.iter().filter(|(k, _)| k.starts_with(RESTART_PREFIX)) {
+        if !matches!(
+            k.as_str(),
+            RESTART_ENABLED | RESTART_BACKOFF_INITIAL | RESTART_BACKOFF_MAX
+        ) {
+            p.add(
+                k,
+                Some(v),
+                format!("Unknown key: Weft's restart settings are {RESTART_ENABLED}, {RESTART_BACKOFF_INITIAL} and {RESTART_BACKOFF_MAX}"),
+            );
+        }
+    }
+    if let Some(v) = get(map, RESTART_ENABLED) {
+        match parse_bool(v) {
+            Some(b) => r.enabled = b,
+            None => p.add(
+                RESTART_ENABLED,
+                Some(v),
+                "Expected value to be either true or false",
+            ),
+        }
+    }
+    let mut millis = |key: &str, min: i64| -> Option<Duration> {
+        let v = get(map, key)?;
+        match parse_long(v) {
+            Some(n) if n >= min => Some(Duration::from_millis(n as u64)),
+            Some(_) => {
+                p.add(key, Some(v), format!("Value must be at least {min}"));
+                None
+            }
+            None => {
+                p.add(key, Some(v), "Expected value to be a 64-bit integer (long)");
+                None
+            }
+        }
+    };
+    if let Some(d) = millis(RESTART_BACKOFF_INITIAL, 100) {
+        r.initial = d;
+    }
+    if let Some(d) = millis(RESTART_BACKOFF_MAX, 100) {
+        r.max = d;
+    }
+    if r.max < r.initial {
+        p.add(
+            RESTART_BACKOFF_MAX,
+            get(map, RESTART_BACKOFF_MAX),
+            format!(
+                "Value must be at least {RESTART_BACKOFF_INITIAL} ({} ms)",
+                r.initial.as_millis()
+            ),
+        );
+    }
+    r
 }
 
 fn read_errors(map: &ConfigMap, is_sink: bool, p: &mut Problems) -> ErrorPolicy {
@@ -558,6 +624,7 @@ pub(crate) fn read(
     let predicates = read_predicates(map, &mut p);
     let transforms = read_transforms(map, &predicates, &sandbox, &mut p);
     let errors = read_errors(map, is_sink, &mut p);
+    let restart = read_restart(map, &mut p);
     let topics = if is_sink {
         read_topics(map, &errors, &mut p)
     } else {
@@ -599,6 +666,7 @@ pub(crate) fn read(
         header_converter,
         transforms,
         errors,
+        restart,
         producer_overrides,
         consumer_overrides,
         admin_overrides,
@@ -825,6 +893,16 @@ mod tests {
             ),
             ("plugin.call.timeout.ms", "soon", "plugin.call.timeout.ms"),
             ("name", "", "name"),
+            (RESTART_ENABLED, "sometimes", RESTART_ENABLED),
+            (RESTART_BACKOFF_INITIAL, "10", RESTART_BACKOFF_INITIAL),
+            (RESTART_BACKOFF_MAX, "soon", RESTART_BACKOFF_MAX),
+            // Longer than the default longest delay of 5 minutes.
+            (RESTART_BACKOFF_INITIAL, "600000", RESTART_BACKOFF_MAX),
+            (
+                "weft.restart.failed.enable",
+                "true",
+                "weft.restart.failed.enable",
+            ),
         ] {
             let mut m = map(&base);
             m.insert(k.into(), v.into());

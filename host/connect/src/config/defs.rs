@@ -66,6 +66,9 @@ pub fn connector_config_defs(is_sink: bool, config: &ConfigMap) -> Vec<ConfigKey
         def(ERRORS_TOLERANCE, "STRING", Some("none"), false, "MEDIUM", "Behavior for tolerating errors during connector operation. 'none' is the default value and signals that any error will result in an immediate connector task failure; 'all' changes the behavior to skip over problematic records.", ERROR_GROUP, 3, "SHORT", "Error Tolerance"),
         def(ERRORS_LOG_ENABLE, "BOOLEAN", Some("false"), false, "MEDIUM", "If true, write each error and the details of the failed operation and problematic record to the Connect application log.", ERROR_GROUP, 4, "SHORT", "Log Errors"),
         def(ERRORS_LOG_INCLUDE_MESSAGES, "BOOLEAN", Some("false"), false, "MEDIUM", "Whether to include in the log the Connect record that resulted in a failure.", ERROR_GROUP, 5, "SHORT", "Log Error Details"),
+        def(RESTART_ENABLED, "BOOLEAN", Some("false"), false, "MEDIUM", "Weft: restart this connector and its tasks by themselves when they fail, waiting a delay that doubles with each failure. Off by default, as in Kafka Connect (a FAILED task waits for the restart endpoint).", ERROR_GROUP, 20, "SHORT", "Restart Failed Automatically"),
+        def(RESTART_BACKOFF_INITIAL, "LONG", Some("1000"), false, "LOW", "Weft: the wait before the first automatic restart, in milliseconds (at least 100).", ERROR_GROUP, 21, "SHORT", "First Restart Delay"),
+        def(RESTART_BACKOFF_MAX, "LONG", Some("300000"), false, "LOW", "Weft: the longest wait between automatic restarts, in milliseconds; a connector or task that runs this long without failing starts again from the first delay.", ERROR_GROUP, 22, "SHORT", "Longest Restart Delay"),
     ];
     if is_sink {
         v.extend([

@@ -126,6 +126,9 @@ pub struct ConnectorSpec {
     pub transforms: Vec<TransformSpec>,
     /// `errors.*`.
     pub errors: ErrorPolicy,
+    /// `weft.restart.failed.*`: Weft's automatic restart of what failed (off by default, as
+    /// Connect has none).
+    pub restart: crate::auto_restart::RestartPolicy,
     /// `producer.override.*`, `consumer.override.*`, `admin.override.*` (prefix stripped),
     /// already checked against the worker's `connector.client.config.override.policy`.
     pub producer_overrides: BTreeMap<String, String>,

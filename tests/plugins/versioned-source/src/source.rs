@@ -7,6 +7,8 @@
 // per `shard-*` file there, and a task whose listing no longer matches asks the worker for a
 // reconfiguration on every poll until it is reconfigured. With `reconfigure.always=true` it asks
 // on every poll whatever the listing (its task configs never change, so nothing must restart).
+// With `fail.file` (a path inside the granted directory), a poll fails the task while that file
+// exists, so a test can make a task FAILED and let it recover.
 
 use weft_plugin_sdk::*;
 
@@ -21,6 +23,7 @@ struct VersionedSource {
     shards_dir: Option<String>,
     seen: String,
     always: bool,
+    fail_file: Option<String>,
 }
 
 /// The `shard-*` names in `dir`, sorted and comma-joined.
@@ -93,6 +96,7 @@ impl SourceConnector for VersionedSource {
         self.shards_dir = config.get("shards.dir").map(str::to_string);
         self.seen = config.get("shards.seen").unwrap_or_default().to_string();
         self.always = config.get("reconfigure.always") == Some("true");
+        self.fail_file = config.get("fail.file").map(str::to_string);
         self.next = committed
             .iter()
             .find(|p| p.partition == self.shard)
@@ -103,6 +107,11 @@ impl SourceConnector for VersionedSource {
     }
 
     fn poll(&mut self) -> Result<Polled> {
+        if let Some(f) = &self.fail_file {
+            if std::path::Path::new(f).exists() {
+                return Err(PluginError::fatal(format!("{f} exists: failing as asked")));
+            }
+        }
         if self.always {
             task::request_reconfiguration();
         } else if let Some(dir) = &self.shards_dir {
