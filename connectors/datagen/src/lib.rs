@@ -2,21 +2,20 @@
 //! users and pageviews quickstarts as JSON, or fixed-size benchmark values).
 //!
 //! `shapes` writes values, `rng` draws their random fields, `pacing` decides how many are due,
-//! `task` holds the settings and generates polls; this file declares the config and implements
-//! the SDK's traits, and `export` exports the component with a `poll` that returns the batch
-//! packed in place ([`Datagen::poll_packed`]).
+//! `task` holds the settings and generates polls, packed in place through the SDK's
+//! [`Polled::push_parts`]; this file declares the config, implements the SDK's traits and
+//! exports the component.
 
 pub mod pacing;
 pub mod rng;
 pub mod shapes;
 pub mod task;
 
-use std::borrow::Cow;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use weft_plugin_sdk::{
-    log, schema, Config, ConfigDef, ConfigIssue, ConfigType, Importance, Metadata, Plugin,
-    PluginError, PluginKind, Polled, Record, Result, Schemas, SourceConnector, SourcePosition,
+    log, Config, ConfigDef, ConfigIssue, ConfigType, Importance, Metadata, Plugin, PluginError,
+    PluginKind, Polled, Result, SourceConnector, SourcePosition,
 };
 
 use task::{DatagenTask, Settings};
@@ -29,9 +28,6 @@ pub struct Datagen {
 
 struct Running {
     task: DatagenTask,
-    /// The topic, leaked once per task so that every record can borrow it for `'static`
-    /// instead of copying it.
-    topic: &'static str,
     started: Instant,
     clock: bool,
 }
@@ -133,7 +129,6 @@ impl SourceConnector for Datagen {
     fn open(&mut self, config: &Config, committed: Vec<SourcePosition>) -> Result<()> {
         let settings = Settings::from_config(config)?;
         let clock = settings.clock;
-        let topic: &'static str = Box::leak(settings.topic.clone().into_boxed_str());
         let started = Instant::now();
         let committed = committed
             .iter()
@@ -147,7 +142,6 @@ impl SourceConnector for Datagen {
         }
         self.task = Some(Running {
             task,
-            topic,
             started,
             clock,
         });
@@ -157,37 +151,8 @@ impl SourceConnector for Datagen {
     fn poll(&mut self) -> Result<Polled> {
         let r = self.running()?;
         let (now, wall) = r.clocks();
-        let mut polled = Polled::new().with_schemas(Schemas {
-            key: Some(schema::STRING.to_string()),
-            value: Some(r.task.value_schema().to_string()),
-        });
-        let topic = r.topic;
-        let (_, position) = r.task.generate(now, wall, |key, value| {
-            let mut rec = Record::new(Cow::Borrowed(topic), value.to_vec());
-            rec.key = Some(Cow::Owned(key.to_vec()));
-            polled.push(rec);
-            Ok(())
-        })?;
-        if let Some(position) = position {
-            polled.reached(SourcePosition {
-                partition: r.task.partition().to_string(),
-                position,
-            });
-        }
-        Ok(polled)
+        r.task.poll_batch(now, wall)
     }
-}
-
-/// A poll packed in place: what the component's `poll` returns.
-pub struct Packed {
-    /// The records, packed.
-    pub batch: Vec<u8>,
-    /// How many.
-    pub records: u32,
-    /// The position after them (`None` when there are none).
-    pub position: Option<SourcePosition>,
-    /// The values' schema (keys are strings).
-    pub value_schema: &'static str,
 }
 
 impl Datagen {
@@ -195,23 +160,6 @@ impl Datagen {
         self.task
             .as_mut()
             .ok_or_else(|| PluginError::fatal("poll before open"))
-    }
-
-    /// [`SourceConnector::poll`] with the records packed straight into a batch, without an
-    /// allocation per record.
-    pub fn poll_packed(&mut self) -> Result<Packed> {
-        let r = self.running()?;
-        let (now, wall) = r.clocks();
-        let p = r.task.poll_batch(now, wall)?;
-        Ok(Packed {
-            batch: p.batch,
-            records: p.records,
-            position: p.position.map(|position| SourcePosition {
-                partition: r.task.partition().to_string(),
-                position,
-            }),
-            value_schema: r.task.value_schema(),
-        })
     }
 }
 
@@ -229,11 +177,12 @@ impl Running {
 }
 
 #[cfg(target_arch = "wasm32")]
-mod export;
+weft_plugin_sdk::export_source_connector!(Datagen);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_plugin_sdk::schema;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         Config::new(
@@ -255,10 +204,12 @@ mod tests {
         ]);
         assert!(Datagen::validate(&c).is_empty());
         d.open(&c, vec![]).unwrap();
-        let p = d.poll().unwrap();
-        assert_eq!(p.records.len(), 50);
-        assert_eq!(p.records[7].key_str(), Some("7"));
-        assert_eq!(p.records[7].topic, "users");
+        let p = d.poll().unwrap().finish().unwrap();
+        let records = p.decode().unwrap();
+        assert_eq!(records.len(), 50);
+        assert_eq!(p.count, 50);
+        assert_eq!(records[7].key.as_deref(), Some(&b"7"[..]));
+        assert_eq!(records[7].topic, "users");
         assert!(p.schemas.value.as_deref().unwrap().contains("ksql.users"));
         assert_eq!(p.schemas.key.as_deref(), Some(schema::STRING));
         assert_eq!(p.positions.len(), 1);
@@ -271,37 +222,14 @@ mod tests {
         again
             .open(&c, vec![p.positions[0].position.clone()])
             .unwrap();
-        assert_eq!(again.poll().unwrap().records[0].key_str(), Some("50"));
+        let next = again.poll().unwrap().finish().unwrap().decode().unwrap();
+        assert_eq!(next[0].key.as_deref(), Some(&b"50"[..]));
     }
 
     #[test]
-    fn packed_polls_carry_the_same_records_as_sdk_polls() {
-        let c = config(&[
-            ("kafka.topic", "o"),
-            ("quickstart", "orders"),
-            ("batch.size", "20"),
-        ]);
-        let mut sdk = Datagen::default();
-        sdk.open(&c, vec![]).unwrap();
-        let mut packed = Datagen::default();
-        packed.open(&c, vec![]).unwrap();
-        for _ in 0..2 {
-            let a = sdk.poll().unwrap();
-            let b = packed.poll_packed().unwrap();
-            let decoded = weft_batch::decode(&b.batch).unwrap();
-            assert_eq!(decoded.len(), a.records.len());
-            assert_eq!(b.records as usize, a.records.len());
-            for (x, y) in a.records.iter().zip(&decoded) {
-                assert_eq!(
-                    (x.topic.as_ref(), x.key(), x.value()),
-                    (y.topic.as_str(), y.key.as_deref(), y.value.as_deref())
-                );
-            }
-            assert_eq!(b.position.as_ref(), Some(&a.positions[0].position));
-            assert_eq!(Some(b.value_schema), a.schemas.value.as_deref());
-        }
+    fn poll_before_open_fails() {
         assert!(Datagen::default()
-            .poll_packed()
+            .poll()
             .err()
             .is_some_and(|e| e.message.contains("before open")));
     }

@@ -2,8 +2,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use weft_batch::BatchWriter;
-use weft_plugin_sdk::{Config, ConfigIssue, PluginError, Result};
+use weft_plugin_sdk::{
+    schema, Config, ConfigIssue, PluginError, Polled, RecordParts, Result, Schemas, SourcePosition,
+};
 
 use crate::pacing::{Pacer, Rate};
 use crate::rng::Draw;
@@ -260,17 +261,6 @@ pub fn parse_count(position: &str) -> Result<u64> {
     })
 }
 
-/// One poll's output.
-#[derive(Debug)]
-pub struct PackedPoll {
-    /// The packed records.
-    pub batch: Vec<u8>,
-    /// Records in the batch.
-    pub records: u32,
-    /// The position after them (`None` when the batch is empty).
-    pub position: Option<String>,
-}
-
 /// A running datagen task.
 #[derive(Debug)]
 pub struct DatagenTask {
@@ -366,27 +356,30 @@ impl DatagenTask {
         Ok((n as u32, (n > 0).then(|| position(self.count))))
     }
 
-    /// [`DatagenTask::generate`] packed straight into a batch: no allocation per record.
-    pub fn poll_batch(&mut self, now: u64, wall_ms: Option<i64>) -> Result<PackedPoll> {
+    /// [`DatagenTask::generate`] packed straight into a poll's batch (no allocation per
+    /// record), with the position after the records and the batch's schemas.
+    pub fn poll_batch(&mut self, now: u64, wall_ms: Option<i64>) -> Result<Polled> {
         let per_record = match self.settings.shape {
             Shape::Fixed(size) => size + 64,
             _ => 200,
         };
         let batch = (self.settings.batch_size).min(MAX_BATCH_SIZE as usize);
-        let mut w = BatchWriter::with_capacity(batch * per_record + 256);
+        let mut polled = Polled::with_capacity(batch * per_record + 256).with_schemas(Schemas {
+            key: Some(schema::STRING.to_string()),
+            value: Some(self.value_schema().to_string()),
+        });
         let topic = self.settings.topic.clone();
-        let (records, position) = self.generate(now, wall_ms, |key, value| {
-            w.push(&topic, None, None, None, Some(key), Some(value), [])
-                .map_err(|e| PluginError::fatal(format!("packing a generated record: {e}")))
+        let (_, position) = self.generate(now, wall_ms, |key, value| {
+            polled.push_parts(RecordParts::new(&topic).key(key).value(value));
+            Ok(())
         })?;
-        let batch = w
-            .finish()
-            .map_err(|e| PluginError::fatal(format!("packing generated records: {e}")))?;
-        Ok(PackedPoll {
-            batch,
-            records,
-            position,
-        })
+        if let Some(position) = position {
+            polled.reached(SourcePosition {
+                partition: self.partition.clone(),
+                position,
+            });
+        }
+        Ok(polled)
     }
 }
 
@@ -394,6 +387,11 @@ impl DatagenTask {
 mod tests {
     use super::*;
     use weft_batch::decode;
+
+    /// One poll, finished as the export hands it to the host.
+    fn poll(t: &mut DatagenTask, now: u64, wall_ms: Option<i64>) -> weft_plugin_sdk::PackedPoll {
+        t.poll_batch(now, wall_ms).unwrap().finish().unwrap()
+    }
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         Config::new(
@@ -519,8 +517,8 @@ mod tests {
         let mut keys = Vec::new();
         for task in 0..3 {
             let mut t = DatagenTask::open(fixed(task, 3, None, 5), [], 0).unwrap();
-            let p = t.poll_batch(0, None).unwrap();
-            assert_eq!(p.records, 5);
+            let p = poll(&mut t, 0, None);
+            assert_eq!(p.count, 5);
             for r in decode(&p.batch).unwrap() {
                 assert_eq!(r.topic, "bench");
                 assert_eq!(r.value.as_ref().unwrap().len(), 100);
@@ -535,13 +533,16 @@ mod tests {
     #[test]
     fn a_restart_continues_the_same_sequence() {
         let mut once = DatagenTask::open(fixed(1, 2, None, 10), [], 0).unwrap();
-        let all = decode(&once.poll_batch(0, None).unwrap().batch).unwrap();
+        let all = decode(&poll(&mut once, 0, None).batch).unwrap();
 
         let mut first = DatagenTask::open(fixed(1, 2, None, 4), [], 0).unwrap();
-        let p = first.poll_batch(0, None).unwrap();
-        assert_eq!(p.position.as_deref(), Some(r#"{"count":4}"#));
+        let p = poll(&mut first, 0, None);
+        assert_eq!(p.positions.len(), 1);
+        assert_eq!(p.positions[0].after_records, 4);
+        assert_eq!(p.positions[0].position.position, r#"{"count":4}"#);
+        assert_eq!(p.positions[0].position.partition, r#"{"datagen":1}"#);
         assert_eq!(first.partition(), r#"{"datagen":1}"#);
-        let pos = p.position.unwrap();
+        let pos = p.positions[0].position.position.clone();
         let mut again = DatagenTask::open(
             fixed(1, 2, None, 6),
             [
@@ -552,7 +553,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(again.count(), 4);
-        let rest = decode(&again.poll_batch(0, None).unwrap().batch).unwrap();
+        let rest = decode(&poll(&mut again, 0, None).batch).unwrap();
         assert_eq!(rest, all[4..].to_vec());
     }
 
@@ -577,11 +578,11 @@ mod tests {
     #[test]
     fn iterations_end_the_sequence() {
         let mut t = DatagenTask::open(fixed(0, 1, Some(7), 5), [], 0).unwrap();
-        assert_eq!(t.poll_batch(0, None).unwrap().records, 5);
-        assert_eq!(t.poll_batch(0, None).unwrap().records, 2);
-        let p = t.poll_batch(0, None).unwrap();
-        assert_eq!(p.records, 0);
-        assert!(p.position.is_none());
+        assert_eq!(poll(&mut t, 0, None).count, 5);
+        assert_eq!(poll(&mut t, 0, None).count, 2);
+        let p = poll(&mut t, 0, None);
+        assert_eq!(p.count, 0);
+        assert!(p.positions.is_empty());
         assert!(decode(&p.batch).unwrap().is_empty());
     }
 
@@ -591,8 +592,8 @@ mod tests {
         s.rate = Rate::PerSecond(1000);
         s.clock = true;
         let mut t = DatagenTask::open(s, [], 0).unwrap();
-        assert_eq!(t.poll_batch(0, Some(5)).unwrap().records, 0);
-        assert_eq!(t.poll_batch(250_000_000, Some(5)).unwrap().records, 250);
+        assert_eq!(poll(&mut t, 0, Some(5)).count, 0);
+        assert_eq!(poll(&mut t, 250_000_000, Some(5)).count, 250);
     }
 
     #[test]
@@ -602,7 +603,7 @@ mod tests {
         s.clock = true;
         let mut t = DatagenTask::open(s, [], 0).unwrap();
         assert!(t.value_schema().contains("ksql.pageviews"));
-        let recs = decode(&t.poll_batch(0, Some(1234)).unwrap().batch).unwrap();
+        let recs = decode(&poll(&mut t, 0, Some(1234)).batch).unwrap();
         let v: serde_json::Value = serde_json::from_slice(recs[1].value.as_ref().unwrap()).unwrap();
         assert_eq!(v["viewtime"], 1234);
     }

@@ -2,8 +2,8 @@
 //! file inside the granted directory, one record per line, with a byte position per record.
 //!
 //! `lines` splits, `tail` follows the file, `position` writes Kafka's partition/position shapes,
-//! `task` ties them into polls; this file declares the config and implements the SDK's traits,
-//! and `export` exports the component with a `poll` that returns the lines packed in place.
+//! `task` ties them into polls (the lines packed in place by the SDK's `Polled`); this file
+//! declares the config, implements the SDK's traits and exports the component.
 
 pub mod lines;
 pub mod position;
@@ -110,11 +110,6 @@ impl FileSource {
             .as_mut()
             .ok_or_else(|| PluginError::fatal("poll before open"))
     }
-
-    /// [`SourceConnector::poll`] with the lines packed straight into a batch.
-    pub fn poll_packed(&mut self) -> Result<task::Packed> {
-        self.task()?.poll_packed(log_event)
-    }
 }
 
 fn log_event(warn: bool, message: String) {
@@ -126,7 +121,7 @@ fn log_event(warn: bool, message: String) {
 }
 
 #[cfg(target_arch = "wasm32")]
-mod export;
+weft_plugin_sdk::export_source_connector!(FileSource);
 
 #[cfg(test)]
 mod tests {

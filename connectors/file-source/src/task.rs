@@ -3,9 +3,8 @@
 
 use std::borrow::Cow;
 
-use weft_batch::BatchWriter;
 use weft_plugin_sdk::{
-    Config, ConfigIssue, PluginError, Polled, Record, Result, Schemas, SourcePosition,
+    Config, ConfigIssue, PluginError, Polled, RecordParts, Result, Schemas, SourcePosition,
 };
 
 use crate::position;
@@ -226,66 +225,24 @@ impl FileSourceTask {
             .map_err(|e| PluginError::fatal(format!("reading `{}`: {e}", self.settings.file)))
     }
 
-    /// Reads up to `batch.size` new lines as records, each with the position after it.
+    /// Reads up to `batch.size` new lines as records, each with the position after it, packed
+    /// straight into the poll's batch (no record objects, no re-encoding).
     pub fn poll(&mut self, log: impl FnMut(bool, String)) -> Result<Polled> {
-        let mut polled = Polled::new().with_schemas(Schemas {
+        let mut polled = Polled::with_capacity(64 * 1024).with_schemas(Schemas {
             key: None,
             value: Some(VALUE_SCHEMA.to_string()),
         });
         let topic = self.settings.topic.clone();
         let partition = self.partition.clone();
         self.read_lines(log, |line, pos| {
-            polled.push_at(
-                Record::new(topic.clone(), line.to_vec()),
-                SourcePosition {
-                    partition: partition.clone(),
-                    position: position::position(pos),
-                },
-            );
+            polled.push_parts(RecordParts::new(&topic).value(line));
+            polled.reached(SourcePosition {
+                partition: partition.clone(),
+                position: position::position(pos),
+            });
         })?;
         Ok(polled)
     }
-
-    /// [`FileSourceTask::poll`] with the lines packed straight into a batch (no record objects,
-    /// no re-encoding): the batch and one `(after_records, position)` per line.
-    pub fn poll_packed(&mut self, log: impl FnMut(bool, String)) -> Result<Packed> {
-        let mut w = BatchWriter::with_capacity(64 * 1024);
-        let mut positions = Vec::new();
-        let mut failed = None;
-        let topic = self.settings.topic.clone();
-        let partition = self.partition.clone();
-        self.read_lines(log, |line, pos| {
-            if failed.is_some() {
-                return;
-            }
-            match w.push(&topic, None, None, None, None, Some(line), []) {
-                Ok(()) => positions.push((
-                    positions.len() as u32 + 1,
-                    SourcePosition {
-                        partition: partition.clone(),
-                        position: position::position(pos),
-                    },
-                )),
-                Err(e) => failed = Some(e),
-            }
-        })?;
-        if let Some(e) = failed {
-            return Err(PluginError::fatal(format!("packing a line: {e}")));
-        }
-        let batch = w
-            .finish()
-            .map_err(|e| PluginError::fatal(format!("packing lines: {e}")))?;
-        Ok(Packed { batch, positions })
-    }
-}
-
-/// A poll packed in place: what the component's `poll` returns.
-#[derive(Debug)]
-pub struct Packed {
-    /// The lines, packed (value = the line, key null).
-    pub batch: Vec<u8>,
-    /// One per line: how many lines precede and include it, and the position after it.
-    pub positions: Vec<(u32, SourcePosition)>,
 }
 
 #[cfg(test)]
@@ -329,6 +286,11 @@ mod tests {
         assert_eq!(s.guest_path, "/d/x.txt");
     }
 
+    /// One poll, finished as the export hands it to the host.
+    fn poll(t: &mut FileSourceTask) -> weft_plugin_sdk::PackedPoll {
+        t.poll(|_, _| {}).unwrap().finish().unwrap()
+    }
+
     fn task(dir: &std::path::Path, committed: &[(&str, &str)], batch: usize) -> FileSourceTask {
         let path = dir.join("in.txt");
         let settings = Settings {
@@ -349,8 +311,12 @@ mod tests {
         std::fs::write(dir.path().join("in.txt"), data).unwrap();
         let mut t = task(dir.path(), &[], 10);
         assert_eq!(t.partition(), r#"{"filename":"in.txt"}"#);
-        let p = t.poll(|_, _| {}).unwrap();
-        let values: Vec<&[u8]> = p.records.iter().map(|r| r.value().unwrap()).collect();
+        let p = poll(&mut t);
+        let records = p.decode().unwrap();
+        let values: Vec<&[u8]> = records
+            .iter()
+            .map(|r| r.value.as_deref().unwrap())
+            .collect();
         assert_eq!(
             values,
             vec![
@@ -359,10 +325,9 @@ mod tests {
                 b"".as_slice()
             ]
         );
-        assert!(p
-            .records
+        assert!(records
             .iter()
-            .all(|r| r.key().is_none() && r.topic == "lines"));
+            .all(|r| r.key.is_none() && r.topic == "lines" && r.headers.is_empty()));
         assert_eq!(p.schemas.value.as_deref(), Some(VALUE_SCHEMA));
         let positions: Vec<(u32, &str, &str)> = p
             .positions
@@ -384,8 +349,8 @@ mod tests {
                 (3, part, r#"{"position":14}"#),
             ]
         );
-        let p = t.poll(|_, _| {}).unwrap();
-        assert!(p.records.is_empty() && p.positions.is_empty());
+        let p = poll(&mut t);
+        assert!(p.count == 0 && p.positions.is_empty());
     }
 
     #[test]
@@ -393,7 +358,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("in.txt"), "1\n2\n3\n4\n").unwrap();
         let mut t = task(dir.path(), &[], 3);
-        let p = t.poll(|_, _| {}).unwrap();
+        let p = poll(&mut t);
         assert_eq!(p.positions.len(), 3);
         // The worker stored the position after the second record only.
         let pos = p.positions[1].position.position.clone();
@@ -406,8 +371,11 @@ mod tests {
             ],
             10,
         );
-        let p = t.poll(|_, _| {}).unwrap();
-        let values: Vec<&[u8]> = p.records.iter().map(|r| r.value().unwrap()).collect();
+        let records = poll(&mut t).decode().unwrap();
+        let values: Vec<&[u8]> = records
+            .iter()
+            .map(|r| r.value.as_deref().unwrap())
+            .collect();
         assert_eq!(values, vec![b"3".as_slice(), b"4".as_slice()]);
     }
 
@@ -436,40 +404,29 @@ mod tests {
         let mut logs = Vec::new();
         for _ in 0..3 {
             let p = t.poll(|warn, m| logs.push((warn, m))).unwrap();
-            assert!(p.positions.is_empty());
+            assert!(p.positions().is_empty());
         }
         assert_eq!(logs.len(), 1);
         assert!(logs[0].0 && logs[0].1.contains("does not exist"));
     }
 
     #[test]
-    fn packed_polls_carry_the_same_lines_and_positions_as_sdk_polls() {
+    fn crlf_lines_fill_polls_of_batch_size_with_a_position_each() {
         let dir = tempfile::tempdir().unwrap();
         let body: String = (0..25).map(|i| format!("line {i}\r\n")).collect();
         std::fs::write(dir.path().join("in.txt"), body).unwrap();
-        let mut sdk = task(dir.path(), &[], 10);
-        let mut packed = task(dir.path(), &[], 10);
-        for _ in 0..4 {
-            let a = sdk.poll(|_, _| {}).unwrap();
-            let b = packed.poll_packed(|_, _| {}).unwrap();
-            let decoded = weft_batch::decode(&b.batch).unwrap();
-            let values: Vec<&[u8]> = decoded
-                .iter()
-                .map(|r| r.value.as_deref().unwrap())
-                .collect();
-            let expect: Vec<&[u8]> = a.records.iter().map(|r| r.value().unwrap()).collect();
-            assert_eq!(values, expect);
-            assert!(decoded
-                .iter()
-                .all(|r| r.topic == "lines" && r.key.is_none()));
-            let pa: Vec<(u32, &SourcePosition)> = a
-                .positions
-                .iter()
-                .map(|p| (p.after_records, &p.position))
-                .collect();
-            let pb: Vec<(u32, &SourcePosition)> =
-                b.positions.iter().map(|(n, p)| (*n, p)).collect();
-            assert_eq!(pa, pb);
+        let mut t = task(dir.path(), &[], 10);
+        let mut seen = Vec::new();
+        for expect in [10, 10, 5, 0] {
+            let p = poll(&mut t);
+            assert_eq!(p.count, expect);
+            let after: Vec<u32> = p.positions.iter().map(|p| p.after_records).collect();
+            assert_eq!(after, (1..=expect).collect::<Vec<_>>());
+            for r in p.decode().unwrap() {
+                seen.push(String::from_utf8(r.value.unwrap()).unwrap());
+            }
         }
+        let expect: Vec<String> = (0..25).map(|i| format!("line {i}")).collect();
+        assert_eq!(seen, expect);
     }
 }

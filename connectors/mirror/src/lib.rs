@@ -10,7 +10,8 @@
 //! `sync_rule` (when to write an offset sync), `sync_store` (MM2's bounded sync history and
 //! offset translation), `checkpoints` (monotonic checkpoints, group offset sync), `rewrite`
 //! (a fetched batch renamed in place, with its positions). The roles that call the host:
-//! `source`, `checkpoint`, `heartbeat`; `export` exports the component.
+//! `source`, `checkpoint`, `heartbeat`. This file hands a role's packed batch to the SDK's
+//! `Polled` as it is and exports the component.
 
 pub mod checkpoint;
 pub mod checkpoints;
@@ -25,14 +26,12 @@ pub mod source;
 pub mod sync_rule;
 pub mod sync_store;
 
-#[cfg(target_arch = "wasm32")]
-mod export;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use weft_plugin_sdk::serde_json::{json, Value};
 use weft_plugin_sdk::{
-    Config, ConfigIssue, Metadata, Plugin, PluginError, PluginKind, Result, SourcePosition,
+    schema, Config, ConfigIssue, Metadata, Plugin, PluginError, PluginKind, Polled, Result,
+    Schemas, SourceConnector, SourcePosition,
 };
 
 use config::{Role, Settings};
@@ -76,6 +75,38 @@ impl Plugin for Mirror {
         config::validate_with(config, clock_granted())
     }
 }
+
+impl SourceConnector for Mirror {
+    fn task_configs(config: &Config, max_tasks: u32) -> Result<Vec<Config>> {
+        Ok(config::task_configs(config, max_tasks))
+    }
+
+    fn open(&mut self, config: &Config, committed: Vec<SourcePosition>) -> Result<()> {
+        Mirror::open(self, config, committed)
+    }
+
+    /// The role's batch goes to the host as it is (a fetched batch renamed in place).
+    fn poll(&mut self) -> Result<Polled> {
+        let out = Mirror::poll(self)?;
+        // Keys and values are raw bytes: ByteArrayConverter passes them through unchanged.
+        let mut polled = Polled::packed(out.batch)?.with_schemas(Schemas {
+            key: Some(schema::OPTIONAL_BYTES.to_string()),
+            value: Some(schema::OPTIONAL_BYTES.to_string()),
+        });
+        for (after_records, position) in out.positions {
+            polled.reached_after(after_records, position);
+        }
+        Ok(polled)
+    }
+
+    fn commit(&mut self, _positions: Vec<SourcePosition>) -> Result<()> {
+        Mirror::commit(self, now_ms());
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+weft_plugin_sdk::export_source_connector!(Mirror);
 
 impl Mirror {
     /// Starts the role the config names.

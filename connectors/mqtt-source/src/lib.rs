@@ -4,8 +4,8 @@
 //!
 //! `template` renders topics and keys, `connection` (the SDK's `mqtt` module, shared with
 //! mqtt-sink) reads the connection keys, `task` maps
-//! messages and tracks delivery ids; this file declares the config and talks to the host, and
-//! `export` exports the component with a `poll` that returns the batch packed in place.
+//! messages (packed straight into the poll's batch) and tracks delivery ids; this file declares
+//! the config, talks to the host and exports the component.
 
 pub use weft_plugin_sdk::mqtt as connection;
 pub mod task;
@@ -14,10 +14,10 @@ pub mod template;
 use weft_plugin_sdk::capability::mqtt;
 use weft_plugin_sdk::{
     log, Config, ConfigDef, ConfigIssue, ConfigType, Importance, Metadata, Plugin, PluginError,
-    PluginKind, Polled, Record, Result, Schemas, SourceConnector, SourcePosition,
+    PluginKind, Polled, Result, Schemas, SourceConnector, SourcePosition,
 };
 
-use task::{Packed, Pending, Settings};
+use task::{Pending, Settings};
 
 /// The connector's state in one task.
 #[derive(Default)]
@@ -120,26 +120,13 @@ impl Plugin for MqttSource {
     }
 }
 
-/// The SDK's record-by-record path; the component's own export (`export.rs`) returns the batch
-/// packed in place instead. Both give the same records and positions.
 impl SourceConnector for MqttSource {
     fn open(&mut self, config: &Config, _committed: Vec<SourcePosition>) -> Result<()> {
         MqttSource::open(self, config)
     }
 
     fn poll(&mut self) -> Result<Polled> {
-        let (packed, position) = self.poll_packed()?;
-        let reader = weft_batch::BatchReader::new(&packed.batch)
-            .map_err(|e| PluginError::fatal(e.to_string()))?;
-        let mut polled = Polled::new().with_schemas(self.schemas());
-        for r in reader.records() {
-            let r = r.map_err(|e| PluginError::fatal(e.to_string()))?;
-            polled.push(Record::from_view(r).into_owned());
-        }
-        if let Some(p) = position {
-            polled.reached(p);
-        }
-        Ok(polled)
+        MqttSource::poll(self)
     }
 
     fn commit(&mut self, positions: Vec<SourcePosition>) -> Result<()> {
@@ -184,7 +171,8 @@ impl MqttSource {
 
     /// Receives what the broker sent and maps it; the position after the batch carries its
     /// last delivery id.
-    pub fn poll_packed(&mut self) -> Result<(Packed, Option<SourcePosition>)> {
+    pub fn poll(&mut self) -> Result<Polled> {
+        let schemas = self.schemas();
         let o = self
             .open
             .as_mut()
@@ -198,13 +186,16 @@ impl MqttSource {
         };
         let input = mqtt::receive(o.settings.batch_size, timeout).map_err(PluginError::from)?;
         o.ids.clear();
-        let packed = task::map_batch(&o.settings, &input, &mut o.ids)?;
+        let mut polled = Polled::with_capacity(input.len() + input.len() / 4).with_schemas(schemas);
+        let last = task::map_batch(&o.settings, &input, &mut o.ids, &mut polled)?;
         o.pending.extend(o.ids.drain(..));
-        let position = packed.last_delivery.map(|id| SourcePosition {
-            partition: o.partition.clone(),
-            position: task::position_text(id),
-        });
-        Ok((packed, position))
+        if let Some(id) = last {
+            polled.reached(SourcePosition {
+                partition: o.partition.clone(),
+                position: task::position_text(id),
+            });
+        }
+        Ok(polled)
     }
 
     /// The open task's settings.
@@ -232,7 +223,7 @@ impl MqttSource {
 }
 
 #[cfg(target_arch = "wasm32")]
-mod export;
+weft_plugin_sdk::export_source_connector!(MqttSource);
 
 #[cfg(test)]
 mod tests {

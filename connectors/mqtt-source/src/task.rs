@@ -4,8 +4,10 @@
 
 use std::collections::VecDeque;
 
-use weft_batch::{BatchReader, BatchWriter};
-use weft_plugin_sdk::{Config, ConfigIssue, PluginError, Result, SourcePosition};
+use weft_batch::BatchReader;
+use weft_plugin_sdk::{
+    Config, ConfigIssue, PluginError, Polled, RecordParts, Result, SourcePosition,
+};
 
 use crate::connection;
 use crate::template::{kafka_topic_name, Template};
@@ -146,14 +148,6 @@ pub fn partition(settings: &Settings) -> String {
     serde_json::json!({"client": client, "server": settings.server}).to_string()
 }
 
-/// One poll's output: the packed records and the last delivery id among them.
-#[derive(Debug, Default)]
-pub struct Packed {
-    pub batch: Vec<u8>,
-    pub count: u32,
-    pub last_delivery: Option<i64>,
-}
-
 /// Delivery ids handed to the worker and not yet acknowledged, in increasing order.
 #[derive(Debug, Default)]
 pub struct Pending {
@@ -197,45 +191,40 @@ pub fn position_text(id: i64) -> String {
     format!("{{\"delivery\":{id}}}")
 }
 
-/// Maps the host's batch of MQTT messages to Kafka records: topic and key from the templates,
-/// the payload as value, headers `mqtt.topic` plus the host's (`mqtt.qos`, `mqtt.retain`, MQTT 5
-/// user properties). Each record's delivery id goes to `ids`.
-pub fn map_batch(settings: &Settings, input: &[u8], ids: &mut Vec<i64>) -> Result<Packed> {
+/// Maps the host's batch of MQTT messages to Kafka records, packed into `out`: topic and key
+/// from the templates, the payload as value, headers `mqtt.topic` plus the host's (`mqtt.qos`,
+/// `mqtt.retain`, MQTT 5 user properties). Each record's delivery id goes to `ids`; returns the
+/// last one.
+pub fn map_batch(
+    settings: &Settings,
+    input: &[u8],
+    ids: &mut Vec<i64>,
+    out: &mut Polled,
+) -> Result<Option<i64>> {
     let reader = BatchReader::new(input)
         .map_err(|e| PluginError::fatal(format!("bad batch from the MQTT host: {e}")))?;
-    let mut w = BatchWriter::with_capacity(input.len() + reader.len() * 64);
     let mut topic = String::new();
     let mut key = String::new();
-    let mut count = 0u32;
     let mut last = None;
     for r in reader.records() {
         let r = r.map_err(|e| PluginError::fatal(format!("bad batch from the MQTT host: {e}")))?;
         settings.topic.render_into(r.topic, &mut topic);
         kafka_topic_name(&mut topic);
-        let key_bytes = match &settings.key {
-            Some(t) => {
-                t.render_into(r.topic, &mut key);
-                Some(key.as_bytes())
-            }
-            None => None,
-        };
+        let mut parts = RecordParts::new(&topic);
+        parts.value = r.value;
+        if let Some(t) = &settings.key {
+            t.render_into(r.topic, &mut key);
+            parts = parts.key(key.as_bytes());
+        }
         let headers =
             std::iter::once(("mqtt.topic", Some(r.topic.as_bytes()))).chain(r.headers.iter());
-        w.push(&topic, None, None, None, key_bytes, r.value, headers)
-            .map_err(|e| PluginError::fatal(format!("cannot pack a record: {e}")))?;
+        out.push_parts_with_headers(parts, headers);
         if let Some(id) = r.offset {
             ids.push(id);
             last = Some(id);
         }
-        count += 1;
     }
-    Ok(Packed {
-        batch: w
-            .finish()
-            .map_err(|e| PluginError::fatal(format!("cannot pack records: {e}")))?,
-        count,
-        last_delivery: last,
-    })
+    Ok(last)
 }
 
 #[cfg(test)]
@@ -266,14 +255,20 @@ mod tests {
         }];
         let input = weft_batch::encode(&[m]).unwrap();
         let mut ids = Vec::new();
-        let out = map_batch(&s, &input, &mut ids).unwrap();
-        assert_eq!((out.count, out.last_delivery, ids), (1, Some(7), vec![7]));
-        let recs = weft_batch::decode(&out.batch).unwrap();
+        let mut out = Polled::new();
+        let last = map_batch(&s, &input, &mut ids, &mut out).unwrap();
+        assert_eq!((out.len(), last, ids), (1, Some(7), vec![7]));
+        let recs = out.finish().unwrap().decode().unwrap();
         assert_eq!(recs[0].topic, "temp");
         assert_eq!(recs[0].key.as_deref(), Some(&b"dev-1"[..]));
         assert_eq!(recs[0].value.as_deref(), Some(&b"21.5"[..]));
         assert_eq!(recs[0].headers[0].key, "mqtt.topic");
+        assert_eq!(
+            recs[0].headers[0].value.as_deref(),
+            Some(&b"sensors/dev-1/temp"[..])
+        );
         assert_eq!(recs[0].headers[1].key, "mqtt.qos");
+        assert_eq!((recs[0].offset, recs[0].partition), (None, None));
     }
 
     #[test]

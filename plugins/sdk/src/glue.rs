@@ -469,13 +469,10 @@ pub fn source_open<T: SourceConnector>(
 pub fn source_poll<T: SourceConnector>(
 ) -> Result<(Vec<u8>, Vec<RecordPosition>, wit::Schemas), wit::PluginError> {
     with::<T, _>(|p| {
-        let polled = p.poll()?;
-        let mut out = BatchWriter::new();
-        for r in &polled.records {
-            r.write_to(&mut out)?;
-        }
+        // The records were packed as they were pushed: hand the bytes over as they are.
+        let polled = p.poll()?.finish()?;
         Ok((
-            out.finish()?,
+            polled.batch,
             polled.positions,
             schemas_to_wit(polled.schemas),
         ))

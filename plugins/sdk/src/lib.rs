@@ -37,7 +37,8 @@
 //! - [`config`]: [`Metadata`], [`ConfigDef`] and typed access to [`Config`].
 //! - [`error`]: [`PluginError`], retriable (optionally with a retry delay) or fatal.
 //! - [`part`]: [`Part`], the key or value a field transform acts on (`target`).
-//! - [`position`]: [`Polled`] (what a source's poll returns) and JSON source positions.
+//! - [`polled`]: [`Polled`], what a source's poll returns, packed as records are pushed.
+//! - [`position`]: [`RecordPosition`] and JSON source positions.
 //! - [`task`]: a connector task's requests to the worker (pause, resume, rewind, commit,
 //!   reconfigure, stored positions).
 //! - [`schema`]: Connect schema JSON for the common types.
@@ -56,6 +57,7 @@ pub mod error;
 pub mod http;
 pub mod mqtt;
 pub mod part;
+pub mod polled;
 pub mod position;
 pub mod record;
 pub mod remote;
@@ -65,7 +67,8 @@ pub mod template;
 pub use config::{Config, ConfigDef, ConfigIssue, ConfigType, Importance, Metadata, PluginKind};
 pub use error::{ErrorKind, PluginError, Result};
 pub use part::Part;
-pub use position::{Polled, RecordPosition};
+pub use polled::{PackedPoll, Polled, RecordParts};
+pub use position::RecordPosition;
 pub use record::{Headers, Record};
 pub use serde_json;
 pub use weft_batch;
@@ -447,7 +450,9 @@ pub trait SourceConnector: Plugin {
     /// Starts the task at the positions last stored (empty on first start).
     fn open(&mut self, config: &Config, committed: Vec<SourcePosition>) -> Result<()>;
     /// New records (possibly none), the positions they reach (see [`Polled::push_at`]) and
-    /// their schemas. Return within about a second when there is nothing new.
+    /// their schemas. Records are packed as they are pushed and go to the host as they are:
+    /// [`Polled::push_parts`] copies borrowed parts once, without an allocation per record.
+    /// Return within about a second when there is nothing new.
     fn poll(&mut self) -> Result<Polled>;
     /// The worker stored these positions; the source may release what precedes them.
     fn commit(&mut self, positions: Vec<SourcePosition>) -> Result<()> {

@@ -1,5 +1,5 @@
-//! What a source's `poll` returns ([`Polled`]: records, the positions they reach, their schemas)
-//! and helpers for source positions written as JSON objects.
+//! Source positions: where a poll's records bring the source ([`RecordPosition`], see
+//! [`crate::Polled`]) and helpers for positions written as JSON objects.
 //!
 //! The host treats a [`SourcePosition`]'s `partition` and `position` as opaque text, but the
 //! Connect REST offsets API shows them as JSON objects (FileStreamSource's
@@ -10,8 +10,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{PluginError, Result};
-use crate::record::Record;
-use crate::{Schemas, SourcePosition};
+use crate::SourcePosition;
 
 /// A source position reached by a poll, and how many of the poll's records precede it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,61 +20,6 @@ pub struct RecordPosition {
     pub after_records: u32,
     /// Where the source stands then.
     pub position: SourcePosition,
-}
-
-/// What a poll returns: new records, the positions they reach, and the schemas of their keys
-/// and values (schemaless by default).
-#[derive(Debug, Clone, Default)]
-pub struct Polled {
-    /// New records, in order.
-    pub records: Vec<Record<'static>>,
-    /// Positions reached, in increasing `after_records` order.
-    pub positions: Vec<RecordPosition>,
-    /// Schemas of the records' keys and values.
-    pub schemas: Schemas,
-}
-
-impl Polled {
-    /// Nothing new.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the schemas of the batch (Connect schema JSON, see [`crate::schema`]).
-    pub fn with_schemas(mut self, schemas: Schemas) -> Self {
-        self.schemas = schemas;
-        self
-    }
-
-    /// Adds a record.
-    pub fn push(&mut self, record: Record<'static>) {
-        self.records.push(record);
-    }
-
-    /// Records that the source reaches `position` once every record pushed so far is stored.
-    pub fn reached(&mut self, position: SourcePosition) {
-        let after_records = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
-        self.positions.push(RecordPosition {
-            after_records,
-            position,
-        });
-    }
-
-    /// Adds a record and the position reached right after it.
-    pub fn push_at(&mut self, record: Record<'static>, position: SourcePosition) {
-        self.push(record);
-        self.reached(position);
-    }
-
-    /// Number of records.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    /// True when there are no records.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
 }
 
 /// Compact JSON text of an object (keys sorted), the form partitions and positions take.
@@ -151,10 +95,10 @@ mod tests {
         assert_eq!(p.position, r#"{"position":42}"#);
         assert_eq!(p.position_i64("position").unwrap(), 42);
         assert!(p.position_i64("other").is_err());
-        let mut polled = Polled::new();
-        polled.push(Record::new("t", b"a".to_vec()));
-        polled.push_at(Record::new("t", b"b".to_vec()), p.clone());
-        assert_eq!(polled.positions[0].after_records, 2);
+        let mut polled = crate::Polled::new();
+        polled.push(crate::Record::new("t", b"a".to_vec()));
+        polled.push_at(crate::Record::new("t", b"b".to_vec()), p.clone());
+        assert_eq!(polled.positions()[0].after_records, 2);
         assert_eq!(
             find(std::slice::from_ref(&p), r#"{"b":1,"filename":"/tmp/a"}"#),
             Some(&p)
