@@ -115,6 +115,13 @@ fn malformed(index: usize, m: Malformed) -> LogError {
 /// long.
 #[inline(always)]
 fn varlong(buf: &[u8], pos: &mut usize, max_bytes: u32) -> Option<i64> {
+    // Most fields of a small record fit one byte.
+    let first = *buf.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        let raw = u64::from(first);
+        return Some((raw >> 1) as i64 ^ -((raw & 1) as i64));
+    }
     let mut raw = 0u64;
     let mut shift = 0u32;
     for _ in 0..max_bytes {
