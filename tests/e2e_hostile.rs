@@ -496,6 +496,11 @@ fn end_offset(w: &Weft, topic: &str) -> i64 {
 }
 
 fn produce_batch(w: &Weft, topic: &str, batch: &[u8]) -> (i16, Option<String>) {
+    produce_on(&mut Conn::open(&w.bootstrap()), topic, batch)
+}
+
+/// Produce v9 of one batch to partition 0 of `topic` on `conn`: (error code, error message).
+fn produce_on(conn: &mut Conn, topic: &str, batch: &[u8]) -> (i16, Option<String>) {
     let body = Body::new()
         .uvarint(0)
         .i16(-1)
@@ -509,7 +514,6 @@ fn produce_batch(w: &Weft, topic: &str, batch: &[u8]) -> (i16, Option<String>) {
         .no_tags()
         .no_tags()
         .no_tags();
-    let mut conn = Conn::open(&w.bootstrap());
     let correlation = conn.send_body(ApiKey::Produce, 9, body.bytes());
     let resp: ProduceResponse = conn.recv(ApiKey::Produce, 9, correlation);
     let p = &resp.responses[0].partition_responses[0];
@@ -536,15 +540,108 @@ fn lying_record_counts_inside_produce_keep_the_broker_up() {
             assert_eq!(end_offset(&w, topic), 0, "{what} moved the log end offset");
             assert_healthy(&mut w, &what);
         }
-        // The compacted topic decodes records for its key check and must refuse the record; a plain
-        // topic stores batches verbatim, so there the requirement is only that the broker stays up.
+        // Both topics walk every record of an uncompressed batch and refuse the record.
         let what = format!("a record claiming i32::MAX headers to {topic}");
         let (code, message) = produce_batch(&w, topic, &batch_with_lying_header_count());
-        if topic == "hostile-compact" {
-            assert_eq!(code, CORRUPT_MESSAGE, "{what}: {message:?}");
-        }
+        assert_eq!(code, CORRUPT_MESSAGE, "{what}: {message:?}");
+        assert_eq!(end_offset(&w, topic), 0, "{what} was stored");
         assert_healthy(&mut w, &what);
     }
+}
+
+const INVALID_TIMESTAMP: i16 = 32;
+
+/// Two records at `first` and `first + later_by` ms, the header made to claim `first` for both its
+/// first and its largest timestamp (CRC fixed): only the second record's own timestamp says otherwise.
+fn batch_hiding_a_timestamp(first: i64, later_by: i64) -> Vec<u8> {
+    let record = |i: i64, ts: i64| Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: 0,
+        producer_id: -1,
+        producer_epoch: -1,
+        sequence: i as i32 - 1,
+        timestamp_type: TimestampType::Creation,
+        offset: i,
+        timestamp: ts,
+        key: Some(Bytes::from_static(b"k")),
+        value: Some(Bytes::from_static(b"v")),
+        headers: Default::default(),
+    };
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &[record(0, first), record(1, first + later_by)],
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode batch");
+    let mut b = buf.to_vec();
+    assert_eq!(
+        i32::from_be_bytes(b[57..61].try_into().unwrap()),
+        2,
+        "one batch of two"
+    );
+    b[35..43].copy_from_slice(&first.to_be_bytes());
+    fix_crc(&mut b);
+    b
+}
+
+/// Records that lie where only a walk of every record sees it, to a plain topic on one connection: a
+/// header count, a record length claiming a byte less and one claiming a byte more, and a record
+/// timestamp past message.timestamp.after.max.ms (default 1 hour) in a batch whose header timestamps
+/// are now. Each is refused with its Kafka error code, nothing is stored, and the same connection then
+/// stores a good batch.
+#[test]
+fn records_that_lie_inside_an_uncompressed_batch_are_refused_and_the_connection_serves_on() {
+    let mut w = Weft::start(&[]);
+    create_topic(&w, "hostile", &[]);
+    assert_healthy(&mut w, "start");
+    let mut conn = Conn::open(&w.bootstrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64;
+
+    let mut shorter = one_record_batch();
+    shorter[61] -= 2; // zigzag: the record's length varint says one byte less
+    fix_crc(&mut shorter);
+    let mut longer = one_record_batch();
+    longer[61] += 2;
+    fix_crc(&mut longer);
+    let cases: [(&str, Vec<u8>, i16); 4] = [
+        (
+            "a lying header count",
+            batch_with_lying_header_count(),
+            CORRUPT_MESSAGE,
+        ),
+        ("a record length one byte short", shorter, CORRUPT_MESSAGE),
+        ("a record length one byte long", longer, CORRUPT_MESSAGE),
+        (
+            "a record two hours ahead in a batch whose header says now",
+            batch_hiding_a_timestamp(now, 2 * 3_600_000),
+            INVALID_TIMESTAMP,
+        ),
+    ];
+    for (what, batch, expected) in cases {
+        let (code, message) = produce_on(&mut conn, "hostile", &batch);
+        assert_eq!(code, expected, "{what}: {message:?}");
+        assert!(
+            message.as_deref().is_some_and(|m| m.contains("record")),
+            "{what}: the message must name the record: {message:?}"
+        );
+        assert_eq!(end_offset(&w, "hostile"), 0, "{what} was stored");
+        assert_healthy(&mut w, what);
+    }
+    // The same connection still serves, and an honest batch with the same timestamps is stored.
+    let (code, message) = produce_on(&mut conn, "hostile", &one_record_batch());
+    assert_eq!(code, 0, "a good batch after the refused ones: {message:?}");
+    let (code, message) = produce_on(&mut conn, "hostile", &batch_hiding_a_timestamp(now, 1_000));
+    assert_eq!(code, 0, "two records a second apart: {message:?}");
+    assert_eq!(end_offset(&w, "hostile"), 3);
 }
 
 /// A client that goes away while the broker writes to it must cost only that connection: the broker

@@ -357,35 +357,21 @@ pub fn validate(buf: &[u8]) -> Result<BatchHeader> {
     Ok(header)
 }
 
-/// `message.timestamp.before.max.ms` / `after.max.ms` for a CreateTime topic: the batch's first and
-/// largest timestamps must lie within `[now - before, now + after]` (INVALID_TIMESTAMP otherwise).
-/// Checked on the header, since the append path does not decode records: a record whose timestamp
-/// delta is negative may be older than the first one without being caught. -1 (no timestamp) passes.
+/// `message.timestamp.before.max.ms` / `after.max.ms` for a CreateTime topic on the batch header: its
+/// first and largest timestamps within the bounds (INVALID_TIMESTAMP otherwise). Every record's own
+/// timestamp is checked by `record_check` as the records are walked or decoded.
 pub(crate) fn check_timestamps(
     header: &BatchHeader,
-    before_max_ms: i64,
-    after_max_ms: i64,
-    now_ms: i64,
+    bounds: &crate::record_check::TimestampBounds,
 ) -> Result<()> {
-    let (lo, hi) = (
-        now_ms.saturating_sub(before_max_ms),
-        now_ms.saturating_add(after_max_ms),
-    );
-    for ts in [header.base_timestamp, header.max_timestamp] {
-        if ts != -1 && (ts < lo || ts > hi) {
-            return Err(LogError::InvalidTimestamp(format!(
-                "timestamp {ts} of the batch is out of range: with message.timestamp.type=CreateTime \
-                 it must lie within [{lo}, {hi}] (message.timestamp.before.max.ms {before_max_ms}, \
-                 message.timestamp.after.max.ms {after_max_ms}, broker time {now_ms})"
-            )));
-        }
-    }
-    Ok(())
+    bounds.check(header.base_timestamp, &"the batch")?;
+    bounds.check(header.max_timestamp, &"the batch")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record_check::TimestampBounds;
     use crate::testutil::{batch, rec};
 
     #[test]
@@ -612,26 +598,34 @@ mod tests {
         assert!(body > 0);
     }
 
+    fn bounds(before_max_ms: i64, after_max_ms: i64, now_ms: i64) -> TimestampBounds {
+        TimestampBounds {
+            before_max_ms,
+            after_max_ms,
+            now_ms,
+        }
+    }
+
     #[test]
     fn timestamps_must_lie_within_before_and_after_of_now() {
         let b = batch(&[rec("a", "1"), rec("b", "2")], 10_000, Compression::None);
         let h = validate(&b).unwrap();
         // Records at 10_000 and 10_001.
-        check_timestamps(&h, i64::MAX, 0, 10_001).unwrap();
+        check_timestamps(&h, &bounds(i64::MAX, 0, 10_001)).unwrap();
         assert!(matches!(
-            check_timestamps(&h, i64::MAX, 0, 10_000),
+            check_timestamps(&h, &bounds(i64::MAX, 0, 10_000)),
             Err(LogError::InvalidTimestamp(_))
         ));
-        check_timestamps(&h, 0, i64::MAX, 10_000).unwrap();
+        check_timestamps(&h, &bounds(0, i64::MAX, 10_000)).unwrap();
         assert!(matches!(
-            check_timestamps(&h, 0, i64::MAX, 10_001),
+            check_timestamps(&h, &bounds(0, i64::MAX, 10_001)),
             Err(LogError::InvalidTimestamp(_))
         ));
-        check_timestamps(&h, 5, 5, 10_004).unwrap();
+        check_timestamps(&h, &bounds(5, 5, 10_004)).unwrap();
         let mut none = h;
         none.base_timestamp = -1;
         none.max_timestamp = -1;
-        check_timestamps(&none, 0, 0, 1_000_000).unwrap();
+        check_timestamps(&none, &bounds(0, 0, 1_000_000)).unwrap();
     }
 
     #[test]

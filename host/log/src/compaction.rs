@@ -13,6 +13,7 @@ use crate::checkpoint;
 use crate::cleaner::{BuiltGroup, MAP_ENTRY_BYTES};
 use crate::error::{IoContext, Result};
 use crate::files::{self, FileKind, CLEANED_SUFFIX, DELETED_SUFFIX};
+use crate::fsio;
 use crate::log::Log;
 use crate::segment::{LoadMode, Segment};
 
@@ -143,6 +144,7 @@ impl Log {
     /// min.cleanable.dirty.ratio of them, or its oldest batch is older than max.compaction.lag.ms, or a
     /// tombstone kept by the last pass has reached its delete horizon. `None` when nothing is due.
     pub fn plan_compaction(&self, now_ms: i64) -> Result<Option<CompactionPlan>> {
+        self.check_online()?;
         let c = &self.config;
         if !c.cleanup_policy.compact || self.older.is_empty() {
             return Ok(None);
@@ -244,8 +246,16 @@ impl Log {
 
     /// Step (c), under the partition lock: swap the cleaned files in (each group crash-safely, see
     /// `swap_in`) and advance the cleaner checkpoint. If a planned segment is gone or changed, nothing
-    /// is swapped and the report says `aborted`.
-    pub fn apply_compaction(&mut self, mut build: CompactionBuild) -> Result<CompactionReport> {
+    /// is swapped and the report says `aborted`. A failed write, fsync or rename takes the log offline
+    /// (as in append): the files are then in a state only recovery may judge, which restores the
+    /// replaced segments or keeps the committed swap (see `recovery.rs`).
+    pub fn apply_compaction(&mut self, build: CompactionBuild) -> Result<CompactionReport> {
+        self.check_online()?;
+        let result = self.apply_compaction_online(build);
+        self.storage(result)
+    }
+
+    fn apply_compaction_online(&mut self, mut build: CompactionBuild) -> Result<CompactionReport> {
         let mut report = CompactionReport::default();
         if build.dir != self.dir {
             report.aborted = true;
@@ -296,14 +306,13 @@ impl Log {
     /// Plan, build and apply in a row, holding `&mut self` throughout (the callers that cannot
     /// release the lock in between). Keeps the latest record per key in the inactive segments, per
     /// Kafka's rules: see [`Log::plan_compaction`] for when it runs and `cleaner.rs` for what it keeps.
+    /// A storage error in any step takes the log offline, as in append.
     pub fn compact(&mut self, now_ms: i64) -> Result<CompactionReport> {
-        match self.plan_compaction(now_ms)? {
+        let result = match self.plan_compaction(now_ms)? {
             None => Ok(CompactionReport::default()),
-            Some(plan) => {
-                let build = plan.build()?;
-                self.apply_compaction(build)
-            }
-        }
+            Some(plan) => plan.build().and_then(|b| self.apply_compaction_online(b)),
+        };
+        self.storage(result)
     }
 
     /// Replaces `older[range]` by the cleaned segment at `base`, in the order recovery relies on
@@ -319,9 +328,9 @@ impl Log {
                     continue;
                 }
                 let aside = files::with_suffix(&live, DELETED_SUFFIX);
-                if let Err(e) = std::fs::rename(&live, &aside) {
+                if let Err(e) = fsio::rename(&live, &aside) {
                     for (live, aside) in moved.iter().rev() {
-                        if let Err(undo) = std::fs::rename(aside, live) {
+                        if let Err(undo) = fsio::rename(aside, live) {
                             tracing::warn!(file = %aside.display(), error = %undo, "could not restore segment file");
                         }
                     }
@@ -334,7 +343,7 @@ impl Log {
         for kind in [FileKind::Index, FileKind::TimeIndex, FileKind::Log] {
             let live = files::segment_path(&dir, base, kind);
             let cleaned = files::with_suffix(&live, CLEANED_SUFFIX);
-            std::fs::rename(&cleaned, &live).at(&live)?;
+            fsio::rename(&cleaned, &live).at(&live)?;
         }
         files::sync_dir(&dir)?;
         for (_, aside) in &moved {

@@ -1,5 +1,5 @@
 //! Fault injection for tests (cargo feature `fault-injection`, off by default): fail the next write or
-//! fsync under a directory, or simulate a power loss that drops every write not yet fsynced.
+//! fsync or rename under a directory, or simulate a power loss that drops every write not yet fsynced.
 //!
 //! The model of a power loss: a file's durable contents are what it held at its last fsync through the
 //! log's file layer (or, for a file not synced since the scope was armed, what it held when the layer
@@ -12,11 +12,44 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+/// A kind of file operation a test can make fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Writes and truncations.
+    Write,
+    /// fsyncs of files and directories.
+    Fsync,
+    Rename,
+}
+
+/// When operations of one kind fail: after `skip` more succeed, the next `fail` ones fail.
+#[derive(Debug, Default, Clone, Copy)]
+struct Trigger {
+    skip: u32,
+    fail: u32,
+}
+
+impl Trigger {
+    /// Whether this operation fails.
+    fn fires(&mut self) -> bool {
+        if self.fail == 0 {
+            false
+        } else if self.skip > 0 {
+            self.skip -= 1;
+            false
+        } else {
+            self.fail -= 1;
+            true
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Armed {
     root: PathBuf,
-    fail_writes: u32,
-    fail_syncs: u32,
+    writes: Trigger,
+    fsyncs: Trigger,
+    renames: Trigger,
     syncs: u64,
     /// Durable contents of every file touched since arming; `None`: the file does not durably exist.
     durable: HashMap<PathBuf, Option<Vec<u8>>>,
@@ -57,8 +90,7 @@ pub(crate) fn touch(path: &Path) {
 pub(crate) fn before_write(path: &Path) -> io::Result<()> {
     with_scope(path, |a| {
         remember(a, path);
-        if a.fail_writes > 0 {
-            a.fail_writes -= 1;
+        if a.writes.fires() {
             return Err(injected("write", path));
         }
         Ok(())
@@ -69,8 +101,7 @@ pub(crate) fn before_write(path: &Path) -> io::Result<()> {
 pub(crate) fn before_sync(path: &Path) -> io::Result<()> {
     with_scope(path, |a| {
         a.syncs += 1;
-        if a.fail_syncs > 0 {
-            a.fail_syncs -= 1;
+        if a.fsyncs.fires() {
             return Err(injected("fsync", path));
         }
         Ok(())
@@ -87,7 +118,13 @@ pub(crate) fn after_sync(path: &Path) {
 pub(crate) fn before_rename(from: &Path, to: &Path) -> io::Result<()> {
     touch(from);
     touch(to);
-    Ok(())
+    with_scope(to, |a| {
+        if a.renames.fires() {
+            return Err(injected("rename", to));
+        }
+        Ok(())
+    })
+    .unwrap_or(Ok(()))
 }
 
 pub(crate) fn after_rename(from: &Path, to: &Path) {
@@ -133,12 +170,28 @@ impl FaultScope {
 
     /// The next `n` writes (or truncations) under the root fail.
     pub fn fail_next_writes(&self, n: u32) {
-        self.with(|a| a.fail_writes = n);
+        self.with(|a| a.writes = Trigger { skip: 0, fail: n });
     }
 
     /// The next `n` fsyncs (of files or directories) under the root fail.
     pub fn fail_next_fsyncs(&self, n: u32) {
-        self.with(|a| a.fail_syncs = n);
+        self.with(|a| a.fsyncs = Trigger { skip: 0, fail: n });
+    }
+
+    /// After `skip` more operations of kind `op` under the root succeed, the next one fails (once):
+    /// a test walks `skip` upwards to fail each step of a multi-step operation in turn.
+    pub fn fail_after(&self, op: Op, skip: u32) {
+        let t = Trigger { skip, fail: 1 };
+        self.with(|a| match op {
+            Op::Write => a.writes = t,
+            Op::Fsync => a.fsyncs = t,
+            Op::Rename => a.renames = t,
+        });
+    }
+
+    /// Whether an armed failure has not fired yet (the operation did not reach it).
+    pub fn failure_pending(&self) -> bool {
+        self.with(|a| a.writes.fail + a.fsyncs.fail + a.renames.fail > 0)
     }
 
     /// fsyncs attempted under the root since arming.

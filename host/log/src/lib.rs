@@ -1,7 +1,8 @@
 //! Segmented, durable storage for one Kafka partition, in Kafka's on-disk layout and v2 record batch
 //! format.
 //!
-//! The hot paths never decode records: `append` validates batch headers and CRCs, assigns offsets by
+//! The hot paths never decode records: `append` validates batch headers and CRCs, walks the records of
+//! uncompressed batches in place to check them (`record_check`), assigns offsets by
 //! patching the CRC-less header fields and writes the producer's bytes verbatim; `read` finds a file
 //! position through a sparse index (read from disk on first use) and returns stored batches as they are. Records are
 //! decoded only for compaction, timestamp lookups, the dump tool and key checks on compacted topics.
@@ -15,6 +16,8 @@
 //!   and a compressing writer.
 //! - [`record`]: record-level decoding one record at a time within [`record::DecodeLimits`] (public:
 //!   the broker's offsets replay uses it), and rebuilding a batch with a subset of its records.
+//! - [`record_check`]: the append path's per-record checks (structure, offset deltas, keys on compacted
+//!   topics, timestamps), walked in place for uncompressed batches (public for the bench and fuzzer).
 //! - `index`: the `.index` / `.timeindex` files, read into memory only on first lookup (and dropped
 //!   again when unused), plus the rule for when an entry is due.
 //! - `scan`: chunked sequential walk over a segment file's batches that reports torn or corrupt tails.
@@ -58,6 +61,7 @@ mod index;
 mod log;
 pub mod producer_state;
 pub mod record;
+pub mod record_check;
 mod recovery;
 mod retention;
 mod scan;

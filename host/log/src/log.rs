@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
+use kafka_protocol::records::Compression;
 
 use crate::batch::{
     self, BatchHeader, ATTRIBUTES_POS, BASE_OFFSET_POS, CRC_POS, CRC_START, HEADER_LEN,
@@ -18,6 +19,7 @@ use crate::files;
 use crate::flush::FlushTracker;
 use crate::producer_state::{self, Checked, CompletedTxn, ProducerStates};
 use crate::record;
+use crate::record_check::{self, RecordRules, TimestampBounds};
 use crate::recovery::{self, RecoveryReport};
 use crate::scan::{Scanner, Step, SCAN_CHUNK};
 use crate::segment::{PlannedBatch, Segment};
@@ -345,18 +347,25 @@ impl Log {
                 return Err(LogError::BatchTooLarge { size, max });
             }
             let header = batch::validate(rest)?;
-            if !log_append_time {
-                let c = &self.config;
-                batch::check_timestamps(
-                    &header,
-                    c.message_timestamp_before_max_ms,
-                    c.message_timestamp_after_max_ms,
+            let c = &self.config;
+            let rules = RecordRules {
+                require_key: compacted,
+                timestamps: (!log_append_time).then_some(TimestampBounds {
+                    before_max_ms: c.message_timestamp_before_max_ms,
+                    after_max_ms: c.message_timestamp_after_max_ms,
                     now_ms,
-                )?;
+                }),
+            };
+            if let Some(bounds) = &rules.timestamps {
+                batch::check_timestamps(&header, bounds)?;
             }
-            if compacted {
+            // Every record of an uncompressed batch is walked in place; a compressed one is decoded
+            // only where a record-level rule needs it (keys on a compacted topic), with the same rules.
+            if header.compression() == Compression::None {
+                record_check::check_uncompressed(&rest[..size], &header, &rules)?;
+            } else if compacted {
                 let limits = record::DecodeLimits::for_batch(&header, max);
-                record::check_keys(&rest[..size], &header, limits)?;
+                record::check_records(&rest[..size], &header, limits, &rules)?;
             }
             self.plan.push(PlannedBatch { start: pos, header });
             pos += size;

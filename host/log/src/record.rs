@@ -14,6 +14,7 @@ use crate::batch::{
 use crate::codec::{self, Deflater, Inflater};
 use crate::config::TimestampType;
 use crate::error::{LogError, Result};
+use crate::record_check::RecordRules;
 
 fn corrupt(msg: impl Into<String>) -> LogError {
     LogError::CorruptBatch(msg.into())
@@ -540,21 +541,37 @@ pub(crate) fn for_each_record(
     records.finish()
 }
 
-/// Compacted topics need a key on every record (Kafka answers INVALID_RECORD otherwise).
-/// This is the one place the append path decodes records, and only for compacted topics.
-pub(crate) fn check_keys(batch: &[u8], header: &BatchHeader, limits: DecodeLimits) -> Result<()> {
-    if header.is_control() {
-        return Ok(());
-    }
+/// The append path's record-level checks of a batch decoded through the record stream (compressed
+/// batches; uncompressed ones are walked in place by `record_check`): the same [`RecordRules`], record
+/// by record, and the record count the header declares.
+pub(crate) fn check_records(
+    batch: &[u8],
+    header: &BatchHeader,
+    limits: DecodeLimits,
+    rules: &RecordRules,
+) -> Result<()> {
+    let mut index = 0;
     for_each_record(batch, header, limits, |r| {
-        if r.key.is_none() {
-            return Err(LogError::InvalidRecord(format!(
-                "compacted topic cannot accept a record without a key (offset delta {})",
-                r.offset_delta
-            )));
-        }
+        rules.check_record(
+            header,
+            index,
+            r.offset_delta,
+            r.timestamp_delta,
+            r.key.is_some(),
+        )?;
+        index += 1;
         Ok(())
     })
+}
+
+/// Compacted topics need a key on every record (Kafka answers INVALID_RECORD otherwise).
+#[cfg(test)]
+pub(crate) fn check_keys(batch: &[u8], header: &BatchHeader, limits: DecodeLimits) -> Result<()> {
+    let rules = RecordRules {
+        require_key: true,
+        timestamps: None,
+    };
+    check_records(batch, header, limits, &rules)
 }
 
 #[cfg(test)]

@@ -61,10 +61,15 @@ pub(crate) fn batch(records: &[Record], base_ts: i64, codec: Compression) -> Vec
             r
         })
         .collect();
+    encode(&records, codec)
+}
+
+/// Encodes `records` as one batch exactly as given (offsets, sequences and timestamps included).
+pub(crate) fn encode(records: &[Record], codec: Compression) -> Vec<u8> {
     let mut buf = BytesMut::new();
     RecordBatchEncoder::encode(
         &mut buf,
-        &records,
+        records,
         &RecordEncodeOptions {
             version: 2,
             compression: codec,

@@ -336,3 +336,204 @@ fn failed_retention_takes_the_log_offline() {
     ));
     assert!(matches!(log.read(0, 100), Err(LogError::Offline { .. })));
 }
+
+/// Compaction's files go through the same layer: a compacted log whose keys repeat.
+fn compacted_config() -> LogConfig {
+    LogConfig {
+        segment_bytes: 400,
+        index_interval_bytes: 64,
+        cleanup_policy: weft_log::CleanupPolicy {
+            delete: false,
+            compact: true,
+        },
+        min_cleanable_dirty_ratio: 0.0,
+        flush_messages: u64::MAX,
+        ..LogConfig::default()
+    }
+}
+
+/// One batch of records (`key-<k>` for each k of `keys`, value `v-<tag>-<i>`).
+fn keyed_batch(tag: usize, keys: &[usize]) -> Vec<u8> {
+    let records: Vec<Record> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32 - 1,
+            timestamp: 1_000,
+            key: Some(Bytes::from(format!("key-{k}"))),
+            value: Some(Bytes::from(format!("v-{tag}-{i}-{}", "y".repeat(30)))),
+            headers: IndexMap::new(),
+        })
+        .collect();
+    let mut out = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut out,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    out.to_vec()
+}
+
+/// A compacted log of several sealed segments in which most records are shadowed by later ones.
+fn fill_compacted(dir: &Path) -> Log {
+    let mut log = open(dir, compacted_config());
+    for tag in 0..16 {
+        let keys: Vec<usize> = (0..1 + tag % 3).map(|i| (tag + i) % 6).collect();
+        log.append(&keyed_batch(tag, &keys), 0, 1_000).unwrap();
+    }
+    assert!(log.segment_count() > 4, "the test needs sealed segments");
+    log
+}
+
+/// Every record readable, as (offset, key, value).
+fn records(log: &Log) -> Vec<(i64, String, String)> {
+    let mut out = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let r = log.read(offset, 1 << 20).unwrap().records;
+        assert!(!r.is_empty(), "no batch at offset {offset}");
+        for item in weft_log::batch::batches(&r) {
+            let (h, bytes) = item.unwrap();
+            // A cleaned batch keeps its offset range, so the next read starts after the range.
+            offset = offset.max(h.last_offset() + 1);
+            let mut bytes = Bytes::copy_from_slice(bytes);
+            let batch = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes).unwrap();
+            for rec in batch.records {
+                let text = |b: Option<Bytes>| String::from_utf8(b.unwrap().to_vec()).unwrap();
+                out.push((rec.offset, text(rec.key), text(rec.value)));
+            }
+        }
+    }
+    out
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|f| f.ends_with(".cleaned") || f.ends_with(".deleted") || f.ends_with(".swap"))
+        .collect()
+}
+
+/// A log reopened after an interrupted compaction holds every record compaction keeps and only
+/// records that were there before (so each key's latest value is intact): each swapped group is
+/// either wholly in or wholly out, never half-swapped.
+fn assert_between(
+    got: &[(i64, String, String)],
+    before: &[(i64, String, String)],
+    after: &[(i64, String, String)],
+    what: &str,
+) {
+    for r in after {
+        assert!(
+            got.contains(r),
+            "{what}: lost {r:?}, which compaction keeps"
+        );
+    }
+    for r in got {
+        assert!(before.contains(r), "{what}: {r:?} was never appended");
+    }
+    assert!(
+        got.windows(2).all(|w| w[0].0 < w[1].0),
+        "{what}: offsets out of order"
+    );
+}
+
+#[test]
+fn a_failure_at_any_step_of_compaction_loses_nothing_and_takes_the_log_offline() {
+    const NOW: i64 = 2_000;
+    // What the log holds before and after a compaction nothing interrupts.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = fill_compacted(&tmp.path().join("t-0"));
+    let before = records(&log);
+    let report = log.compact(NOW).unwrap();
+    assert!(
+        report.segments_rewritten > 1 && report.records_removed > 0,
+        "{report:?}"
+    );
+    let after = records(&log);
+    assert!(after.len() < before.len());
+    drop(log);
+
+    for op in [fault::Op::Write, fault::Op::Fsync, fault::Op::Rename] {
+        let mut failures = 0;
+        for skip in 0.. {
+            let mut reached = false;
+            for power_loss in [false, true] {
+                let what = format!("{op:?} #{skip} failing, power loss: {power_loss}");
+                let tmp = tempfile::tempdir().unwrap();
+                let dir = tmp.path().join("t-0");
+                let mut log = fill_compacted(&dir);
+                // Armed after filling: what was appended counts as durable, as after a flush.
+                let scope = fault::arm(tmp.path());
+                scope.fail_after(op, skip);
+                let result = log.compact(NOW);
+                if scope.failure_pending() {
+                    // Compaction finished before reaching the failure: it must have succeeded.
+                    assert_eq!(result.unwrap(), report, "{what}");
+                    drop(log);
+                    if power_loss {
+                        scope.power_loss().unwrap();
+                        drop(scope);
+                        let log = open(&dir, compacted_config());
+                        assert_eq!(
+                            records(&log),
+                            after,
+                            "{what}: a finished compaction must be durable"
+                        );
+                    }
+                    continue;
+                }
+                reached = true;
+                let err = result.unwrap_err();
+                assert!(err.is_storage_error(), "{what}: {err}");
+                assert!(err.to_string().contains("injected"), "{what}: {err}");
+                assert!(log.is_offline(), "{what}");
+                assert!(
+                    matches!(log.read(0, 100), Err(LogError::Offline { .. })),
+                    "{what}"
+                );
+                assert!(
+                    matches!(
+                        log.append(&keyed_batch(99, &[1]), 0, 1_000),
+                        Err(LogError::Offline { .. })
+                    ),
+                    "{what}"
+                );
+                assert!(
+                    matches!(log.compact(NOW), Err(LogError::Offline { .. })),
+                    "{what}"
+                );
+                drop(log);
+                if power_loss {
+                    scope.power_loss().unwrap();
+                }
+                drop(scope);
+                let mut log = open(&dir, compacted_config());
+                assert_eq!(leftovers(&dir), Vec::<String>::new(), "{what}");
+                assert_between(&records(&log), &before, &after, &what);
+                // The reopened log compacts to the same result.
+                log.compact(NOW).unwrap();
+                assert_eq!(records(&log), after, "{what}");
+            }
+            if !reached {
+                break;
+            }
+            failures += 1;
+        }
+        eprintln!("{op:?}: {failures} failure points");
+        assert!(failures > 0, "no {op:?} in compaction was failed");
+    }
+}
