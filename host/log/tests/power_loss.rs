@@ -17,8 +17,21 @@ use weft_log::{fault, Log, LogConfig, LogError};
 
 /// One producer batch of `n` records whose values name `tag`.
 fn batch(tag: usize, n: usize) -> Vec<u8> {
-    let records: Vec<Record> = (0..n)
-        .map(|i| Record {
+    encode_batch((0..n).map(|i| {
+        (
+            format!("key-{tag}-{i}"),
+            format!("value-{tag}-{i}-{}", "x".repeat(40)),
+            1_000 + tag as i64,
+        )
+    }))
+}
+
+/// An uncompressed producer batch of `(key, value, timestamp)` records, encoded by kafka-protocol
+/// (an encoder independent of weft-log's own code).
+fn encode_batch(records: impl Iterator<Item = (String, String, i64)>) -> Vec<u8> {
+    let records: Vec<Record> = records
+        .enumerate()
+        .map(|(i, (key, value, timestamp))| Record {
             transactional: false,
             control: false,
             delete_horizon: false,
@@ -30,9 +43,9 @@ fn batch(tag: usize, n: usize) -> Vec<u8> {
             // The encoder starts a new batch unless sequences follow on; base sequence -1 is what a
             // non-idempotent producer sends.
             sequence: i as i32 - 1,
-            timestamp: 1_000 + tag as i64,
-            key: Some(Bytes::from(format!("key-{tag}-{i}"))),
-            value: Some(Bytes::from(format!("value-{tag}-{i}-{}", "x".repeat(40)))),
+            timestamp,
+            key: Some(Bytes::from(key)),
+            value: Some(Bytes::from(value)),
             headers: IndexMap::new(),
         })
         .collect();
@@ -354,36 +367,13 @@ fn compacted_config() -> LogConfig {
 
 /// One batch of records (`key-<k>` for each k of `keys`, value `v-<tag>-<i>`).
 fn keyed_batch(tag: usize, keys: &[usize]) -> Vec<u8> {
-    let records: Vec<Record> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32 - 1,
-            timestamp: 1_000,
-            key: Some(Bytes::from(format!("key-{k}"))),
-            value: Some(Bytes::from(format!("v-{tag}-{i}-{}", "y".repeat(30)))),
-            headers: IndexMap::new(),
-        })
-        .collect();
-    let mut out = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut out,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    out.to_vec()
+    encode_batch(keys.iter().enumerate().map(|(i, k)| {
+        (
+            format!("key-{k}"),
+            format!("v-{tag}-{i}-{}", "y".repeat(30)),
+            1_000,
+        )
+    }))
 }
 
 /// A compacted log of several sealed segments in which most records are shadowed by later ones.
