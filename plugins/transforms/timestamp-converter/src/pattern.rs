@@ -185,7 +185,7 @@ impl Pattern {
             rest = rest.trim_start_matches([' ', '\t']);
             match letter {
                 Letter::Rfc822Zone | Letter::IsoZone => {
-                    let (offset, after) = parse_zone(rest, letter).ok_or_else(fail)?;
+                    let (offset, after) = parse_zone(rest, letter, count).ok_or_else(fail)?;
                     offset_ms = offset;
                     rest = after;
                     continue;
@@ -238,13 +238,38 @@ impl Pattern {
     }
 }
 
-/// A zone offset at the start of `text` (in ms east of UTC) and the text after it: `Z` (for
-/// `X`), `+hh`, `+hhmm`, `+hh:mm` (and `-`), or `GMT`/`UTC` optionally followed by an offset.
-fn parse_zone(text: &str, letter: Letter) -> Option<(i64, &str)> {
+/// A zone offset at the start of `text` (in ms east of UTC) and the text after it. `Z`
+/// (RFC 822) takes `+hhmm`, `+hh:mm` (and `-`), or `GMT`/`UTC` optionally followed by one; `X`
+/// (ISO 8601) takes `Z` or exactly its form: `+hh` (`X`), `+hhmm` (`XX`), `+hh:mm` (`XXX`).
+fn parse_zone(text: &str, letter: Letter, count: usize) -> Option<(i64, &str)> {
     if letter == Letter::IsoZone {
         if let Some(rest) = text.strip_prefix('Z') {
             return Some((0, rest));
         }
+        let sign = match text.as_bytes().first() {
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            _ => return None,
+        };
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        let (hh, mm, len) = match count {
+            1 => (text.get(1..3)?, "00", 3),
+            2 => (text.get(1..3)?, text.get(3..5)?, 5),
+            _ => {
+                if text.get(3..4)? != ":" {
+                    return None;
+                }
+                (text.get(1..3)?, text.get(4..6)?, 6)
+            }
+        };
+        if !digits(hh) || !digits(mm) {
+            return None;
+        }
+        let (hours, minutes): (i64, i64) = (hh.parse().ok()?, mm.parse().ok()?);
+        if hours > 23 || minutes > 59 {
+            return None;
+        }
+        return Some((sign * (hours * 3_600_000 + minutes * 60_000), &text[len..]));
     }
     let mut rest = text;
     let mut named = false;
@@ -333,6 +358,11 @@ mod tests {
         let iso_zone = p("yyyy-MM-dd'T'HH:mm:ssX");
         assert_eq!(iso_zone.parse("2024-03-05T07:08:09Z"), Ok(T - 12));
         assert_eq!(iso_zone.parse("2024-03-05T09:08:09+02"), Ok(T - 12));
+        let iso_colon = p("yyyy-MM-dd'T'HH:mm:ssXXX");
+        assert_eq!(iso_colon.parse("2024-03-05T04:38:09-02:30"), Ok(T - 12));
+        assert!(iso_colon.parse("2024-03-05T04:38:09-0230").is_err());
+        // Abutting fields take exactly their width; 07:38 at +00:30 is 07:08 UTC.
+        assert_eq!(p("HHmmXX").parse("0738+0030"), Ok(25_680_000));
         // Lenient: month 13 rolls into the next year.
         assert_eq!(
             p("yyyy-MM-dd").parse("2023-13-05"),
