@@ -96,6 +96,8 @@ fn every_builtin_loads_and_describes_itself_under_its_registry_name() {
         "cast",
         "flatten",
         "header-from",
+        "timestamp-converter",
+        "set-schema-metadata",
         "json-converter",
         "string-converter",
         "bytearray-converter",
@@ -801,4 +803,134 @@ fn hoist_cast_flatten_and_header_from_follow_kafkas_smts_and_update_schemas() {
         serde_json::json!({"type": "struct", "optional": true,
             "fields": [{"type": "string", "optional": false, "field": "city"}]})
     );
+}
+
+#[test]
+fn timestamp_converter_and_set_schema_metadata_follow_kafkas_smts() {
+    // A Timestamp field of a struct becomes a formatted string, its schema retyped.
+    let ts = "org.apache.kafka.connect.data.Timestamp";
+    let event = format!(
+        r#"{{"type":"struct","optional":false,"name":"ev","fields":[{{"type":"string","optional":false,"field":"id"}},{{"type":"int64","optional":false,"name":"{ts}","version":1,"field":"at"}}]}}"#
+    );
+    let out = transformed(
+        "timestamp-converter",
+        &[
+            ("field", "at"),
+            ("target.type", "string"),
+            ("format", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"),
+        ],
+        &[rec("t", None, r#"{"id":"a","at":1709622489012}"#)],
+        &value_schema(&event),
+    );
+    assert_eq!(
+        json(&out.records)[0],
+        serde_json::json!({"id": "a", "at": "2024-03-05T07:08:09.012Z"})
+    );
+    let schema = schema_json(&out.schemas);
+    assert_eq!(schema["name"], "ev");
+    assert_eq!(
+        schema["fields"][1],
+        serde_json::json!({"type": "string", "optional": false, "field": "at"})
+    );
+
+    // The whole key, a string, becomes a Connect Date (days since the epoch); the value is untouched.
+    let mut r = rec("t", Some("2024-03-05"), "v");
+    r.partition = Some(0);
+    let string = r#"{"type":"string","optional":false}"#.to_string();
+    let (mut t, _) = instance(
+        "timestamp-converter",
+        &[
+            ("target", "key"),
+            ("target.type", "Date"),
+            ("format", "yyyy-MM-dd"),
+        ],
+    );
+    let out = t
+        .transform(
+            &[r],
+            &weft_runtime::Schemas {
+                key: Some(string.clone()),
+                value: Some(string),
+            },
+        )
+        .unwrap();
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    assert_eq!(out.records[0].key.as_deref(), Some(&b"19787"[..]));
+    assert_eq!(values(&out.records), ["v"]);
+    let key_schema: serde_json::Value =
+        serde_json::from_str(out.schemas.key.as_deref().unwrap()).unwrap();
+    assert_eq!(key_schema["name"], "org.apache.kafka.connect.data.Date");
+    assert_eq!(key_schema["type"], "int32");
+
+    // Schemaless: unix seconds in a map field; a value that does not match fails alone.
+    let none = weft_runtime::Schemas::default();
+    let (mut t, _) = instance(
+        "timestamp-converter",
+        &[
+            ("field", "d"),
+            ("target.type", "unix"),
+            ("unix.precision", "seconds"),
+            ("format", "yyyy-MM-dd HH:mm"),
+        ],
+    );
+    let out = t
+        .transform(
+            &[
+                rec("t", None, r#"{"d":"2024-03-05 07:08"}"#),
+                rec("t", None, r#"{"d":"05.03.2024"}"#),
+            ],
+            &none,
+        )
+        .unwrap();
+    assert_eq!(json(&out.records), [serde_json::json!({"d": 1709622480})]);
+    assert_eq!(out.failures.len(), 1);
+    assert_eq!(out.failures[0].index, 1);
+    assert!(
+        out.failures[0]
+            .message
+            .contains("does not match pattern (yyyy-MM-dd HH:mm)"),
+        "{:?}",
+        out.failures[0]
+    );
+
+    // An unsupported pattern letter is a config error naming it.
+    let (rt, _) = runtime();
+    let err = Registry::new(rt)
+        .resolve("timestamp-converter")
+        .unwrap()
+        .instantiate(&PluginConfig::new([
+            ("target.type", "string"),
+            ("format", "EEE, dd MMM yyyy"),
+        ]))
+        .unwrap_err();
+    assert!(err.to_string().contains("pattern letter `E`"), "{err}");
+
+    // set-schema-metadata renames and versions the value schema; a null field takes its default.
+    let out = transformed(
+        "set-schema-metadata",
+        &[
+            ("schema.name", "com.example.Event"),
+            ("schema.version", "4"),
+        ],
+        &[rec("t", None, r#"{"n":null}"#)],
+        &value_schema(
+            r#"{"type":"struct","optional":false,"name":"old","fields":[{"type":"int32","optional":true,"default":7,"field":"n"}]}"#,
+        ),
+    );
+    let schema = schema_json(&out.schemas);
+    assert_eq!(
+        (&schema["name"], &schema["version"]),
+        (
+            &serde_json::json!("com.example.Event"),
+            &serde_json::json!(4)
+        )
+    );
+    assert_eq!(json(&out.records), [serde_json::json!({"n": 7})]);
+    // Without a schema a record fails, as Kafka's requireSchema.
+    let (mut t, _) = instance("set-schema-metadata", &[("schema.name", "x")]);
+    let out = t.transform(&[rec("t", None, "{}")], &none).unwrap();
+    assert_eq!(out.failures.len(), 1);
+    assert!(out.failures[0]
+        .message
+        .contains("Schema required for [updating schema metadata]"));
 }

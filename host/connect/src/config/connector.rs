@@ -928,8 +928,9 @@ mod tests {
     fn transforms_that_are_not_supported_yet_and_bad_predicates() {
         let w = worker(&[]);
         for (t, extra) in [
+            // Without its $Key/$Value variant.
             (
-                "org.apache.kafka.connect.transforms.TimestampConverter$Key",
+                "org.apache.kafka.connect.transforms.TimestampConverter",
                 None,
             ),
             ("org.apache.kafka.connect.transforms.Cast", None),
