@@ -350,6 +350,19 @@ fn every_endpoint_with_connects_codes_and_bodies() {
         kinds.contains("transformation") && kinds.contains("source"),
         "{v}"
     );
+    for class in [
+        "org.apache.kafka.connect.transforms.TimestampConverter$Value",
+        "org.apache.kafka.connect.transforms.Cast$Key",
+        "org.apache.kafka.connect.transforms.SetSchemaMetadata$Value",
+    ] {
+        assert!(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["class"] == class && p["type"] == "transformation"),
+            "{class} is not listed: {v}"
+        );
+    }
     let (s, v) = w.get("/connector-plugins/file-source/config");
     assert_eq!(s, 200);
     for d in v.as_array().unwrap() {

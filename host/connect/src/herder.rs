@@ -834,46 +834,6 @@ const KAFKA_CLASSES: &[(&str, &str)] = &[
         "header_converter",
     ),
     (
-        "org.apache.kafka.connect.transforms.InsertField$Value",
-        "transformation",
-    ),
-    (
-        "org.apache.kafka.connect.transforms.MaskField$Value",
-        "transformation",
-    ),
-    (
-        "org.apache.kafka.connect.transforms.ReplaceField$Value",
-        "transformation",
-    ),
-    (
-        "org.apache.kafka.connect.transforms.ExtractField$Value",
-        "transformation",
-    ),
-    (
-        "org.apache.kafka.connect.transforms.ValueToKey",
-        "transformation",
-    ),
-    (
-        "org.apache.kafka.connect.transforms.RegexRouter",
-        "transformation",
-    ),
-    (
-        "org.apache.kafka.connect.transforms.TimestampRouter",
-        "transformation",
-    ),
-    (
-        "org.apache.kafka.connect.transforms.DropHeaders",
-        "transformation",
-    ),
-    (
-        "org.apache.kafka.connect.transforms.InsertHeader",
-        "transformation",
-    ),
-    (
-        "org.apache.kafka.connect.transforms.Filter",
-        "transformation",
-    ),
-    (
         "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
         "predicate",
     ),
@@ -886,6 +846,39 @@ const KAFKA_CLASSES: &[(&str, &str)] = &[
         "predicate",
     ),
 ];
+
+/// Kafka's standard transformations (`org.apache.kafka.connect.transforms.`), and whether they
+/// come as `$Key`/`$Value` pairs; `/connector-plugins` lists each class Kafka lists.
+const KAFKA_TRANSFORMS: &[(&str, bool)] = &[
+    ("Cast", true),
+    ("DropHeaders", false),
+    ("ExtractField", true),
+    ("Filter", false),
+    ("Flatten", true),
+    ("HeaderFrom", true),
+    ("HoistField", true),
+    ("InsertField", true),
+    ("InsertHeader", false),
+    ("MaskField", true),
+    ("RegexRouter", false),
+    ("ReplaceField", true),
+    ("SetSchemaMetadata", true),
+    ("TimestampConverter", true),
+    ("TimestampRouter", false),
+    ("ValueToKey", false),
+];
+
+/// Every class name of [`KAFKA_TRANSFORMS`].
+fn kafka_transform_classes() -> impl Iterator<Item = String> {
+    KAFKA_TRANSFORMS.iter().flat_map(|(name, pair)| {
+        let base = format!("org.apache.kafka.connect.transforms.{name}");
+        if *pair {
+            vec![format!("{base}$Key"), format!("{base}$Value")]
+        } else {
+            vec![base]
+        }
+    })
+}
 
 fn kafka_class_resolves(class: &str, kind: &str) -> bool {
     match kind {
@@ -1211,12 +1204,21 @@ impl Herder for StandaloneHerder {
 
     fn plugins(&self, connectors_only: bool) -> Vec<PluginDescription> {
         let version = Some(env!("CARGO_PKG_VERSION").to_string());
+        let transforms: Vec<(String, &str)> = if connectors_only {
+            Vec::new()
+        } else {
+            kafka_transform_classes()
+                .map(|c| (c, "transformation"))
+                .collect()
+        };
         let mut out: Vec<PluginDescription> = KAFKA_CLASSES
             .iter()
+            .map(|(class, kind)| (class.to_string(), *kind))
+            .chain(transforms)
             .filter(|(_, kind)| !connectors_only || *kind == "source" || *kind == "sink")
             .filter(|(class, kind)| kafka_class_resolves(class, kind))
             .map(|(class, kind)| PluginDescription {
-                class: class.to_string(),
+                class,
                 kind: kind.to_string(),
                 version: version.clone(),
             })
@@ -1300,5 +1302,26 @@ fn offset_error(e: offsets::OffsetError) -> HerderError {
     match e {
         offsets::OffsetError::BadRequest(m) => HerderError::BadRequest(m),
         other => HerderError::Internal(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/connector-plugins` drops a class the config side cannot resolve; none may be dropped.
+    #[test]
+    fn every_listed_kafka_class_resolves() {
+        let classes = KAFKA_CLASSES
+            .iter()
+            .map(|(c, k)| (c.to_string(), *k))
+            .chain(kafka_transform_classes().map(|c| (c, "transformation")));
+        let mut transforms = 0;
+        for (class, kind) in classes {
+            assert!(kafka_class_resolves(&class, kind), "{class} ({kind})");
+            transforms += usize::from(kind == "transformation");
+        }
+        // Kafka's 16 standard transformations, ten of them as $Key/$Value pairs.
+        assert_eq!(transforms, 26);
     }
 }
