@@ -207,6 +207,21 @@ pub struct ConfigInfos {
     pub configs: Vec<ConfigInfo>,
 }
 
+impl ConfigInfos {
+    /// Every validation error as `key: error`, for a message that names the keys.
+    pub fn problems(&self) -> Vec<String> {
+        self.configs
+            .iter()
+            .flat_map(|c| {
+                c.value
+                    .errors
+                    .iter()
+                    .map(move |e| format!("{}: {e}", c.value.name))
+            })
+            .collect()
+    }
+}
+
 /// `GET /`: `{"version": ..., "commit": ..., "kafka_cluster_id": ...}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerInfo {

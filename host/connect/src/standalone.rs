@@ -94,19 +94,7 @@ pub fn apply_connector_file(
         .ok_or_else(|| err("the connector has no `name`".into()))?;
     match herder.put_connector_config(&name, file.config, file.initial_state, true) {
         Ok(_) => Ok(name),
-        Err(crate::api::HerderError::InvalidConfig(infos)) => {
-            let problems: Vec<String> = infos
-                .configs
-                .iter()
-                .flat_map(|c| {
-                    c.value
-                        .errors
-                        .iter()
-                        .map(move |e| format!("{}: {e}", c.value.name))
-                })
-                .collect();
-            Err(err(problems.join("; ")))
-        }
+        Err(crate::api::HerderError::InvalidConfig(infos)) => Err(err(infos.problems().join("; "))),
         Err(e) => Err(err(e.to_string())),
     }
 }

@@ -118,17 +118,7 @@ fn create_connectors(r: &Running, w: &TargetWorker) -> Result<()> {
             match r.herder.put_connector_config(&name, c.clone(), None, true) {
                 Ok(_) => tracing::info!(connector = %name, target = %r.alias, "connector started"),
                 Err(weft_connect::api::HerderError::InvalidConfig(infos)) => {
-                    let problems: Vec<String> = infos
-                        .configs
-                        .iter()
-                        .flat_map(|c| {
-                            c.value
-                                .errors
-                                .iter()
-                                .map(move |e| format!("{}: {e}", c.value.name))
-                        })
-                        .collect();
-                    bail!("connector {name}: {}", problems.join("; "));
+                    bail!("connector {name}: {}", infos.problems().join("; "));
                 }
                 Err(e) => bail!("connector {name}: {e}"),
             }
