@@ -240,15 +240,7 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
             }
         }
     }
-    if let Some(t) = txn.as_mut() {
-        t.finish(&producer)?;
-    }
-    if let Err(e) = producer.flush(Duration::from_secs(120)) {
-        bail!(
-            "{} records still undelivered after 120 s: {e}",
-            producer.in_flight_count()
-        );
-    }
+    finish_sending(txn.as_mut(), &producer)?;
     let elapsed = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let ctx = producer.context();
@@ -287,6 +279,24 @@ fn produce(args: ProducePerf) -> anyhow::Result<()> {
 
 /// Transactions of `records` records each: begin before the first record of each, commit after
 /// its last; each commit's duration goes into a histogram.
+/// After the last send: commits the open transaction, if any, then waits (up to 120 s) for every
+/// record's delivery report.
+pub(super) fn finish_sending<C: ProducerContext>(
+    txn: Option<&mut Transactions>,
+    producer: &impl Producer<C>,
+) -> anyhow::Result<()> {
+    if let Some(t) = txn {
+        t.finish(producer)?;
+    }
+    if let Err(e) = producer.flush(Duration::from_secs(120)) {
+        bail!(
+            "{} records still undelivered after 120 s: {e}",
+            producer.in_flight_count()
+        );
+    }
+    Ok(())
+}
+
 pub(super) struct Transactions {
     records: u64,
     open: bool,

@@ -139,15 +139,7 @@ pub fn run(args: EndToEndPerf) -> anyhow::Result<()> {
             }
         }
     }
-    if let Some(t) = txn.as_mut() {
-        t.finish(&producer)?;
-    }
-    if let Err(e) = producer.flush(Duration::from_secs(120)) {
-        bail!(
-            "{} records still undelivered after 120 s: {e}",
-            producer.in_flight_count()
-        );
-    }
+    super::perf::finish_sending(txn.as_mut(), &producer)?;
     let sent_s = start.elapsed().as_secs_f64();
     let failed = producer.context().failed.load(Ordering::Relaxed);
     if failed > 0 {
