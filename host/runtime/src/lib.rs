@@ -38,6 +38,7 @@
 
 pub mod bindings;
 pub mod builtin;
+mod ca_file;
 pub mod config;
 pub mod engine;
 pub mod error;

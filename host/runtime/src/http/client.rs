@@ -40,8 +40,6 @@ pub(crate) enum Failure {
 
 /// Most response headers kept (ureq already bounds their total size).
 const HEADERS_MAX: usize = 128;
-/// Largest CA file read: a bundle of every public root is ~200 KiB.
-const CA_FILE_MAX: u64 = 4 << 20;
 
 /// One plugin instance's HTTP client.
 pub(crate) struct Client {
@@ -194,14 +192,7 @@ fn retry_after(resp: &Response<Body>) -> Option<Duration> {
 
 /// The CA certificates of a PEM file, bounded before it is read.
 fn ca_certificates(path: &std::path::Path) -> Result<Vec<Certificate<'static>>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let mut pem = Vec::new();
-    file.take(CA_FILE_MAX + 1)
-        .read_to_end(&mut pem)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if pem.len() as u64 > CA_FILE_MAX {
-        return Err(format!("larger than {CA_FILE_MAX} bytes"));
-    }
+    let pem = crate::ca_file::read_ca_file(path)?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         if let PemItem::Certificate(c) = item.map_err(|e| format!("not PEM: {e}"))? {

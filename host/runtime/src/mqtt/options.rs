@@ -1,7 +1,6 @@
 //! What `connect` is given, checked: the broker URL against the grant, and the connection
 //! options, turned into rumqttc's `MqttOptions`.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,14 +11,13 @@ use super::session::{Client, Connection};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
+use crate::ca_file::read_ca_file;
 use crate::config::{KEY_MQTT, KEY_MQTT_CA};
 
 /// Largest payload accepted by default, in either direction.
 pub const DEFAULT_MAX_PAYLOAD: usize = 8 << 20;
 /// Hard cap on `max.payload.bytes`: MQTT's own limit is 256 MiB, far more than a record.
 const MAX_MAX_PAYLOAD: usize = 64 << 20;
-/// Largest CA file read: a bundle of every public root is ~200 KiB.
-const CA_FILE_MAX: u64 = 4 << 20;
 /// Bytes an MQTT packet carries besides the payload: fixed header, topic (at most 64 KiB),
 /// packet id, properties.
 const PACKET_OVERHEAD: usize = 70 << 10;
@@ -308,19 +306,6 @@ impl ConnectOptions {
         .with_no_client_auth();
         Ok(TlsConfiguration::Rustls(Arc::new(config)))
     }
-}
-
-/// The CA file, bounded before it is read.
-fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let mut pem = Vec::new();
-    file.take(CA_FILE_MAX + 1)
-        .read_to_end(&mut pem)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if pem.len() as u64 > CA_FILE_MAX {
-        return Err(format!("larger than {CA_FILE_MAX} bytes"));
-    }
-    Ok(pem)
 }
 
 /// Adds every certificate of `pem` to `roots`; none at all is an error naming `what`.
