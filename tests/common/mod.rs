@@ -26,11 +26,18 @@ pub struct Weft {
     _tmp: Option<tempfile::TempDir>,
     log: Arc<Mutex<String>>,
     extra: Vec<String>,
+    /// Command-line flags after `up` (for example `--log-format json`).
+    flags: Vec<String>,
 }
 
 impl Weft {
     /// Starts a broker on a free port with `overrides` (`key=value` broker config keys).
     pub fn start(overrides: &[&str]) -> Weft {
+        Weft::start_with_flags(&[], overrides)
+    }
+
+    /// Like [`Weft::start`], with extra `weft up` command-line flags.
+    pub fn start_with_flags(flags: &[&str], overrides: &[&str]) -> Weft {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().join("data");
         let mut w = Weft {
@@ -40,6 +47,7 @@ impl Weft {
             _tmp: Some(tmp),
             log: Arc::new(Mutex::new(String::new())),
             extra: overrides.iter().map(|s| s.to_string()).collect(),
+            flags: flags.iter().map(|s| s.to_string()).collect(),
         };
         w.spawn();
         w
@@ -55,6 +63,7 @@ impl Weft {
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        cmd.args(&self.flags);
         for o in &self.extra {
             cmd.arg("--override").arg(o);
         }

@@ -18,6 +18,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
 use crate::handlers::{self, Outcome};
 use crate::metrics::{self, CloseReason};
@@ -114,6 +115,37 @@ pub async fn write_chunks<W: AsyncWrite + Unpin>(
     }
 }
 
+/// The span every line logged while handling one request is in: the API, version and correlation id
+/// from the frame's first 8 bytes (read before decoding, so a request that fails to decode is named
+/// too). Inside the connection's span, it ties a log line to one request of one client; with
+/// `--log-format json` the fields are machine-readable.
+fn request_span(frame: &[u8]) -> tracing::Span {
+    match frame {
+        [k0, k1, v0, v1, c0, c1, c2, c3, ..] => {
+            tracing::info_span!(
+                "request",
+                api = ?ApiName(i16::from_be_bytes([*k0, *k1])),
+                version = i16::from_be_bytes([*v0, *v1]),
+                correlation_id = i32::from_be_bytes([*c0, *c1, *c2, *c3]),
+            )
+        }
+        _ => tracing::Span::none(),
+    }
+}
+
+/// An API key as Kafka names it (`Produce`), or its number when unknown; formatted only if the span
+/// is recorded.
+struct ApiName(i16);
+
+impl std::fmt::Debug for ApiName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match kafka_protocol::messages::ApiKey::try_from(self.0) {
+            Ok(k) => write!(f, "{k:?}"),
+            Err(_) => write!(f, "{}", self.0),
+        }
+    }
+}
+
 /// Serves one client connection until it closes, misbehaves, or the broker shuts down.
 pub async fn serve(
     broker: Arc<Broker>,
@@ -185,19 +217,22 @@ pub async fn serve(
             }
         };
         let timed = metrics::RequestTimer::start(&frame);
-        let outcome = handlers::handle_frame(&broker, frame, peer, &listener_name).await;
+        let span = request_span(&frame);
+        let outcome = handlers::handle_frame(&broker, frame, peer, &listener_name)
+            .instrument(span.clone())
+            .await;
         timed.finish();
         let chunks = match outcome {
             Outcome::Respond(bytes) => vec![bytes],
             Outcome::RespondChunks(chunks) => chunks,
             Outcome::NoResponse => continue,
             Outcome::Close(reason) => {
-                tracing::warn!(%peer, %reason, "closing connection");
+                span.in_scope(|| tracing::warn!(%peer, %reason, "closing connection"));
                 closed = CloseReason::Malformed;
                 break;
             }
             Outcome::Unsupported(reason) => {
-                tracing::warn!(%peer, %reason, "closing connection");
+                span.in_scope(|| tracing::warn!(%peer, %reason, "closing connection"));
                 closed = CloseReason::UnsupportedVersion;
                 break;
             }

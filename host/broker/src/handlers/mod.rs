@@ -89,7 +89,10 @@ async fn off_worker<R: Send + 'static>(
     let header = ctx.header.clone();
     let (version, peer) = (ctx.version, ctx.peer);
     let listener = ctx.listener.to_string();
+    // The request's span (see connection.rs) follows it onto the blocking thread.
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
+        let _in_request = span.enter();
         let ctx = Ctx {
             broker: &broker,
             header,
