@@ -230,6 +230,11 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let tokens = parse_format(&args.format)?;
     let mut pipeline = plugin::consume_pipeline(&args.plugins)?;
     let mut cfg = args.client.config()?;
+    // librdkafka pauses fetching for a second whenever its queue passes queued.min.messages;
+    // a console consumer printing slower than it fetches would stall in steps (-X wins).
+    if cfg.get("fetch.queue.backoff.ms").is_none() {
+        cfg.set("fetch.queue.backoff.ms", "10");
+    }
     cfg.set("enable.partition.eof", "true").set(
         "auto.offset.reset",
         if args.from_beginning {

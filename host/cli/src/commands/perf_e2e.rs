@@ -179,7 +179,10 @@ fn assigned_consumer(args: &EndToEndPerf) -> anyhow::Result<BaseConsumer> {
     let mut cfg = args.client.config()?;
     cfg.set("group.id", "weft-perf-end-to-end")
         .set("enable.auto.commit", "false")
-        .set("isolation.level", &args.isolation_level);
+        .set("isolation.level", &args.isolation_level)
+        // Past queued.min.messages librdkafka otherwise pauses fetching for a whole second,
+        // which would show up as latency.
+        .set("fetch.queue.backoff.ms", "10");
     for p in &args.consumer_props {
         let (k, v) = parse_kv(p, "--consumer-props")?;
         cfg.set(k, v);

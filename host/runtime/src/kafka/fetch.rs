@@ -35,6 +35,9 @@ const FETCH_DEFAULTS: &[(&str, &str)] = &[
     ("fetch.min.bytes", "1"),
     ("fetch.wait.max.ms", "100"),
     ("queued.max.messages.kbytes", "16384"),
+    // Past those queue limits librdkafka waits this long before fetching again (1 s by
+    // default), which capped a partition at about one full queue per second.
+    ("fetch.queue.backoff.ms", "10"),
     // librdkafka needs a group id to `assign`; the consumer never joins or commits to it (a
     // cluster with group ACLs may need another name, hence a default).
     ("group.id", "weft-remote-fetch"),
