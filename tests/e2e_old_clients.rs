@@ -1,23 +1,30 @@
 //! Old clients against the real binary: request versions Kafka 4.0 removed but Kafka 3.9 served
-//! (ListOffsets v0, OffsetCommit v0–v1, OffsetFetch v0) on the wire, Kafka's answer to a version it does
-//! not serve (the connection is closed), and sarama (github.com/IBM/sarama, `tests/go/saramaold`)
-//! configured as Kafka 0.10.0, 0.10.2 and 2.0 listing offsets, committing, and consuming with a group.
+//! (ListOffsets v0, OffsetCommit v0–v1, OffsetFetch v0, CreateTopics v0–v1, DeleteTopics v0,
+//! DescribeConfigs v0) on the wire, Kafka's answer to a version it does not serve (the connection is
+//! closed), and sarama (github.com/IBM/sarama, `tests/go/saramaold`) configured as Kafka 0.10.0, 0.10.2
+//! and 2.0 listing offsets, committing, and consuming with a group, and as 0.10.1/0.11 administering a
+//! topic with a ClusterAdmin.
 
 mod common;
 mod wire;
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use common::clients;
 use common::{weft_cmd, Weft};
 use kafka_protocol::messages::api_versions_response::ApiVersionsResponse;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, BrokerId, GroupId, ListOffsetsRequest, ListOffsetsResponse,
+    ApiKey, ApiVersionsRequest, BrokerId, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    GroupId, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse,
     OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
 };
 use kafka_protocol::protocol::Decodable;
@@ -28,6 +35,11 @@ use wire::{s, Conn};
 
 const UNSUPPORTED_VERSION: i16 = 35;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const TOPIC_ALREADY_EXISTS: i16 = 36;
+const INVALID_REQUEST: i16 = 42;
+const TOPIC_DELETION_DISABLED: i16 = 73;
+const RESOURCE_TOPIC: i8 = 2;
+const SOURCE_TOPIC_CONFIG: i8 = 1;
 
 fn create_topic(w: &Weft, topic: &str, partitions: u32) {
     let (ok, out, err) = weft_cmd(
@@ -305,4 +317,218 @@ fn sarama_2_0_consumes_with_a_group_and_commits() {
         .map(|p| (p.partition_index, p.error_code, p.committed_offset))
         .collect();
     assert_eq!(committed, vec![(0, 0, 20), (1, 0, 20), (2, 0, 20)]);
+}
+
+/// Every topic the broker lists (Metadata v9 for all topics, which never auto-creates), with its
+/// partition count.
+fn topics(conn: &mut Conn) -> BTreeMap<String, usize> {
+    let req = MetadataRequest::default()
+        .with_topics(None)
+        .with_allow_auto_topic_creation(false);
+    let r: MetadataResponse = conn.call(ApiKey::Metadata, 9, &req);
+    r.topics
+        .iter()
+        .filter_map(|t| Some((t.name.as_ref()?.0.to_string(), t.partitions.len())))
+        .collect()
+}
+
+/// The broker's own view of one topic config key (DescribeConfigs v1): (value, config source).
+fn topic_config(conn: &mut Conn, topic: &str, key: &str) -> (Option<String>, i8) {
+    let req =
+        DescribeConfigsRequest::default().with_resources(vec![DescribeConfigsResource::default()
+            .with_resource_type(RESOURCE_TOPIC)
+            .with_resource_name(s(topic))
+            .with_configuration_keys(Some(vec![s(key)]))]);
+    let r: DescribeConfigsResponse = conn.call(ApiKey::DescribeConfigs, 1, &req);
+    let result = &r.results[0];
+    assert_eq!(result.error_code, 0, "describe {topic}: {result:?}");
+    let entry = result
+        .configs
+        .iter()
+        .find(|c| c.name.as_str() == key)
+        .unwrap_or_else(|| panic!("{key} not described: {result:?}"));
+    (
+        entry.value.as_ref().map(|v| v.to_string()),
+        entry.config_source,
+    )
+}
+
+/// How many requests of `api` at `version` the broker has answered, from its Prometheus metrics.
+fn requests_served(metrics_port: u16, api: &str, version: i16) -> f64 {
+    let text = ureq::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .call()
+        .expect("scrape /metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("metrics body");
+    let (api, version) = (format!("api=\"{api}\""), format!("version=\"{version}\""));
+    text.lines()
+        .filter(|l| l.starts_with("weft_request_duration_seconds_count{"))
+        .filter(|l| l.contains(&api) && l.contains(&version))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The port the broker's metrics listener reported at start-up.
+fn metrics_port(w: &Weft) -> u16 {
+    const PREFIX: &str = "weft: metrics listening on http://";
+    assert!(
+        w.wait_for_log(PREFIX, Duration::from_secs(30)),
+        "no metrics listener: {}",
+        w.log_text()
+    );
+    w.log_text()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(PREFIX)?
+                .rsplit(':')
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .expect("metrics port")
+}
+
+#[test]
+fn sarama_admin_as_kafka_0_10_1_and_0_11_creates_describes_and_deletes_with_v0_requests() {
+    let w = Weft::start(&["metrics.listener=http://127.0.0.1:0"]);
+    let port = metrics_port(&w);
+    let b = w.bootstrap();
+    let topic = "sarama-admin";
+    let mut c = Conn::open(&b);
+
+    // Kafka 0.10.1: sarama's ClusterAdmin sends CreateTopics v0 (no validate_only).
+    let out = sarama(&[
+        "create",
+        "-b",
+        &b,
+        "-version",
+        "0.10.1.0",
+        "-topic",
+        topic,
+        "-partitions",
+        "3",
+        "-config",
+        "retention.ms=3600000",
+    ]);
+    assert_eq!(out["created"], topic, "{out}");
+    assert_eq!(
+        topics(&mut c).get(topic),
+        Some(&3),
+        "created with 3 partitions"
+    );
+    assert_eq!(
+        topic_config(&mut c, topic, "retention.ms"),
+        (Some("3600000".into()), SOURCE_TOPIC_CONFIG),
+        "the config sent with CreateTopics v0 is the topic's override"
+    );
+
+    // Kafka 0.11: DescribeConfigs v0, whose entries say is_default instead of a source.
+    let out = sarama(&[
+        "describe", "-b", &b, "-version", "0.11.0.0", "-topic", topic,
+    ]);
+    let configs = &out["configs"];
+    assert_eq!(configs["retention.ms"]["value"], "3600000", "{out}");
+    assert_eq!(configs["retention.ms"]["default"], false, "{out}");
+    assert_eq!(configs["cleanup.policy"]["value"], "delete", "{out}");
+    assert_eq!(configs["cleanup.policy"]["default"], true, "{out}");
+    // sarama's SourceDefault (5), which it derives from is_default in v0.
+    assert_eq!(configs["cleanup.policy"]["source"], 5, "{out}");
+
+    // Kafka 0.10.1: DeleteTopics v0.
+    let out = sarama(&["delete", "-b", &b, "-version", "0.10.1.0", "-topic", topic]);
+    assert_eq!(out["deleted"], topic, "{out}");
+    assert!(
+        !topics(&mut c).contains_key(topic),
+        "{topic} is still listed after DeleteTopics v0"
+    );
+
+    // The broker answered those requests at v0 (not a newer version sarama fell back to).
+    for api in ["CreateTopics", "DescribeConfigs", "DeleteTopics"] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while requests_served(port, api, 0) < 1.0 {
+            assert!(Instant::now() < deadline, "no {api} v0 request counted");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn create_request(name: &str, partitions: i32, validate_only: bool) -> CreateTopicsRequest {
+    CreateTopicsRequest::default()
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(s(name)))
+            .with_num_partitions(partitions)
+            .with_replication_factor(1)])
+        .with_timeout_ms(30_000)
+        .with_validate_only(validate_only)
+}
+
+#[test]
+fn create_topics_v1_validate_only_creates_nothing_and_v0_creates() {
+    let w = Weft::start(&["delete.topic.enable=false"]);
+    let mut c = Conn::open(&w.bootstrap());
+
+    // Advertised from Kafka 3.9's minimums.
+    let av: ApiVersionsResponse = c.call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
+    let range = |key: ApiKey| {
+        av.api_keys
+            .iter()
+            .find(|k| k.api_key == key as i16)
+            .map(|k| (k.min_version, k.max_version))
+    };
+    assert_eq!(range(ApiKey::CreateTopics), Some((0, 7)));
+    assert_eq!(range(ApiKey::DeleteTopics), Some((0, 6)));
+    assert_eq!(range(ApiKey::DescribeConfigs), Some((0, 4)));
+
+    // v1 with validate_only: answered as a success, nothing created.
+    let r: CreateTopicsResponse = c.call(
+        ApiKey::CreateTopics,
+        1,
+        &create_request("validated", 2, true),
+    );
+    assert_eq!(r.topics.len(), 1);
+    assert_eq!(r.topics[0].name.0.as_str(), "validated");
+    assert_eq!(r.topics[0].error_code, 0, "{r:?}");
+    assert!(
+        !topics(&mut c).contains_key("validated"),
+        "validate_only created the topic"
+    );
+
+    // v0 (no validate_only on the wire) creates; a second v0 request gets TOPIC_ALREADY_EXISTS in
+    // v0's shape (name and code), v1 adds the message.
+    let r: CreateTopicsResponse = c.call(
+        ApiKey::CreateTopics,
+        0,
+        &create_request("created", 2, false),
+    );
+    assert_eq!(
+        (r.topics[0].name.0.as_str(), r.topics[0].error_code),
+        ("created", 0)
+    );
+    assert_eq!(topics(&mut c).get("created"), Some(&2));
+    let r: CreateTopicsResponse = c.call(
+        ApiKey::CreateTopics,
+        0,
+        &create_request("created", 2, false),
+    );
+    assert_eq!(r.topics[0].error_code, TOPIC_ALREADY_EXISTS);
+    let r: CreateTopicsResponse =
+        c.call(ApiKey::CreateTopics, 1, &create_request("created", 2, true));
+    assert_eq!(r.topics[0].error_code, TOPIC_ALREADY_EXISTS);
+    let message = r.topics[0].error_message.as_deref().unwrap_or_default();
+    assert!(message.contains("already exists"), "{message}");
+
+    // Deletion disabled: Kafka answers v0–v2 INVALID_REQUEST (TOPIC_DELETION_DISABLED is v3+).
+    let delete = DeleteTopicsRequest::default()
+        .with_topic_names(vec![TopicName(s("created"))])
+        .with_timeout_ms(30_000);
+    for (version, want) in [(0, INVALID_REQUEST), (3, TOPIC_DELETION_DISABLED)] {
+        let r: DeleteTopicsResponse = c.call(ApiKey::DeleteTopics, version, &delete);
+        assert_eq!(
+            r.responses[0].error_code, want,
+            "DeleteTopics v{version}: {r:?}"
+        );
+    }
+    assert_eq!(topics(&mut c).get("created"), Some(&2), "still there");
 }

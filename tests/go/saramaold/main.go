@@ -8,6 +8,12 @@
 //	    commits O for the group outside any generation, then reads it back with a new offset manager.
 //	saramaold group    -b ADDR -version V -group G -topic T -count N
 //	    consumes with a consumer group until N records arrived, marking and committing each.
+//	saramaold create   -b ADDR -version V -topic T -partitions N [-config KEY=VALUE]
+//	    creates T with a ClusterAdmin (CreateTopics v0 for V < 0.10.2, v1 for V < 0.11).
+//	saramaold describe -b ADDR -version V -topic T
+//	    T's config entries with a ClusterAdmin (DescribeConfigs v0 for 0.11 <= V < 1.1).
+//	saramaold delete   -b ADDR -version V -topic T
+//	    deletes T with a ClusterAdmin (DeleteTopics v0 for V < 0.11).
 package main
 
 import (
@@ -17,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +72,7 @@ func main() {
 	partition := fs.Int("partition", 0, "partition (commit)")
 	offset := fs.Int64("offset", 0, "offset to commit (commit)")
 	count := fs.Int("count", 0, "records to consume (group)")
+	topicConfig := fs.String("config", "", "KEY=VALUE topic config (create)")
 	_ = fs.Parse(os.Args[2:])
 
 	cfg := config(*version)
@@ -93,6 +101,8 @@ func main() {
 		commitAndReadBack(client, *group, *topic, int32(*partition), *offset)
 	case "group":
 		consumeGroup(client, *group, *topic, *count)
+	case "create", "describe", "delete":
+		admin(client, mode, *topic, *partitions, *topicConfig)
 	default:
 		fail("unknown mode %q", mode)
 	}
@@ -211,4 +221,42 @@ func consumeGroup(client sarama.Client, group, topic string, count int) {
 	h.mu.Unlock()
 	sort.Strings(values)
 	emit(map[string]any{"values": values})
+}
+
+// admin runs one ClusterAdmin call; sarama picks the request version from the configured Kafka version.
+func admin(client sarama.Client, mode, topic string, partitions int, topicConfig string) {
+	ca, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		fail("cluster admin: %v", err)
+	}
+	switch mode {
+	case "create":
+		detail := &sarama.TopicDetail{NumPartitions: int32(partitions), ReplicationFactor: 1}
+		if topicConfig != "" {
+			key, value, ok := strings.Cut(topicConfig, "=")
+			if !ok {
+				fail("-config %q is not KEY=VALUE", topicConfig)
+			}
+			detail.ConfigEntries = map[string]*string{key: &value}
+		}
+		if err := ca.CreateTopic(topic, detail, false); err != nil {
+			fail("create %s: %v", topic, err)
+		}
+		emit(map[string]any{"created": topic})
+	case "describe":
+		entries, err := ca.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+		if err != nil {
+			fail("describe %s: %v", topic, err)
+		}
+		out := map[string]any{}
+		for _, e := range entries {
+			out[e.Name] = map[string]any{"value": e.Value, "default": e.Default, "source": int(e.Source)}
+		}
+		emit(map[string]any{"configs": out})
+	case "delete":
+		if err := ca.DeleteTopic(topic); err != nil {
+			fail("delete %s: %v", topic, err)
+		}
+		emit(map[string]any{"deleted": topic})
+	}
 }

@@ -97,6 +97,10 @@ pub use sasl_handshake_request::SaslHandshakeRequest;
 pub mod api_versions_request;
 pub use api_versions_request::ApiVersionsRequest;
 
+// WEFT-PATCH: tests of the old versions added back (WEFT-PATCH.md, second change).
+#[cfg(test)]
+mod weft_old_versions_tests;
+
 pub mod create_topics_request;
 pub use create_topics_request::CreateTopicsRequest;
 
@@ -1538,8 +1542,8 @@ impl ApiKey {
             ApiKey::ListGroups => VersionRange { min: 0, max: 5 },
             ApiKey::SaslHandshake => VersionRange { min: 0, max: 1 },
             ApiKey::ApiVersions => VersionRange { min: 0, max: 4 },
-            ApiKey::CreateTopics => VersionRange { min: 2, max: 7 },
-            ApiKey::DeleteTopics => VersionRange { min: 1, max: 6 },
+            ApiKey::CreateTopics => VersionRange { min: 0, max: 7 }, // WEFT-PATCH: Kafka 3.9's minimum
+            ApiKey::DeleteTopics => VersionRange { min: 0, max: 6 }, // WEFT-PATCH: Kafka 3.9's minimum
             ApiKey::DeleteRecords => VersionRange { min: 0, max: 2 },
             ApiKey::InitProducerId => VersionRange { min: 0, max: 6 },
             ApiKey::OffsetForLeaderEpoch => VersionRange { min: 2, max: 4 },
@@ -1551,7 +1555,7 @@ impl ApiKey {
             ApiKey::DescribeAcls => VersionRange { min: 1, max: 3 },
             ApiKey::CreateAcls => VersionRange { min: 1, max: 3 },
             ApiKey::DeleteAcls => VersionRange { min: 1, max: 3 },
-            ApiKey::DescribeConfigs => VersionRange { min: 1, max: 4 },
+            ApiKey::DescribeConfigs => VersionRange { min: 0, max: 4 }, // WEFT-PATCH: Kafka 3.9's minimum
             ApiKey::AlterConfigs => VersionRange { min: 0, max: 2 },
             ApiKey::AlterReplicaLogDirs => VersionRange { min: 1, max: 2 },
             ApiKey::DescribeLogDirs => VersionRange { min: 1, max: 4 },

@@ -221,7 +221,8 @@ pub fn describe(ctx: &Ctx<'_>, req: DescribeConfigsRequest) -> DescribeConfigsRe
                     .with_config_source(e.config_source)
                     .with_is_sensitive(false)
                     .with_config_type(e.config_type);
-                // v0 has is_default instead of a source; kafka-protocol maps it from config_source.
+                // v0 has is_default instead of a source: the patched kafka-protocol writes
+                // config_source == DEFAULT_CONFIG there (vendor/kafka-protocol/WEFT-PATCH.md).
                 if req.include_synonyms {
                     out = out.with_synonyms(e.synonyms);
                 }

@@ -15,6 +15,8 @@ pub fn handle(ctx: &Ctx<'_>, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let broker = ctx.broker;
     let node = broker.node_id();
     let mut results = Vec::with_capacity(req.topics.len());
+    // v0 has no validate_only field: it always creates.
+    let validate_only = ctx.version >= 1 && req.validate_only;
     if !within_budget(&req, broker.config.num_partitions) {
         for t in req.topics {
             results.push(
@@ -82,7 +84,7 @@ pub fn handle(ctx: &Ctx<'_>, req: CreateTopicsRequest) -> CreateTopicsResponse {
             }
             broker
                 .topics
-                .create(t.name.as_str(), partitions, overrides, req.validate_only)
+                .create(t.name.as_str(), partitions, overrides, validate_only)
         })();
         match outcome {
             Ok(info) => {

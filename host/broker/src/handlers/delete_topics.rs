@@ -48,12 +48,15 @@ pub fn handle(ctx: &Ctx<'_>, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
             continue;
         }
         if !broker.config.delete_topic_enable {
-            responses.push(
-                r.with_error_code(code::TOPIC_DELETION_DISABLED)
-                    .with_error_message(Some(s(
-                        "Topic deletion is disabled (delete.topic.enable=false).",
-                    ))),
-            );
+            // TOPIC_DELETION_DISABLED is v3+; Kafka answers older versions INVALID_REQUEST.
+            let err = if ctx.version < 3 {
+                code::INVALID_REQUEST
+            } else {
+                code::TOPIC_DELETION_DISABLED
+            };
+            responses.push(r.with_error_code(err).with_error_message(Some(s(
+                "Topic deletion is disabled (delete.topic.enable=false).",
+            ))));
             continue;
         }
         match broker.topics.delete(&info.name) {

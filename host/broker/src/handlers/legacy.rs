@@ -1,7 +1,8 @@
 //! Request versions Kafka 4.0 removed (KIP-896) that Kafka 3.9 still served and that need no pre-v2
 //! record format: ListOffsets v0 and OffsetCommit/OffsetFetch v0. Tools built on older client libraries
 //! (sarama configured for 0.8–0.10) still send them. The kafka-protocol patch that decodes them is
-//! described in `vendor/kafka-protocol/WEFT-PATCH.md`.
+//! described in `vendor/kafka-protocol/WEFT-PATCH.md`. The other versions it adds back (CreateTopics
+//! v0–v1, DeleteTopics v0, DescribeConfigs v0) need no answer of their own: their handlers serve them.
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,

@@ -108,7 +108,8 @@ async fn off_worker<R: Send + 'static>(
 }
 
 /// The APIs this broker handles, with the version ranges it handles them at (Kafka 4.1's ranges, plus the
-/// older ListOffsets, OffsetCommit and OffsetFetch versions Kafka 3.9 served: see `legacy.rs`).
+/// older versions Kafka 3.9 served: ListOffsets v0, OffsetCommit v0–v1 and OffsetFetch v0, see
+/// `legacy.rs`; CreateTopics v0–v1, DeleteTopics v0 and DescribeConfigs v0, served by their own handlers).
 pub const SUPPORTED: &[ApiKey] = &[
     ApiKey::Produce,
     ApiKey::Fetch,
