@@ -18,6 +18,17 @@ use crate::value::{convert, Direction, Options};
 struct JsonConverter {
     schemas_enable: bool,
     replace_null_with_default: bool,
+    /// The last schema text seen by `from_connect`, parsed. Every record of a batch comes with
+    /// the batch's one schema, so it is parsed once per schema, not once per record.
+    last_schema: Option<ParsedSchema>,
+}
+
+/// A schema's text as the worker sent it, the schema, and the schema as the `schemas.enable`
+/// envelope writes it (Kafka's field order, compact).
+struct ParsedSchema {
+    text: String,
+    schema: Schema,
+    envelope_text: String,
 }
 
 fn fatal(message: impl Into<String>) -> PluginError {
@@ -60,7 +71,7 @@ impl Plugin for JsonConverter {
             ConfigDef::new(
                 "schemas.cache.size",
                 ConfigType::Int,
-                "Accepted for compatibility; schemas are not cached.",
+                "Accepted for compatibility; the converter keeps the last schema it parsed.",
             )
             .default("1000")
             .importance(Importance::High)
@@ -166,18 +177,31 @@ impl Converter for JsonConverter {
         value: Option<&[u8]>,
         schema: Option<&str>,
     ) -> Result<Option<Vec<u8>>> {
-        let schema = parse_schema(schema)?;
-        if schema.is_none() && value.is_none() {
+        if let Some(text) = schema {
+            if self.last_schema.as_ref().is_none_or(|p| p.text != text) {
+                self.last_schema = parse_schema(Some(text))?.map(|schema| ParsedSchema {
+                    text: text.to_string(),
+                    envelope_text: schema.to_json().to_text(),
+                    schema,
+                });
+            }
+        }
+        let parsed = schema.and(self.last_schema.as_ref());
+        if parsed.is_none() && value.is_none() {
             return Ok(None);
         }
-        let payload = self.payload(schema.as_ref(), value)?;
-        let json = if self.schemas_enable {
-            let schema = schema.as_ref().map_or(Json::Null, Schema::to_json);
-            Json::Obj(vec![("schema".into(), schema), ("payload".into(), payload)])
+        let payload = self.payload(parsed.map(|p| &p.schema), value)?;
+        let mut out = String::new();
+        if self.schemas_enable {
+            out.push_str("{\"schema\":");
+            out.push_str(parsed.map_or("null", |p| p.envelope_text.as_str()));
+            out.push_str(",\"payload\":");
+            payload.write(&mut out);
+            out.push('}');
         } else {
-            payload
-        };
-        Ok(Some(json.to_text().into_bytes()))
+            payload.write(&mut out);
+        }
+        Ok(Some(out.into_bytes()))
     }
 
     fn to_connect(

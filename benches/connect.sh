@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The Connect worker's speed figures (issue 8), each against a fresh `weft up` (broker and worker in one
+# process) on a scratch directory:
+#   start       time from exec to the broker accepting connections, and VmRSS 2 s later (worker idle);
+#   datagen     datagen -> topic, N records of 100 B (record.size=100, ByteArrayConverter), records/s
+#               from the connector's creation to the topic holding all N;
+#   transforms  datagen quickstart=pageviews (JSON values) -> topic, without and then with two
+#               transforms (InsertField$Value + MaskField$Value), records/s of each and the cost;
+#   sink        topic (N x 100 B, written by `weft perf produce`) -> file-sink, records/s from the
+#               connector's creation to the file holding all N lines;
+#   first       POST /connectors to the first record in the topic (a consumer already waiting), with
+#               the component already compiled and cached by an earlier connector;
+#   stopped     VmRSS with 10 connectors created STOPPED (KIP-980 initial_state).
+# Usage: benches/connect.sh [WEFT_BINARY] [TEST...]   (N, default 5000000; default: every test)
+set -euo pipefail
+bin="${1:-target/release/weft}"
+shift || true
+tests=("$@")
+[ "${#tests[@]}" -gt 0 ] || tests=(start datagen transforms sink first stopped)
+n="${N:-5000000}"
+port="${PORT:-19792}"
+rest="${REST_PORT:-19793}"
+command -v kcat >/dev/null || { echo "kcat is needed (apt-get install kcat)" >&2; exit 1; }
+
+now_ms() { date +%s%3N; }
+rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
+records_in() { # topic
+  curl -sf "http://127.0.0.1:$rest/metrics" |
+    awk -v t="$1" '$1 ~ "^weft_topic_records_in_total\\{topic=\"" t "\"" { s += $2 } END { print s + 0 }'
+}
+create() { # json body
+  curl -sf -X POST -H 'Content-Type: application/json' --data "$1" "http://127.0.0.1:$rest/connectors" >/dev/null
+}
+wait_records() { # topic count -> waits until the topic holds count records
+  until [ "$(records_in "$1")" -ge "$2" ]; do sleep 0.05; done
+}
+# Waits until the topic holds its first records and then all `count`; sets steady to the records/s
+# between those two points (start-up and the component's compilation left out).
+wait_steady() { # topic count
+  local r0=0 t0 ms
+  until [ "$r0" -gt 0 ]; do sleep 0.02; r0="$(records_in "$1")"; done
+  t0="$(now_ms)"
+  wait_records "$1" "$2"
+  ms=$(($(now_ms) - t0))
+  steady="$(rate "$(($2 - r0))" "$ms")"
+}
+
+start_weft() {
+  dir="$(mktemp -d)"
+  local t0
+  t0="$(now_ms)"
+  "$bin" up --listeners "PLAINTEXT://127.0.0.1:$port" --log-dirs "$dir/data" \
+    --connect-listener "http://127.0.0.1:$rest" >"$dir/weft.log" 2>&1 &
+  pid=$!
+  until (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.002; done
+  started_ms=$(($(now_ms) - t0))
+  until curl -sf "http://127.0.0.1:$rest/" >/dev/null; do sleep 0.02; done
+}
+stop_weft() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap 'stop_weft 2>/dev/null || true' EXIT
+
+datagen() { # name topic extra-json-fields
+  create "{\"name\":\"$1\",\"config\":{\"connector.class\":\"datagen\",\"tasks.max\":\"1\",\"kafka.topic\":\"$2\",\"iterations\":\"$n\",\"key.converter\":\"org.apache.kafka.connect.storage.StringConverter\"$3}}"
+}
+
+rate() { # records ms
+  awk -v r="$1" -v ms="$2" 'BEGIN { printf "%.0f", r * 1000 / ms }'
+}
+
+for t in "${tests[@]}"; do
+  case "$t" in
+  start)
+    start_weft
+    sleep 2
+    echo "start: accepting connections after $started_ms ms (exec to connect, worker included); idle VmRSS $(rss_mb) MB"
+    stop_weft
+    ;;
+  datagen)
+    start_weft
+    "$bin" topics create gen --partitions 1 -b "127.0.0.1:$port" >/dev/null
+    t0="$(now_ms)"
+    datagen gen gen ',"record.size":"100","value.converter":"org.apache.kafka.connect.converters.ByteArrayConverter"'
+    wait_steady gen "$n"
+    ms=$(($(now_ms) - t0))
+    echo "datagen: $n records of 100 B in $ms ms from the POST ($(rate "$n" "$ms") records/s), $steady records/s from the first record on"
+    stop_weft
+    ;;
+  transforms)
+    start_weft
+    json=',"quickstart":"pageviews","value.converter":"org.apache.kafka.connect.json.JsonConverter","value.converter.schemas.enable":"false"'
+    chain=',"transforms":"stamp,mask","transforms.stamp.type":"org.apache.kafka.connect.transforms.InsertField$Value","transforms.stamp.static.field":"source","transforms.stamp.static.value":"bench","transforms.mask.type":"org.apache.kafka.connect.transforms.MaskField$Value","transforms.mask.fields":"userid"'
+    for run in plain chain plain chain; do
+      topic="pv-$run-$RANDOM"
+      "$bin" topics create "$topic" --partitions 1 -b "127.0.0.1:$port" >/dev/null
+      extra="$json"
+      [ "$run" = chain ] && extra="$json$chain"
+      t0="$(now_ms)"
+      datagen "$topic" "$topic" "$extra"
+      wait_steady "$topic" "$n"
+      ms=$(($(now_ms) - t0))
+      echo "transforms: $run: $n pageviews in $ms ms from the POST, $steady records/s from the first record on"
+      curl -sf -X DELETE "http://127.0.0.1:$rest/connectors/$topic" >/dev/null
+    done
+    stop_weft
+    ;;
+  sink)
+    start_weft
+    "$bin" topics create sinkin --partitions 1 -b "127.0.0.1:$port" >/dev/null
+    "$bin" perf produce -b "127.0.0.1:$port" --topic sinkin --records "$n" --record-size 100 \
+      --throughput -1 >/dev/null
+    out="$dir/sink.txt"
+    want=$((n * 101))
+    t0="$(now_ms)"
+    create "{\"name\":\"sink\",\"config\":{\"connector.class\":\"file-sink\",\"tasks.max\":\"1\",\"topics\":\"sinkin\",\"file\":\"$out\",\"value.converter\":\"org.apache.kafka.connect.converters.ByteArrayConverter\"}}"
+    until [ -f "$out" ] && [ "$(stat -c %s "$out")" -ge "$want" ]; do sleep 0.05; done
+    ms=$(($(now_ms) - t0))
+    echo "sink: $n records of 100 B to file-sink in $ms ms: $(rate "$n" "$ms") records/s ($(wc -l <"$out") lines)"
+    stop_weft
+    ;;
+  first)
+    start_weft
+    # A first connector compiles the datagen component and caches it.
+    "$bin" topics create warm --partitions 1 -b "127.0.0.1:$port" >/dev/null
+    datagen warm warm ',"record.size":"100","iterations":"1","value.converter":"org.apache.kafka.connect.converters.ByteArrayConverter"'
+    wait_records warm 1
+    for i in 1 2 3; do
+      "$bin" topics create "first$i" --partitions 1 -b "127.0.0.1:$port" >/dev/null
+      kcat -C -b "127.0.0.1:$port" -t "first$i" -o beginning -c 1 -f '%T\n' -q >"$dir/first$i" &
+      kpid=$!
+      sleep 1 # kcat has joined the partition (it is polling an empty topic)
+      t0="$(now_ms)"
+      datagen "first$i" "first$i" ',"record.size":"100","value.converter":"org.apache.kafka.connect.converters.ByteArrayConverter"'
+      wait "$kpid"
+      t1="$(now_ms)"
+      echo "first: POST to first record consumed: $((t1 - t0)) ms (record timestamp $(($(cat "$dir/first$i") - t0)) ms after the POST)"
+    done
+    stop_weft
+    ;;
+  stopped)
+    start_weft
+    for i in $(seq 10); do
+      curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$rest/connectors" --data \
+        "{\"name\":\"idle$i\",\"initial_state\":\"STOPPED\",\"config\":{\"connector.class\":\"datagen\",\"kafka.topic\":\"idle\",\"record.size\":\"100\"}}" >/dev/null
+    done
+    sleep 3
+    echo "stopped: VmRSS with 10 STOPPED connectors: $(rss_mb) MB"
+    stop_weft
+    ;;
+  *) echo "unknown test $t" >&2; exit 2 ;;
+  esac
+done
