@@ -453,6 +453,7 @@ fn every_endpoint_with_connects_codes_and_bodies() {
     assert_eq!(s, 200);
     assert_eq!(v["file"], "test.txt");
     assert_eq!(v["name"], "src");
+    assert!(v.get("weft.file.as.configured").is_none(), "{v}");
     let (s, v) = w.get("/connectors/src/status");
     assert_eq!(s, 200);
     assert_status(&v, "src", "source");
@@ -543,6 +544,8 @@ fn every_endpoint_with_connects_codes_and_bodies() {
     assert_eq!(keys(&v), set(&["offsets"]));
     let entry = v["offsets"][0].clone();
     assert_eq!(keys(&entry), set(&["partition", "offset"]));
+    // FileStreamSource's partition names the file as configured, not its path in the sandbox.
+    assert_eq!(entry["partition"], json!({"filename": "test.txt"}), "{v}");
     let alter = json!({"offsets": [{"partition": entry["partition"], "offset": entry["offset"]}]})
         .to_string();
     let (s, v, _) = w.call("PATCH", "/connectors/src/offsets", Some(&alter));

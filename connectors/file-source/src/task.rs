@@ -12,6 +12,8 @@ use crate::tail::{Event, FileTail};
 
 /// Config keys (Kafka FileStreamSource's, plus a line-length bound).
 pub const FILE: &str = "file";
+/// Set by the worker when it rewrote `file` onto the granted directory: the file as configured.
+pub const FILE_AS_CONFIGURED: &str = "weft.file.as.configured";
 pub const TOPIC: &str = "topic";
 pub const BATCH_SIZE: &str = "batch.size";
 pub const MAX_LINE_BYTES: &str = "max.line.bytes";
@@ -32,7 +34,8 @@ pub const VALUE_SCHEMA: &str = r#"{"type":"string","optional":false}"#;
 /// Settings read from a task config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// The file as configured (the source partition names it this way).
+    /// The file as the user configured it (the source partition names it this way): the
+    /// worker's `weft.file.as.configured` when it rewrote `file` onto the granted directory.
     pub file: String,
     /// Where the guest opens it: relative paths are relative to the granted directory, which
     /// the host preopens as `/`.
@@ -121,9 +124,14 @@ impl Settings {
         } else {
             format!("/{}", file.trim_start_matches("./"))
         };
+        let as_configured = c
+            .get(FILE_AS_CONFIGURED)
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map_or(file, str::to_string);
         Ok(Settings {
             guest_path,
-            file,
+            file: as_configured,
             topic: c.get(TOPIC).unwrap_or_default().trim().to_string(),
             batch_size: c.i64(BATCH_SIZE, DEFAULT_BATCH_SIZE)? as usize,
             max_line: c.i64(MAX_LINE_BYTES, DEFAULT_MAX_LINE_BYTES)? as usize,
@@ -147,12 +155,19 @@ impl FileSourceTask {
         settings: Settings,
         committed: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<FileSourceTask> {
-        let mut start = 0;
+        let (mut exact, mut legacy) = (None, None);
         for (partition, pos) in committed {
             if position::is_partition_of(partition, &settings.file) {
-                start = position::parse_position(pos).map_err(PluginError::fatal)?;
+                exact = Some(pos);
+            } else if position::is_partition_of(partition, &settings.guest_path) {
+                // Earlier versions named the partition by the path inside the sandbox.
+                legacy = Some(pos);
             }
         }
+        let start = match exact.or(legacy) {
+            Some(pos) => position::parse_position(pos).map_err(PluginError::fatal)?,
+            None => 0,
+        };
         Ok(FileSourceTask {
             partition: position::partition(&settings.file),
             tail: FileTail::new(settings.guest_path.clone(), start, settings.max_line),
@@ -284,6 +299,49 @@ mod tests {
         assert_eq!(s.batch_size, 2000);
         let s = Settings::from_config(&config(&[("file", "/d/x.txt"), ("topic", "t")])).unwrap();
         assert_eq!(s.guest_path, "/d/x.txt");
+        // The worker rewrote `file` onto the granted directory and kept the configured name.
+        let s = Settings::from_config(&config(&[
+            ("file", "/x.txt"),
+            (FILE_AS_CONFIGURED, "data/x.txt"),
+            ("topic", "t"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (s.file.as_str(), s.guest_path.as_str()),
+            ("data/x.txt", "/x.txt")
+        );
+    }
+
+    #[test]
+    fn positions_stored_under_the_sandbox_path_are_still_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        std::fs::write(&path, "one\ntwo\n").unwrap();
+        let guest = path.to_str().unwrap().to_string();
+        let legacy = position::partition(&guest);
+        let exact = position::partition("in.txt");
+        let open = |committed: &[(&str, &str)]| {
+            let settings = Settings {
+                file: "in.txt".into(),
+                guest_path: guest.clone(),
+                topic: "lines".into(),
+                batch_size: 10,
+                max_line: 1 << 20,
+            };
+            let mut t = FileSourceTask::open(settings, committed.iter().copied()).unwrap();
+            assert_eq!(t.partition(), exact);
+            poll(&mut t).count as usize
+        };
+        assert_eq!(open(&[]), 2);
+        assert_eq!(open(&[(legacy.as_str(), r#"{"position":4}"#)]), 1);
+        // The name as configured wins over an older entry, whatever their order.
+        assert_eq!(
+            open(&[
+                (exact.as_str(), r#"{"position":8}"#),
+                (legacy.as_str(), r#"{"position":0}"#)
+            ]),
+            0
+        );
     }
 
     /// One poll, finished as the export hands it to the host.

@@ -491,6 +491,10 @@ fn read_overrides(
     overrides
 }
 
+/// Set beside a rewritten `file`: the value as the user configured it, which file-source names
+/// its source partition after (`{"filename":"test.txt"}`, as Kafka's FileStreamSource does).
+pub const KEY_FILE_AS_CONFIGURED: &str = "weft.file.as.configured";
+
 /// For `file-source`/`file-sink` without a `capability.filesystem.dir`: grants the directory
 /// of `file` (relative to the worker's working directory) and hands the connector the path
 /// inside it (the directory is preopened as `/`), so Kafka's quickstart files work unchanged.
@@ -518,6 +522,7 @@ fn grant_file_dir(config: &mut Vec<(String, String)>, work_dir: &Path) {
     };
     config[pos].1 = format!("/{}", name.to_string_lossy());
     config.push((KEY_FS_DIR.to_string(), dir.display().to_string()));
+    config.push((KEY_FILE_AS_CONFIGURED.to_string(), file));
 }
 
 /// For a connector granted `capability.local-admin=true`: the cluster it administers is the
@@ -823,6 +828,10 @@ mod tests {
         assert_eq!(s.topics, TopicSelection::List(vec!["a".into(), "b".into()]));
         assert_eq!(cfg(&s.connector, "file"), Some("/sink.txt"));
         assert_eq!(cfg(&s.connector, KEY_FS_DIR), Some("/work/out"));
+        assert_eq!(
+            cfg(&s.connector, KEY_FILE_AS_CONFIGURED),
+            Some("out/sink.txt")
+        );
         assert_eq!(cfg(&s.connector, "plugin.call.timeout.ms"), Some("100"));
         assert_eq!(cfg(&s.connector, "topics"), None);
         let vc = s.value_converter.as_ref().unwrap();
