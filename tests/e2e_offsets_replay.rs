@@ -156,6 +156,12 @@ fn an_unreadable_batch_header_in_a_sealed_offsets_segment_stops_start_up() {
             "expected '{expected}' in:\n{stderr}"
         );
     }
+    // The cause is said once (the message carries it; it is not repeated as a "Caused by").
+    assert_eq!(
+        stderr.matches("unsupported record batch magic 7").count(),
+        1,
+        "{stderr}"
+    );
     // Nothing was truncated: the corrupt segment and every later one are still there.
     assert_eq!(std::fs::read(sealed).expect("segment"), bytes);
     for later in &logs[2..] {

@@ -87,8 +87,16 @@ pub enum BrokerError {
     InvalidReplicationFactor(String),
     #[error("invalid config: {0}")]
     InvalidTopicConfig(String),
+    /// The message carries the cause, so it is not also reported as the source (an error chain
+    /// printed whole, as the binary does, would show it twice).
     #[error("cannot load committed offsets: {0}")]
-    OffsetsReplay(#[from] crate::groups::offsets::ReplayError),
+    OffsetsReplay(crate::groups::offsets::ReplayError),
+}
+
+impl From<crate::groups::offsets::ReplayError> for BrokerError {
+    fn from(e: crate::groups::offsets::ReplayError) -> Self {
+        BrokerError::OffsetsReplay(e)
+    }
 }
 
 impl BrokerError {
