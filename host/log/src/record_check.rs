@@ -19,11 +19,19 @@ pub struct TimestampBounds {
 }
 
 impl TimestampBounds {
+    /// The timestamps accepted besides -1, as `(lo, hi)` inclusive.
+    #[inline]
+    fn range(&self) -> (i64, i64) {
+        (
+            self.now_ms.saturating_sub(self.before_max_ms),
+            self.now_ms.saturating_add(self.after_max_ms),
+        )
+    }
+
     /// INVALID_TIMESTAMP unless `ts` lies within `[now - before, now + after]`; -1 (no timestamp)
     /// passes, as in Kafka. `what` names the timestamp in the message ("the batch", "record 3").
     pub fn check(&self, ts: i64, what: &dyn std::fmt::Display) -> Result<()> {
-        let lo = self.now_ms.saturating_sub(self.before_max_ms);
-        let hi = self.now_ms.saturating_add(self.after_max_ms);
+        let (lo, hi) = self.range();
         if ts == -1 || (lo..=hi).contains(&ts) {
             return Ok(());
         }
@@ -206,6 +214,9 @@ pub fn check_uncompressed(batch: &[u8], header: &BatchHeader, rules: &RecordRule
     let count = usize::try_from(header.records_count).map_err(|_| {
         LogError::CorruptBatch(format!("invalid record count {}", header.records_count))
     })?;
+    // The rules' fast form, evaluated per record without building anything; a record failing it
+    // goes through `check_record` for the error that names the problem.
+    let range = rules.timestamps.as_ref().map(TimestampBounds::range);
     let mut pos = 0;
     for index in 0..count {
         if pos == section.len() {
@@ -224,7 +235,16 @@ pub fn check_uncompressed(batch: &[u8], header: &BatchHeader, rules: &RecordRule
         pos += len;
         let (offset_delta, timestamp_delta, has_key) =
             walk_record(rec).map_err(|m| malformed(index, m))?;
-        rules.check_record(header, index, offset_delta, timestamp_delta, has_key)?;
+        let ts_ok = range.is_none_or(|(lo, hi)| {
+            let ts = header.base_timestamp.saturating_add(timestamp_delta);
+            ts == -1 || (lo..=hi).contains(&ts)
+        });
+        let passes = usize::try_from(offset_delta).ok() == Some(index)
+            && (has_key || !rules.require_key)
+            && ts_ok;
+        if !passes {
+            rules.check_record(header, index, offset_delta, timestamp_delta, has_key)?;
+        }
     }
     if pos != section.len() {
         return Err(LogError::CorruptBatch(format!(
