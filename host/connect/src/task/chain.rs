@@ -278,6 +278,12 @@ impl Chain {
     }
 }
 
+/// Whether any record of the batch has a header: a batch without one skips the header
+/// converter's call (it would change nothing).
+fn has_headers(records: &[Record]) -> bool {
+    records.iter().any(|r| !r.headers.is_empty())
+}
+
 /// A connector's key and value converters, and its header converter unless headers pass
 /// through unchanged (Connect's `SimpleHeaderConverter`, the default: no component, no call).
 pub struct Converters {
@@ -333,7 +339,7 @@ impl Converters {
         stop: &dyn Interrupt,
     ) -> Result<Staged, TaskFailure> {
         let mut cur: Cow<'_, [Record]> = Cow::Borrowed(input);
-        if let Some(h) = &mut self.header {
+        if let Some(h) = self.header.as_mut().filter(|_| has_headers(input)) {
             // Header values carry no schema: the converter sees each one schemaless.
             let Some(out) = run_stage(
                 errors,
@@ -418,7 +424,7 @@ impl Converters {
             value: v.schemas.value,
         };
         let mut out = v.records;
-        if let Some(h) = &mut self.header {
+        if let Some(h) = self.header.as_mut().filter(|_| has_headers(&out)) {
             let recs = out;
             let Some(converted) = run_stage(
                 errors,
