@@ -129,10 +129,14 @@ pub fn converter_plugin(class: &str) -> Result<String, String> {
     ))
 }
 
-/// `header.converter` → the component to load, or [`PASSTHROUGH_HEADER_CONVERTER`].
+/// `header.converter` → the component to load, or [`PASSTHROUGH_HEADER_CONVERTER`]. Kafka's
+/// `JsonConverter` is a header converter too (each header value as JSON), as in Connect.
 pub fn header_converter_plugin(class: &str) -> Result<String, String> {
     let class = class.trim();
     match class {
+        "org.apache.kafka.connect.json.JsonConverter" | "JsonConverter" => {
+            Ok("json-converter".to_string())
+        }
         "org.apache.kafka.connect.storage.SimpleHeaderConverter"
         | "SimpleHeaderConverter"
         | "org.apache.kafka.connect.storage.StringConverter"
@@ -144,7 +148,8 @@ pub fn header_converter_plugin(class: &str) -> Result<String, String> {
         c if is_component_ref(c) => Ok(c.to_string()),
         c => Err(format!(
             "the header converter {c} is not supported yet (SimpleHeaderConverter, \
-             StringConverter and ByteArrayConverter pass headers through)"
+             StringConverter and ByteArrayConverter pass headers through; JsonConverter, \
+             json-converter or a .wasm path convert each header value)"
         )),
     }
 }
@@ -331,7 +336,15 @@ mod tests {
                 PASSTHROUGH_HEADER_CONVERTER
             );
         }
-        assert!(header_converter_plugin("org.apache.kafka.connect.json.JsonConverter").is_err());
+        assert_eq!(
+            header_converter_plugin("org.apache.kafka.connect.json.JsonConverter").unwrap(),
+            "json-converter"
+        );
+        assert_eq!(
+            header_converter_plugin("json-converter").unwrap(),
+            "json-converter"
+        );
+        assert!(header_converter_plugin("io.confluent.connect.avro.AvroConverter").is_err());
     }
 
     #[test]

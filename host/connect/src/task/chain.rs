@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use regex::Regex;
 use weft_runtime::{Record, Registry, RuntimeError};
 
-use crate::config::{PluginRef, Predicate, TransformSpec};
+use crate::config::{PluginRef, Predicate, TransformSpec, PASSTHROUGH_HEADER_CONVERTER};
 use crate::errors::{ErrorHandler, FailedRecord, Interrupt, Retried, Stage, TaskFailure};
 use crate::task::component::{instantiate, Component, Converted, Failure, Schemas, Usage};
 
@@ -278,18 +278,28 @@ impl Chain {
     }
 }
 
-/// A connector's key and value converters.
+/// Whether any record of the batch has a header: a batch without one skips the header
+/// converter's call (it would change nothing).
+fn has_headers(records: &[Record]) -> bool {
+    records.iter().any(|r| !r.headers.is_empty())
+}
+
+/// A connector's key and value converters, and its header converter unless headers pass
+/// through unchanged (Connect's `SimpleHeaderConverter`, the default: no component, no call).
 pub struct Converters {
     pub key: Component,
     pub value: Component,
+    pub header: Option<Component>,
 }
 
 impl Converters {
-    /// Instantiates the connector's converters (or the worker's).
+    /// Instantiates the connector's converters (or the worker's), each told its
+    /// `converter.type`.
     pub fn build(
         registry: &Registry,
         key: &PluginRef,
         value: &PluginRef,
+        header: &PluginRef,
         defaults: &[(String, String)],
     ) -> Result<Converters, TaskFailure> {
         let k = instantiate(registry, key, defaults, &[("converter.type", "key")])
@@ -297,15 +307,29 @@ impl Converters {
         let v = instantiate(registry, value, defaults, &[("converter.type", "value")]).map_err(
             |e| TaskFailure::from_runtime(Some(Stage::ValueConverter), &value.plugin, &e),
         )?;
-        Ok(Converters { key: k, value: v })
+        let h = if header.plugin == PASSTHROUGH_HEADER_CONVERTER {
+            None
+        } else {
+            Some(
+                instantiate(registry, header, defaults, &[("converter.type", "header")]).map_err(
+                    |e| TaskFailure::from_runtime(Some(Stage::HeaderConverter), &header.plugin, &e),
+                )?,
+            )
+        };
+        Ok(Converters {
+            key: k,
+            value: v,
+            header: h,
+        })
     }
 
     /// Time spent inside the converters, the memory they hold, their traps.
     pub fn usage(&self) -> Usage {
-        self.key.usage() + self.value.usage()
+        self.key.usage() + self.value.usage() + self.header.iter().map(Component::usage).sum()
     }
 
-    /// Connect values to bytes: the key converter, then the value converter.
+    /// Connect values to bytes, in Kafka's order (`convertTransformedRecord`): the header
+    /// converter (each header value), then the key converter, then the value converter.
     pub fn from_connect(
         &mut self,
         input: &[Record],
@@ -314,18 +338,36 @@ impl Converters {
         errors: &mut ErrorHandler,
         stop: &dyn Interrupt,
     ) -> Result<Staged, TaskFailure> {
+        let mut cur: Cow<'_, [Record]> = Cow::Borrowed(input);
+        if let Some(h) = self.header.as_mut().filter(|_| has_headers(input)) {
+            // Header values carry no schema: the converter sees each one schemaless.
+            let Some(out) = run_stage(
+                errors,
+                stop,
+                Stage::HeaderConverter,
+                h,
+                input,
+                origins,
+                |c| c.from_connect(input, schemas),
+            )?
+            else {
+                return Ok(Staged::Stopped);
+            };
+            cur = Cow::Owned(out.records);
+        }
         let Some(k) = run_stage(
             errors,
             stop,
             Stage::KeyConverter,
             &mut self.key,
-            input,
+            &cur,
             origins,
-            |c| c.from_connect(input, schemas),
+            |c| c.from_connect(&cur, schemas),
         )?
         else {
             return Ok(Staged::Stopped);
         };
+        drop(cur);
         let recs = k.records;
         let Some(v) = run_stage(
             errors,
@@ -342,7 +384,8 @@ impl Converters {
         Ok(Staged::Done(v.records, schemas.clone()))
     }
 
-    /// Consumed bytes to Connect values: the key converter, then the value converter.
+    /// Consumed bytes to Connect values, in Kafka's order (`convertAndTransformRecord`): the
+    /// key converter, the value converter, then the header converter (each header value).
     pub fn to_connect(
         &mut self,
         input: &[Record],
@@ -375,15 +418,36 @@ impl Converters {
         else {
             return Ok(Staged::Stopped);
         };
+        drop(recs);
         let schemas = Schemas {
             key: k.schemas.key,
             value: v.schemas.value,
         };
-        Ok(Staged::Done(v.records, schemas))
+        let mut out = v.records;
+        if let Some(h) = self.header.as_mut().filter(|_| has_headers(&out)) {
+            let recs = out;
+            let Some(converted) = run_stage(
+                errors,
+                stop,
+                Stage::HeaderConverter,
+                h,
+                &recs,
+                origins,
+                |c| c.to_connect(&recs),
+            )?
+            else {
+                return Ok(Staged::Stopped);
+            };
+            out = converted.records;
+        }
+        Ok(Staged::Done(out, schemas))
     }
 
     pub fn close(&mut self) {
         self.key.close();
         self.value.close();
+        if let Some(h) = &mut self.header {
+            h.close();
+        }
     }
 }

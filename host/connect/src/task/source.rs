@@ -113,6 +113,9 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         spec.value_converter
             .as_ref()
             .unwrap_or(&worker.value_converter),
+        spec.header_converter
+            .as_ref()
+            .unwrap_or(&worker.header_converter),
         &env.sandbox_defaults,
     )?;
     let ctx = AckContext {
