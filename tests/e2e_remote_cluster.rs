@@ -737,13 +737,18 @@ fn a_remote_cluster_that_goes_away_and_comes_back_is_read_on_where_it_was() {
     assert!(e.starts_with("retriable:") && e.contains(&ab), "{e}");
     a.restart();
     send_values(&ab, "events", (10..15).map(|i| format!("e{i}")));
+    // The last fetch error, if any, says why a read did not go on (a failure seen once in CI).
+    let mut last_err = None;
     assert!(
         wait_until(Duration::from_secs(60), || {
-            fetch(&mut inst, &mut got);
+            if let Some(e) = fetch(&mut inst, &mut got) {
+                last_err = Some(e);
+            }
             got.len() >= 15
         }),
-        "read on after the restart: {} of 15",
-        got.len()
+        "read on after the restart: {} of 15; last fetch error: {last_err:?}; broker log:\n{}",
+        got.len(),
+        a.log_text()
     );
     let seen: Vec<(i64, String)> = got
         .iter()

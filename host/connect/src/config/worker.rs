@@ -614,10 +614,7 @@ mod tests {
             (LISTENERS, "http://:99999"),
             (OVERRIDE_POLICY, "Some"),
             (KEY_CONVERTER, "io.confluent.connect.avro.AvroConverter"),
-            (
-                HEADER_CONVERTER,
-                "org.apache.kafka.connect.json.JsonConverter",
-            ),
+            (HEADER_CONVERTER, "io.confluent.connect.avro.AvroConverter"),
             ("plugin.memory.max.bytes", "lots"),
             ("plugin.memmory.max.bytes", "1"),
         ] {
