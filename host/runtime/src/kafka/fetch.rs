@@ -35,9 +35,6 @@ const FETCH_DEFAULTS: &[(&str, &str)] = &[
     ("fetch.min.bytes", "1"),
     ("fetch.wait.max.ms", "100"),
     ("queued.max.messages.kbytes", "16384"),
-    // Past those queue limits librdkafka waits this long before fetching again (1 s by
-    // default), which capped a partition at about one full queue per second.
-    ("fetch.queue.backoff.ms", "10"),
     // librdkafka needs a group id to `assign`; the consumer never joins or commits to it (a
     // cluster with group ACLs may need another name, hence a default).
     ("group.id", "weft-remote-fetch"),
@@ -224,6 +221,10 @@ impl Fetchers {
             warnings: Vec::new(),
         };
         let mut bytes = 0usize;
+        // "All brokers down" is an event in the queue like any other: records fetched after the
+        // cluster came back wait behind it, so the queue is drained and the error returned only
+        // when nothing was read (a stale event must not hide the records behind it).
+        let mut down: Option<KafkaError> = None;
         loop {
             self.wake.clear();
             for k in 0..n {
@@ -246,9 +247,7 @@ impl Fetchers {
                             }
                         }
                         Some(Err(e)) => match e.rdkafka_error_code() {
-                            Some(RDKafkaErrorCode::AllBrokersDown) => {
-                                return Err(FetchError::Kafka(e))
-                            }
+                            Some(RDKafkaErrorCode::AllBrokersDown) => down = Some(e),
                             _ if matches!(e, KafkaError::PartitionEOF(_)) => {}
                             _ => out.warnings.push(e.to_string()),
                         },
@@ -256,6 +255,12 @@ impl Fetchers {
                 }
             }
             self.first = (self.first + 1) % n.max(1);
+            if let Some(e) = down.take() {
+                if w.is_empty() {
+                    return Err(FetchError::Kafka(e));
+                }
+                out.warnings.push(e.to_string());
+            }
             if !w.is_empty() || Instant::now() >= deadline {
                 break;
             }
