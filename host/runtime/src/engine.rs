@@ -28,6 +28,9 @@ pub struct RuntimeOptions {
     pub epoch_tick: Duration,
     /// Where plugin log lines go.
     pub log: LogSink,
+    /// Writes `/tmp/perf-<pid>.map` so `perf report` names the guest functions it samples
+    /// (`WEFT_WASM_PERFMAP=1`; off by default, as every compiled function is written there).
+    pub perf_map: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -37,6 +40,7 @@ impl Default for RuntimeOptions {
             fuel: false,
             epoch_tick: Duration::from_millis(5),
             log: tracing_sink(),
+            perf_map: std::env::var_os("WEFT_WASM_PERFMAP").is_some_and(|v| v == "1"),
         }
     }
 }
@@ -102,6 +106,9 @@ impl Runtime {
         config.epoch_interruption(true);
         config.consume_fuel(opts.fuel);
         config.cranelift_opt_level(OptLevel::Speed);
+        if opts.perf_map {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| engine_err("engine", e))?;
 
         let mut linker: Linker<HostState> = Linker::new(&engine);

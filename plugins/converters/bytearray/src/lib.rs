@@ -6,7 +6,22 @@ use weft_plugin_sdk::serde_json::{self, Value};
 use weft_plugin_sdk::*;
 
 #[derive(Default)]
-struct ByteArrayConverter;
+struct ByteArrayConverter {
+    /// The last schema checked and, if it is not `bytes`, its type: a batch carries one schema
+    /// for all its records, so it is parsed once per batch, not once per record.
+    checked: Option<(String, Option<String>)>,
+}
+
+/// The type a schema that is not `bytes` names (`unknown` when it names none), or `None`.
+fn not_bytes(schema: &str) -> Option<String> {
+    let ty = serde_json::from_str::<Value>(schema)
+        .ok()
+        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string));
+    match ty.as_deref() {
+        Some("bytes") => None,
+        _ => Some(ty.map_or_else(|| "unknown".to_string(), |t| t.to_ascii_uppercase())),
+    }
+}
 
 impl Plugin for ByteArrayConverter {
     fn metadata() -> Metadata {
@@ -36,11 +51,10 @@ impl Converter for ByteArrayConverter {
         schema: Option<&str>,
     ) -> Result<Option<Vec<u8>>> {
         if let Some(s) = schema {
-            let ty = serde_json::from_str::<Value>(s)
-                .ok()
-                .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string));
-            if ty.as_deref() != Some("bytes") {
-                let ty = ty.map_or_else(|| "unknown".to_string(), |t| t.to_ascii_uppercase());
+            if self.checked.as_ref().is_none_or(|(last, _)| last != s) {
+                self.checked = Some((s.to_string(), not_bytes(s)));
+            }
+            if let Some((_, Some(ty))) = &self.checked {
                 return Err(PluginError::fatal(format!(
                     "Invalid schema type for ByteArrayConverter: {ty}"
                 )));
