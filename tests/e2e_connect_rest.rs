@@ -363,6 +363,31 @@ fn every_endpoint_with_connects_codes_and_bodies() {
             "{class} is not listed: {v}"
         );
     }
+    // As Kafka: the converters that are also header converters are listed as both.
+    for (class, kind) in [
+        ("org.apache.kafka.connect.json.JsonConverter", "converter"),
+        (
+            "org.apache.kafka.connect.json.JsonConverter",
+            "header_converter",
+        ),
+        (
+            "org.apache.kafka.connect.storage.StringConverter",
+            "header_converter",
+        ),
+        (
+            "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            "header_converter",
+        ),
+        ("json-converter", "header_converter"),
+    ] {
+        assert!(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["class"] == class && p["type"] == kind),
+            "{class} is not listed as a {kind}: {v}"
+        );
+    }
     let (s, v) = w.get("/connector-plugins/file-source/config");
     assert_eq!(s, 200);
     for d in v.as_array().unwrap() {

@@ -829,8 +829,21 @@ const KAFKA_CLASSES: &[(&str, &str)] = &[
         "org.apache.kafka.connect.converters.ByteArrayConverter",
         "converter",
     ),
+    // Kafka lists every converter that also implements HeaderConverter under both types.
+    (
+        "org.apache.kafka.connect.converters.ByteArrayConverter",
+        "header_converter",
+    ),
+    (
+        "org.apache.kafka.connect.json.JsonConverter",
+        "header_converter",
+    ),
     (
         "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+        "header_converter",
+    ),
+    (
+        "org.apache.kafka.connect.storage.StringConverter",
         "header_converter",
     ),
     (
@@ -1224,18 +1237,21 @@ impl Herder for StandaloneHerder {
             })
             .collect();
         for p in self.registry.list() {
-            let kind = match p.kind.as_str() {
-                "source-connector" => "source",
-                "sink-connector" => "sink",
-                "transform" if !connectors_only => "transformation",
-                "converter" if !connectors_only => "converter",
+            let kinds: &[&str] = match p.kind.as_str() {
+                "source-connector" => &["source"],
+                "sink-connector" => &["sink"],
+                "transform" if !connectors_only => &["transformation"],
+                // Any converter component may be named by `header.converter`.
+                "converter" if !connectors_only => &["converter", "header_converter"],
                 _ => continue,
             };
-            out.push(PluginDescription {
-                class: p.name,
-                kind: kind.to_string(),
-                version: p.version.or_else(|| version.clone()),
-            });
+            for kind in kinds {
+                out.push(PluginDescription {
+                    class: p.name.clone(),
+                    kind: kind.to_string(),
+                    version: p.version.clone().or_else(|| version.clone()),
+                });
+            }
         }
         out
     }

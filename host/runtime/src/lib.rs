@@ -58,8 +58,9 @@ pub use error::{Result, RuntimeError};
 pub use host::{LogLevel, LogSink, MetricValue};
 pub use pipeline::{ConsumePipeline, PipelineSpec, ProducePipeline};
 pub use plugin::{
-    Converted, InstanceStats, Output, PackedOutput, Polled, PositionReader, RecordFailure, Schemas,
-    TaskRequest, Transformed, TrapCounts, TrapKind, WrittenPosition, WrittenReader,
+    Converted, InstanceStats, Output, PackedOutput, Polled, PolledBatch, PositionReader,
+    RecordFailure, Schemas, TaskRequest, Transformed, TrapCounts, TrapKind, WrittenPosition,
+    WrittenReader,
 };
 pub use plugin::{Instance, LoadedPlugin, Metadata, PluginKind, PluginSource};
 pub use registry::{PluginInfo, Registry};

@@ -451,6 +451,20 @@ impl BatchWriter {
         }
     }
 
+    /// An empty batch written into `buf` (its contents dropped, its capacity kept), so a
+    /// loop that builds one batch after another allocates its buffer once.
+    pub fn reusing(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        buf.extend_from_slice(&MAGIC.to_le_bytes());
+        buf.extend_from_slice(&[0; 8]);
+        BatchWriter {
+            buf,
+            count: 0,
+            topics: Vec::new(),
+            last_topic: 0,
+        }
+    }
+
     /// An empty batch that starts with `reader`'s topic table, so that [`BatchWriter::push_view`]
     /// can copy that reader's records without re-encoding them. Capacity is sized for a batch of
     /// similar size.
@@ -720,6 +734,46 @@ impl Record {
     }
 }
 
+/// Rewrites every record's offset field in place: record `i` gets `offset_of(i, its offset)`
+/// (`None` is written as -1). Only those words change, so the batch stays valid and no record
+/// is decoded or copied; a host stamps each record's index this way before its stages run.
+pub fn set_offsets(
+    buf: &mut [u8],
+    mut offset_of: impl FnMut(usize, Option<i64>) -> Option<i64>,
+) -> Result<(), DecodeError> {
+    let (count, records_end) = {
+        let r = BatchReader::new(buf)?;
+        (r.count as usize, r.records_end)
+    };
+    // The offset word follows the length, topic, partition and timestamp words.
+    const OFFSET_AT: usize = 4 + 4 + 4 + 8;
+    let mut pos = HEADER_LEN;
+    for i in 0..count {
+        let word = |at: usize, n: usize| -> Result<&[u8], DecodeError> {
+            at.checked_add(n)
+                .and_then(|end| buf.get(at..end))
+                .ok_or(DecodeError::Truncated { at })
+        };
+        let mut len = [0u8; 4];
+        len.copy_from_slice(word(pos, 4)?);
+        let len = u32::from_le_bytes(len) as usize;
+        let end = pos
+            .checked_add(4 + len)
+            .filter(|e| *e <= records_end && len >= RECORD_FIXED)
+            .ok_or(DecodeError::BadLength { at: pos })?;
+        let at = pos + OFFSET_AT;
+        let mut old = [0u8; 8];
+        old.copy_from_slice(word(at, 8)?);
+        let old = i64::from_le_bytes(old);
+        let new = offset_of(i, (old >= 0).then_some(old)).unwrap_or(-1);
+        if let Some(w) = buf.get_mut(at..at + 8) {
+            w.copy_from_slice(&new.to_le_bytes());
+        }
+        pos = end;
+    }
+    Ok(())
+}
+
 /// Encodes owned records into one batch.
 pub fn encode(records: &[Record]) -> Result<Vec<u8>, EncodeError> {
     let size: usize = records
@@ -746,6 +800,47 @@ pub fn decode(buf: &[u8]) -> Result<Vec<Record>, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reused_buffer_gives_the_same_batch() {
+        let recs = sample();
+        let mut w = BatchWriter::reusing(vec![7; 4096]);
+        for r in &recs {
+            w.push_record(r).unwrap();
+        }
+        let buf = w.finish().unwrap();
+        assert_eq!(buf, encode(&recs).unwrap());
+        assert!(buf.capacity() >= 4096);
+    }
+
+    #[test]
+    fn set_offsets_rewrites_only_the_offsets() {
+        let mut recs = sample();
+        recs.push(Record::new("other", b"x".to_vec()));
+        let mut buf = encode(&recs).unwrap();
+        set_offsets(&mut buf, |i, _| Some(100 + i as i64)).unwrap();
+        let back = decode(&buf).unwrap();
+        for (i, (a, b)) in recs.iter().zip(&back).enumerate() {
+            assert_eq!(b.offset, Some(100 + i as i64));
+            assert_eq!(
+                Record {
+                    offset: None,
+                    ..b.clone()
+                },
+                Record {
+                    offset: None,
+                    ..a.clone()
+                }
+            );
+        }
+        set_offsets(&mut buf, |i, old| (i == 0).then(|| old.unwrap_or(0) * 2)).unwrap();
+        let back = decode(&buf).unwrap();
+        assert_eq!(back[0].offset, Some(200));
+        assert!(back[1..].iter().all(|r| r.offset.is_none()));
+        // A truncated batch is refused, not written past.
+        let cut = buf.len() - 30;
+        assert!(set_offsets(&mut buf[..cut], |_, _| Some(1)).is_err());
+    }
 
     fn sample() -> Vec<Record> {
         vec![

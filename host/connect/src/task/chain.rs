@@ -9,15 +9,16 @@
 use std::borrow::Cow;
 
 use regex::Regex;
-use weft_runtime::{Record, Registry, RuntimeError};
+use weft_runtime::{Registry, RuntimeError};
 
 use crate::config::{PluginRef, Predicate, TransformSpec, PASSTHROUGH_HEADER_CONVERTER};
 use crate::errors::{ErrorHandler, FailedRecord, Interrupt, Retried, Stage, TaskFailure};
+use crate::task::batch::{origin, Batch, BatchWriter, RecordView};
 use crate::task::component::{instantiate, Component, Converted, Failure, Schemas, Usage};
 
 /// The outcome of running a stage over a batch.
-pub enum Staged {
-    Done(Vec<Record>, Schemas),
+pub enum Staged<T> {
+    Done(T, Schemas),
     Stopped,
 }
 
@@ -28,10 +29,10 @@ enum Pred {
 }
 
 impl Pred {
-    fn test(&self, r: &Record) -> bool {
+    fn test(&self, r: &RecordView<'_>) -> bool {
         match self {
-            Pred::Topic(re) => re.is_match(&r.topic),
-            Pred::Header(k) => r.headers.iter().any(|h| &h.key == k),
+            Pred::Topic(re) => re.is_match(r.topic),
+            Pred::Header(k) => r.headers.iter().any(|(name, _)| name == k),
             Pred::Tombstone => r.value.is_none(),
         }
     }
@@ -53,45 +54,45 @@ pub struct Chain {
 /// offsets of its records.
 #[derive(Clone, Copy)]
 pub struct Origins<'a> {
-    pub records: &'a [Record],
+    pub records: &'a Batch,
     pub kafka_offsets: Option<&'a [i64]>,
 }
 
-/// A record's index in the original batch (the `offset` the task stamped).
-fn origin(r: &Record) -> usize {
-    r.offset.unwrap_or(-1).max(0) as usize
-}
-
 /// Hands a stage's per-record failures to the error handler; under `errors.tolerance=none`
-/// the first one fails the task.
+/// the first one fails the task. Records are copied out of the batches only here.
 pub fn handle_failures(
     failures: &[Failure],
-    input: &[Record],
+    input: &Batch,
     origins: Origins<'_>,
     stage: Stage,
     class: &str,
     errors: &mut ErrorHandler,
 ) -> Result<(), TaskFailure> {
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let inputs = input.views()?;
+    let originals = origins.records.views()?;
     for f in failures {
-        let Some(rec) = input.get(f.index as usize) else {
+        let Some(rec) = inputs.get(f.index as usize) else {
             return Err(TaskFailure::new(
                 Some(stage),
                 class,
                 format!(
                     "reported a failure for record {} of a batch of {}",
                     f.index,
-                    input.len()
+                    inputs.len()
                 ),
             ));
         };
-        let original = origins.records.get(origin(rec)).unwrap_or(rec);
+        let original = weft_runtime::Record::from_view(originals.get(origin(rec)).unwrap_or(rec));
         let kafka_offset = origins
             .kafka_offsets
             .and_then(|o| o.get(origin(rec)).copied());
         let failed = FailedRecord {
             stage,
             class,
-            original,
+            original: &original,
             kafka_offset,
             retriable: f.retriable,
             message: &f.message,
@@ -121,14 +122,14 @@ pub fn run_stage(
     stop: &dyn Interrupt,
     stage: Stage,
     comp: &mut Component,
-    input: &[Record],
+    input: &Batch,
     origins: Origins<'_>,
     call: impl FnMut(&mut Component) -> Result<Converted, RuntimeError>,
-) -> Result<Option<Converted>, TaskFailure> {
+) -> Result<Option<(Batch, Schemas)>, TaskFailure> {
     let mut call = call;
     let class = comp.label().to_string();
     let r = errors.retry(stop, false, || call(comp));
-    let out = match r {
+    let mut out = match r {
         Retried::Done(c) => c,
         Retried::Stopped => return Ok(None),
         Retried::Failed(e) => {
@@ -144,11 +145,12 @@ pub fn run_stage(
                 })
                 .collect();
             handle_failures(&failures, input, origins, stage, &class, errors)?;
-            return Ok(Some(Converted::default()));
+            return Ok(Some((Batch::empty(), Schemas::default())));
         }
     };
     handle_failures(&out.failures, input, origins, stage, &class, errors)?;
-    Ok(Some(out))
+    let schemas = std::mem::take(&mut out.schemas);
+    Ok(Some((Batch::from_output(out), schemas)))
 }
 
 impl Chain {
@@ -198,16 +200,17 @@ impl Chain {
     }
 
     /// Runs every transform over the batch. A predicate-gated transform runs on each run of
-    /// matching records; the others pass it untouched, in order.
-    pub fn apply(
+    /// matching records; the others pass it untouched, in order. Without transforms the
+    /// input comes back as it is, uncopied.
+    pub fn apply<'a>(
         &mut self,
-        input: &[Record],
+        input: &'a Batch,
         schemas: Schemas,
         origins: Origins<'_>,
         errors: &mut ErrorHandler,
         stop: &dyn Interrupt,
-    ) -> Result<Staged, TaskFailure> {
-        let mut cur: Cow<'_, [Record]> = Cow::Borrowed(input);
+    ) -> Result<Staged<Cow<'a, Batch>>, TaskFailure> {
+        let mut cur: Cow<'a, Batch> = Cow::Borrowed(input);
         let mut schemas = schemas;
         for step in &mut self.steps {
             if cur.is_empty() {
@@ -225,49 +228,59 @@ impl Chain {
                     |c| c.transform(&cur, &s),
                 )? {
                     None => return Ok(Staged::Stopped),
-                    Some(out) => {
-                        schemas = out.schemas;
-                        cur = Cow::Owned(out.records);
+                    Some((out, out_schemas)) => {
+                        schemas = out_schemas;
+                        cur = Cow::Owned(out);
                     }
                 }
                 continue;
             };
-            let mut out: Vec<Record> = Vec::with_capacity(cur.len());
+            let views = cur.views()?;
+            let reader = cur.reader()?;
+            let mut out = BatchWriter::for_output_of(&reader);
             let mut start = 0;
-            while start < cur.len() {
-                let matching = pred.test(&cur[start]) != step.negate;
+            while start < views.len() {
+                let matching = pred.test(&views[start]) != step.negate;
                 let mut end = start + 1;
-                while end < cur.len() && (pred.test(&cur[end]) != step.negate) == matching {
+                while end < views.len() && (pred.test(&views[end]) != step.negate) == matching {
                     end += 1;
                 }
-                let run = &cur[start..end];
+                let run = &views[start..end];
                 if matching {
+                    let mut w = BatchWriter::for_output_of(&reader);
+                    for v in run {
+                        w.push_view(v).map_err(copy_failed)?;
+                    }
+                    let run = Batch::finish(w)?;
                     let s = schemas.clone();
                     match run_stage(
                         errors,
                         stop,
                         Stage::Transformation,
                         &mut step.comp,
-                        run,
+                        &run,
                         origins,
-                        |c| c.transform(run, &s),
+                        |c| c.transform(&run, &s),
                     )? {
                         None => return Ok(Staged::Stopped),
-                        Some(o) => {
-                            if o.schemas != schemas {
+                        Some((o, out_schemas)) => {
+                            if out_schemas != schemas {
                                 tracing::debug!(transform = %step.alias, "a gated transform changed the batch's schemas");
                             }
-                            out.extend(o.records);
+                            o.for_each(|v| out.push_view(&v).map_err(copy_failed))?;
                         }
                     }
                 } else {
-                    out.extend_from_slice(run);
+                    for v in run {
+                        out.push_view(v).map_err(copy_failed)?;
+                    }
                 }
                 start = end;
             }
-            cur = Cow::Owned(out);
+            drop(views);
+            cur = Cow::Owned(Batch::finish(out)?);
         }
-        Ok(Staged::Done(cur.into_owned(), schemas))
+        Ok(Staged::Done(cur, schemas))
     }
 
     /// Closes every transform.
@@ -278,10 +291,8 @@ impl Chain {
     }
 }
 
-/// Whether any record of the batch has a header: a batch without one skips the header
-/// converter's call (it would change nothing).
-fn has_headers(records: &[Record]) -> bool {
-    records.iter().any(|r| !r.headers.is_empty())
+fn copy_failed(e: weft_batch::EncodeError) -> TaskFailure {
+    crate::task::worker_failure(format!("a record could not be copied between stages: {e}"))
 }
 
 /// A connector's key and value converters, and its header converter unless headers pass
@@ -332,30 +343,32 @@ impl Converters {
     /// converter (each header value), then the key converter, then the value converter.
     pub fn from_connect(
         &mut self,
-        input: &[Record],
+        input: &Batch,
         schemas: &Schemas,
         origins: Origins<'_>,
         errors: &mut ErrorHandler,
         stop: &dyn Interrupt,
-    ) -> Result<Staged, TaskFailure> {
-        let mut cur: Cow<'_, [Record]> = Cow::Borrowed(input);
-        if let Some(h) = self.header.as_mut().filter(|_| has_headers(input)) {
-            // Header values carry no schema: the converter sees each one schemaless.
-            let Some(out) = run_stage(
-                errors,
-                stop,
-                Stage::HeaderConverter,
-                h,
-                input,
-                origins,
-                |c| c.from_connect(input, schemas),
-            )?
-            else {
-                return Ok(Staged::Stopped);
-            };
-            cur = Cow::Owned(out.records);
+    ) -> Result<Staged<Batch>, TaskFailure> {
+        let mut cur: Cow<'_, Batch> = Cow::Borrowed(input);
+        if let Some(h) = self.header.as_mut() {
+            if input.has_headers()? {
+                // Header values carry no schema: the converter sees each one schemaless.
+                let Some((out, _)) = run_stage(
+                    errors,
+                    stop,
+                    Stage::HeaderConverter,
+                    h,
+                    input,
+                    origins,
+                    |c| c.from_connect(input, schemas),
+                )?
+                else {
+                    return Ok(Staged::Stopped);
+                };
+                cur = Cow::Owned(out);
+            }
         }
-        let Some(k) = run_stage(
+        let Some((keyed, _)) = run_stage(
             errors,
             stop,
             Stage::KeyConverter,
@@ -368,32 +381,31 @@ impl Converters {
             return Ok(Staged::Stopped);
         };
         drop(cur);
-        let recs = k.records;
-        let Some(v) = run_stage(
+        let Some((valued, _)) = run_stage(
             errors,
             stop,
             Stage::ValueConverter,
             &mut self.value,
-            &recs,
+            &keyed,
             origins,
-            |c| c.from_connect(&recs, schemas),
+            |c| c.from_connect(&keyed, schemas),
         )?
         else {
             return Ok(Staged::Stopped);
         };
-        Ok(Staged::Done(v.records, schemas.clone()))
+        Ok(Staged::Done(valued, schemas.clone()))
     }
 
     /// Consumed bytes to Connect values, in Kafka's order (`convertAndTransformRecord`): the
     /// key converter, the value converter, then the header converter (each header value).
     pub fn to_connect(
         &mut self,
-        input: &[Record],
+        input: &Batch,
         origins: Origins<'_>,
         errors: &mut ErrorHandler,
         stop: &dyn Interrupt,
-    ) -> Result<Staged, TaskFailure> {
-        let Some(k) = run_stage(
+    ) -> Result<Staged<Batch>, TaskFailure> {
+        let Some((keyed, key_schemas)) = run_stage(
             errors,
             stop,
             Stage::KeyConverter,
@@ -405,40 +417,40 @@ impl Converters {
         else {
             return Ok(Staged::Stopped);
         };
-        let recs = k.records;
-        let Some(v) = run_stage(
+        let Some((mut out, value_schemas)) = run_stage(
             errors,
             stop,
             Stage::ValueConverter,
             &mut self.value,
-            &recs,
+            &keyed,
             origins,
-            |c| c.to_connect(&recs),
+            |c| c.to_connect(&keyed),
         )?
         else {
             return Ok(Staged::Stopped);
         };
-        drop(recs);
+        drop(keyed);
         let schemas = Schemas {
-            key: k.schemas.key,
-            value: v.schemas.value,
+            key: key_schemas.key,
+            value: value_schemas.value,
         };
-        let mut out = v.records;
-        if let Some(h) = self.header.as_mut().filter(|_| has_headers(&out)) {
-            let recs = out;
-            let Some(converted) = run_stage(
-                errors,
-                stop,
-                Stage::HeaderConverter,
-                h,
-                &recs,
-                origins,
-                |c| c.to_connect(&recs),
-            )?
-            else {
-                return Ok(Staged::Stopped);
-            };
-            out = converted.records;
+        if let Some(h) = self.header.as_mut() {
+            if out.has_headers()? {
+                let recs = out;
+                let Some((converted, _)) = run_stage(
+                    errors,
+                    stop,
+                    Stage::HeaderConverter,
+                    h,
+                    &recs,
+                    origins,
+                    |c| c.to_connect(&recs),
+                )?
+                else {
+                    return Ok(Staged::Stopped);
+                };
+                out = converted;
+            }
         }
         Ok(Staged::Done(out, schemas))
     }

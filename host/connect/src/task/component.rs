@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weft_runtime::{
-    Instance, LoadedPlugin, PluginConfig, PluginKind, Record, Registry, RuntimeError, TrapCounts,
+    Instance, LoadedPlugin, PluginConfig, PluginKind, Registry, RuntimeError, TrapCounts,
 };
+
+use super::batch::Batch;
 
 use crate::config::PluginRef;
 
-pub use weft_runtime::{Output as Converted, RecordFailure as Failure, Schemas};
+pub use weft_runtime::{PackedOutput as Converted, RecordFailure as Failure, Schemas};
 
 /// A source position reached by a poll, storable once the first `after_records` records of
 /// the poll (and every earlier poll's) are done.
@@ -24,9 +26,9 @@ pub struct Position {
 }
 
 /// What a poll returned.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Polled {
-    pub records: Vec<Record>,
+    pub records: Batch,
     pub positions: Vec<Position>,
     pub schemas: Schemas,
 }
@@ -188,9 +190,9 @@ impl Component {
 
     /// Source: new records and the positions they reach.
     pub fn source_poll(&mut self) -> Result<Polled, RuntimeError> {
-        let p = self.timed(|i| i.source_poll())?;
+        let p = self.timed(|i| i.source_poll_batch())?;
         Ok(Polled {
-            records: p.records,
+            records: Batch::new(p.batch, p.count),
             positions: p
                 .positions
                 .into_iter()
@@ -227,10 +229,10 @@ impl Component {
     /// Sink: delivers records; returns the ones that failed on their own.
     pub fn sink_put(
         &mut self,
-        records: &[Record],
+        records: &Batch,
         schemas: &Schemas,
     ) -> Result<Vec<Failure>, RuntimeError> {
-        self.timed(|i| i.sink_put(records, schemas))
+        self.timed(|i| i.sink_put_batch(records.bytes(), records.len(), schemas))
     }
 
     /// Sink: the offsets safe to commit of those given.
@@ -244,24 +246,24 @@ impl Component {
     /// Transform: a batch in the Connect value encoding.
     pub fn transform(
         &mut self,
-        records: &[Record],
+        records: &Batch,
         schemas: &Schemas,
     ) -> Result<Converted, RuntimeError> {
-        self.timed(|i| i.transform(records, schemas))
+        self.timed(|i| i.transform_batch(records.bytes(), schemas))
     }
 
     /// Converter: Connect values to the bytes to produce.
     pub fn from_connect(
         &mut self,
-        records: &[Record],
+        records: &Batch,
         schemas: &Schemas,
     ) -> Result<Converted, RuntimeError> {
-        self.timed(|i| i.convert_from_connect(records, schemas))
+        self.timed(|i| i.from_connect_batch(records.bytes(), schemas))
     }
 
     /// Converter: consumed bytes to Connect values.
-    pub fn to_connect(&mut self, records: &[Record]) -> Result<Converted, RuntimeError> {
-        self.timed(|i| i.convert_to_connect(records))
+    pub fn to_connect(&mut self, records: &Batch) -> Result<Converted, RuntimeError> {
+        self.timed(|i| i.to_connect_batch(records.bytes()))
     }
 
     /// Asks the component to check a config.

@@ -5,11 +5,13 @@
 //! - [`source`] — poll → transforms → converters → produce → acknowledgements → positions.
 //! - [`sink`] — consume → converters → transforms → put → pre-commit → commit.
 //! - [`chain`] — the transforms with their predicates, and the converters, over one batch.
+//! - [`batch`] — that batch, packed as the runtime carries it, read in place between stages.
 //! - [`acks`] — which source positions may be stored, from per-record acknowledgements.
 //! - [`component`] — the component calls, in the loops' shapes.
 //! - [`clients`] — the rdkafka clients, configured as Connect configures them.
 
 pub mod acks;
+pub mod batch;
 pub mod chain;
 pub mod clients;
 pub mod component;

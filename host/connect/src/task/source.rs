@@ -18,6 +18,7 @@ use weft_metrics::LatencyBuckets;
 use weft_runtime::Record;
 
 use super::acks::{tag, Acks, MAX_POLL_RECORDS};
+use super::batch::{origin, Batch, RecordView};
 use super::chain::{Chain, Converters, Origins, Staged};
 use super::clients::{client_config, ClientKind};
 use super::component::{instantiate, Component};
@@ -243,9 +244,7 @@ impl SourceTask<'_> {
                 format!("a poll returned {n} records, more than the {MAX_POLL_RECORDS} a poll may"),
             ));
         }
-        for (i, r) in records.iter_mut().enumerate() {
-            r.offset = Some(i as i64);
-        }
+        records.stamp_indices()?;
         let control = env.control.as_ref();
         let origins = Origins {
             records: &records,
@@ -271,14 +270,15 @@ impl SourceTask<'_> {
         };
         drop(transformed);
         let mut sent = vec![false; n];
+        converted.for_each(|v| {
+            if let Some(s) = sent.get_mut(origin(&v)) {
+                *s = true;
+            }
+            Ok(())
+        })?;
         let id = {
             let mut a = lock(&self.acks);
             let id = a.begin(n, polled.positions);
-            for r in &converted {
-                if let Some(s) = sent.get_mut(r.offset.unwrap_or(-1).max(0) as usize) {
-                    *s = true;
-                }
-            }
             // Filtered and given-up records are done already.
             for (i, s) in sent.iter().enumerate() {
                 if !*s {
@@ -287,26 +287,31 @@ impl SourceTask<'_> {
             }
             id
         };
-        for r in &converted {
-            let index = r.offset.unwrap_or(0).max(0) as u32;
-            if r.topic != self.last_topic {
-                env.topic_used(&r.topic);
-                self.last_topic.clone_from(&r.topic);
+        converted.for_each(|v| {
+            if v.topic != self.last_topic {
+                env.topic_used(v.topic);
+                self.last_topic.clear();
+                self.last_topic.push_str(v.topic);
             }
-            self.send(r, tag(id, index), &records)?;
-        }
+            self.send(&v, tag(id, origin(&v) as u32), &records)
+        })?;
         self.meter.add(n);
         Ok(())
     }
 
-    fn send(&mut self, r: &Record, tag: usize, originals: &[Record]) -> Result<(), TaskFailure> {
+    fn send(
+        &mut self,
+        r: &RecordView<'_>,
+        tag: usize,
+        originals: &Batch,
+    ) -> Result<(), TaskFailure> {
         loop {
             let mut rec: BaseRecord<'_, [u8], [u8], usize> =
-                BaseRecord::with_opaque_to(&r.topic, tag);
-            if let Some(k) = r.key.as_deref() {
+                BaseRecord::with_opaque_to(r.topic, tag);
+            if let Some(k) = r.key {
                 rec = rec.key(k);
             }
-            if let Some(v) = r.value.as_deref() {
+            if let Some(v) = r.value {
                 rec = rec.payload(v);
             }
             if let Some(p) = r.partition.filter(|p| *p >= 0) {
@@ -317,11 +322,8 @@ impl SourceTask<'_> {
             }
             if !r.headers.is_empty() {
                 let mut h = OwnedHeaders::new_with_capacity(r.headers.len());
-                for x in &r.headers {
-                    h = h.insert(Header {
-                        key: &x.key,
-                        value: x.value.as_deref(),
-                    });
+                for (key, value) in r.headers.iter() {
+                    h = h.insert(Header { key, value });
                 }
                 rec = rec.headers(h);
             }
@@ -336,14 +338,14 @@ impl SourceTask<'_> {
                 }
                 Err((e, _)) => {
                     let original = originals
-                        .get(r.offset.unwrap_or(0).max(0) as usize)
-                        .unwrap_or(r);
+                        .record(origin(r))
+                        .unwrap_or_else(|| Record::from_view(r));
                     let msg = e.to_string();
                     let class = "org.apache.kafka.clients.producer.KafkaProducer";
                     if self.errors.tolerate(&crate::errors::FailedRecord {
                         stage: Stage::KafkaProduce,
                         class,
-                        original,
+                        original: &original,
                         kafka_offset: None,
                         retriable: false,
                         message: &msg,

@@ -4,7 +4,7 @@
 
 use weft_batch::Record;
 
-use super::data::{Polled, RecordFailure, Schemas};
+use super::data::{Polled, PolledBatch, RecordFailure, Schemas};
 use super::instance::Live;
 use super::store::classify;
 use super::wit::{
@@ -63,6 +63,16 @@ impl Instance {
     /// Source connector: new records, the positions they reach (`(after_records, position)`,
     /// checked to be in order and in range) and their schemas.
     pub fn source_poll(&mut self) -> Result<Polled> {
+        let polled = self.source_poll_batch()?;
+        Ok(Polled {
+            records: self.decode_output(&polled.batch)?,
+            positions: polled.positions,
+            schemas: polled.schemas,
+        })
+    }
+
+    /// As [`Instance::source_poll`], with the records left packed (checked, not decoded).
+    pub fn source_poll_batch(&mut self) -> Result<PolledBatch> {
         self.require_open(PluginKind::SourceConnector, "poll")?;
         let id = self.id.clone();
         let r = self.call(|store, w| match w {
@@ -72,26 +82,26 @@ impl Instance {
         let polled = r
             .ok_or_else(|| self.wrong_kind(PluginKind::SourceConnector))?
             .map_err(|e| plugin_error(&id, e))?;
-        let records = self.decode_output(&polled.records)?;
-        self.count_records(records.len());
+        let count = self.checked_count(&polled.records)?;
+        self.count_records(count);
         let mut last = 0;
         let mut positions = Vec::with_capacity(polled.positions.len());
         for p in polled.positions {
-            if p.after_records < last || p.after_records as usize > records.len() {
+            if p.after_records < last || p.after_records as usize > count {
                 return Err(RuntimeError::BadOutput {
                     plugin: id.to_string(),
                     message: format!(
                         "position after {} records is out of order or past the {} records polled",
-                        p.after_records,
-                        records.len()
+                        p.after_records, count
                     ),
                 });
             }
             last = p.after_records;
             positions.push((p.after_records, (p.position.partition, p.position.position)));
         }
-        Ok(Polled {
-            records,
+        Ok(PolledBatch {
+            batch: polled.records,
+            count,
             positions,
             schemas: unwit_schemas(polled.schemas),
         })
@@ -217,22 +227,32 @@ impl Instance {
         records: &[Record],
         schemas: &Schemas,
     ) -> Result<Vec<RecordFailure>> {
+        self.sink_put_batch(&weft_batch::encode(records)?, records.len(), schemas)
+    }
+
+    /// As [`Instance::sink_put`], for `count` records already packed.
+    #[allow(clippy::ptr_arg)] // the generated binding takes &Vec<u8>; a slice would force a copy
+    pub fn sink_put_batch(
+        &mut self,
+        batch: &Vec<u8>,
+        count: usize,
+        schemas: &Schemas,
+    ) -> Result<Vec<RecordFailure>> {
         self.require_open(PluginKind::SinkConnector, "put")?;
         let id = self.id.clone();
-        let batch = weft_batch::encode(records)?;
         let schemas = wit_schemas(schemas);
         let r = self.call(|store, w| match w {
             World::Sink(s) => s
                 .weft_plugin_sink()
-                .call_put(store, &batch, &schemas)
+                .call_put(store, batch, &schemas)
                 .map(Some),
             _ => Ok(None),
         })?;
         let failures = r
             .ok_or_else(|| self.wrong_kind(PluginKind::SinkConnector))?
             .map_err(|e| plugin_error(&id, e))?;
-        self.count_records(records.len());
-        unwit_failures(&id, failures, records.len())
+        self.count_records(count);
+        unwit_failures(&id, failures, count)
     }
 
     /// Sink connector: `offsets` are the next offsets after everything put, per partition;

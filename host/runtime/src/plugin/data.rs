@@ -40,6 +40,20 @@ pub struct Polled {
     pub schemas: Schemas,
 }
 
+/// What a source poll returned, still packed: what a task hands on to its stages without
+/// decoding a record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolledBatch {
+    /// The records, packed; every record was checked.
+    pub batch: Vec<u8>,
+    /// Number of records in `batch`.
+    pub count: usize,
+    /// As [`Polled::positions`], checked against `count`.
+    pub positions: Vec<(u32, SourcePosition)>,
+    /// Schemas of the records' keys and values.
+    pub schemas: Schemas,
+}
+
 /// What a transform or converter returned, decoded.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Output {

@@ -27,8 +27,8 @@ mod wit;
 mod world;
 
 pub use data::{
-    Converted, InstanceStats, Output, PackedOutput, Polled, RecordFailure, Schemas, Transformed,
-    TrapCounts, TrapKind,
+    Converted, InstanceStats, Output, PackedOutput, Polled, PolledBatch, RecordFailure, Schemas,
+    Transformed, TrapCounts, TrapKind,
 };
 pub use inspect::LoadedPlugin;
 pub use instance::Instance;
