@@ -352,6 +352,48 @@ fn field_transforms_rewrite_json_values() {
         "***"
     );
 
+    // Members keep their order and text; a field the object has is replaced where it is.
+    let mut o = rec(
+        "orders",
+        None,
+        r#"{"z":{"a" : [1, "}"]},"src":"old","m\u0073n":"9","n":1.5,"l":[2]}"#,
+    );
+    o.offset = Some(7);
+    let (mut t, _) = instance(
+        "insert-field",
+        &[("topic.field", "src"), ("offset.field", "off")],
+    );
+    let out = common::transform(&mut t, &[o.clone()]).unwrap();
+    assert_eq!(
+        std::str::from_utf8(out[0].value.as_deref().unwrap()).unwrap(),
+        r#"{"z":{"a" : [1, "}"]},"src":"orders","m\u0073n":"9","n":1.5,"l":[2],"off":7}"#
+    );
+    let (mut t, _) = instance("mask-field", &[("fields", "msn,n,l,z")]);
+    let out = common::transform(&mut t, &[o.clone()]).unwrap();
+    assert_eq!(
+        std::str::from_utf8(out[0].value.as_deref().unwrap()).unwrap(),
+        r#"{"z":{},"src":"old","m\u0073n":"","n":0,"l":[]}"#
+    );
+    let (mut t, _) = instance("mask-field", &[("fields", "n"), ("replacement", "x")]);
+    let err = common::transform(&mut t, &[o.clone()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("replacement `x` is not a number"), "{err}");
+    let (mut t, _) = instance("mask-field", &[("fields", "n,src"), ("replacement", "-2")]);
+    let out = common::transform(&mut t, &[o.clone()]).unwrap();
+    assert_eq!(json(&out)[0]["n"], -2);
+    assert_eq!(json(&out)[0]["src"], "-2");
+    let (mut t, _) = instance(
+        "insert-field",
+        &[("static.field", "dc"), ("static.value", "eu")],
+    );
+    for bad in [r#"[1]"#, r#"{"a":1"#, r#"{"a":1} {}"#] {
+        let err = common::transform(&mut t, &[rec("orders", None, bad)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs a JSON object"), "{bad}: {err}");
+    }
+
     let (mut t, _) = instance("value-to-key", &[("fields", "id,vip")]);
     let out = common::transform(&mut t, &[r.clone()]).unwrap();
     assert_eq!(out[0].key.as_deref(), Some(&br#"{"id":1,"vip":true}"#[..]));

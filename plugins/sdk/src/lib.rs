@@ -55,6 +55,7 @@ pub mod admin;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod json_object;
 pub mod mqtt;
 pub mod part;
 pub mod polled;

@@ -5,12 +5,15 @@
 //! offset `int64`, timestamp Connect's `Timestamp`).
 
 use serde_json::{Map, Value};
+use weft_plugin_sdk::json_object;
 use weft_plugin_sdk::*;
 
 /// A field to insert: name and whether Kafka would make it required (`name!`).
 #[derive(Debug, Clone)]
 struct Field {
     name: String,
+    /// The name as a JSON string, written before each inserted value.
+    quoted: Vec<u8>,
     required: bool,
 }
 
@@ -19,12 +22,17 @@ impl Field {
         match spec.strip_suffix('!') {
             Some(n) => Field {
                 name: n.to_string(),
+                quoted: json_object::quoted(n),
                 required: true,
             },
-            None => Field {
-                name: spec.strip_suffix('?').unwrap_or(spec).to_string(),
-                required: false,
-            },
+            None => {
+                let name = spec.strip_suffix('?').unwrap_or(spec);
+                Field {
+                    name: name.to_string(),
+                    quoted: json_object::quoted(name),
+                    required: false,
+                }
+            }
         }
     }
 
@@ -41,6 +49,10 @@ struct InsertField {
     offset: Option<Field>,
     timestamp: Option<Field>,
     static_field: Option<(Field, String)>,
+    /// `static.value` as a JSON string.
+    static_json: Vec<u8>,
+    /// The members of the record being rewritten (kept to reuse its allocation).
+    members: Vec<json_object::Member>,
 }
 
 impl Plugin for InsertField {
@@ -75,7 +87,10 @@ impl Plugin for InsertField {
         self.offset = get("offset.field");
         self.timestamp = get("timestamp.field");
         self.static_field = match (get("static.field"), config.get("static.value")) {
-            (Some(f), Some(v)) => Some((f, v.to_string())),
+            (Some(f), Some(v)) => {
+                self.static_json = json_object::quoted(v);
+                Some((f, v.to_string()))
+            }
             (None, None) => None,
             _ => {
                 return Err(PluginError::fatal(
@@ -122,47 +137,95 @@ impl Transform for InsertField {
     }
 
     fn apply<'a>(&mut self, mut record: Record<'a>) -> Result<Option<Record<'a>>> {
-        // Kafka's SMT passes tombstones (a null part) through untouched.
-        let Some(bytes) = self.part.get(&record) else {
+        let Some(text) = self.part.get(&record) else {
             return Ok(Some(record));
         };
-        let mut obj: Map<String, Value> = match serde_json::from_slice(bytes) {
-            Ok(Value::Object(m)) => m,
-            _ => {
-                return Err(PluginError::fatal(format!(
-                    "insert-field needs a JSON object {}",
-                    self.part.name()
-                )))
+        if !json_object::members(text, &mut self.members) {
+            return Err(PluginError::fatal(format!(
+                "insert-field needs a JSON object {}",
+                self.part.name()
+            )));
+        }
+        let fields = INSERTED.map(|w| self.field(w));
+        // Which insert a name takes: the last one configured with it, as when each was put
+        // into a map in turn.
+        let winner = |name: &str| (0..INSERTED.len()).rev().find(|&i| fields[i].is_some_and(|f| f.name == name));
+        let mut placed = [false; INSERTED.len()];
+        let mut out = json_object::ObjectWriter::with_capacity(text.len() + 64);
+        for m in &self.members {
+            // A field the object has is replaced in place.
+            let hit = (0..INSERTED.len())
+                .rev()
+                .find(|&i| fields[i].is_some_and(|f| m.key_is(text, &f.name)));
+            match hit {
+                Some(i) => {
+                    placed[i] = true;
+                    out.member(m.quoted_key(text), |o| self.write_value(INSERTED[i], &record, o));
+                }
+                None => out.member(m.quoted_key(text), |o| {
+                    o.extend_from_slice(&text[m.value.clone()])
+                }),
             }
-        };
-        if let Some(f) = &self.topic {
-            obj.insert(f.name.clone(), Value::from(record.topic.as_ref()));
         }
-        if let Some(f) = &self.partition {
-            obj.insert(
-                f.name.clone(),
-                record.partition.map_or(Value::Null, Value::from),
-            );
+        // The others are appended in config order.
+        for (i, f) in fields.iter().enumerate() {
+            if let Some(f) = f {
+                if !placed[i] && winner(&f.name) == Some(i) {
+                    out.member(&f.quoted, |o| self.write_value(INSERTED[i], &record, o));
+                }
+            }
         }
-        if let Some(f) = &self.offset {
-            obj.insert(
-                f.name.clone(),
-                record.offset.map_or(Value::Null, Value::from),
-            );
-        }
-        if let Some(f) = &self.timestamp {
-            obj.insert(
-                f.name.clone(),
-                record.timestamp.map_or(Value::Null, Value::from),
-            );
-        }
-        if let Some((f, v)) = &self.static_field {
-            obj.insert(f.name.clone(), Value::from(v.as_str()));
-        }
-        let bytes = serde_json::to_vec(&Value::Object(obj))
-            .map_err(|e| PluginError::fatal(e.to_string()))?;
+        let bytes = out.finish();
         self.part.set(&mut record, Some(bytes));
         Ok(Some(record))
+    }
+}
+
+/// What an inserted field holds.
+#[derive(Debug, Clone, Copy)]
+enum Inserted {
+    Topic,
+    Partition,
+    Offset,
+    Timestamp,
+    Static,
+}
+
+/// Every kind, in the order fields are appended.
+const INSERTED: [Inserted; 5] = [
+    Inserted::Topic,
+    Inserted::Partition,
+    Inserted::Offset,
+    Inserted::Timestamp,
+    Inserted::Static,
+];
+
+impl InsertField {
+    fn field(&self, what: Inserted) -> Option<&Field> {
+        match what {
+            Inserted::Topic => self.topic.as_ref(),
+            Inserted::Partition => self.partition.as_ref(),
+            Inserted::Offset => self.offset.as_ref(),
+            Inserted::Timestamp => self.timestamp.as_ref(),
+            Inserted::Static => self.static_field.as_ref().map(|(f, _)| f),
+        }
+    }
+
+    /// Appends the field's value for `record` as JSON text.
+    fn write_value(&self, what: Inserted, record: &Record<'_>, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let number = |n: Option<i64>, out: &mut Vec<u8>| match n {
+            // Writing into a Vec cannot fail.
+            Some(n) => drop(write!(out, "{n}")),
+            None => out.extend_from_slice(b"null"),
+        };
+        match what {
+            Inserted::Topic => json_object::write_str(out, &record.topic),
+            Inserted::Partition => number(record.partition.map(i64::from), out),
+            Inserted::Offset => number(record.offset, out),
+            Inserted::Timestamp => number(record.timestamp, out),
+            Inserted::Static => out.extend_from_slice(&self.static_json),
+        }
     }
 }
 

@@ -3,35 +3,21 @@
 //! `MaskField$Value` (`target=key`: `MaskField$Key`). The schema is unchanged. Tombstones pass
 //! through.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+use weft_plugin_sdk::json_object;
 use weft_plugin_sdk::*;
-
-fn json_object(
-    record: &Record<'_>,
-    part: Part,
-    plugin: &str,
-) -> Result<Option<Map<String, Value>>> {
-    let Some(v) = part.get(record) else {
-        return Ok(None);
-    };
-    match serde_json::from_slice(v) {
-        Ok(Value::Object(m)) => Ok(Some(m)),
-        _ => Err(PluginError::fatal(format!(
-            "{plugin} needs a JSON object {}",
-            part.name()
-        ))),
-    }
-}
-
-fn to_bytes(v: &Value) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| PluginError::fatal(e.to_string()))
-}
 
 #[derive(Default)]
 struct MaskField {
     part: Part,
     fields: Vec<String>,
     replacement: Option<String>,
+    /// `replacement` as a JSON string (for every value that is not a number).
+    replacement_text: Vec<u8>,
+    /// `replacement` as a JSON number for numbers, or why it is not one.
+    replacement_number: Option<std::result::Result<Vec<u8>, String>>,
+    /// The members of the record being rewritten (kept to reuse its allocation).
+    members: Vec<json_object::Member>,
 }
 
 impl Plugin for MaskField {
@@ -55,44 +41,68 @@ impl Plugin for MaskField {
         self.part = Part::from_config(config)?;
         self.fields = config.list("fields");
         self.replacement = config.get("replacement").map(str::to_string);
+        if let Some(r) = &self.replacement {
+            self.replacement_text = json_object::quoted(r);
+            self.replacement_number = Some(match serde_json::from_str::<Value>(r) {
+                Ok(n @ Value::Number(_)) => Ok(serde_json::to_vec(&n).unwrap_or_default()),
+                _ => Err(format!("replacement `{r}` is not a number")),
+            });
+        }
         Ok(())
     }
 }
 
 impl MaskField {
-    fn masked(&self, v: &Value) -> Result<Value> {
-        Ok(match (&self.replacement, v) {
-            (None, Value::String(_)) => Value::from(""),
-            (None, Value::Number(_)) => Value::from(0),
-            (None, Value::Bool(_)) => Value::from(false),
-            (None, Value::Array(_)) => Value::Array(Vec::new()),
-            (None, Value::Object(_)) => Value::Object(Map::new()),
-            (None, Value::Null) => Value::Null,
-            (Some(r), Value::Number(_)) => match serde_json::from_str::<Value>(r) {
-                Ok(n @ Value::Number(_)) => n,
-                _ => {
-                    return Err(PluginError::fatal(format!(
-                        "replacement `{r}` is not a number"
-                    )))
-                }
-            },
-            (Some(r), _) => Value::from(r.as_str()),
-        })
+    /// Appends the masked form of `value` (a valid JSON value's text): the empty value of its
+    /// type, or the replacement.
+    fn write_masked(&self, value: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let first = value.first().copied().unwrap_or(b'n');
+        let is_number = first == b'-' || first.is_ascii_digit();
+        match (&self.replacement_number, is_number) {
+            (Some(Ok(n)), true) => out.extend_from_slice(n),
+            (Some(Err(e)), true) => return Err(PluginError::fatal(e.clone())),
+            (Some(_), false) => out.extend_from_slice(&self.replacement_text),
+            (None, _) => out.extend_from_slice(match first {
+                b'"' => b"\"\"",
+                b't' | b'f' => b"false",
+                b'[' => b"[]",
+                b'{' => b"{}",
+                b'n' => b"null",
+                _ => b"0",
+            }),
+        }
+        Ok(())
     }
 }
 
 impl Transform for MaskField {
     fn apply<'a>(&mut self, mut record: Record<'a>) -> Result<Option<Record<'a>>> {
-        let Some(mut obj) = json_object(&record, self.part, "mask-field")? else {
+        let Some(text) = self.part.get(&record) else {
             return Ok(Some(record));
         };
-        for f in &self.fields {
-            if let Some(v) = obj.get(f) {
-                let m = self.masked(v)?;
-                obj.insert(f.clone(), m);
-            }
+        if !json_object::members(text, &mut self.members) {
+            return Err(PluginError::fatal(format!(
+                "mask-field needs a JSON object {}",
+                self.part.name()
+            )));
         }
-        let bytes = to_bytes(&Value::Object(obj))?;
+        let mut out = json_object::ObjectWriter::with_capacity(text.len());
+        let mut failed = None;
+        for m in &self.members {
+            let value = &text[m.value.clone()];
+            let mask = self.fields.iter().any(|f| m.key_is(text, f));
+            out.member(m.quoted_key(text), |o| {
+                if !mask {
+                    o.extend_from_slice(value);
+                } else if let Err(e) = self.write_masked(value, o) {
+                    failed = Some(e);
+                }
+            });
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let bytes = out.finish();
         self.part.set(&mut record, Some(bytes));
         Ok(Some(record))
     }

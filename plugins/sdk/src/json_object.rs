@@ -1,0 +1,249 @@
+//! Reads and rewrites the top-level members of a JSON object in its text, without building a
+//! tree: field transforms (InsertField, MaskField, ...) touch one or two members of every
+//! record, and parsing each value into a `serde_json::Value` and writing it back cost them more
+//! than the rest of a pipeline together. Members keep their order and their text; only the
+//! members a transform changes are written anew.
+
+use std::ops::Range;
+
+use serde::de::IgnoredAny;
+
+/// One top-level member: where its key (between the quotes) and its value lie in the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The key's text between its quotes (escapes not decoded).
+    pub key: Range<usize>,
+    /// The value's text.
+    pub value: Range<usize>,
+}
+
+impl Member {
+    /// The key as written, with its quotes, ready to be copied into an output.
+    pub fn quoted_key<'t>(&self, text: &'t [u8]) -> &'t [u8] {
+        &text[self.key.start - 1..self.key.end + 1]
+    }
+
+    /// Whether the key is `name` (escapes decoded when the key has any).
+    pub fn key_is(&self, text: &[u8], name: &str) -> bool {
+        let raw = &text[self.key.clone()];
+        if !raw.contains(&b'\\') {
+            return raw == name.as_bytes();
+        }
+        serde_json::from_slice::<String>(self.quoted_key(text)).is_ok_and(|k| k == name)
+    }
+}
+
+/// Fills `out` with the top-level members of `text`. False when `text` is not valid JSON or
+/// not an object; every byte is checked (by serde_json, without building anything) before the
+/// structure is walked.
+pub fn members(text: &[u8], out: &mut Vec<Member>) -> bool {
+    out.clear();
+    if serde_json::from_slice::<IgnoredAny>(text).is_err() {
+        return false;
+    }
+    let mut i = skip_ws(text, 0);
+    if text.get(i) != Some(&b'{') {
+        return false;
+    }
+    i += 1;
+    loop {
+        i = skip_ws(text, i);
+        match text.get(i) {
+            Some(b'}') if out.is_empty() => return true,
+            Some(b'"') => {}
+            _ => return false,
+        }
+        let key_end = string_end(text, i);
+        let key = i + 1..key_end;
+        i = skip_ws(text, key_end + 1);
+        if text.get(i) != Some(&b':') {
+            return false;
+        }
+        i = skip_ws(text, i + 1);
+        let value_end = value_end(text, i);
+        out.push(Member {
+            key,
+            value: i..value_end,
+        });
+        i = skip_ws(text, value_end);
+        match text.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => return true,
+            _ => return false,
+        }
+    }
+}
+
+fn skip_ws(text: &[u8], mut i: usize) -> usize {
+    while matches!(text.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the quote closing the string whose opening quote is at `open`.
+fn string_end(text: &[u8], open: usize) -> usize {
+    let mut i = open + 1;
+    while let Some(&c) = text.get(i) {
+        match c {
+            b'\\' => i += 2,
+            b'"' => return i,
+            _ => i += 1,
+        }
+    }
+    text.len()
+}
+
+/// The index just past the value starting at `start`.
+fn value_end(text: &[u8], start: usize) -> usize {
+    match text.get(start) {
+        Some(b'"') => string_end(text, start) + 1,
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while let Some(&c) = text.get(i) {
+                match c {
+                    b'"' => i = string_end(text, i),
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            text.len()
+        }
+        _ => {
+            let mut i = start;
+            while let Some(&c) = text.get(i) {
+                if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    break;
+                }
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
+/// Writes an object member by member: `{`, then `"key":value` pairs, then [`ObjectWriter::finish`].
+pub struct ObjectWriter {
+    out: Vec<u8>,
+    empty: bool,
+}
+
+impl ObjectWriter {
+    /// An object about as large as `hint` bytes.
+    pub fn with_capacity(hint: usize) -> ObjectWriter {
+        let mut out = Vec::with_capacity(hint);
+        out.push(b'{');
+        ObjectWriter { out, empty: true }
+    }
+
+    /// Appends a member whose key is already quoted JSON text; `value` writes the value's text.
+    pub fn member(&mut self, quoted_key: &[u8], value: impl FnOnce(&mut Vec<u8>)) {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.extend_from_slice(quoted_key);
+        self.out.push(b':');
+        value(&mut self.out);
+    }
+
+    /// The object's text.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out.push(b'}');
+        self.out
+    }
+}
+
+/// `s` as a JSON string.
+pub fn quoted(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len() + 2);
+    write_str(&mut out, s);
+    out
+}
+
+/// Appends `s` as a JSON string.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, s);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys_and_values(text: &str) -> Option<Vec<(String, String)>> {
+        let mut m = Vec::new();
+        members(text.as_bytes(), &mut m).then(|| {
+            m.iter()
+                .map(|m| {
+                    (
+                        text[m.key.clone()].to_string(),
+                        text[m.value.clone()].to_string(),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn finds_every_top_level_member_and_nothing_nested() {
+        let text = r#" { "a" : 1 , "b\"c":"x,}y", "n":{"a":[1,{"b":"]"}]}, "l":[],"t":true,"z":null,"f":-1.5e3 } "#;
+        let got = keys_and_values(text).unwrap();
+        let want = [
+            ("a", "1"),
+            (r#"b\"c"#, r#""x,}y""#),
+            ("n", r#"{"a":[1,{"b":"]"}]}"#),
+            ("l", "[]"),
+            ("t", "true"),
+            ("z", "null"),
+            ("f", "-1.5e3"),
+        ];
+        assert_eq!(got.len(), want.len());
+        for ((k, v), (wk, wv)) in got.iter().zip(want) {
+            assert_eq!((k.as_str(), v.as_str()), (wk, wv));
+        }
+        let mut m = Vec::new();
+        assert!(members(text.as_bytes(), &mut m));
+        assert!(m[1].key_is(text.as_bytes(), "b\"c"));
+        assert!(m[0].key_is(text.as_bytes(), "a") && !m[0].key_is(text.as_bytes(), "b"));
+        assert_eq!(keys_and_values("{}").unwrap().len(), 0);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_valid_object() {
+        for bad in [
+            "",
+            "[1]",
+            "1",
+            "\"s\"",
+            "{",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{\"a\":1} x",
+            "{\"a\" 1}",
+            "{\"a\":tru}",
+            "\u{0}",
+        ] {
+            assert!(keys_and_values(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn writes_members_in_order() {
+        let mut w = ObjectWriter::with_capacity(16);
+        w.member(&quoted("a"), |o| o.extend_from_slice(b"1"));
+        w.member(&quoted("b\""), |o| write_str(o, "x\ny"));
+        let text = w.finish();
+        let v: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(v, serde_json::json!({"a": 1, "b\"": "x\ny"}));
+        assert_eq!(ObjectWriter::with_capacity(0).finish(), b"{}");
+    }
+}
