@@ -212,6 +212,12 @@ fn string_converter_writes_text_in_its_encoding_and_reads_optional_strings() {
     assert_eq!(out.records[0].value.as_deref(), Some("héllo".as_bytes()));
     let back = c.convert_to_connect(&out.records).unwrap();
     assert_eq!(text(&back.records[0]).unwrap(), "héllo");
+    // Malformed UTF-8 reads as U+FFFD, as Java's decoder does; null stays null.
+    let back = c
+        .convert_to_connect(&[value(Some(&[b'f', 0xff])), value(None)])
+        .unwrap();
+    assert_eq!(text(&back.records[0]).unwrap(), "f\u{FFFD}");
+    assert_eq!(back.records[1].value, None);
     assert_eq!(
         back.schemas,
         value_schema(r#"{"type":"string","optional":true}"#)
@@ -252,6 +258,12 @@ fn bytearray_converter_passes_bytes_and_refuses_other_schemas() {
         out.failures[0].message,
         "Invalid schema type for ByteArrayConverter: STRING"
     );
+    // The schema check is kept per batch; a later batch with another schema is checked anew.
+    let out = c
+        .convert_from_connect(&[value(Some(&[4]))], &bytes)
+        .unwrap();
+    assert!(out.failures.is_empty());
+    assert_eq!(out.records[0].value.as_deref(), Some(&[4u8][..]));
     let back = c.convert_to_connect(&[value(Some(&[9]))]).unwrap();
     assert_eq!(back.records[0].value.as_deref(), Some(&[9u8][..]));
     assert_eq!(

@@ -2,6 +2,7 @@
 //! per-record loops over packed batches. Called only by the code the export macros generate.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Once;
 
@@ -322,12 +323,13 @@ pub fn from_connect<T: Converter>(
         let (records, failures) = map_failing(p, &input, |p, mut r| {
             match target {
                 Target::Key => {
-                    let out = p.from_connect(&r.topic, r.key(), schema)?;
-                    r.key = out.map(Into::into);
+                    let key = r.key.take();
+                    r.key = with_borrowed(key, |k| p.from_connect_borrowed(&r.topic, k, schema))?;
                 }
                 Target::Value => {
-                    let out = p.from_connect(&r.topic, r.value(), schema)?;
-                    r.value = out.map(Into::into);
+                    let value = r.value.take();
+                    r.value =
+                        with_borrowed(value, |v| p.from_connect_borrowed(&r.topic, v, schema))?;
                 }
                 Target::Header => {
                     let topic = r.topic.clone();
@@ -348,31 +350,38 @@ pub fn from_connect<T: Converter>(
 pub fn to_connect<T: Converter>(input: Vec<u8>) -> Result<Output, wit::PluginError> {
     let target = target();
     with::<T, _>(|p| {
-        let mut found: Option<String> = None;
+        let mut found: Option<Cow<'static, str>> = None;
         let (records, failures) = map_failing(p, &input, |p, mut r| {
-            let schema = match target {
+            let mut schema = None;
+            match target {
                 Target::Key => {
-                    let (out, schema) = p.to_connect(&r.topic, r.key())?;
-                    r.key = out.map(Into::into);
-                    schema
+                    let key = r.key.take();
+                    r.key = with_borrowed(key, |k| {
+                        let (out, s) = p.to_connect_borrowed(&r.topic, k)?;
+                        schema = s;
+                        Ok(out)
+                    })?;
                 }
                 Target::Value => {
-                    let (out, schema) = p.to_connect(&r.topic, r.value())?;
-                    r.value = out.map(Into::into);
-                    schema
+                    let value = r.value.take();
+                    r.value = with_borrowed(value, |v| {
+                        let (out, s) = p.to_connect_borrowed(&r.topic, v)?;
+                        schema = s;
+                        Ok(out)
+                    })?;
                 }
                 Target::Header => {
                     let topic = r.topic.clone();
                     convert_headers(&mut r, |v| p.to_connect(&topic, v).map(|(v, _)| v))?;
-                    None
                 }
-            };
+            }
             // One schema pair describes the batch: the first record that carries one.
             if found.is_none() {
                 found = schema;
             }
             Ok(Some(r))
         })?;
+        let found = found.map(Cow::into_owned);
         let schemas = match target {
             Target::Key => wit::Schemas {
                 key: found,
@@ -394,6 +403,19 @@ pub fn to_connect<T: Converter>(input: Vec<u8>) -> Result<Output, wit::PluginErr
         })
     })
     .map_err(to_wit_error)
+}
+
+/// Calls `f` with a record part as a slice of the batch when it is one, so what `f` hands back
+/// may borrow from the batch; a part the record owns is converted and the result owned.
+fn with_borrowed<'a>(
+    part: Option<Cow<'a, [u8]>>,
+    f: impl for<'v> FnOnce(Option<&'v [u8]>) -> Result<Option<Cow<'v, [u8]>>, PluginError>,
+) -> Result<Option<Cow<'a, [u8]>>, PluginError> {
+    match part {
+        None => f(None),
+        Some(Cow::Borrowed(b)) => f(Some(b)),
+        Some(Cow::Owned(o)) => Ok(f(Some(&o))?.map(|c| Cow::Owned(c.into_owned()))),
+    }
 }
 
 /// Replaces every header value of `r` with what `f` makes of it.

@@ -51,6 +51,8 @@
 //!   offsets on the cluster the worker writes to.
 //! - `glue`: (hidden) converts between WIT types and the SDK's, and keeps the plugin instance.
 
+use std::borrow::Cow;
+
 pub mod admin;
 pub mod config;
 pub mod error;
@@ -439,6 +441,31 @@ pub trait Converter: Plugin {
         topic: &str,
         value: Option<&[u8]>,
     ) -> Result<(Option<Vec<u8>>, Option<String>)>;
+
+    /// As [`Converter::from_connect`], but may hand back `value` itself. The SDK calls this one;
+    /// a converter that often leaves bytes unchanged overrides it to spare a copy and an
+    /// allocation per record (the default calls `from_connect`).
+    #[allow(clippy::wrong_self_convention)] // Connect's name (Converter.fromConnectData)
+    fn from_connect_borrowed<'v>(
+        &mut self,
+        topic: &str,
+        value: Option<&'v [u8]>,
+        schema: Option<&str>,
+    ) -> Result<Option<Cow<'v, [u8]>>> {
+        Ok(self.from_connect(topic, value, schema)?.map(Cow::Owned))
+    }
+
+    /// As [`Converter::to_connect`], but may hand back `value` itself and a static schema
+    /// (the default calls `to_connect`).
+    #[allow(clippy::type_complexity)]
+    fn to_connect_borrowed<'v>(
+        &mut self,
+        topic: &str,
+        value: Option<&'v [u8]>,
+    ) -> Result<(Option<Cow<'v, [u8]>>, Option<Cow<'static, str>>)> {
+        let (value, schema) = self.to_connect(topic, value)?;
+        Ok((value.map(Cow::Owned), schema.map(Cow::Owned)))
+    }
 }
 
 /// Reads an external system into topics.

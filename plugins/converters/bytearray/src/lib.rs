@@ -2,6 +2,8 @@
 //! a value whose schema is not `bytes` is refused, and consumed bytes are reported with the
 //! schema `{"type":"bytes","optional":true}`.
 
+use std::borrow::Cow;
+
 use weft_plugin_sdk::serde_json::{self, Value};
 use weft_plugin_sdk::*;
 
@@ -46,10 +48,31 @@ impl Plugin for ByteArrayConverter {
 impl Converter for ByteArrayConverter {
     fn from_connect(
         &mut self,
-        _topic: &str,
+        topic: &str,
         value: Option<&[u8]>,
         schema: Option<&str>,
     ) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .from_connect_borrowed(topic, value, schema)?
+            .map(Cow::into_owned))
+    }
+
+    fn to_connect(
+        &mut self,
+        topic: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(Option<Vec<u8>>, Option<String>)> {
+        let (v, s) = self.to_connect_borrowed(topic, value)?;
+        Ok((v.map(Cow::into_owned), s.map(Cow::into_owned)))
+    }
+
+    // Bytes pass through as the batch holds them: no copy, no allocation per record.
+    fn from_connect_borrowed<'v>(
+        &mut self,
+        _topic: &str,
+        value: Option<&'v [u8]>,
+        schema: Option<&str>,
+    ) -> Result<Option<Cow<'v, [u8]>>> {
         if let Some(s) = schema {
             if self.checked.as_ref().is_none_or(|(last, _)| last != s) {
                 self.checked = Some((s.to_string(), not_bytes(s)));
@@ -60,17 +83,17 @@ impl Converter for ByteArrayConverter {
                 )));
             }
         }
-        Ok(value.map(<[u8]>::to_vec))
+        Ok(value.map(Cow::Borrowed))
     }
 
-    fn to_connect(
+    fn to_connect_borrowed<'v>(
         &mut self,
         _topic: &str,
-        value: Option<&[u8]>,
-    ) -> Result<(Option<Vec<u8>>, Option<String>)> {
+        value: Option<&'v [u8]>,
+    ) -> Result<(Option<Cow<'v, [u8]>>, Option<Cow<'static, str>>)> {
         Ok((
-            value.map(<[u8]>::to_vec),
-            Some(schema::OPTIONAL_BYTES.to_string()),
+            value.map(Cow::Borrowed),
+            Some(Cow::Borrowed(schema::OPTIONAL_BYTES)),
         ))
     }
 }

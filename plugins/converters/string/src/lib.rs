@@ -3,6 +3,8 @@
 //! reads bytes back as an optional string (`{"type":"string","optional":true}`). Values of other
 //! schemas are written in the Connect value encoding (JSON text for structs and numbers).
 
+use std::borrow::Cow;
+
 use weft_plugin_sdk::*;
 
 /// The character sets supported, by Java's names and aliases.
@@ -119,23 +121,51 @@ impl Plugin for StringConverter {
 impl Converter for StringConverter {
     fn from_connect(
         &mut self,
-        _topic: &str,
+        topic: &str,
         value: Option<&[u8]>,
-        _schema: Option<&str>,
+        schema: Option<&str>,
     ) -> Result<Option<Vec<u8>>> {
-        Ok(value.map(|v| match (self.charset, std::str::from_utf8(v)) {
-            (Charset::Utf8, _) | (_, Err(_)) => v.to_vec(),
-            (charset, Ok(text)) => charset.encode(text),
-        }))
+        Ok(self
+            .from_connect_borrowed(topic, value, schema)?
+            .map(Cow::into_owned))
     }
 
     fn to_connect(
         &mut self,
-        _topic: &str,
+        topic: &str,
         value: Option<&[u8]>,
     ) -> Result<(Option<Vec<u8>>, Option<String>)> {
-        let text = value.map(|v| self.charset.decode(v).into_bytes());
-        Ok((text, Some(schema::OPTIONAL_STRING.to_string())))
+        let (v, s) = self.to_connect_borrowed(topic, value)?;
+        Ok((v.map(Cow::into_owned), s.map(Cow::into_owned)))
+    }
+
+    // UTF-8 text (the default encoding) passes through as the batch holds it.
+    fn from_connect_borrowed<'v>(
+        &mut self,
+        _topic: &str,
+        value: Option<&'v [u8]>,
+        _schema: Option<&str>,
+    ) -> Result<Option<Cow<'v, [u8]>>> {
+        Ok(value.map(|v| match (self.charset, std::str::from_utf8(v)) {
+            (Charset::Utf8, _) | (_, Err(_)) => Cow::Borrowed(v),
+            (charset, Ok(text)) => Cow::Owned(charset.encode(text)),
+        }))
+    }
+
+    fn to_connect_borrowed<'v>(
+        &mut self,
+        _topic: &str,
+        value: Option<&'v [u8]>,
+    ) -> Result<(Option<Cow<'v, [u8]>>, Option<Cow<'static, str>>)> {
+        let text = value.map(|v| match self.charset {
+            // Valid UTF-8 is borrowed; malformed input becomes U+FFFD, as Java's decoder does.
+            Charset::Utf8 => match String::from_utf8_lossy(v) {
+                Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+                Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+            },
+            charset => Cow::Owned(charset.decode(v).into_bytes()),
+        });
+        Ok((text, Some(Cow::Borrowed(schema::OPTIONAL_STRING))))
     }
 }
 
