@@ -271,19 +271,20 @@ fn mirror_plugin_copies_records_and_writes_mm2s_internal_topics() {
         }
     }
     // The target topic has the source's partition count and its synced retention.
-    let described = rt()
-        .block_on(
-            admin(&b.bootstrap())
-                .describe_configs(&[ResourceSpecifier::Topic("A.orders")], &opts()),
+    assert_eq!(
+        topic_config(&b.bootstrap(), "A.orders", "retention.ms").as_deref(),
+        Some("7200000")
+    );
+    // The offset-syncs topic on A was created as MM2 creates it: compacted, one partition.
+    assert_eq!(
+        topic_config(
+            &a.bootstrap(),
+            "mm2-offset-syncs.B.internal",
+            "cleanup.policy"
         )
-        .expect("describe A.orders");
-    let config = described[0].as_ref().expect("A.orders configs");
-    let retention = config
-        .entries
-        .iter()
-        .find(|e| e.name == "retention.ms")
-        .and_then(|e| e.value.clone());
-    assert_eq!(retention.as_deref(), Some("7200000"));
+        .as_deref(),
+        Some("compact")
+    );
 
     // Offset syncs on A: MM2's format (no version header) and rule: the first record of each
     // partition, then one every offset.lag.max (100) + 1 records; upstream == downstream here.
@@ -605,4 +606,17 @@ fn a_killed_worker_resumes_without_losing_records() {
         syncs.contains(&(0, 0)) && syncs.contains(&(300, 300)),
         "{syncs:?}"
     );
+}
+
+/// A topic's config value, read with DescribeConfigs.
+fn topic_config(bootstrap: &str, topic: &str, key: &str) -> Option<String> {
+    let described = rt()
+        .block_on(admin(bootstrap).describe_configs(&[ResourceSpecifier::Topic(topic)], &opts()))
+        .expect("describe configs");
+    let config = described[0].as_ref().expect("topic configs");
+    config
+        .entries
+        .iter()
+        .find(|e| e.name == key)
+        .and_then(|e| e.value.clone())
 }

@@ -355,6 +355,38 @@ fn remote_cluster_reads_exactly_what_is_stored_and_writes_only_granted_topics() 
     );
     let w = text(&mut inst, "remote.list-offsets", "", "orders:0");
     assert_eq!(w, "orders:0:0:30");
+
+    // create-topics: a topic it may write is created with its configs (an existing one left
+    // as it is); any other name refuses the whole call, naming the grant.
+    text(
+        &mut inst,
+        "remote.create-topics",
+        "",
+        "mm2-offset-syncs.C.internal:1:-1:cleanup.policy=compact\nmm2-offset-syncs.B.internal:3:-1:",
+    );
+    let d = parse_describe(&text(
+        &mut inst,
+        "remote.describe-topics",
+        "",
+        "mm2-offset-syncs.C.internal\nmm2-offset-syncs.B.internal",
+    ));
+    assert_eq!(d["mm2-offset-syncs.C.internal"].0, 1);
+    assert_eq!(
+        config_of(&d["mm2-offset-syncs.C.internal"], "cleanup.policy"),
+        Some("compact")
+    );
+    assert_eq!(d["mm2-offset-syncs.B.internal"].0, 1, "left as it was");
+    let e = call(&mut inst, "remote.create-topics", "", b"orders2:1:-1:")
+        .expect_err("orders2 is not granted");
+    assert!(
+        e.starts_with("fatal:")
+            && e.contains("capability.remote-cluster.produce.topics")
+            && e.contains("orders2"),
+        "{e}"
+    );
+    assert!(!text(&mut inst, "remote.list-topics", "", "")
+        .lines()
+        .any(|t| t == "orders2"));
 }
 
 #[test]

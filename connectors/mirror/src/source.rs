@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use weft_batch::BatchWriter;
-use weft_plugin_sdk::{admin, log, remote, task, PluginError, Result, SourcePosition};
+use weft_plugin_sdk::{admin, log, remote, task, ErrorKind, PluginError, Result, SourcePosition};
 use weft_plugin_sdk::{TopicPartition, TopicPartitionOffset};
 
 use crate::config::{owns, Settings, SyncsLocation};
@@ -58,8 +58,21 @@ impl SourceRole {
             .filter_map(|p| Some((p.partition.clone(), json_i64(&p.position, "offset")?)))
             .collect();
         let syncs_topic = s.offset_syncs_topic();
-        if s.syncs_location == SyncsLocation::Target {
-            admin::create_topics(&[internal_topic(&syncs_topic, s.offset_syncs_rf)])?;
+        let syncs = [internal_topic(&syncs_topic, s.offset_syncs_rf)];
+        match s.syncs_location {
+            SyncsLocation::Target => admin::create_topics(&syncs)?,
+            // As MM2 does at start: compacted, one partition. A source cluster that cannot be
+            // reached fails the open (retried); one that refuses leaves the topic to its
+            // auto-create on the first sync, as before.
+            SyncsLocation::Source => match remote::create_topics(&syncs) {
+                Ok(()) => {}
+                Err(e) if e.kind == ErrorKind::Retriable => return Err(e),
+                Err(e) => log::warn(&format!(
+                    "mirror: cannot create {syncs_topic} on the source cluster ({}); it is \
+                     created by the first offset sync if the cluster auto-creates topics",
+                    e.message
+                )),
+            },
         }
         let mut role = SourceRole {
             syncs: SyncWriter::new(s.offset_lag_max),

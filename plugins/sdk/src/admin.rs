@@ -47,23 +47,26 @@ pub fn describe_topics(topics: &[String]) -> Result<Vec<TopicDescription>> {
 /// Creates the topics that do not exist yet; one that exists is left as it is.
 pub fn create_topics(topics: &[NewTopic]) -> Result<()> {
     #[cfg(target_arch = "wasm32")]
-    {
-        let list: Vec<wit::NewTopic> = topics
-            .iter()
-            .map(|t| wit::NewTopic {
-                name: t.name.clone(),
-                partitions: t.partitions,
-                replication_factor: t.replication_factor,
-                config: entries(&t.config),
-            })
-            .collect();
-        wit::create_topics(&list).map_err(PluginError::from)
-    }
+    return wit::create_topics(&wit_topics(topics)).map_err(PluginError::from);
     #[cfg(not(target_arch = "wasm32"))]
     {
         let _ = topics;
         Err(no_host())
     }
+}
+
+/// The contract's form of `topics` (shared with `remote::create_topics`).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn wit_topics(topics: &[NewTopic]) -> Vec<wit::NewTopic> {
+    topics
+        .iter()
+        .map(|t| wit::NewTopic {
+            name: t.name.clone(),
+            partitions: t.partitions,
+            replication_factor: t.replication_factor,
+            config: entries(&t.config),
+        })
+        .collect()
 }
 
 /// Raises `topic`'s partition count to `total` (at or below the current count: nothing).

@@ -1,7 +1,7 @@
 //! The `remote-cluster` capability: read (and, for the granted topics, write) the Kafka cluster
 //! named by `capability.remote-cluster.bootstrap.servers`, as a mirror needs it: list topics,
-//! groups and offsets, consume assigned partitions with many fetches in flight, produce offset
-//! syncs. Calling any function here makes the plugin import the capability, and the host then
+//! groups and offsets, consume assigned partitions with many fetches in flight, create and
+//! write the offset-syncs topic. Calling any function here makes the plugin import the capability, and the host then
 //! refuses to instantiate it unless the config grants it. Waits on the network do not count
 //! against the plugin's call deadline. Natively (plugin unit tests) there is no host: every call
 //! fails with a fatal error.
@@ -146,6 +146,18 @@ pub fn produce(batch: &[u8]) -> Result<Vec<RecordFailure>> {
     #[cfg(not(target_arch = "wasm32"))]
     {
         let _ = batch;
+        Err(no_host())
+    }
+}
+
+/// Creates topics on the remote cluster; one that exists already is left as it is. Only topics
+/// the plugin may write (`capability.remote-cluster.produce.topics`) may be created.
+pub fn create_topics(topics: &[crate::admin::NewTopic]) -> Result<()> {
+    #[cfg(target_arch = "wasm32")]
+    return wit::create_topics(&crate::admin::wit_topics(topics)).map_err(PluginError::from);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = topics;
         Err(no_host())
     }
 }

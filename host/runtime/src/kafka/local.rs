@@ -27,7 +27,8 @@ fn admin_options() -> AdminOptions {
         .operation_timeout(Some(REQUEST_TIMEOUT))
 }
 
-fn create_topics(c: &mut Cluster, topics: &[wit::NewTopic]) -> Result<(), PluginError> {
+/// Creates topics on `c`; one that exists already is left as it is.
+pub(super) fn create_topics(c: &mut Cluster, topics: &[wit::NewTopic]) -> Result<(), PluginError> {
     if topics.is_empty() {
         return Ok(());
     }

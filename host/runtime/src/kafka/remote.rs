@@ -1,7 +1,7 @@
 //! The `remote-cluster` capability: the host side of `weft:plugin/remote-cluster` for plugins
 //! whose config grants `capability.remote-cluster.bootstrap.servers`. Reads go through
-//! [`Cluster`] and [`Fetchers`]; `produce` through one idempotent producer, and only to topics
-//! matching `capability.remote-cluster.produce.topics`.
+//! [`Cluster`] and [`Fetchers`]; `produce` through one idempotent producer, and it and
+//! `create-topics` only for topics matching `capability.remote-cluster.produce.topics`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -21,6 +21,7 @@ use crate::bindings::types::{
     ErrorKind, PluginError, RecordFailure, TopicDescription, TopicPartition, TopicPartitionOffset,
 };
 use crate::host::{HostState, LogLevel};
+use wit::NewTopic;
 
 /// Most records one `fetch` returns, whatever the plugin asks.
 const FETCH_RECORDS_MAX: usize = 100_000;
@@ -118,6 +119,29 @@ impl RemoteState {
             .ok_or_else(|| self.cluster.refused("no producer"))
     }
 
+    /// Whether the grant lets the plugin write `topic`.
+    fn may_write(&self, topic: &str) -> Result<(), PluginError> {
+        if self
+            .produce_topics
+            .as_ref()
+            .is_some_and(|re| re.is_match(topic))
+        {
+            return Ok(());
+        }
+        Err(self.cluster.refused(format!(
+            "writing topic `{topic}` is not granted: it does not match \
+             {KEY_REMOTE_PRODUCE} (the regex of topics a plugin may write on {KEY_REMOTE})"
+        )))
+    }
+
+    /// Creates topics the plugin may write; refuses the whole call if one is not granted.
+    fn create_topics(&mut self, topics: &[NewTopic]) -> Result<(), PluginError> {
+        for t in topics {
+            self.may_write(&t.name)?;
+        }
+        super::local::create_topics(&mut self.cluster, topics)
+    }
+
     /// Checks every record's topic against the grant, then sends them all and waits for the
     /// acknowledgements.
     fn produce(&mut self, records: &[u8]) -> Result<Vec<RecordFailure>, PluginError> {
@@ -126,16 +150,7 @@ impl RemoteState {
                 .refused(format!("produce: malformed batch: {e}"))
         })?;
         for topic in reader.topics() {
-            if !self
-                .produce_topics
-                .as_ref()
-                .is_some_and(|re| re.is_match(topic))
-            {
-                return Err(self.cluster.refused(format!(
-                    "produce to topic `{topic}` is not granted: it does not match \
-                     {KEY_REMOTE_PRODUCE} (the regex of topics a plugin may write on {KEY_REMOTE})"
-                )));
-            }
+            self.may_write(topic)?;
         }
         let deadline = Instant::now() + PRODUCE_TIMEOUT;
         let name = self.cluster.name();
@@ -327,5 +342,9 @@ impl wit::Host for HostState {
 
     fn produce(&mut self, records: Vec<u8>) -> Result<Vec<RecordFailure>, PluginError> {
         self.with_remote(|r| r.produce(&records))
+    }
+
+    fn create_topics(&mut self, topics: Vec<NewTopic>) -> Result<(), PluginError> {
+        self.with_remote(|r| r.create_topics(&topics))
     }
 }

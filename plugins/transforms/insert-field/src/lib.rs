@@ -149,7 +149,11 @@ impl Transform for InsertField {
         let fields = INSERTED.map(|w| self.field(w));
         // Which insert a name takes: the last one configured with it, as when each was put
         // into a map in turn.
-        let winner = |name: &str| (0..INSERTED.len()).rev().find(|&i| fields[i].is_some_and(|f| f.name == name));
+        let winner = |name: &str| {
+            (0..INSERTED.len())
+                .rev()
+                .find(|&i| fields[i].is_some_and(|f| f.name == name))
+        };
         let mut placed = [false; INSERTED.len()];
         let mut out = json_object::ObjectWriter::with_capacity(text.len() + 64);
         for m in &self.members {
@@ -160,7 +164,9 @@ impl Transform for InsertField {
             match hit {
                 Some(i) => {
                     placed[i] = true;
-                    out.member(m.quoted_key(text), |o| self.write_value(INSERTED[i], &record, o));
+                    out.member(m.quoted_key(text), |o| {
+                        self.write_value(INSERTED[i], &record, o)
+                    });
                 }
                 None => out.member(m.quoted_key(text), |o| {
                     o.extend_from_slice(&text[m.value.clone()])

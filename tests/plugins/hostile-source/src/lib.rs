@@ -24,8 +24,12 @@ impl Plugin for HostileSource {
         .config(ConfigDef::new("topic", ConfigType::String, "Target topic.").required())
         .config(ConfigDef::new("mode", ConfigType::String, "trap, loop or alloc.").required())
         .config(
-            ConfigDef::new("healthy.polls", ConfigType::Long, "Normal polls before misbehaving.")
-                .default("0"),
+            ConfigDef::new(
+                "healthy.polls",
+                ConfigType::Long,
+                "Normal polls before misbehaving.",
+            )
+            .default("0"),
         )
     }
 }

@@ -113,19 +113,11 @@ fn call(op: &str, key: &str, value: &[u8]) -> std::result::Result<Vec<u8>, Plugi
             &lines(text).map(String::from).collect::<Vec<_>>(),
         )?),
         "local.create-topics" => {
-            // name:partitions:replication-factor:k=v;k=v
-            let topics: Vec<local::NewTopic> = lines(text)
-                .map(|l| {
-                    let mut p = l.splitn(4, ':');
-                    local::NewTopic {
-                        name: p.next().unwrap_or_default().to_string(),
-                        partitions: p.next().and_then(|n| n.parse().ok()).unwrap_or(1),
-                        replication_factor: p.next().and_then(|n| n.parse().ok()).unwrap_or(-1),
-                        config: entries(p.next().unwrap_or_default(), ';'),
-                    }
-                })
-                .collect();
-            local::create_topics(&topics)?;
+            local::create_topics(&new_topics(text))?;
+            b"ok".to_vec()
+        }
+        "remote.create-topics" => {
+            remote::create_topics(&new_topics(text))?;
             b"ok".to_vec()
         }
         "local.create-partitions" => {
@@ -174,3 +166,18 @@ impl Transform for KafkaProbe {
 }
 
 export_transform!(KafkaProbe);
+
+/// Topics to create, one per line: `name:partitions:replication-factor:k=v;k=v`.
+fn new_topics(text: &str) -> Vec<local::NewTopic> {
+    lines(text)
+        .map(|l| {
+            let mut p = l.splitn(4, ':');
+            local::NewTopic {
+                name: p.next().unwrap_or_default().to_string(),
+                partitions: p.next().and_then(|n| n.parse().ok()).unwrap_or(1),
+                replication_factor: p.next().and_then(|n| n.parse().ok()).unwrap_or(-1),
+                config: entries(p.next().unwrap_or_default(), ';'),
+            }
+        })
+        .collect()
+}
