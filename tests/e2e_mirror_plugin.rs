@@ -139,7 +139,7 @@ fn read(
     out
 }
 
-fn commit_group(bootstrap: &str, group: &str, offsets: &[(i32, i64)]) {
+fn commit_group(bootstrap: &str, group: &str, topic: &str, offsets: &[(i32, i64)]) {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
@@ -148,7 +148,7 @@ fn commit_group(bootstrap: &str, group: &str, offsets: &[(i32, i64)]) {
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for (p, o) in offsets {
-        tpl.add_partition_offset("orders", *p, Offset::Offset(*o))
+        tpl.add_partition_offset(topic, *p, Offset::Offset(*o))
             .unwrap();
     }
     c.commit(&tpl, CommitMode::Sync)
@@ -185,7 +185,7 @@ fn mirror_plugin_copies_records_and_writes_mm2s_internal_topics() {
     assert!(res.iter().all(|r| r.is_ok()), "{res:?}");
     produce_source(&a.bootstrap());
     // A group that read part of each partition on A.
-    commit_group(&a.bootstrap(), "billing", &[(0, 150), (1, 390)]);
+    commit_group(&a.bootstrap(), "billing", "orders", &[(0, 150), (1, 390)]);
 
     let dir = tempfile::tempdir().unwrap();
     let worker = write(
@@ -398,7 +398,8 @@ fn mirror_plugin_copies_records_and_writes_mm2s_internal_topics() {
 }
 
 /// With `offset-syncs.topic.location=target` the syncs travel with the mirrored records: the
-/// source role appends them to its polls, and they land on the target cluster.
+/// source role appends them to its polls, they land on the target cluster, and the checkpoint
+/// role reads them there (through local-admin) to translate a group's offsets.
 #[test]
 fn offset_syncs_can_live_on_the_target() {
     let a = Weft::start(&[]);
@@ -418,6 +419,7 @@ fn offset_syncs_can_live_on_the_target() {
         p.poll(Duration::ZERO);
     }
     p.flush(Duration::from_secs(30)).expect("flush");
+    commit_group(&a.bootstrap(), "audit", "events", &[(0, 202)]);
 
     let dir = tempfile::tempdir().unwrap();
     let files = [
@@ -445,6 +447,26 @@ fn offset_syncs_can_live_on_the_target() {
                 "target.cluster.alias=B".into(),
                 "topics=events".into(),
                 "offset-syncs.topic.location=target".into(),
+                format!(
+                    "capability.remote-cluster.bootstrap.servers={}",
+                    a.bootstrap()
+                ),
+                "capability.local-admin=true".into(),
+                "capability.clock=true".into(),
+            ],
+        ),
+        write(
+            dir.path(),
+            "checkpoint.properties",
+            &[
+                "name=checkpoints-from-target".into(),
+                "connector.class=MirrorCheckpointConnector".into(),
+                "source.cluster.alias=A".into(),
+                "target.cluster.alias=B".into(),
+                "groups=audit".into(),
+                "offset-syncs.topic.location=target".into(),
+                "emit.checkpoints.interval.seconds=1".into(),
+                "refresh.groups.interval.seconds=1".into(),
                 format!(
                     "capability.remote-cluster.bootstrap.servers={}",
                     a.bootstrap()
@@ -487,6 +509,33 @@ fn offset_syncs_can_live_on_the_target() {
     assert_eq!(syncs[0], ("events".to_string(), 0, 0, 0));
     assert_eq!(syncs[1], ("events".to_string(), 0, 101, 101));
     assert_eq!(syncs[2], ("events".to_string(), 0, 202, 202));
+
+    // The checkpoint role read those syncs on B: audit's offset 202 on A translates through the
+    // (202, 202) sync, in MM2's checkpoint format (an earlier checkpoint, made before every
+    // sync was read, may be more conservative).
+    let mut found = None;
+    read(
+        &b.bootstrap(),
+        "A.checkpoints.internal",
+        1,
+        TIMEOUT,
+        |recs| {
+            for r in recs {
+                let (g, rest) = string(r.key.as_deref().unwrap());
+                let (t, rest) = string(rest);
+                let p = i32::from_be_bytes(rest[..4].try_into().unwrap());
+                let v = r.value.as_deref().unwrap();
+                found = Some((g, t, p, be_i64(&v[2..]), be_i64(&v[10..])));
+            }
+            found.as_ref().is_some_and(|c| c.4 == 202)
+        },
+    );
+    assert_eq!(
+        found,
+        Some(("audit".to_string(), "A.events".to_string(), 0, 202, 202)),
+        "worker log:\n{}",
+        w.log_text()
+    );
 }
 
 fn produce_values(bootstrap: &str, topic: &str, range: std::ops::Range<i64>) {

@@ -12,7 +12,7 @@ use weft_plugin_sdk::{admin, log, remote, PluginError, Result, SourcePosition};
 use weft_plugin_sdk::{TopicPartition, TopicPartitionOffset};
 
 use crate::checkpoints::{offsets_to_sync, CheckpointStore, TargetPartition};
-use crate::config::{owns, Settings};
+use crate::config::{owns, Settings, SyncsLocation};
 use crate::formats::{Checkpoint, OffsetSync};
 use crate::source::internal_topic;
 use crate::sync_store::OffsetSyncStore;
@@ -108,13 +108,22 @@ impl CheckpointRole {
         Ok(role)
     }
 
+    /// Where the offset syncs are read: the source cluster (remote-cluster) or, with
+    /// `offset-syncs.topic.location=target`, the target (local-admin).
+    fn syncs_reader(&self) -> SyncsReader {
+        match self.s.syncs_location {
+            SyncsLocation::Source => SyncsReader::Source,
+            SyncsLocation::Target => SyncsReader::Target,
+        }
+    }
+
     /// Starts reading the offset-syncs topic from its beginning, noting where it ends now.
     fn try_assign(&mut self, now: u64) {
         let tp = TopicPartition {
             topic: self.syncs_topic.clone(),
             partition: 0,
         };
-        let marks = match remote::list_offsets(std::slice::from_ref(&tp)) {
+        let marks = match self.syncs_reader().list_offsets(std::slice::from_ref(&tp)) {
             Ok(m) => m,
             Err(e) => {
                 log::warn(&format!(
@@ -130,7 +139,7 @@ impl CheckpointRole {
             self.next_assign = now + RETRY_MS;
             return;
         };
-        let assigned = remote::assign(&[TopicPartitionOffset {
+        let assigned = self.syncs_reader().assign(&[TopicPartitionOffset {
             topic: tp.topic,
             partition: 0,
             offset: w.earliest,
@@ -150,7 +159,9 @@ impl CheckpointRole {
         let Some(until) = self.read_until else {
             return Ok(());
         };
-        let batch = remote::fetch(MAX_FETCH_RECORDS, FETCH_WAIT_MS)?;
+        let batch = self
+            .syncs_reader()
+            .fetch(MAX_FETCH_RECORDS, FETCH_WAIT_MS)?;
         let reader = BatchReader::new(&batch)
             .map_err(|e| PluginError::fatal(format!("fetched batch is malformed: {e}")))?;
         for view in reader.records() {
@@ -320,5 +331,38 @@ impl CheckpointRole {
             .finish()
             .map_err(|e| PluginError::fatal(format!("cannot pack checkpoints: {e}")))?;
         Ok(Out { batch, positions })
+    }
+}
+
+/// The cluster the offset-syncs topic is read from.
+#[derive(Debug, Clone, Copy)]
+enum SyncsReader {
+    Source,
+    Target,
+}
+
+impl SyncsReader {
+    fn list_offsets(
+        self,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<(TopicPartition, remote::Watermarks)>> {
+        match self {
+            SyncsReader::Source => remote::list_offsets(partitions),
+            SyncsReader::Target => admin::list_offsets(partitions),
+        }
+    }
+
+    fn assign(self, positions: &[TopicPartitionOffset]) -> Result<()> {
+        match self {
+            SyncsReader::Source => remote::assign(positions),
+            SyncsReader::Target => admin::assign(positions),
+        }
+    }
+
+    fn fetch(self, max_records: u32, timeout_ms: u32) -> Result<Vec<u8>> {
+        match self {
+            SyncsReader::Source => remote::fetch(max_records, timeout_ms),
+            SyncsReader::Target => admin::fetch(max_records, timeout_ms),
+        }
     }
 }

@@ -267,13 +267,6 @@ impl Settings {
                 SyncsLocation::Source
             }
         };
-        if role == Role::Checkpoint && syncs_location == SyncsLocation::Target {
-            r.issue(
-                OFFSET_SYNCS_LOCATION,
-                "target is not supported by the checkpoint role yet: it reads the offset syncs \
-                 through the remote-cluster capability, which reaches the source cluster",
-            );
-        }
         let task_count = r.long(TASK_COUNT, 1);
         let task_index = r.long(TASK_INDEX, 0);
         if task_count < 1 || task_index < 0 || task_index >= task_count {

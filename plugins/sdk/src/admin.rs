@@ -1,11 +1,12 @@
 //! The `local-admin` capability (`capability.local-admin=true`): administer the cluster the
 //! worker writes to, as MirrorMaker does its target cluster: create topics, raise partition
-//! counts, alter topic configs, read and commit offsets of groups without active members.
+//! counts, alter topic configs, read and commit offsets of groups without active members, and
+//! read back the internal topics kept there.
 //! Calling any function here makes the plugin import the capability. Natively (plugin unit
 //! tests) there is no host: every call fails with a fatal error.
 
 use crate::error::{PluginError, Result};
-use crate::TopicPartitionOffset;
+use crate::{TopicPartition, TopicPartitionOffset};
 
 #[cfg(target_arch = "wasm32")]
 use crate::capability::local_admin as wit;
@@ -127,6 +128,44 @@ fn entries(
             },
         )
         .collect()
+}
+
+/// Earliest and latest offsets of these partitions of the local cluster.
+pub fn list_offsets(
+    partitions: &[TopicPartition],
+) -> Result<Vec<(TopicPartition, crate::remote::Watermarks)>> {
+    #[cfg(target_arch = "wasm32")]
+    return wit::list_offsets(partitions)
+        .map(crate::remote::watermarks_of)
+        .map_err(PluginError::from);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = partitions;
+        Err(no_host())
+    }
+}
+
+/// From now on read exactly these partitions of the local cluster, each from its offset (as
+/// [`crate::remote::assign`]; for the internal topics a plugin keeps there).
+pub fn assign(positions: &[TopicPartitionOffset]) -> Result<()> {
+    #[cfg(target_arch = "wasm32")]
+    return wit::assign(positions).map_err(PluginError::from);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = positions;
+        Err(no_host())
+    }
+}
+
+/// Records read from the local cluster since the last call, packed (as [`crate::remote::fetch`]).
+pub fn fetch(max_records: u32, timeout_ms: u32) -> Result<Vec<u8>> {
+    #[cfg(target_arch = "wasm32")]
+    return wit::fetch(max_records, timeout_ms).map_err(PluginError::from);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (max_records, timeout_ms);
+        Err(no_host())
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

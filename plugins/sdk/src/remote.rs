@@ -47,28 +47,34 @@ pub fn describe_topics(topics: &[String]) -> Result<Vec<TopicDescription>> {
 pub fn list_offsets(partitions: &[TopicPartition]) -> Result<Vec<(TopicPartition, Watermarks)>> {
     #[cfg(target_arch = "wasm32")]
     return wit::list_offsets(partitions)
-        .map(|list| {
-            list.into_iter()
-                .map(|w| {
-                    (
-                        TopicPartition {
-                            topic: w.topic,
-                            partition: w.partition,
-                        },
-                        Watermarks {
-                            earliest: w.earliest,
-                            latest: w.latest,
-                        },
-                    )
-                })
-                .collect()
-        })
+        .map(watermarks_of)
         .map_err(PluginError::from);
     #[cfg(not(target_arch = "wasm32"))]
     {
         let _ = partitions;
         Err(no_host())
     }
+}
+
+/// The contract's watermarks as the SDK gives them (shared with `admin::list_offsets`).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn watermarks_of(
+    list: Vec<crate::__bindings::weft::plugin::types::Watermarks>,
+) -> Vec<(TopicPartition, Watermarks)> {
+    list.into_iter()
+        .map(|w| {
+            (
+                TopicPartition {
+                    topic: w.topic,
+                    partition: w.partition,
+                },
+                Watermarks {
+                    earliest: w.earliest,
+                    latest: w.latest,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Every consumer group's id.

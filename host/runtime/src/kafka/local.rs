@@ -15,9 +15,11 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::cluster::{Cluster, REQUEST_TIMEOUT};
 use super::grant::KEY_LOCAL_ADMIN;
+use super::reader::Reader;
 use crate::bindings::capability_local_admin::weft::plugin::local_admin as wit;
 use crate::bindings::types::{
-    ConfigEntry, ErrorKind, PluginError, TopicDescription, TopicPartitionOffset,
+    ConfigEntry, ErrorKind, PluginError, TopicDescription, TopicPartition, TopicPartitionOffset,
+    Watermarks,
 };
 use crate::host::HostState;
 
@@ -187,43 +189,59 @@ fn commit_group_offsets(
     }
 }
 
+/// An instance's local-admin state: the cluster and, once the plugin reads, its consumer.
+pub(crate) struct LocalState {
+    cluster: Cluster,
+    reader: Reader,
+}
+
+impl LocalState {
+    pub(crate) fn new(cluster: Cluster) -> Self {
+        // Internal topics are small: one consumer reads them.
+        LocalState {
+            cluster,
+            reader: Reader::new(1),
+        }
+    }
+}
+
 impl HostState {
     /// Runs `f` on the local cluster inside [`HostState::wait`].
     fn with_local<R>(
         &mut self,
-        f: impl FnOnce(&mut Cluster) -> Result<R, PluginError>,
+        f: impl FnOnce(&mut LocalState) -> Result<R, PluginError>,
     ) -> Result<R, PluginError> {
-        let Some(mut cluster) = self.kafka.local.take() else {
+        let Some(mut state) = self.kafka.local.take() else {
             return Err(PluginError {
                 kind: ErrorKind::Fatal,
                 message: format!("local-admin: not granted ({KEY_LOCAL_ADMIN} is not true)"),
                 retry_after_ms: None,
             });
         };
-        let r = self.wait(|| f(&mut cluster));
-        self.kafka.local = Some(cluster);
+        let r = self.wait(|| f(&mut state));
+        self.kafka.local = Some(state);
         r
     }
 }
 
 impl wit::Host for HostState {
     fn list_topics(&mut self) -> Result<Vec<String>, PluginError> {
-        self.with_local(|c| Ok(c.topics()?.into_keys().collect()))
+        self.with_local(|l| Ok(l.cluster.topics()?.into_keys().collect()))
     }
 
     fn describe_topics(
         &mut self,
         topics: Vec<String>,
     ) -> Result<Vec<TopicDescription>, PluginError> {
-        self.with_local(|c| c.describe(&topics))
+        self.with_local(|l| l.cluster.describe(&topics))
     }
 
     fn create_topics(&mut self, topics: Vec<wit::NewTopic>) -> Result<(), PluginError> {
-        self.with_local(|c| create_topics(c, &topics))
+        self.with_local(|l| create_topics(&mut l.cluster, &topics))
     }
 
     fn create_partitions(&mut self, topic: String, total: u32) -> Result<(), PluginError> {
-        self.with_local(|c| create_partitions(c, &topic, total))
+        self.with_local(|l| create_partitions(&mut l.cluster, &topic, total))
     }
 
     fn alter_topic_configs(
@@ -231,12 +249,13 @@ impl wit::Host for HostState {
         topic: String,
         config: Vec<ConfigEntry>,
     ) -> Result<(), PluginError> {
-        self.with_local(|c| alter_topic_configs(c, &topic, &config))
+        self.with_local(|l| alter_topic_configs(&mut l.cluster, &topic, &config))
     }
 
     fn group_offsets(&mut self, group: String) -> Result<Vec<TopicPartitionOffset>, PluginError> {
-        self.with_local(|c| {
-            Ok(c.group_offsets(&group)?
+        self.with_local(|l| {
+            Ok(l.cluster
+                .group_offsets(&group)?
                 .into_iter()
                 .map(|(topic, partition, offset)| TopicPartitionOffset {
                     topic,
@@ -252,6 +271,23 @@ impl wit::Host for HostState {
         group: String,
         offsets: Vec<TopicPartitionOffset>,
     ) -> Result<bool, PluginError> {
-        self.with_local(|c| commit_group_offsets(c, &group, &offsets))
+        self.with_local(|l| commit_group_offsets(&mut l.cluster, &group, &offsets))
+    }
+
+    fn list_offsets(
+        &mut self,
+        partitions: Vec<TopicPartition>,
+    ) -> Result<Vec<Watermarks>, PluginError> {
+        self.with_local(|l| Reader::list_offsets(&mut l.cluster, partitions))
+    }
+
+    fn assign(&mut self, positions: Vec<TopicPartitionOffset>) -> Result<(), PluginError> {
+        self.with_local(|l| l.reader.assign(&l.cluster, positions))
+    }
+
+    fn fetch(&mut self, max_records: u32, timeout_ms: u32) -> Result<Vec<u8>, PluginError> {
+        self.fetch_logged("local-admin", |h| {
+            h.with_local(|l| l.reader.fetch(&l.cluster, max_records, timeout_ms))
+        })
     }
 }

@@ -5,6 +5,7 @@
 //! - `cluster` — one cluster's client settings, lazily made admin and metadata clients, and the
 //!   read operations both capabilities share.
 //! - `fetch` — the consumers an assignment is split over, and the WFB1 packing of what they read.
+//! - `reader` — `list-offsets`, `assign` and `fetch`, which both capabilities serve.
 //! - `remote`, `local` — the two WIT imports.
 //!
 //! Every call that waits on the network runs inside `HostState::wait`, so it does not count
@@ -16,6 +17,7 @@ mod cluster;
 mod fetch;
 mod grant;
 mod local;
+mod reader;
 mod remote;
 
 pub use grant::{
@@ -30,7 +32,7 @@ use crate::config::Grants;
 #[derive(Default)]
 pub(crate) struct KafkaState {
     pub(crate) remote: Option<remote::RemoteState>,
-    pub(crate) local: Option<cluster::Cluster>,
+    pub(crate) local: Option<local::LocalState>,
 }
 
 impl KafkaState {
@@ -43,7 +45,11 @@ impl KafkaState {
                 .as_ref()
                 .map(|g| remote::RemoteState::new(g, format!("weft-{name}-remote"))),
             local: grants.local_admin.as_ref().map(|c| {
-                cluster::Cluster::new("local cluster", c.clone(), format!("weft-{name}-local"))
+                local::LocalState::new(cluster::Cluster::new(
+                    "local cluster",
+                    c.clone(),
+                    format!("weft-{name}-local"),
+                ))
             }),
         }
     }

@@ -14,22 +14,16 @@ use rdkafka::ClientContext;
 use regex::Regex;
 
 use super::cluster::{is_fatal, Cluster};
-use super::fetch::{FetchError, Fetchers};
 use super::grant::{anchored, RemoteGrant, KEY_REMOTE, KEY_REMOTE_PRODUCE};
+use super::reader::Reader;
 use crate::bindings::capability_remote_cluster::weft::plugin::remote_cluster as wit;
 use crate::bindings::types::{
     ErrorKind, PluginError, RecordFailure, TopicDescription, TopicPartition, TopicPartitionOffset,
+    Watermarks,
 };
-use crate::host::{HostState, LogLevel};
+use crate::host::HostState;
 use wit::NewTopic;
 
-/// Most records one `fetch` returns, whatever the plugin asks.
-const FETCH_RECORDS_MAX: usize = 100_000;
-/// About the most key, value and header bytes one `fetch` returns (one larger record still
-/// comes alone).
-const FETCH_BYTES_MAX: usize = 8 << 20;
-/// Longest a `fetch` waits for its first record.
-const FETCH_WAIT_MAX: Duration = Duration::from_secs(60);
 /// Longest a `produce` waits for the cluster's acknowledgements.
 const PRODUCE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -76,8 +70,7 @@ impl ProducerContext for Acks {
 pub(crate) struct RemoteState {
     cluster: Cluster,
     produce_topics: Option<Regex>,
-    fetcher_count: usize,
-    fetchers: Option<Fetchers>,
+    reader: Reader,
     producer: Option<BaseProducer<Acks>>,
 }
 
@@ -90,19 +83,9 @@ impl RemoteState {
                 .produce_topics
                 .as_deref()
                 .and_then(|re| Regex::new(&anchored(re)).ok()),
-            fetcher_count: grant.fetchers,
-            fetchers: None,
+            reader: Reader::new(grant.fetchers),
             producer: None,
         }
-    }
-
-    fn fetchers(&mut self) -> Result<&mut Fetchers, PluginError> {
-        if self.fetchers.is_none() {
-            self.fetchers = Some(Fetchers::new(&self.cluster, self.fetcher_count)?);
-        }
-        self.fetchers
-            .as_mut()
-            .ok_or_else(|| self.cluster.refused("no consumers"))
     }
 
     fn producer(&mut self) -> Result<&BaseProducer<Acks>, PluginError> {
@@ -271,23 +254,8 @@ impl wit::Host for HostState {
     fn list_offsets(
         &mut self,
         partitions: Vec<TopicPartition>,
-    ) -> Result<Vec<wit::Watermarks>, PluginError> {
-        let parts: Vec<(String, i32)> = partitions
-            .into_iter()
-            .map(|p| (p.topic, p.partition))
-            .collect();
-        self.with_remote(|r| {
-            Ok(r.cluster
-                .watermarks(&parts)?
-                .into_iter()
-                .map(|(topic, partition, earliest, latest)| wit::Watermarks {
-                    topic,
-                    partition,
-                    earliest,
-                    latest,
-                })
-                .collect())
-        })
+    ) -> Result<Vec<Watermarks>, PluginError> {
+        self.with_remote(|r| Reader::list_offsets(&mut r.cluster, partitions))
     }
 
     fn list_groups(&mut self) -> Result<Vec<String>, PluginError> {
@@ -309,35 +277,13 @@ impl wit::Host for HostState {
     }
 
     fn assign(&mut self, positions: Vec<TopicPartitionOffset>) -> Result<(), PluginError> {
-        let positions: Vec<(String, i32, i64)> = positions
-            .into_iter()
-            .map(|p| (p.topic, p.partition, p.offset))
-            .collect();
-        self.with_remote(|r| {
-            let fetchers = r.fetchers()?;
-            let res = fetchers.assign(&positions);
-            res.map_err(|e| r.cluster.error("cannot assign partitions", &e))
-        })
+        self.with_remote(|r| r.reader.assign(&r.cluster, positions))
     }
 
     fn fetch(&mut self, max_records: u32, timeout_ms: u32) -> Result<Vec<u8>, PluginError> {
-        let max = (max_records as usize).clamp(1, FETCH_RECORDS_MAX);
-        let timeout = Duration::from_millis(u64::from(timeout_ms)).min(FETCH_WAIT_MAX);
-        let fetched = self.with_remote(|r| {
-            let res = r.fetchers()?.fetch(max, FETCH_BYTES_MAX, timeout);
-            res.map_err(|e| match e {
-                FetchError::Kafka(e) => r.cluster.error("cannot fetch", &e),
-                FetchError::Pack(m) => r.cluster.refused(format!("cannot pack records: {m}")),
-            })
-        })?;
-        for w in &fetched.warnings {
-            (self.log)(
-                &self.plugin,
-                LogLevel::Warn,
-                &format!("remote-cluster fetch: {w}"),
-            );
-        }
-        Ok(fetched.batch)
+        self.fetch_logged("remote-cluster", |h| {
+            h.with_remote(|r| r.reader.fetch(&r.cluster, max_records, timeout_ms))
+        })
     }
 
     fn produce(&mut self, records: Vec<u8>) -> Result<Vec<RecordFailure>, PluginError> {
