@@ -440,15 +440,7 @@ impl BatchWriter {
 
     /// An empty batch whose buffer starts with `bytes` of capacity.
     pub fn with_capacity(bytes: usize) -> Self {
-        let mut buf = Vec::with_capacity(bytes.max(HEADER_LEN));
-        buf.extend_from_slice(&MAGIC.to_le_bytes());
-        buf.extend_from_slice(&[0; 8]);
-        BatchWriter {
-            buf,
-            count: 0,
-            topics: Vec::new(),
-            last_topic: 0,
-        }
+        Self::reusing(Vec::with_capacity(bytes.max(HEADER_LEN)))
     }
 
     /// An empty batch written into `buf` (its contents dropped, its capacity kept), so a

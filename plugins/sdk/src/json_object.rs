@@ -18,14 +18,26 @@ pub struct Member {
 }
 
 impl Member {
-    /// The key as written, with its quotes, ready to be copied into an output.
+    /// The key as written, with its quotes, ready to be copied into an output (empty if this
+    /// member does not come from `text`).
     pub fn quoted_key<'t>(&self, text: &'t [u8]) -> &'t [u8] {
-        &text[self.key.start - 1..self.key.end + 1]
+        self.key
+            .start
+            .checked_sub(1)
+            .and_then(|start| text.get(start..self.key.end + 1))
+            .unwrap_or_default()
+    }
+
+    /// The value's text (empty if this member does not come from `text`).
+    pub fn value_text<'t>(&self, text: &'t [u8]) -> &'t [u8] {
+        text.get(self.value.clone()).unwrap_or_default()
     }
 
     /// Whether the key is `name` (escapes decoded when the key has any).
     pub fn key_is(&self, text: &[u8], name: &str) -> bool {
-        let raw = &text[self.key.clone()];
+        let Some(raw) = text.get(self.key.clone()) else {
+            return false;
+        };
         if !raw.contains(&b'\\') {
             return raw == name.as_bytes();
         }
@@ -234,6 +246,17 @@ mod tests {
         ] {
             assert!(keys_and_values(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_member_of_another_text_reads_as_empty() {
+        let m = Member {
+            key: 0..3,
+            value: 5..100,
+        };
+        assert_eq!(m.quoted_key(b"ab"), b"");
+        assert_eq!(m.value_text(b"ab"), b"");
+        assert!(!m.key_is(b"ab", "ab"));
     }
 
     #[test]

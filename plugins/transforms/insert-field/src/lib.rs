@@ -169,7 +169,7 @@ impl Transform for InsertField {
                     });
                 }
                 None => out.member(m.quoted_key(text), |o| {
-                    o.extend_from_slice(&text[m.value.clone()])
+                    o.extend_from_slice(m.value_text(text))
                 }),
             }
         }

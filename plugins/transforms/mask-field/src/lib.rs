@@ -89,7 +89,7 @@ impl Transform for MaskField {
         let mut out = json_object::ObjectWriter::with_capacity(text.len());
         let mut failed = None;
         for m in &self.members {
-            let value = &text[m.value.clone()];
+            let value = m.value_text(text);
             let mask = self.fields.iter().any(|f| m.key_is(text, f));
             out.member(m.quoted_key(text), |o| {
                 if !mask {
