@@ -165,6 +165,66 @@ fn commit_group_offset(bootstrap: &str, group: &str, topic: &str, offset: i64) {
     );
 }
 
+/// A record the producer refuses when a source task sends it (larger than the connector's
+/// `producer.override.message.max.bytes`) is logged with stage KAFKA_PRODUCE and given up under
+/// `errors.tolerance=all` (source connectors have no dead letter queue, as in Connect), and
+/// fails the task under `none`.
+#[test]
+fn a_record_the_producer_refuses_is_given_up_under_all_and_fails_the_task_under_none() {
+    let broker = Weft::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let worker = worker_file(
+        d,
+        &broker.bootstrap(),
+        "connector.client.config.override.policy=All",
+    );
+    let connector = |name: &str, extra: &str| {
+        write_file(
+            d,
+            &format!("{name}.properties"),
+            &format!(
+                "name={name}\nconnector.class=datagen\ntasks.max=1\nkafka.topic={name}-out\n\
+                 iterations=3\nrecord.size=2000\n\
+                 value.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n\
+                 producer.override.message.max.bytes=1000\n{extra}"
+            ),
+        )
+    };
+    let all = connector(
+        "big-all",
+        "errors.tolerance=all\nerrors.log.enable=true\nerrors.log.include.messages=false\n",
+    );
+    let none = connector("big-none", "");
+    let w = Worker::standalone(d, &[worker, all, none]);
+    assert!(
+        wait_until(Duration::from_secs(60), || w
+            .get("/connectors/big-all/status")
+            .1["tasks"][0]["metrics"]["errors_total"]
+            == 3),
+        "three records given up; worker log:\n{}",
+        w.log_text()
+    );
+    assert_eq!(
+        w.get("/connectors/big-all/status").1["tasks"][0]["state"],
+        "RUNNING"
+    );
+    assert!(
+        w.log_text().contains("KAFKA_PRODUCE"),
+        "the error log names the stage:\n{}",
+        w.log_text()
+    );
+    assert!(
+        w.wait_task_state("big-none", "FAILED", Duration::from_secs(60)),
+        "big-none did not fail: {:?}\n{}",
+        w.state("big-none"),
+        w.log_text()
+    );
+    let (_, tasks) = w.state("big-none").unwrap();
+    let trace = tasks[0].1.clone().expect("a FAILED task has a trace");
+    assert!(trace.contains("KAFKA_PRODUCE"), "{trace}");
+}
+
 #[test]
 fn a_poison_record_goes_to_the_dlq_under_all_and_fails_the_task_under_none() {
     let broker = Weft::start(&[]);

@@ -2,7 +2,7 @@
 //! the next stage's input as it is, records are read in place, and a record is copied out only
 //! when one must be kept (a failure for the error handler and the dead letter queue).
 
-use weft_runtime::{PackedOutput, Record};
+use weft_runtime::PackedOutput;
 
 use super::worker_failure;
 use crate::errors::TaskFailure;
@@ -95,13 +95,6 @@ impl Batch {
             .collect::<Result<Vec<_>, _>>()
     }
 
-    /// Record `i` copied out, for an error path.
-    pub fn record(&self, i: usize) -> Option<Record> {
-        let reader = BatchReader::new(&self.bytes).ok()?;
-        let v = reader.records().nth(i)?.ok()?;
-        Some(Record::from_view(&v))
-    }
-
     /// Whether any record carries a header.
     pub fn has_headers(&self) -> Result<bool, TaskFailure> {
         let mut any = false;
@@ -136,6 +129,7 @@ pub fn origin(v: &RecordView<'_>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_runtime::Record;
 
     #[test]
     fn stamped_indices_survive_a_copy_and_name_the_original() {
@@ -154,7 +148,8 @@ mod tests {
         assert_eq!(copied.len(), 2);
         let views = copied.views().unwrap();
         assert_eq!(origin(&views[0]), 3);
-        assert_eq!(b.record(origin(&views[1])).unwrap().value.unwrap(), b"v4");
+        let originals = b.views().unwrap();
+        assert_eq!(originals[origin(&views[1])].value.unwrap(), b"v4");
         assert!(Batch::empty().is_empty());
         assert_eq!(Batch::empty().views().unwrap().len(), 0);
     }

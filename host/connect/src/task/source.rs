@@ -287,23 +287,27 @@ impl SourceTask<'_> {
             }
             id
         };
+        // The originals' views, made at the first record the producer refuses (for the error
+        // handler), so refusals cost one pass over the batch, not one each.
+        let mut originals = None;
         converted.for_each(|v| {
             if v.topic != self.last_topic {
                 env.topic_used(v.topic);
                 self.last_topic.clear();
                 self.last_topic.push_str(v.topic);
             }
-            self.send(&v, tag(id, origin(&v) as u32), &records)
+            self.send(&v, tag(id, origin(&v) as u32), &records, &mut originals)
         })?;
         self.meter.add(n);
         Ok(())
     }
 
-    fn send(
+    fn send<'o>(
         &mut self,
         r: &RecordView<'_>,
         tag: usize,
-        originals: &Batch,
+        batch: &'o Batch,
+        originals: &mut Option<Vec<RecordView<'o>>>,
     ) -> Result<(), TaskFailure> {
         loop {
             let mut rec: BaseRecord<'_, [u8], [u8], usize> =
@@ -337,9 +341,15 @@ impl SourceTask<'_> {
                     }
                 }
                 Err((e, _)) => {
-                    let original = originals
-                        .record(origin(r))
-                        .unwrap_or_else(|| Record::from_view(r));
+                    if originals.is_none() {
+                        *originals = Some(batch.views()?);
+                    }
+                    let original = Record::from_view(
+                        originals
+                            .as_ref()
+                            .and_then(|o| o.get(origin(r)))
+                            .unwrap_or(r),
+                    );
                     let msg = e.to_string();
                     let class = "org.apache.kafka.clients.producer.KafkaProducer";
                     if self.errors.tolerate(&crate::errors::FailedRecord {
