@@ -471,6 +471,11 @@ impl BatchWriter {
         self.count as usize
     }
 
+    /// Bytes written so far (the topic table not yet included).
+    pub fn byte_len(&self) -> usize {
+        self.buf.len()
+    }
+
     /// True when nothing was written.
     pub fn is_empty(&self) -> bool {
         self.count == 0
@@ -800,6 +805,7 @@ mod tests {
         for r in &recs {
             w.push_record(r).unwrap();
         }
+        assert!(w.byte_len() > HEADER_LEN);
         let buf = w.finish().unwrap();
         assert_eq!(buf, encode(&recs).unwrap());
         assert!(buf.capacity() >= 4096);

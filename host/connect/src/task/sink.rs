@@ -26,8 +26,10 @@ use crate::offsets::sink::group_id;
 const MAX_BATCH: usize = 10_000;
 /// Room a batch's buffer starts with (it grows as records come).
 const BATCH_BYTES: usize = 256 * 1024;
+/// A batch stops taking records once it holds this many bytes.
+const MAX_BATCH_BYTES: usize = 16 << 20;
 /// Largest buffer kept from one batch for the next.
-const MAX_SPARE_BYTES: usize = 16 << 20;
+const MAX_SPARE_BYTES: usize = 2 * MAX_BATCH_BYTES;
 /// How long a batch waits for its first record.
 const POLL_WAIT: Duration = Duration::from_millis(200);
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -163,6 +165,13 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// Whether a batch takes another record: at most [`MAX_BATCH`] records and, so that a batch
+/// of large records does not hold 10,000 of them, [`MAX_BATCH_BYTES`] (a larger record still
+/// comes alone).
+fn has_room(batch: &BatchWriter) -> bool {
+    batch.len() < MAX_BATCH && batch.byte_len() < MAX_BATCH_BYTES
 }
 
 /// Appends a consumed message to the batch being built, with its index in the batch in the
@@ -356,7 +365,7 @@ impl SinkTask<'_> {
             kafka_offsets.clear();
             let mut batch = BatchWriter::reusing(std::mem::take(&mut spare));
             let mut wait = POLL_WAIT;
-            while batch.len() < MAX_BATCH {
+            while has_room(&batch) {
                 match consumer.poll(wait) {
                     None => break,
                     Some(Err(e)) => {
@@ -556,5 +565,30 @@ fn apply_request(consumer: &BaseConsumer<SinkContext>, core: &mut Core, r: Conte
     };
     if let Err(e) = outcome {
         tracing::warn!(connector = %core.connector, request = ?r, error = %e, "task-context request failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_bounded_by_records_and_by_bytes() {
+        let mut w = BatchWriter::with_capacity(0);
+        assert!(has_room(&w));
+        let large = vec![0u8; MAX_BATCH_BYTES];
+        w.push("t", Some(0), None, Some(0), None, Some(&large), [])
+            .unwrap();
+        assert!(
+            !has_room(&w),
+            "one record past the byte bound fills the batch"
+        );
+        let mut w = BatchWriter::with_capacity(0);
+        for i in 0..MAX_BATCH {
+            assert!(has_room(&w), "record {i}");
+            w.push("t", Some(0), None, Some(i as i64), None, Some(b"v"), [])
+                .unwrap();
+        }
+        assert!(!has_room(&w));
     }
 }
