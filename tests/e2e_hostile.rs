@@ -7,6 +7,8 @@
 mod common;
 mod wire;
 
+use std::time::Duration;
+
 use bytes::{Bytes, BytesMut};
 use common::Weft;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
@@ -404,8 +406,15 @@ fn lying_varint_counts_in_flexible_requests_are_refused() {
     }
 }
 
-/// A batch of one keyed record, optionally with `headers` header entries.
+/// A batch of one keyed record.
 fn one_record_batch() -> Vec<u8> {
+    batch_of(Default::default())
+}
+
+/// A batch of one keyed record with these headers.
+fn batch_of(
+    headers: kafka_protocol::indexmap::IndexMap<kafka_protocol::protocol::StrBytes, Option<Bytes>>,
+) -> Vec<u8> {
     let record = Record {
         transactional: false,
         control: false,
@@ -419,7 +428,7 @@ fn one_record_batch() -> Vec<u8> {
         timestamp: 1_700_000_000_000,
         key: Some(Bytes::from_static(b"k")),
         value: Some(Bytes::from_static(b"v")),
-        headers: Default::default(),
+        headers,
     };
     let mut buf = BytesMut::new();
     RecordBatchEncoder::encode(
@@ -732,4 +741,66 @@ fn a_request_for_too_many_partitions_is_refused_whole() {
     );
     assert_eq!(partition_count(&w, "budget-grow"), Some(3));
     assert_healthy(&mut w, "a CreatePartitions for 10,001 more partitions");
+}
+
+/// A record whose header name is not UTF-8 (brokers store it, as Kafka's does; no client writes
+/// one) reaches a Connect sink without that header: rdkafka would panic turning the name into
+/// text, so the task skips the header with a warning and runs on.
+#[test]
+fn a_header_name_that_is_not_utf8_does_not_fail_a_sink_task() {
+    let w = Weft::start(&[]);
+    create_topic(&w, "odd-headers", &[]);
+    let mut headers = kafka_protocol::indexmap::IndexMap::new();
+    headers.insert(
+        kafka_protocol::protocol::StrBytes::from_static_str("h"),
+        Some(Bytes::from_static(b"x")),
+    );
+    let mut b = batch_of(headers);
+    let n = b.len();
+    assert_eq!(
+        &b[n - 4..],
+        &[2, b'h', 2, b'x'],
+        "the batch ends with the header"
+    );
+    b[n - 3] = 0xff;
+    fix_crc(&mut b);
+    assert_eq!(
+        produce_batch(&w, "odd-headers", &b).0,
+        0,
+        "the broker stores it"
+    );
+    assert_eq!(produce_batch(&w, "odd-headers", &one_record_batch()).0, 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let worker = common::connect::worker_file(d, &w.bootstrap(), "");
+    let sink = d.join("sink.properties");
+    std::fs::write(
+        &sink,
+        format!(
+            "name=odd\nconnector.class=FileStreamSink\ntasks.max=1\ntopics=odd-headers\n\
+             file={}\nvalue.converter=org.apache.kafka.connect.storage.StringConverter\n",
+            d.join("out.txt").display()
+        ),
+    )
+    .unwrap();
+    let worker = common::connect::Worker::standalone(d, &[worker, sink]);
+    let out = d.join("out.txt");
+    assert!(
+        common::connect::wait_until(Duration::from_secs(60), || {
+            std::fs::read_to_string(&out).unwrap_or_default() == "v\nv\n"
+        }),
+        "out.txt is {:?}; worker log:\n{}",
+        std::fs::read_to_string(&out).ok(),
+        worker.log_text()
+    );
+    assert_eq!(
+        worker.get("/connectors/odd/status").1["tasks"][0]["state"],
+        "RUNNING"
+    );
+    assert!(
+        worker.log_text().contains("not UTF-8"),
+        "the skipped header is logged:\n{}",
+        worker.log_text()
+    );
 }

@@ -56,6 +56,7 @@ pub use config::{Grants, PluginConfig, Sandbox};
 pub use engine::{CacheStats, Runtime, RuntimeOptions};
 pub use error::{Result, RuntimeError};
 pub use host::{LogLevel, LogSink, MetricValue};
+pub use kafka::{not_utf8_warning, utf8_headers};
 pub use pipeline::{ConsumePipeline, PipelineSpec, ProducePipeline};
 pub use plugin::{
     Converted, InstanceStats, Output, PackedOutput, Polled, PolledBatch, PositionReader,

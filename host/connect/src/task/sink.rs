@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use weft_metrics::LatencyBuckets;
 
@@ -181,12 +181,9 @@ fn push_message(
     m: &BorrowedMessage<'_>,
     index: usize,
 ) -> Result<(), TaskFailure> {
-    let headers = m.headers();
-    let headers = headers
-        .iter()
-        .flat_map(|h| h.iter())
-        .map(|h| (h.key, h.value));
-    w.push(
+    let dropped = std::cell::Cell::new(0);
+    let headers = weft_runtime::utf8_headers(m, &dropped);
+    let pushed = w.push(
         m.topic(),
         Some(m.partition()),
         m.timestamp().to_millis(),
@@ -194,8 +191,11 @@ fn push_message(
         m.key(),
         m.payload(),
         headers,
-    )
-    .map_err(|e| {
+    );
+    if dropped.get() > 0 {
+        tracing::warn!("{}", weft_runtime::not_utf8_warning(m, dropped.get()));
+    }
+    pushed.map_err(|e| {
         worker_failure(format!(
             "record {}-{}@{} cannot be handed to the connector: {e}",
             m.topic(),

@@ -9,6 +9,7 @@
 //! variable that librdkafka's "queue became non-empty" callback signals, so no consumer is
 //! polled in a loop.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
@@ -280,22 +281,10 @@ fn pack(
 ) -> Result<usize, FetchError> {
     let key = m.key();
     let value = m.payload();
-    // rdkafka turns a header name into &str with an unwrap: one that is not UTF-8 (no Kafka
-    // client writes one, but a remote cluster may hold anything) is dropped, not a panic.
-    let mut headers: Vec<(&str, Option<&[u8]>)> = Vec::new();
-    if let Some(h) = m.headers() {
-        for i in 0..h.count() {
-            match catch_unwind(AssertUnwindSafe(|| h.try_get(i))) {
-                Ok(Some(x)) => headers.push((x.key, x.value)),
-                Ok(None) => {}
-                Err(_) => warnings.push(format!(
-                    "{}-{} offset {}: a header name that is not UTF-8 was dropped",
-                    m.topic(),
-                    m.partition(),
-                    m.offset()
-                )),
-            }
-        }
+    let dropped = Cell::new(0);
+    let headers: Vec<(&str, Option<&[u8]>)> = utf8_headers(m, &dropped).collect();
+    if dropped.get() > 0 {
+        warnings.push(not_utf8_warning(m, dropped.get()));
     }
     let size = key.map_or(0, <[u8]>::len)
         + value.map_or(0, <[u8]>::len)
@@ -390,4 +379,34 @@ mod tests {
             .position(|a| a.iter().any(|x| x.starts_with("t:0@")));
         assert_eq!(was, is);
     }
+}
+
+/// A message's headers, read as they are iterated. rdkafka turns a header name into `&str`
+/// with an unwrap: one that is not UTF-8 (no Kafka client writes one, but neither Kafka's broker
+/// nor Weft's refuses it) is skipped rather than a panic, and counted in `dropped`.
+pub fn utf8_headers<'m>(
+    m: &'m BorrowedMessage<'_>,
+    dropped: &'m Cell<usize>,
+) -> impl Iterator<Item = (&'m str, Option<&'m [u8]>)> + 'm {
+    let headers = m.headers();
+    (0..headers.map_or(0, |h| h.count())).filter_map(move |i| {
+        let h = headers?;
+        match catch_unwind(AssertUnwindSafe(|| h.try_get(i))) {
+            Ok(x) => x.map(|x| (x.key, x.value)),
+            Err(_) => {
+                dropped.set(dropped.get() + 1);
+                None
+            }
+        }
+    })
+}
+
+/// The warning for headers [`utf8_headers`] dropped, naming the record.
+pub fn not_utf8_warning(m: &BorrowedMessage<'_>, dropped: usize) -> String {
+    format!(
+        "{}-{} offset {}: {dropped} header name(s) that are not UTF-8 dropped",
+        m.topic(),
+        m.partition(),
+        m.offset()
+    )
 }

@@ -20,6 +20,7 @@ mod local;
 mod reader;
 mod remote;
 
+pub use fetch::{not_utf8_warning, utf8_headers};
 pub use grant::{
     local_from_config, remote_from_config, KafkaCluster, RemoteGrant, KEY_LOCAL_ADMIN,
     KEY_LOCAL_BOOTSTRAP, KEY_LOCAL_CLIENT, KEY_REMOTE, KEY_REMOTE_CLIENT, KEY_REMOTE_FETCHERS,
