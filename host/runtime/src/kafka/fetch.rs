@@ -312,6 +312,36 @@ fn pack(
     Ok(size)
 }
 
+/// A message's headers, read as they are iterated. rdkafka turns a header name into `&str`
+/// with an unwrap: one that is not UTF-8 (no Kafka client writes one, but neither Kafka's broker
+/// nor Weft's refuses it) is skipped rather than a panic, and counted in `dropped`.
+pub fn utf8_headers<'m>(
+    m: &'m BorrowedMessage<'_>,
+    dropped: &'m Cell<usize>,
+) -> impl Iterator<Item = (&'m str, Option<&'m [u8]>)> + 'm {
+    let headers = m.headers();
+    (0..headers.map_or(0, |h| h.count())).filter_map(move |i| {
+        let h = headers?;
+        match catch_unwind(AssertUnwindSafe(|| h.try_get(i))) {
+            Ok(x) => x.map(|x| (x.key, x.value)),
+            Err(_) => {
+                dropped.set(dropped.get() + 1);
+                None
+            }
+        }
+    })
+}
+
+/// The warning for headers [`utf8_headers`] dropped, naming the record.
+pub fn not_utf8_warning(m: &BorrowedMessage<'_>, dropped: usize) -> String {
+    format!(
+        "{}-{} offset {}: {dropped} header name(s) that are not UTF-8 dropped",
+        m.topic(),
+        m.partition(),
+        m.offset()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,34 +409,4 @@ mod tests {
             .position(|a| a.iter().any(|x| x.starts_with("t:0@")));
         assert_eq!(was, is);
     }
-}
-
-/// A message's headers, read as they are iterated. rdkafka turns a header name into `&str`
-/// with an unwrap: one that is not UTF-8 (no Kafka client writes one, but neither Kafka's broker
-/// nor Weft's refuses it) is skipped rather than a panic, and counted in `dropped`.
-pub fn utf8_headers<'m>(
-    m: &'m BorrowedMessage<'_>,
-    dropped: &'m Cell<usize>,
-) -> impl Iterator<Item = (&'m str, Option<&'m [u8]>)> + 'm {
-    let headers = m.headers();
-    (0..headers.map_or(0, |h| h.count())).filter_map(move |i| {
-        let h = headers?;
-        match catch_unwind(AssertUnwindSafe(|| h.try_get(i))) {
-            Ok(x) => x.map(|x| (x.key, x.value)),
-            Err(_) => {
-                dropped.set(dropped.get() + 1);
-                None
-            }
-        }
-    })
-}
-
-/// The warning for headers [`utf8_headers`] dropped, naming the record.
-pub fn not_utf8_warning(m: &BorrowedMessage<'_>, dropped: usize) -> String {
-    format!(
-        "{}-{} offset {}: {dropped} header name(s) that are not UTF-8 dropped",
-        m.topic(),
-        m.partition(),
-        m.offset()
-    )
 }
