@@ -97,12 +97,12 @@ impl Batch {
 
     /// Whether any record carries a header.
     pub fn has_headers(&self) -> Result<bool, TaskFailure> {
-        let mut any = false;
-        self.for_each(|v| {
-            any |= !v.headers.is_empty();
-            Ok(())
-        })?;
-        Ok(any)
+        for v in self.reader()?.records() {
+            if !v.map_err(unreadable)?.headers.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Rewrites every record's offset field: record `i` gets `offset_of(i, its offset)`.

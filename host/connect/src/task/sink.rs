@@ -12,7 +12,7 @@ use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use weft_metrics::LatencyBuckets;
 
-use super::batch::{Batch, BatchWriter};
+use super::batch::{origin, Batch, BatchWriter};
 use super::chain::{handle_failures, Chain, Converters, Origins, Staged};
 use super::clients::{client_config, ClientKind};
 use super::component::{instantiate, Component, ContextRequest, Failure};
@@ -479,11 +479,9 @@ impl SinkTask<'_> {
         // be offered to pre-commit. A batch that failed the task is never committed past.
         // Runs of one partition are updated once, so no key is built per record.
         let mut run: Option<(&str, i32, i64)> = None;
-        let mut index = 0;
         raw.for_each(|v| {
             let (topic, partition) = (v.topic, v.partition.unwrap_or(0));
-            let offset = kafka_offsets.get(index).copied().unwrap_or(-1);
-            index += 1;
+            let offset = kafka_offsets.get(origin(&v)).copied().unwrap_or(-1);
             match &mut run {
                 Some((t, p, last)) if *t == topic && *p == partition => *last = (*last).max(offset),
                 _ => {
@@ -514,12 +512,11 @@ impl SinkTask<'_> {
             self.last_topic.clear();
             self.last_topic.push_str(topic);
         }
-        match core.next.get_mut(&(topic.to_string(), partition)) {
-            Some(n) => *n = (*n).max(last + 1),
-            None => {
-                core.next.insert((topic.to_string(), partition), last + 1);
-            }
-        }
+        let n = core
+            .next
+            .entry((topic.to_string(), partition))
+            .or_insert(last + 1);
+        *n = (*n).max(last + 1);
     }
 
     fn publish(&mut self, force: bool) {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::cluster::Cluster;
-use super::fetch::{FetchError, Fetchers};
+use super::fetch::{FetchError, Fetched, Fetchers};
 use crate::bindings::types::{PluginError, TopicPartition, TopicPartitionOffset, Watermarks};
 use crate::host::{HostState, LogLevel};
 
@@ -76,18 +76,18 @@ impl Reader {
         res.map_err(|e| cluster.error("cannot assign partitions", &e))
     }
 
-    /// Records read since the last call, packed, and the consumer errors met on the way.
+    /// Records read since the last call, packed, with the consumer errors met on the way.
     pub(crate) fn fetch(
         &mut self,
         cluster: &Cluster,
         max_records: u32,
         timeout_ms: u32,
-    ) -> Result<(Vec<u8>, Vec<String>), PluginError> {
+    ) -> Result<Fetched, PluginError> {
         let max = (max_records as usize).clamp(1, FETCH_RECORDS_MAX);
         let timeout = Duration::from_millis(u64::from(timeout_ms)).min(FETCH_WAIT_MAX);
         let res = self.fetchers(cluster)?.fetch(max, FETCH_BYTES_MAX, timeout);
         match res {
-            Ok(f) => Ok((f.batch, f.warnings)),
+            Ok(f) => Ok(f),
             Err(FetchError::Kafka(e)) => Err(cluster.error("cannot fetch", &e)),
             Err(FetchError::Pack(m)) => Err(cluster.refused(format!("cannot pack records: {m}"))),
         }
@@ -100,9 +100,9 @@ impl HostState {
     pub(super) fn fetch_logged(
         &mut self,
         capability: &str,
-        run: impl FnOnce(&mut HostState) -> Result<(Vec<u8>, Vec<String>), PluginError>,
+        run: impl FnOnce(&mut HostState) -> Result<Fetched, PluginError>,
     ) -> Result<Vec<u8>, PluginError> {
-        let (batch, warnings) = run(self)?;
+        let Fetched { batch, warnings } = run(self)?;
         for w in &warnings {
             (self.log)(
                 &self.plugin,

@@ -26,10 +26,11 @@ impl Charset {
         }
     }
 
-    /// Text (UTF-8) to bytes; a character the charset lacks becomes `?`, as Java does.
-    fn encode(self, text: &str) -> Vec<u8> {
+    /// Text (UTF-8) to bytes; a character the charset lacks becomes `?`, as Java does. UTF-8
+    /// text is its own encoding and comes back borrowed.
+    fn encode(self, text: &str) -> Cow<'_, [u8]> {
         match self {
-            Charset::Utf8 => text.as_bytes().to_vec(),
+            Charset::Utf8 => Cow::Borrowed(text.as_bytes()),
             Charset::Latin1 => text
                 .chars()
                 .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
@@ -41,10 +42,11 @@ impl Charset {
         }
     }
 
-    /// Bytes to text (UTF-8); malformed input becomes U+FFFD, as Java's decoder does.
-    fn decode(self, bytes: &[u8]) -> String {
+    /// Bytes to text (UTF-8); malformed input becomes U+FFFD, as Java's decoder does. Valid
+    /// UTF-8 comes back borrowed.
+    fn decode(self, bytes: &[u8]) -> Cow<'_, str> {
         match self {
-            Charset::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+            Charset::Utf8 => String::from_utf8_lossy(bytes),
             Charset::Latin1 => bytes.iter().map(|&b| char::from(b)).collect(),
             Charset::Ascii => bytes
                 .iter()
@@ -139,16 +141,17 @@ impl Converter for StringConverter {
         Ok((v.map(Cow::into_owned), s.map(Cow::into_owned)))
     }
 
-    // UTF-8 text (the default encoding) passes through as the batch holds it.
+    // UTF-8 text (the default encoding) passes through as the batch holds it, and so do
+    // bytes that are not text.
     fn from_connect_borrowed<'v>(
         &mut self,
         _topic: &str,
         value: Option<&'v [u8]>,
         _schema: Option<&str>,
     ) -> Result<Option<Cow<'v, [u8]>>> {
-        Ok(value.map(|v| match (self.charset, std::str::from_utf8(v)) {
-            (Charset::Utf8, _) | (_, Err(_)) => Cow::Borrowed(v),
-            (charset, Ok(text)) => Cow::Owned(charset.encode(text)),
+        Ok(value.map(|v| match std::str::from_utf8(v) {
+            Ok(text) => self.charset.encode(text),
+            Err(_) => Cow::Borrowed(v),
         }))
     }
 
@@ -157,13 +160,9 @@ impl Converter for StringConverter {
         _topic: &str,
         value: Option<&'v [u8]>,
     ) -> Result<(Option<Cow<'v, [u8]>>, Option<Cow<'static, str>>)> {
-        let text = value.map(|v| match self.charset {
-            // Valid UTF-8 is borrowed; malformed input becomes U+FFFD, as Java's decoder does.
-            Charset::Utf8 => match String::from_utf8_lossy(v) {
-                Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-                Cow::Owned(s) => Cow::Owned(s.into_bytes()),
-            },
-            charset => Cow::Owned(charset.decode(v).into_bytes()),
+        let text = value.map(|v| match self.charset.decode(v) {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
         });
         Ok((text, Some(Cow::Borrowed(schema::OPTIONAL_STRING))))
     }

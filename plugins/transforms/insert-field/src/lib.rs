@@ -137,6 +137,7 @@ impl Transform for InsertField {
     }
 
     fn apply<'a>(&mut self, mut record: Record<'a>) -> Result<Option<Record<'a>>> {
+        // Kafka's SMT passes tombstones (a null part) through untouched.
         let Some(text) = self.part.get(&record) else {
             return Ok(Some(record));
         };

@@ -11,11 +11,8 @@ use weft_plugin_sdk::*;
 struct MaskField {
     part: Part,
     fields: Vec<String>,
-    replacement: Option<String>,
-    /// `replacement` as a JSON string (for every value that is not a number).
-    replacement_text: Vec<u8>,
-    /// `replacement` as a JSON number for numbers, or why it is not one.
-    replacement_number: Option<std::result::Result<Vec<u8>, String>>,
+    /// `replacement`, when set, as the JSON texts it is written as.
+    replacement: Option<Replacement>,
     /// The members of the record being rewritten (kept to reuse its allocation).
     members: Vec<json_object::Member>,
 }
@@ -40,16 +37,23 @@ impl Plugin for MaskField {
     fn configure(&mut self, config: &Config) -> Result<()> {
         self.part = Part::from_config(config)?;
         self.fields = config.list("fields");
-        self.replacement = config.get("replacement").map(str::to_string);
-        if let Some(r) = &self.replacement {
-            self.replacement_text = json_object::quoted(r);
-            self.replacement_number = Some(match serde_json::from_str::<Value>(r) {
+        self.replacement = config.get("replacement").map(|r| Replacement {
+            text: json_object::quoted(r),
+            number: match serde_json::from_str::<Value>(r) {
                 Ok(n @ Value::Number(_)) => Ok(serde_json::to_vec(&n).unwrap_or_default()),
                 _ => Err(format!("replacement `{r}` is not a number")),
-            });
-        }
+            },
+        });
         Ok(())
     }
+}
+
+/// The `replacement` config value as masked values are written.
+struct Replacement {
+    /// As a JSON string (for every value that is not a number).
+    text: Vec<u8>,
+    /// As a JSON number (for numbers), or why it is not one.
+    number: std::result::Result<Vec<u8>, String>,
 }
 
 impl MaskField {
@@ -58,10 +62,12 @@ impl MaskField {
     fn write_masked(&self, value: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let first = value.first().copied().unwrap_or(b'n');
         let is_number = first == b'-' || first.is_ascii_digit();
-        match (&self.replacement_number, is_number) {
-            (Some(Ok(n)), true) => out.extend_from_slice(n),
-            (Some(Err(e)), true) => return Err(PluginError::fatal(e.clone())),
-            (Some(_), false) => out.extend_from_slice(&self.replacement_text),
+        match (&self.replacement, is_number) {
+            (Some(r), true) => match &r.number {
+                Ok(n) => out.extend_from_slice(n),
+                Err(e) => return Err(PluginError::fatal(e.clone())),
+            },
+            (Some(r), false) => out.extend_from_slice(&r.text),
             (None, _) => out.extend_from_slice(match first {
                 b'"' => b"\"\"",
                 b't' | b'f' => b"false",
