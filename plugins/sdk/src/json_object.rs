@@ -38,21 +38,35 @@ impl Member {
         let Some(raw) = text.get(self.key.clone()) else {
             return false;
         };
+        // Most keys match as written or differ in length; only a key with an escape that does
+        // not match as written needs decoding.
+        if raw == name.as_bytes() {
+            return true;
+        }
         if !raw.contains(&b'\\') {
-            return raw == name.as_bytes();
+            return false;
         }
         serde_json::from_slice::<String>(self.quoted_key(text)).is_ok_and(|k| k == name)
     }
 }
 
 /// Fills `out` with the top-level members of `text`. False when `text` is not valid JSON or
-/// not an object; every byte is checked (by serde_json, without building anything) before the
-/// structure is walked.
+/// not an object; every byte is checked (UTF-8, then serde_json without building anything)
+/// before the structure is walked. serde_json alone would let through strings that are not
+/// UTF-8, as it does not decode what it skips.
 pub fn members(text: &[u8], out: &mut Vec<Member>) -> bool {
     out.clear();
-    if serde_json::from_slice::<IgnoredAny>(text).is_err() {
+    if std::str::from_utf8(text).is_err() || serde_json::from_slice::<IgnoredAny>(text).is_err() {
         return false;
     }
+    members_of_checked(text, out)
+}
+
+/// As [`members`], for text already checked to be valid JSON (a value inside a document that
+/// [`members`] or serde_json accepted), so that nested values are not checked again. On text
+/// that is not valid JSON the ranges are meaningless but stay within `text`.
+pub fn members_of_checked(text: &[u8], out: &mut Vec<Member>) -> bool {
+    out.clear();
     let mut i = skip_ws(text, 0);
     if text.get(i) != Some(&b'{') {
         return false;
@@ -81,6 +95,34 @@ pub fn members(text: &[u8], out: &mut Vec<Member>) -> bool {
         match text.get(i) {
             Some(b',') => i += 1,
             Some(b'}') => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// Fills `out` with the ranges of the elements of the array in `text`, which must already be
+/// checked to be valid JSON (as for [`members_of_checked`]). False when it is not an array.
+pub fn elements_of_checked(text: &[u8], out: &mut Vec<Range<usize>>) -> bool {
+    out.clear();
+    let mut i = skip_ws(text, 0);
+    if text.get(i) != Some(&b'[') {
+        return false;
+    }
+    i += 1;
+    loop {
+        i = skip_ws(text, i);
+        if text.get(i) == Some(&b']') && out.is_empty() {
+            return true;
+        }
+        if i >= text.len() {
+            return false;
+        }
+        let end = value_end(text, i);
+        out.push(i..end);
+        i = skip_ws(text, end);
+        match text.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => return true,
             _ => return false,
         }
     }
@@ -246,6 +288,33 @@ mod tests {
         ] {
             assert!(keys_and_values(bad).is_none(), "{bad:?}");
         }
+        let mut m = Vec::new();
+        assert!(
+            !members(b"{\"a\":\"\xff\"}", &mut m),
+            "a string that is not UTF-8"
+        );
+        assert!(!members(b"{\"\xc3\":1}", &mut m), "a key that is not UTF-8");
+    }
+
+    #[test]
+    fn finds_array_elements_and_nothing_nested() {
+        let text = br#" [ 1 , "a,]" ,{"b":[2,3]}, [], null,-2.5 ] "#;
+        let mut e = Vec::new();
+        assert!(elements_of_checked(text, &mut e));
+        let got: Vec<&[u8]> = e.iter().map(|r| &text[r.clone()]).collect();
+        let want: [&[u8]; 6] = [
+            b"1",
+            br#""a,]""#,
+            br#"{"b":[2,3]}"#,
+            b"[]",
+            b"null",
+            b"-2.5",
+        ];
+        assert_eq!(got, want);
+        assert!(elements_of_checked(b"[]", &mut e) && e.is_empty());
+        assert!(!elements_of_checked(b"{}", &mut e));
+        let mut m = Vec::new();
+        assert!(members_of_checked(br#"{"x":{"y":1}}"#, &mut m) && m.len() == 1);
     }
 
     #[test]
