@@ -3,6 +3,7 @@
 //! (reporting the schema); with `false`, just the JSON value. The bytes are Kafka's: compact,
 //! schema fields in Kafka's order, struct fields in schema order, `bytes` as base64.
 
+mod fast;
 mod ojson;
 mod schema;
 mod value;
@@ -21,6 +22,7 @@ struct JsonConverter {
     /// The last schema text seen by `from_connect`, parsed. Every record of a batch comes with
     /// the batch's one schema, so it is parsed once per schema, not once per record.
     last_schema: Option<ParsedSchema>,
+    scratch: fast::Scratch,
 }
 
 /// A schema's text as the worker sent it, the schema, and the schema as the `schemas.enable`
@@ -114,12 +116,16 @@ impl Plugin for JsonConverter {
 }
 
 impl JsonConverter {
-    /// A Connect value in the Connect value encoding, as JSON.
-    fn payload(&self, schema: Option<&Schema>, value: Option<&[u8]>) -> Result<Json> {
-        let opts = Options {
+    fn options(&self) -> Options {
+        Options {
             direction: Direction::ToJson,
             replace_null_with_default: self.replace_null_with_default,
-        };
+        }
+    }
+
+    /// A Connect value in the Connect value encoding, as JSON (the tree path).
+    fn payload(&self, schema: Option<&Schema>, value: Option<&[u8]>) -> Result<Json> {
+        let opts = self.options();
         let Some(raw) = value else {
             return match schema {
                 Some(s) => convert(s, &Json::Null, 0, opts).map_err(fatal),
@@ -145,6 +151,18 @@ impl JsonConverter {
             }
         }
     }
+}
+
+/// Whether two texts are equal, eight bytes at a step: every record of a batch brings the
+/// batch's schema text to compare with the one parsed, and wasm's `memcmp` goes byte by byte.
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or_default());
+    let (wa, wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    wa.remainder() == wb.remainder() && wa.zip(wb).all(|(x, y)| word(x) == word(y))
 }
 
 /// A value without a schema: JSON objects and arrays stay themselves, other text is a string,
@@ -178,7 +196,11 @@ impl Converter for JsonConverter {
         schema: Option<&str>,
     ) -> Result<Option<Vec<u8>>> {
         if let Some(text) = schema {
-            if self.last_schema.as_ref().is_none_or(|p| p.text != text) {
+            if self
+                .last_schema
+                .as_ref()
+                .is_none_or(|p| !same_text(&p.text, text))
+            {
                 self.last_schema = parse_schema(Some(text))?.map(|schema| ParsedSchema {
                     text: text.to_string(),
                     envelope_text: schema.to_json().to_text(),
@@ -190,18 +212,30 @@ impl Converter for JsonConverter {
         if parsed.is_none() && value.is_none() {
             return Ok(None);
         }
-        let payload = self.payload(parsed.map(|p| &p.schema), value)?;
-        let mut out = String::new();
+        let mut out = Vec::with_capacity(value.map_or(16, |v| v.len() + 16));
         if self.schemas_enable {
-            out.push_str("{\"schema\":");
-            out.push_str(parsed.map_or("null", |p| p.envelope_text.as_str()));
-            out.push_str(",\"payload\":");
-            payload.write(&mut out);
-            out.push('}');
-        } else {
-            payload.write(&mut out);
+            out.extend_from_slice(b"{\"schema\":");
+            let envelope = parsed.map_or("null", |p| p.envelope_text.as_str());
+            out.extend_from_slice(envelope.as_bytes());
+            out.extend_from_slice(b",\"payload\":");
         }
-        Ok(Some(out.into_bytes()))
+        let schema = parsed.map(|p| &p.schema);
+        let fast = match (schema, value) {
+            (Some(s), Some(v)) if !matches!(s.ty, Type::String | Type::Bytes) => {
+                let opts = self.options();
+                fast::write(s, v, opts, &mut self.scratch, &mut out)
+            }
+            _ => false,
+        };
+        if !fast {
+            let mut text = String::new();
+            self.payload(schema, value)?.write(&mut text);
+            out.extend_from_slice(text.as_bytes());
+        }
+        if self.schemas_enable {
+            out.push(b'}');
+        }
+        Ok(Some(out))
     }
 
     fn to_connect(
