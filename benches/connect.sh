@@ -9,6 +9,8 @@
 #   sink        topic (N x 100 B, written by `weft perf produce`) -> file-sink, records/s from the
 #               connector's creation to the file holding all N lines, and from its first line on
 #               (the group's first join waits group.initial.rebalance.delay.ms, 3 s);
+#   jsonsink    topic (N pageviews written by datagen as JsonConverter with schemas, Kafka's default)
+#               -> file-sink reading them back with JsonConverter, records/s as for sink;
 #   first       POST /connectors to the first record in the topic (a consumer already waiting), with
 #               the component already compiled and cached by an earlier connector;
 #   stopped     VmRSS with 10 connectors created STOPPED (KIP-980 initial_state).
@@ -17,7 +19,7 @@ set -euo pipefail
 bin="${1:-target/release/weft}"
 shift || true
 tests=("$@")
-[ "${#tests[@]}" -gt 0 ] || tests=(start datagen transforms sink first stopped)
+[ "${#tests[@]}" -gt 0 ] || tests=(start datagen transforms sink jsonsink first stopped)
 n="${N:-5000000}"
 port="${PORT:-19792}"
 rest="${REST_PORT:-19793}"
@@ -126,6 +128,32 @@ for t in "${tests[@]}"; do
     t2="$(now_ms)"
     ms=$((t2 - t0))
     echo "sink: $n records of 100 B to file-sink in $ms ms from the POST ($(rate "$n" "$ms") records/s, $((t1 - t0)) ms to the first line), $(rate "$(((want - bytes0) / 101))" "$((t2 - t1))") records/s from the first line on ($(wc -l <"$out") lines)"
+    stop_weft
+    ;;
+  jsonsink)
+    # Kafka's quickstart sink shape: JSON with schemas (JsonConverter's default) read back into
+    # Connect values. The topic is filled by datagen first, then the sink is created.
+    start_weft
+    "$bin" topics create jsonin --partitions 1 -b "127.0.0.1:$port" >/dev/null
+    datagen jsonin jsonin ',"quickstart":"pageviews","value.converter":"org.apache.kafka.connect.json.JsonConverter"'
+    wait_records jsonin "$n"
+    out="$dir/jsonsink.txt"
+    t0="$(now_ms)"
+    create "{\"name\":\"jsonsink\",\"config\":{\"connector.class\":\"file-sink\",\"tasks.max\":\"1\",\"topics\":\"jsonin\",\"file\":\"$out\",\"key.converter\":\"org.apache.kafka.connect.storage.StringConverter\",\"value.converter\":\"org.apache.kafka.connect.json.JsonConverter\"}}"
+    lines=0
+    until [ "$lines" -gt 0 ]; do
+      sleep 0.02
+      [ -f "$out" ] && lines="$(wc -l <"$out")"
+      if curl -sf "http://127.0.0.1:$rest/connectors/jsonsink/status" | grep -q FAILED; then
+        echo "jsonsink: the sink task failed: $(curl -s "http://127.0.0.1:$rest/connectors/jsonsink/status")" >&2
+        exit 1
+      fi
+    done
+    t1="$(now_ms)"
+    lines1="$lines"
+    until [ "$lines" -ge "$n" ]; do sleep 0.05; lines="$(wc -l <"$out")"; done
+    t2="$(now_ms)"
+    echo "jsonsink: $n JSON pageviews with schemas to file-sink in $((t2 - t0)) ms from the POST ($(rate "$n" "$((t2 - t0))") records/s), $(rate "$((n - lines1))" "$((t2 - t1))") records/s from the first lines on"
     stop_weft
     ;;
   first)

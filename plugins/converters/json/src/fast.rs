@@ -40,11 +40,23 @@ pub fn write(
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
 ) -> bool {
-    // Every byte is checked once here, so the walk below may trust the structure. serde_json
-    // does not check the UTF-8 of strings it skips, and the tree path refuses text that is not.
-    if std::str::from_utf8(text).is_err() || serde_json::from_slice::<IgnoredAny>(text).is_err() {
-        return false;
-    }
+    is_valid(text) && write_checked(schema, text, opts, scratch, out)
+}
+
+/// Whether `text` is one JSON value. serde_json checks every byte without building anything,
+/// but not the UTF-8 of strings it skips, which the tree path refuses.
+pub fn is_valid(text: &[u8]) -> bool {
+    std::str::from_utf8(text).is_ok() && serde_json::from_slice::<IgnoredAny>(text).is_ok()
+}
+
+/// As [`write`], for text [`is_valid`] accepted: the walk trusts its structure.
+pub fn write_checked(
+    schema: &Schema,
+    text: &[u8],
+    opts: Options,
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> bool {
     let start = out.len();
     let written = value(schema, trim(text), 0, opts, scratch, out).is_some();
     if !written {
@@ -336,7 +348,7 @@ fn put_back<T>(levels: &mut [Vec<T>], depth: usize, list: Vec<T>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ojson::Json;
     use crate::value::convert;
@@ -346,7 +358,7 @@ mod tests {
         replace_null_with_default: true,
     };
 
-    fn schema(text: &str) -> Schema {
+    pub(crate) fn schema(text: &str) -> Schema {
         let json = Json::parse(text.as_bytes()).unwrap();
         Schema::parse(&json).unwrap().unwrap()
     }
@@ -382,7 +394,7 @@ mod tests {
         f.is_some()
     }
 
-    const WIDE: &str = r#"{"type":"struct","fields":[
+    pub(crate) const WIDE: &str = r#"{"type":"struct","fields":[
         {"field":"b","type":"boolean"},
         {"field":"i8","type":"int8","optional":true},
         {"field":"i32","type":"int32","optional":true,"default":7},
@@ -507,13 +519,21 @@ mod tests {
         );
     }
 
-    struct Gen<'s> {
+    /// Values generated from a schema with a fixed seed, wrong on purpose when asked.
+    pub(crate) struct Gen<'s> {
         seed: &'s mut u64,
-        text: String,
+        pub(crate) text: String,
     }
 
-    impl Gen<'_> {
-        fn below(&mut self, n: u64) -> u64 {
+    impl<'s> Gen<'s> {
+        pub(crate) fn new(seed: &'s mut u64) -> Gen<'s> {
+            Gen {
+                seed,
+                text: String::new(),
+            }
+        }
+
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
             *self.seed ^= *self.seed << 13;
             *self.seed ^= *self.seed >> 7;
             *self.seed ^= *self.seed << 17;
@@ -531,7 +551,7 @@ mod tests {
             }
         }
 
-        fn value_of(&mut self, s: &Schema, wrong: bool) {
+        pub(crate) fn value_of(&mut self, s: &Schema, wrong: bool) {
             self.ws();
             if (s.optional || s.default.is_some() || wrong) && self.below(6) == 0 {
                 self.text.push_str("null");

@@ -8,7 +8,10 @@ mod ojson;
 mod schema;
 mod value;
 
+use std::ops::Range;
+
 use base64::Engine as _;
+use weft_plugin_sdk::json_object;
 use weft_plugin_sdk::*;
 
 use crate::ojson::Json;
@@ -22,7 +25,17 @@ struct JsonConverter {
     /// The last schema text seen by `from_connect`, parsed. Every record of a batch comes with
     /// the batch's one schema, so it is parsed once per schema, not once per record.
     last_schema: Option<ParsedSchema>,
+    /// The last envelope schema `to_connect` read: its text as it came, parsed, and as the
+    /// worker is told it. Records of a topic carry the same schema, so it is parsed once.
+    last_read_schema: Option<ReadSchema>,
     scratch: fast::Scratch,
+    members: Vec<json_object::Member>,
+}
+
+struct ReadSchema {
+    raw: Vec<u8>,
+    schema: Schema,
+    text: String,
 }
 
 /// A schema's text as the worker sent it, the schema, and the schema as the `schemas.enable`
@@ -153,10 +166,127 @@ impl JsonConverter {
     }
 }
 
+impl JsonConverter {
+    /// `to_connect` of a `{"schema":...,"payload":...}` envelope without a tree, for the common
+    /// case: exactly those two members, a schema seen before (or parsed once now) and a
+    /// payload the fast path writes. `None` leaves the record to the tree path, which also
+    /// words every error.
+    fn envelope_fast(&mut self, raw: &[u8]) -> Option<(Option<Vec<u8>>, Option<String>)> {
+        let payload = match self.known_envelope(raw) {
+            Some(p) => p,
+            None => {
+                let mut members = std::mem::take(&mut self.members);
+                let learnt = self.learn_envelope(raw, &mut members);
+                self.members = members;
+                learnt?
+            }
+        };
+        self.read_payload(raw.get(payload)?)
+    }
+
+    /// The payload's range in `{"schema":S,"payload":P}` (any whitespace) when S is the text of
+    /// the last schema read: that text was checked when it was learnt, so only P is left to
+    /// check, and the envelope is valid JSON exactly when P is one JSON value.
+    fn known_envelope(&self, raw: &[u8]) -> Option<Range<usize>> {
+        let known = &self.last_read_schema.as_ref()?.raw;
+        let mut i = expect(raw, 0, b"{")?;
+        i = expect(raw, i, b"\"schema\"")?;
+        i = expect(raw, i, b":")?;
+        i = skip_ws(raw, i);
+        if !same_bytes(raw.get(i..i + known.len())?, known) {
+            return None;
+        }
+        i = expect(raw, i + known.len(), b",")?;
+        i = expect(raw, i, b"\"payload\"")?;
+        i = expect(raw, i, b":")?;
+        let close = raw.iter().rposition(|c| !is_ws(*c))?;
+        (raw[close] == b'}' && i < close).then_some(i..close)
+    }
+
+    /// Checks a whole envelope, finds its two members and learns its schema (parsed once per
+    /// schema text); the payload's range.
+    fn learn_envelope(
+        &mut self,
+        raw: &[u8],
+        members: &mut Vec<json_object::Member>,
+    ) -> Option<Range<usize>> {
+        if !json_object::members(raw, members) || members.len() != 2 {
+            return None;
+        }
+        let (schema, payload) = match (&members[0], &members[1]) {
+            (s, p) if s.key_is(raw, "schema") && p.key_is(raw, "payload") => (s, p),
+            (p, s) if s.key_is(raw, "schema") && p.key_is(raw, "payload") => (s, p),
+            _ => return None,
+        };
+        let text = schema.value_text(raw);
+        let known = self
+            .last_read_schema
+            .as_ref()
+            .is_some_and(|r| same_bytes(&r.raw, text));
+        if !known {
+            let parsed = Schema::parse(&Json::parse(text).ok()?).ok()??;
+            self.last_read_schema = Some(ReadSchema {
+                raw: text.to_vec(),
+                text: parsed.to_json().to_text(),
+                schema: parsed,
+            });
+        }
+        Some(payload.value.clone())
+    }
+
+    /// The Connect value of a payload of the last schema read, and that schema.
+    fn read_payload(&mut self, payload: &[u8]) -> Option<(Option<Vec<u8>>, Option<String>)> {
+        // A null payload takes the schema's default or fails: the tree path does both.
+        if payload == b"null" || !fast::is_valid(payload) {
+            return None;
+        }
+        let read = self.last_read_schema.as_ref()?;
+        let value = match read.schema.ty {
+            Type::String => serde_json::from_slice::<String>(payload).ok()?.into_bytes(),
+            Type::Bytes => {
+                let text = serde_json::from_slice::<String>(payload).ok()?;
+                b64().decode(text).ok()?
+            }
+            _ => {
+                let opts = Options {
+                    direction: Direction::ToConnect,
+                    replace_null_with_default: true,
+                };
+                let mut out = Vec::with_capacity(payload.len());
+                if !fast::write_checked(&read.schema, payload, opts, &mut self.scratch, &mut out) {
+                    return None;
+                }
+                out
+            }
+        };
+        Some((Some(value), Some(read.text.clone())))
+    }
+}
+
+fn is_ws(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn skip_ws(text: &[u8], mut i: usize) -> usize {
+    while text.get(i).is_some_and(|c| is_ws(*c)) {
+        i += 1;
+    }
+    i
+}
+
+/// Just past `token` when it comes next after whitespace at `i`.
+fn expect(text: &[u8], i: usize, token: &[u8]) -> Option<usize> {
+    let i = skip_ws(text, i);
+    text.get(i..)?.starts_with(token).then_some(i + token.len())
+}
+
 /// Whether two texts are equal, eight bytes at a step: every record of a batch brings the
 /// batch's schema text to compare with the one parsed, and wasm's `memcmp` goes byte by byte.
 fn same_text(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -246,6 +376,18 @@ impl Converter for JsonConverter {
         let Some(raw) = value else {
             return Ok((None, None));
         };
+        if self.schemas_enable {
+            if let Some(read) = self.envelope_fast(raw) {
+                return Ok(read);
+            }
+        }
+        self.read_tree(raw)
+    }
+}
+
+impl JsonConverter {
+    /// `to_connect` through a tree (the read side): every case, and the wording of every error.
+    fn read_tree(&self, raw: &[u8]) -> Result<(Option<Vec<u8>>, Option<String>)> {
         let json = Json::parse(raw).map_err(|e| {
             fatal(format!(
                 "Converting byte[] to Kafka Connect data failed due to serialization error: {e}"
@@ -304,3 +446,122 @@ impl Converter for JsonConverter {
 }
 
 export_converter!(JsonConverter);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fast::tests::{Gen, WIDE};
+
+    fn converter() -> JsonConverter {
+        JsonConverter {
+            schemas_enable: true,
+            replace_null_with_default: true,
+            ..JsonConverter::default()
+        }
+    }
+
+    /// The fast envelope path agrees with the tree path wherever it answers; returns whether
+    /// it did.
+    fn agree(c: &mut JsonConverter, raw: &[u8]) -> bool {
+        let fast = c.envelope_fast(raw);
+        if let Some(fast) = &fast {
+            let tree = c.read_tree(raw).ok();
+            assert_eq!(
+                Some(fast),
+                tree.as_ref(),
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        fast.is_some()
+    }
+
+    #[test]
+    fn envelopes_read_as_the_tree_path_reads_them() {
+        let mut c = converter();
+        let taken = [
+            r#"{"schema":{"type":"string","optional":false},"payload":"a\nb"}"#,
+            r#"{"payload":"AAEC","schema":{"type":"bytes"}}"#,
+            r#"{"schema":{"type":"int32"},"payload":5}"#,
+            r#"{"\u0073chema":{"type":"int32"},"payload":5}"#,
+            r#"{ "schema" : {"type":"struct","fields":[{"field":"x","type":"int64"}]} , "payload" : { "x" : 1 } }"#,
+        ];
+        for raw in taken {
+            assert!(agree(&mut c, raw.as_bytes()), "the fast path takes {raw}");
+        }
+        let left = [
+            r#"{"schema":{"type":"int32"},"payload":null}"#,
+            r#"{"schema":null,"payload":{"a":1}}"#,
+            r#"{"schema":{"type":"int32"},"schema":{"type":"int64"},"payload":5}"#,
+            r#"{"schema":{"type":"int32"},"payload":5,"extra":1}"#,
+            r#"{"schema":{"type":"int8"},"payload":500}"#,
+            r#"{"schema":{"type":"bytes"},"payload":"not base64!"}"#,
+            r#"{"schema":{"type":"nope"},"payload":1}"#,
+            r#"{"payload":1}"#,
+            "[1]",
+            "not json",
+        ];
+        for raw in left {
+            assert!(!agree(&mut c, raw.as_bytes()), "the tree path takes {raw}");
+        }
+    }
+
+    /// Once a schema is known, envelopes repeating its text are read by checking the payload
+    /// alone; whatever follows the payload still has to make one valid document.
+    #[test]
+    fn a_known_schema_is_not_checked_again_but_the_envelope_is() {
+        let mut c = converter();
+        let s = r#"{"type":"struct","fields":[{"field":"x","type":"int64"}]}"#;
+        assert!(agree(
+            &mut c,
+            format!(r#"{{"schema":{s},"payload":{{"x":1}}}}"#).as_bytes()
+        ));
+        assert!(c
+            .known_envelope(format!(r#"{{"schema":{s},"payload":2}}"#).as_bytes())
+            .is_some());
+        for taken in [
+            format!(r#" {{ "schema" : {s} , "payload" : {{ "x" : 2 }} }} "#),
+            format!("{{\"schema\":{s},\n\"payload\":{{\"x\":-3}}\n}}"),
+        ] {
+            assert!(agree(&mut c, taken.as_bytes()), "{taken}");
+        }
+        for left in [
+            format!(r#"{{"schema":{s},"payload":{{"x":1}},"schema":{s}}}"#),
+            format!(r#"{{"schema":{s},"payload":{{"x":1}}}},"x":1}}"#),
+            format!(r#"{{"schema":{s},"payload":{{"x":1}}"#),
+            format!(r#"{{"schema":{s},"payload":}}"#),
+            format!(r#"{{"schema":{s},"payload":{{"x":"1"}}}}"#),
+            format!("{{\"schema\":{s},\"payload\":{{\"x\":\"\u{ff}\"}}}}"),
+        ] {
+            assert!(!agree(&mut c, left.as_bytes()), "{left}");
+        }
+        let not_utf8 = [
+            format!(r#"{{"schema":{s},"payload":{{"x":1,"y":""#).into_bytes(),
+            vec![0xff],
+            b"\"}}".to_vec(),
+        ]
+        .concat();
+        assert!(!agree(&mut c, &not_utf8));
+    }
+
+    /// Generated payloads of a wide schema in envelopes, the schema text alternating so that
+    /// the cached one is both reused and replaced.
+    #[test]
+    fn generated_envelopes_agree() {
+        let mut c = converter();
+        let other = r#"{"type":"struct","fields":[{"field":"b","type":"boolean"}]}"#;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut taken = 0;
+        for i in 0..2000 {
+            let mut g = Gen::new(&mut seed);
+            let wrong = g.below(4) == 0;
+            let schema = if i % 7 == 0 { other } else { WIDE };
+            g.value_of(&crate::fast::tests::schema(schema), wrong);
+            let raw = format!(r#"{{"schema":{schema},"payload":{}}}"#, g.text);
+            if agree(&mut c, raw.as_bytes()) {
+                taken += 1;
+            }
+        }
+        assert!(taken > 700, "the fast path took only {taken} of 2000");
+    }
+}
