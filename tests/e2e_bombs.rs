@@ -316,23 +316,97 @@ fn now_ms() -> i64 {
 }
 
 #[test]
-fn bombs_produced_to_a_compacted_topic_are_corrupt_message() {
+fn bombs_produced_to_any_topic_are_corrupt_message() {
     let mut w = Weft::start(&[]);
     create_topic(&w, "compacted", &[("cleanup.policy", "compact")]);
+    create_topic(&w, "plain", &[]);
     let now = now_ms();
-    for (codec, bomb) in bombs(now, now) {
-        assert_eq!(
-            produce(&w, "compacted", bomb),
-            CORRUPT_MESSAGE,
-            "{codec:?} bomb"
-        );
-        assert_alive_and_bounded(&mut w, &format!("{codec:?} bomb to a compacted topic"));
+    for topic in ["compacted", "plain"] {
+        for (codec, bomb) in bombs(now, now) {
+            assert_eq!(
+                produce(&w, topic, bomb),
+                CORRUPT_MESSAGE,
+                "{codec:?} bomb to {topic}"
+            );
+            assert_alive_and_bounded(&mut w, &format!("{codec:?} bomb to {topic}"));
+        }
+        // Nothing was appended, and ordinary batches still go in.
+        assert_eq!(list_offsets(&w, topic, -1), (NONE, 0));
+        let ok = batch(Codec::Zstd, 3, 3, 10, now, now);
+        assert_eq!(produce(&w, topic, ok), NONE);
+        assert_eq!(list_offsets(&w, topic, -1), (NONE, 3));
     }
-    // Nothing was appended, and ordinary batches still go in.
-    assert_eq!(list_offsets(&w, "compacted", -1), (NONE, 0));
-    let ok = batch(Codec::Zstd, 3, 3, 10, now, now);
-    assert_eq!(produce(&w, "compacted", ok), NONE);
-    assert_eq!(list_offsets(&w, "compacted", -1), (NONE, 3));
+}
+
+/// Compressed batches whose records lie about themselves: more or fewer records than the header
+/// claims, or a section that decompresses to something other than records. Kafka decodes every
+/// compressed batch before storing it; so does Weft, on every topic, or such a batch would be
+/// stored and fail each consumer that reaches it.
+#[test]
+fn compressed_batches_with_broken_records_are_refused_on_plain_topics() {
+    let w = Weft::start(&[]);
+    create_topic(&w, "plain", &[]);
+    let now = now_ms();
+    let mut garbage = Vec::new();
+    let mut e = flate2::write::GzEncoder::new(&mut garbage, flate2::Compression::default());
+    e.write_all(&[0xff; 64]).unwrap();
+    e.finish().unwrap();
+    let mut lying = batch(Codec::Gzip, 3, 3, 10, now, now);
+    let header_len = 61;
+    lying.truncate(header_len);
+    lying.extend_from_slice(&garbage);
+    let len = (lying.len() - 12) as i32;
+    lying[8..12].copy_from_slice(&len.to_be_bytes());
+    set_crc(&mut lying);
+    for (what, b) in [
+        ("claims 5, holds 3", batch(Codec::Gzip, 5, 3, 10, now, now)),
+        ("claims 2, holds 3", batch(Codec::Zstd, 2, 3, 10, now, now)),
+        ("not records inside", lying),
+    ] {
+        let error = produce(&w, "plain", b);
+        assert!(
+            error == CORRUPT_MESSAGE || error == INVALID_RECORD,
+            "{what}: answered {error}"
+        );
+    }
+    assert_eq!(list_offsets(&w, "plain", -1), (NONE, 0), "nothing stored");
+    assert_eq!(
+        produce(&w, "plain", batch(Codec::Gzip, 3, 3, 10, now, now)),
+        NONE
+    );
+    assert_eq!(list_offsets(&w, "plain", -1), (NONE, 3));
+}
+
+/// Appends `batches` to the end of `topic`-0's active segment while the broker is stopped, as if
+/// they had been stored before produce checked compressed batches (or by another writer), and
+/// restarts the broker without its clean-shutdown marker so that the tail is scanned.
+fn store_behind_the_broker(w: &mut Weft, topic: &str, batches: Vec<Vec<u8>>) {
+    w.stop();
+    let dir = w.data_dir().join(format!("{topic}-0"));
+    let mut logs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    let active = logs.last().expect("a segment").clone();
+    let stored = std::fs::read(&active).unwrap();
+    let mut next = weft_log::batch::batches(&stored)
+        .map(|b| b.unwrap().0.last_offset() + 1)
+        .last()
+        .unwrap_or(0);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&active)
+        .unwrap();
+    for mut b in batches {
+        b[0..8].copy_from_slice(&next.to_be_bytes());
+        next += i64::from(i32::from_be_bytes(b[57..61].try_into().unwrap()));
+        f.write_all(&b).unwrap();
+    }
+    drop(f);
+    let _ = std::fs::remove_file(dir.join("clean-shutdown"));
+    w.restart();
 }
 
 #[test]
@@ -340,12 +414,23 @@ fn bombs_stored_in_a_plain_topic_fail_the_timestamp_lookup_not_the_broker() {
     let mut w = Weft::start(&[]);
     create_topic(&w, "plain", &[]);
     let now = now_ms();
-    // Plain topics store batches without decoding them. The headers claim a later max timestamp
-    // than the records carry, so a lookup between the two must read through the whole batch.
-    for (codec, bomb) in bombs(now - 10_000, now) {
-        assert_eq!(produce(&w, "plain", bomb), NONE, "{codec:?} bomb stored");
-    }
-    assert_eq!(list_offsets(&w, "plain", -1), (NONE, 1200));
+    // A first record gives the partition its segment.
+    assert_eq!(
+        produce(
+            &w,
+            "plain",
+            batch(Codec::Gzip, 1, 1, 5, now - 20_000, now - 20_000)
+        ),
+        NONE
+    );
+    // The headers claim a later max timestamp than the records carry, so a lookup between the two
+    // must read through the whole batch.
+    let bombs = bombs(now - 10_000, now)
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    store_behind_the_broker(&mut w, "plain", bombs);
+    assert_eq!(list_offsets(&w, "plain", -1), (NONE, 1201));
     for _ in 0..2 {
         let (error, _) = list_offsets(&w, "plain", now - 5_000);
         assert_eq!(

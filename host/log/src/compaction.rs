@@ -807,8 +807,7 @@ mod tests {
     fn a_bomb_in_a_compacted_log_is_a_typed_error_not_an_abort() {
         use crate::testutil::{bomb_batch, BombRecord};
         let dir = tempfile::tempdir().unwrap();
-        // Written while the topic was not compacted (no key check), then compaction enabled.
-        let (mut log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+        // Stored before produce decoded compressed batches, then compaction enabled.
         let mut bomb = bomb_batch(
             Compression::Zstd,
             1000,
@@ -818,7 +817,12 @@ mod tests {
         crate::batch::put_i64(&mut bomb, crate::batch::MAX_TIMESTAMP_POS, 5000);
         let crc = crate::batch::compute_crc(&bomb);
         crate::batch::put_u32(&mut bomb, crate::batch::CRC_POS, crc);
-        log.append(&bomb, 0, 1000).unwrap();
+        let mut log = crate::testutil::log_holding(dir.path(), &bomb, LogConfig::default());
+        // The append path refuses it now.
+        assert!(matches!(
+            log.append(&bomb, 0, 1000),
+            Err(crate::LogError::CorruptBatch(_))
+        ));
         log.roll(1000).unwrap();
         log.set_config(config());
         assert!(matches!(

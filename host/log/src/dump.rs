@@ -379,13 +379,12 @@ mod tests {
     fn a_bomb_in_a_segment_is_reported_not_inflated() {
         use crate::testutil::{bomb_batch, BombRecord};
         let dir = tempfile::tempdir().unwrap();
-        let (mut log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
         let bomb = bomb_batch(
             Compression::Gzip,
             1000,
             &vec![BombRecord::value(900 << 10); 100],
         );
-        log.append(&bomb, 0, 1000).unwrap();
+        let log = crate::testutil::log_holding(dir.path(), &bomb, LogConfig::default());
         log.close().unwrap();
         let text = dump(&dir.path().join("00000000000000000000.log"), true);
         let lines: Vec<&str> = text.lines().collect();

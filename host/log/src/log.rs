@@ -359,11 +359,13 @@ impl Log {
             if let Some(bounds) = &rules.timestamps {
                 batch::check_timestamps(&header, bounds)?;
             }
-            // Every record of an uncompressed batch is walked in place; a compressed one is decoded
-            // only where a record-level rule needs it (keys on a compacted topic), with the same rules.
+            // Every record is checked before the batch is stored, as Kafka's LogValidator does: an
+            // uncompressed batch is walked in place, a compressed one streamed through its bounded
+            // decoder (a batch inflating past the bound is CORRUPT_MESSAGE). A compressed batch
+            // with broken records inside would otherwise be stored and fail every consumer.
             if header.compression() == Compression::None {
                 record_check::check_uncompressed(&rest[..size], &header, &rules)?;
-            } else if compacted {
+            } else {
                 let limits = record::DecodeLimits::for_batch(&header, max);
                 record::check_records(&rest[..size], &header, limits, &rules)?;
             }
@@ -1016,6 +1018,29 @@ mod tests {
         assert_eq!(log.size_bytes(), 0);
         log.append(&make_batch(&[rec("a", "1")], 0, Compression::Lz4), 0, 0)
             .unwrap();
+    }
+
+    #[test]
+    fn plain_topics_decode_compressed_batches_before_storing_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), LogConfig::default());
+        let mut keyless = rec("", "v");
+        keyless.key = None;
+        let good = make_batch(&[rec("a", "1"), keyless], 0, Compression::Zstd);
+        // The same batch claiming a third record: its header is whole, its records are not.
+        let mut lying = good.clone();
+        crate::batch::put_i32(&mut lying, crate::batch::LAST_OFFSET_DELTA_POS, 2);
+        crate::batch::put_i32(&mut lying, crate::batch::RECORDS_COUNT_POS, 3);
+        let crc = crate::batch::compute_crc(&lying);
+        crate::batch::put_u32(&mut lying, crate::batch::CRC_POS, crc);
+        assert!(matches!(
+            log.append(&lying, 0, 0),
+            Err(LogError::CorruptBatch(_))
+        ));
+        assert_eq!(log.size_bytes(), 0);
+        // A keyless record is fine on a plain topic.
+        log.append(&good, 0, 0).unwrap();
+        assert_eq!(log.log_end_offset(), 2);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! decompressing reader ([`DecodeLimits`]), and a builder that re-encodes a batch keeping some of its
 //! records, streaming them into the compressor.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 
 use kafka_protocol::records::Compression;
 
@@ -282,6 +282,15 @@ impl<'a> RecordStream<'a> {
 
     /// The next record, or `None` after the header's record count.
     pub fn next_record(&mut self) -> Result<Option<RecordView<'_>>> {
+        match self.next_raw()? {
+            Some((whole, body)) => parse_record(whole, body).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The next record's bytes, unparsed: the whole record with its length prefix, and its body
+    /// after the prefix. Checking records needs no [`RecordView`] (see `record_check`).
+    pub(crate) fn next_raw(&mut self) -> Result<Option<(&[u8], &[u8])>> {
         if self.left == 0 {
             return Ok(None);
         }
@@ -293,34 +302,35 @@ impl<'a> RecordStream<'a> {
             Source::Slice { buf, pos } => {
                 let start = *pos;
                 let res = read_nullable(buf, pos, "record")
-                    .and_then(|body| body.ok_or_else(|| corrupt("negative record length")))
-                    .and_then(|body| parse_record(&buf[start..*pos], body));
-                if res.is_err() {
-                    self.left = 0;
+                    .and_then(|body| body.ok_or_else(|| corrupt("negative record length")));
+                match res {
+                    Ok(body) => Ok(Some((&buf[start..*pos], body))),
+                    Err(e) => {
+                        self.left = 0;
+                        Err(e)
+                    }
                 }
-                res.map(Some)
             }
             Source::Stream { reader, record } => {
                 record.clear();
                 let res = read_record(reader, record, max_record, budget);
-                let mut prefix = 0;
-                let res = match res {
+                let prefix = match res {
                     Ok((n, p)) => {
                         self.consumed += n;
-                        prefix = p;
-                        Ok(())
+                        p
                     }
-                    Err(ReadFail::Log(e)) => Err(e),
-                    Err(ReadFail::Io(e)) => {
-                        Err(corrupt(format!("cannot decompress {codec:?} records: {e}")))
+                    Err(e) => {
+                        self.left = 0;
+                        return Err(match e {
+                            ReadFail::Log(e) => e,
+                            ReadFail::Io(e) => {
+                                corrupt(format!("cannot decompress {codec:?} records: {e}"))
+                            }
+                        });
                     }
                 };
-                if let Err(e) = res {
-                    self.left = 0;
-                    return Err(e);
-                }
                 let record: &[u8] = record;
-                parse_record(record, &record[prefix..]).map(Some)
+                Ok(Some((record, &record[prefix..])))
             }
         }
     }
@@ -366,29 +376,28 @@ impl From<std::io::Error> for ReadFail {
 /// Reads one length-prefixed record into `out` (prefix included); returns the bytes consumed and the
 /// prefix length. The length is checked against both limits before any of the body is read.
 fn read_record(
-    reader: &mut impl Read,
+    reader: &mut impl BufRead,
     out: &mut Vec<u8>,
     max_record: u64,
     budget: u64,
 ) -> std::result::Result<(u64, usize), ReadFail> {
+    // Read through the decompressor's buffer rather than byte by byte or with `read_to_end`:
+    // every produced compressed batch is walked this way, and those calls cost more than the
+    // decompression itself.
     let mut raw: u64 = 0;
     let mut done = false;
     for i in 0..5 {
-        let mut b = [0u8; 1];
-        match reader.read(&mut b)? {
-            0 => {
-                return Err(ReadFail::Log(corrupt(
-                    "records section ends before the header's record count",
-                )))
-            }
-            _ => {
-                out.push(b[0]);
-                raw |= u64::from(b[0] & 0x7f) << (7 * i);
-                if b[0] & 0x80 == 0 {
-                    done = true;
-                    break;
-                }
-            }
+        let Some(&b) = reader.fill_buf()?.first() else {
+            return Err(ReadFail::Log(corrupt(
+                "records section ends before the header's record count",
+            )));
+        };
+        reader.consume(1);
+        out.push(b);
+        raw |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            done = true;
+            break;
         }
     }
     if !done {
@@ -409,9 +418,21 @@ fn read_record(
             "records decompress to more than the {budget} bytes allowed for this batch"
         ))));
     }
-    // `take` grows the buffer only as bytes really arrive, so a lying length costs nothing.
-    let got = reader.take(len).read_to_end(out)?;
-    if got as u64 != len {
+    // The buffer grows only as bytes really arrive, so a lying length costs nothing.
+    let mut got: u64 = 0;
+    while got < len {
+        let avail = reader.fill_buf()?;
+        if avail.is_empty() {
+            break;
+        }
+        let n = avail
+            .len()
+            .min(usize::try_from(len - got).unwrap_or(usize::MAX));
+        out.extend_from_slice(&avail[..n]);
+        reader.consume(n);
+        got += n as u64;
+    }
+    if got != len {
         return Err(ReadFail::Log(corrupt(format!(
             "record of {len} bytes is cut short after {got}"
         ))));
@@ -528,6 +549,7 @@ impl BatchBuilder {
 }
 
 /// Calls `f` on every record of a stored or produced batch, then checks the section ends there.
+#[cfg(test)]
 pub(crate) fn for_each_record(
     batch: &[u8],
     header: &BatchHeader,
@@ -542,26 +564,23 @@ pub(crate) fn for_each_record(
 }
 
 /// The append path's record-level checks of a batch decoded through the record stream (compressed
-/// batches; uncompressed ones are walked in place by `record_check`): the same [`RecordRules`], record
-/// by record, and the record count the header declares.
+/// batches; uncompressed ones are walked in place by `record_check`): each record's bytes walked in
+/// place as an uncompressed batch's are, the same [`RecordRules`], and the record count the header
+/// declares.
 pub(crate) fn check_records(
     batch: &[u8],
     header: &BatchHeader,
     limits: DecodeLimits,
     rules: &RecordRules,
 ) -> Result<()> {
+    let mut records = RecordStream::open(batch, header, limits)?;
     let mut index = 0;
-    for_each_record(batch, header, limits, |r| {
-        rules.check_record(
-            header,
-            index,
-            r.offset_delta,
-            r.timestamp_delta,
-            r.key.is_some(),
-        )?;
+    while let Some((_, body)) = records.next_raw()? {
+        let (offset_delta, timestamp_delta, has_key) = crate::record_check::walk(body, index)?;
+        rules.check_record(header, index, offset_delta, timestamp_delta, has_key)?;
         index += 1;
-        Ok(())
-    })
+    }
+    records.finish()
 }
 
 /// Compacted topics need a key on every record (Kafka answers INVALID_RECORD otherwise).

@@ -204,6 +204,12 @@ fn walk_record(rec: &[u8]) -> std::result::Result<(i32, i64, bool), Malformed> {
     Ok((offset_delta, timestamp_delta, has_key))
 }
 
+/// Record `index`'s fields from its bytes (after its length prefix): (offset delta, timestamp
+/// delta, has key), or the error naming what is malformed.
+pub(crate) fn walk(rec: &[u8], index: usize) -> Result<(i32, i64, bool)> {
+    walk_record(rec).map_err(|m| malformed(index, m))
+}
+
 /// Walks every record of the uncompressed batch `batch` (whole, as validated into `header`): each
 /// record well formed within its own length and passing `rules`, exactly `records_count` of them, and
 /// nothing after the last. Reads the bytes in place.

@@ -238,3 +238,17 @@ pub(crate) fn bomb_batch(codec: Compression, count: i32, records: &[BombRecord])
     crate::batch::put_u32(&mut b, 17, crc);
     b
 }
+
+/// A log in `dir` whose first segment holds `batch` at offset 0 as if it had been stored before the
+/// append path checked such batches (or by another writer): the file is written directly and the
+/// log opened on it, so recovery scans it as it scans any unflushed tail.
+pub(crate) fn log_holding(
+    dir: &std::path::Path,
+    batch: &[u8],
+    config: crate::config::LogConfig,
+) -> crate::log::Log {
+    let mut b = batch.to_vec();
+    crate::batch::put_i64(&mut b, crate::batch::BASE_OFFSET_POS, 0);
+    std::fs::write(dir.join("00000000000000000000.log"), &b).unwrap();
+    crate::log::Log::open(dir, config).unwrap().0
+}
