@@ -219,3 +219,68 @@ fn a_sink_reads_header_values_with_the_workers_header_converter_and_fails_on_bad
     );
     assert!(!read(&d.join("none.txt")).contains('c'));
 }
+
+#[test]
+fn a_source_header_converter_failure_is_skipped_or_fails_the_task_at_its_stage() {
+    let broker = Weft::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_file(d, "in.txt", "one\ntwo\nthree\n");
+    let worker = worker_file(d, &broker.bootstrap(), "");
+    // Every record gets the same header; the fixture converter refuses the second it writes.
+    let source = |name: &str, extra: &str| {
+        write_file(
+            d,
+            &format!("{name}.properties"),
+            &format!(
+                "name={name}\nconnector.class=FileStreamSource\ntasks.max=1\nfile=in.txt\n\
+                 topic={name}\ntransforms=h\n\
+                 transforms.h.type=org.apache.kafka.connect.transforms.InsertHeader\n\
+                 transforms.h.header=h\ntransforms.h.value.literal=x\n\
+                 header.converter={}\n{extra}",
+                test_plugin("refuse-second").display()
+            ),
+        )
+    };
+    let text = "value.converter=org.apache.kafka.connect.storage.StringConverter\n";
+    let all = source(
+        "src-hdr-all",
+        &format!("{text}errors.tolerance=all\nerrors.log.enable=true\n"),
+    );
+    let none = source("src-hdr-none", text);
+    let w = Worker::standalone(d, &[worker, all, none]);
+
+    // errors.tolerance=all: the record whose header could not be written is skipped (a source
+    // has no dead letter queue in Connect), the others are produced with their header.
+    let b = broker.bootstrap();
+    let got = consume(&b, "src-hdr-all", 2, Duration::from_secs(60));
+    let values: Vec<String> = got
+        .iter()
+        .map(|(_, v, _)| String::from_utf8_lossy(v.as_deref().unwrap_or_default()).to_string())
+        .collect();
+    assert_eq!(values, ["one", "three"], "worker log:\n{}", w.log_text());
+    assert_eq!(header_values(&b, "src-hdr-all", "h", 2), ["x", "x"]);
+    assert!(
+        w.log_text().contains("HEADER_CONVERTER"),
+        "errors.log.enable logs the failure with its stage:\n{}",
+        w.log_text()
+    );
+    assert_eq!(w.state("src-hdr-all").unwrap().1[0].0, "RUNNING");
+
+    // errors.tolerance=none: the task fails naming the stage and the converter's message.
+    assert!(
+        w.wait_task_state("src-hdr-none", "FAILED", Duration::from_secs(60)),
+        "src-hdr-none did not fail: {:?}\n{}",
+        w.state("src-hdr-none"),
+        w.log_text()
+    );
+    let trace = w.state("src-hdr-none").unwrap().1[0]
+        .1
+        .clone()
+        .expect("a FAILED task has a trace");
+    assert!(
+        trace.contains("HEADER_CONVERTER")
+            && trace.contains("a record for topic src-hdr-none failed: refusing the second value"),
+        "the trace names the stage, the record and the reason: {trace}"
+    );
+}

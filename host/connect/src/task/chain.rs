@@ -98,16 +98,16 @@ pub fn handle_failures(
             message: &f.message,
         };
         if !errors.tolerate(&failed) {
+            // A consumed record is named by its partition and offset; a source's record has
+            // neither yet, only the topic it is bound for.
+            let which = match (original.partition, kafka_offset) {
+                (Some(p), Some(o)) => format!("record {}-{p}@{o}", original.topic),
+                _ => format!("a record for topic {}", original.topic),
+            };
             return Err(TaskFailure::new(
                 Some(stage),
                 class,
-                format!(
-                    "record {}-{}@{} failed: {}",
-                    original.topic,
-                    original.partition.unwrap_or(-1),
-                    kafka_offset.unwrap_or(-1),
-                    f.message
-                ),
+                format!("{which} failed: {}", f.message),
             ));
         }
     }
