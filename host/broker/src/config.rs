@@ -249,10 +249,20 @@ pub fn load_layers(
             fig.merge(PropertiesFile::new(path))
         };
     }
-    // WEFT_LOG_RETENTION_MS -> log.retention.ms (Kafka keys contain no underscores).
+    // WEFT_LOG_RETENTION_MS -> log.retention.ms (Kafka keys contain no underscores). The
+    // variables Weft reads for itself (log output, the plugin cache, perf map and plugin CLI,
+    // the guest build) are not broker keys, and would be reported as unknown ones.
     fig = fig.merge(
         Env::prefixed("WEFT_")
-            .ignore(&["LOG_FORMAT", "LOG"])
+            .ignore(&[
+                "LOG_FORMAT",
+                "LOG",
+                "CACHE_DIR",
+                "WASM_PERFMAP",
+                "PLUGIN_DIR",
+                "PLUGIN_SDK",
+                "SKIP_GUEST_BUILD",
+            ])
             .map(|k| k.as_str().to_ascii_lowercase().replace('_', ".").into()),
     );
     for (k, v) in overrides {
