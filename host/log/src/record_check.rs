@@ -204,10 +204,38 @@ fn walk_record(rec: &[u8]) -> std::result::Result<(i32, i64, bool), Malformed> {
     Ok((offset_delta, timestamp_delta, has_key))
 }
 
-/// Record `index`'s fields from its bytes (after its length prefix): (offset delta, timestamp
-/// delta, has key), or the error naming what is malformed.
-pub(crate) fn walk(rec: &[u8], index: usize) -> Result<(i32, i64, bool)> {
-    walk_record(rec).map_err(|m| malformed(index, m))
+/// Checks record `index` of a batch from its bytes (after its length prefix): well formed within
+/// its own length and passing `rules`. `range` is `rules`' timestamp range, computed once per
+/// batch. Used for the records of compressed batches as they are decompressed.
+#[inline]
+pub(crate) fn check_one(
+    header: &BatchHeader,
+    rules: &RecordRules,
+    range: Option<(i64, i64)>,
+    index: usize,
+    rec: &[u8],
+) -> Result<()> {
+    let (offset_delta, timestamp_delta, has_key) =
+        walk_record(rec).map_err(|m| malformed(index, m))?;
+    // The rules' fast form, evaluated without building anything; a record failing it goes
+    // through `check_record` for the error that names the problem.
+    let ts_ok = range.is_none_or(|(lo, hi)| {
+        let ts = header.base_timestamp.saturating_add(timestamp_delta);
+        ts == -1 || (lo..=hi).contains(&ts)
+    });
+    let passes = usize::try_from(offset_delta).ok() == Some(index)
+        && (has_key || !rules.require_key)
+        && ts_ok;
+    if passes {
+        Ok(())
+    } else {
+        rules.check_record(header, index, offset_delta, timestamp_delta, has_key)
+    }
+}
+
+/// `rules`' timestamp range, if it has one.
+pub(crate) fn range_of(rules: &RecordRules) -> Option<(i64, i64)> {
+    rules.timestamps.as_ref().map(TimestampBounds::range)
 }
 
 /// Walks every record of the uncompressed batch `batch` (whole, as validated into `header`): each
@@ -220,9 +248,7 @@ pub fn check_uncompressed(batch: &[u8], header: &BatchHeader, rules: &RecordRule
     let count = usize::try_from(header.records_count).map_err(|_| {
         LogError::CorruptBatch(format!("invalid record count {}", header.records_count))
     })?;
-    // The rules' fast form, evaluated per record without building anything; a record failing it
-    // goes through `check_record` for the error that names the problem.
-    let range = rules.timestamps.as_ref().map(TimestampBounds::range);
+    let range = range_of(rules);
     let mut pos = 0;
     for index in 0..count {
         if pos == section.len() {
@@ -239,18 +265,7 @@ pub fn check_uncompressed(batch: &[u8], header: &BatchHeader, rules: &RecordRule
         }
         let rec = &section[pos..pos + len];
         pos += len;
-        let (offset_delta, timestamp_delta, has_key) =
-            walk_record(rec).map_err(|m| malformed(index, m))?;
-        let ts_ok = range.is_none_or(|(lo, hi)| {
-            let ts = header.base_timestamp.saturating_add(timestamp_delta);
-            ts == -1 || (lo..=hi).contains(&ts)
-        });
-        let passes = usize::try_from(offset_delta).ok() == Some(index)
-            && (has_key || !rules.require_key)
-            && ts_ok;
-        if !passes {
-            rules.check_record(header, index, offset_delta, timestamp_delta, has_key)?;
-        }
+        check_one(header, rules, range, index, rec)?;
     }
     if pos != section.len() {
         return Err(LogError::CorruptBatch(format!(
