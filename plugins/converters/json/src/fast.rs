@@ -65,7 +65,8 @@ pub fn write_checked(
     written
 }
 
-fn trim(text: &[u8]) -> &[u8] {
+/// `text` without the JSON whitespace around it.
+pub fn trim(text: &[u8]) -> &[u8] {
     let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
     let start = text.iter().position(|c| !ws(c)).unwrap_or(text.len());
     let end = text.iter().rposition(|c| !ws(c)).map_or(start, |i| i + 1);

@@ -236,7 +236,9 @@ impl JsonConverter {
 
     /// The Connect value of a payload of the last schema read, and that schema.
     fn read_payload(&mut self, payload: &[u8]) -> Option<(Option<Vec<u8>>, Option<String>)> {
-        // A null payload takes the schema's default or fails: the tree path does both.
+        // A null payload is a null value, or the schema's default, or an error: the tree path
+        // does all three (the walk would write the text `null`).
+        let payload = fast::trim(payload);
         if payload == b"null" || !fast::is_valid(payload) {
             return None;
         }
@@ -491,6 +493,8 @@ mod tests {
         }
         let left = [
             r#"{"schema":{"type":"int32"},"payload":null}"#,
+            r#"{"schema":{"type":"int32","optional":true},"payload": null }"#,
+            r#"{"schema":{"type":"int32","optional":true},"payload":null}"#,
             r#"{"schema":null,"payload":{"a":1}}"#,
             r#"{"schema":{"type":"int32"},"schema":{"type":"int64"},"payload":5}"#,
             r#"{"schema":{"type":"int32"},"payload":5,"extra":1}"#,
