@@ -19,8 +19,9 @@ use crate::value::{Direction, Options};
 
 /// How deep values may nest, as in the tree path.
 const MAX_DEPTH: usize = 64;
-/// Fields × members past which a struct is left to the tree path (its index is a hash map,
-/// this path's lookup is a scan).
+/// Fields × members past which a struct whose members are not in schema order, or a map (for
+/// its repeated-key check), is left to the tree path (its index is a hash map, this path's
+/// lookup is a scan).
 const MAX_LOOKUPS: usize = 4096;
 
 /// Reusable lists of members and elements, one per nesting level, so that a record costs no
@@ -214,7 +215,7 @@ fn map(
     }
     // A repeated key keeps its first place and its last value in the tree path; keys are
     // compared as written, so escaped ones go there too.
-    if members.len() * members.len() > MAX_LOOKUPS {
+    if members.len().saturating_mul(members.len()) > MAX_LOOKUPS {
         return None;
     }
     for (i, m) in members.iter().enumerate() {
@@ -291,16 +292,19 @@ fn structure(
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
 ) -> Option<()> {
-    if !json_object::members_of_checked(v, members) || fields.len() * members.len() > MAX_LOOKUPS {
+    if !json_object::members_of_checked(v, members) {
         return None;
     }
     // Values usually carry every field once, in schema order: then member i is field i, and no
-    // key repeats (a schema's field names are distinct).
+    // key repeats (a schema's field names are distinct). Otherwise each field is looked up.
     let in_order = members.len() == fields.len()
         && members
             .iter()
             .zip(fields)
             .all(|(m, (name, _))| m.key_is(v, name));
+    if !in_order && fields.len().saturating_mul(members.len()) > MAX_LOOKUPS {
+        return None;
+    }
     out.push(b'{');
     for (i, (name, schema)) in fields.iter().enumerate() {
         if i > 0 {
@@ -470,6 +474,38 @@ pub(crate) mod tests {
             assert_eq!(tree(&wide, v, OPTS), None);
             assert_eq!(fast(&wide, v, OPTS), None);
         }
+    }
+
+    #[test]
+    fn a_wide_struct_in_schema_order_takes_the_fast_path() {
+        let fields: Vec<String> = (0..200)
+            .map(|i| format!(r#"{{"field":"f{i}","type":"int32"}}"#))
+            .collect();
+        let wide = schema(&format!(
+            r#"{{"type":"struct","fields":[{}]}}"#,
+            fields.join(",")
+        ));
+        let members: Vec<String> = (0..200).map(|i| format!(r#""f{i}":{i}"#)).collect();
+        let v = format!("{{{}}}", members.join(","));
+        assert!(agree(&wide, &v, OPTS), "in order");
+        let mut shuffled = members.clone();
+        shuffled.swap(0, 199);
+        let v = format!("{{{}}}", shuffled.join(","));
+        assert!(
+            !agree(&wide, &v, OPTS),
+            "out of order: the tree path's hash index"
+        );
+        assert!(tree(&wide, v.as_bytes(), OPTS).is_some());
+    }
+
+    #[test]
+    fn a_struct_schema_repeating_a_field_name_is_refused() {
+        let json = Json::parse(
+            br#"{"type":"struct","fields":[{"field":"a","type":"int32"},{"field":"a","type":"int64"}]}"#,
+        )
+        .unwrap();
+        let e = Schema::parse(&json).unwrap_err();
+        assert!(e.contains("field name duplication a"), "{e}");
     }
 
     #[test]

@@ -83,10 +83,18 @@ impl Schema {
                     return Err("Struct schema's \"fields\" argument is not an array.".into());
                 };
                 let mut out = Vec::with_capacity(fields.len());
+                let mut names = std::collections::HashSet::with_capacity(fields.len());
                 for f in fields {
                     let Some(Json::Str(name)) = f.get("field") else {
                         return Err("Struct schema's field name not specified properly".into());
                     };
+                    // Kafka's SchemaBuilder refuses a repeated name; a struct value could not
+                    // say which of the two a member is for.
+                    if !names.insert(name.as_str()) {
+                        return Err(format!(
+                            "Cannot create field because of field name duplication {name}"
+                        ));
+                    }
                     out.push((name.clone(), Schema::parse_at(f, depth + 1)?));
                 }
                 Type::Struct(out)
