@@ -1,10 +1,11 @@
-//! The produce side (`from_connect`) without a tree: a Connect value's text is checked against
-//! its schema and written as Kafka's JSON straight from the text, member by member. Parsing
-//! every value into an order-keeping tree, converting it into a second tree and writing that
-//! cost about 2 µs per record, most of a JSON pipeline. What this path does not handle (maps
-//! with duplicate or escaped keys, maps with keys other than strings, very wide structs) and
-//! every value that fails a check go to the tree path instead, which also words the errors, so
-//! the bytes written are the tree path's in every case (the tests compare the two).
+//! Schema'd values without a tree, both ways (`from_connect`, and `to_connect`'s payloads): a
+//! value's text is checked against its schema and written as Kafka's JSON straight from the
+//! text, member by member. Parsing every value into an order-keeping tree, converting it into a
+//! second tree and writing that cost about 2 µs per record, most of a JSON pipeline. What this
+//! path does not handle (maps with repeated or escaped keys or past the lookup bound, structs
+//! whose members are out of schema order past it, nulls at the top of a payload read) and every
+//! value that fails a check go to the tree path instead, which also words the errors, so the
+//! bytes written are the tree path's in every case (the tests compare the two).
 
 use std::io::Write as _;
 use std::ops::Range;
