@@ -33,6 +33,34 @@ pub struct Scratch {
     elements: Vec<Vec<Range<usize>>>,
 }
 
+impl Scratch {
+    fn members(&mut self) -> &mut Vec<Vec<Member>> {
+        &mut self.members
+    }
+
+    fn elements(&mut self) -> &mut Vec<Vec<Range<usize>>> {
+        &mut self.elements
+    }
+
+    /// Runs `f` with the list `levels` keeps for nesting level `depth`, lent out so that `f`
+    /// may recurse with the scratch; the list comes back whatever `f` returns.
+    fn lend<T, R>(
+        &mut self,
+        levels: fn(&mut Scratch) -> &mut Vec<Vec<T>>,
+        depth: usize,
+        f: impl FnOnce(&mut Vec<T>, &mut Scratch) -> Option<R>,
+    ) -> Option<R> {
+        let lists = levels(self);
+        if lists.len() <= depth {
+            lists.resize_with(depth + 1, Vec::new);
+        }
+        let mut list = std::mem::take(&mut lists[depth]);
+        let r = f(&mut list, self);
+        levels(self)[depth] = list;
+        r
+    }
+}
+
 /// Appends the JSON form of `text`, a value of `schema` in the Connect value encoding, to `out`.
 /// False, with `out` as it was, when the tree path must do it.
 pub fn write(
@@ -112,33 +140,22 @@ fn value(
             base64::engine::general_purpose::STANDARD.decode(&s).ok()?;
             json_object::write_str(out, &s);
         }
-        Type::Array(items) => {
-            let mut elements = take(&mut scratch.elements, depth);
-            let done = json_object::elements_of_checked(v, &mut elements)
-                .then_some(())
-                .and_then(|()| array(items, v, &elements, depth, opts, scratch, out));
-            put_back(&mut scratch.elements, depth, elements);
-            done?;
-        }
+        Type::Array(items) => scratch.lend(Scratch::elements, depth, |elements, scratch| {
+            json_object::elements_of_checked(v, elements).then_some(())?;
+            array(items, v, elements, depth, opts, scratch, out)
+        })?,
         Type::Map(keys, values) if keys.ty == Type::String && v.first() == Some(&b'{') => {
-            let mut members = take(&mut scratch.members, depth);
-            let done = map(values, v, &mut members, depth, opts, scratch, out);
-            put_back(&mut scratch.members, depth, members);
-            done?;
+            scratch.lend(Scratch::members, depth, |members, scratch| {
+                map(values, v, members, depth, opts, scratch, out)
+            })?
         }
         // Keys other than strings: an array of [key, value] pairs (strings may come so too).
-        Type::Map(keys, values) => {
-            let mut pairs = take(&mut scratch.elements, depth);
-            let done = pairs_of(keys, values, v, &mut pairs, depth, opts, scratch, out);
-            put_back(&mut scratch.elements, depth, pairs);
-            done?;
-        }
-        Type::Struct(fields) => {
-            let mut members = take(&mut scratch.members, depth);
-            let done = structure(fields, v, &mut members, depth, opts, scratch, out);
-            put_back(&mut scratch.members, depth, members);
-            done?;
-        }
+        Type::Map(keys, values) => scratch.lend(Scratch::elements, depth, |pairs, scratch| {
+            pairs_of(keys, values, v, pairs, depth, opts, scratch, out)
+        })?,
+        Type::Struct(fields) => scratch.lend(Scratch::members, depth, |members, scratch| {
+            structure(fields, v, members, depth, opts, scratch, out)
+        })?,
     }
     Some(())
 }
@@ -256,32 +273,26 @@ fn pairs_of(
     if !json_object::elements_of_checked(v, pairs) {
         return None;
     }
-    let mut pair = take(&mut scratch.elements, depth + 1);
-    out.push(b'[');
-    let mut done = Some(());
-    for (i, p) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let text = v.get(p.clone())?;
-        if !json_object::elements_of_checked(text, &mut pair) || pair.len() != 2 {
-            done = None;
-            break;
-        }
-        let (k, val) = (pair[0].clone(), pair[1].clone());
+    scratch.lend(Scratch::elements, depth + 1, |pair, scratch| {
         out.push(b'[');
-        done = value(keys, text.get(k)?, depth + 1, opts, scratch, out).and_then(|()| {
+        for (i, p) in pairs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let text = v.get(p.clone())?;
+            if !json_object::elements_of_checked(text, pair) || pair.len() != 2 {
+                return None;
+            }
+            let (k, val) = (pair[0].clone(), pair[1].clone());
+            out.push(b'[');
+            value(keys, text.get(k)?, depth + 1, opts, scratch, out)?;
             out.push(b',');
-            value(values, text.get(val)?, depth + 1, opts, scratch, out)
-        });
-        if done.is_none() {
-            break;
+            value(values, text.get(val)?, depth + 1, opts, scratch, out)?;
+            out.push(b']');
         }
         out.push(b']');
-    }
-    out.push(b']');
-    put_back(&mut scratch.elements, depth + 1, pair);
-    done
+        Some(())
+    })
 }
 
 fn structure(
@@ -337,19 +348,6 @@ fn write_name(out: &mut Vec<u8>, name: &str) {
         out.push(b'"');
     } else {
         json_object::write_str(out, name);
-    }
-}
-
-fn take<T>(levels: &mut Vec<Vec<T>>, depth: usize) -> Vec<T> {
-    if levels.len() <= depth {
-        levels.resize_with(depth + 1, Vec::new);
-    }
-    std::mem::take(&mut levels[depth])
-}
-
-fn put_back<T>(levels: &mut [Vec<T>], depth: usize, list: Vec<T>) {
-    if let Some(slot) = levels.get_mut(depth) {
-        *slot = list;
     }
 }
 
