@@ -67,62 +67,59 @@ pub fn members(text: &[u8], out: &mut Vec<Member>) -> bool {
 /// that is not valid JSON the ranges are meaningless but stay within `text`.
 pub fn members_of_checked(text: &[u8], out: &mut Vec<Member>) -> bool {
     out.clear();
-    let mut i = skip_ws(text, 0);
-    if text.get(i) != Some(&b'{') {
-        return false;
-    }
-    i += 1;
-    loop {
-        i = skip_ws(text, i);
-        match text.get(i) {
-            Some(b'}') if out.is_empty() => return true,
-            Some(b'"') => {}
-            _ => return false,
+    items(text, b'{', b'}', |i| {
+        if text.get(i) != Some(&b'"') {
+            return None;
         }
         let key_end = string_end(text, i);
-        let key = i + 1..key_end;
-        i = skip_ws(text, key_end + 1);
-        if text.get(i) != Some(&b':') {
-            return false;
+        let colon = skip_ws(text, key_end + 1);
+        if text.get(colon) != Some(&b':') {
+            return None;
         }
-        i = skip_ws(text, i + 1);
-        let value_end = value_end(text, i);
+        let start = skip_ws(text, colon + 1);
+        let end = value_end(text, start);
         out.push(Member {
-            key,
-            value: i..value_end,
+            key: i + 1..key_end,
+            value: start..end,
         });
-        i = skip_ws(text, value_end);
-        match text.get(i) {
-            Some(b',') => i += 1,
-            Some(b'}') => return true,
-            _ => return false,
-        }
-    }
+        Some(end)
+    })
 }
 
 /// Fills `out` with the ranges of the elements of the array in `text`, which must already be
 /// checked to be valid JSON (as for [`members_of_checked`]). False when it is not an array.
 pub fn elements_of_checked(text: &[u8], out: &mut Vec<Range<usize>>) -> bool {
     out.clear();
-    let mut i = skip_ws(text, 0);
-    if text.get(i) != Some(&b'[') {
-        return false;
-    }
-    i += 1;
-    loop {
-        i = skip_ws(text, i);
-        if text.get(i) == Some(&b']') && out.is_empty() {
-            return true;
-        }
+    items(text, b'[', b']', |i| {
         if i >= text.len() {
-            return false;
+            return None;
         }
         let end = value_end(text, i);
         out.push(i..end);
+        Some(end)
+    })
+}
+
+/// Walks the comma-separated items of the object or array that `text` holds between `open` and
+/// `close`: `item` reads the item starting at its index and returns the index just past it, or
+/// `None` when it is not well formed. False when `text` is not such a sequence.
+fn items(text: &[u8], open: u8, close: u8, mut item: impl FnMut(usize) -> Option<usize>) -> bool {
+    let mut i = skip_ws(text, 0);
+    if text.get(i) != Some(&open) {
+        return false;
+    }
+    i = skip_ws(text, i + 1);
+    if text.get(i) == Some(&close) {
+        return true;
+    }
+    loop {
+        let Some(end) = item(i) else {
+            return false;
+        };
         i = skip_ws(text, end);
         match text.get(i) {
-            Some(b',') => i += 1,
-            Some(b']') => return true,
+            Some(b',') => i = skip_ws(text, i + 1),
+            Some(&c) if c == close => return true,
             _ => return false,
         }
     }
