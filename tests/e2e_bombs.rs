@@ -379,8 +379,9 @@ fn compressed_batches_with_broken_records_are_refused_on_plain_topics() {
 
 /// Appends `batches` to the end of `topic`-0's active segment while the broker is stopped, as if
 /// they had been stored before produce checked compressed batches (or by another writer), and
-/// restarts the broker without its clean-shutdown marker so that the tail is scanned.
-fn store_behind_the_broker(w: &mut Weft, topic: &str, batches: Vec<Vec<u8>>) {
+/// restarts the broker without its clean-shutdown marker so that the tail is scanned (the batches
+/// are well formed, so recovery keeps them). Returns the offset the first of them was given.
+fn store_behind_the_broker(w: &mut Weft, topic: &str, batches: Vec<Vec<u8>>) -> i64 {
     w.stop();
     let dir = w.data_dir().join(format!("{topic}-0"));
     let mut logs: Vec<_> = std::fs::read_dir(&dir)
@@ -395,6 +396,7 @@ fn store_behind_the_broker(w: &mut Weft, topic: &str, batches: Vec<Vec<u8>>) {
         .map(|b| b.unwrap().0.last_offset() + 1)
         .last()
         .unwrap_or(0);
+    let first = next;
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&active)
@@ -407,6 +409,7 @@ fn store_behind_the_broker(w: &mut Weft, topic: &str, batches: Vec<Vec<u8>>) {
     drop(f);
     let _ = std::fs::remove_file(dir.join("clean-shutdown"));
     w.restart();
+    first
 }
 
 #[test]
@@ -547,35 +550,12 @@ fn a_bomb_in_consumer_offsets_does_not_stop_the_broker_starting() {
         .unwrap();
     consumer(&w).commit(&tpl, CommitMode::Sync).expect("commit");
     assert_eq!(committed(&w), Offset::Offset(5));
-    w.stop();
 
     // Append a bomb at the end of the offsets partition, as if a client had slipped it in.
-    let dir = w.data_dir().join("__consumer_offsets-0");
-    let mut logs: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    logs.sort();
-    let active = logs.last().expect("a segment").clone();
-    let stored = std::fs::read(&active).unwrap();
-    let next = weft_log::batch::batches(&stored)
-        .map(|b| b.unwrap().0.last_offset() + 1)
-        .last()
-        .expect("the commit is stored");
     let now = now_ms();
-    let mut bomb = batch(Codec::Zstd, 600, 582, 900 << 10, now, now);
-    bomb[0..8].copy_from_slice(&next.to_be_bytes());
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&active)
-        .unwrap();
-    f.write_all(&bomb).unwrap();
-    drop(f);
-    // Without the clean-shutdown marker the tail is scanned: the bomb is a well-formed batch.
-    let _ = std::fs::remove_file(dir.join("clean-shutdown"));
-
-    w.restart();
+    let bomb = batch(Codec::Zstd, 600, 582, 900 << 10, now, now);
+    let next = store_behind_the_broker(&mut w, "__consumer_offsets", vec![bomb]);
+    assert!(next > 0, "the commit is stored before the bomb");
     assert_alive_and_bounded(&mut w, "replaying a bomb in __consumer_offsets");
     // Recovery kept the bomb (it is well formed), so the replay had to get past it.
     assert_eq!(
