@@ -1115,6 +1115,102 @@ fn kill9_and_restart_resumes_without_loss() {
 }
 
 #[test]
+fn exactly_once_mirroring_survives_kill9_without_duplicates_or_aborted_records() {
+    const N: usize = 300_000;
+    let a = Weft::start(&[]);
+    let b = Weft::start(&[]);
+    let (ab, bb) = (a.bootstrap(), b.bootstrap());
+    create_topic(&ab, "orders", 2, &[]);
+    // A transaction aborted on A: read committed (the mirror's default with exactly-once on),
+    // its records are never copied.
+    let txn: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &ab)
+        .set("transactional.id", "e2e-aborter")
+        .create()
+        .expect("transactional producer");
+    txn.init_transactions(T).unwrap();
+    txn.begin_transaction().unwrap();
+    for i in 0..10 {
+        let v = format!("aborted-{i}");
+        txn.send(
+            BaseRecord::<(), str>::to("orders")
+                .payload(&v)
+                .partition(i % 2),
+        )
+        .unwrap();
+    }
+    txn.flush(T).unwrap();
+    txn.abort_transaction(T).unwrap();
+    produce(&ab, "orders", "o", 0..N, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let mut mm = MirrorMaker::start(
+        dir.path(),
+        &mm2(
+            &[("A", &a), ("B", &b)],
+            &["A->B"],
+            "exactly.once.source.support = enabled\noffset.flush.interval.ms = 600000\n",
+        ),
+    );
+    let stored = |t: &str| -> i64 {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bb)
+            .create()
+            .unwrap();
+        (0..2)
+            .map(|p| {
+                c.fetch_watermarks(t, p, Duration::from_secs(10))
+                    .map(|w| w.1)
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    // Killed twice mid-copy: the local offsets file is never flushed, so each restart resumes
+    // from the positions committed with the records on B.
+    for round in 1..=2 {
+        let threshold = round * N as i64 / 4;
+        assert!(
+            wait_until(T, || stored("A.orders") > threshold),
+            "round {round}: copying stopped; log:\n{}",
+            mm.log_text()
+        );
+        mm.kill9();
+        mm.restart();
+    }
+    let values_read_committed = || -> Vec<(i32, String)> {
+        common::read_to_end(&bb, "A.orders", "read_committed")
+            .into_iter()
+            .map(|(p, _, v)| (p, String::from_utf8(v.unwrap_or_default()).unwrap()))
+            .collect()
+    };
+    assert!(
+        wait_until(T, || values_read_committed().len() >= N),
+        "the copy never completed; log:\n{}",
+        mm.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let got = values_read_committed();
+    assert_eq!(got.len(), N, "duplicates or losses read committed on B");
+    // Each partition holds its source partition's records once, in order.
+    for part in 0..2 {
+        let expected: Vec<String> = (0..N)
+            .filter(|i| (*i as i32) % 2 == part)
+            .map(|i| format!("o-{i}"))
+            .collect();
+        let copied: Vec<String> = got
+            .iter()
+            .filter(|(p, _)| *p == part)
+            .map(|(_, v)| v.clone())
+            .collect();
+        assert!(copied == expected, "partition {part} differs from A's");
+    }
+    eprintln!(
+        "B stored {} records for {N} committed; flow {}",
+        stored("A.orders"),
+        mm.flow("A->B")
+    );
+}
+
+#[test]
 fn a_source_down_is_retried_and_shown_while_other_flows_run() {
     let a = Weft::start(&[]);
     let mut c = Weft::start(&[]);

@@ -275,3 +275,62 @@ pub fn murmur2(data: &[u8]) -> i32 {
 pub fn java_partition(key: &[u8], partitions: i32) -> i32 {
     (murmur2(key) & 0x7fff_ffff) % partitions
 }
+
+/// A record as [`read_to_end`] gives it: partition, key, value.
+pub type ReadRecord = (i32, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Every record of every partition of `topic` a consumer with `isolation` sees, read to the
+/// end (the last stable offset for read_committed), as (partition, key, value).
+pub fn read_to_end(bootstrap: &str, topic: &str, isolation: &str) -> Vec<ReadRecord> {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::error::KafkaError;
+    use rdkafka::message::Message;
+    use rdkafka::{Offset, TopicPartitionList};
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "e2e-read-to-end")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", isolation)
+        .create()
+        .expect("consumer");
+    let md = c
+        .fetch_metadata(Some(topic), Duration::from_secs(30))
+        .expect("metadata");
+    let mut tpl = TopicPartitionList::new();
+    let mut pending = std::collections::BTreeSet::new();
+    for t in md.topics().iter().filter(|t| t.error().is_none()) {
+        for p in t.partitions() {
+            tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                .unwrap();
+            pending.insert(p.id());
+        }
+    }
+    if pending.is_empty() {
+        // Not created yet.
+        return Vec::new();
+    }
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !pending.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "reading {topic} to its end took over 120 s"
+        );
+        match c.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => out.push((
+                m.partition(),
+                m.key().map(<[u8]>::to_vec),
+                m.payload().map(<[u8]>::to_vec),
+            )),
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                pending.remove(&p);
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    out
+}

@@ -111,6 +111,42 @@ fn not_found(name: &str) -> HerderError {
 }
 
 impl StandaloneHerder {
+    /// For a connector that commits its positions to an offsets topic (exactly-once mode),
+    /// writes KIP-875 changes there too: that topic is what its tasks resume from.
+    fn write_offsets_topic(
+        &self,
+        name: &str,
+        c: &Conn,
+        changes: &[(String, Option<String>)],
+    ) -> HerderResult<()> {
+        let Some(eos) = c.spec.as_ref().and_then(|s| s.exactly_once.as_ref()) else {
+            return Ok(());
+        };
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let admin = client_config(
+            &self.worker,
+            None,
+            ClientKind::Admin,
+            "weft-connect-offsets",
+        );
+        offsets::topic::ensure(
+            &admin,
+            &eos.offsets_topic,
+            self.worker.exactly_once.offsets_partitions,
+            self.worker.exactly_once.offsets_replication,
+        )
+        .map_err(offset_error)?;
+        let cfg = client_config(
+            &self.worker,
+            None,
+            ClientKind::Producer,
+            "weft-connect-offsets",
+        );
+        offsets::topic::write(&cfg, &eos.offsets_topic, name, changes).map_err(offset_error)
+    }
+
     /// A herder for `worker` with the position store opened and no connectors yet; call
     /// [`StandaloneHerder::restore`] to start the ones an earlier run persisted.
     pub fn new(
@@ -1150,9 +1186,15 @@ impl Herder for StandaloneHerder {
     }
 
     fn offsets(&self, name: &str) -> HerderResult<ConnectorOffsets> {
-        let kind = {
+        let (kind, offsets_topic) = {
             let conns = lock(&self.conns);
-            conns.get(name).ok_or_else(|| not_found(name))?.kind
+            let c = conns.get(name).ok_or_else(|| not_found(name))?;
+            let topic = c
+                .spec
+                .as_ref()
+                .and_then(|s| s.exactly_once.as_ref())
+                .map(|e| e.offsets_topic.clone());
+            (c.kind, topic)
         };
         match kind {
             ConnectorType::Sink => {
@@ -1164,7 +1206,28 @@ impl Herder for StandaloneHerder {
                 );
                 offsets::sink::read(&cfg, name).map_err(|e| HerderError::Internal(e.to_string()))
             }
-            _ => Ok(offsets::source_offsets(&self.store.get(name))),
+            _ => {
+                let mut positions = self.store.get(name);
+                // Exactly-once mode commits to the offsets topic at once and to the local
+                // store only at the next flush: the topic is the newer.
+                if let Some(topic) = offsets_topic {
+                    let cfg = client_config(
+                        &self.worker,
+                        None,
+                        ClientKind::Consumer,
+                        "weft-connect-offsets",
+                    );
+                    let committed = offsets::topic::read(&cfg, &topic, name)
+                        .map_err(|e| HerderError::Internal(e.to_string()))?;
+                    for (partition, position) in committed {
+                        match position {
+                            Some(p) => positions.insert(partition, p),
+                            None => positions.remove(&partition),
+                        };
+                    }
+                }
+                Ok(offsets::source_offsets(&positions))
+            }
         }
     }
 
@@ -1184,6 +1247,7 @@ impl Herder for StandaloneHerder {
             }
             _ => {
                 let changes = offsets::source_changes(&body).map_err(offset_error)?;
+                self.write_offsets_topic(name, c, &changes)?;
                 self.store.apply(name, changes).map_err(offset_error)?;
             }
         }
@@ -1207,7 +1271,28 @@ impl Herder for StandaloneHerder {
                 );
                 offsets::sink::reset(&cfg, name).map_err(offset_error)?;
             }
-            _ => self.store.reset(name).map_err(offset_error)?,
+            _ => {
+                // Every partition either store knows of, forgotten in both.
+                let mut known: std::collections::BTreeSet<String> =
+                    self.store.get(name).into_keys().collect();
+                if let Some(eos) = c.spec.as_ref().and_then(|s| s.exactly_once.as_ref()) {
+                    let cfg = client_config(
+                        &self.worker,
+                        None,
+                        ClientKind::Consumer,
+                        "weft-connect-offsets",
+                    );
+                    known.extend(
+                        offsets::topic::read(&cfg, &eos.offsets_topic, name)
+                            .map_err(offset_error)?
+                            .into_keys(),
+                    );
+                }
+                let forget: Vec<(String, Option<String>)> =
+                    known.into_iter().map(|p| (p, None)).collect();
+                self.write_offsets_topic(name, c, &forget)?;
+                self.store.reset(name).map_err(offset_error)?
+            }
         }
         Ok("The Connect framework-managed offsets for this connector have been reset successfully. \
             However, if this connector manages offsets externally, they will need to be manually \

@@ -11,6 +11,7 @@ use weft_runtime::config::{KEY_FS_DIR, KEY_LOCAL_ADMIN, KEY_LOCAL_BOOTSTRAP, KEY
 
 use super::aliases::{self, PredicateKind};
 use super::error::{ConfigError, Problems};
+use super::exactly_once;
 use super::worker::{
     check_sandbox, converter_ref, parse_bool, parse_list, parse_long, with_prefix,
 };
@@ -82,6 +83,7 @@ pub fn is_connect_key(key: &str) -> bool {
     ]
     .iter()
     .any(|p| key.starts_with(p))
+        || exactly_once::is_connector_key(key)
 }
 
 fn get<'a>(map: &'a ConfigMap, key: &str) -> Option<&'a str> {
@@ -658,6 +660,18 @@ pub(crate) fn read(
         grant_file_dir(&mut config, &worker.work_dir);
     }
     grant_local_cluster(&mut config, worker, &admin_overrides);
+    let exactly_once = if is_sink {
+        None
+    } else {
+        exactly_once::read_source(
+            map,
+            &worker.exactly_once,
+            worker.offset_flush_interval,
+            &connector_plugin,
+            &config,
+            &mut p,
+        )
+    };
     let spec = ConnectorSpec {
         name,
         connector: PluginRef {
@@ -675,6 +689,7 @@ pub(crate) fn read(
         producer_overrides,
         consumer_overrides,
         admin_overrides,
+        exactly_once,
         raw: map.clone(),
     };
     (spec, p)

@@ -79,6 +79,18 @@ pub fn connector_config_defs(is_sink: bool, config: &ConfigMap) -> Vec<ConfigKey
             def(DLQ_CONTEXT_HEADERS, "BOOLEAN", Some("false"), false, "MEDIUM", "If true, add headers containing error context to the messages written to the dead letter queue.", ERROR_GROUP, 8, "MEDIUM", "Enable Error Context Headers"),
         ]);
     }
+    if !is_sink {
+        use super::exactly_once::{
+            BOUNDARY, BOUNDARY_INTERVAL, CONNECTOR_OFFSETS_TOPIC, CONNECTOR_SUPPORT,
+        };
+        const EOS_GROUP: &str = "Exactly Once Support";
+        v.extend([
+            def(CONNECTOR_SUPPORT, "STRING", Some("requested"), false, "MEDIUM", "Permitted values are requested, required. If set to \"required\", the connector is checked for exactly-once support with the given configuration before it is created, and refused without it (the worker's exactly.once.source.support must be enabled).", EOS_GROUP, 1, "SHORT", "Exactly once support requirement"),
+            def(BOUNDARY, "STRING", Some("poll"), false, "MEDIUM", "Permitted values are poll, interval, connector. With exactly-once source support, \"poll\" commits a transaction for every batch of records a task polls, \"interval\" commits one every transaction.boundary.interval.ms; \"connector\" (connector-defined boundaries) is supported by no built-in connector.", EOS_GROUP, 2, "SHORT", "Transaction boundary"),
+            def(BOUNDARY_INTERVAL, "LONG", None, false, "LOW", "With transaction.boundary=interval, how often a transaction is committed, in milliseconds; defaults to the worker's offset.flush.interval.ms.", EOS_GROUP, 3, "SHORT", "Transaction boundary interval"),
+            def(CONNECTOR_OFFSETS_TOPIC, "STRING", None, false, "LOW", "The topic this connector's source offsets are committed to with exactly-once source support; defaults to the worker's offset.storage.topic.", "offsets.topic", 1, "LONG", "Offsets topic"),
+        ]);
+    }
     let list = |k: &str| config.get(k).map(|s| parse_list(s)).unwrap_or_default();
     for a in list(TRANSFORMS) {
         let group = format!("Transforms: {a}");

@@ -73,6 +73,12 @@ impl Problems {
         });
     }
 
+    /// Whether nothing was found wrong.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
     pub(crate) fn into_result<T>(self, ok: T) -> Result<T, ConfigError> {
         if self.errors.is_empty() {
             Ok(ok)

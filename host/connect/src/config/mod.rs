@@ -13,6 +13,7 @@ pub mod aliases;
 pub mod connector;
 pub mod defs;
 pub mod error;
+pub mod exactly_once;
 pub mod files;
 pub mod properties;
 pub mod worker;
@@ -20,6 +21,7 @@ pub mod worker;
 pub use aliases::PASSTHROUGH_HEADER_CONVERTER;
 pub use defs::{connector_config_defs, validate_connector_config};
 pub use error::{ConfigError, KeyError};
+pub use exactly_once::{SourceExactlyOnce, TransactionBoundary, WorkerExactlyOnce};
 pub use files::{read_config_file, ConfigFile, ConfigFileError, Format};
 
 /// A component reference and the config it is given: a built-in name (`json`,
@@ -134,6 +136,9 @@ pub struct ConnectorSpec {
     pub producer_overrides: BTreeMap<String, String>,
     pub consumer_overrides: BTreeMap<String, String>,
     pub admin_overrides: BTreeMap<String, String>,
+    /// `exactly.once.support`, `transaction.boundary`, ...: present when the worker runs this
+    /// source connector's tasks in transactions (KIP-618).
+    pub exactly_once: Option<SourceExactlyOnce>,
     /// The config as given, for `GET /connectors/{c}/config`.
     pub raw: BTreeMap<String, String>,
 }
@@ -179,6 +184,8 @@ pub struct WorkerConfig {
     pub override_policy: OverridePolicy,
     /// `task.shutdown.graceful.timeout.ms`.
     pub task_shutdown_timeout: Duration,
+    /// `exactly.once.source.support` and the offsets topic it commits positions to.
+    pub exactly_once: WorkerExactlyOnce,
     /// Weft's sandbox defaults for every connector (`plugin.memory.max.bytes`,
     /// `plugin.call.timeout.ms`, ...), overridable per connector.
     pub sandbox: BTreeMap<String, String>,

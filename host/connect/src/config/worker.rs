@@ -10,7 +10,7 @@ use weft_runtime::config::PluginConfig;
 
 use super::aliases;
 use super::error::{ConfigError, Problems};
-use super::{OverridePolicy, PluginRef, WorkerConfig};
+use super::{OverridePolicy, PluginRef, WorkerConfig, WorkerExactlyOnce};
 use crate::model::ConfigMap;
 
 pub const BOOTSTRAP_SERVERS: &str = "bootstrap.servers";
@@ -414,6 +414,7 @@ impl WorkerConfig {
             DEFAULT_TASK_SHUTDOWN_TIMEOUT_MS,
             &mut p,
         );
+        let exactly_once = WorkerExactlyOnce::read(map, &mut notes, &mut p);
         let sandbox: BTreeMap<String, String> = map
             .iter()
             .filter(|(k, _)| is_sandbox_key(k))
@@ -445,6 +446,7 @@ impl WorkerConfig {
                     | TASK_SHUTDOWN_TIMEOUT
                     | STATE_DIR
             ) || is_sandbox_key(k)
+                || WorkerExactlyOnce::is_key(k)
                 || ["key.converter.", "value.converter.", "header.converter."]
                     .iter()
                     .any(|pre| k.starts_with(pre))
@@ -480,6 +482,7 @@ impl WorkerConfig {
             admin: with_prefix(map, "admin."),
             override_policy,
             task_shutdown_timeout,
+            exactly_once,
             sandbox,
             state_dir,
             work_dir: work_dir.to_path_buf(),

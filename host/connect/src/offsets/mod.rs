@@ -7,6 +7,7 @@
 
 mod file;
 pub mod sink;
+pub mod topic;
 
 pub use file::FileStore;
 

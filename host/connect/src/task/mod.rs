@@ -9,6 +9,7 @@
 //! - [`acks`] — which source positions may be stored, from per-record acknowledgements.
 //! - [`component`] — the component calls, in the loops' shapes.
 //! - [`clients`] — the rdkafka clients, configured as Connect configures them.
+//! - [`transaction`] — a source task's transactions in exactly-once mode.
 
 pub mod acks;
 pub mod batch;
@@ -17,6 +18,7 @@ pub mod clients;
 pub mod component;
 pub mod sink;
 pub mod source;
+pub mod transaction;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

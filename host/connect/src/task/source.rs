@@ -4,6 +4,10 @@
 //! the connector's `commit` between polls, as soon as they are ready (an MQTT source releases
 //! its broker's messages there, and the broker stops sending after a few unacknowledged
 //! ones); they are written to the offset store every `offset.flush.interval.ms`.
+//!
+//! With exactly-once source support the records go out in transactions that also commit the
+//! positions they reach to the offsets topic ([`super::transaction`]); positions reach the
+//! connector and the local store only once their transaction committed.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +25,8 @@ use super::acks::{tag, Acks, MAX_POLL_RECORDS};
 use super::batch::{origin, Batch, RecordView};
 use super::chain::{Chain, Converters, Origins, Staged};
 use super::clients::{client_config, ClientKind};
-use super::component::{instantiate, Component};
+use super::component::{instantiate, Component, Position};
+use super::transaction::{self, Transactions, POSITION_RECORD_TAG};
 use super::{lock, worker_failure, Figures, Meter, Target, TaskEnv};
 use crate::errors::{ErrorHandler, Interrupt, Retried, Stage, TaskFailure};
 use crate::model::State;
@@ -48,6 +53,10 @@ impl ProducerContext for AckContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, tag: usize) {
         use rdkafka::Message;
+        if tag == POSITION_RECORD_TAG {
+            // A position record of a transaction: its commit reports its fate.
+            return;
+        }
         match result {
             Ok(m) => {
                 self.produced.fetch_add(1, Ordering::Relaxed);
@@ -74,6 +83,27 @@ impl ProducerContext for AckContext {
 pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
     let spec = &env.spec;
     let worker = &env.worker;
+    let acks = Arc::new(Mutex::new(Acks::default()));
+    let ctx = AckContext {
+        acks: acks.clone(),
+        tolerate_all: spec.errors.tolerate_all,
+        connector: spec.name.clone(),
+        failure: Mutex::new(None),
+        errors: AtomicU64::new(0),
+        produced: AtomicU64::new(0),
+    };
+    let mut producer_config =
+        client_config(worker, Some(spec), ClientKind::Producer, &env.client_id());
+    if spec.exactly_once.is_some() {
+        transaction::make_transactional(&mut producer_config, env);
+    }
+    let producer: ThreadedProducer<AckContext> = producer_config
+        .create_with_context(ctx)
+        .map_err(|e| worker_failure(format!("cannot create the producer: {e}")))?;
+    // Before the positions are read: fencing aborts what a killed instance left open.
+    if let Some(settings) = &spec.exactly_once {
+        transaction::prepare(env, settings, &producer)?;
+    }
     let mut comp = instantiate(
         &env.registry,
         &env.task_plugin_ref(),
@@ -91,7 +121,6 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
             .collect()
     }));
     // `written-positions`: what the acknowledgements told of positions' records, taken.
-    let acks = Arc::new(Mutex::new(Acks::default()));
     let written = acks.clone();
     comp.set_written_reader(Arc::new(move || {
         let mut a = lock(&written);
@@ -119,18 +148,6 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
             .unwrap_or(&worker.header_converter),
         &env.sandbox_defaults,
     )?;
-    let ctx = AckContext {
-        acks: acks.clone(),
-        tolerate_all: spec.errors.tolerate_all,
-        connector: spec.name.clone(),
-        failure: Mutex::new(None),
-        errors: AtomicU64::new(0),
-        produced: AtomicU64::new(0),
-    };
-    let producer: ThreadedProducer<AckContext> =
-        client_config(worker, Some(spec), ClientKind::Producer, &env.client_id())
-            .create_with_context(ctx)
-            .map_err(|e| worker_failure(format!("cannot create the producer: {e}")))?;
 
     let mut task = SourceTask {
         env,
@@ -144,15 +161,29 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         commits: LatencyBuckets::default(),
         last_flush: Instant::now(),
         last_topic: String::new(),
+        txn: spec.exactly_once.clone().map(Transactions::new),
     };
-    let result = task.run_loop();
-    // Whatever ended the loop, store what the cluster acknowledged.
+    let mut result = task.run_loop();
+    if let Some(txn) = &mut task.txn {
+        match result {
+            // A stop commits what was polled; a failure aborts it.
+            Ok(()) => result = task_commit(txn, &task.producer, &env.spec.name),
+            Err(_) => txn.abort(&task.producer),
+        }
+    }
+    let aborted = task.txn.is_some() && result.is_err();
+    // Whatever ended the loop, store what the cluster acknowledged (in exactly-once mode, what
+    // committed transactions hold: an aborted one's records were delivered, yet are not there).
     let timeout = env.worker.task_shutdown_timeout;
     if let Err(e) = task.producer.flush(timeout) {
         tracing::warn!(connector = %env.spec.name, task = env.task, error = %e,
             "records still unacknowledged at shutdown; their positions are not stored");
     }
-    let flushed = task.flush_positions();
+    let flushed = if aborted {
+        Ok(())
+    } else {
+        task.flush_positions()
+    };
     task.publish(true);
     task.comp.close();
     task.chain.close();
@@ -173,6 +204,24 @@ struct SourceTask<'e> {
     commits: LatencyBuckets,
     last_flush: Instant,
     last_topic: String,
+    /// Exactly-once mode's open transaction.
+    txn: Option<Transactions>,
+}
+
+fn task_commit(
+    txn: &mut Transactions,
+    producer: &ThreadedProducer<AckContext>,
+    connector: &str,
+) -> Result<(), TaskFailure> {
+    if let Some(m) = lock(&producer.context().failure).take() {
+        txn.abort(producer);
+        return Err(TaskFailure::new(
+            Some(Stage::KafkaProduce),
+            "org.apache.kafka.clients.producer.KafkaProducer",
+            m,
+        ));
+    }
+    txn.commit(producer, connector)
 }
 
 impl SourceTask<'_> {
@@ -184,6 +233,7 @@ impl SourceTask<'_> {
             match control.target() {
                 Target::Stop => return Ok(()),
                 Target::Pause => {
+                    self.end_transaction(true)?;
                     env.report.set_state(State::Paused);
                     self.maybe_flush()?;
                     control.wait_unpaused(
@@ -198,8 +248,11 @@ impl SourceTask<'_> {
                 }
             }
             self.check_delivery()?;
-            self.commit_acknowledged()?;
-            self.maybe_flush()?;
+            self.end_transaction(false)?;
+            if !self.txn.as_ref().is_some_and(Transactions::is_open) {
+                self.commit_acknowledged()?;
+                self.maybe_flush()?;
+            }
             self.publish(false);
             let polled = match self.errors.retry(control, true, || self.comp.source_poll()) {
                 Retried::Done(p) => p,
@@ -219,7 +272,9 @@ impl SourceTask<'_> {
             }
             if polled.records.is_empty() {
                 if !polled.positions.is_empty() {
+                    self.in_transaction(&polled.positions)?;
                     lock(&self.acks).begin(0, polled.positions);
+                    self.end_transaction(false)?;
                 }
                 // Nothing new: wait on the host side rather than calling straight back in.
                 if control.pause_for(idle) {
@@ -269,6 +324,7 @@ impl SourceTask<'_> {
             Staged::Stopped => return Ok(()),
         };
         drop(transformed);
+        self.in_transaction(&polled.positions)?;
         let mut sent = vec![false; n];
         converted.for_each(|v| {
             if let Some(s) = sent.get_mut(origin(&v)) {
@@ -299,6 +355,31 @@ impl SourceTask<'_> {
             self.send(&v, tag(id, origin(&v) as u32), &records, &mut originals)
         })?;
         self.meter.add(n);
+        self.end_transaction(false)
+    }
+
+    /// In exactly-once mode, opens a transaction for a poll's records if none is open, and
+    /// adds the positions the poll reached to what it will commit.
+    fn in_transaction(&mut self, positions: &[Position]) -> Result<(), TaskFailure> {
+        if let Some(txn) = &mut self.txn {
+            txn.begin(&self.producer)?;
+            txn.note(positions);
+        }
+        Ok(())
+    }
+
+    /// In exactly-once mode, commits the open transaction when its boundary is reached (or
+    /// whenever one is open, with `now`).
+    fn end_transaction(&mut self, now: bool) -> Result<(), TaskFailure> {
+        let Some(txn) = &mut self.txn else {
+            return Ok(());
+        };
+        if !(txn.due() || (now && txn.is_open())) {
+            return Ok(());
+        }
+        let started = Instant::now();
+        task_commit(txn, &self.producer, &self.env.spec.name)?;
+        self.commits.observe(started.elapsed());
         Ok(())
     }
 

@@ -91,6 +91,7 @@ const DRIVER_KEYS: &[&str] = &["clusters", "dedicated.mode.enable.internal.rest"
 
 /// Top-level Connect worker settings given to every target's worker.
 pub const WORKER_KEYS: &[&str] = &[
+    EXACTLY_ONCE_KEY,
     "offset.flush.interval.ms",
     "task.shutdown.graceful.timeout.ms",
     "plugin.path",
@@ -432,6 +433,9 @@ pub fn plan(map: &ConfigMap, only_targets: &[String]) -> Result<Plan, Mm2Error> 
         .cloned()
         .collect();
 
+    let exactly_once = top
+        .get(EXACTLY_ONCE_KEY)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("enabled"));
     let mut workers: Vec<TargetWorker> = Vec::new();
     for target in &clusters {
         if !only_targets.is_empty() && !only_targets.contains(target) {
@@ -465,8 +469,8 @@ pub fn plan(map: &ConfigMap, only_targets: &[String]) -> Result<Plan, Mm2Error> 
                 "capability.remote-cluster.bootstrap.servers".into(),
                 source_bootstrap.clone(),
             );
-            for (k, v) in &source_client {
-                base.insert(format!("capability.remote-cluster.client.{k}"), v.clone());
+            for (k, v) in remote_client(&source_client, exactly_once) {
+                base.insert(format!("capability.remote-cluster.client.{k}"), v);
             }
             base.entry("capability.remote-cluster.produce.topics".into())
                 .or_insert_with(|| OFFSET_SYNCS_TOPICS.into());
@@ -525,6 +529,40 @@ pub fn plan(map: &ConfigMap, only_targets: &[String]) -> Result<Plan, Mm2Error> 
         worker_settings,
         ignored_keys,
     })
+}
+
+/// The worker key that runs every flow's tasks in transactions (MM2's dedicated mode reads it
+/// from the mm2 file's top level).
+const EXACTLY_ONCE_KEY: &str = "exactly.once.source.support";
+
+/// The source cluster's client settings as the remote-cluster capability takes them: one
+/// client map serves its fetches, lookups and offset-sync writes, so `A.consumer.*` (what MM2
+/// gives the source consumer) applies unprefixed, and `A.producer.*`/`A.admin.*` are left
+/// out. With exactly-once on, the source is read committed unless the file says otherwise:
+/// mirroring an aborted transaction's records would break the guarantee.
+fn remote_client(
+    source_client: &BTreeMap<String, String>,
+    exactly_once: bool,
+) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = source_client
+        .iter()
+        .filter(|(k, _)| {
+            !["producer.", "consumer.", "admin."]
+                .iter()
+                .any(|p| k.starts_with(p))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in source_client {
+        if let Some(rest) = k.strip_prefix("consumer.") {
+            out.insert(rest.to_string(), v.clone());
+        }
+    }
+    if exactly_once {
+        out.entry("isolation.level".into())
+            .or_insert_with(|| "read_committed".into());
+    }
+    out
 }
 
 /// One cluster's `bootstrap.servers` and librdkafka client settings (`A.<prop>` without the
@@ -682,6 +720,49 @@ mod tests {
             cluster_client(&props(BASIC), "C").unwrap_err().key,
             "C.bootstrap.servers"
         );
+    }
+
+    #[test]
+    fn exactly_once_reaches_the_worker_and_reads_the_source_committed() {
+        let p = plan(
+            &props(&format!(
+                "{BASIC}exactly.once.source.support = enabled\n\
+                 A.consumer.fetch.min.bytes = 1000\n\
+                 A.producer.linger.ms = 7\n"
+            )),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(p.worker_settings[EXACTLY_ONCE_KEY], "enabled");
+        let c = connector(&p, "A->B.MirrorSourceConnector");
+        assert_eq!(
+            c["capability.remote-cluster.client.isolation.level"],
+            "read_committed"
+        );
+        assert_eq!(
+            c["capability.remote-cluster.client.fetch.min.bytes"],
+            "1000"
+        );
+        assert!(!c
+            .keys()
+            .any(|k| k.contains("linger.ms") || k.contains(".consumer.")));
+        // The file's own choice stands.
+        let p = plan(
+            &props(&format!(
+                "{BASIC}exactly.once.source.support = enabled\n\
+                 A.consumer.isolation.level = read_uncommitted\n"
+            )),
+            &[],
+        )
+        .unwrap();
+        let c = connector(&p, "A->B.MirrorSourceConnector");
+        assert_eq!(
+            c["capability.remote-cluster.client.isolation.level"],
+            "read_uncommitted"
+        );
+        let p = plan(&props(BASIC), &[]).unwrap();
+        let c = connector(&p, "A->B.MirrorSourceConnector");
+        assert!(!c.contains_key("capability.remote-cluster.client.isolation.level"));
     }
 
     #[test]
