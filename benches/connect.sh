@@ -13,13 +13,17 @@
 #               -> file-sink reading them back with JsonConverter, records/s as for sink;
 #   first       POST /connectors to the first record in the topic (a consumer already waiting), with
 #               the component already compiled and cached by an earlier connector;
-#   stopped     VmRSS with 10 connectors created STOPPED (KIP-980 initial_state).
+#   stopped     VmRSS with 10 connectors created STOPPED (KIP-980 initial_state);
+#   eos         datagen -> topic as `datagen`, through a standalone worker (`weft connect standalone`,
+#               its own process) without and with exactly.once.source.support=enabled (one
+#               transaction per poll, positions committed to connect-offsets; EOS_INTERVAL_MS=M:
+#               one every M ms instead), records/s of each.
 # Usage: benches/connect.sh [WEFT_BINARY] [TEST...]   (N, default 5000000; default: every test)
 set -euo pipefail
 bin="${1:-target/release/weft}"
 shift || true
 tests=("$@")
-[ "${#tests[@]}" -gt 0 ] || tests=(start datagen transforms sink jsonsink first stopped)
+[ "${#tests[@]}" -gt 0 ] || tests=(start datagen transforms sink jsonsink first stopped eos)
 n="${N:-5000000}"
 port="${PORT:-19792}"
 rest="${REST_PORT:-19793}"
@@ -31,8 +35,9 @@ records_in() { # topic
   curl -sf "http://127.0.0.1:$rest/metrics" |
     awk -v t="$1" '$1 ~ "^weft_topic_records_in_total\\{topic=\"" t "\"" { s += $2 } END { print s + 0 }'
 }
-create() { # json body
-  curl -sf -X POST -H 'Content-Type: application/json' --data "$1" "http://127.0.0.1:$rest/connectors" >/dev/null
+create() { # json body (to the worker on $create_port, weft up's by default)
+  curl -sf -X POST -H 'Content-Type: application/json' --data "$1" \
+    "http://127.0.0.1:${create_port:-$rest}/connectors" >/dev/null
 }
 wait_records() { # topic count -> waits until the topic holds count records
   until [ "$(records_in "$1")" -ge "$2" ]; do sleep 0.05; done
@@ -183,6 +188,30 @@ for t in "${tests[@]}"; do
     done
     sleep 3
     echo "stopped: VmRSS with 10 STOPPED connectors: $(rss_mb) MB"
+    stop_weft
+    ;;
+  eos)
+    start_weft
+    wport=$((rest + 2))
+    for run in plain eos plain eos; do
+      printf '%s\n' "bootstrap.servers=127.0.0.1:$port" "listeners=http://127.0.0.1:$wport" \
+        "offset.storage.file.filename=$dir/$run.offsets" "offset.storage.replication.factor=1" \
+        > "$dir/worker.properties"
+      [ "$run" = eos ] && echo "exactly.once.source.support=enabled" >>"$dir/worker.properties"
+      "$bin" connect standalone "$dir/worker.properties" >"$dir/worker-$run.log" 2>&1 &
+      wpid=$!
+      until curl -sf "http://127.0.0.1:$wport/" >/dev/null; do sleep 0.02; done
+      topic="gen-$run-$RANDOM"
+      "$bin" topics create "$topic" --partitions 1 -b "127.0.0.1:$port" >/dev/null
+      boundary=""
+      [ "$run" = eos ] && [ -n "${EOS_INTERVAL_MS:-}" ] &&
+        boundary=",\"transaction.boundary\":\"interval\",\"transaction.boundary.interval.ms\":\"$EOS_INTERVAL_MS\""
+      create_port=$wport datagen "$topic" "$topic" ',"record.size":"100","value.converter":"org.apache.kafka.connect.converters.ByteArrayConverter"'"$boundary"
+      wait_steady "$topic" "$n"
+      echo "eos: $run: $n records of 100 B through a standalone worker, $steady records/s from the first record on"
+      kill "$wpid"
+      wait "$wpid" 2>/dev/null || true
+    done
     stop_weft
     ;;
   *) echo "unknown test $t" >&2; exit 2 ;;
