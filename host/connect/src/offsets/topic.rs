@@ -125,7 +125,9 @@ struct EndIsNews;
 
 impl ClientContext for EndIsNews {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
+        let end = matches!(error, KafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF);
+        if !end {
             tracing::error!(error = %error, reason, "offsets topic reader");
         }
     }
