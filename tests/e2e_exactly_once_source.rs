@@ -278,3 +278,52 @@ fn configs_connect_refuses_are_refused_naming_the_key() {
     let (s, v) = create(w.rest_port, json!({"exactly.once.support": "requested"}));
     assert_eq!(s, 201, "{v}");
 }
+
+#[test]
+fn a_second_worker_running_the_same_connector_fences_the_first() {
+    const N: usize = 400_000;
+    let broker = Weft::start(&[]);
+    let b = broker.bootstrap();
+    // Two workers in their own directories (own local offsets files), one cluster: what a
+    // connector copied to a second machine looks like. Only the offsets topic is shared.
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let text = lines("z", N);
+    let start = |d: &Path| {
+        write_file(d, "in.txt", &text);
+        let worker = worker_file(d, &b, "exactly.once.source.support=enabled\n");
+        let conn = write_file(
+            d,
+            "z.properties",
+            "name=zombie\nconnector.class=FileStreamSource\nfile=in.txt\ntopic=z\nbatch.size=200\n\
+             value.converter=org.apache.kafka.connect.storage.StringConverter\n",
+        );
+        Worker::standalone(d, &[worker, conn])
+    };
+    let first = start(dirs[0].path());
+    assert!(
+        wait_until(Duration::from_secs(60), || high_watermark(&b, "z") > 10_000),
+        "the first worker copied nothing; log:\n{}",
+        first.log_text()
+    );
+    let second = start(dirs[1].path());
+    // The second instance's task takes the transactional id over: the first one's next
+    // transaction is refused and its task fails, naming the fence.
+    assert!(
+        first.wait_task_state("zombie", "FAILED", Duration::from_secs(60)),
+        "the first worker's task was not fenced; its log:\n{}",
+        first.log_text()
+    );
+    let (_, tasks) = first.state("zombie").unwrap();
+    let trace = tasks[0].1.clone().unwrap_or_default();
+    assert!(trace.to_lowercase().contains("fenc"), "{trace}");
+    let end = (N * 10) as i64;
+    assert!(
+        wait_until(Duration::from_secs(120), || second
+            .get("/connectors/zombie/offsets")
+            .1["offsets"][0]["offset"]["position"]
+            == end),
+        "the second worker did not finish; log:\n{}",
+        second.log_text()
+    );
+    expect_exactly(&committed_values(&b, "z"), "z", N);
+}

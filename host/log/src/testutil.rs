@@ -122,7 +122,14 @@ impl tracing::Subscriber for Capture {
 
 impl Capture {
     pub(crate) fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        tracing::subscriber::with_default(self.clone(), f)
+        tracing::subscriber::with_default(self.clone(), || {
+            // Tests run in parallel, each with its own scoped subscriber: a callsite whose
+            // interest another thread cached while no capture was live would skip this one
+            // (a CI run lost a warning so). Recomputing it with this capture live makes every
+            // callsite ask again.
+            tracing::callsite::rebuild_interest_cache();
+            f()
+        })
     }
     pub(crate) fn lines(&self) -> Vec<String> {
         self.lines.lock().expect("capture lock").clone()
