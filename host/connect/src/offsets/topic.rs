@@ -7,8 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -18,7 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::value::RawValue;
 
 use super::OffsetError;
-use crate::task::clients::block_on;
+use crate::task::clients::ensure_topic_with;
 
 /// How long reading the topic to its end or writing to it may take.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
@@ -76,47 +75,21 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Option<(String, String, Optio
     Some((connector, partition, position))
 }
 
-/// Creates the offsets topic unless it exists: compacted, as Connect creates it. A cluster
-/// with fewer brokers than `replication` gets it with one copy and a warning.
+/// Creates the offsets topic unless it exists: compacted, as Connect creates it.
 pub fn ensure(
     admin_config: &ClientConfig,
     topic: &str,
     partitions: i32,
     replication: i16,
 ) -> Result<(), OffsetError> {
-    let admin: AdminClient<DefaultClientContext> = admin_config
-        .create()
-        .map_err(|e| OffsetError::Kafka(format!("cannot create an admin client: {e}")))?;
-    let mut rf = i32::from(replication);
-    loop {
-        let replication = if rf < 0 {
-            TopicReplication::Fixed(-1)
-        } else {
-            TopicReplication::Fixed(rf)
-        };
-        let t = NewTopic::new(topic, partitions, replication).set("cleanup.policy", "compact");
-        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-        let results = block_on(admin.create_topics([&t], &opts))
-            .map_err(OffsetError::Kafka)?
-            .map_err(|e| OffsetError::Kafka(format!("cannot create topic {topic}: {e}")))?;
-        match results.into_iter().next() {
-            Some(Ok(_)) | None => return Ok(()),
-            Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => return Ok(()),
-            Some(Err((_, RDKafkaErrorCode::InvalidReplicationFactor))) if rf > 1 => {
-                tracing::warn!(
-                    topic,
-                    replication = rf,
-                    "the cluster has too few brokers for the offsets topic's replication factor; creating it with 1"
-                );
-                rf = 1;
-            }
-            Some(Err((_, code))) => {
-                return Err(OffsetError::Kafka(format!(
-                    "cannot create topic {topic}: {code}"
-                )))
-            }
-        }
-    }
+    ensure_topic_with(
+        admin_config,
+        topic,
+        partitions,
+        replication,
+        &[("cleanup.policy", "compact")],
+    )
+    .map_err(OffsetError::Kafka)
 }
 
 /// The reader's context: reaching a partition's end is how it knows it is done, not an error

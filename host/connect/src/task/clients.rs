@@ -101,28 +101,43 @@ pub fn block_on<F: Future>(f: F) -> Result<F::Output, String> {
 
 /// Creates `topic` unless it exists (the dead-letter queue, as Connect does at task start).
 pub fn ensure_topic(config: &ClientConfig, topic: &str, replication: i16) -> Result<(), String> {
+    ensure_topic_with(config, topic, 1, replication.max(1), &[])
+}
+
+/// Creates `topic` with `partitions`, `replication` (-1: the broker's default) and `configs`
+/// unless it exists. A cluster with fewer brokers than `replication` gets it with one copy
+/// and a warning: one copy is what it can offer, and Connect's topics are better created
+/// than refused.
+pub fn ensure_topic_with(
+    config: &ClientConfig,
+    topic: &str,
+    partitions: i32,
+    replication: i16,
+    configs: &[(&str, &str)],
+) -> Result<(), String> {
     let admin: AdminClient<DefaultClientContext> = config
         .create()
         .map_err(|e| format!("cannot create an admin client: {e}"))?;
     let create = |rf: i32| {
-        let t = NewTopic::new(topic, 1, TopicReplication::Fixed(rf));
+        let mut t = NewTopic::new(topic, partitions, TopicReplication::Fixed(rf));
+        for (k, v) in configs {
+            t = t.set(k, v);
+        }
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let admin = &admin;
         async move { admin.create_topics([&t], &opts).await }
     };
-    let mut rf = i32::from(replication.max(1));
+    let mut rf = i32::from(replication);
     loop {
         let results = block_on(create(rf))?.map_err(|e| e.to_string())?;
         match results.into_iter().next() {
             Some(Ok(_)) | None => return Ok(()),
             Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => return Ok(()),
-            // A single-node cluster cannot hold Connect's default of 3 replicas; one copy is
-            // what it can offer, and the DLQ is better created than refused.
             Some(Err((_, RDKafkaErrorCode::InvalidReplicationFactor))) if rf > 1 => {
                 tracing::warn!(
                     topic,
                     replication = rf,
-                    "the cluster has too few brokers for the dead-letter queue's replication factor; creating it with 1"
+                    "the cluster has too few brokers for the topic's replication factor; creating it with 1"
                 );
                 rf = 1;
             }
