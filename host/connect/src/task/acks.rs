@@ -94,6 +94,17 @@ impl Acks {
         id
     }
 
+    /// Forgets every outstanding poll and every position not yet taken (an aborted
+    /// transaction's), keeping the poll ids counting so that a late acknowledgement of a
+    /// forgotten poll can never mark a later one's record.
+    pub fn forget(&mut self) {
+        self.polls.clear();
+        self.ready.clear();
+        self.to_commit.clear();
+        self.written.clear();
+        self.outstanding = 0;
+    }
+
     /// Marks record `index` of poll `id` done (sent, filtered, or given up).
     pub fn done(&mut self, id: u64, index: u32) {
         self.done_at(id, index, None);
@@ -301,6 +312,26 @@ mod tests {
         a.begin(0, vec![pos(0, "c", "1")]);
         a.advance();
         assert!(a.take_written().is_empty());
+    }
+
+    #[test]
+    fn forgotten_polls_stay_forgotten_when_their_acknowledgements_come_late() {
+        let mut a = Acks::default();
+        let old = a.begin(2, vec![pos(2, "p", "old")]);
+        a.done(old, 0);
+        a.forget();
+        let new = a.begin(1, vec![pos(1, "p", "new")]);
+        assert_ne!(old, new);
+        a.done(old, 1);
+        a.advance();
+        assert!(
+            a.take_ready().is_empty(),
+            "a forgotten poll's record counted"
+        );
+        a.done(new, 0);
+        a.advance();
+        assert_eq!(a.take_ready().get("p").map(String::as_str), Some("new"));
+        assert_eq!(a.outstanding, 0);
     }
 
     #[test]

@@ -168,7 +168,7 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         match result {
             // A stop commits what was polled; a failure aborts it.
             Ok(()) => result = task_commit(txn, &task.producer, &env.spec.name),
-            Err(_) => txn.abort(&task.producer),
+            Err(_) => task.abort_transaction(),
         }
     }
     let aborted = task.txn.is_some() && result.is_err();
@@ -355,7 +355,23 @@ impl SourceTask<'_> {
             self.send(&v, tag(id, origin(&v) as u32), &records, &mut originals)
         })?;
         self.meter.add(n);
+        if self.txn.is_some() && env.control.stopping() {
+            // A stop may have cut the sends short (a full queue gives way to it): the
+            // transaction would commit positions past records it does not hold.
+            self.abort_transaction();
+            return Ok(());
+        }
         self.end_transaction(false)
+    }
+
+    /// Aborts the open transaction and forgets every acknowledgement not yet taken: records of
+    /// an aborted transaction are delivered, yet never visible, so positions after them must
+    /// not reach the connector or the store (the offsets topic holds every committed one).
+    fn abort_transaction(&mut self) {
+        if let Some(txn) = &mut self.txn {
+            txn.abort(&self.producer);
+            lock(&self.acks).forget();
+        }
     }
 
     /// In exactly-once mode, opens a transaction for a poll's records if none is open, and
