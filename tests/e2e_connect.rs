@@ -585,3 +585,52 @@ fn weft_up_runs_the_worker_beside_its_broker_and_remembers_rest_created_connecto
         == "RUNNING"));
     up.stop();
 }
+
+#[test]
+fn keyed_source_records_land_in_the_java_clients_partition() {
+    const PARTS: i32 = 6;
+    let broker = Weft::start(&[]);
+    let b = broker.bootstrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ok, _, err) = common::weft_cmd(
+        &["topics", "create", "keyed", "--partitions", "6", "-b", &b],
+        None,
+    );
+    assert!(ok, "{err}");
+    let worker = worker_file(d, &b, "");
+    let gen = write_file(
+        d,
+        "gen.properties",
+        "name=gen\nconnector.class=datagen\nkafka.topic=keyed\niterations=300\nrecord.size=100\n\
+         key.converter=org.apache.kafka.connect.storage.StringConverter\n\
+         value.converter=org.apache.kafka.connect.storage.StringConverter\n",
+    );
+    let w = Worker::standalone(d, &[worker, gen]);
+    let mut got = Vec::new();
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            got = common::read_to_end(&b, "keyed", "read_uncommitted");
+            got.len() >= 300
+        }),
+        "datagen wrote {} of 300 records; log:\n{}",
+        got.len(),
+        w.log_text()
+    );
+    let mut used = std::collections::BTreeSet::new();
+    for (partition, key, _) in &got {
+        let key = key.as_deref().expect("datagen keys its records");
+        assert_eq!(
+            *partition,
+            common::java_partition(key, PARTS),
+            "key {}",
+            String::from_utf8_lossy(key)
+        );
+        used.insert(*partition);
+    }
+    assert_eq!(
+        used.len(),
+        PARTS as usize,
+        "keys spread over every partition"
+    );
+}

@@ -65,6 +65,10 @@ pub fn client_config(
             c.set("enable.idempotence", "true");
             c.set("max.in.flight.requests.per.connection", "5");
             c.set("linger.ms", "5");
+            // The Java client's partitioner (murmur2 of the key; keyless records sticky), so a
+            // keyed record lands where Kafka Connect, or any Java producer of the same topic,
+            // puts it. librdkafka's own default hashes keys with CRC32.
+            c.set("partitioner", "murmur2_random");
         }
         ClientKind::Consumer => {
             c.set("auto.offset.reset", "earliest");
