@@ -1203,9 +1203,36 @@ fn exactly_once_mirroring_survives_kill9_without_duplicates_or_aborted_records()
             .collect();
         assert!(copied == expected, "partition {part} differs from A's");
     }
+    // Offset syncs still flow with transactions, each naming a record B committed: its
+    // downstream offset below B's end, and per partition never going back.
+    let syncs = read_topic(&ab, "mm2-offset-syncs.B.internal", T, |r| !r.is_empty());
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bb)
+        .create()
+        .unwrap();
+    let end = |p: i32| {
+        reader
+            .fetch_watermarks("A.orders", p, Duration::from_secs(10))
+            .unwrap()
+            .1
+    };
+    let mut last: BTreeMap<i32, i64> = BTreeMap::new();
+    for r in &syncs {
+        let (t, p, _, down) =
+            decode_offset_sync(r.key.as_deref().unwrap(), r.value.as_deref().unwrap());
+        assert_eq!(t, "orders");
+        assert!(down < end(p), "partition {p}: sync past B's end: {down}");
+        let prev = last.insert(p, down).unwrap_or(-1);
+        assert!(
+            down >= prev,
+            "partition {p}: sync went back from {prev} to {down}"
+        );
+    }
+    assert!(!syncs.is_empty(), "no offset syncs with exactly-once on");
     eprintln!(
-        "B stored {} records for {N} committed; flow {}",
+        "B stored {} records for {N} committed; {} offset syncs; flow {}",
         stored("A.orders"),
+        syncs.len(),
         mm.flow("A->B")
     );
 }

@@ -120,9 +120,16 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
             .filter_map(|p| stored.get(p).map(|v| (p.clone(), v.clone())))
             .collect()
     }));
-    // `written-positions`: what the acknowledgements told of positions' records, taken.
+    let txn = spec.exactly_once.clone().map(Transactions::new);
+    // `written-positions`: what the acknowledgements told of positions' records, taken. While
+    // a transaction is open, nothing: its records are delivered but may still be aborted, and
+    // the mirror would emit offset syncs naming them.
     let written = acks.clone();
+    let txn_open = txn.as_ref().map(Transactions::open_flag);
     comp.set_written_reader(Arc::new(move || {
+        if txn_open.as_ref().is_some_and(|f| f.load(Ordering::Acquire)) {
+            return Vec::new();
+        }
         let mut a = lock(&written);
         a.advance();
         a.take_written()
@@ -161,7 +168,7 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         commits: LatencyBuckets::default(),
         last_flush: Instant::now(),
         last_topic: String::new(),
-        txn: spec.exactly_once.clone().map(Transactions::new),
+        txn,
     };
     let mut result = task.run_loop();
     if let Some(txn) = &mut task.txn {

@@ -4,6 +4,8 @@
 //! exactly after what read_committed consumers see.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -100,6 +102,8 @@ pub fn prepare<C: ProducerContext>(
 pub struct Transactions {
     settings: SourceExactlyOnce,
     open_since: Option<Instant>,
+    /// `open_since.is_some()`, for readers on other threads.
+    open: Arc<AtomicBool>,
     positions: BTreeMap<String, String>,
 }
 
@@ -108,8 +112,14 @@ impl Transactions {
         Transactions {
             settings,
             open_since: None,
+            open: Arc::new(AtomicBool::new(false)),
             positions: BTreeMap::new(),
         }
+    }
+
+    /// A flag that is set while a transaction is open.
+    pub fn open_flag(&self) -> Arc<AtomicBool> {
+        self.open.clone()
     }
 
     pub fn is_open(&self) -> bool {
@@ -126,6 +136,7 @@ impl Transactions {
                 .begin_transaction()
                 .map_err(|e| failure(format!("cannot begin a transaction: {e}")))?;
             self.open_since = Some(Instant::now());
+            self.open.store(true, Ordering::Release);
         }
         Ok(())
     }
@@ -166,6 +177,7 @@ impl Transactions {
                 .map_err(|e| failure(format!("the transaction could not be committed: {e}")))
         });
         self.open_since = None;
+        self.open.store(false, Ordering::Release);
         self.positions.clear();
         if let Err(e) = result {
             self.abort_after_failure(producer);
@@ -178,6 +190,7 @@ impl Transactions {
     /// become visible to read_committed consumers.
     pub fn abort<C: ProducerContext>(&mut self, producer: &ThreadedProducer<C>) {
         if self.open_since.take().is_some() {
+            self.open.store(false, Ordering::Release);
             self.positions.clear();
             self.abort_after_failure(producer);
         }
