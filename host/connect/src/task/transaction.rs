@@ -47,7 +47,7 @@ pub fn make_transactional(config: &mut ClientConfig, env: &TaskEnv) {
     // the commit: datagen through a standalone worker ran at 324-349 k records/s with Connect's
     // 5 ms, 451-669 k with none. Transactions spanning polls (`interval`) keep the 5 ms, which
     // batches better there (630-780 k against 474-702 k with none).
-    let set_by_user = |m: &std::collections::BTreeMap<String, String>| m.contains_key("linger.ms");
+    let set_by_user = |m: &BTreeMap<String, String>| m.contains_key("linger.ms");
     let per_poll = env
         .spec
         .exactly_once
