@@ -111,6 +111,11 @@ fn not_found(name: &str) -> HerderError {
 }
 
 impl StandaloneHerder {
+    /// A client for reading or changing connectors' offsets on the worker's cluster.
+    fn offsets_client(&self, kind: ClientKind) -> rdkafka::config::ClientConfig {
+        client_config(&self.worker, None, kind, "weft-connect-offsets")
+    }
+
     /// For a connector that commits its positions to an offsets topic (exactly-once mode),
     /// writes KIP-875 changes there too: that topic is what its tasks resume from.
     fn write_offsets_topic(
@@ -125,25 +130,10 @@ impl StandaloneHerder {
         if changes.is_empty() {
             return Ok(());
         }
-        let admin = client_config(
-            &self.worker,
-            None,
-            ClientKind::Admin,
-            "weft-connect-offsets",
-        );
-        offsets::topic::ensure(
-            &admin,
-            &eos.offsets_topic,
-            self.worker.exactly_once.offsets_partitions,
-            self.worker.exactly_once.offsets_replication,
-        )
-        .map_err(offset_error)?;
-        let cfg = client_config(
-            &self.worker,
-            None,
-            ClientKind::Producer,
-            "weft-connect-offsets",
-        );
+        let admin = self.offsets_client(ClientKind::Admin);
+        offsets::topic::ensure(&admin, &eos.offsets_topic, &self.worker.exactly_once)
+            .map_err(offset_error)?;
+        let cfg = self.offsets_client(ClientKind::Producer);
         offsets::topic::write(&cfg, &eos.offsets_topic, name, changes).map_err(offset_error)
     }
 
@@ -1198,12 +1188,7 @@ impl Herder for StandaloneHerder {
         };
         match kind {
             ConnectorType::Sink => {
-                let cfg = client_config(
-                    &self.worker,
-                    None,
-                    ClientKind::Consumer,
-                    "weft-connect-offsets",
-                );
+                let cfg = self.offsets_client(ClientKind::Consumer);
                 offsets::sink::read(&cfg, name).map_err(|e| HerderError::Internal(e.to_string()))
             }
             _ => {
@@ -1211,12 +1196,7 @@ impl Herder for StandaloneHerder {
                 // Exactly-once mode commits to the offsets topic at once and to the local
                 // store only at the next flush: the topic is the newer.
                 if let Some(topic) = offsets_topic {
-                    let cfg = client_config(
-                        &self.worker,
-                        None,
-                        ClientKind::Consumer,
-                        "weft-connect-offsets",
-                    );
+                    let cfg = self.offsets_client(ClientKind::Consumer);
                     let committed = offsets::topic::read(&cfg, &topic, name)
                         .map_err(|e| HerderError::Internal(e.to_string()))?;
                     for (partition, position) in committed {
@@ -1237,12 +1217,7 @@ impl Herder for StandaloneHerder {
         self.require_stopped(name, c)?;
         match c.kind {
             ConnectorType::Sink => {
-                let cfg = client_config(
-                    &self.worker,
-                    None,
-                    ClientKind::Consumer,
-                    "weft-connect-offsets",
-                );
+                let cfg = self.offsets_client(ClientKind::Consumer);
                 offsets::sink::alter(&cfg, name, &body).map_err(offset_error)?;
             }
             _ => {
@@ -1263,12 +1238,7 @@ impl Herder for StandaloneHerder {
         self.require_stopped(name, c)?;
         match c.kind {
             ConnectorType::Sink => {
-                let cfg = client_config(
-                    &self.worker,
-                    None,
-                    ClientKind::Admin,
-                    "weft-connect-offsets",
-                );
+                let cfg = self.offsets_client(ClientKind::Admin);
                 offsets::sink::reset(&cfg, name).map_err(offset_error)?;
             }
             _ => {
@@ -1276,12 +1246,7 @@ impl Herder for StandaloneHerder {
                 let mut known: std::collections::BTreeSet<String> =
                     self.store.get(name).into_keys().collect();
                 if let Some(eos) = c.spec.as_ref().and_then(|s| s.exactly_once.as_ref()) {
-                    let cfg = client_config(
-                        &self.worker,
-                        None,
-                        ClientKind::Consumer,
-                        "weft-connect-offsets",
-                    );
+                    let cfg = self.offsets_client(ClientKind::Consumer);
                     known.extend(
                         offsets::topic::read(&cfg, &eos.offsets_topic, name)
                             .map_err(offset_error)?

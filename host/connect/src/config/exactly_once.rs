@@ -97,34 +97,10 @@ impl WorkerExactlyOnce {
                 t.to_string()
             }
         };
-        let offsets_partitions = match map.get(OFFSETS_PARTITIONS) {
-            None => DEFAULT_OFFSETS_PARTITIONS,
-            Some(v) => match parse_long(v) {
-                Some(n) if n == -1 || (1..=i64::from(i32::MAX)).contains(&n) => n as i32,
-                _ => {
-                    p.add(
-                        OFFSETS_PARTITIONS,
-                        Some(v),
-                        "Value must be a positive 32-bit integer, or -1 for the broker's default",
-                    );
-                    DEFAULT_OFFSETS_PARTITIONS
-                }
-            },
-        };
-        let offsets_replication = match map.get(OFFSETS_REPLICATION) {
-            None => DEFAULT_OFFSETS_REPLICATION,
-            Some(v) => match parse_long(v) {
-                Some(n) if n == -1 || (1..=i64::from(i16::MAX)).contains(&n) => n as i16,
-                _ => {
-                    p.add(
-                        OFFSETS_REPLICATION,
-                        Some(v),
-                        "Value must be a positive 16-bit integer, or -1 for the broker's default",
-                    );
-                    DEFAULT_OFFSETS_REPLICATION
-                }
-            },
-        };
+        let offsets_partitions =
+            count_or_broker_default(map, OFFSETS_PARTITIONS, DEFAULT_OFFSETS_PARTITIONS, 32, p);
+        let offsets_replication =
+            count_or_broker_default(map, OFFSETS_REPLICATION, DEFAULT_OFFSETS_REPLICATION, 16, p);
         let group_id = match map.get(GROUP_ID).map(|g| g.trim()) {
             None => DEFAULT_GROUP_ID.to_string(),
             Some("") => {
@@ -159,6 +135,35 @@ impl Default for WorkerExactlyOnce {
             offsets_partitions: DEFAULT_OFFSETS_PARTITIONS,
             offsets_replication: DEFAULT_OFFSETS_REPLICATION,
             group_id: DEFAULT_GROUP_ID.to_string(),
+        }
+    }
+}
+
+/// A count that is positive and fits `T` (`bits` wide), or -1 for the broker's default.
+fn count_or_broker_default<T: TryFrom<i64>>(
+    map: &ConfigMap,
+    key: &str,
+    default: T,
+    bits: u32,
+    p: &mut Problems,
+) -> T {
+    let Some(v) = map.get(key) else {
+        return default;
+    };
+    match parse_long(v)
+        .filter(|n| *n == -1 || *n >= 1)
+        .and_then(|n| T::try_from(n).ok())
+    {
+        Some(n) => n,
+        None => {
+            p.add(
+                key,
+                Some(v),
+                format!(
+                    "Value must be a positive {bits}-bit integer, or -1 for the broker's default"
+                ),
+            );
+            default
         }
     }
 }
@@ -308,13 +313,7 @@ fn check_topic_name(t: &str) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_map as map;
 
     fn worker(pairs: &[(&str, &str)]) -> (WorkerExactlyOnce, Vec<String>, Problems) {
         let mut notes = Vec::new();
@@ -341,6 +340,7 @@ mod tests {
             (OFFSETS_TOPIC, "bad topic"),
             (OFFSETS_PARTITIONS, "0"),
             (OFFSETS_REPLICATION, "x"),
+            (OFFSETS_REPLICATION, "40000"),
             (GROUP_ID, " "),
         ] {
             let (_, _, p) = worker(&[(k, v)]);

@@ -17,6 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::value::RawValue;
 
 use super::OffsetError;
+use crate::config::WorkerExactlyOnce;
 use crate::task::clients::ensure_topic_with;
 
 /// How long reading the topic to its end or writing to it may take.
@@ -75,18 +76,18 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Option<(String, String, Optio
     Some((connector, partition, position))
 }
 
-/// Creates the offsets topic unless it exists: compacted, as Connect creates it.
+/// Creates the offsets topic unless it exists: compacted, as Connect creates it, with the
+/// worker's `offset.storage.partitions` and `offset.storage.replication.factor`.
 pub fn ensure(
     admin_config: &ClientConfig,
     topic: &str,
-    partitions: i32,
-    replication: i16,
+    worker: &WorkerExactlyOnce,
 ) -> Result<(), OffsetError> {
     ensure_topic_with(
         admin_config,
         topic,
-        partitions,
-        replication,
+        worker.offsets_partitions,
+        worker.offsets_replication,
         &[("cleanup.policy", "compact")],
     )
     .map_err(OffsetError::Kafka)

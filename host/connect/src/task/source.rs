@@ -26,7 +26,7 @@ use super::batch::{origin, Batch, RecordView};
 use super::chain::{Chain, Converters, Origins, Staged};
 use super::clients::{client_config, ClientKind};
 use super::component::{instantiate, Component, Position};
-use super::transaction::{self, Transactions, POSITION_RECORD_TAG};
+use super::transaction::{self, Transactions, POSITION_RECORD_TAG, PRODUCER_CLASS};
 use super::{lock, worker_failure, Figures, Meter, Target, TaskEnv};
 use crate::errors::{ErrorHandler, Interrupt, Retried, Stage, TaskFailure};
 use crate::model::State;
@@ -215,18 +215,26 @@ struct SourceTask<'e> {
     txn: Option<Transactions>,
 }
 
+/// The first delivery error under `errors.tolerance=none`, as the task's failure.
+fn delivery_failure(producer: &ThreadedProducer<AckContext>) -> Result<(), TaskFailure> {
+    match lock(&producer.context().failure).take() {
+        Some(m) => Err(TaskFailure::new(
+            Some(Stage::KafkaProduce),
+            PRODUCER_CLASS,
+            m,
+        )),
+        None => Ok(()),
+    }
+}
+
 fn task_commit(
     txn: &mut Transactions,
     producer: &ThreadedProducer<AckContext>,
     connector: &str,
 ) -> Result<(), TaskFailure> {
-    if let Some(m) = lock(&producer.context().failure).take() {
+    if let Err(e) = delivery_failure(producer) {
         txn.abort(producer);
-        return Err(TaskFailure::new(
-            Some(Stage::KafkaProduce),
-            "org.apache.kafka.clients.producer.KafkaProducer",
-            m,
-        ));
+        return Err(e);
     }
     txn.commit(producer, connector)
 }
@@ -254,7 +262,7 @@ impl SourceTask<'_> {
                     }
                 }
             }
-            self.check_delivery()?;
+            delivery_failure(&self.producer)?;
             self.end_transaction(false)?;
             if !self.txn.as_ref().is_some_and(Transactions::is_open) {
                 self.commit_acknowledged()?;
@@ -455,7 +463,7 @@ impl SourceTask<'_> {
                             .unwrap_or(r),
                     );
                     let msg = e.to_string();
-                    let class = "org.apache.kafka.clients.producer.KafkaProducer";
+                    let class = PRODUCER_CLASS;
                     if self.errors.tolerate(&crate::errors::FailedRecord {
                         stage: Stage::KafkaProduce,
                         class,
@@ -470,17 +478,6 @@ impl SourceTask<'_> {
                     return Err(TaskFailure::new(Some(Stage::KafkaProduce), class, msg));
                 }
             }
-        }
-    }
-
-    fn check_delivery(&self) -> Result<(), TaskFailure> {
-        match lock(&self.producer.context().failure).take() {
-            Some(m) => Err(TaskFailure::new(
-                Some(Stage::KafkaProduce),
-                "org.apache.kafka.clients.producer.KafkaProducer",
-                m,
-            )),
-            None => Ok(()),
         }
     }
 

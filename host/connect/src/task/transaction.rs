@@ -25,7 +25,8 @@ pub const POSITION_RECORD_TAG: usize = usize::MAX;
 /// How long a transaction's commit or abort may take before the task fails.
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(60);
 
-const PRODUCER_CLASS: &str = "org.apache.kafka.clients.producer.KafkaProducer";
+/// The class Connect names in a failure of the task's producer.
+pub const PRODUCER_CLASS: &str = "org.apache.kafka.clients.producer.KafkaProducer";
 
 /// Connect's transactional id for a source task: `<group.id>-<connector>-<task>`.
 pub fn transactional_id(env: &TaskEnv) -> String {
@@ -70,13 +71,8 @@ pub fn prepare<C: ProducerContext>(
     let spec = &env.spec;
     let worker = &env.worker;
     let admin = client_config(worker, Some(spec), ClientKind::Admin, &env.client_id());
-    topic::ensure(
-        &admin,
-        &settings.offsets_topic,
-        worker.exactly_once.offsets_partitions,
-        worker.exactly_once.offsets_replication,
-    )
-    .map_err(|e| worker_failure(format!("exactly-once source: {e}")))?;
+    topic::ensure(&admin, &settings.offsets_topic, &worker.exactly_once)
+        .map_err(|e| worker_failure(format!("exactly-once source: {e}")))?;
     producer.init_transactions(COMMIT_TIMEOUT).map_err(|e| {
         TaskFailure::new(
             Some(Stage::KafkaProduce),
