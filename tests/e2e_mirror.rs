@@ -1151,25 +1151,24 @@ fn exactly_once_mirroring_survives_kill9_without_duplicates_or_aborted_records()
             "exactly.once.source.support = enabled\noffset.flush.interval.ms = 600000\n",
         ),
     );
-    let stored = |t: &str| -> i64 {
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bb)
-            .create()
-            .unwrap();
-        (0..2)
-            .map(|p| {
-                c.fetch_watermarks(t, p, Duration::from_secs(10))
-                    .map(|w| w.1)
-                    .unwrap_or(0)
-            })
-            .sum()
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bb)
+        .create()
+        .unwrap();
+    // The end offset of B's A.orders-p (0 before it exists), and of both partitions.
+    let end = |p: i32| {
+        reader
+            .fetch_watermarks("A.orders", p, Duration::from_secs(10))
+            .map(|w| w.1)
+            .unwrap_or(0)
     };
+    let stored = || end(0) + end(1);
     // Killed twice mid-copy: the local offsets file is never flushed, so each restart resumes
     // from the positions committed with the records on B.
     for round in 1..=2 {
         let threshold = round * N as i64 / 4;
         assert!(
-            wait_until(T, || stored("A.orders") > threshold),
+            wait_until(T, || stored() > threshold),
             "round {round}: copying stopped; log:\n{}",
             mm.log_text()
         );
@@ -1206,16 +1205,6 @@ fn exactly_once_mirroring_survives_kill9_without_duplicates_or_aborted_records()
     // Offset syncs still flow with transactions, each naming a record B committed: its
     // downstream offset below B's end, and per partition never going back.
     let syncs = read_topic(&ab, "mm2-offset-syncs.B.internal", T, |r| !r.is_empty());
-    let reader: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bb)
-        .create()
-        .unwrap();
-    let end = |p: i32| {
-        reader
-            .fetch_watermarks("A.orders", p, Duration::from_secs(10))
-            .unwrap()
-            .1
-    };
     let mut last: BTreeMap<i32, i64> = BTreeMap::new();
     for r in &syncs {
         let (t, p, _, down) =
@@ -1231,7 +1220,7 @@ fn exactly_once_mirroring_survives_kill9_without_duplicates_or_aborted_records()
     assert!(!syncs.is_empty(), "no offset syncs with exactly-once on");
     eprintln!(
         "B stored {} records for {N} committed; {} offset syncs; flow {}",
-        stored("A.orders"),
+        stored(),
         syncs.len(),
         mm.flow("A->B")
     );

@@ -711,14 +711,8 @@ impl ConnectorSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_map as map;
     use crate::config::worker::OFFSET_FILE;
-
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn worker(extra: &[(&str, &str)]) -> WorkerConfig {
         let mut m = map(&[(OFFSET_FILE, "/tmp/o"), ("plugin.call.timeout.ms", "100")]);

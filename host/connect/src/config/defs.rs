@@ -243,14 +243,8 @@ pub fn validate_connector_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_map as map;
     use std::path::Path;
-
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn worker() -> WorkerConfig {
         WorkerConfig::from_map_in(

@@ -375,13 +375,7 @@ fn flatten_json(prefix: &str, v: &Json, out: &mut ConfigMap) -> Result<(), Parse
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_map as map;
 
     fn expected() -> ConfigMap {
         map(&[

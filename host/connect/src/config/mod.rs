@@ -201,5 +201,14 @@ pub struct WorkerConfig {
     pub notes: Vec<String>,
 }
 
+/// A config map from key/value pairs, for the config modules' tests.
+#[cfg(test)]
+pub(crate) fn test_map(pairs: &[(&str, &str)]) -> crate::model::ConfigMap {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod quickstart_tests;

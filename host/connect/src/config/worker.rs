@@ -504,13 +504,7 @@ fn default_ref() -> PluginRef {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_map as map;
 
     #[test]
     fn defaults_are_kafkas() {
