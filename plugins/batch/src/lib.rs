@@ -19,12 +19,18 @@
 //!            partition:i32                -1 = not assigned
 //!            timestamp:i64                ms since the Unix epoch, -1 = none
 //!            offset:i64                   -1 = not yet written to a log
-//!            key-len:i32  value-len:i32   -1 = null
+//!            key-len:i32  value-len:i32   -1 = null; key-len -2: a Kafka batch entry
 //!            header-count:u32
 //!            key-bytes value-bytes
 //!            header*                      header := name-len:u32 name (UTF-8) value-len:i32 value
 //! topic-table := n:u32 (len:u32 name (UTF-8))*   starts at byte `topics-at`
 //! ```
+//!
+//! A **Kafka batch entry** (key-len -2, no key, no headers) carries in its value one whole Kafka
+//! record batch (format v2) to be appended to `topic`/`partition` as it is, compression included:
+//! MirrorMaker's batch passthrough. Its offset is the source offset of the batch's first record.
+//! Only a host that asked for such entries hands them to a plugin, and a host that receives one
+//! from a plugin appends it without decoding it, or decodes it when a stage must look inside.
 //!
 //! The topic table sits at the end so a writer can stream records without knowing every topic
 //! up front and patch three header words when it finishes; records refer to topics by index so a
@@ -43,6 +49,8 @@ use std::fmt;
 pub const MAGIC: u32 = u32::from_le_bytes(*b"WFB1");
 /// Bytes of the batch header (magic, count, topic-table position).
 pub const HEADER_LEN: usize = 12;
+/// The key length that marks a Kafka batch entry.
+pub const KAFKA_BATCH_KEY_LEN: i32 = -2;
 /// Bytes of a record's fixed part, after its length word.
 const RECORD_FIXED: usize = 4 + 4 + 8 + 8 + 4 + 4 + 4;
 
@@ -68,6 +76,11 @@ pub enum DecodeError {
         /// Byte position of the offending length.
         at: usize,
     },
+    /// A Kafka batch entry where owned records were asked for ([`decode`]), which would lose it.
+    KafkaBatch {
+        /// Byte position of the entry.
+        at: usize,
+    },
 }
 
 impl fmt::Display for DecodeError {
@@ -78,6 +91,12 @@ impl fmt::Display for DecodeError {
             DecodeError::BadTopicIndex(i) => write!(f, "record refers to unknown topic #{i}"),
             DecodeError::NotUtf8 { at } => write!(f, "string at byte {at} is not UTF-8"),
             DecodeError::BadLength { at } => write!(f, "invalid length at byte {at}"),
+            DecodeError::KafkaBatch { at } => {
+                write!(
+                    f,
+                    "Kafka batch entry at byte {at} where records were expected"
+                )
+            }
         }
     }
 }
@@ -243,7 +262,17 @@ impl<'a> BatchReader<'a> {
         let key_len = r.i32()?;
         let value_len = r.i32()?;
         let header_count = r.u32()?;
-        let key = r.nullable(key_len, body_start + key_len_at)?;
+        let kafka_batch = key_len == KAFKA_BATCH_KEY_LEN;
+        if kafka_batch && (value_len < 0 || header_count != 0) {
+            return Err(DecodeError::BadLength {
+                at: body_start + key_len_at,
+            });
+        }
+        let key = if kafka_batch {
+            None
+        } else {
+            r.nullable(key_len, body_start + key_len_at)?
+        };
         let value = r.nullable(value_len, body_start + key_len_at + 4)?;
         let headers_raw = &body[r.pos..];
         // Validate the headers now so that iterating them later cannot fail.
@@ -264,6 +293,7 @@ impl<'a> BatchReader<'a> {
         Ok((
             RecordView {
                 raw: &self.buf[pos..end],
+                kafka_batch,
                 topic_index,
                 topic,
                 partition: (partition >= 0).then_some(partition),
@@ -327,6 +357,7 @@ impl<'a> Iterator for Records<'a, '_> {
 #[derive(Debug, Clone, Copy)]
 pub struct RecordView<'a> {
     raw: &'a [u8],
+    kafka_batch: bool,
     /// Index of [`RecordView::topic`] in the batch's topic table.
     pub topic_index: u32,
     /// Topic the record belongs to (or, for a router transform's output, is sent to).
@@ -349,6 +380,15 @@ impl<'a> RecordView<'a> {
     /// The record's encoded bytes including its length word, for verbatim copies.
     pub fn raw(&self) -> &'a [u8] {
         self.raw
+    }
+
+    /// For a Kafka batch entry, the Kafka record batch it carries (its `value`).
+    pub fn kafka_batch(&self) -> Option<&'a [u8]> {
+        if self.kafka_batch {
+            self.value
+        } else {
+            None
+        }
     }
 }
 
@@ -511,6 +551,13 @@ impl BatchWriter {
             self.buf.extend_from_slice(view.raw);
             self.count += 1;
             Ok(())
+        } else if let Some(batch) = view.kafka_batch() {
+            self.push_kafka_batch(
+                view.topic,
+                view.partition.unwrap_or(-1),
+                view.offset.unwrap_or(-1),
+                batch,
+            )
         } else {
             self.push(
                 view.topic,
@@ -629,6 +676,31 @@ impl BatchWriter {
         };
         self.buf[start..start + 4].copy_from_slice(&body.to_le_bytes());
         self.count += 1;
+        Ok(())
+    }
+
+    /// Appends a Kafka batch entry: `batch`, one whole Kafka record batch, for `topic` and
+    /// `partition`; `offset` is the source offset of its first record.
+    pub fn push_kafka_batch(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        batch: &[u8],
+    ) -> Result<(), EncodeError> {
+        let start = self.buf.len();
+        self.push_with(
+            topic,
+            Some(partition),
+            None,
+            Some(offset),
+            None,
+            Some(batch),
+            |_| Ok(0),
+        )?;
+        // The key length word follows the length, topic, partition, timestamp and offset words.
+        let at = start + 4 + 4 + 4 + 8 + 8;
+        self.buf[at..at + 4].copy_from_slice(&KAFKA_BATCH_KEY_LEN.to_le_bytes());
         Ok(())
     }
 
@@ -771,6 +843,37 @@ pub fn set_offsets(
     Ok(())
 }
 
+/// How many Kafka batch entries `buf` holds, reading only each entry's length and key-length
+/// words (a host checks every poll this way before its stages run).
+pub fn kafka_batch_count(buf: &[u8]) -> Result<usize, DecodeError> {
+    let r = BatchReader::new(buf)?;
+    // The key length word follows the length, topic, partition, timestamp and offset words.
+    const KEY_LEN_AT: usize = 4 + 4 + 4 + 8 + 8;
+    let mut pos = HEADER_LEN;
+    let mut n = 0;
+    for _ in 0..r.count {
+        let word = |at: usize| -> Result<[u8; 4], DecodeError> {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(
+                at.checked_add(4)
+                    .and_then(|end| buf.get(at..end))
+                    .ok_or(DecodeError::Truncated { at })?,
+            );
+            Ok(w)
+        };
+        let len = u32::from_le_bytes(word(pos)?) as usize;
+        let end = pos
+            .checked_add(4 + len)
+            .filter(|e| *e <= r.records_end && len >= RECORD_FIXED)
+            .ok_or(DecodeError::BadLength { at: pos })?;
+        if i32::from_le_bytes(word(pos + KEY_LEN_AT)?) == KAFKA_BATCH_KEY_LEN {
+            n += 1;
+        }
+        pos = end;
+    }
+    Ok(n)
+}
+
 /// Encodes owned records into one batch.
 pub fn encode(records: &[Record]) -> Result<Vec<u8>, EncodeError> {
     let size: usize = records
@@ -789,7 +892,13 @@ pub fn decode(buf: &[u8]) -> Result<Vec<Record>, DecodeError> {
     let reader = BatchReader::new(buf)?;
     let mut out = Vec::with_capacity(reader.len().min(buf.len() / (4 + RECORD_FIXED)));
     for r in reader.records() {
-        out.push(Record::from_view(&r?));
+        let r = r?;
+        if r.kafka_batch {
+            return Err(DecodeError::KafkaBatch {
+                at: r.raw.as_ptr() as usize - buf.as_ptr() as usize,
+            });
+        }
+        out.push(Record::from_view(&r));
     }
     Ok(out)
 }
@@ -948,5 +1057,43 @@ mod tests {
         let view = reader.records().next().unwrap().unwrap();
         assert_eq!(view.headers.last("x"), Some(Some(&b"b"[..])));
         assert_eq!(view.headers.last("y"), None);
+    }
+
+    #[test]
+    fn kafka_batch_entries_round_trip_and_are_kept_apart_from_records() {
+        let kafka = b"\0\0\0\0\0\0\0\x07 stands for a Kafka record batch";
+        let mut w = BatchWriter::new();
+        w.push_record(&Record::new("a", "plain")).unwrap();
+        w.push_kafka_batch("a", 3, 7, kafka).unwrap();
+        let bytes = w.finish().unwrap();
+        let reader = BatchReader::new(&bytes).unwrap();
+        let views: Vec<RecordView<'_>> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(views[0].kafka_batch(), None);
+        assert_eq!(views[1].kafka_batch(), Some(&kafka[..]));
+        assert_eq!((views[1].partition, views[1].offset), (Some(3), Some(7)));
+        assert_eq!(views[1].key, None);
+        // Copied verbatim or re-encoded into another writer, the entry stays one.
+        let mut other = BatchWriter::new();
+        other.push_record(&Record::new("b", "x")).unwrap();
+        other.push_view(&views[1]).unwrap();
+        let copied = other.finish().unwrap();
+        let r = BatchReader::new(&copied).unwrap();
+        let last = r.records().last().unwrap().unwrap();
+        assert_eq!(last.kafka_batch(), Some(&kafka[..]));
+        assert_eq!(last.topic, "a");
+        assert_eq!(kafka_batch_count(&bytes), Ok(1));
+        assert_eq!(kafka_batch_count(&encode(&sample()).unwrap()), Ok(0));
+        // Owned records cannot hold one, so decoding refuses rather than losing it.
+        assert!(matches!(
+            decode(&bytes),
+            Err(DecodeError::KafkaBatch { .. })
+        ));
+        // An entry with headers or a null value is malformed.
+        let mut bad = bytes.clone();
+        let second = HEADER_LEN + 4 + views[0].raw().len() - 4;
+        let null_value_at = second + 4 + 4 + 4 + 8 + 8 + 4;
+        bad[null_value_at..null_value_at + 4].copy_from_slice(&(-1i32).to_le_bytes());
+        let r = BatchReader::new(&bad).unwrap();
+        assert!(r.records().nth(1).unwrap().is_err());
     }
 }
