@@ -122,6 +122,20 @@ pub fn fetch(max_records: u32, timeout_ms: u32) -> Result<Vec<u8>> {
     }
 }
 
+/// Batch passthrough: the record batches read since the last call as stored on the cluster,
+/// each a Kafka batch entry of the packed batch ([`weft_batch::RecordView::kafka_batch`]; its
+/// offset is the batch's first, and its offsets are consecutive), about `max_records` records in
+/// all. A worker appends such entries to the target unchanged. Use either this or [`fetch`].
+pub fn fetch_batches(max_records: u32, timeout_ms: u32) -> Result<Vec<u8>> {
+    #[cfg(target_arch = "wasm32")]
+    return wit::fetch_batches(max_records, timeout_ms).map_err(PluginError::from);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (max_records, timeout_ms);
+        Err(no_host())
+    }
+}
+
 /// Writes a packed batch of records (topic, partition, key, value, headers, timestamp) and
 /// returns once the cluster acknowledged them, with the ones it refused. Only topics matching
 /// `capability.remote-cluster.produce.topics` may be written (a fatal error otherwise).

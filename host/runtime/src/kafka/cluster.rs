@@ -74,6 +74,16 @@ impl Cluster {
         }
     }
 
+    /// The cluster's bootstrap servers and client properties.
+    pub(crate) fn spec(&self) -> &KafkaCluster {
+        &self.spec
+    }
+
+    /// The prefix of its clients' `client.id`.
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
     /// `remote cluster a:9092`: how messages name the cluster.
     pub(crate) fn name(&self) -> String {
         format!("{} {}", self.what, self.spec.bootstrap)

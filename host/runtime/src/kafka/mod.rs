@@ -4,6 +4,7 @@
 //! - `grant` — the `capability.remote-cluster.*` and `capability.local-admin*` keys.
 //! - `cluster` — one cluster's client settings, lazily made admin and metadata clients, and the
 //!   read operations both capabilities share.
+//! - `batches` — `fetch-batches`: stored record batches through weft-wire, for passthrough.
 //! - `fetch` — the consumers an assignment is split over, and the WFB1 packing of what they read.
 //! - `reader` — `list-offsets`, `assign` and `fetch`, which both capabilities serve.
 //! - `remote`, `local` — the two WIT imports.
@@ -13,6 +14,7 @@
 //! are driven there by `futures_executor::block_on`). Clients are made on first use and live as
 //! long as the store.
 
+mod batches;
 mod cluster;
 mod fetch;
 mod grant;

@@ -286,6 +286,10 @@ impl wit::Host for HostState {
         })
     }
 
+    fn fetch_batches(&mut self, max_records: u32, timeout_ms: u32) -> Result<Vec<u8>, PluginError> {
+        self.with_remote(|r| r.reader.fetch_batches(&r.cluster, max_records, timeout_ms))
+    }
+
     fn produce(&mut self, records: Vec<u8>) -> Result<Vec<RecordFailure>, PluginError> {
         self.with_remote(|r| r.produce(&records))
     }
