@@ -16,6 +16,7 @@ pub mod batch;
 pub mod chain;
 pub mod clients;
 pub mod component;
+pub mod passthrough;
 pub mod sink;
 pub mod source;
 pub mod transaction;

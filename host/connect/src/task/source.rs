@@ -5,6 +5,10 @@
 //! its broker's messages there, and the broker stops sending after a few unacknowledged
 //! ones); they are written to the offset store every `offset.flush.interval.ms`.
 //!
+//! Kafka batch entries (the mirror's record batches under passthrough) are appended as they are
+//! through [`super::passthrough`] when no stage needs to look inside them, and expanded into
+//! their records otherwise.
+//!
 //! With exactly-once source support the records go out in transactions that also commit the
 //! positions they reach to the offsets topic ([`super::transaction`]); positions reach the
 //! connector and the local store only once their transaction committed.
@@ -26,6 +30,7 @@ use super::batch::{origin, Batch, RecordView};
 use super::chain::{Chain, Converters, Origins, Staged};
 use super::clients::{client_config, ClientKind};
 use super::component::{instantiate, Component, Position};
+use super::passthrough::{self, Appender};
 use super::transaction::{self, Transactions, POSITION_RECORD_TAG, PRODUCER_CLASS};
 use super::{lock, worker_failure, Figures, Meter, Target, TaskEnv};
 use crate::errors::{ErrorHandler, Interrupt, Retried, Stage, TaskFailure};
@@ -97,6 +102,11 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
     if spec.exactly_once.is_some() {
         transaction::make_transactional(&mut producer_config, env);
     }
+    let producer_props: Vec<(String, String)> = producer_config
+        .config_map()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let producer: ThreadedProducer<AckContext> = producer_config
         .create_with_context(ctx)
         .map_err(|e| worker_failure(format!("cannot create the producer: {e}")))?;
@@ -156,11 +166,16 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         &env.sandbox_defaults,
     )?;
 
+    let appendable = passthrough::appendable(spec, worker, chain.is_empty());
     let mut task = SourceTask {
         env,
         comp,
         chain,
         conv,
+        appendable,
+        appender: None,
+        producer_props,
+        expanded: false,
         producer,
         acks,
         errors,
@@ -186,6 +201,10 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         tracing::warn!(connector = %env.spec.name, task = env.task, error = %e,
             "records still unacknowledged at shutdown; their positions are not stored");
     }
+    if task.appender.as_ref().is_some_and(|a| !a.flush(timeout)) {
+        tracing::warn!(connector = %env.spec.name, task = env.task,
+            "record batches still unacknowledged at shutdown; their positions are not stored");
+    }
     let flushed = if aborted {
         Ok(())
     } else {
@@ -203,6 +222,14 @@ struct SourceTask<'e> {
     comp: Component,
     chain: Chain,
     conv: Converters,
+    /// Whether Kafka batch entries may be appended as they are, or why not.
+    appendable: Result<(), &'static str>,
+    /// The batch appender, made at the first entry appended.
+    appender: Option<Appender>,
+    /// The producer's settings, which the appender shares.
+    producer_props: Vec<(String, String)>,
+    /// Kafka batch entries were expanded once already.
+    expanded: bool,
     producer: ThreadedProducer<AckContext>,
     acks: Arc<Mutex<Acks>>,
     errors: ErrorHandler,
@@ -263,6 +290,9 @@ impl SourceTask<'_> {
                 }
             }
             delivery_failure(&self.producer)?;
+            if let Some(a) = &self.appender {
+                a.failure()?;
+            }
             self.end_transaction(false)?;
             if !self.txn.as_ref().is_some_and(Transactions::is_open) {
                 self.commit_acknowledged()?;
@@ -306,6 +336,25 @@ impl SourceTask<'_> {
     fn deliver(&mut self, polled: super::component::Polled) -> Result<(), TaskFailure> {
         let env = self.env;
         let mut records = polled.records;
+        let mut positions = polled.positions;
+        let entries = weft_batch::kafka_batch_count(records.bytes())
+            .map_err(|e| worker_failure(format!("a packed batch is malformed: {e}")))?;
+        if entries > 0 {
+            if let Err(why) = self.appendable {
+                if self.appender.is_none() && self.meter_first_expand() {
+                    tracing::info!(connector = %env.spec.name, task = env.task, reason = why,
+                        "record batches are expanded into records, not appended as they are");
+                }
+                records = passthrough::expand(&records, &mut positions)?;
+            } else if self.appender.is_none() {
+                self.appender = Some(Appender::start(
+                    &self.producer_props,
+                    &env.spec.name,
+                    env.spec.errors.tolerate_all,
+                )?);
+            }
+        }
+        let appending = entries > 0 && self.appendable.is_ok();
         let n = records.len();
         if n >= MAX_POLL_RECORDS {
             return Err(TaskFailure::new(
@@ -315,6 +364,13 @@ impl SourceTask<'_> {
             ));
         }
         records.stamp_indices()?;
+        // Under passthrough the stages see only the poll's plain records (offset syncs).
+        let plain = if appending {
+            Some(plain_records(&records)?)
+        } else {
+            None
+        };
+        let staged = plain.as_ref().unwrap_or(&records);
         let control = env.control.as_ref();
         let origins = Origins {
             records: &records,
@@ -323,7 +379,7 @@ impl SourceTask<'_> {
         let (transformed, schemas) =
             match self
                 .chain
-                .apply(&records, polled.schemas, origins, &mut self.errors, control)?
+                .apply(staged, polled.schemas, origins, &mut self.errors, control)?
             {
                 Staged::Done(r, s) => (r, s),
                 Staged::Stopped => return Ok(()),
@@ -339,7 +395,7 @@ impl SourceTask<'_> {
             Staged::Stopped => return Ok(()),
         };
         drop(transformed);
-        self.in_transaction(&polled.positions)?;
+        self.in_transaction(&positions)?;
         let mut sent = vec![false; n];
         converted.for_each(|v| {
             if let Some(s) = sent.get_mut(origin(&v)) {
@@ -347,9 +403,14 @@ impl SourceTask<'_> {
             }
             Ok(())
         })?;
+        let kafka = if appending {
+            kafka_entries(&records, &mut sent)?
+        } else {
+            Vec::new()
+        };
         let id = {
             let mut a = lock(&self.acks);
-            let id = a.begin(n, polled.positions);
+            let id = a.begin(n, positions);
             // Filtered and given-up records are done already.
             for (i, s) in sent.iter().enumerate() {
                 if !*s {
@@ -369,7 +430,15 @@ impl SourceTask<'_> {
             }
             self.send(&v, tag(id, origin(&v) as u32), &records, &mut originals)
         })?;
-        self.meter.add(n);
+        drop(originals);
+        drop(converted);
+        drop(plain);
+        let mut counted = n;
+        if !kafka.is_empty() {
+            counted = n - kafka.len() + kafka.iter().map(|k| k.records as usize).sum::<usize>();
+            self.append_all(records, kafka, id)?;
+        }
+        self.meter.add(counted);
         if self.txn.is_some() && env.control.stopping() {
             // A stop may have cut the sends short (a full queue gives way to it): the
             // transaction would commit positions past records it does not hold.
@@ -377,6 +446,41 @@ impl SourceTask<'_> {
             return Ok(());
         }
         self.end_transaction(false)
+    }
+
+    /// Queues the poll's Kafka batch entries on the appender, slicing them out of the poll's
+    /// buffer (no copy).
+    fn append_all(
+        &mut self,
+        records: Batch,
+        kafka: Vec<KafkaEntry>,
+        id: u64,
+    ) -> Result<(), TaskFailure> {
+        let Some(appender) = &self.appender else {
+            return Err(worker_failure("record batches to append, but no appender"));
+        };
+        let buffer = bytes::Bytes::from(records.into_bytes());
+        for k in kafka {
+            if *k.topic != *self.last_topic {
+                self.env.topic_used(&k.topic);
+                self.last_topic.clear();
+                self.last_topic.push_str(&k.topic);
+            }
+            let entry = passthrough::Entry {
+                range: k.range,
+                topic: k.topic,
+                partition: k.partition,
+                tag: tag(id, k.index),
+                records: k.records,
+            };
+            appender.append(&buffer, entry, &self.acks)?;
+        }
+        Ok(())
+    }
+
+    /// Whether this is the first expansion the task does (for a one-time log line).
+    fn meter_first_expand(&mut self) -> bool {
+        !std::mem::replace(&mut self.expanded, true)
     }
 
     /// Aborts the open transaction and forgets every acknowledgement not yet taken: records of
@@ -526,14 +630,82 @@ impl SourceTask<'_> {
 
     fn publish(&mut self, force: bool) {
         let acks = self.producer.context();
+        let (appended, append_errors) = self.appender.as_ref().map_or((0, 0), |a| {
+            let o = a.outcome();
+            (
+                o.produced.load(Ordering::Relaxed),
+                o.errors.load(Ordering::Relaxed),
+            )
+        });
         let figures = Figures {
-            errors: self.errors.errors_total + acks.errors.load(Ordering::Relaxed),
+            errors: self.errors.errors_total + acks.errors.load(Ordering::Relaxed) + append_errors,
             dlq: self.errors.dlq_total,
-            produced: acks.produced.load(Ordering::Relaxed),
+            produced: acks.produced.load(Ordering::Relaxed) + appended,
             usage: self.comp.usage() + self.chain.usage() + self.conv.usage(),
             commits: &self.commits,
             reported: self.comp.reported(),
         };
         self.meter.publish(&self.env.report, force, figures);
     }
+}
+
+/// A Kafka batch entry of a poll, to append.
+struct KafkaEntry {
+    index: u32,
+    range: std::ops::Range<usize>,
+    topic: Arc<str>,
+    partition: i32,
+    records: u32,
+}
+
+/// The poll's records that are not Kafka batch entries, their stamped indices kept.
+fn plain_records(records: &Batch) -> Result<Batch, TaskFailure> {
+    let reader = records.reader()?;
+    let mut w = super::batch::BatchWriter::for_output_of(&reader);
+    for v in reader.records() {
+        let v = v.map_err(|e| worker_failure(format!("a packed batch is malformed: {e}")))?;
+        if v.kafka_batch().is_none() {
+            w.push_view(&v)
+                .map_err(|e| worker_failure(format!("cannot pack records: {e}")))?;
+        }
+    }
+    Batch::finish(w)
+}
+
+/// The poll's Kafka batch entries (each marked sent), with where each batch lies in the buffer.
+fn kafka_entries(records: &Batch, sent: &mut [bool]) -> Result<Vec<KafkaEntry>, TaskFailure> {
+    let base = records.bytes().as_ptr() as usize;
+    let mut out = Vec::new();
+    let mut topic: Option<Arc<str>> = None;
+    records.for_each(|v| {
+        let Some(batch) = v.kafka_batch() else {
+            return Ok(());
+        };
+        let index = origin(&v);
+        if let Some(s) = sent.get_mut(index) {
+            *s = true;
+        }
+        let start = batch.as_ptr() as usize - base;
+        let t = match &topic {
+            Some(t) if **t == *v.topic => t.clone(),
+            _ => {
+                let t: Arc<str> = Arc::from(v.topic);
+                topic = Some(t.clone());
+                t
+            }
+        };
+        let count = batch
+            .get(57..61)
+            .map(|w| i32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+            .unwrap_or(0);
+        out.push(KafkaEntry {
+            index: index as u32,
+            range: start..start + batch.len(),
+            topic: t,
+            partition: v.partition.unwrap_or(-1),
+            records: u32::try_from(count).unwrap_or(0),
+        });
+        Ok(())
+    })?;
+    Ok(out)
 }
