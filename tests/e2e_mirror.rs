@@ -1324,3 +1324,272 @@ fn slow_link_throughput_is_reported() {
         100.0 * slow / direct
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Batch passthrough.
+
+/// One stored batch of a partition's log files: base offset, attributes, records section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StoredBatch {
+    base_offset: i64,
+    attributes: i16,
+    records: Vec<u8>,
+}
+
+/// Every batch in `dir`/`topic`-`partition`'s segment files, read from the v2 layout (base
+/// offset i64, length i32, ..., attributes i16 at byte 21, records from byte 61).
+fn stored_batches(data: &Path, topic: &str, partition: i32) -> Vec<StoredBatch> {
+    let dir = data.join(format!("{topic}-{partition}"));
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("no partition directory {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    logs.sort();
+    let mut out = Vec::new();
+    for log in logs {
+        let bytes = std::fs::read(&log).unwrap();
+        let mut pos = 0;
+        while pos + 61 <= bytes.len() {
+            let base = i64::from_be_bytes(bytes[pos..pos + 8].try_into().unwrap());
+            let len = i32::from_be_bytes(bytes[pos + 8..pos + 12].try_into().unwrap()) as usize;
+            if len == 0 || pos + 12 + len > bytes.len() {
+                break;
+            }
+            let b = &bytes[pos..pos + 12 + len];
+            out.push(StoredBatch {
+                base_offset: base,
+                attributes: i16::from_be_bytes([b[21], b[22]]),
+                records: b[61..].to_vec(),
+            });
+            pos += 12 + len;
+        }
+    }
+    out
+}
+
+/// A producer that compresses with `codec` and fills large batches.
+fn compressing_producer(bootstrap: &str, codec: &str) -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("compression.type", codec)
+        .set("linger.ms", "50")
+        .set("batch.num.messages", "500")
+        .create()
+        .expect("producer")
+}
+
+fn send_all(
+    p: &BaseProducer,
+    topic: &str,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+    parts: i32,
+) {
+    for i in range {
+        let (key, value, idx) = (format!("k-{i}"), format!("{prefix}-{i}"), i.to_string());
+        let mut rec = BaseRecord::to(topic)
+            .key(&key)
+            .payload(&value)
+            .partition(i as i32 % parts)
+            .timestamp(1_700_000_000_000 + i as i64)
+            .headers(OwnedHeaders::new().insert(Header {
+                key: "idx",
+                value: Some(idx.as_bytes()),
+            }));
+        loop {
+            match p.send(rec) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    p.poll(Duration::from_millis(20));
+                    rec = r;
+                }
+            }
+        }
+        p.poll(Duration::ZERO);
+    }
+    p.flush(T).expect("flush");
+}
+
+#[test]
+fn batch_passthrough_appends_the_sources_batches_unchanged() {
+    let a = Weft::start(&[]);
+    let b = Weft::start(&[]);
+    let (ab, bb) = (a.bootstrap(), b.bootstrap());
+    create_topic(&ab, "orders", 2, &[]);
+    create_topic(&ab, "events", 1, &[]);
+    create_topic(&ab, "txn", 1, &[]);
+    send_all(
+        &compressing_producer(&ab, "zstd"),
+        "orders",
+        "o",
+        0..3000,
+        2,
+    );
+    send_all(&compressing_producer(&ab, "lz4"), "events", "e", 0..500, 1);
+    // Transactions on A, one aborted: read committed, only the committed ones are copied, and
+    // no transaction marker or transactional batch reaches B.
+    let txn: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &ab)
+        .set("transactional.id", "e2e-passthrough")
+        .create()
+        .expect("transactional producer");
+    txn.init_transactions(T).unwrap();
+    for (round, commit) in [(0, true), (1, false), (2, true)] {
+        txn.begin_transaction().unwrap();
+        send_all(&txn, "txn", &format!("t{round}"), 0..10, 1);
+        if commit {
+            txn.commit_transaction(T).unwrap();
+        } else {
+            txn.abort_transaction(T).unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut mm = MirrorMaker::start(
+        dir.path(),
+        &mm2(
+            &[("A", &a), ("B", &b)],
+            &["A->B"],
+            "A->B.batch.passthrough.enabled = true\n\
+             A.consumer.isolation.level = read_committed\n",
+        ),
+    );
+
+    // Records: the same keys, values, headers, timestamps and order per partition.
+    let src = read_topic(&ab, "orders", T, |r| r.len() >= 3000);
+    let dst = read_topic(&bb, "A.orders", T, |r| r.len() >= 3000);
+    assert_eq!(dst.len(), 3000, "mirrored count; log:\n{}", mm.log_text());
+    let (sp, dp) = (by_partition(&src), by_partition(&dst));
+    for (p, s) in &sp {
+        let d = &dp[p];
+        assert_eq!(s.len(), d.len(), "partition {p} count");
+        for (x, y) in s.iter().zip(d) {
+            assert_eq!(
+                (&x.key, &x.value, &x.headers, x.timestamp, x.offset),
+                (&y.key, &y.value, &y.headers, y.timestamp, y.offset),
+                "partition {p}: record, order and offset"
+            );
+        }
+    }
+    let events = read_topic(&bb, "A.events", T, |r| r.len() >= 500);
+    assert_eq!(events.len(), 500);
+    let copied = read_topic(&bb, "A.txn", T, |r| r.len() >= 20);
+    let want: BTreeSet<String> = (0..10)
+        .flat_map(|i| [format!("t0-{i}"), format!("t2-{i}")])
+        .collect();
+    assert_eq!(values(&copied), want, "committed transactions only");
+
+    // The batches themselves: B stores A's batches, compressed records byte for byte.
+    for (topic, parts, codec) in [("orders", 2, 4i16), ("events", 1, 3)] {
+        for p in 0..parts {
+            let on_a = stored_batches(a.data_dir(), topic, p);
+            let on_b = stored_batches(b.data_dir(), &format!("A.{topic}"), p);
+            assert!(!on_a.is_empty(), "{topic}-{p}: no batches on A");
+            assert!(
+                on_a.iter().all(|x| x.attributes & 7 == codec),
+                "{topic}-{p} on A is not compressed as produced"
+            );
+            assert_eq!(on_a, on_b, "{topic}-{p}: B's batches differ from A's");
+        }
+    }
+    let txn_on_b = stored_batches(b.data_dir(), "A.txn", 0);
+    assert!(!txn_on_b.is_empty());
+    assert!(
+        txn_on_b.iter().all(|x| x.attributes & 0x30 == 0),
+        "a transactional or control batch reached B: {txn_on_b:?}"
+    );
+
+    // Offset syncs still pair upstream and downstream offsets: equal for orders (B's copy
+    // starts empty and has no gaps), behind for txn past the aborted transaction (markers and
+    // aborted records are not copied).
+    let syncs = read_topic(&ab, "mm2-offset-syncs.B.internal", T, |r| {
+        r.iter().any(|x| {
+            let s = decode_offset_sync(x.key.as_deref().unwrap(), x.value.as_deref().unwrap());
+            s.0 == "txn" && s.3 < s.2
+        })
+    });
+    let decoded: Vec<(String, i32, i64, i64)> = syncs
+        .iter()
+        .map(|r| decode_offset_sync(r.key.as_deref().unwrap(), r.value.as_deref().unwrap()))
+        .collect();
+    assert!(decoded.iter().any(|s| s.0 == "orders"), "{decoded:?}");
+    assert!(
+        decoded.iter().any(|s| s.0 == "txn" && s.3 < s.2),
+        "no sync past the aborted transaction: {decoded:?}"
+    );
+    for (topic, _, up, down) in &decoded {
+        match topic.as_str() {
+            "orders" | "events" => assert_eq!(up, down, "{decoded:?}"),
+            "txn" => assert!(down <= up, "{decoded:?}"),
+            other => panic!("sync for {other}"),
+        }
+    }
+
+    // Killed and restarted, it resumes from its stored positions: nothing lost.
+    mm.kill9();
+    send_all(
+        &compressing_producer(&ab, "zstd"),
+        "orders",
+        "o",
+        3000..4000,
+        2,
+    );
+    mm.restart();
+    let all: BTreeSet<String> = (0..4000).map(|i| format!("o-{i}")).collect();
+    let got = read_topic(&bb, "A.orders", T, |r| values(r).len() >= 4000);
+    assert_eq!(values(&got), all, "records lost across kill -9");
+}
+
+#[test]
+fn batch_passthrough_under_exactly_once_expands_batches_into_transactions() {
+    let a = Weft::start(&[]);
+    let b = Weft::start(&[]);
+    let (ab, bb) = (a.bootstrap(), b.bootstrap());
+    create_topic(&ab, "orders", 2, &[]);
+    send_all(
+        &compressing_producer(&ab, "zstd"),
+        "orders",
+        "o",
+        0..2000,
+        2,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mm = MirrorMaker::start(
+        dir.path(),
+        &mm2(
+            &[("A", &a), ("B", &b)],
+            &["A->B"],
+            "exactly.once.source.support = enabled\n\
+             A->B.batch.passthrough.enabled = true\n",
+        ),
+    );
+    // The batches cannot be appended as they are (the records must go through the
+    // transactional producer): each is expanded into its records, which keep everything.
+    let src = read_topic(&ab, "orders", T, |r| r.len() >= 2000);
+    let dst = read_topic(&bb, "A.orders", T, |r| r.len() >= 2000);
+    assert_eq!(dst.len(), 2000, "mirrored count; log:\n{}", mm.log_text());
+    let (sp, dp) = (by_partition(&src), by_partition(&dst));
+    for (p, s) in &sp {
+        let d = &dp[p];
+        assert_eq!(s.len(), d.len(), "partition {p} count");
+        for (x, y) in s.iter().zip(d) {
+            assert_eq!(
+                (&x.key, &x.value, &x.headers, x.timestamp),
+                (&y.key, &y.value, &y.headers, y.timestamp),
+                "partition {p}: record and order"
+            );
+        }
+    }
+    assert!(
+        mm.log_text().contains("expanded into records"),
+        "no note that batches were expanded; log:\n{}",
+        mm.log_text()
+    );
+    // Written in transactions: B's data batches are transactional.
+    let on_b = stored_batches(b.data_dir(), "A.orders", 0);
+    assert!(
+        on_b.iter()
+            .any(|x| x.attributes & 0x10 != 0 && x.attributes & 0x20 == 0),
+        "no transactional data batch on B"
+    );
+}

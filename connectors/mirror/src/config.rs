@@ -43,6 +43,8 @@ pub const OFFSET_LAG_MAX: &str = "offset.lag.max";
 pub const REPLICATION_FACTOR: &str = "replication.factor";
 pub const HEARTBEATS_RF: &str = "heartbeats.topic.replication.factor";
 pub const CHECKPOINTS_RF: &str = "checkpoints.topic.replication.factor";
+/// Weft's: the source role reads stored record batches and the worker appends them unchanged.
+pub const BATCH_PASSTHROUGH: &str = "batch.passthrough.enabled";
 pub const OFFSET_SYNCS_RF: &str = "offset-syncs.topic.replication.factor";
 pub const OFFSET_SYNCS_LOCATION: &str = "offset-syncs.topic.location";
 pub const TASK_INDEX: &str = "mirror.task.index";
@@ -108,6 +110,8 @@ pub struct Settings {
     pub checkpoints_rf: i16,
     pub offset_syncs_rf: i16,
     pub syncs_location: SyncsLocation,
+    /// Read the source's record batches as stored and have them appended unchanged.
+    pub batch_passthrough: bool,
     pub task_index: u32,
     pub task_count: u32,
 }
@@ -267,6 +271,7 @@ impl Settings {
                 SyncsLocation::Source
             }
         };
+        let batch_passthrough = r.bool(BATCH_PASSTHROUGH, false);
         let task_count = r.long(TASK_COUNT, 1);
         let task_index = r.long(TASK_INDEX, 0);
         if task_count < 1 || task_index < 0 || task_index >= task_count {
@@ -299,6 +304,7 @@ impl Settings {
             checkpoints_rf,
             offset_syncs_rf,
             syncs_location,
+            batch_passthrough,
             task_index: task_index.clamp(0, u32::MAX as i64) as u32,
             task_count: task_count.clamp(1, u32::MAX as i64) as u32,
         })
@@ -571,6 +577,14 @@ pub fn config_defs() -> Vec<ConfigDef> {
             Low,
         )
         .recommended(["source", "target"]),
+        d(
+            BATCH_PASSTHROUGH,
+            Boolean,
+            Some("false"),
+            "Weft: copy the source's record batches as stored (same compression, no record \
+             re-encoded); needs a PLAINTEXT source and target.",
+            Medium,
+        ),
         d(
             TASK_INDEX,
             Int,

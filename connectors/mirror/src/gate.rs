@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use weft_batch::{BatchReader, BatchWriter, DecodeError};
 
+use crate::rewrite::{span, RewriteError};
+
 use crate::sync_rule::SourcePartition;
 
 /// How long a partition waits for its first record's report before it goes on anyway (the
@@ -81,7 +83,7 @@ impl Gate {
     /// Keeps every record of synced partitions and the first record of each fresh one (which
     /// then awaits); drops the rest. Returns the new batch, the records' next offsets per
     /// partition dropped (where reading resumes), and whether a partition began awaiting.
-    pub fn filter(&mut self, fetched: &[u8], now: u64) -> Result<Filtered, DecodeError> {
+    pub fn filter(&mut self, fetched: &[u8], now: u64) -> Result<Filtered, RewriteError> {
         let reader = BatchReader::new(fetched)?;
         let mut out = BatchWriter::for_output_of(&reader);
         let mut resume: HashMap<SourcePartition, i64> = HashMap::new();
@@ -105,7 +107,9 @@ impl Gate {
                         .map_err(|_| DecodeError::BadLength { at: 0 })?;
                     self.phases
                         .insert(tp.clone(), Phase::Awaiting { since: now });
-                    resume.insert(tp, offset + 1);
+                    // Under passthrough the first entry is a whole batch: its sync still
+                    // exists once it is reported, since its offsets are consecutive.
+                    resume.insert(tp, offset + span(&view)?);
                     started = true;
                 }
                 Some(Phase::Awaiting { .. }) => {
@@ -184,5 +188,23 @@ mod tests {
         assert!(!g.expire(100 + AWAIT_TIMEOUT_MS - 1));
         assert!(g.expire(100 + AWAIT_TIMEOUT_MS));
         assert!(g.all_synced());
+    }
+
+    #[test]
+    fn a_fresh_partition_under_passthrough_sends_its_first_batch_whole() {
+        let mut g = Gate::default();
+        g.add(("t".into(), 0));
+        let mut head = vec![0u8; 61];
+        head[57..61].copy_from_slice(&4i32.to_be_bytes());
+        let mut w = BatchWriter::new();
+        w.push_kafka_batch("t", 0, 10, &head).unwrap();
+        w.push_kafka_batch("t", 0, 14, &head).unwrap();
+        let f = g.filter(&w.finish().unwrap(), 5).unwrap();
+        let reader = BatchReader::new(&f.batch).unwrap();
+        let kept: Vec<_> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].offset, Some(10));
+        assert!(kept[0].kafka_batch().is_some());
+        assert_eq!(f.resume[&("t".to_string(), 0)], 14);
     }
 }

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use weft_batch::{BatchReader, DecodeError, HEADER_LEN};
+use weft_batch::{BatchReader, DecodeError, RecordView, HEADER_LEN};
 
 /// A position to report: after `after_records` records, source `topic`/`partition` has been
 /// read up to (not including) `next_offset`.
@@ -34,8 +34,10 @@ pub struct Run {
 /// What the walk found.
 #[derive(Debug, Default)]
 pub struct Walk {
-    /// Records in the batch.
+    /// Entries in the batch (records, or Kafka batch entries under passthrough).
     pub records: u32,
+    /// Source records those entries hold.
+    pub mirrored: u64,
     /// Positions, in increasing `after_records` order: one after each partition's last record.
     pub reached: Vec<Reached>,
     /// Each partition's records as runs of consecutive upstream offsets, in batch order per
@@ -50,6 +52,8 @@ pub enum RewriteError {
     Decode(DecodeError),
     /// A record without an offset or partition (remote records always have both).
     Unplaced { topic: String },
+    /// A Kafka batch entry whose batch header is unreadable.
+    BadKafkaBatch { topic: String, offset: i64 },
 }
 
 impl std::fmt::Display for RewriteError {
@@ -59,6 +63,10 @@ impl std::fmt::Display for RewriteError {
             RewriteError::Unplaced { topic } => {
                 write!(f, "fetched record of {topic} has no partition or offset")
             }
+            RewriteError::BadKafkaBatch { topic, offset } => write!(
+                f,
+                "fetched batch of {topic} at offset {offset} has no readable record count"
+            ),
         }
     }
 }
@@ -115,6 +123,26 @@ impl Table {
     }
 }
 
+/// Where a Kafka record batch (format v2) keeps its record count (big-endian i32).
+const KAFKA_RECORDS_COUNT_AT: usize = 57;
+
+/// How many consecutive source offsets an entry covers: one for a record; a Kafka batch entry's
+/// record count (the host hands out batches of consecutive offsets only).
+pub fn span(view: &RecordView<'_>) -> Result<i64, RewriteError> {
+    let Some(batch) = view.kafka_batch() else {
+        return Ok(1);
+    };
+    batch
+        .get(KAFKA_RECORDS_COUNT_AT..KAFKA_RECORDS_COUNT_AT + 4)
+        .map(|w| i32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+        .filter(|n| *n > 0)
+        .map(i64::from)
+        .ok_or_else(|| RewriteError::BadKafkaBatch {
+            topic: view.topic.to_string(),
+            offset: view.offset.unwrap_or(-1),
+        })
+}
+
 /// Walks `batch` once: positions after each partition's last record, runs of consecutive
 /// upstream offsets per partition.
 pub fn walk(batch: &[u8]) -> Result<Walk, RewriteError> {
@@ -129,6 +157,8 @@ pub fn walk(batch: &[u8]) -> Result<Walk, RewriteError> {
             });
         };
         let index = i as u32;
+        let len = span(&view)?;
+        out.mirrored += len as u64;
         let key = (view.topic_index, partition);
         let entry = match table.slot(key.0, key.1) {
             Some(slot) => slot,
@@ -140,7 +170,7 @@ pub fn walk(batch: &[u8]) -> Result<Walk, RewriteError> {
                 });
                 // Reuse the dense path's logic through a temporary slot.
                 let mut tmp = Some(*e);
-                step(&mut tmp, key, index, offset, &mut out.runs);
+                step(&mut tmp, key, index, (offset, len), &mut out.runs);
                 if let Some(o) = tmp {
                     *e = o;
                 }
@@ -148,7 +178,7 @@ pub fn walk(batch: &[u8]) -> Result<Walk, RewriteError> {
                 continue;
             }
         };
-        step(entry, key, index, offset, &mut out.runs);
+        step(entry, key, index, (offset, len), &mut out.runs);
         out.records = index + 1;
     }
     for ((topic_index, partition), o) in table.drain() {
@@ -169,14 +199,21 @@ pub fn walk(batch: &[u8]) -> Result<Walk, RewriteError> {
     Ok(out)
 }
 
-/// One record of a partition: extends its run, or closes it and starts another after a gap.
-fn step(slot: &mut Option<Open>, key: (u32, i32), index: u32, offset: i64, runs: &mut Vec<Run>) {
+/// One entry of a partition, covering `len` offsets from `offset`: extends its run, or closes it
+/// and starts another after a gap.
+fn step(
+    slot: &mut Option<Open>,
+    key: (u32, i32),
+    index: u32,
+    (offset, len): (i64, i64),
+    runs: &mut Vec<Run>,
+) {
     match slot {
         Some(o) if o.run_len == 0 || o.run_start + o.run_len == offset => {
             if o.run_len == 0 {
                 o.run_start = offset;
             }
-            o.run_len += 1;
+            o.run_len += len;
             o.last_index = index;
         }
         Some(o) => {
@@ -187,14 +224,14 @@ fn step(slot: &mut Option<Open>, key: (u32, i32), index: u32, offset: i64, runs:
                 len: o.run_len,
             });
             o.run_start = offset;
-            o.run_len = 1;
+            o.run_len = len;
             o.last_index = index;
         }
         None => {
             *slot = Some(Open {
                 last_index: index,
                 run_start: offset,
-                run_len: 1,
+                run_len: len,
             });
         }
     }
@@ -334,6 +371,50 @@ mod tests {
             .collect();
         runs.sort();
         assert_eq!(runs, [(0, 5, 2), (0, 9, 2), (1, 0, 2), (100_000, 3, 2)]);
+    }
+
+    /// A Kafka batch entry's bytes: only the record count (at byte 57) matters to the walk.
+    fn kafka_batch(records: i32) -> Vec<u8> {
+        let mut b = vec![0u8; 61];
+        b[57..61].copy_from_slice(&records.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn kafka_batch_entries_cover_their_records_offsets() {
+        let mut w = BatchWriter::new();
+        w.push_kafka_batch("a", 0, 100, &kafka_batch(10)).unwrap();
+        w.push_kafka_batch("a", 1, 7, &kafka_batch(3)).unwrap();
+        w.push_kafka_batch("a", 0, 110, &kafka_batch(5)).unwrap();
+        // A gap (compaction upstream) starts a new run.
+        w.push_kafka_batch("a", 0, 120, &kafka_batch(2)).unwrap();
+        let input = w.finish().unwrap();
+        let walked = walk(&input).unwrap();
+        assert_eq!((walked.records, walked.mirrored), (4, 20));
+        let mut runs: Vec<(i32, i64, i64)> = walked
+            .runs
+            .iter()
+            .map(|r| (r.partition, r.start, r.len))
+            .collect();
+        runs.sort();
+        assert_eq!(runs, [(0, 100, 15), (0, 120, 2), (1, 7, 3)]);
+        let reached: Vec<(u32, i32, i64)> = walked
+            .reached
+            .iter()
+            .map(|r| (r.after_records, r.partition, r.next_offset))
+            .collect();
+        assert_eq!(reached, [(2, 1, 10), (4, 0, 122)]);
+        // Renaming leaves the entries whole.
+        let out = rename(input, &["A.a".to_string()], None).unwrap();
+        let reader = BatchReader::new(&out).unwrap();
+        let views: Vec<_> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(views[1].topic, "A.a");
+        assert_eq!(views[1].kafka_batch(), Some(&kafka_batch(3)[..]));
+        // An entry too short to hold a record count is refused, naming it.
+        let mut w = BatchWriter::new();
+        w.push_kafka_batch("a", 0, 5, &[0u8; 20]).unwrap();
+        let e = walk(&w.finish().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("a at offset 5"), "{e}");
     }
 
     #[test]

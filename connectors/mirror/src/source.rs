@@ -1,7 +1,9 @@
 //! The source role (MirrorSourceConnector and its tasks): finds the source topics to mirror,
 //! creates and keeps their target topics in step (partition count, configs), reads the owned
 //! partitions through the remote-cluster capability and hands the fetched batches to the worker
-//! renamed in place, and writes offset syncs from what the worker reports as written.
+//! renamed in place, and writes offset syncs from what the worker reports as written. With
+//! `batch.passthrough.enabled` it reads the source's stored record batches instead of records,
+//! and the worker appends them to the target unchanged.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -293,13 +295,17 @@ impl SourceRole {
             return self.output(weft_batch::BatchWriter::new().finish().map_err(enc)?, extra);
         }
         let wait = if extra.is_some() { 0 } else { FETCH_WAIT_MS };
-        let mut fetched = remote::fetch(MAX_FETCH_RECORDS, wait)?;
+        let mut fetched = if self.s.batch_passthrough {
+            remote::fetch_batches(MAX_FETCH_RECORDS, wait)?
+        } else {
+            remote::fetch(MAX_FETCH_RECORDS, wait)?
+        };
         let mut started = false;
         if !self.gate.all_synced() {
             let f = self
                 .gate
                 .filter(&fetched, now)
-                .map_err(|e| PluginError::fatal(format!("fetched batch is malformed: {e}")))?;
+                .map_err(|e| PluginError::fatal(e.to_string()))?;
             fetched = f.batch;
             started = f.started;
         }
@@ -347,8 +353,8 @@ impl SourceRole {
                 },
             ));
         }
-        if w.records > 0 {
-            weft_plugin_sdk::log::counter_add("mirror.records", u64::from(w.records));
+        if w.mirrored > 0 {
+            weft_plugin_sdk::log::counter_add("mirror.records", w.mirrored);
         }
         let batch = if w.records == 0 && extra.is_none() {
             fetched

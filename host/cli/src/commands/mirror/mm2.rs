@@ -56,6 +56,7 @@ const CONNECTOR_KEYS: &[&str] = &[
     "checkpoints.topic.replication.factor",
     "offset-syncs.topic.replication.factor",
     "offset-syncs.topic.location",
+    "batch.passthrough.enabled",
     "tasks.max",
     "errors.tolerance",
     "errors.log.enable",
