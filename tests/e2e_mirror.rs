@@ -250,34 +250,7 @@ struct Rec {
 /// Produces `n` records `{prefix}-{i}` to `topic`, record i to partition i % partitions, with a
 /// header and a fixed timestamp.
 fn produce(bootstrap: &str, topic: &str, prefix: &str, range: std::ops::Range<usize>, parts: i32) {
-    let p = producer(bootstrap);
-    for i in range {
-        let key = format!("k-{prefix}-{i}");
-        let value = format!("{prefix}-{i}");
-        let idx = i.to_string();
-        let headers = OwnedHeaders::new().insert(Header {
-            key: "idx",
-            value: Some(idx.as_bytes()),
-        });
-        let rec = BaseRecord::to(topic)
-            .key(&key)
-            .payload(&value)
-            .partition((i as i32) % parts)
-            .timestamp(1_700_000_000_000 + i as i64)
-            .headers(headers);
-        let mut rec = rec;
-        loop {
-            match p.send(rec) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    p.poll(Duration::from_millis(50));
-                    rec = r;
-                }
-            }
-        }
-        p.poll(Duration::ZERO);
-    }
-    p.flush(T).expect("flush");
+    send_all(&producer(bootstrap), topic, prefix, range, parts);
 }
 
 /// Every record of `topic` on every partition, read from the beginning until `done`.
@@ -1387,7 +1360,11 @@ fn send_all(
     parts: i32,
 ) {
     for i in range {
-        let (key, value, idx) = (format!("k-{i}"), format!("{prefix}-{i}"), i.to_string());
+        let (key, value, idx) = (
+            format!("k-{prefix}-{i}"),
+            format!("{prefix}-{i}"),
+            i.to_string(),
+        );
         let mut rec = BaseRecord::to(topic)
             .key(&key)
             .payload(&value)

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use weft_batch::BatchWriter;
 use weft_log::batch::BatchHeader;
 use weft_log::record::{DecodeLimits, RecordStream};
-use weft_wire::{AppendSettings, BatchAppender, WireConfig};
+use weft_wire::{AppendSettings, BatchAppender, WireConfig, WireError};
 
 use super::acks::Acks;
 use super::batch::Batch;
@@ -118,17 +118,18 @@ impl Appender {
         &self.outcome
     }
 
-    /// Queues `entry` (its batch a slice of `buffer`); the delivery marks its record done in
-    /// `acks`, with where its last record landed. Blocks while the appender is full.
+    /// Queues `entry` (its batch a slice of `buffer`, copied once by the appender with its header
+    /// restamped); the delivery marks the entry done in `acks_of`, with where its last record
+    /// landed. Blocks while the appender is full. A batch the appender refuses fails the task, or
+    /// under `errors.tolerance=all` is skipped and counted.
     pub fn append(
         &self,
         buffer: &Bytes,
         entry: Entry,
-        acks: &Arc<Mutex<Acks>>,
+        acks_of: &Arc<Mutex<Acks>>,
     ) -> Result<(), TaskFailure> {
         let batch = buffer.slice(entry.range.clone());
-        check(&batch, &entry.topic)?;
-        let (acks, outcome) = (acks.clone(), self.outcome.clone());
+        let (acks, outcome) = (acks_of.clone(), self.outcome.clone());
         let (tolerate_all, connector) = (self.tolerate_all, self.connector.clone());
         let Entry {
             topic,
@@ -164,9 +165,24 @@ impl Appender {
                 }
             },
         );
-        self.wire
-            .send(&topic, partition, batch, done)
-            .map_err(|e| worker_failure(format!("the batch appender stopped: {e}")))
+        // The appender refuses a batch that is not one whole intact batch of consecutive offsets
+        // (it checks the CRC before it rewrites it), so a damaged one is never sealed as valid.
+        match self.wire.send(&topic, partition, batch, done) {
+            Ok(()) => Ok(()),
+            Err(WireError::Stopped) => Err(worker_failure("the batch appender stopped")),
+            Err(e) if self.tolerate_all => {
+                tracing::error!(connector = %self.connector, topic = %topic, partition,
+                    error = %e, "a record batch cannot be appended; skipped");
+                self.outcome.errors.fetch_add(1, Ordering::Relaxed);
+                lock(acks_of).done_tag(tag);
+                Ok(())
+            }
+            Err(e) => Err(TaskFailure::new(
+                Some(Stage::KafkaProduce),
+                APPENDER_CLASS,
+                format!("a record batch for {topic}-{partition} cannot be appended: {e}"),
+            )),
+        }
     }
 
     /// Waits for every queued batch's delivery, at most `timeout`; false if some remain.
@@ -185,35 +201,6 @@ impl Appender {
             None => Ok(()),
         }
     }
-}
-
-/// A connector's entry must be one whole, intact Kafka batch of consecutive offsets that a
-/// producer may send: the appender rewrites its header's CRC, so a batch damaged on the way must
-/// be refused here, not sealed as valid.
-fn check(batch: &[u8], topic: &str) -> Result<(), TaskFailure> {
-    let refuse = |why: String| {
-        TaskFailure::new(
-            Some(Stage::KafkaProduce),
-            APPENDER_CLASS,
-            format!("a record batch for {topic} cannot be appended: {why}"),
-        )
-    };
-    let h = BatchHeader::parse(batch).map_err(|e| refuse(e.to_string()))?;
-    if h.total_size() != batch.len() {
-        return Err(refuse(format!(
-            "its header says {} bytes, the entry holds {}",
-            h.total_size(),
-            batch.len()
-        )));
-    }
-    if h.is_control() || h.records_count < 1 || h.last_offset_delta != h.records_count - 1 {
-        return Err(refuse(format!(
-            "a control batch or offsets that are not consecutive ({} records, last offset \
-             delta {})",
-            h.records_count, h.last_offset_delta
-        )));
-    }
-    weft_log::batch::check_batch_crc(&h, batch).map_err(|e| refuse(e.to_string()))
 }
 
 /// Replaces each Kafka batch entry of `records` by the records its batch holds (topic,

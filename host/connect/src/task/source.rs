@@ -341,7 +341,7 @@ impl SourceTask<'_> {
             .map_err(|e| worker_failure(format!("a packed batch is malformed: {e}")))?;
         if entries > 0 {
             if let Err(why) = self.appendable {
-                if self.appender.is_none() && self.meter_first_expand() {
+                if self.first_expansion() {
                     tracing::info!(connector = %env.spec.name, task = env.task, reason = why,
                         "record batches are expanded into records, not appended as they are");
                 }
@@ -448,8 +448,8 @@ impl SourceTask<'_> {
         self.end_transaction(false)
     }
 
-    /// Queues the poll's Kafka batch entries on the appender, slicing them out of the poll's
-    /// buffer (no copy).
+    /// Queues the poll's Kafka batch entries on the appender as slices of the poll's buffer (the
+    /// appender copies each once, to restamp its header).
     fn append_all(
         &mut self,
         records: Batch,
@@ -479,7 +479,7 @@ impl SourceTask<'_> {
     }
 
     /// Whether this is the first expansion the task does (for a one-time log line).
-    fn meter_first_expand(&mut self) -> bool {
+    fn first_expansion(&mut self) -> bool {
         !std::mem::replace(&mut self.expanded, true)
     }
 
