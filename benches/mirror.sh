@@ -7,12 +7,15 @@
 #   and both again with A behind a proxy that holds every byte 25 ms each way (50 ms round trip).
 # Then, without the proxy, a steady 100,000 records/s into A for S seconds while the mirror runs:
 # the end-to-end lag (A's end offsets minus B's) is sampled every second, in records and ms.
+# PASSTHROUGH=true runs the mirror with batch.passthrough.enabled (the source's batches appended
+# unchanged); run the script once each way in one sitting to compare.
 # Needs kcat and python3.
 set -eu
 BIN=${1:-weft}
 N=${N:-1000000}
 P=${P:-4}
 S=${S:-20}
+PASSTHROUGH=${PASSTHROUGH:-false}
 D=$(mktemp -d /var/tmp/mirrorbench.XXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
@@ -94,8 +97,8 @@ copy() { # LABEL
 }
 
 mirror() { # LABEL
-  printf 'clusters = A, B\nA.bootstrap.servers = %s\nB.bootstrap.servers = %s\nA->B.enabled = true\nA->B.topics = bulk\n' \
-    "$A" "$B" > "$D/mm2-$1.properties"
+  printf 'clusters = A, B\nA.bootstrap.servers = %s\nB.bootstrap.servers = %s\nA->B.enabled = true\nA->B.topics = bulk\nA->B.batch.passthrough.enabled = %s\n' \
+    "$A" "$B" "$PASSTHROUGH" > "$D/mm2-$1.properties"
   MP=$(free_port)
   local t0=$(now)
   "$BIN" mirror-maker "$D/mm2-$1.properties" --state-dir "$D/state-$1" --listener "http://127.0.0.1:$MP" \
@@ -103,7 +106,7 @@ mirror() { # LABEL
   wait_count "$B" A.bulk "$MM" "$D/mm-$1.log"
   local t1=$(now)
   MIRROR=$(python3 -c "print($N/($t1-$t0))")
-  echo "$1 weft mirror-maker (start-up included): $(rate "$t0" "$t1") records/s, $(python3 -c "print(f'{100*$MIRROR/$COPY:.0f}')")% of the plain copy"
+  echo "$1 weft mirror-maker (passthrough $PASSTHROUGH, start-up included): $(rate "$t0" "$t1") records/s, $(python3 -c "print(f'{100*$MIRROR/$COPY:.0f}')")% of the plain copy"
 }
 
 setup direct 0
