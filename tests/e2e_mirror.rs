@@ -327,6 +327,26 @@ fn by_partition(rs: &[Rec]) -> BTreeMap<i32, Vec<Rec>> {
     m
 }
 
+/// `dst` holds `src`'s records partition by partition: count, key, value, headers, timestamp and
+/// order (and offset, with `offsets`).
+fn assert_same_records(src: &[Rec], dst: &[Rec], offsets: bool) {
+    let (sp, dp) = (by_partition(src), by_partition(dst));
+    for (p, s) in &sp {
+        let d = &dp[p];
+        assert_eq!(s.len(), d.len(), "partition {p} count");
+        for (x, y) in s.iter().zip(d) {
+            assert_eq!(
+                (&x.key, &x.value, &x.headers, x.timestamp),
+                (&y.key, &y.value, &y.headers, y.timestamp),
+                "partition {p}: record and order"
+            );
+            if offsets {
+                assert_eq!(x.offset, y.offset, "partition {p}: offset");
+            }
+        }
+    }
+}
+
 fn values(rs: &[Rec]) -> BTreeSet<String> {
     rs.iter()
         .filter_map(|r| r.value.as_ref())
@@ -719,18 +739,7 @@ fn a_to_b_mirrors_records_topics_configs_and_internal_topics() {
     let dst = read_topic(&bb, "A.orders", T, |r| r.len() >= 300);
     assert_eq!(dst.len(), 300, "mirrored count");
     assert_eq!(topics(&bb).get("A.orders"), Some(&3));
-    let (sp, dp) = (by_partition(&src), by_partition(&dst));
-    for (p, s) in &sp {
-        let d = &dp[p];
-        assert_eq!(s.len(), d.len(), "partition {p} count");
-        for (x, y) in s.iter().zip(d) {
-            assert_eq!(
-                (&x.key, &x.value, &x.headers, x.timestamp),
-                (&y.key, &y.value, &y.headers, y.timestamp),
-                "partition {p}: record and order"
-            );
-        }
-    }
+    assert_same_records(&src, &dst, false);
 
     // A topic created later appears within the refresh interval, with its partition count.
     create_topic(&ab, "new-topic", 4, &[]);
@@ -1436,18 +1445,7 @@ fn batch_passthrough_appends_the_sources_batches_unchanged() {
     let src = read_topic(&ab, "orders", T, |r| r.len() >= 3000);
     let dst = read_topic(&bb, "A.orders", T, |r| r.len() >= 3000);
     assert_eq!(dst.len(), 3000, "mirrored count; log:\n{}", mm.log_text());
-    let (sp, dp) = (by_partition(&src), by_partition(&dst));
-    for (p, s) in &sp {
-        let d = &dp[p];
-        assert_eq!(s.len(), d.len(), "partition {p} count");
-        for (x, y) in s.iter().zip(d) {
-            assert_eq!(
-                (&x.key, &x.value, &x.headers, x.timestamp, x.offset),
-                (&y.key, &y.value, &y.headers, y.timestamp, y.offset),
-                "partition {p}: record, order and offset"
-            );
-        }
-    }
+    assert_same_records(&src, &dst, true);
     let events = read_topic(&bb, "A.events", T, |r| r.len() >= 500);
     assert_eq!(events.len(), 500);
     let copied = read_topic(&bb, "A.txn", T, |r| r.len() >= 20);
@@ -1545,18 +1543,7 @@ fn batch_passthrough_under_exactly_once_expands_batches_into_transactions() {
     let src = read_topic(&ab, "orders", T, |r| r.len() >= 2000);
     let dst = read_topic(&bb, "A.orders", T, |r| r.len() >= 2000);
     assert_eq!(dst.len(), 2000, "mirrored count; log:\n{}", mm.log_text());
-    let (sp, dp) = (by_partition(&src), by_partition(&dst));
-    for (p, s) in &sp {
-        let d = &dp[p];
-        assert_eq!(s.len(), d.len(), "partition {p} count");
-        for (x, y) in s.iter().zip(d) {
-            assert_eq!(
-                (&x.key, &x.value, &x.headers, x.timestamp),
-                (&y.key, &y.value, &y.headers, y.timestamp),
-                "partition {p}: record and order"
-            );
-        }
-    }
+    assert_same_records(&src, &dst, false);
     assert!(
         mm.log_text().contains("expanded into records"),
         "no note that batches were expanded; log:\n{}",

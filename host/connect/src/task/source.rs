@@ -694,10 +694,8 @@ fn kafka_entries(records: &Batch, sent: &mut [bool]) -> Result<Vec<KafkaEntry>, 
                 t
             }
         };
-        let count = batch
-            .get(57..61)
-            .map(|w| i32::from_be_bytes([w[0], w[1], w[2], w[3]]))
-            .unwrap_or(0);
+        // An unreadable header counts no records; the appender refuses the batch.
+        let count = weft_log::batch::BatchHeader::parse(batch).map_or(0, |h| h.records_count);
         out.push(KafkaEntry {
             index: index as u32,
             range: start..start + batch.len(),
