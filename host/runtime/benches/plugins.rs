@@ -1,6 +1,7 @@
 //! Criterion benchmarks: per-record cost of wasm plugins (passthrough and uppercase transforms,
 //! the default partitioner) against the same logic compiled natively, for batches of 1 and
-//! 1,000 records of 100 bytes; plus instantiation and component loading costs.
+//! 1,000 records of 100 bytes; the built-in field transforms (InsertField, MaskField) over
+//! 1,000 pageviews; plus instantiation and component loading costs.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -124,6 +125,70 @@ fn transforms(c: &mut Criterion) {
     }
 }
 
+/// Pageviews as datagen writes them (~70 B JSON objects), for the field transforms.
+fn pageviews(n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| {
+            let v = format!(
+                r#"{{"viewtime":{},"userid":"User_{}","pageid":"Page_{}"}}"#,
+                1_700_000_000_000u64 + i as u64,
+                i % 10,
+                i % 100
+            );
+            let mut r = Record::new("pageviews", v.into_bytes());
+            r.key = Some(format!("{i}").into_bytes());
+            r.timestamp = Some(1_700_000_000_000 + i as i64);
+            r
+        })
+        .collect()
+}
+
+/// The built-in field transforms over 1,000 pageviews, each in its own instance, as a
+/// connector's `transforms` chain runs them.
+fn field_transforms(c: &mut Criterion) {
+    let reg = Registry::new(quiet_runtime(None));
+    let batch = weft_batch::encode(&pageviews(1000)).expect("encode");
+    let mut g = c.benchmark_group("transform/pageviews");
+    g.measurement_time(Duration::from_secs(3)).sample_size(30);
+    g.throughput(Throughput::Elements(1000));
+    let pass = reg
+        .runtime()
+        .load_file(&common::fixture("passthrough"))
+        .expect("load");
+    let mut pass = pass
+        .instantiate(&PluginConfig::default())
+        .expect("instance");
+    g.bench_function("passthrough", |b| {
+        b.iter(|| {
+            black_box(
+                pass.transform_batch(&batch, &Default::default())
+                    .expect("t"),
+            )
+        })
+    });
+    for (name, config) in [
+        (
+            "insert-field",
+            vec![("static.field", "source"), ("static.value", "bench")],
+        ),
+        ("mask-field", vec![("fields", "userid")]),
+    ] {
+        let plugin = reg.resolve(name).expect("builtin");
+        let mut inst = plugin
+            .instantiate(&PluginConfig::new(config))
+            .expect("instance");
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    inst.transform_batch(&batch, &Default::default())
+                        .expect("t"),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
 fn partitioner(c: &mut Criterion) {
     let reg = Registry::new(quiet_runtime(None));
     let plugin = reg.resolve("default").expect("builtin");
@@ -193,5 +258,11 @@ fn lifecycle(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, transforms, partitioner, lifecycle);
+criterion_group!(
+    benches,
+    transforms,
+    field_transforms,
+    partitioner,
+    lifecycle
+);
 criterion_main!(benches);

@@ -6,8 +6,6 @@
 
 use std::ops::Range;
 
-use serde::de::IgnoredAny;
-
 /// One top-level member: where its key (between the quotes) and its value lie in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -38,12 +36,12 @@ impl Member {
         let Some(raw) = text.get(self.key.clone()) else {
             return false;
         };
-        // Most keys match as written or differ in length; only a key with an escape that does
-        // not match as written needs decoding.
+        // Most keys match as written. An escape always writes a character in more bytes than
+        // it stands for, so only a key longer than `name` and holding an escape can still match.
         if raw == name.as_bytes() {
             return true;
         }
-        if !raw.contains(&b'\\') {
+        if raw.len() <= name.len() || !raw.contains(&b'\\') {
             return false;
         }
         serde_json::from_slice::<String>(self.quoted_key(text)).is_ok_and(|k| k == name)
@@ -51,15 +49,9 @@ impl Member {
 }
 
 /// Fills `out` with the top-level members of `text`. False when `text` is not valid JSON or
-/// not an object; every byte is checked (UTF-8, then serde_json without building anything)
-/// before the structure is walked. serde_json alone would let through strings that are not
-/// UTF-8, as it does not decode what it skips.
+/// not an object; every byte is checked, in the same pass that finds the members.
 pub fn members(text: &[u8], out: &mut Vec<Member>) -> bool {
-    out.clear();
-    if std::str::from_utf8(text).is_err() || serde_json::from_slice::<IgnoredAny>(text).is_err() {
-        return false;
-    }
-    members_of_checked(text, out)
+    crate::json_scan::object_members(text, out)
 }
 
 /// As [`members`], for text already checked to be valid JSON (a value inside a document that

@@ -58,6 +58,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod json_object;
+pub mod json_scan;
 pub mod mqtt;
 pub mod part;
 pub mod polled;

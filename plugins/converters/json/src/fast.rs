@@ -11,9 +11,9 @@ use std::io::Write as _;
 use std::ops::Range;
 
 use base64::Engine as _;
-use serde::de::IgnoredAny;
 use serde_json::Number;
 use weft_plugin_sdk::json_object::{self, Member};
+use weft_plugin_sdk::json_scan;
 
 use crate::schema::{Schema, Type};
 use crate::value::{Direction, Options};
@@ -73,10 +73,9 @@ pub fn write(
     is_valid(text) && write_checked(schema, text, opts, scratch, out)
 }
 
-/// Whether `text` is one JSON value. serde_json checks every byte without building anything,
-/// but not the UTF-8 of strings it skips, which the tree path refuses.
+/// Whether `text` is one JSON value, every string UTF-8 (which the tree path refuses too).
 pub fn is_valid(text: &[u8]) -> bool {
-    std::str::from_utf8(text).is_ok() && serde_json::from_slice::<IgnoredAny>(text).is_ok()
+    json_scan::is_valid(text)
 }
 
 /// As [`write`], for text [`is_valid`] accepted: the walk trusts its structure.

@@ -1,0 +1,534 @@
+//! One pass over JSON text that checks it is exactly one JSON value and, for an object, notes
+//! where its top-level members lie. Field transforms and the JsonConverter used to check each
+//! value with serde_json (reading without building anything) and then walk it again to find
+//! its members; this does both in the one walk, with no allocation unless values nest more
+//! than 64 deep.
+//!
+//! What it accepts is exactly what `str::from_utf8` and `serde_json::from_slice::<IgnoredAny>`
+//! both accept (the tests compare them): RFC 8259's grammar, strings without raw control
+//! characters, any `\uXXXX` escape, any depth.
+
+use crate::json_object::Member;
+
+/// Whether `text` is one JSON value with only whitespace around it, every string UTF-8.
+pub fn is_valid(text: &[u8]) -> bool {
+    Scanner::new(text).document(None)
+}
+
+/// As [`is_valid`], for a JSON object, filling `out` with its top-level members in order.
+/// False (with `out` meaningless) when `text` is not valid JSON or not an object.
+pub fn object_members(text: &[u8], out: &mut Vec<Member>) -> bool {
+    out.clear();
+    Scanner::new(text).document(Some(out))
+}
+
+/// Which containers enclose the current position, innermost last: one bit per level (set for
+/// an object), the first 64 levels in a word and deeper ones in a vector.
+#[derive(Default)]
+struct Nesting {
+    depth: usize,
+    low: u64,
+    high: Vec<u64>,
+}
+
+impl Nesting {
+    fn push(&mut self, object: bool) {
+        let (word, bit) = (self.depth / 64, self.depth % 64);
+        let w = if word == 0 {
+            &mut self.low
+        } else {
+            if self.high.len() < word {
+                self.high.push(0);
+            }
+            &mut self.high[word - 1]
+        };
+        if object {
+            *w |= 1 << bit;
+        } else {
+            *w &= !(1 << bit);
+        }
+        self.depth += 1;
+    }
+
+    /// Whether the innermost container is an object (false when there is none).
+    fn in_object(&self) -> bool {
+        let Some(level) = self.depth.checked_sub(1) else {
+            return false;
+        };
+        let (word, bit) = (level / 64, level % 64);
+        let w = if word == 0 {
+            self.low
+        } else {
+            self.high.get(word - 1).copied().unwrap_or(0)
+        };
+        w & (1 << bit) != 0
+    }
+
+    fn pop(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+}
+
+/// The bytes that end a run of plain ASCII characters in a string: the closing quote, a
+/// backslash, the control characters a string may not hold, and the first byte of every
+/// multi-byte UTF-8 character (only strings may hold one, so checking them there checks the
+/// whole text's UTF-8).
+const STRING_STOP: [bool; 256] = {
+    let mut stop = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        stop[c] = c < 0x20 || c >= 0x80;
+        c += 1;
+    }
+    stop[b'"' as usize] = true;
+    stop[b'\\' as usize] = true;
+    stop
+};
+
+struct Scanner<'t> {
+    text: &'t [u8],
+    i: usize,
+}
+
+impl<'t> Scanner<'t> {
+    fn new(text: &'t [u8]) -> Self {
+        Scanner { text, i: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.i).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// Reads the whole text as one value. With `members`, the value must be an object and
+    /// its top-level members are noted.
+    fn document(&mut self, mut members: Option<&mut Vec<Member>>) -> bool {
+        self.skip_ws();
+        if members.is_some() && self.peek() != Some(b'{') {
+            return false;
+        }
+        let mut nest = Nesting::default();
+        // The key of the top-level member whose value is being read, and where that value starts.
+        let mut key = 0..0;
+        let mut value_start = 0;
+        loop {
+            // A value starts here.
+            self.skip_ws();
+            if nest.depth == 1 {
+                value_start = self.i;
+            }
+            let opened = match self.peek() {
+                Some(b'{') => Some(true),
+                Some(b'[') => Some(false),
+                Some(b'"') => {
+                    if !self.string() {
+                        return false;
+                    }
+                    None
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    if !self.number() {
+                        return false;
+                    }
+                    None
+                }
+                Some(b't') if self.literal(b"true") => None,
+                Some(b'f') if self.literal(b"false") => None,
+                Some(b'n') if self.literal(b"null") => None,
+                _ => return false,
+            };
+            if let Some(object) = opened {
+                self.i += 1;
+                nest.push(object);
+                self.skip_ws();
+                let close = if object { b'}' } else { b']' };
+                if self.peek() == Some(close) {
+                    self.i += 1;
+                    nest.pop();
+                } else {
+                    if object {
+                        match self.key() {
+                            Some(k) if nest.depth == 1 => key = k,
+                            Some(_) => {}
+                            None => return false,
+                        }
+                    }
+                    continue;
+                }
+            }
+            // A value has ended here; close every container that ends with it.
+            loop {
+                if nest.depth == 1 && nest.in_object() {
+                    if let Some(m) = members.as_deref_mut() {
+                        m.push(Member {
+                            key: key.clone(),
+                            value: value_start..self.i,
+                        });
+                    }
+                }
+                if nest.depth == 0 {
+                    self.skip_ws();
+                    return self.i == self.text.len();
+                }
+                self.skip_ws();
+                let object = nest.in_object();
+                match self.peek() {
+                    Some(b',') => {
+                        self.i += 1;
+                        if object {
+                            match self.key() {
+                                Some(k) if nest.depth == 1 => key = k,
+                                Some(_) => {}
+                                None => return false,
+                            }
+                        }
+                        break;
+                    }
+                    Some(b'}') if object => {}
+                    Some(b']') if !object => {}
+                    _ => return false,
+                }
+                self.i += 1;
+                nest.pop();
+            }
+        }
+    }
+
+    /// Reads `"key" :` (whitespace first), returning the key's range between its quotes.
+    fn key(&mut self) -> Option<std::ops::Range<usize>> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        let start = self.i + 1;
+        if !self.string() {
+            return None;
+        }
+        let end = self.i - 1;
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return None;
+        }
+        self.i += 1;
+        Some(start..end)
+    }
+
+    /// Reads a string from its opening quote to just past its closing one.
+    fn string(&mut self) -> bool {
+        let text = self.text;
+        let mut i = self.i + 1;
+        while let Some(&c) = text.get(i) {
+            // Runs of plain ASCII characters are most of a string.
+            if !STRING_STOP[c as usize] {
+                i += 1;
+                continue;
+            }
+            match c {
+                b'"' => {
+                    self.i = i + 1;
+                    return true;
+                }
+                b'\\' => match text.get(i + 1) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                    Some(b'u') => {
+                        let hex = text.get(i + 2..i + 6);
+                        if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                            return false;
+                        }
+                        i += 6;
+                    }
+                    _ => return false,
+                },
+                0x80.. => {
+                    // One character: its length from its first byte, then std's check (which
+                    // also refuses overlong forms, surrogates and values past U+10FFFF).
+                    let len = match c {
+                        0xc0..=0xdf => 2,
+                        0xe0..=0xef => 3,
+                        _ => 4,
+                    };
+                    let ok = text
+                        .get(i..i + len)
+                        .is_some_and(|ch| std::str::from_utf8(ch).is_ok());
+                    if !ok {
+                        return false;
+                    }
+                    i += len;
+                }
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// Reads a number: `-`? (`0` | [1-9][0-9]*) (`.` [0-9]+)? ([eE] [+-]? [0-9]+)?
+    fn number(&mut self) -> bool {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => {
+                self.i += 1;
+                if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    return false;
+                }
+            }
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return false,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !self.some_digits() {
+                return false;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if !self.some_digits() {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+
+    /// Reads one or more digits.
+    fn some_digits(&mut self) -> bool {
+        let start = self.i;
+        self.digits();
+        self.i > start
+    }
+
+    fn literal(&mut self, word: &[u8]) -> bool {
+        let found = self.text.get(self.i..self.i + word.len()) == Some(word);
+        if found {
+            self.i += word.len();
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde::de::IgnoredAny;
+
+    /// What this module must agree with.
+    fn serde_accepts(text: &[u8]) -> bool {
+        std::str::from_utf8(text).is_ok() && serde_json::from_slice::<IgnoredAny>(text).is_ok()
+    }
+
+    fn agree(text: &[u8]) {
+        assert_eq!(
+            is_valid(text),
+            serde_accepts(text),
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
+        let mut m = Vec::new();
+        assert_eq!(
+            object_members(text, &mut m),
+            serde_accepts(text) && text.trim_ascii_start().starts_with(b"{"),
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_edge_cases() {
+        for text in [
+            "",
+            " ",
+            "0",
+            "-0",
+            "01",
+            "-",
+            "-a",
+            "1.",
+            "1.5",
+            "1e",
+            "1e+",
+            "1E-7",
+            "1.5e3",
+            ".5",
+            "+1",
+            "00",
+            "0.0e0",
+            "true",
+            "tru",
+            "truex",
+            "nul",
+            "null ",
+            " false\n",
+            "\"\"",
+            "\"a",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "\"\\u12g4\"",
+            "\"\\uD800\"",
+            "\"\\uDC00x\"",
+            "\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"",
+            "\"\t\"",
+            "\"\u{7f}\"",
+            "\"é\"",
+            "[]",
+            "[",
+            "[1,]",
+            "[,1]",
+            "[1 2]",
+            "[[],[[]]]",
+            "{}",
+            "{",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{a:1}",
+            "{\"a\":1 \"b\":2}",
+            "{\"a\":[1,{\"b\":\"]\"}]}",
+            "{\"\\uDC00\":1}",
+            "{}x",
+            "{} {}",
+            "[1]]",
+            "{\"a\":1}}",
+            "1 2",
+            "\u{0}",
+            "{\"a\":{}}",
+            "[{}]",
+        ] {
+            agree(text.as_bytes());
+        }
+        agree(b"\"\xff\"");
+        agree(b"{\"\xc3\":1}");
+    }
+
+    #[test]
+    fn any_depth_is_accepted_as_serde_json_accepts_it() {
+        for depth in [63, 64, 65, 127, 128, 129, 300] {
+            let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            agree(arrays.as_bytes());
+            let objects = format!("{}1{}", "{\"k\":".repeat(depth), "}".repeat(depth));
+            agree(objects.as_bytes());
+            let unbalanced = format!("{}{}", "[".repeat(depth), "]".repeat(depth - 1));
+            agree(unbalanced.as_bytes());
+            let mixed = format!("{}{}", "[{\"a\":".repeat(depth), "1}]".repeat(depth));
+            agree(mixed.as_bytes());
+        }
+    }
+
+    #[test]
+    fn members_are_the_top_level_ones_as_written() {
+        let text = br#" { "a" : 1 , "b\"c":"x,}y", "n":{"a":[1,{"b":"]"}]}, "l":[],"e":{},"t":true,"z":null,"f":-1.5e3 } "#;
+        let mut m = Vec::new();
+        assert!(object_members(text, &mut m));
+        let got: Vec<(&[u8], &[u8])> = m
+            .iter()
+            .map(|m| (&text[m.key.clone()], &text[m.value.clone()]))
+            .collect();
+        let want: Vec<(&[u8], &[u8])> = vec![
+            (b"a", b"1"),
+            (br#"b\"c"#, br#""x,}y""#),
+            (b"n", br#"{"a":[1,{"b":"]"}]}"#),
+            (b"l", b"[]"),
+            (b"e", b"{}"),
+            (b"t", b"true"),
+            (b"z", b"null"),
+            (b"f", b"-1.5e3"),
+        ];
+        assert_eq!(got, want);
+        assert!(object_members(b"{}", &mut m) && m.is_empty());
+        assert!(!object_members(b"[1]", &mut m));
+    }
+
+    /// JSON-like text: valid documents, then bytes cut, dropped or swapped in.
+    fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+        let leaf = prop_oneof![
+            Just("null".to_string()),
+            Just("true".to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|f| serde_json::to_string(&f).unwrap_or_default()),
+            "[a-z\\\\\"\\u{0}-\\u{1f}é\u{1F600}]{0,6}".prop_map(|s| format!("\"{s}\"")),
+            any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
+        ];
+        let tree = leaf.prop_recursive(5, 40, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec(("[a-z\"\\\\]{0,3}", inner), 0..5).prop_map(|v| {
+                    let members: Vec<String> = v
+                        .into_iter()
+                        .map(|(k, v)| format!("\"{k}\" : {v}"))
+                        .collect();
+                    format!("{{ {} }}", members.join(","))
+                }),
+            ]
+        });
+        (tree, any::<u64>(), 0u8..4).prop_map(|(text, pick, how)| {
+            let mut b = text.into_bytes();
+            if !b.is_empty() {
+                let at = (pick as usize) % b.len();
+                match how {
+                    0 => {}
+                    1 => b.truncate(at),
+                    2 => {
+                        b.remove(at);
+                    }
+                    _ => {
+                        let swaps = b"{}[],:\"\\ 0-.eE\xff";
+                        b[at] = swaps[(pick >> 32) as usize % swaps.len()];
+                    }
+                }
+            }
+            b
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn accepts_exactly_what_serde_json_accepts(text in jsonish()) {
+            agree(&text);
+        }
+
+        #[test]
+        fn any_bytes_are_judged_as_serde_json_judges_them(text in prop::collection::vec(any::<u8>(), 0..24)) {
+            agree(&text);
+        }
+
+        #[test]
+        fn members_match_serde_json_for_objects(text in jsonish()) {
+            let mut m = Vec::new();
+            if object_members(&text, &mut m) {
+                let v: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(&text) {
+                    Ok(v) => v,
+                    // Lone surrogates in keys: IgnoredAny accepts them, a tree does not.
+                    Err(_) => return Ok(()),
+                };
+                // A repeated key appears once in serde_json's map, with its last value.
+                let mut last = std::collections::BTreeMap::new();
+                for member in &m {
+                    let key: String = serde_json::from_slice(member.quoted_key(&text)).unwrap();
+                    let value: serde_json::Value = serde_json::from_slice(member.value_text(&text)).unwrap();
+                    last.insert(key, value);
+                }
+                prop_assert_eq!(last.len(), v.len());
+                for (k, want) in &v {
+                    prop_assert_eq!(last.get(k), Some(want));
+                }
+            }
+        }
+    }
+}
