@@ -37,6 +37,8 @@
 //! - [`config`]: [`Metadata`], [`ConfigDef`] and typed access to [`Config`].
 //! - [`error`]: [`PluginError`], retriable (optionally with a retry delay) or fatal.
 //! - [`part`]: [`Part`], the key or value a field transform acts on (`target`).
+//! - [`json_object`]: a JSON object's top-level members read and rewritten in its text.
+//! - [`json_scan`]: one pass that checks JSON text (and finds an object's members).
 //! - [`polled`]: [`Polled`], what a source's poll returns, packed as records are pushed.
 //! - [`position`]: [`RecordPosition`] and JSON source positions.
 //! - [`task`]: a connector task's requests to the worker (pause, resume, rewind, commit,
