@@ -16,7 +16,7 @@ fi
 # seeds untouched.
 work="$(mktemp -d)"
 trap 'rm -rf "$work" /tmp/weft-fuzz-*' EXIT
-for target in request_path batch_validation; do
+for target in request_path batch_validation json_scan; do
     mkdir -p "$work/$target"
     cp fuzz/corpus/"$target"/seed-* "$work/$target"/
     echo "fuzz: $target for ${seconds}s"
