@@ -8,6 +8,8 @@
 //! both accept (the tests compare them): RFC 8259's grammar, strings without raw control
 //! characters, any `\uXXXX` escape, any depth.
 
+use std::ops::Range;
+
 use crate::json_object::Member;
 
 /// Whether `text` is one JSON value with only whitespace around it, every string UTF-8.
@@ -151,12 +153,8 @@ impl<'t> Scanner<'t> {
                     self.i += 1;
                     nest.pop();
                 } else {
-                    if object {
-                        match self.key() {
-                            Some(k) if nest.depth == 1 => key = k,
-                            Some(_) => {}
-                            None => return false,
-                        }
+                    if object && !self.member_key(nest.depth, &mut key) {
+                        return false;
                     }
                     continue;
                 }
@@ -171,21 +169,16 @@ impl<'t> Scanner<'t> {
                         });
                     }
                 }
+                self.skip_ws();
                 if nest.depth == 0 {
-                    self.skip_ws();
                     return self.i == self.text.len();
                 }
-                self.skip_ws();
                 let object = nest.in_object();
                 match self.peek() {
                     Some(b',') => {
                         self.i += 1;
-                        if object {
-                            match self.key() {
-                                Some(k) if nest.depth == 1 => key = k,
-                                Some(_) => {}
-                                None => return false,
-                            }
+                        if object && !self.member_key(nest.depth, &mut key) {
+                            return false;
                         }
                         break;
                     }
@@ -199,8 +192,22 @@ impl<'t> Scanner<'t> {
         }
     }
 
+    /// Reads a member's key (as [`Scanner::key`]) in an object `depth` levels deep; a top-level
+    /// one (depth 1) becomes `top_key`. False when there is no well-formed key.
+    fn member_key(&mut self, depth: usize, top_key: &mut Range<usize>) -> bool {
+        match self.key() {
+            Some(k) => {
+                if depth == 1 {
+                    *top_key = k;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Reads `"key" :` (whitespace first), returning the key's range between its quotes.
-    fn key(&mut self) -> Option<std::ops::Range<usize>> {
+    fn key(&mut self) -> Option<Range<usize>> {
         self.skip_ws();
         if self.peek() != Some(b'"') {
             return None;
