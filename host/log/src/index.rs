@@ -345,6 +345,26 @@ impl IndexFile<OffsetEntry> {
         self.with_resident(last_before)
     }
 
+    /// The entry with the largest position `<= position`: a batch starts there (a fetch cutting at a
+    /// byte limit walks from it). Reads the file's entries unless the pending ones answer.
+    pub(crate) fn floor_by_position(&self, position: u64) -> Option<OffsetEntry> {
+        let last_at_or_before = |entries: &[OffsetEntry]| {
+            let i = entries.partition_point(|e| u64::from(e.position) <= position);
+            (i > 0).then(|| entries[i - 1])
+        };
+        if self
+            .pending
+            .first()
+            .is_some_and(|e| u64::from(e.position) <= position)
+        {
+            return last_at_or_before(&self.pending);
+        }
+        if self.persisted == 0 {
+            return None;
+        }
+        self.with_resident(last_at_or_before)
+    }
+
     /// File position to start scanning for `target` (0 if no entry precedes it).
     pub(crate) fn lookup(&self, target: i64) -> u32 {
         self.lookup_entry(target).map_or(0, |e| e.position)

@@ -23,6 +23,8 @@
 //! - `scan`: chunked sequential walk over a segment file's batches that reports torn or corrupt tails.
 //! - `segment`: one `.log` file with its indexes: append, positioned reads, load/rebuild/truncate.
 //! - `log`: [`Log`], the ordered segments: append, read, roll, flush, close, delete.
+//! - `region`: [`FileRegion`], stored batches named by file position for `sendfile`, with a page-cache
+//!   residency check.
 //! - `recovery`: opening a directory: interrupted-compaction leftovers, index checks, tail recovery
 //!   ([`RecoveryReport`]).
 //! - [`producer_state`]: idempotent producers' epochs and last five batch sequences per partition,
@@ -63,6 +65,7 @@ pub mod producer_state;
 pub mod record;
 pub mod record_check;
 mod recovery;
+mod region;
 mod retention;
 mod scan;
 mod segment;
@@ -83,6 +86,7 @@ pub use error::{LogError, Result};
 pub use files::{sync_dir, write_atomically};
 pub use log::{AppendInfo, Log, ReadResult};
 pub use recovery::RecoveryReport;
+pub use region::{FileRegion, RegionRead};
 pub use retention::RetentionReport;
 pub use txn_index::AbortedTxn;
 pub use txn_marker::TxnMarker;

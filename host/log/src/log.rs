@@ -21,6 +21,7 @@ use crate::producer_state::{self, Checked, CompletedTxn, ProducerStates};
 use crate::record;
 use crate::record_check::{self, RecordRules, TimestampBounds};
 use crate::recovery::{self, RecoveryReport};
+use crate::region::RegionRead;
 use crate::scan::{Scanner, Step, SCAN_CHUNK};
 use crate::segment::{PlannedBatch, Segment};
 use crate::txn_index::{AbortedTxn, TxnIndexes};
@@ -633,6 +634,79 @@ impl Log {
         self.check_online()?;
         let result = self.read_online(offset, max_bytes);
         self.storage(result)
+    }
+
+    /// [`read`](Self::read) without reading: the same batches as a [`FileRegion`] of one segment file,
+    /// to be sent (or read) after the partition's lock is released.
+    pub fn read_region(&self, offset: i64, max_bytes: usize) -> Result<RegionRead> {
+        self.check_online()?;
+        let result = self.read_region_online(offset, max_bytes);
+        self.storage(result)
+    }
+
+    /// [`read_committed`](Self::read_committed) as a region, when no batch of it lies at or past the
+    /// last stable offset (so nothing needs cutting); `None` when one does, and the caller reads in
+    /// memory instead.
+    pub fn read_committed_region(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<Option<(RegionRead, Vec<AbortedTxn>)>> {
+        self.check_online()?;
+        let lso = self.last_stable_offset();
+        let end = self.log_end_offset();
+        if offset >= lso && offset <= end {
+            return Ok(Some((
+                RegionRead {
+                    region: None,
+                    first_offset: offset,
+                    next_offset: offset,
+                    log_start_offset: self.log_start_offset,
+                    log_end_offset: end,
+                },
+                Vec::new(),
+            )));
+        }
+        let r = self.read_region_online(offset, max_bytes);
+        let read = self.storage(r)?;
+        if read.region.is_none() {
+            return Ok(Some((read, Vec::new())));
+        }
+        if read.next_offset > lso {
+            return Ok(None);
+        }
+        let aborted = self.aborted_transactions(read.first_offset.min(offset), read.next_offset)?;
+        Ok(Some((read, aborted)))
+    }
+
+    fn read_region_online(&self, offset: i64, max_bytes: usize) -> Result<RegionRead> {
+        let (start, end) = (self.log_start_offset, self.log_end_offset());
+        if offset < start || offset > end {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                start,
+                end,
+            });
+        }
+        let mut read = RegionRead {
+            region: None,
+            first_offset: offset,
+            next_offset: offset,
+            log_start_offset: start,
+            log_end_offset: end,
+        };
+        if offset == end {
+            return Ok(read);
+        }
+        for seg in self.segments_from(offset) {
+            if let Some((region, first, next)) = seg.region(offset, max_bytes)? {
+                read.region = Some(region);
+                read.first_offset = first;
+                read.next_offset = next;
+                break;
+            }
+        }
+        Ok(read)
     }
 
     /// [`read`](Self::read) for read_committed consumers: only batches below the last stable offset

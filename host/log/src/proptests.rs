@@ -71,6 +71,25 @@ fn append_all(log: &mut Log, specs: &[BatchSpec]) -> Vec<Vec<u8>> {
     stored
 }
 
+/// `read_region` names exactly the bytes `read` returns, and spans their offsets.
+fn region_matches_read(log: &Log, offset: i64, max_bytes: usize) -> bool {
+    let read = log.read(offset, max_bytes).unwrap();
+    let region = log.read_region(offset, max_bytes).unwrap();
+    let Some(r) = &region.region else {
+        return read.records.is_empty();
+    };
+    let mut span = 0u64;
+    for b in batch::batches(&read.records) {
+        let (h, _) = b.unwrap();
+        span += (h.last_offset() - h.base_offset + 1) as u64;
+    }
+    r.is_resident()
+        && r.read().unwrap() == read.records
+        && region.offset_span() == span
+        && region.log_end_offset == read.log_end_offset
+        && region.log_start_offset == read.log_start_offset
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -98,6 +117,7 @@ proptest! {
             let h = batch::validate(&r.records).unwrap();
             prop_assert!(h.base_offset <= offset && offset <= h.last_offset());
             prop_assert!(stored.iter().any(|b| b[..] == r.records[..h.total_size()]));
+            prop_assert!(region_matches_read(&log, offset, max_bytes));
         }
 
         // Clean and unclean reopen keep everything.
@@ -105,6 +125,10 @@ proptest! {
         let (log, report) = Log::open(dir.path(), config.clone()).unwrap();
         prop_assert_eq!(report.rebuilt_indexes, 0);
         prop_assert!(read_all(&log, max_bytes) == expected);
+        // Now the index entries come from the files, read on first use.
+        for p in &probes {
+            prop_assert!(region_matches_read(&log, p.index(leo as usize) as i64, max_bytes));
+        }
         drop(log);
         let (log, report) = Log::open(dir.path(), config).unwrap();
         prop_assert_eq!(report.truncated_bytes, 0);

@@ -6,6 +6,7 @@ use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use bytes::{Bytes, BytesMut};
@@ -15,6 +16,7 @@ use crate::error::{IoContext, LogError, Result};
 use crate::files::{self, FileKind};
 use crate::fsio;
 use crate::index::{Indexer, OffsetIndex, TimeIndex};
+use crate::region::FileRegion;
 use crate::scan::{Scanner, Step, SCAN_CHUNK, WALK_CHUNK};
 
 /// A validated producer batch of an append: where it starts in the request and its header as it will
@@ -54,7 +56,8 @@ pub(crate) enum LoadMode {
 #[derive(Debug)]
 pub(crate) struct Segment {
     pub(crate) log_path: PathBuf,
-    pub(crate) file: File,
+    /// Shared so a fetch can send a region of it after the partition lock is released.
+    pub(crate) file: Arc<File>,
     /// Bytes of complete batches; appends go here.
     pub(crate) size: u64,
     pub(crate) ix: Indexer,
@@ -116,7 +119,7 @@ fn check_stored(
 
 /// Positioned read of exactly `len` bytes into `buf`'s spare capacity, without zero-filling it first
 /// (fetches read up to megabytes per call; the fill would cost as much as the copy from the page cache).
-fn read_exact_at_uninit(
+pub(crate) fn read_exact_at_uninit(
     file: &File,
     buf: &mut BytesMut,
     len: usize,
@@ -204,7 +207,7 @@ impl Segment {
         ix.time_index.delete_file()?;
         Ok(Segment {
             log_path,
-            file,
+            file: Arc::new(file),
             size: 0,
             ix,
             created_ms: None,
@@ -226,7 +229,7 @@ impl Segment {
         let size = file.metadata().at(&log_path)?.len();
         let mut seg = Segment {
             log_path,
-            file,
+            file: Arc::new(file),
             size,
             ix: Self::new_indexer(dir, base),
             created_ms: None,
@@ -546,6 +549,80 @@ impl Segment {
         };
         self.read_batches(position, header.total_size(), max_bytes)
             .map(Some)
+    }
+
+    /// Like [`read`](Self::read), but names the batches by file position instead of reading them:
+    /// `(region, first batch's base offset, offset after the last batch)`. Only batch headers near the cut are read, from the offset index's entry
+    /// before it; a read that reaches the end of the segment reads none.
+    pub(crate) fn region(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<Option<(FileRegion, i64, i64)>> {
+        if offset >= self.ix.next_offset || self.size == 0 {
+            return Ok(None);
+        }
+        let Some((position, header)) = self.locate(offset)? else {
+            return Ok(None);
+        };
+        let first = header.total_size() as u64;
+        let avail = self.size.saturating_sub(position);
+        if first > avail {
+            return Err(LogError::CorruptBatch(format!(
+                "{}: batch at position {position} runs past the end of the segment",
+                self.log_path.display()
+            )));
+        }
+        let want = (max_bytes as u64).min(avail).max(first);
+        // The segment holds whole batches only, so its end is always a cut.
+        let (len, next_offset) = if want == avail {
+            (avail, self.ix.next_offset)
+        } else {
+            self.cut(position + first, position + want)?.map_or(
+                (first, header.last_offset().saturating_add(1)),
+                |(end, next)| (end - position, next),
+            )
+        };
+        let len = usize::try_from(len).map_err(|_| {
+            LogError::CorruptBatch(format!("{}: read of {len} bytes", self.log_path.display()))
+        })?;
+        let region = FileRegion::new(self.file.clone(), position, len);
+        Ok(Some((region, header.base_offset, next_offset)))
+    }
+
+    /// The last batch boundary in `(after, limit]` and the base offset of the batch that starts there,
+    /// or `None` if no batch after `after` ends by `limit`. Walks headers from the offset index's last
+    /// entry at or before `limit` (index entries name batch starts).
+    fn cut(&self, after: u64, limit: u64) -> Result<Option<(u64, i64)>> {
+        let from = self
+            .ix
+            .index
+            .floor_by_position(limit)
+            .map_or(after, |e| u64::from(e.position).max(after));
+        let mut scanner = Scanner::new(&self.file, from, self.size, WALK_CHUNK);
+        let mut cut = None;
+        loop {
+            match scanner.next(false).at(&self.log_path)? {
+                Step::Batch {
+                    position, header, ..
+                } => {
+                    if position > after {
+                        cut = Some((position, header.base_offset));
+                    }
+                    if position + header.total_size() as u64 > limit {
+                        return Ok(cut);
+                    }
+                }
+                // `limit` is inside the segment, so the walk stops at a batch that crosses it first.
+                Step::End => return Ok(cut),
+                Step::Invalid { reason, .. } => {
+                    return Err(LogError::CorruptBatch(format!(
+                        "{}: {reason}",
+                        self.log_path.display()
+                    )))
+                }
+            }
+        }
     }
 
     /// Reads up to `max_bytes` (but at least `first` bytes) at `position` in one positioned read and

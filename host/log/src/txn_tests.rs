@@ -152,6 +152,24 @@ fn plain_batches_inside_an_open_transaction_are_refused() {
     assert_eq!(log.last_stable_offset(), 0);
 }
 
+/// `read_committed_region`'s answer read into memory: `None` when it leaves the read to
+/// `read_committed` (its batches reach the last stable offset).
+fn region_committed(log: &Log, offset: i64, max: usize) -> Option<(Vec<u8>, Vec<AbortedTxn>)> {
+    let (r, aborted) = log.read_committed_region(offset, max).unwrap()?;
+    let bytes = r.region.map_or(Vec::new(), |r| r.read().unwrap().to_vec());
+    Some((bytes, aborted))
+}
+
+/// `read_committed` as a region answers exactly what it answers in memory.
+fn region_agrees(log: &Log, offset: i64, max: usize) {
+    let (r, aborted) = log.read_committed(offset, max).unwrap();
+    assert_eq!(
+        region_committed(log, offset, max),
+        Some((r.records.to_vec(), aborted)),
+        "offset {offset}, max {max}"
+    );
+}
+
 #[test]
 fn read_committed_stops_at_the_lso_and_lists_aborts() {
     let dir = tempfile::tempdir().unwrap();
@@ -166,6 +184,14 @@ fn read_committed_stops_at_the_lso_and_lists_aborts() {
     let (r, aborted) = log.read_committed(0, usize::MAX).unwrap();
     assert_eq!(ranges(&r.records), vec![(0, 1)]);
     assert!(aborted.is_empty());
+    assert_eq!(region_committed(&log, 0, usize::MAX), None, "cut in memory");
+    region_agrees(&log, 0, 1);
+    region_agrees(&log, 2, usize::MAX);
+    region_agrees(&log, 4, usize::MAX);
+    assert!(matches!(
+        log.read_committed_region(9, 1),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
     let (r, _) = log.read_committed(2, usize::MAX).unwrap();
     assert!(r.records.is_empty());
     let (r, _) = log.read_committed(4, usize::MAX).unwrap();
@@ -190,6 +216,11 @@ fn read_committed_stops_at_the_lso_and_lists_aborts() {
     let (r, aborted) = log.read_committed(0, 1).unwrap();
     assert_eq!(ranges(&r.records), vec![(0, 1)]);
     assert!(aborted.is_empty());
+    for offset in 0..6 {
+        for max in [1, 100, 200, usize::MAX] {
+            region_agrees(&log, offset, max);
+        }
+    }
 }
 
 #[test]
