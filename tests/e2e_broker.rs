@@ -563,6 +563,103 @@ fn fetch_asking_for_2gb_is_answered_within_fetch_max_bytes() {
     assert_eq!(batch_sizes(&records).len(), 3);
 }
 
+/// Walks a partition with fetches of `max_bytes` and checks every response holds whole batches, the
+/// produced ones in order (byte for byte after the broker's offset and epoch), at most `max_bytes`
+/// unless it is one batch, and (with `fills`, one segment) as many as fit.
+fn walk_fetches(
+    conn: &mut Conn,
+    version: i16,
+    topic: &str,
+    produced: &[Bytes],
+    max_bytes: usize,
+    fills: bool,
+) {
+    let mut next = 0usize;
+    let mut offset = 0i64;
+    while next < produced.len() {
+        let resp = conn.fetch(version, topic, 0, offset, max_bytes as i32);
+        let p = &resp.responses[0].partitions[0];
+        assert_eq!(p.error_code, NONE, "v{version} max {max_bytes} at {offset}");
+        let records = p.records.clone().unwrap_or_default();
+        let sizes = batch_sizes(&records);
+        assert!(
+            !sizes.is_empty(),
+            "v{version} max {max_bytes}: nothing at {offset}"
+        );
+        assert!(
+            sizes.len() == 1 || records.len() <= max_bytes,
+            "v{version}: {} bytes in {} batches for max {max_bytes}",
+            records.len(),
+            sizes.len()
+        );
+        let mut pos = 0;
+        for size in sizes {
+            let stored = &records[pos..pos + size];
+            let sent = &produced[next];
+            assert_eq!(
+                &stored[16..],
+                &sent[16..],
+                "v{version} max {max_bytes}: batch {next}"
+            );
+            let base = i64::from_be_bytes(stored[..8].try_into().unwrap());
+            let last_delta = i32::from_be_bytes(stored[23..27].try_into().unwrap());
+            assert_eq!(base, offset, "v{version} max {max_bytes}: batch {next}");
+            offset = base + i64::from(last_delta) + 1;
+            pos += size;
+            next += 1;
+        }
+        if fills {
+            if let Some(following) = produced.get(next) {
+                assert!(
+                    records.len() + following.len() > max_bytes,
+                    "v{version} max {max_bytes}: {} bytes returned, but batch {next} ({} bytes) fits",
+                    records.len(),
+                    following.len()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn fetches_of_any_size_return_the_whole_stored_batches_that_fit() {
+    let mut w = Weft::start(&[]);
+    create(&w.bootstrap(), "one-segment", 1, &[]);
+    // Small segments: reads stop at segment ends, index entries come from rolled segments' files.
+    create(&w.bootstrap(), "rolled", 1, &[("segment.bytes", "20000")]);
+    let mut conn = Conn::open(&w.bootstrap());
+    let produced: Vec<Bytes> = (0..300)
+        .map(|i| batch(1 + i % 7, 20 + (i * 37) % 900, 3, b'a' + (i % 26) as u8))
+        .collect();
+    for topic in ["one-segment", "rolled"] {
+        let mut expected_base = 0i64;
+        for (i, b) in produced.iter().enumerate() {
+            let (err, base) = conn.produce(topic, 0, b.clone());
+            assert_eq!(
+                (err, base),
+                (NONE, expected_base),
+                "{topic}: produce batch {i}"
+            );
+            expected_base += (1 + i % 7) as i64;
+        }
+    }
+    let sizes = [1, 700, 4096, 10_000, 65_536, 1 << 20];
+    for version in [4, 12] {
+        for max in sizes {
+            walk_fetches(&mut conn, version, "one-segment", &produced, max, true);
+            walk_fetches(&mut conn, version, "rolled", &produced, max, false);
+        }
+    }
+    // After a restart every index is read back from its file on first use.
+    w.stop();
+    w.restart();
+    let mut conn = Conn::open(&w.bootstrap());
+    for max in sizes {
+        walk_fetches(&mut conn, 12, "one-segment", &produced, max, true);
+        walk_fetches(&mut conn, 12, "rolled", &produced, max, false);
+    }
+}
+
 #[test]
 fn a_client_that_does_not_read_its_responses_holds_bounded_broker_memory() {
     const CAP: usize = 4 << 20;

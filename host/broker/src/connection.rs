@@ -7,19 +7,24 @@
 //! (`fetch.max.bytes` plus 1 MiB, so one full Fetch response always fits). While it is full the
 //! connection reads no further requests, so a client that does not read its responses holds at most
 //! that much broker memory. Responses are written with vectored writes, several queued responses per
-//! system call, the stored record bytes of a Fetch response included without a copy.
+//! system call, the stored record bytes of a Fetch response included without a copy; stored batches
+//! the page cache holds go from their segment file to the socket with `sendfile`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use std::io::IoSlice;
+use std::os::fd::AsRawFd;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, Interest};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
+use weft_log::FileRegion;
 
+use crate::chunk::Chunk;
 use crate::handlers::{self, Outcome};
 use crate::metrics::{self, CloseReason};
 use crate::server::Broker;
@@ -32,7 +37,7 @@ const MAX_IOV: usize = 256;
 
 /// A response frame as chunks, holding its share of the connection's byte budget until written.
 struct Queued {
-    chunks: Vec<Bytes>,
+    chunks: Vec<Chunk>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -79,40 +84,94 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     Ok(Some(buf.freeze()))
 }
 
-/// Writes `chunks` (one or more frames back to back) with vectored writes.
-pub async fn write_chunks<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    chunks: &mut [Bytes],
-) -> std::io::Result<()> {
+/// Writes `chunks` (one or more frames back to back): runs of in-memory chunks with vectored writes,
+/// file regions with `sendfile`.
+pub async fn write_chunks(w: &mut OwnedWriteHalf, chunks: &mut [Chunk]) -> std::io::Result<()> {
     let mut idx = 0;
     loop {
         while idx < chunks.len() && chunks[idx].is_empty() {
             idx += 1;
         }
-        if idx == chunks.len() {
+        let Some(chunk) = chunks.get(idx) else {
             return Ok(());
+        };
+        if let Chunk::File(region) = chunk {
+            send_region(w.as_ref(), region).await?;
+            idx += 1;
+            continue;
         }
         let slices: Vec<IoSlice<'_>> = chunks[idx..]
             .iter()
-            .filter(|c| !c.is_empty())
+            .map_while(|c| match c {
+                Chunk::Bytes(b) => Some(b),
+                Chunk::File(_) => None,
+            })
+            .filter(|b| !b.is_empty())
             .take(MAX_IOV)
-            .map(|c| IoSlice::new(c))
+            .map(|b| IoSlice::new(b))
             .collect();
         let mut n = w.write_vectored(&slices).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
-        while n > 0 && idx < chunks.len() {
-            let len = chunks[idx].len();
-            if n >= len {
-                n -= len;
+        // `n` covers only the run of in-memory chunks just written.
+        while n > 0 {
+            let Some(Chunk::Bytes(b)) = chunks.get_mut(idx) else {
+                break;
+            };
+            if n >= b.len() {
+                n -= b.len();
                 idx += 1;
             } else {
-                chunks[idx].advance(n);
+                b.advance(n);
                 n = 0;
             }
         }
     }
+}
+
+/// Sends a region of a segment file with `sendfile`, waiting for the socket when its buffer is full.
+/// The fetch checked the region was in the page cache, so the kernel copies from memory and this
+/// does not wait for the disk. A file that ends early fails the connection: the frame's length is
+/// already on the wire.
+async fn send_region(sock: &TcpStream, region: &FileRegion) -> std::io::Result<()> {
+    let mut offset = libc::off_t::try_from(region.position())
+        .map_err(|_| std::io::Error::other("file position out of range"))?;
+    let mut left = region.len();
+    while left > 0 {
+        sock.writable().await?;
+        let sent = sock.try_io(Interest::WRITABLE, || {
+            // SAFETY: both descriptors are open for the duration of the call (the socket is borrowed,
+            // the file is owned by `region`), and `offset` is a valid off_t the kernel advances.
+            let n = unsafe {
+                libc::sendfile(
+                    sock.as_raw_fd(),
+                    region.file().as_raw_fd(),
+                    &mut offset,
+                    left,
+                )
+            };
+            if n < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        });
+        match sent {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "segment file ended before the batches being sent",
+                ))
+            }
+            Ok(n) => left = left.saturating_sub(n),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The span every line logged while handling one request is in: the API, version and correlation id
@@ -178,7 +237,7 @@ pub async fn serve(
                     Err(_) => break,
                 }
             }
-            let mut chunks: Vec<Bytes> = batch
+            let mut chunks: Vec<Chunk> = batch
                 .iter_mut()
                 .flat_map(|q| std::mem::take(&mut q.chunks))
                 .collect();
@@ -223,7 +282,7 @@ pub async fn serve(
             .await;
         timed.finish();
         let chunks = match outcome {
-            Outcome::Respond(bytes) => vec![bytes],
+            Outcome::Respond(bytes) => vec![Chunk::Bytes(bytes)],
             Outcome::RespondChunks(chunks) => chunks,
             Outcome::NoResponse => continue,
             Outcome::Close(reason) => {

@@ -111,9 +111,10 @@ impl FuzzBroker {
             let handled = handle_frame(broker, frame, self.peer, "PLAINTEXT");
             match tokio::time::timeout(wait, handled).await {
                 Ok(Outcome::Respond(b)) => FrameOutcome::Responded(b),
-                Ok(Outcome::RespondChunks(chunks)) => {
-                    FrameOutcome::Responded(chunks.concat().into())
-                }
+                Ok(Outcome::RespondChunks(chunks)) => match crate::chunk::concat(&chunks) {
+                    Ok(frame) => FrameOutcome::Responded(frame.into()),
+                    Err(e) => FrameOutcome::Closed(format!("reading stored batches: {e}")),
+                },
                 Ok(Outcome::NoResponse) => FrameOutcome::NoResponse,
                 Ok(Outcome::Close(reason) | Outcome::Unsupported(reason)) => {
                     FrameOutcome::Closed(reason)

@@ -12,6 +12,7 @@
 //! - [`log_dir`]: a log directory and whether an I/O error took it offline.
 //! - [`server`]: listeners, the accept loop, background maintenance and shutdown.
 //! - [`connection`]: turns a socket's bytes into request frames and writes response frames, nothing else.
+//! - [`chunk`]: a piece of a response frame, in memory or a region of a segment file sent with `sendfile`.
 //! - [`groups`]: the group coordinator: consumer groups, rebalances, committed offsets in `__consumer_offsets`.
 //! - [`handlers`]: one module per Kafka API, dispatched from the decoded request kind.
 //! - [`txn`]: the transaction coordinator: transactional ids, `__transaction_state`, markers, timeouts.
@@ -20,6 +21,7 @@
 //! - [`error`]: typed errors and their mapping to Kafka error codes.
 //! - [`fuzzing`]: a broker over a scratch directory driven frame by frame, for fuzzers and replay tests.
 
+pub mod chunk;
 pub mod config;
 pub mod connection;
 pub mod error;

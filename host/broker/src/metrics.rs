@@ -498,6 +498,13 @@ impl PartitionStats {
         self.records_out
             .fetch_add(records_in_batches(batches), Ordering::Relaxed);
     }
+
+    /// Counts batches sent from a file region; records are counted by the offsets they span, which
+    /// is exact unless compaction removed records from them.
+    pub fn read_region(&self, bytes: usize, offset_span: u64) {
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.records_out.fetch_add(offset_span, Ordering::Relaxed);
+    }
 }
 
 /// Sum of the record counts of the whole v2 batches in `bytes` (baseOffset i64, length i32 ...
@@ -591,7 +598,7 @@ fn collect_broker(b: &Broker, out: &mut Vec<MetricFamily>) {
     );
     let mut records_out = FamilyBuilder::counter(
         "weft_topic_records_out_total",
-        "Records in the batches read out of the log, by topic.",
+        "Records in the batches read out of the log, by topic (a batch sent from the file counts the offsets it spans, more than its records if compaction thinned it).",
     );
     let mut partitions = FamilyBuilder::gauge("weft_topic_partitions", "Partitions, by topic.");
     let mut start = FamilyBuilder::gauge(

@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use weft_log::producer_state::ProducerEntry;
 use weft_log::{
-    AbortedTxn, AppendInfo, CompactionReport, Log, LogConfig, LogError, ReadResult,
+    AbortedTxn, AppendInfo, CompactionReport, Log, LogConfig, LogError, ReadResult, RegionRead,
     RetentionReport, TxnMarker,
 };
 
@@ -265,6 +265,33 @@ impl Partition {
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, PartitionError> {
         let read = self.locked(|log| log.read(offset, max_bytes))?;
         self.stats.read(&read.records);
+        Ok(read)
+    }
+
+    /// [`read`](Self::read) as a region of a segment file, not read into memory: the lock is held
+    /// only to find it (and, when the read stops short of the segment's end, to walk a few batch
+    /// headers). Call it from a blocking thread.
+    pub fn read_region(&self, offset: i64, max_bytes: usize) -> Result<RegionRead, PartitionError> {
+        let read = self.locked(|log| log.read_region(offset, max_bytes))?;
+        if let Some(r) = &read.region {
+            self.stats.read_region(r.len(), read.offset_span());
+        }
+        Ok(read)
+    }
+
+    /// [`read_committed`](Self::read_committed) as a region of a segment file, or `None` when the
+    /// batches reach the last stable offset and must be cut in memory. Call it from a blocking thread.
+    pub fn read_committed_region(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<Option<(RegionRead, Vec<AbortedTxn>)>, PartitionError> {
+        let read = self.locked(|log| log.read_committed_region(offset, max_bytes))?;
+        if let Some((r, _)) = &read {
+            if let Some(region) = &r.region {
+                self.stats.read_region(region.len(), r.offset_span());
+            }
+        }
         Ok(read)
     }
 

@@ -10,6 +10,12 @@
 //! disk. A long poll that wakes re-reads only partitions that had nothing yet and whose log end
 //! offset moved since; data already read is kept, not read again. The response is encoded as chunks
 //! (see [`super::fetch_response`]) so the stored bytes are written to the socket without a copy.
+//!
+//! A read_uncommitted read is not even read: the log names the batches as a region of a segment
+//! file, and when the page cache holds all of it (checked here, on the blocking thread) the
+//! connection sends it with `sendfile`. A region not in memory is read here instead, so the async
+//! worker that writes the response never waits for the disk. read_committed reads do the same unless
+//! their batches reach the last stable offset; those are read in memory and cut there.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,11 +28,17 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 
 use super::Ctx;
+use weft_log::{AbortedTxn, FileRegion, ReadResult};
+
 use crate::error::code;
-use crate::partition::Partition;
+use crate::partition::{Partition, PartitionError};
 
 /// Upper bound on max.wait.ms, so a bad client cannot park a connection for hours.
 const MAX_WAIT_CAP_MS: i32 = 30_000;
+
+/// Regions smaller than this are read into memory: copying a few pages costs less than the residency
+/// check and a `sendfile` call of their own, and small responses keep going out in one vectored write.
+const SENDFILE_MIN_BYTES: usize = 64 << 10;
 
 struct Slot {
     topic_index: usize,
@@ -42,11 +54,47 @@ struct Slot {
     /// The offset readable up to at the last (empty) read — the log end, or the last stable offset
     /// under read_committed: no need to read again until it moves.
     seen_end: Option<i64>,
+    /// The records to send from their file; `data` then holds empty records in their place.
+    region: Option<FileRegion>,
 }
 
-pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
+/// A partition's response and the region of a segment file that carries its records, if any.
+pub struct Fetched {
+    pub response: FetchResponse,
+    /// Per topic of `response`, per partition in its order.
+    pub regions: Vec<Vec<Option<FileRegion>>>,
+}
+
+/// Stored batches as one read returned them.
+enum Stored {
+    Memory(Bytes),
+    File(FileRegion),
+}
+
+impl Stored {
+    fn len(&self) -> usize {
+        match self {
+            Stored::Memory(b) => b.len(),
+            Stored::File(r) => r.len(),
+        }
+    }
+}
+
+/// One partition read: its batches and the offsets the response reports.
+struct Read {
+    stored: Stored,
+    log_start_offset: i64,
+    log_end_offset: i64,
+    aborted: Vec<AbortedTxn>,
+}
+
+pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> Fetched {
+    let only = |response| Fetched {
+        response,
+        regions: Vec::new(),
+    };
     if req.session_id != 0 || req.session_epoch > 0 {
-        return FetchResponse::default().with_error_code(code::FETCH_SESSION_ID_NOT_FOUND);
+        return only(FetchResponse::default().with_error_code(code::FETCH_SESSION_ID_NOT_FOUND));
     }
     let fetch_max = ctx.broker.config.fetch_max_bytes as usize;
     let by_id = ctx.version >= 13;
@@ -76,6 +124,7 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
                 data: None,
                 done: false,
                 seen_end: None,
+                region: None,
             });
         }
         topics_out.push(
@@ -108,7 +157,13 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
         let has_error;
         (slots, total, has_error) = if slots.iter().any(|s| needs_read(s, read_committed)) {
             match tokio::task::spawn_blocking(move || {
-                let (t, e) = read_pass(&mut slots, total, total_max, read_committed);
+                let (t, e) = read_pass(
+                    &mut slots,
+                    total,
+                    total_max,
+                    read_committed,
+                    SENDFILE_MIN_BYTES,
+                );
                 (slots, t, e)
             })
             .await
@@ -116,7 +171,9 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(error = %e, "fetch read panicked");
-                    return FetchResponse::default().with_error_code(code::UNKNOWN_SERVER_ERROR);
+                    return only(
+                        FetchResponse::default().with_error_code(code::UNKNOWN_SERVER_ERROR),
+                    );
                 }
             }
         } else {
@@ -139,15 +196,87 @@ pub async fn handle(ctx: &Ctx<'_>, req: FetchRequest) -> FetchResponse {
         }
     }
 
+    let mut regions: Vec<Vec<Option<FileRegion>>> = vec![Vec::new(); topics_out.len()];
     for slot in slots {
         let data = slot.data.unwrap_or_else(|| {
             empty(slot.partition_index, read_committed).with_error_code(slot.missing_code)
         });
-        if let Some(t) = topics_out.get_mut(slot.topic_index) {
+        if let (Some(t), Some(r)) = (
+            topics_out.get_mut(slot.topic_index),
+            regions.get_mut(slot.topic_index),
+        ) {
             t.partitions.push(data);
+            r.push(slot.region);
         }
     }
-    FetchResponse::default().with_responses(topics_out)
+    Fetched {
+        response: FetchResponse::default().with_responses(topics_out),
+        regions,
+    }
+}
+
+/// A read_uncommitted read: see [`stored`].
+fn read_uncommitted(
+    p: &Partition,
+    offset: i64,
+    max_bytes: usize,
+    sendfile_min: usize,
+) -> Result<Read, PartitionError> {
+    let r = p.read_region(offset, max_bytes)?;
+    match stored(r.region, sendfile_min) {
+        Some(stored) => Ok(Read {
+            stored,
+            log_start_offset: r.log_start_offset,
+            log_end_offset: r.log_end_offset,
+            aborted: Vec::new(),
+        }),
+        None => in_memory(p.read(offset, max_bytes)?, Vec::new()),
+    }
+}
+
+/// A read_committed read: as a region when no batch of it reaches the last stable offset, else read
+/// in memory and cut there.
+fn read_committed(
+    p: &Partition,
+    offset: i64,
+    max_bytes: usize,
+    sendfile_min: usize,
+) -> Result<Read, PartitionError> {
+    if let Some((r, aborted)) = p.read_committed_region(offset, max_bytes)? {
+        if let Some(stored) = stored(r.region, sendfile_min) {
+            return Ok(Read {
+                stored,
+                log_start_offset: r.log_start_offset,
+                log_end_offset: r.log_end_offset,
+                aborted,
+            });
+        }
+    }
+    let (r, aborted) = p.read_committed(offset, max_bytes)?;
+    in_memory(r, aborted)
+}
+
+fn in_memory(r: ReadResult, aborted: Vec<AbortedTxn>) -> Result<Read, PartitionError> {
+    Ok(Read {
+        stored: Stored::Memory(r.records),
+        log_start_offset: r.log_start_offset,
+        log_end_offset: r.log_end_offset,
+        aborted,
+    })
+}
+
+/// The batches as a region of their file when it is at least `sendfile_min` bytes and the page cache
+/// holds all of it, else read into memory here (on the blocking thread) so the response's writer
+/// never waits for the disk. `None` when that read failed: the log judges I/O errors, so the caller's
+/// locked read reports it (and takes the directory offline if the disk failed).
+fn stored(region: Option<FileRegion>, sendfile_min: usize) -> Option<Stored> {
+    match region {
+        None => Some(Stored::Memory(Bytes::new())),
+        Some(region) if region.len() >= sendfile_min && region.is_resident() => {
+            Some(Stored::File(region))
+        }
+        Some(region) => region.read().ok().map(Stored::Memory),
+    }
 }
 
 /// How far a fetcher may read: the log end, or the last stable offset under read_committed (a
@@ -201,6 +330,7 @@ fn read_pass(
     mut total: usize,
     total_max: usize,
     read_committed: bool,
+    sendfile_min: usize,
 ) -> (usize, bool) {
     let mut has_error = false;
     for slot in slots.iter_mut() {
@@ -235,29 +365,34 @@ fn read_pass(
         }
         // read_uncommitted stays on the plain read: no record or index is decoded on that path.
         let read = if read_committed {
-            p.read_committed(slot.fetch_offset, budget.max(1))
+            self::read_committed(p, slot.fetch_offset, budget.max(1), sendfile_min)
         } else {
-            p.read(slot.fetch_offset, budget.max(1))
-                .map(|r| (r, Vec::new()))
+            read_uncommitted(p, slot.fetch_offset, budget.max(1), sendfile_min)
         };
         slot.data = Some(match read {
-            Ok((r, aborted)) => {
+            Ok(r) => {
                 // The log returns at least one batch; only the first non-empty partition may exceed its budget.
-                let records = if r.records.len() > budget && !first_non_empty || slot.max_bytes == 0
-                {
-                    Bytes::new()
+                let stored = if r.stored.len() > budget && !first_non_empty || slot.max_bytes == 0 {
+                    Stored::Memory(Bytes::new())
                 } else {
-                    r.records
+                    r.stored
                 };
-                total += records.len();
-                slot.done = !records.is_empty();
+                let len = stored.len();
+                total += len;
+                slot.done = len > 0;
+                let (records, region) = match stored {
+                    Stored::Memory(b) => (b, None),
+                    Stored::File(region) => (Bytes::new(), Some(region)),
+                };
+                slot.region = region;
+                let aborted = r.aborted;
                 let lso = p.last_stable_offset().min(r.log_end_offset);
                 slot.seen_end = Some(if read_committed {
                     lso
                 } else {
                     r.log_end_offset
                 });
-                let pd = if read_committed && !records.is_empty() {
+                let pd = if read_committed && len > 0 {
                     pd.with_aborted_transactions(Some(
                         aborted
                             .iter()
@@ -322,7 +457,22 @@ mod tests {
             data: None,
             done: false,
             seen_end: None,
+            region: None,
         }
+    }
+
+    /// The records a slot answers with, read in from its file region if it has one.
+    fn records(s: &Slot) -> Vec<u8> {
+        match &s.region {
+            Some(r) => r.read().unwrap().to_vec(),
+            None => s.data.as_ref().unwrap().records.clone().unwrap().to_vec(),
+        }
+    }
+
+    fn bytes_out(p: &Partition) -> u64 {
+        p.stats()
+            .bytes_out
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn one_batch() -> Bytes {
@@ -346,10 +496,22 @@ mod tests {
         parts[0].append_blocking(one_batch(), 0).unwrap();
         let mut slots: Vec<Slot> = parts.iter().map(slot).collect();
 
-        let (total, error) = read_pass(&mut slots, 0, 1 << 20, false);
+        let (total, error) = read_pass(&mut slots, 0, 1 << 20, false, 0);
         assert!(!error);
-        let first = slots[0].data.as_ref().unwrap().records.clone().unwrap();
+        // Just written, so in the page cache: the batch is named by its file region, not read.
+        assert!(slots[0].region.is_some());
+        assert!(slots[0]
+            .data
+            .as_ref()
+            .unwrap()
+            .records
+            .as_ref()
+            .unwrap()
+            .is_empty());
+        let first = records(&slots[0]);
+        assert_eq!(first.len(), one_batch().len());
         assert_eq!(total, first.len());
+        let read_out = bytes_out(&parts[0]);
         assert!(slots[0].done && !slots[1].done && !slots[2].done);
         // Nothing changed: a wake-up reads nothing.
         assert!(!slots.iter().any(|s| needs_read(s, false)));
@@ -363,14 +525,14 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![false, true, false]
         );
-        let (total, _) = read_pass(&mut slots, total, 1 << 20, false);
-        let kept = slots[0].data.as_ref().unwrap().records.clone().unwrap();
+        let (total, _) = read_pass(&mut slots, total, 1 << 20, false, 0);
+        assert_eq!(records(&slots[0]), first);
         assert_eq!(
-            kept.as_ptr(),
-            first.as_ptr(),
+            bytes_out(&parts[0]),
+            read_out,
             "partition 0 was not read again"
         );
-        let second = slots[1].data.as_ref().unwrap().records.clone().unwrap();
+        let second = records(&slots[1]);
         assert!(!second.is_empty());
         assert_eq!(total, first.len() + second.len());
         exec.shutdown();
@@ -410,6 +572,51 @@ mod tests {
     }
 
     #[test]
+    fn regions_below_the_sendfile_minimum_are_read_into_memory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exec = LogExecutor::start(1);
+        let p = partition(&tmp.path().join("t-0"), &exec);
+        p.append_blocking(one_batch(), 0).unwrap();
+        for read_committed in [false, true] {
+            let mut slots = vec![slot(&p)];
+            read_pass(&mut slots, 0, 1 << 20, read_committed, SENDFILE_MIN_BYTES);
+            assert!(slots[0].region.is_none());
+            assert_eq!(records(&slots[0]).len(), one_batch().len());
+            let mut slots = vec![slot(&p)];
+            read_pass(&mut slots, 0, 1 << 20, read_committed, one_batch().len());
+            assert!(
+                slots[0].region.is_some(),
+                "exactly the minimum goes by region"
+            );
+        }
+        exec.shutdown();
+    }
+
+    #[test]
+    fn read_committed_cuts_in_memory_before_an_open_transaction() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exec = LogExecutor::start(1);
+        let p = partition(&tmp.path().join("t-0"), &exec);
+        let plain = one_batch();
+        p.append_blocking(plain.clone(), 0).unwrap();
+        p.append_blocking(txn_batch(7), 0).unwrap();
+        assert_eq!(p.last_stable_offset(), 1);
+        let mut slots = vec![slot(&p)];
+        read_pass(&mut slots, 0, 1 << 20, true, 0);
+        assert!(
+            slots[0].region.is_none(),
+            "the open transaction is cut off in memory"
+        );
+        assert_eq!(records(&slots[0]).len(), plain.len());
+        // read_uncommitted sees both batches, from the file.
+        let mut slots = vec![slot(&p)];
+        read_pass(&mut slots, 0, 1 << 20, false, 0);
+        assert!(slots[0].region.is_some());
+        assert_eq!(records(&slots[0]).len(), plain.len() + txn_batch(7).len());
+        exec.shutdown();
+    }
+
+    #[test]
     fn a_marker_wakes_read_committed_fetchers_and_releases_the_data() {
         let tmp = tempfile::tempdir().unwrap();
         let exec = LogExecutor::start(1);
@@ -417,7 +624,7 @@ mod tests {
         p.append_blocking(txn_batch(7), 0).unwrap();
         assert_eq!(p.last_stable_offset(), 0);
         let mut slots = vec![slot(&p)];
-        read_pass(&mut slots, 0, 1 << 20, true);
+        read_pass(&mut slots, 0, 1 << 20, true, 0);
         let d = slots[0].data.as_ref().unwrap();
         assert!(d.records.as_ref().unwrap().is_empty());
         assert_eq!((d.high_watermark, d.last_stable_offset), (1, 0));
@@ -439,10 +646,14 @@ mod tests {
         );
         assert_eq!(p.last_stable_offset(), 2);
         assert!(needs_read(&slots[0], true));
-        read_pass(&mut slots, 0, 1 << 20, true);
+        read_pass(&mut slots, 0, 1 << 20, true, 0);
         let d = slots[0].data.as_ref().unwrap();
         assert_eq!(d.last_stable_offset, 2);
-        assert!(!d.records.as_ref().unwrap().is_empty());
+        assert!(
+            slots[0].region.is_some(),
+            "below the LSO: sent from the file"
+        );
+        assert!(!records(&slots[0]).is_empty());
         assert_eq!(d.aborted_transactions, Some(vec![]));
         // An older epoch is refused with INVALID_PRODUCER_EPOCH.
         let stale = weft_log::TxnMarker {

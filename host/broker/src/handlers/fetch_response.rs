@@ -1,15 +1,22 @@
 //! Encodes a Fetch response frame as a list of chunks: framing and header bytes in small buffers, and
-//! each partition's records as the `Bytes` the log returned, so stored batches reach the socket
-//! (vectored write) without being copied into an encode buffer.
+//! each partition's records as the `Bytes` the log returned or as the region of a segment file that
+//! holds them, so stored batches reach the socket (vectored write, or `sendfile`) without being
+//! copied into an encode buffer.
 //!
 //! The byte layout is exactly kafka-protocol's (a unit test compares the two for every version); a
 //! response using a field this encoder does not write (tagged fields, node endpoints) falls back to
-//! kafka-protocol's encoder.
+//! kafka-protocol's encoder, with any file regions read into memory first.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchResponse, ResponseHeader};
 use kafka_protocol::protocol::Encodable;
+use weft_log::FileRegion;
+
+use crate::chunk::Chunk;
+
+/// Per topic of a response, per partition in its order: the file region carrying its records.
+pub type Regions = [Vec<Option<FileRegion>>];
 
 /// Why a response could not be encoded.
 #[derive(Debug, thiserror::Error)]
@@ -64,40 +71,66 @@ fn supported(resp: &FetchResponse) -> bool {
         })
 }
 
-/// `length | header | body` as chunks whose concatenation is the frame.
+/// `length | header | body` as chunks whose concatenation is the frame. A partition with a region in
+/// `regions` has its records there (its `records` field is empty).
 pub fn encode(
     correlation_id: i32,
     header_version: i16,
     resp: &FetchResponse,
+    regions: &Regions,
     version: i16,
-) -> Result<Vec<Bytes>, EncodeError> {
+) -> Result<Vec<Chunk>, EncodeError> {
     let err = |reason: String| EncodeError { version, reason };
     let mut buf = BytesMut::with_capacity(256);
     ResponseHeader::default()
         .with_correlation_id(correlation_id)
         .encode(&mut buf, header_version)
         .map_err(|e| err(e.to_string()))?;
-    let mut chunks = vec![Bytes::new()];
+    let mut chunks = vec![Chunk::Bytes(Bytes::new())];
     if !supported(resp) || !(4..=18).contains(&version) {
-        resp.encode(&mut buf, version)
+        with_regions_read(resp, regions)
+            .map_err(|e| err(format!("reading stored batches: {e}")))?
+            .encode(&mut buf, version)
             .map_err(|e| err(e.to_string()))?;
-        chunks.push(buf.freeze());
+        chunks.push(buf.freeze().into());
     } else {
-        body(&mut buf, &mut chunks, resp, version).map_err(err)?;
+        body(&mut buf, &mut chunks, resp, regions, version).map_err(err)?;
         if !buf.is_empty() {
-            chunks.push(buf.freeze());
+            chunks.push(buf.freeze().into());
         }
     }
-    let len: usize = chunks.iter().map(|c| c.len()).sum();
+    let len: usize = chunks.iter().map(Chunk::len).sum();
     let len = i32::try_from(len).map_err(|_| err(format!("{len} bytes is too large a frame")))?;
-    chunks[0] = Bytes::copy_from_slice(&len.to_be_bytes());
+    chunks[0] = Bytes::copy_from_slice(&len.to_be_bytes()).into();
     Ok(chunks)
+}
+
+/// `resp` with every region's records read into memory, for kafka-protocol's encoder. Fetch regions
+/// are in the page cache, so this copies from memory; it serves Fetch v0–v3 only, since Fetch never
+/// sets the fields the chunked encoder lacks.
+fn with_regions_read<'a>(
+    resp: &'a FetchResponse,
+    regions: &Regions,
+) -> std::io::Result<std::borrow::Cow<'a, FetchResponse>> {
+    if regions.iter().flatten().all(Option::is_none) {
+        return Ok(std::borrow::Cow::Borrowed(resp));
+    }
+    let mut resp = resp.clone();
+    for (t, rs) in resp.responses.iter_mut().zip(regions) {
+        for (p, r) in t.partitions.iter_mut().zip(rs) {
+            if let Some(r) = r {
+                p.records = Some(r.read()?);
+            }
+        }
+    }
+    Ok(std::borrow::Cow::Owned(resp))
 }
 
 fn body(
     buf: &mut BytesMut,
-    chunks: &mut Vec<Bytes>,
+    chunks: &mut Vec<Chunk>,
     resp: &FetchResponse,
+    regions: &Regions,
     version: i16,
 ) -> Result<(), String> {
     let flexible = version >= 12;
@@ -109,8 +142,14 @@ fn body(
         return Err("session id is not available before v7".into());
     }
     put_len(buf, flexible, Some(resp.responses.len()))?;
-    for t in &resp.responses {
-        topic(buf, chunks, t, version)?;
+    for (i, t) in resp.responses.iter().enumerate() {
+        topic(
+            buf,
+            chunks,
+            t,
+            regions.get(i).map_or(&[][..], Vec::as_slice),
+            version,
+        )?;
     }
     if flexible {
         put_uvarint(buf, 0);
@@ -120,8 +159,9 @@ fn body(
 
 fn topic(
     buf: &mut BytesMut,
-    chunks: &mut Vec<Bytes>,
+    chunks: &mut Vec<Chunk>,
     t: &FetchableTopicResponse,
+    regions: &[Option<FileRegion>],
     version: i16,
 ) -> Result<(), String> {
     let flexible = version >= 12;
@@ -140,8 +180,9 @@ fn topic(
         buf.put_slice(t.topic_id.as_bytes());
     }
     put_len(buf, flexible, Some(t.partitions.len()))?;
-    for p in &t.partitions {
-        partition(buf, chunks, p, version)?;
+    for (i, p) in t.partitions.iter().enumerate() {
+        let region = regions.get(i).and_then(Option::as_ref);
+        partition(buf, chunks, p, region, version)?;
     }
     if flexible {
         put_uvarint(buf, 0);
@@ -151,8 +192,9 @@ fn topic(
 
 fn partition(
     buf: &mut BytesMut,
-    chunks: &mut Vec<Bytes>,
+    chunks: &mut Vec<Chunk>,
     p: &PartitionData,
+    region: Option<&FileRegion>,
     version: i16,
 ) -> Result<(), String> {
     let flexible = version >= 12;
@@ -180,7 +222,11 @@ fn partition(
     } else if p.preferred_read_replica.0 != -1 {
         return Err("preferred read replica is not available before v11".into());
     }
-    match &p.records {
+    let records = match region {
+        Some(r) => Some(Chunk::File(r.clone())),
+        None => p.records.clone().map(Chunk::Bytes),
+    };
+    match records {
         None if flexible => put_uvarint(buf, 0),
         None => buf.put_i32(-1),
         Some(records) => {
@@ -197,8 +243,8 @@ fn partition(
             }
             if !records.is_empty() {
                 // The stored batches go out as they are: the header so far, then the records.
-                chunks.push(buf.split().freeze());
-                chunks.push(records.clone());
+                chunks.push(buf.split().freeze().into());
+                chunks.push(records);
             }
         }
     }
@@ -265,7 +311,7 @@ mod tests {
         for version in range.min..=range.max {
             let resp = sample(version);
             let hv = ApiKey::Fetch.response_header_version(version);
-            let chunks = encode(42, hv, &resp, version).unwrap();
+            let chunks = encode(42, hv, &resp, &[], version).unwrap();
             let mut expected = BytesMut::new();
             expected.put_i32(0);
             ResponseHeader::default()
@@ -275,10 +321,54 @@ mod tests {
             resp.encode(&mut expected, version).unwrap();
             let len = (expected.len() - 4) as i32;
             expected[0..4].copy_from_slice(&len.to_be_bytes());
-            let got: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+            let got = crate::chunk::concat(&chunks).unwrap();
             assert_eq!(got, expected.to_vec(), "Fetch v{version}");
             // Record bytes are passed through, not copied: a chunk is exactly the 300-byte batch.
             assert!(chunks.iter().any(|c| c.len() == 300), "v{version}");
+        }
+    }
+
+    #[test]
+    fn a_file_region_encodes_as_its_records_would() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut log, _) = weft_log::Log::open(tmp.path(), Default::default()).unwrap();
+        let c = crate::groups::Committed {
+            offset: 1,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_ts: 0,
+            log_offset: -1,
+        };
+        let batch = crate::groups::offsets::encode_batch("g", &[("t", 0, Some(&c))], 0).unwrap();
+        log.append(&batch, 0, 0).unwrap();
+        let region = log.read_region(0, 1 << 20).unwrap().region.unwrap();
+        let stored = log.read(0, 1 << 20).unwrap().records;
+        let range = ApiKey::Fetch.valid_versions();
+        for version in range.min..=range.max {
+            let hv = ApiKey::Fetch.response_header_version(version);
+            // Partition 1 of topic "a" carries its records in the file region.
+            let mut with_region = sample(version);
+            with_region.responses[0].partitions[1].records = Some(Bytes::new());
+            let regions = vec![vec![None, Some(region.clone()), None, None]];
+            let chunks = encode(7, hv, &with_region, &regions, version).unwrap();
+            let mut in_memory = sample(version);
+            in_memory.responses[0].partitions[1].records = Some(stored.clone());
+            let expected =
+                crate::chunk::concat(&encode(7, hv, &in_memory, &[], version).unwrap()).unwrap();
+            assert_eq!(
+                crate::chunk::concat(&chunks).unwrap(),
+                expected,
+                "v{version}"
+            );
+            let files = chunks
+                .iter()
+                .filter(|c| matches!(c, Chunk::File(_)))
+                .count();
+            assert_eq!(
+                files,
+                usize::from((4..=18).contains(&version)),
+                "v{version}"
+            );
         }
     }
 }

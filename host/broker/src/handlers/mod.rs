@@ -60,8 +60,9 @@ mod txn_offset_commit;
 /// What to do after handling a frame.
 pub enum Outcome {
     Respond(Bytes),
-    /// A response frame as chunks to write back to back (Fetch: stored records are not copied).
-    RespondChunks(Vec<Bytes>),
+    /// A response frame as chunks to write back to back (Fetch: stored records are not copied, and
+    /// are sent from their file when the page cache holds them).
+    RespondChunks(Vec<crate::chunk::Chunk>),
     /// acks=0 produce: Kafka sends nothing back.
     NoResponse,
     /// The request could not be decoded; Kafka closes such connections.
@@ -259,10 +260,16 @@ pub async fn handle_frame(
             None => return Outcome::NoResponse,
         },
         RequestKind::Fetch(r) => {
-            let resp = fetch::handle(&ctx, r).await;
-            crate::metrics::REQUESTS.fetch_errors(&resp);
+            let fetched = fetch::handle(&ctx, r).await;
+            crate::metrics::REQUESTS.fetch_errors(&fetched.response);
             let header_version = key.response_header_version(version);
-            return match fetch_response::encode(correlation_id, header_version, &resp, version) {
+            return match fetch_response::encode(
+                correlation_id,
+                header_version,
+                &fetched.response,
+                &fetched.regions,
+                version,
+            ) {
                 Ok(chunks) => Outcome::RespondChunks(chunks),
                 Err(e) => {
                     tracing::error!(%peer, error = %e, "could not encode response");
