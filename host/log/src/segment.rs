@@ -552,8 +552,9 @@ impl Segment {
     }
 
     /// Like [`read`](Self::read), but names the batches by file position instead of reading them:
-    /// `(region, first batch's base offset, offset after the last batch)`. Only batch headers near the cut are read, from the offset index's entry
-    /// before it; a read that reaches the end of the segment reads none.
+    /// `(region, first batch's base offset, offset after the last batch)`. Only batch headers near
+    /// the cut are read, from the offset index's entry before it; a read that reaches the end of the
+    /// segment reads none.
     pub(crate) fn region(
         &self,
         offset: i64,
