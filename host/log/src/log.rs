@@ -680,14 +680,7 @@ impl Log {
     }
 
     fn read_region_online(&self, offset: i64, max_bytes: usize) -> Result<RegionRead> {
-        let (start, end) = (self.log_start_offset, self.log_end_offset());
-        if offset < start || offset > end {
-            return Err(LogError::OffsetOutOfRange {
-                requested: offset,
-                start,
-                end,
-            });
-        }
+        let (start, end) = self.readable_range(offset)?;
         let mut read = RegionRead {
             region: None,
             first_offset: offset,
@@ -750,7 +743,8 @@ impl Log {
         Ok((result, aborted))
     }
 
-    fn read_online(&self, offset: i64, max_bytes: usize) -> Result<ReadResult> {
+    /// (log start offset, log end offset), or `OffsetOutOfRange` if `offset` lies outside them.
+    fn readable_range(&self, offset: i64) -> Result<(i64, i64)> {
         let (start, end) = (self.log_start_offset, self.log_end_offset());
         if offset < start || offset > end {
             return Err(LogError::OffsetOutOfRange {
@@ -759,6 +753,11 @@ impl Log {
                 end,
             });
         }
+        Ok((start, end))
+    }
+
+    fn read_online(&self, offset: i64, max_bytes: usize) -> Result<ReadResult> {
+        let (start, end) = self.readable_range(offset)?;
         let result = |records| ReadResult {
             records,
             log_start_offset: start,

@@ -429,7 +429,7 @@ fn read_pass(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::executor::LogExecutor;
     use crate::log_dir::LogDir;
@@ -475,7 +475,8 @@ mod tests {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn one_batch() -> Bytes {
+    /// One small stored-format batch (an offset commit's).
+    pub(in crate::handlers) fn one_batch() -> Bytes {
         let c = crate::groups::Committed {
             offset: 1,
             leader_epoch: -1,

@@ -332,15 +332,8 @@ mod tests {
     fn a_file_region_encodes_as_its_records_would() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut log, _) = weft_log::Log::open(tmp.path(), Default::default()).unwrap();
-        let c = crate::groups::Committed {
-            offset: 1,
-            leader_epoch: -1,
-            metadata: String::new(),
-            commit_ts: 0,
-            log_offset: -1,
-        };
-        let batch = crate::groups::offsets::encode_batch("g", &[("t", 0, Some(&c))], 0).unwrap();
-        log.append(&batch, 0, 0).unwrap();
+        log.append(&super::super::fetch::tests::one_batch(), 0, 0)
+            .unwrap();
         let region = log.read_region(0, 1 << 20).unwrap().region.unwrap();
         let stored = log.read(0, 1 << 20).unwrap().records;
         let range = ApiKey::Fetch.valid_versions();
