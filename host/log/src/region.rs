@@ -118,3 +118,28 @@ impl FileRegion {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn residency_follows_the_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut f = File::create(&path).unwrap();
+        f.write_all(&[7u8; 64 << 10]).unwrap();
+        // A hole has no page in the cache until something writes it.
+        f.set_len(4 << 20).unwrap();
+        let file = Arc::new(File::open(&path).unwrap());
+        let written = FileRegion::new(file.clone(), 100, 60 << 10);
+        assert!(written.is_resident());
+        assert_eq!(written.read().unwrap(), vec![7u8; 60 << 10]);
+        let hole = FileRegion::new(file.clone(), 1 << 20, 1 << 20);
+        assert!(!hole.is_resident());
+        let straddling = FileRegion::new(file.clone(), 60 << 10, 1 << 20);
+        assert!(!straddling.is_resident(), "one missing page is enough");
+        assert!(FileRegion::new(file, 5, 0).is_resident());
+    }
+}
