@@ -202,6 +202,121 @@ impl Drop for Mount {
     }
 }
 
+/// Reads until the broker closes the connection (end of stream or reset); false if it is still open
+/// at `deadline`.
+fn closed_by_broker(stream: &mut TcpStream, deadline: Instant) -> bool {
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    while Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn connections_idle_for_connections_max_idle_ms_are_closed() {
+    let w = Weft::start(&["connections.max.idle.ms=2000"]);
+    let b = w.bootstrap();
+    create(&b, "idle", 1, &[]);
+    let mut conn = Conn::open(&b);
+    for i in 0..4 {
+        assert_eq!(
+            conn.produce("idle", 0, batch(1, 1_000_000, 1, b'i')),
+            (NONE, i)
+        );
+    }
+
+    // A connection that sends nothing is closed after the limit.
+    let mut quiet = Conn::open(&b);
+    assert!(quiet.api_versions_ok());
+    let opened = Instant::now();
+    assert!(closed_by_broker(&mut quiet.stream, opened + TIMEOUT));
+    let after = opened.elapsed();
+    assert!(
+        after >= Duration::from_millis(1900),
+        "closed after {after:?}"
+    );
+
+    // One that keeps talking stays open, and a long poll longer than the limit is answered.
+    let mut busy = Conn::open(&b);
+    for _ in 0..8 {
+        assert!(busy.api_versions_ok());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let long_poll = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(3000)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(s("idle")))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(4)
+                .with_partition_max_bytes(1 << 20)])]);
+    let started = Instant::now();
+    let resp: FetchResponse = busy.call(ApiKey::Fetch, 12, &long_poll);
+    assert!(started.elapsed() >= Duration::from_millis(2900));
+    assert_eq!(resp.responses[0].partitions[0].error_code, NONE);
+    assert!(busy.api_versions_ok());
+
+    // A client that pipelines fetches and never reads them is closed once its responses stop
+    // moving, with whatever the broker held for it.
+    let fetch = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(i32::MAX)
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(s("idle")))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(i32::MAX)])]);
+    let mut stalled = TcpStream::connect(&b).expect("connect");
+    stalled.set_nonblocking(true).unwrap();
+    let mut correlation = 0;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled client's writes never blocked"
+        );
+        correlation += 1;
+        let frame = request_frame(ApiKey::Fetch, 12, correlation, &fetch);
+        match stalled.write(&frame) {
+            Ok(n) if n == frame.len() => {}
+            // Blocked: the broker stopped reading. An error: it closed already (a slow machine).
+            Ok(_) | Err(_) => break,
+        }
+    }
+    let blocked = Instant::now();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        w.wait_for_log("idle for connections.max.idle.ms", TIMEOUT),
+        "no idle close logged"
+    );
+    assert!(closed_by_broker(&mut stalled, blocked + TIMEOUT));
+    // The producing connection sat idle meanwhile; a new one is served as before.
+    drop(conn);
+    let mut other = Conn::open(&b);
+    assert_eq!(other.latest("idle", 0), (NONE, 4));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Raw protocol.
 

@@ -81,6 +81,9 @@ pub struct BrokerConfig {
     pub auto_create_topics_enable: bool,
     pub delete_topic_enable: bool,
     pub socket_request_max_bytes: u32,
+    /// A connection that reads no request and writes no response byte for this long is closed;
+    /// `None` (a negative value, as in Kafka) never closes one.
+    pub connections_max_idle_ms: Option<u64>,
     /// Most record bytes one Fetch response carries (requests asking for more are clamped to it).
     pub fetch_max_bytes: u32,
     pub log_retention_check_interval_ms: u64,
@@ -156,6 +159,7 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("delete.topic.enable", KeyType::Boolean, "true", "Allow DeleteTopics."),
     key("message.max.bytes", KeyType::Int, "1048588", "Largest record batch accepted (topic default for max.message.bytes)."),
     key("socket.request.max.bytes", KeyType::Int, "104857600", "Largest request frame accepted."),
+    key("connections.max.idle.ms", KeyType::Long, "600000", "Close a connection that neither sends a request nor takes a response byte for this long (a client that stops reading its responses included); -1 never closes one."),
     key("fetch.max.bytes", KeyType::Int, "57671680", "Most record bytes one Fetch response returns; larger max_bytes and partition_max_bytes are clamped to it."),
     key("log.segment.bytes", KeyType::Int, "1073741824", "Segment file size before a new one is rolled."),
     key("log.roll.ms", KeyType::Long, "", "Age before a segment is rolled (overrides log.roll.hours)."),
@@ -413,6 +417,10 @@ impl BrokerConfig {
             auto_create_topics_enable: r.bool("auto.create.topics.enable")?,
             delete_topic_enable: r.bool("delete.topic.enable")?,
             socket_request_max_bytes: r.positive_u32("socket.request.max.bytes")?,
+            connections_max_idle_ms: match r.long("connections.max.idle.ms")? {
+                v if v < 0 => None,
+                _ => Some(r.positive_u64("connections.max.idle.ms")?),
+            },
             fetch_max_bytes: r.positive_u32("fetch.max.bytes")?,
             log_retention_check_interval_ms: r.positive_u64("log.retention.check.interval.ms")?,
             log_cleaner_backoff_ms: r.positive_u64("log.cleaner.backoff.ms")?,
@@ -608,6 +616,22 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.topic_defaults.log.retention_ms, 5);
+    }
+
+    #[test]
+    fn connections_max_idle_ms_is_kafkas_with_negative_meaning_never() {
+        let idle = |v: &str| {
+            BrokerConfig::from_flat(flat(&[("connections.max.idle.ms", v)]))
+                .map(|c| c.connections_max_idle_ms)
+        };
+        assert_eq!(
+            BrokerConfig::defaults().unwrap().connections_max_idle_ms,
+            Some(600_000)
+        );
+        assert_eq!(idle("1500").unwrap(), Some(1500));
+        assert_eq!(idle("-1").unwrap(), None);
+        let e = idle("0").unwrap_err();
+        assert!(e.to_string().contains("connections.max.idle.ms"), "{e}");
     }
 
     #[test]

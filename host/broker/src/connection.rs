@@ -11,7 +11,9 @@
 //! the page cache holds go from their segment file to the socket with `sendfile`.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use std::io::IoSlice;
 use std::os::fd::AsRawFd;
@@ -39,6 +41,43 @@ const MAX_IOV: usize = 256;
 struct Queued {
     chunks: Vec<Chunk>,
     _permit: OwnedSemaphorePermit,
+}
+
+/// When the connection last made progress (a request read, response bytes written), for
+/// `connections.max.idle.ms`.
+struct Activity {
+    start: tokio::time::Instant,
+    /// Milliseconds after `start`.
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            start: tokio::time::Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// Resolves once nothing happened for `idle`; never without a limit.
+    async fn idle_for(&self, idle: Option<Duration>) {
+        let Some(idle) = idle else {
+            return std::future::pending().await;
+        };
+        loop {
+            let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            let due = last + idle;
+            if tokio::time::Instant::now() >= due {
+                return;
+            }
+            tokio::time::sleep_until(due).await;
+        }
+    }
 }
 
 /// Why a frame could not be read.
@@ -85,8 +124,12 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
 }
 
 /// Writes `chunks` (one or more frames back to back): runs of in-memory chunks with vectored writes,
-/// file regions with `sendfile`.
-pub async fn write_chunks(w: &mut OwnedWriteHalf, chunks: &mut [Chunk]) -> std::io::Result<()> {
+/// file regions with `sendfile`. Every write that makes progress touches `activity`.
+async fn write_chunks(
+    w: &mut OwnedWriteHalf,
+    chunks: &mut [Chunk],
+    activity: &Activity,
+) -> std::io::Result<()> {
     let mut idx = 0;
     loop {
         while idx < chunks.len() && chunks[idx].is_empty() {
@@ -96,7 +139,7 @@ pub async fn write_chunks(w: &mut OwnedWriteHalf, chunks: &mut [Chunk]) -> std::
             return Ok(());
         };
         if let Chunk::File(region) = chunk {
-            send_region(w.as_ref(), region).await?;
+            send_region(w.as_ref(), region, activity).await?;
             idx += 1;
             continue;
         }
@@ -114,6 +157,7 @@ pub async fn write_chunks(w: &mut OwnedWriteHalf, chunks: &mut [Chunk]) -> std::
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
+        activity.touch();
         // `n` covers only the run of in-memory chunks just written.
         while n > 0 {
             let Some(Chunk::Bytes(b)) = chunks.get_mut(idx) else {
@@ -134,7 +178,11 @@ pub async fn write_chunks(w: &mut OwnedWriteHalf, chunks: &mut [Chunk]) -> std::
 /// The fetch checked the region was in the page cache, so the kernel copies from memory and this
 /// does not wait for the disk. A file that ends early fails the connection: the frame's length is
 /// already on the wire.
-async fn send_region(sock: &TcpStream, region: &FileRegion) -> std::io::Result<()> {
+async fn send_region(
+    sock: &TcpStream,
+    region: &FileRegion,
+    activity: &Activity,
+) -> std::io::Result<()> {
     let mut offset = libc::off_t::try_from(region.position())
         .map_err(|_| std::io::Error::other("file position out of range"))?;
     let mut left = region.len();
@@ -164,7 +212,10 @@ async fn send_region(sock: &TcpStream, region: &FileRegion) -> std::io::Result<(
                     "segment file ended before the batches being sent",
                 ))
             }
-            Ok(n) => left = left.saturating_sub(n),
+            Ok(n) => {
+                left = left.saturating_sub(n);
+                activity.touch();
+            }
             Err(e)
                 if e.kind() == std::io::ErrorKind::WouldBlock
                     || e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -221,6 +272,12 @@ pub async fn serve(
         .saturating_add(1 << 20)
         .min(u32::MAX as usize);
     let bytes_left = Arc::new(Semaphore::new(budget));
+    let idle = broker
+        .config
+        .connections_max_idle_ms
+        .map(Duration::from_millis);
+    let activity = Arc::new(Activity::new());
+    let written = activity.clone();
 
     let writer = tokio::spawn(async move {
         let mut batch: Vec<Queued> = Vec::new();
@@ -241,7 +298,7 @@ pub async fn serve(
                 .iter_mut()
                 .flat_map(|q| std::mem::take(&mut q.chunks))
                 .collect();
-            if let Err(e) = write_chunks(&mut write_half, &mut chunks).await {
+            if let Err(e) = write_chunks(&mut write_half, &mut chunks, &written).await {
                 tracing::debug!(%peer, error = %e, "write failed; closing connection");
                 break;
             }
@@ -255,9 +312,15 @@ pub async fn serve(
     let mut closed = CloseReason::Shutdown;
     loop {
         let frame = tokio::select! {
+            biased;
             f = read_frame(&mut reader, max) => f,
             _ = shutdown.changed() => break,
+            _ = activity.idle_for(idle) => {
+                closed = CloseReason::Idle;
+                break;
+            }
         };
+        activity.touch();
         let frame = match frame {
             Ok(Some(f)) => f,
             Ok(None) => {
@@ -300,9 +363,17 @@ pub async fn serve(
         // Waits (reading no more requests) while earlier responses fill the budget; a response larger
         // than the whole budget waits for the queue to drain.
         let want = size.clamp(1, budget) as u32;
+        // Handling it counts as activity: a long poll may take longer than the idle limit.
+        activity.touch();
         let permit = tokio::select! {
+            biased;
             p = bytes_left.clone().acquire_many_owned(want) => p,
             _ = shutdown.changed() => break,
+            // The client stopped reading its responses.
+            _ = activity.idle_for(idle) => {
+                closed = CloseReason::Idle;
+                break;
+            }
         };
         let Ok(permit) = permit else { break };
         if tx
@@ -320,5 +391,11 @@ pub async fn serve(
     }
     metrics::CONNECTIONS.closed(closed);
     drop(tx);
+    if matches!(closed, CloseReason::Idle) {
+        // Its writer may wait for a socket the client no longer reads; what it holds (queued
+        // responses, the segment files of their regions) goes with it.
+        tracing::info!(%peer, "closing connection idle for connections.max.idle.ms");
+        writer.abort();
+    }
     let _ = writer.await;
 }

@@ -262,15 +262,18 @@ pub enum CloseReason {
     Shutdown,
     /// A request for an API or version this broker does not serve (Kafka closes these too).
     UnsupportedVersion,
+    /// Nothing was read or written for `connections.max.idle.ms`.
+    Idle,
 }
 
 impl CloseReason {
-    const ALL: [CloseReason; 5] = [
+    const ALL: [CloseReason; 6] = [
         CloseReason::Client,
         CloseReason::Io,
         CloseReason::Malformed,
         CloseReason::Shutdown,
         CloseReason::UnsupportedVersion,
+        CloseReason::Idle,
     ];
 
     fn name(self) -> &'static str {
@@ -280,6 +283,7 @@ impl CloseReason {
             CloseReason::Malformed => "malformed_request",
             CloseReason::Shutdown => "shutdown",
             CloseReason::UnsupportedVersion => "unsupported_version",
+            CloseReason::Idle => "idle",
         }
     }
 }
@@ -288,19 +292,14 @@ impl CloseReason {
 #[derive(Default)]
 pub struct Connections {
     accepted: AtomicU64,
-    closed: [AtomicU64; 5],
+    /// One per [`CloseReason`], indexed by its discriminant.
+    closed: [AtomicU64; CloseReason::ALL.len()],
 }
 
 /// The process's connection counters.
 pub static CONNECTIONS: Connections = Connections {
     accepted: AtomicU64::new(0),
-    closed: [
-        AtomicU64::new(0),
-        AtomicU64::new(0),
-        AtomicU64::new(0),
-        AtomicU64::new(0),
-        AtomicU64::new(0),
-    ],
+    closed: [const { AtomicU64::new(0) }; CloseReason::ALL.len()],
 };
 
 impl Connections {
@@ -762,6 +761,25 @@ fn collect_groups(b: &Broker, budget: &mut usize, out: &mut Vec<MetricFamily>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_close_reason_has_a_counter() {
+        let c = Connections::default();
+        for r in CloseReason::ALL {
+            c.closed(r);
+        }
+        // Adding a reason breaks this match until it is listed here, and so in ALL.
+        let listed = |r: CloseReason| match r {
+            CloseReason::Client
+            | CloseReason::Io
+            | CloseReason::Malformed
+            | CloseReason::Shutdown
+            | CloseReason::UnsupportedVersion
+            | CloseReason::Idle => CloseReason::ALL.contains(&r),
+        };
+        assert!(CloseReason::ALL.into_iter().all(listed));
+        assert_eq!(CloseReason::ALL.len(), 6);
+    }
 
     fn batch(records: i32, payload: usize) -> Vec<u8> {
         let len = 49 + payload;
