@@ -223,6 +223,22 @@ fn closed_by_broker(stream: &mut TcpStream, deadline: Instant) -> bool {
     false
 }
 
+/// Whether the broker logged closing `client`'s connection as idle (the line names its peer
+/// address), polling until `timeout`.
+fn logged_idle_close(w: &Weft, client: &TcpStream, timeout: Duration) -> bool {
+    let peer = client.local_addr().expect("local address").to_string();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let logged = w.log_text().lines().any(|l| {
+            l.contains("closing connection idle for connections.max.idle.ms") && l.contains(&peer)
+        });
+        if logged || Instant::now() >= deadline {
+            return logged;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn connections_idle_for_connections_max_idle_ms_are_closed() {
     let w = Weft::start(&["connections.max.idle.ms=2000"]);
@@ -246,6 +262,7 @@ fn connections_idle_for_connections_max_idle_ms_are_closed() {
         after >= Duration::from_millis(1900),
         "closed after {after:?}"
     );
+    assert!(logged_idle_close(&w, &quiet.stream, TIMEOUT));
 
     // One that keeps talking stays open, and a long poll longer than the limit is answered.
     let mut busy = Conn::open(&b);
@@ -304,13 +321,35 @@ fn connections_idle_for_connections_max_idle_ms_are_closed() {
             Ok(_) | Err(_) => break,
         }
     }
-    let blocked = Instant::now();
-    std::thread::sleep(Duration::from_secs(4));
+    // Checked before reading anything: reading would let the broker's writes move again.
     assert!(
-        w.wait_for_log("idle for connections.max.idle.ms", TIMEOUT),
-        "no idle close logged"
+        logged_idle_close(&w, &stalled, TIMEOUT),
+        "the stalled fetcher was not closed as idle"
     );
-    assert!(closed_by_broker(&mut stalled, blocked + TIMEOUT));
+    assert!(closed_by_broker(&mut stalled, Instant::now() + TIMEOUT));
+
+    // Small responses fill the response queue's entries, not its bytes: the same holds.
+    let mut stalled = TcpStream::connect(&b).expect("connect");
+    stalled.set_nonblocking(true).unwrap();
+    let versions = ApiVersionsRequest::default();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled client's writes never blocked"
+        );
+        correlation += 1;
+        let frame = request_frame(ApiKey::ApiVersions, 3, correlation, &versions);
+        match stalled.write(&frame) {
+            Ok(n) if n == frame.len() => {}
+            Ok(_) | Err(_) => break,
+        }
+    }
+    assert!(
+        logged_idle_close(&w, &stalled, TIMEOUT),
+        "the stalled ApiVersions client was not closed as idle"
+    );
+    assert!(closed_by_broker(&mut stalled, Instant::now() + TIMEOUT));
     // The producing connection sat idle meanwhile; a new one is served as before.
     drop(conn);
     let mut other = Conn::open(&b);

@@ -376,14 +376,21 @@ pub async fn serve(
             }
         };
         let Ok(permit) = permit else { break };
-        if tx
-            .send(Queued {
-                chunks,
-                _permit: permit,
-            })
-            .await
-            .is_err()
-        {
+        let queued = Queued {
+            chunks,
+            _permit: permit,
+        };
+        let sent = tokio::select! {
+            biased;
+            sent = tx.send(queued) => sent,
+            _ = shutdown.changed() => break,
+            // Small responses fill the queue's entries before its bytes.
+            _ = activity.idle_for(idle) => {
+                closed = CloseReason::Idle;
+                break;
+            }
+        };
+        if sent.is_err() {
             // The writer ended on a failed write.
             closed = CloseReason::Io;
             break;
