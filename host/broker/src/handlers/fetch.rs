@@ -12,8 +12,8 @@
 //! (see [`super::fetch_response`]) so the stored bytes are written to the socket without a copy.
 //!
 //! A read_uncommitted read is not even read: the log names the batches as a region of a segment
-//! file, and when the page cache holds all of it (checked here, on the blocking thread) the
-//! connection sends it with `sendfile`. A region not in memory is read here instead, so the async
+//! file, and when the region is 64 KiB or more and the page cache holds all of it (checked here, on
+//! the blocking thread) the connection sends it with `sendfile`. A smaller region is read here. A region not in memory is read here instead, so the async
 //! worker that writes the response never waits for the disk. read_committed reads do the same unless
 //! their batches reach the last stable offset; those are read in memory and cut there.
 
@@ -58,7 +58,7 @@ struct Slot {
     region: Option<FileRegion>,
 }
 
-/// A partition's response and the region of a segment file that carries its records, if any.
+/// A Fetch response and, per partition, the region of a segment file that carries its records.
 pub struct Fetched {
     pub response: FetchResponse,
     /// Per topic of `response`, per partition in its order.

@@ -105,9 +105,10 @@ pub fn encode(
     Ok(chunks)
 }
 
-/// `resp` with every region's records read into memory, for kafka-protocol's encoder. Fetch regions
-/// are in the page cache, so this copies from memory; it serves Fetch v0–v3 only, since Fetch never
-/// sets the fields the chunked encoder lacks.
+/// `resp` with every region's records read into memory, for kafka-protocol's encoder. Not reached by
+/// what the broker answers today (Fetch v0–v3 are not served, and Fetch sets none of the fields the
+/// chunked encoder lacks); it keeps the fallback correct if either changes. Regions were checked to
+/// be in the page cache, so this copies from memory.
 fn with_regions_read<'a>(
     resp: &'a FetchResponse,
     regions: &Regions,
