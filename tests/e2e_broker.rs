@@ -223,6 +223,26 @@ fn closed_by_broker(stream: &mut TcpStream, deadline: Instant) -> bool {
     false
 }
 
+/// A connection that pipelines `body` requests and reads no response, returned once its writes
+/// block (the broker stopped reading it) or fail (the broker closed it already, on a slow machine).
+fn stalled_client<R: Encodable>(bootstrap: &str, key: ApiKey, version: i16, body: &R) -> TcpStream {
+    let mut stalled = TcpStream::connect(bootstrap).expect("connect");
+    stalled.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    for correlation in 1.. {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled client's writes never blocked"
+        );
+        let frame = request_frame(key, version, correlation, body);
+        match stalled.write(&frame) {
+            Ok(n) if n == frame.len() => {}
+            Ok(_) | Err(_) => break,
+        }
+    }
+    stalled
+}
+
 /// Whether the broker logged closing `client`'s connection as idle (the line names its peer
 /// address), polling until `timeout`.
 fn logged_idle_close(w: &Weft, client: &TcpStream, timeout: Duration) -> bool {
@@ -270,19 +290,7 @@ fn connections_idle_for_connections_max_idle_ms_are_closed() {
         assert!(busy.api_versions_ok());
         std::thread::sleep(Duration::from_millis(500));
     }
-    let long_poll = FetchRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_max_wait_ms(3000)
-        .with_min_bytes(1)
-        .with_max_bytes(1 << 20)
-        .with_session_id(0)
-        .with_session_epoch(-1)
-        .with_topics(vec![FetchTopic::default()
-            .with_topic(TopicName(s("idle")))
-            .with_partitions(vec![FetchPartition::default()
-                .with_partition(0)
-                .with_fetch_offset(4)
-                .with_partition_max_bytes(1 << 20)])]);
+    let long_poll = fetch_request("idle", 0, 4, 1 << 20, 3000);
     let started = Instant::now();
     let resp: FetchResponse = busy.call(ApiKey::Fetch, 12, &long_poll);
     assert!(started.elapsed() >= Duration::from_millis(2900));
@@ -291,36 +299,8 @@ fn connections_idle_for_connections_max_idle_ms_are_closed() {
 
     // A client that pipelines fetches and never reads them is closed once its responses stop
     // moving, with whatever the broker held for it.
-    let fetch = FetchRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_max_wait_ms(0)
-        .with_min_bytes(1)
-        .with_max_bytes(i32::MAX)
-        .with_session_id(0)
-        .with_session_epoch(-1)
-        .with_topics(vec![FetchTopic::default()
-            .with_topic(TopicName(s("idle")))
-            .with_partitions(vec![FetchPartition::default()
-                .with_partition(0)
-                .with_fetch_offset(0)
-                .with_partition_max_bytes(i32::MAX)])]);
-    let mut stalled = TcpStream::connect(&b).expect("connect");
-    stalled.set_nonblocking(true).unwrap();
-    let mut correlation = 0;
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "the stalled client's writes never blocked"
-        );
-        correlation += 1;
-        let frame = request_frame(ApiKey::Fetch, 12, correlation, &fetch);
-        match stalled.write(&frame) {
-            Ok(n) if n == frame.len() => {}
-            // Blocked: the broker stopped reading. An error: it closed already (a slow machine).
-            Ok(_) | Err(_) => break,
-        }
-    }
+    let fetch = fetch_request("idle", 0, 0, i32::MAX, 0);
+    let mut stalled = stalled_client(&b, ApiKey::Fetch, 12, &fetch);
     // Checked before reading anything: reading would let the broker's writes move again.
     assert!(
         logged_idle_close(&w, &stalled, TIMEOUT),
@@ -329,22 +309,8 @@ fn connections_idle_for_connections_max_idle_ms_are_closed() {
     assert!(closed_by_broker(&mut stalled, Instant::now() + TIMEOUT));
 
     // Small responses fill the response queue's entries, not its bytes: the same holds.
-    let mut stalled = TcpStream::connect(&b).expect("connect");
-    stalled.set_nonblocking(true).unwrap();
     let versions = ApiVersionsRequest::default();
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "the stalled client's writes never blocked"
-        );
-        correlation += 1;
-        let frame = request_frame(ApiKey::ApiVersions, 3, correlation, &versions);
-        match stalled.write(&frame) {
-            Ok(n) if n == frame.len() => {}
-            Ok(_) | Err(_) => break,
-        }
-    }
+    let mut stalled = stalled_client(&b, ApiKey::ApiVersions, 3, &versions);
     assert!(
         logged_idle_close(&w, &stalled, TIMEOUT),
         "the stalled ApiVersions client was not closed as idle"
@@ -450,19 +416,7 @@ impl Conn {
         offset: i64,
         max_bytes: i32,
     ) -> FetchResponse {
-        let req = FetchRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_max_wait_ms(0)
-            .with_min_bytes(1)
-            .with_max_bytes(max_bytes)
-            .with_session_id(0)
-            .with_session_epoch(-1)
-            .with_topics(vec![FetchTopic::default()
-                .with_topic(TopicName(s(topic)))
-                .with_partitions(vec![FetchPartition::default()
-                    .with_partition(partition)
-                    .with_fetch_offset(offset)
-                    .with_partition_max_bytes(max_bytes)])]);
+        let req = fetch_request(topic, partition, offset, max_bytes, 0);
         self.call(ApiKey::Fetch, version, &req)
     }
 
@@ -511,6 +465,29 @@ fn request_frame<R: Encodable>(key: ApiKey, version: i16, correlation: i32, body
     let len = (buf.len() - 4) as i32;
     buf[0..4].copy_from_slice(&len.to_be_bytes());
     buf.freeze()
+}
+
+/// A full (sessionless) Fetch of one partition, `max_bytes` both per partition and in total.
+fn fetch_request(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    max_bytes: i32,
+    max_wait_ms: i32,
+) -> FetchRequest {
+    FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(max_wait_ms)
+        .with_min_bytes(1)
+        .with_max_bytes(max_bytes)
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(s(topic)))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(partition)
+                .with_fetch_offset(offset)
+                .with_partition_max_bytes(max_bytes)])])
 }
 
 /// One v2 batch of `n` records with `value_len`-byte values and keys `k<i % keys>`.
@@ -831,19 +808,7 @@ fn a_client_that_does_not_read_its_responses_holds_bounded_broker_memory() {
     let baseline = w.rss();
 
     // Pipeline fetches (each answered with ~4 MiB) and never read a response.
-    let req = FetchRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_max_wait_ms(0)
-        .with_min_bytes(1)
-        .with_max_bytes(i32::MAX)
-        .with_session_id(0)
-        .with_session_epoch(-1)
-        .with_topics(vec![FetchTopic::default()
-            .with_topic(TopicName(s("wide")))
-            .with_partitions(vec![FetchPartition::default()
-                .with_partition(0)
-                .with_fetch_offset(0)
-                .with_partition_max_bytes(i32::MAX)])]);
+    let req = fetch_request("wide", 0, 0, i32::MAX, 0);
     let mut stalled = TcpStream::connect(&b).expect("connect");
     stalled.set_nonblocking(true).unwrap();
     let mut correlation = 0;

@@ -28,7 +28,7 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 
 use super::Ctx;
-use weft_log::{AbortedTxn, FileRegion, ReadResult};
+use weft_log::{AbortedTxn, FileRegion, ReadResult, RegionRead};
 
 use crate::error::code;
 use crate::partition::{Partition, PartitionError};
@@ -223,14 +223,9 @@ fn read_uncommitted(
     sendfile_min: usize,
 ) -> Result<Read, PartitionError> {
     let r = p.read_region(offset, max_bytes)?;
-    match stored(r.region, sendfile_min) {
-        Some(stored) => Ok(Read {
-            stored,
-            log_start_offset: r.log_start_offset,
-            log_end_offset: r.log_end_offset,
-            aborted: Vec::new(),
-        }),
-        None => in_memory(p.read(offset, max_bytes)?, Vec::new()),
+    match from_region(r, Vec::new(), sendfile_min) {
+        Some(read) => Ok(read),
+        None => Ok(in_memory(p.read(offset, max_bytes)?, Vec::new())),
     }
 }
 
@@ -243,26 +238,31 @@ fn read_committed(
     sendfile_min: usize,
 ) -> Result<Read, PartitionError> {
     if let Some((r, aborted)) = p.read_committed_region(offset, max_bytes)? {
-        if let Some(stored) = stored(r.region, sendfile_min) {
-            return Ok(Read {
-                stored,
-                log_start_offset: r.log_start_offset,
-                log_end_offset: r.log_end_offset,
-                aborted,
-            });
+        if let Some(read) = from_region(r, aborted, sendfile_min) {
+            return Ok(read);
         }
     }
     let (r, aborted) = p.read_committed(offset, max_bytes)?;
-    in_memory(r, aborted)
+    Ok(in_memory(r, aborted))
 }
 
-fn in_memory(r: ReadResult, aborted: Vec<AbortedTxn>) -> Result<Read, PartitionError> {
-    Ok(Read {
-        stored: Stored::Memory(r.records),
+/// A region read as the response will carry it; `None` as for [`stored`].
+fn from_region(r: RegionRead, aborted: Vec<AbortedTxn>, sendfile_min: usize) -> Option<Read> {
+    Some(Read {
+        stored: stored(r.region, sendfile_min)?,
         log_start_offset: r.log_start_offset,
         log_end_offset: r.log_end_offset,
         aborted,
     })
+}
+
+fn in_memory(r: ReadResult, aborted: Vec<AbortedTxn>) -> Read {
+    Read {
+        stored: Stored::Memory(r.records),
+        log_start_offset: r.log_start_offset,
+        log_end_offset: r.log_end_offset,
+        aborted,
+    }
 }
 
 /// The batches as a region of their file when it is at least `sendfile_min` bytes and the page cache
