@@ -383,6 +383,74 @@ fn field_transforms_rewrite_json_values() {
     let out = common::transform(&mut t, &[o.clone()]).unwrap();
     assert_eq!(json(&out)[0]["n"], -2);
     assert_eq!(json(&out)[0]["src"], "-2");
+    // New fields go after the last member and only changed values are rewritten: the rest of
+    // the text, whitespace included, stays as written; a record without a masked field is
+    // passed on as it came.
+    let (mut t, _) = instance(
+        "insert-field",
+        &[
+            ("static.field", "dc"),
+            ("static.value", "eu"),
+            ("offset.field", "o"),
+        ],
+    );
+    let mut spaced = [
+        rec("orders", None, " { \"a\" : 1 ,\n \"b\":[ 2 ] } "),
+        rec("orders", None, "{}"),
+        rec("orders", None, " {\t} "),
+        rec("orders", None, r#"{"a":1,"a":2}"#),
+    ];
+    for (i, r) in spaced.iter_mut().enumerate() {
+        r.offset = Some(i as i64);
+    }
+    let out = common::transform(&mut t, &spaced).unwrap();
+    assert_eq!(
+        values(&out),
+        [
+            " { \"a\" : 1 ,\n \"b\":[ 2 ],\"o\":0,\"dc\":\"eu\" } ",
+            r#"{"o":1,"dc":"eu"}"#,
+            " {\"o\":2,\"dc\":\"eu\"\t} ",
+            r#"{"a":1,"a":2,"o":3,"dc":"eu"}"#,
+        ]
+    );
+    // Two inserts of one name: the later kind wins (Kafka puts each into a map in turn),
+    // whether the object already has the name or not.
+    let (mut t, _) = instance(
+        "insert-field",
+        &[
+            ("topic.field", "x"),
+            ("offset.field", "x"),
+            ("static.field", "s"),
+            ("static.value", "eu"),
+        ],
+    );
+    let mut both = [
+        rec("orders", None, r#"{"a":1}"#),
+        rec("orders", None, r#"{"x":0,"a":1}"#),
+    ];
+    both.iter_mut().for_each(|r| r.offset = Some(7));
+    assert_eq!(
+        values(&common::transform(&mut t, &both).unwrap()),
+        [r#"{"a":1,"x":7,"s":"eu"}"#, r#"{"x":7,"a":1,"s":"eu"}"#]
+    );
+    let (mut t, _) = instance("mask-field", &[("fields", "a,c")]);
+    let out = common::transform(&mut t, &spaced).unwrap();
+    assert_eq!(
+        values(&out),
+        [
+            " { \"a\" : 0 ,\n \"b\":[ 2 ] } ",
+            "{}",
+            " {\t} ",
+            r#"{"a":0,"a":0}"#
+        ]
+    );
+    let (mut t, _) = instance("mask-field", &[("fields", "c")]);
+    let out = common::transform(&mut t, &spaced).unwrap();
+    assert_eq!(
+        out.iter().map(|r| &r.value).collect::<Vec<_>>(),
+        spaced.iter().map(|r| &r.value).collect::<Vec<_>>()
+    );
+
     let (mut t, _) = instance(
         "insert-field",
         &[("static.field", "dc"), ("static.value", "eu")],

@@ -87,6 +87,19 @@ const STRING_STOP: [bool; 256] = {
     stop
 };
 
+/// One byte per lane: the high bit of each byte of `x` that [`STRING_STOP`] names, so the
+/// lowest set bit marks the first such byte (a borrow can flag a byte above a real one, never
+/// below it).
+fn string_stops(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v;
+    let quote = zero_bytes(x ^ (ONES * u64::from(b'"')));
+    let backslash = zero_bytes(x ^ (ONES * u64::from(b'\\')));
+    let control = x.wrapping_sub(ONES * 0x20) & !x;
+    (quote | backslash | control | x) & HIGH
+}
+
 struct Scanner<'t> {
     text: &'t [u8],
     i: usize,
@@ -229,8 +242,20 @@ impl<'t> Scanner<'t> {
     fn string(&mut self) -> bool {
         let text = self.text;
         let mut i = self.i + 1;
-        while let Some(&c) = text.get(i) {
-            // Runs of plain ASCII characters are most of a string.
+        loop {
+            // Runs of plain ASCII characters are most of a string: skip them eight bytes at a
+            // time (in wasm every loop turn also pays an interruption check).
+            while let Some(chunk) = text.get(i..).and_then(|t| t.first_chunk::<8>()) {
+                let stops = string_stops(u64::from_le_bytes(*chunk));
+                if stops != 0 {
+                    i += (stops.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            let Some(&c) = text.get(i) else {
+                return false;
+            };
             if !STRING_STOP[c as usize] {
                 i += 1;
                 continue;
@@ -270,7 +295,6 @@ impl<'t> Scanner<'t> {
                 _ => return false,
             }
         }
-        false
     }
 
     /// Reads a number: `-`? (`0` | [1-9][0-9]*) (`.` [0-9]+)? ([eE] [+-]? [0-9]+)?
@@ -420,6 +444,49 @@ mod tests {
         }
         agree(b"\"\xff\"");
         agree(b"{\"\xc3\":1}");
+    }
+
+    #[test]
+    fn eight_byte_steps_stop_at_the_first_byte_the_table_names() {
+        let first_stop = |chunk: [u8; 8]| chunk.iter().position(|&b| STRING_STOP[b as usize]);
+        let flagged = |chunk: [u8; 8]| {
+            let m = string_stops(u64::from_le_bytes(chunk));
+            (m != 0).then(|| (m.trailing_zeros() / 8) as usize)
+        };
+        // Every byte value in every lane, alone and behind another stop byte.
+        for lane in 0..8 {
+            for b in 0..=255u8 {
+                let mut chunk = [b'a'; 8];
+                chunk[lane] = b;
+                assert_eq!(flagged(chunk), first_stop(chunk), "{b:#x} in lane {lane}");
+                for (later, c) in [(lane + 1, b'"'), (7, 0x1f), (7, 0xff)] {
+                    if later < 8 {
+                        chunk[later] = c;
+                        assert_eq!(flagged(chunk), first_stop(chunk), "{b:#x} in lane {lane}");
+                    }
+                }
+            }
+        }
+        // Strings that end, escape or break the rules at every offset from the start.
+        for len in 0..40 {
+            for tail in [
+                &b"\""[..],
+                b"\\n",
+                b"\\u00e9",
+                b"\x01",
+                b"\xc3\xa9",
+                b"\xff",
+                b"\\q",
+            ] {
+                let mut text = vec![b'"'];
+                text.extend(std::iter::repeat_n(b'x', len));
+                text.extend_from_slice(tail);
+                text.extend_from_slice(b"yz\"");
+                agree(&text);
+                text.truncate(text.len() - 1);
+                agree(&text);
+            }
+        }
     }
 
     #[test]

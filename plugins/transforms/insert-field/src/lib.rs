@@ -53,6 +53,9 @@ struct InsertField {
     static_json: Vec<u8>,
     /// The members of the record being rewritten (kept to reuse its allocation).
     members: Vec<json_object::Member>,
+    /// For each kind in [`INSERTED`], whether it is configured and is the insert its name
+    /// takes: the last one configured with that name, as when each was put into a map in turn.
+    wins: [bool; INSERTED.len()],
 }
 
 impl Plugin for InsertField {
@@ -98,6 +101,10 @@ impl Plugin for InsertField {
                 ))
             }
         };
+        let names = INSERTED.map(|w| self.field(w).map(|f| f.name.as_str()));
+        self.wins = std::array::from_fn(|i| {
+            names[i].is_some_and(|name| !names[i + 1..].iter().flatten().any(|n| *n == name))
+        });
         Ok(())
     }
 }
@@ -148,42 +155,45 @@ impl Transform for InsertField {
             )));
         }
         let fields = INSERTED.map(|w| self.field(w));
-        // Which insert a name takes: the last one configured with it, as when each was put
-        // into a map in turn.
-        let winner = |name: &str| {
+        let replaced = |m: &json_object::Member| {
             (0..INSERTED.len())
                 .rev()
-                .find(|&i| fields[i].is_some_and(|f| f.name == name))
+                .find(|&i| fields[i].is_some_and(|f| m.key_is(text, &f.name)))
         };
+        // Only the inserted values are written: a field the object has is replaced where it
+        // stands, the others go after its last member (or its `{`) in config order, and the
+        // rest of the text is copied as written, in one piece per run.
+        let mut out = Vec::with_capacity(text.len() + 64);
+        let mut copied = 0;
         let mut placed = [false; INSERTED.len()];
-        let mut out = json_object::ObjectWriter::with_capacity(text.len() + 64);
         for m in &self.members {
-            // A field the object has is replaced in place.
-            let hit = (0..INSERTED.len())
-                .rev()
-                .find(|&i| fields[i].is_some_and(|f| m.key_is(text, &f.name)));
-            match hit {
-                Some(i) => {
-                    placed[i] = true;
-                    out.member(m.quoted_key(text), |o| {
-                        self.write_value(INSERTED[i], &record, o)
-                    });
-                }
-                None => out.member(m.quoted_key(text), |o| {
-                    o.extend_from_slice(m.value_text(text))
-                }),
+            if let Some(i) = replaced(m) {
+                out.extend_from_slice(text.get(copied..m.value.start).unwrap_or_default());
+                self.write_value(INSERTED[i], &record, &mut out);
+                copied = m.value.end;
+                placed[i] = true;
             }
         }
-        // The others are appended in config order.
+        let at = match self.members.last() {
+            Some(m) => m.value.end,
+            None => text.iter().position(|&b| b == b'{').map_or(0, |p| p + 1),
+        };
+        out.extend_from_slice(text.get(copied..at).unwrap_or_default());
+        let mut first = self.members.is_empty();
         for (i, f) in fields.iter().enumerate() {
-            if let Some(f) = f {
-                if !placed[i] && winner(&f.name) == Some(i) {
-                    out.member(&f.quoted, |o| self.write_value(INSERTED[i], &record, o));
-                }
+            let Some(f) = f.filter(|_| self.wins[i] && !placed[i]) else {
+                continue;
+            };
+            if !first {
+                out.push(b',');
             }
+            first = false;
+            out.extend_from_slice(&f.quoted);
+            out.push(b':');
+            self.write_value(INSERTED[i], &record, &mut out);
         }
-        let bytes = out.finish();
-        self.part.set(&mut record, Some(bytes));
+        out.extend_from_slice(text.get(at..).unwrap_or_default());
+        self.part.set(&mut record, Some(out));
         Ok(Some(record))
     }
 }

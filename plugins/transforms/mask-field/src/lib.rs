@@ -92,24 +92,23 @@ impl Transform for MaskField {
                 self.part.name()
             )));
         }
-        let mut out = json_object::ObjectWriter::with_capacity(text.len());
-        let mut failed = None;
+        // Only the masked values are written anew; the text around them is copied as it
+        // stands, in one piece per run, and a record without a masked field is left untouched.
+        let mut out: Option<Vec<u8>> = None;
+        let mut copied = 0;
         for m in &self.members {
-            let value = m.value_text(text);
-            let mask = self.fields.iter().any(|f| m.key_is(text, f));
-            out.member(m.quoted_key(text), |o| {
-                if !mask {
-                    o.extend_from_slice(value);
-                } else if let Err(e) = self.write_masked(value, o) {
-                    failed = Some(e);
-                }
-            });
+            if !self.fields.iter().any(|f| m.key_is(text, f)) {
+                continue;
+            }
+            let out = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
+            out.extend_from_slice(text.get(copied..m.value.start).unwrap_or_default());
+            self.write_masked(m.value_text(text), out)?;
+            copied = m.value.end;
         }
-        if let Some(e) = failed {
-            return Err(e);
+        if let Some(mut out) = out {
+            out.extend_from_slice(text.get(copied..).unwrap_or_default());
+            self.part.set(&mut record, Some(out));
         }
-        let bytes = out.finish();
-        self.part.set(&mut record, Some(bytes));
         Ok(Some(record))
     }
 }
