@@ -64,7 +64,10 @@ impl std::fmt::Display for Nth {
 impl RecordRules {
     /// The checks on the decoded fields of record `index` (0-based) of `header`'s batch. Offset
     /// deltas must count up from 0 as producers write them, so no record claims an offset outside the
-    /// batch's range.
+    /// batch's range. Reached only when a record fails the fast form in [`check_one`], so kept
+    /// out of the per-record loop.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn check_record(
         &self,
         header: &BatchHeader,
@@ -102,6 +105,8 @@ enum Malformed {
     Leftover(usize),
 }
 
+#[cold]
+#[inline(never)]
 fn malformed(index: usize, m: Malformed) -> LogError {
     let what = Nth(index);
     LogError::CorruptBatch(match m {
@@ -206,8 +211,10 @@ fn walk_record(rec: &[u8]) -> std::result::Result<(i32, i64, bool), Malformed> {
 
 /// Checks record `index` of a batch from its bytes (after its length prefix): well formed within
 /// its own length and passing `rules`. `range` is `rules`' timestamp range, computed once per
-/// batch. Used for the records of compressed batches as they are decompressed.
-#[inline]
+/// batch. Used for the records of compressed batches as they are decompressed. Inlined into
+/// each loop with its error paths kept out of line, so the walk stays in registers (the
+/// `record_check` bench's walk of 100 records: ~1.96 -> ~1.54 us).
+#[inline(always)]
 pub(crate) fn check_one(
     header: &BatchHeader,
     rules: &RecordRules,
