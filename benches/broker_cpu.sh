@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Broker CPU per record: runs `weft up` on a scratch directory, then `weft perf produce` and
 # `weft perf consume` of N x 100 B records against it, and prints each run's throughput with the
-# broker's own CPU (utime+stime from /proc) divided by the records.
+# broker's own CPU (utime+stime from /proc) divided by the records, and that split into user time
+# (Weft's code) and system time (the kernel's socket, TCP and page-cache work done for it).
 # Usage: benches/broker_cpu.sh [WEFT_BINARY] [PORT]   (N=records, default 5000000; PRODUCE_X, extra
 # producer properties for -X, for example PRODUCE_X=compression.type=lz4)
 set -euo pipefail
@@ -14,13 +15,22 @@ pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 "$bin" topics create perf --partitions 1 -b "127.0.0.1:$port" >/dev/null
-cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+cpu() { awk '{print $14, $15}' "/proc/$pid/stat"; }
 ticks="$(getconf CLK_TCK)"
-c0="$(cpu)"
+read -r u0 s0 <<<"$(cpu)"
 "$bin" perf produce -b "127.0.0.1:$port" --topic perf --records "$n" --record-size 100 --throughput -1 \
   ${PRODUCE_X:+-X "$PRODUCE_X"} | tail -1
-c1="$(cpu)"
+read -r u1 s1 <<<"$(cpu)"
 "$bin" perf consume -b "127.0.0.1:$port" --topic perf --records "$n" | tail -1
-c2="$(cpu)"
-echo "broker CPU per produced record: $(((c1 - c0) * 1000000000 / ticks / n)) ns"
-echo "broker CPU per consumed record: $(((c2 - c1) * 1000000000 / ticks / n)) ns"
+read -r u2 s2 <<<"$(cpu)"
+per_record() { # user-ticks system-ticks -> "T ns (user U ns, system S ns)"
+  echo "$((($1 + $2) * 1000000000 / ticks / n)) ns (user $(($1 * 1000000000 / ticks / n)) ns, system $(($2 * 1000000000 / ticks / n)) ns)"
+}
+echo "broker CPU per produced record: $(per_record $((u1 - u0)) $((s1 - s0)))"
+echo "broker CPU per consumed record: $(per_record $((u2 - u1)) $((s2 - s1)))"
+# The kernel's floor under the produce figure on this machine: the system time dd takes to write
+# 100 B into page-cache pages a new file did not have yet, which any broker pays per record it
+# writes (on a VM that hands freed memory back to its host, new pages are much dearer).
+floor="$( { TIMEFORMAT=%3S; time dd if=/dev/zero of="$dir/floor" bs=1M count=256 status=none; } 2>&1 )"
+rm -f "$dir/floor"
+echo "page-cache write floor: $(awk -v s="$floor" 'BEGIN { printf "%.0f", s * 1e9 / (256 * 1048576 / 100) }') ns per 100 B (system time of dd into a new file)"
