@@ -4,8 +4,9 @@
 #   start       time from exec to the broker accepting connections, and VmRSS 2 s later (worker idle);
 #   datagen     datagen -> topic, N records of 100 B (record.size=100, ByteArrayConverter), records/s
 #               from the connector's creation to the topic holding all N;
-#   transforms  datagen quickstart=pageviews (JSON values) -> topic, without and then with two
-#               transforms (InsertField$Value + MaskField$Value), records/s of each and the cost;
+#   transforms  datagen quickstart=pageviews (JSON values) -> topic, without transforms, with two
+#               that change nothing (DropHeaders: the floor of two stages) and with two that do
+#               (InsertField$Value + MaskField$Value), records/s of each;
 #   sink        topic (N x 100 B, written by `weft perf produce`) -> file-sink, records/s from the
 #               connector's creation to the file holding all N lines, and from its first line on
 #               (the group's first join waits group.initial.rebalance.delay.ms, 3 s);
@@ -101,11 +102,15 @@ for t in "${tests[@]}"; do
     start_weft
     json=',"quickstart":"pageviews","value.converter":"org.apache.kafka.connect.json.JsonConverter","value.converter.schemas.enable":"false"'
     chain=',"transforms":"stamp,mask","transforms.stamp.type":"org.apache.kafka.connect.transforms.InsertField$Value","transforms.stamp.static.field":"source","transforms.stamp.static.value":"bench","transforms.mask.type":"org.apache.kafka.connect.transforms.MaskField$Value","transforms.mask.fields":"userid"'
-    for run in plain chain plain chain; do
+    # Two transforms that change nothing (DropHeaders of a header no record has): what two
+    # sandboxed stages cost before they do any work.
+    floor=',"transforms":"a,b","transforms.a.type":"org.apache.kafka.connect.transforms.DropHeaders","transforms.a.headers":"absent","transforms.b.type":"org.apache.kafka.connect.transforms.DropHeaders","transforms.b.headers":"absent"'
+    for run in plain floor chain plain floor chain; do
       topic="pv-$run-$RANDOM"
       "$bin" topics create "$topic" --partitions 1 -b "127.0.0.1:$port" >/dev/null
       extra="$json"
       [ "$run" = chain ] && extra="$json$chain"
+      [ "$run" = floor ] && extra="$json$floor"
       t0="$(now_ms)"
       datagen "$topic" "$topic" "$extra"
       wait_steady "$topic" "$n"
