@@ -70,6 +70,23 @@ pub fn write(
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
 ) -> bool {
+    if let Type::Struct(fields) = &schema.ty {
+        if trim(text).first() == Some(&b'{') {
+            // The pass that checks the text also finds the struct's members, so the walk that
+            // writes it starts one level down instead of reading the top level again.
+            let start = out.len();
+            let written = scratch
+                .lend(Scratch::members, 0, |members, scratch| {
+                    json_scan::object_members(text, members).then_some(())?;
+                    structure_of(fields, text, members, 0, opts, scratch, out)
+                })
+                .is_some();
+            if !written {
+                out.truncate(start);
+            }
+            return written;
+        }
+    }
     is_valid(text) && write_checked(schema, text, opts, scratch, out)
 }
 
@@ -306,6 +323,19 @@ fn structure(
     if !json_object::members_of_checked(v, members) {
         return None;
     }
+    structure_of(fields, v, members, depth, opts, scratch, out)
+}
+
+/// Writes the struct whose members in `v` are `members` (its text already checked).
+fn structure_of(
+    fields: &[(String, Schema)],
+    v: &[u8],
+    members: &[Member],
+    depth: usize,
+    opts: Options,
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> Option<()> {
     // Values usually carry every field once, in schema order: then member i is field i, and no
     // key repeats (a schema's field names are distinct). Otherwise each field is looked up.
     let in_order = members.len() == fields.len()
