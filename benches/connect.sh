@@ -115,7 +115,12 @@ for t in "${tests[@]}"; do
       datagen "$topic" "$topic" "$extra"
       wait_steady "$topic" "$n"
       ms=$(($(now_ms) - t0))
-      echo "transforms: $run: $n pageviews in $ms ms from the POST, $steady records/s from the first record on"
+      # The task's time inside its components per record (datagen, transforms, converter), as
+      # last published (once a second, so `?` for a run shorter than that): steadier than
+      # records/s on a shared machine.
+      wasm_us="$(curl -sf "http://127.0.0.1:$rest/metrics" | awk -v c="$topic" \
+        '$1 ~ "^weft_connect_task_wasm_seconds_per_record\\{connector=\"" c "\"" && $2 > 0 { printf "%.2f", $2 * 1e6 }')"
+      echo "transforms: $run: $n pageviews in $ms ms from the POST, $steady records/s from the first record on, ${wasm_us:-?} us/record in wasm"
       curl -sf -X DELETE "http://127.0.0.1:$rest/connectors/$topic" >/dev/null
     done
     stop_weft
