@@ -4,6 +4,7 @@
 
 pub mod clients;
 pub mod connect;
+pub mod requests;
 pub mod tls;
 
 use std::io::{BufRead, BufReader, Read};
