@@ -3,6 +3,10 @@
 # `weft perf consume` of N x 100 B records against it, and prints each run's throughput with the
 # broker's own CPU (utime+stime from /proc) divided by the records, and that split into user time
 # (Weft's code) and system time (the kernel's socket, TCP and page-cache work done for it).
+# Then the kernel's floors under those figures, with no broker: the system time dd takes to write
+# the bytes into new page-cache pages, and the system time of sending the stored log over loopback
+# TCP with sendfile and of receiving it (benches/loopback_floor.py). The floor under produce is
+# receive + page-cache write; under consume, sendfile.
 # Usage: benches/broker_cpu.sh [WEFT_BINARY] [PORT]   (N=records, default 5000000; PRODUCE_X, extra
 # producer properties for -X, for example PRODUCE_X=compression.type=lz4)
 set -euo pipefail
@@ -34,3 +38,5 @@ echo "broker CPU per consumed record: $(per_record $((u2 - u1)) $((s2 - s1)))"
 floor="$( { TIMEFORMAT=%3S; time dd if=/dev/zero of="$dir/floor" bs=1M count=256 status=none; } 2>&1 )"
 rm -f "$dir/floor"
 echo "page-cache write floor: $(awk -v s="$floor" 'BEGIN { printf "%.0f", s * 1e9 / (256 * 1048576 / 100) }') ns per 100 B (system time of dd into a new file)"
+command -v python3 >/dev/null || { echo "python3 is needed for the loopback floor" >&2; exit 1; }
+python3 "$(dirname "$0")/loopback_floor.py" "$dir"/data/perf-0/*.log
