@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, OptLevel};
 
 use crate::bindings::base::weft::plugin::{host, task_context};
+use crate::epoch::Ticker;
 use crate::error::{Result, RuntimeError};
 use crate::host::{tracing_sink, HostState, LogSink};
 use crate::plugin::{LoadedPlugin, PluginSource};
@@ -64,13 +64,13 @@ pub(crate) struct Inner {
     pub(crate) fuel: bool,
     pub(crate) tick: Duration,
     pub(crate) log: LogSink,
-    stop: Arc<AtomicBool>,
+    pub(crate) ticker: Arc<Ticker>,
     stats: Mutex<CacheStats>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.ticker.stop();
     }
 }
 
@@ -144,26 +144,13 @@ impl Runtime {
         >(&mut linker, |s| s)
         .map_err(|e| engine_err("local-admin", e))?;
 
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            // Deadlines are counted in epochs: one thread bumps the epoch every tick, and each
-            // call sets its store's deadline to timeout/tick epochs ahead.
-            let engine = engine.clone();
-            let stop = stop.clone();
-            let tick = opts.epoch_tick;
-            std::thread::Builder::new()
-                .name("weft-epoch".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(tick);
-                        engine.increment_epoch();
-                    }
-                })
-                .map_err(|e| RuntimeError::Io {
-                    path: PathBuf::from("<epoch thread>"),
-                    source: e,
-                })?;
-        }
+        // Deadlines are counted in epochs: one thread bumps the epoch every tick while any store
+        // exists, and each call sets its store's deadline to timeout/tick epochs ahead.
+        let ticker =
+            Ticker::start(engine.clone(), opts.epoch_tick).map_err(|e| RuntimeError::Io {
+                path: PathBuf::from("<epoch thread>"),
+                source: e,
+            })?;
 
         Ok(Runtime {
             inner: Arc::new(Inner {
@@ -174,10 +161,15 @@ impl Runtime {
                 fuel: opts.fuel,
                 tick: opts.epoch_tick,
                 log: opts.log,
-                stop,
+                ticker,
                 stats: Mutex::new(CacheStats::default()),
             }),
         })
+    }
+
+    /// Epochs the ticker has advanced: it ticks only while some plugin instance's store exists.
+    pub fn epoch_ticks(&self) -> u64 {
+        self.inner.ticker.ticks()
     }
 
     /// The wasmtime engine.

@@ -11,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::base::weft::plugin::{host, task_context, types};
 use crate::config::{Grants, Sandbox};
+use crate::epoch::StoreLease;
 use crate::limits::Limiter;
 use crate::plugin::task::{TaskLink, TaskRequest};
 
@@ -81,6 +82,8 @@ pub(crate) struct HostState {
     pub(crate) mqtt: crate::mqtt::MqttState,
     /// The `remote-cluster` and `local-admin` capabilities' clusters and clients.
     pub(crate) kafka: crate::kafka::KafkaState,
+    /// Keeps the epoch ticker running while this store exists, so its deadlines can fire.
+    _epoch: StoreLease,
 }
 
 /// A clock that always reads zero: the guest gets no time source unless granted.
@@ -112,6 +115,7 @@ impl HostState {
         log: LogSink,
         metrics: Metrics,
         task: Arc<TaskLink>,
+        epoch: StoreLease,
     ) -> Result<Self, String> {
         // No args, env, stdio or preopens, and sockets deny every address: the defaults of an
         // empty builder. Rust's std on wasip2 imports these interfaces even when unused.
@@ -140,6 +144,7 @@ impl HostState {
             mqtt: crate::mqtt::MqttState::new(&grants.mqtt_urls, grants.mqtt_ca_file.clone()),
             kafka: crate::kafka::KafkaState::new(grants, &plugin),
             plugin,
+            _epoch: epoch,
         })
     }
 

@@ -8,7 +8,8 @@
 //! # Layout
 //!
 //! - [`engine`] — [`Runtime`], the process-wide wasmtime engine (concurrency support off, epoch
-//!   interruption on), the epoch ticker thread, the linker, and the compiled-component cache in
+//!   interruption on), the epoch ticker thread (`epoch`: it ticks only while some store exists,
+//!   and every store holds a lease on it), the linker, and the compiled-component cache in
 //!   memory and on disk (keyed by the component's SHA-256 and the engine's compatibility hash).
 //! - [`plugin`] — [`LoadedPlugin`] (compiled component, `InstancePre`, metadata, kind, imports)
 //!   and [`Instance`] (one store with the sandbox's limits and per-call deadline; typed calls per
@@ -41,6 +42,7 @@ pub mod builtin;
 mod ca_file;
 pub mod config;
 pub mod engine;
+mod epoch;
 pub mod error;
 pub mod host;
 pub mod http;

@@ -88,6 +88,51 @@ fn an_infinite_loop_hits_the_deadline_while_other_instances_keep_working() {
     );
 }
 
+/// Polls `f` until it holds, for at most 10 s.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < until, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_epoch_ticker_sleeps_without_instances_and_a_lone_loop_still_hits_its_deadline() {
+    let (rt, _logs) = runtime();
+    // A runtime with no instance never ticks: the ticker waits for the first store.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(rt.epoch_ticks(), 0);
+
+    // The only instance in the process loops: its store alone wakes the ticker, so its deadline
+    // fires.
+    let spin = rt.load_file(&fixture("spin")).unwrap();
+    let cfg = PluginConfig::new([("plugin.call.timeout.ms", "200")]);
+    let mut spinning = spin.instantiate(&cfg).unwrap();
+    let err = common::transform(&mut spinning, &[rec("t", None, "spin")]).unwrap_err();
+    assert!(
+        matches!(err, RuntimeError::DeadlineExceeded { .. }),
+        "expected a deadline error, got {err:?}"
+    );
+    assert!(rt.epoch_ticks() > 0);
+    let out = common::transform(&mut spinning, &[rec("t", None, "calm")]).unwrap();
+    assert_eq!(values(&out), ["calm"]);
+
+    // Once the last store is gone, the ticker stops (after the tick it may be in).
+    drop(spinning);
+    eventually("the ticker stopped", || {
+        let before = rt.epoch_ticks();
+        std::thread::sleep(Duration::from_millis(100));
+        rt.epoch_ticks() == before
+    });
+    // And a new instance starts it again.
+    let stopped_at = rt.epoch_ticks();
+    let mut again = spin.instantiate(&PluginConfig::default()).unwrap();
+    let out = common::transform(&mut again, &[rec("t", None, "calm")]).unwrap();
+    assert_eq!(values(&out), ["calm"]);
+    eventually("the ticker started again", || rt.epoch_ticks() > stopped_at);
+}
+
 #[test]
 fn unbounded_allocation_hits_the_memory_cap_and_the_instance_recovers() {
     let (rt, _logs) = runtime();

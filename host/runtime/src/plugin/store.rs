@@ -31,6 +31,7 @@ pub(super) fn new_store(
         runtime.inner.log.clone(),
         metrics,
         task,
+        runtime.inner.ticker.lease(),
     )
     .map_err(|message| RuntimeError::Instantiate {
         plugin: plugin.to_string(),
