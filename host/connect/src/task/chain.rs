@@ -46,6 +46,7 @@ struct Step {
 }
 
 /// The transforms of a connector, in order.
+#[derive(Default)]
 pub struct Chain {
     steps: Vec<Step>,
 }

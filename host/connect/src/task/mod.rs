@@ -14,6 +14,7 @@
 pub mod acks;
 pub mod batch;
 pub mod chain;
+pub mod chain_thread;
 pub mod clients;
 pub mod component;
 pub mod passthrough;

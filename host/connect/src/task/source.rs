@@ -28,8 +28,9 @@ use weft_runtime::Record;
 use super::acks::{tag, Acks, MAX_POLL_RECORDS};
 use super::batch::{origin, Batch, RecordView};
 use super::chain::{Chain, Converters, Origins, Staged};
+use super::chain_thread::{ChainThread, Submitted, Transformed};
 use super::clients::{client_config, ClientKind};
-use super::component::{instantiate, Component, Position};
+use super::component::{instantiate, Component, Position, Usage};
 use super::passthrough::{self, Appender};
 use super::transaction::{self, Transactions, POSITION_RECORD_TAG, PRODUCER_CLASS};
 use super::{lock, worker_failure, Figures, Meter, Target, TaskEnv};
@@ -38,6 +39,10 @@ use crate::model::State;
 
 /// Longest host-side wait after an empty poll.
 const MAX_IDLE_BACKOFF: Duration = Duration::from_millis(250);
+
+/// A poll that took longer than this waited for data: the next one is not overlapped with
+/// producing what the transforms hold, which would hold those records back as long.
+const SLOW_POLL: Duration = Duration::from_millis(10);
 
 /// Receives the producer's acknowledgements (on librdkafka's thread).
 struct AckContext {
@@ -167,10 +172,23 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
     )?;
 
     let appendable = passthrough::appendable(spec, worker, chain.is_empty());
+    // Transforms get a thread of their own (see `chain_thread`), except in exactly-once mode,
+    // whose transactions follow each poll through every stage on the task's thread.
+    let (chain, pipe) = if chain.is_empty() || spec.exactly_once.is_some() {
+        (chain, None)
+    } else {
+        let errors = ErrorHandler::new(spec.errors.clone(), &spec.name, env.task, None)
+            .map_err(worker_failure)?;
+        let name = format!("smt-{}-{}", spec.name, env.task);
+        let pipe = ChainThread::start(chain, errors, env.control.clone(), name)?;
+        (Chain::default(), Some(pipe))
+    };
     let mut task = SourceTask {
         env,
         comp,
         chain,
+        pipe,
+        last_poll: Duration::ZERO,
         conv,
         appendable,
         appender: None,
@@ -211,6 +229,9 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         task.flush_positions()
     };
     task.publish(true);
+    // The transforms' thread ends after the poll it is on; polls still with it were never
+    // produced, so their positions are not stored.
+    task.pipe = None;
     task.comp.close();
     task.chain.close();
     task.conv.close();
@@ -221,6 +242,10 @@ struct SourceTask<'e> {
     env: &'e TaskEnv,
     comp: Component,
     chain: Chain,
+    /// The transforms' own thread, when they run on one (the chain above is then empty).
+    pipe: Option<ChainThread>,
+    /// How long the last poll took: polls that wait for data are not overlapped.
+    last_poll: Duration,
     conv: Converters,
     /// Whether Kafka batch entries may be appended as they are, or why not.
     appendable: Result<(), &'static str>,
@@ -275,6 +300,8 @@ impl SourceTask<'_> {
             match control.target() {
                 Target::Stop => return Ok(()),
                 Target::Pause => {
+                    // What was polled before the pause is produced.
+                    self.drain()?;
                     self.end_transaction(true)?;
                     env.report.set_state(State::Paused);
                     self.maybe_flush()?;
@@ -299,6 +326,11 @@ impl SourceTask<'_> {
                 self.maybe_flush()?;
             }
             self.publish(false);
+            if self.last_poll > SLOW_POLL {
+                // A poll that waits for data would hold back the records polled before it.
+                self.drain()?;
+            }
+            let poll_started = Instant::now();
             let polled = match self.errors.retry(control, true, || self.comp.source_poll()) {
                 Retried::Done(p) => p,
                 Retried::Stopped => return Ok(()),
@@ -310,12 +342,16 @@ impl SourceTask<'_> {
                     ))
                 }
             };
+            self.last_poll = poll_started.elapsed();
             for r in self.comp.take_requests() {
                 if !env.herder_request(&r) {
                     tracing::debug!(connector = %env.spec.name, request = ?r, "task-context request ignored by a source task");
                 }
             }
             if polled.records.is_empty() {
+                // Nothing new: what the transforms hold is produced now, and positions
+                // reached without records come after it.
+                self.drain()?;
                 if !polled.positions.is_empty() {
                     self.in_transaction(&polled.positions)?;
                     lock(&self.acks).begin(0, polled.positions);
@@ -364,6 +400,19 @@ impl SourceTask<'_> {
             ));
         }
         records.stamp_indices()?;
+        if let Some(pipe) = &mut self.pipe {
+            // Passthrough needs an empty chain, so nothing is appended as it is here.
+            pipe.submit(Submitted {
+                records,
+                positions,
+                schemas: polled.schemas,
+            })?;
+            if pipe.in_flight() > 1 {
+                let done = pipe.take()?;
+                self.produce_transformed(done)?;
+            }
+            return Ok(());
+        }
         // Under passthrough the stages see only the poll's plain records (offset syncs).
         let plain = if appending {
             Some(plain_records(&records)?)
@@ -395,6 +444,56 @@ impl SourceTask<'_> {
             Staged::Stopped => return Ok(()),
         };
         drop(transformed);
+        drop(plain);
+        self.produce(records, positions, converted, appending)
+    }
+
+    /// Produces every poll the transforms' thread still holds, in order.
+    fn drain(&mut self) -> Result<(), TaskFailure> {
+        while let Some(done) = match &mut self.pipe {
+            Some(p) if p.in_flight() > 0 => Some(p.take()?),
+            _ => None,
+        } {
+            self.produce_transformed(done)?;
+        }
+        Ok(())
+    }
+
+    /// Converts and produces a poll back from the transforms' thread.
+    fn produce_transformed(&mut self, done: Transformed) -> Result<(), TaskFailure> {
+        let (transformed, schemas) = match done.outcome? {
+            Staged::Done(r, s) => (r, s),
+            Staged::Stopped => return Ok(()),
+        };
+        let origins = Origins {
+            records: &done.records,
+            kafka_offsets: None,
+        };
+        let converted = match self.conv.from_connect(
+            &transformed,
+            &schemas,
+            origins,
+            &mut self.errors,
+            self.env.control.as_ref(),
+        )? {
+            Staged::Done(r, _) => r,
+            Staged::Stopped => return Ok(()),
+        };
+        drop(transformed);
+        self.produce(done.records, done.positions, converted, false)
+    }
+
+    /// Produces a poll's converted records (and appends its Kafka batch entries), after its
+    /// acknowledgements begin.
+    fn produce(
+        &mut self,
+        records: Batch,
+        positions: Vec<Position>,
+        converted: Batch,
+        appending: bool,
+    ) -> Result<(), TaskFailure> {
+        let env = self.env;
+        let n = records.len();
         self.in_transaction(&positions)?;
         let mut sent = vec![false; n];
         converted.for_each(|v| {
@@ -432,7 +531,6 @@ impl SourceTask<'_> {
         })?;
         drop(originals);
         drop(converted);
-        drop(plain);
         let mut counted = n;
         if !kafka.is_empty() {
             counted = n - kafka.len() + kafka.iter().map(|k| k.records as usize).sum::<usize>();
@@ -637,11 +735,18 @@ impl SourceTask<'_> {
                 o.errors.load(Ordering::Relaxed),
             )
         });
+        let (pipe_errors, pipe_usage) = self
+            .pipe
+            .as_ref()
+            .map_or((0, Usage::default()), |p| (p.errors_total, p.usage));
         let figures = Figures {
-            errors: self.errors.errors_total + acks.errors.load(Ordering::Relaxed) + append_errors,
+            errors: self.errors.errors_total
+                + pipe_errors
+                + acks.errors.load(Ordering::Relaxed)
+                + append_errors,
             dlq: self.errors.dlq_total,
             produced: acks.produced.load(Ordering::Relaxed) + appended,
-            usage: self.comp.usage() + self.chain.usage() + self.conv.usage(),
+            usage: self.comp.usage() + self.chain.usage() + self.conv.usage() + pipe_usage,
             commits: &self.commits,
             reported: self.comp.reported(),
         };
