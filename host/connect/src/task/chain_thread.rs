@@ -88,7 +88,6 @@ impl ChainThread {
                             }
                             Staged::Stopped => Staged::Stopped,
                         });
-                    let failed = outcome.is_err();
                     let report = Report {
                         poll: Transformed {
                             records: job.records,
@@ -98,8 +97,10 @@ impl ChainThread {
                         errors_total: errors.errors_total,
                         usage: chain.usage(),
                     };
-                    // A closed outbox means the task is gone; a failure ends the chain's work.
-                    if outbox.send(report).is_err() || failed {
+                    // A closed outbox means the task is gone. A failure goes back like any
+                    // other outcome, in order: the task ends on it and stops submitting, so the
+                    // thread never dies first and hides it behind a closed queue.
+                    if outbox.send(report).is_err() {
                         break;
                     }
                 }
