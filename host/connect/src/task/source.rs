@@ -12,6 +12,9 @@
 //! With exactly-once source support the records go out in transactions that also commit the
 //! positions they reach to the offsets topic ([`super::transaction`]); positions reach the
 //! connector and the local store only once their transaction committed.
+//!
+//! Otherwise a task with transforms runs them on their own thread ([`super::chain_thread`]),
+//! pipelined with this loop: it polls and produces while the chain transforms.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
