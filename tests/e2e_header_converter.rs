@@ -203,16 +203,7 @@ fn a_sink_reads_header_values_with_the_workers_header_converter_and_fails_on_bad
     assert_eq!(w.state("hdr-all").unwrap().1[0].0, "RUNNING");
 
     // errors.tolerance=none: the task fails naming the stage, and nothing after it is written.
-    assert!(
-        w.wait_task_state("hdr-none", "FAILED", Duration::from_secs(60)),
-        "hdr-none did not fail: {:?}\n{}",
-        w.state("hdr-none"),
-        w.log_text()
-    );
-    let trace = w.state("hdr-none").unwrap().1[0]
-        .1
-        .clone()
-        .expect("a FAILED task has a trace");
+    let trace = w.failed_trace("hdr-none");
     assert!(
         trace.contains("HEADER_CONVERTER"),
         "the trace names the stage: {trace}"
@@ -268,16 +259,7 @@ fn a_source_header_converter_failure_is_skipped_or_fails_the_task_at_its_stage()
     assert_eq!(w.state("src-hdr-all").unwrap().1[0].0, "RUNNING");
 
     // errors.tolerance=none: the task fails naming the stage and the converter's message.
-    assert!(
-        w.wait_task_state("src-hdr-none", "FAILED", Duration::from_secs(60)),
-        "src-hdr-none did not fail: {:?}\n{}",
-        w.state("src-hdr-none"),
-        w.log_text()
-    );
-    let trace = w.state("src-hdr-none").unwrap().1[0]
-        .1
-        .clone()
-        .expect("a FAILED task has a trace");
+    let trace = w.failed_trace("src-hdr-none");
     assert!(
         trace.contains("HEADER_CONVERTER")
             && trace.contains("a record for topic src-hdr-none failed: refusing the second value"),

@@ -176,6 +176,18 @@ impl Worker {
                 .is_some_and(|(_, t)| !t.is_empty() && t.iter().all(|(s, _)| s == state))
         })
     }
+
+    /// Waits up to 60 s for the connector's task to be FAILED and returns its trace.
+    pub fn failed_trace(&self, connector: &str) -> String {
+        assert!(
+            self.wait_task_state(connector, "FAILED", Duration::from_secs(60)),
+            "{connector} did not fail: {:?}\n{}",
+            self.state(connector),
+            self.log_text()
+        );
+        let (_, tasks) = self.state(connector).expect("the connector's status");
+        tasks[0].1.clone().expect("a FAILED task has a trace")
+    }
 }
 
 impl Drop for Worker {
