@@ -33,7 +33,7 @@ use super::batch::{origin, Batch, RecordView};
 use super::chain::{Chain, Converters, Origins, Staged};
 use super::chain_thread::{ChainThread, Submitted, Transformed};
 use super::clients::{client_config, ClientKind};
-use super::component::{instantiate, Component, Position, Usage};
+use super::component::{instantiate, Component, Position, Schemas, Usage};
 use super::passthrough::{self, Appender};
 use super::transaction::{self, Transactions, POSITION_RECORD_TAG, PRODUCER_CLASS};
 use super::{lock, worker_failure, Figures, Meter, Target, TaskEnv};
@@ -436,19 +436,38 @@ impl SourceTask<'_> {
                 Staged::Done(r, s) => (r, s),
                 Staged::Stopped => return Ok(()),
             };
-        let converted = match self.conv.from_connect(
-            &transformed,
-            &schemas,
-            origins,
-            &mut self.errors,
-            control,
-        )? {
-            Staged::Done(r, _) => r,
-            Staged::Stopped => return Ok(()),
+        let Some(converted) = self.convert(&transformed, &schemas, &records)? else {
+            return Ok(());
         };
         drop(transformed);
         drop(plain);
         self.produce(records, positions, converted, appending)
+    }
+
+    /// Runs the key, value and header converters over a poll's transformed records (`records`
+    /// being the poll as polled, which failures name). `None`: the task was stopped meanwhile.
+    fn convert(
+        &mut self,
+        transformed: &Batch,
+        schemas: &Schemas,
+        records: &Batch,
+    ) -> Result<Option<Batch>, TaskFailure> {
+        let origins = Origins {
+            records,
+            kafka_offsets: None,
+        };
+        Ok(
+            match self.conv.from_connect(
+                transformed,
+                schemas,
+                origins,
+                &mut self.errors,
+                self.env.control.as_ref(),
+            )? {
+                Staged::Done(r, _) => Some(r),
+                Staged::Stopped => None,
+            },
+        )
     }
 
     /// Produces every poll the transforms' thread still holds, in order.
@@ -468,19 +487,8 @@ impl SourceTask<'_> {
             Staged::Done(r, s) => (r, s),
             Staged::Stopped => return Ok(()),
         };
-        let origins = Origins {
-            records: &done.records,
-            kafka_offsets: None,
-        };
-        let converted = match self.conv.from_connect(
-            &transformed,
-            &schemas,
-            origins,
-            &mut self.errors,
-            self.env.control.as_ref(),
-        )? {
-            Staged::Done(r, _) => r,
-            Staged::Stopped => return Ok(()),
+        let Some(converted) = self.convert(&transformed, &schemas, &done.records)? else {
+            return Ok(());
         };
         drop(transformed);
         self.produce(done.records, done.positions, converted, false)
