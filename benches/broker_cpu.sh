@@ -24,6 +24,9 @@ ticks="$(getconf CLK_TCK)"
 read -r u0 s0 <<<"$(cpu)"
 "$bin" perf produce -b "127.0.0.1:$port" --topic perf --records "$n" --record-size 100 --throughput -1 \
   ${PRODUCE_X:+-X "$PRODUCE_X"} | tail -1
+# A first consumer makes the broker create __consumer_offsets (its partitions' files and
+# indexes), which would otherwise be counted in the consume figure; so does a one-record run.
+"$bin" perf consume -b "127.0.0.1:$port" --topic perf --records 1 >/dev/null
 read -r u1 s1 <<<"$(cpu)"
 "$bin" perf consume -b "127.0.0.1:$port" --topic perf --records "$n" | tail -1
 read -r u2 s2 <<<"$(cpu)"
