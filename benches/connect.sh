@@ -54,7 +54,8 @@ wait_steady() { # topic count
   first="$(kcat -C -b "127.0.0.1:$port" -t "$1" -o beginning -c 1 -e -q -f '%T\n')"
   # The last offsets may be transaction markers (eos): the newest of the last ten records.
   last="$(kcat -C -b "127.0.0.1:$port" -t "$1" -o -10 -e -q -f '%T\n' | tail -1)"
-  steady="$(rate "$(($2 - 1))" "$((last - first))")"
+  # At least 1 ms, so a run within one millisecond does not divide by zero.
+  steady="$(rate "$(($2 - 1))" "$((last - first > 0 ? last - first : 1))")"
   last_ms="$last"
 }
 
