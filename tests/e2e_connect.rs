@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::connect::{
-    consume, consume_until, http, test_plugin, wait_until, worker_file, Up, Worker,
+    consume, consume_until, file_source, http, test_plugin, wait_until, worker_file, write_file,
+    Up, Worker,
 };
 use common::Weft;
 use rdkafka::config::ClientConfig;
@@ -137,14 +138,6 @@ fn kafka_quickstart_round_trips_a_file_through_a_topic() {
         "the worker did not exit cleanly on SIGTERM:\n{}",
         worker.log_text()
     );
-}
-
-/// A worker file for the tests below: schemaless JSON values, string keys, a short flush
-/// interval so that offsets move while the test watches.
-fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 /// Commits `offset` for partition 0 of `topic` in `group`, retrying while the group still
@@ -362,11 +355,11 @@ fn a_million_lines_survive_a_kill_9_of_the_worker_in_order() {
     }
     std::fs::write(d.join("big.txt"), &text).unwrap();
     let worker = worker_file(d, &broker.bootstrap(), "");
-    let source = write_file(
+    let source = file_source(
         d,
-        "source.properties",
-        "name=big-source\nconnector.class=FileStreamSource\ntasks.max=1\nfile=big.txt\ntopic=big\n\
-         value.converter=org.apache.kafka.connect.storage.StringConverter\n",
+        "big-source",
+        "big.txt",
+        "topic=big\nvalue.converter=org.apache.kafka.connect.storage.StringConverter\n",
     );
     let sink = write_file(
         d,
@@ -457,13 +450,11 @@ fn a_source_with_transforms_keeps_order_positions_and_failures_across_their_thre
     std::fs::write(d.join("in.txt"), lines(0, N)).unwrap();
     let worker = worker_file(d, &broker.bootstrap(), "");
     let source = |name: &str, extra: &str| {
-        write_file(
+        file_source(
             d,
-            &format!("{name}.properties"),
-            &format!(
-                "name={name}\nconnector.class=FileStreamSource\ntasks.max=1\nfile=in.txt\n\
-                 value.converter=org.apache.kafka.connect.storage.StringConverter\n{extra}"
-            ),
+            name,
+            "in.txt",
+            &format!("value.converter=org.apache.kafka.connect.storage.StringConverter\n{extra}"),
         )
     };
     // Transforms run on a thread of their own beside the task's: records still arrive once

@@ -5,20 +5,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use common::connect::{http, wait_until, worker_file, Worker};
+use common::connect::{http, wait_until, worker_file, write_file, Worker};
 use common::{read_to_end, weft_cmd, Weft};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{json, Value};
-
-fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 /// The end offset of partition 0 of `topic` (0 before it exists).
 fn high_watermark(bootstrap: &str, topic: &str) -> i64 {

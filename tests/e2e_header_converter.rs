@@ -5,20 +5,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use common::connect::{consume, consume_until, test_plugin, wait_until, worker_file, Worker};
+use common::connect::{
+    consume, consume_until, file_source, test_plugin, wait_until, worker_file, write_file, Worker,
+};
 use common::Weft;
 use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-
-fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
@@ -71,23 +67,21 @@ fn a_source_writes_header_values_with_the_connectors_header_converter() {
     let insert =
         "transforms=h\ntransforms.h.type=org.apache.kafka.connect.transforms.InsertHeader\n\
                   transforms.h.header=h\ntransforms.h.value.literal=literal\n";
-    let json = write_file(
+    let json = file_source(
         d,
-        "json.properties",
+        "src-json",
+        "in.txt",
         &format!(
-            "name=src-json\nconnector.class=FileStreamSource\ntasks.max=1\nfile=in.txt\n\
-             topic=src-json\n{insert}\
+            "topic=src-json\n{insert}\
              header.converter=org.apache.kafka.connect.json.JsonConverter\n\
              header.converter.schemas.enable=false\n"
         ),
     );
-    let plain = write_file(
+    let plain = file_source(
         d,
-        "plain.properties",
-        &format!(
-            "name=src-plain\nconnector.class=FileStreamSource\ntasks.max=1\nfile=in.txt\n\
-             topic=src-plain\n{insert}"
-        ),
+        "src-plain",
+        "in.txt",
+        &format!("topic=src-plain\n{insert}"),
     );
     let w = Worker::standalone(d, &[worker, json, plain]);
 
@@ -220,12 +214,12 @@ fn a_source_header_converter_failure_is_skipped_or_fails_the_task_at_its_stage()
     let worker = worker_file(d, &broker.bootstrap(), "");
     // Every record gets the same header; the fixture converter refuses the second it writes.
     let source = |name: &str, extra: &str| {
-        write_file(
+        file_source(
             d,
-            &format!("{name}.properties"),
+            name,
+            "in.txt",
             &format!(
-                "name={name}\nconnector.class=FileStreamSource\ntasks.max=1\nfile=in.txt\n\
-                 topic={name}\ntransforms=h\n\
+                "topic={name}\ntransforms=h\n\
                  transforms.h.type=org.apache.kafka.connect.transforms.InsertHeader\n\
                  transforms.h.header=h\ntransforms.h.value.literal=x\n\
                  header.converter={}\n{extra}",

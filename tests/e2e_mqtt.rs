@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::connect::{consume_until, wait_until, Consumed, Worker};
+use common::connect::{consume_until, wait_until, write_file, Consumed, Worker};
 use common::tls::TestCerts;
 use common::{require_tool, Weft};
 use rdkafka::config::ClientConfig;
@@ -184,12 +184,6 @@ fn worker_file(dir: &Path, broker: &Weft) -> PathBuf {
     )
     .unwrap();
     path
-}
-
-fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 /// An mqtt-source config reading `sensors/+/temp` into topic `temp` keyed by device.

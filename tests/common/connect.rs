@@ -239,6 +239,25 @@ pub fn dechunk(mut s: &str) -> String {
     out
 }
 
+/// Writes `text` to `dir/name` and returns its path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Writes `dir/<name>.properties` for one FileStreamSource task reading `file` (relative to the
+/// worker's directory), then `extra`.
+pub fn file_source(dir: &Path, name: &str, file: &str, extra: &str) -> PathBuf {
+    write_file(
+        dir,
+        &format!("{name}.properties"),
+        &format!(
+            "name={name}\nconnector.class=FileStreamSource\ntasks.max=1\nfile={file}\n{extra}"
+        ),
+    )
+}
+
 /// Writes `dir/worker.properties` for a standalone worker on `bootstrap`: REST on a free port,
 /// String keys and schemaless JSON values, offsets in `dir` flushed every 500 ms, then `extra`.
 pub fn worker_file(dir: &Path, bootstrap: &str, extra: &str) -> PathBuf {
