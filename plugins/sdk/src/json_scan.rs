@@ -14,14 +14,18 @@ use crate::json_object::Member;
 
 /// Whether `text` is one JSON value with only whitespace around it, every string UTF-8.
 pub fn is_valid(text: &[u8]) -> bool {
-    Scanner::new(text).document(None)
+    let mut s = Scanner::new(text);
+    s.skip_ws();
+    s.value() && s.at_end()
 }
 
 /// As [`is_valid`], for a JSON object, filling `out` with its top-level members in order.
 /// False (with `out` meaningless) when `text` is not valid JSON or not an object.
 pub fn object_members(text: &[u8], out: &mut Vec<Member>) -> bool {
     out.clear();
-    Scanner::new(text).document(Some(out))
+    let mut s = Scanner::new(text);
+    s.skip_ws();
+    s.object_members(out) && s.at_end()
 }
 
 /// Which containers enclose the current position, innermost last: one bit per level (set for
@@ -100,6 +104,17 @@ fn string_stops(x: u64) -> u64 {
     (quote | backslash | control | x) & HIGH
 }
 
+/// One byte per lane: the high bit of each byte of `x` that is not an ASCII digit, so the lowest
+/// set bit marks the first such byte (as in [`string_stops`], a carry can flag a byte above a
+/// real one, never below it).
+fn non_digits(x: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Digits become 0..=9; 0x76 added to any byte from 10 up sets its high bit, and a byte
+    // from 0x80 up has it already.
+    let d = x ^ (0x0101_0101_0101_0101 * u64::from(b'0'));
+    (d | d.wrapping_add(0x7676_7676_7676_7676)) & HIGH
+}
+
 struct Scanner<'t> {
     text: &'t [u8],
     i: usize,
@@ -120,41 +135,80 @@ impl<'t> Scanner<'t> {
         }
     }
 
-    /// Reads the whole text as one value. With `members`, the value must be an object and
-    /// its top-level members are noted.
-    fn document(&mut self, mut members: Option<&mut Vec<Member>>) -> bool {
+    /// Whether only whitespace is left.
+    fn at_end(&mut self) -> bool {
         self.skip_ws();
-        if members.is_some() && self.peek() != Some(b'{') {
+        self.i == self.text.len()
+    }
+
+    /// Reads an object, noting its members; the top level of most records is one object of
+    /// scalars, so it has a loop of its own without the bookkeeping nested values need.
+    fn object_members(&mut self, out: &mut Vec<Member>) -> bool {
+        if self.peek() != Some(b'{') {
             return false;
         }
+        self.i += 1;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return true;
+        }
+        loop {
+            let Some(key) = self.key() else {
+                return false;
+            };
+            self.skip_ws();
+            let start = self.i;
+            if !self.value() {
+                return false;
+            }
+            out.push(Member {
+                key,
+                value: start..self.i,
+            });
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return true;
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    /// Reads one value (whitespace already skipped).
+    fn value(&mut self) -> bool {
+        match self.peek() {
+            Some(b'{' | b'[') => self.container(),
+            _ => self.scalar(),
+        }
+    }
+
+    /// Reads a string, number or literal.
+    fn scalar(&mut self) -> bool {
+        match self.peek() {
+            Some(b'"') => self.string(),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            _ => false,
+        }
+    }
+
+    /// Reads an object or array from its opening bracket to just past its closing one, with an
+    /// explicit stack rather than recursion, so that no depth can exhaust the guest's stack.
+    fn container(&mut self) -> bool {
         let mut nest = Nesting::default();
-        // The key of the top-level member whose value is being read, and where that value starts.
-        let mut key = 0..0;
-        let mut value_start = 0;
         loop {
             // A value starts here.
             self.skip_ws();
-            if nest.depth == 1 {
-                value_start = self.i;
-            }
             let opened = match self.peek() {
                 Some(b'{') => Some(true),
                 Some(b'[') => Some(false),
-                Some(b'"') => {
-                    if !self.string() {
-                        return false;
-                    }
-                    None
-                }
-                Some(b'-' | b'0'..=b'9') => {
-                    if !self.number() {
-                        return false;
-                    }
-                    None
-                }
-                Some(b't') if self.literal(b"true") => None,
-                Some(b'f') if self.literal(b"false") => None,
-                Some(b'n') if self.literal(b"null") => None,
+                _ if self.scalar() => None,
                 _ => return false,
             };
             if let Some(object) = opened {
@@ -166,7 +220,7 @@ impl<'t> Scanner<'t> {
                     self.i += 1;
                     nest.pop();
                 } else {
-                    if object && !self.member_key(nest.depth, &mut key) {
+                    if object && self.key().is_none() {
                         return false;
                     }
                     continue;
@@ -174,23 +228,15 @@ impl<'t> Scanner<'t> {
             }
             // A value has ended here; close every container that ends with it.
             loop {
-                if nest.depth == 1 && nest.in_object() {
-                    if let Some(m) = members.as_deref_mut() {
-                        m.push(Member {
-                            key: key.clone(),
-                            value: value_start..self.i,
-                        });
-                    }
+                if nest.depth == 0 {
+                    return true;
                 }
                 self.skip_ws();
-                if nest.depth == 0 {
-                    return self.i == self.text.len();
-                }
                 let object = nest.in_object();
                 match self.peek() {
                     Some(b',') => {
                         self.i += 1;
-                        if object && !self.member_key(nest.depth, &mut key) {
+                        if object && self.key().is_none() {
                             return false;
                         }
                         break;
@@ -202,20 +248,6 @@ impl<'t> Scanner<'t> {
                 self.i += 1;
                 nest.pop();
             }
-        }
-    }
-
-    /// Reads a member's key (as [`Scanner::key`]) in an object `depth` levels deep; a top-level
-    /// one (depth 1) becomes `top_key`. False when there is no well-formed key.
-    fn member_key(&mut self, depth: usize, top_key: &mut Range<usize>) -> bool {
-        match self.key() {
-            Some(k) => {
-                if depth == 1 {
-                    *top_key = k;
-                }
-                true
-            }
-            None => false,
         }
     }
 
@@ -331,6 +363,15 @@ impl<'t> Scanner<'t> {
     }
 
     fn digits(&mut self) {
+        // Timestamps and ids run to 13 digits or more: eight at a time, as strings are read.
+        while let Some(chunk) = self.text.get(self.i..).and_then(|t| t.first_chunk::<8>()) {
+            let stops = non_digits(u64::from_le_bytes(*chunk));
+            if stops != 0 {
+                self.i += (stops.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.i += 8;
+        }
         while self.peek().is_some_and(|c| c.is_ascii_digit()) {
             self.i += 1;
         }
@@ -485,6 +526,34 @@ mod tests {
                 agree(&text);
                 text.truncate(text.len() - 1);
                 agree(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn eight_digit_steps_stop_at_the_first_byte_that_is_not_a_digit() {
+        let first = |chunk: [u8; 8]| chunk.iter().position(|b| !b.is_ascii_digit());
+        let flagged = |chunk: [u8; 8]| {
+            let m = non_digits(u64::from_le_bytes(chunk));
+            (m != 0).then(|| (m.trailing_zeros() / 8) as usize)
+        };
+        for lane in 0..8 {
+            for b in 0..=255u8 {
+                let mut chunk = [b'7'; 8];
+                chunk[lane] = b;
+                assert_eq!(flagged(chunk), first(chunk), "{b:#x} in lane {lane}");
+                if lane < 7 {
+                    chunk[7] = 0xff;
+                    assert_eq!(flagged(chunk), first(chunk), "{b:#x} in lane {lane}");
+                }
+            }
+        }
+        // Numbers whose digits end at every offset, with what may follow them.
+        for len in 1..30 {
+            for tail in ["", ",", ".5", "e3", "x", " ", "]"] {
+                let text = format!("[1{}{tail}]", "0".repeat(len));
+                agree(text.as_bytes());
+                agree(format!("-{}", &text[1..text.len() - 1]).as_bytes());
             }
         }
     }
