@@ -281,7 +281,10 @@ fn map_failing<T: Plugin>(
     let mut failures = Vec::new();
     for (i, view) in reader.records().enumerate() {
         match f(p, Record::from_view(view?)) {
-            Ok(Some(r)) => r.write_to(&mut out)?,
+            Ok(Some(r)) => {
+                r.write_to(&mut out)?;
+                r.recycle();
+            }
             Ok(None) => {}
             Err(e) => failures.push(failure_to_wit(RecordFailure::new(i, e))),
         }

@@ -254,7 +254,7 @@ impl JsonConverter {
                     direction: Direction::ToConnect,
                     replace_null_with_default: true,
                 };
-                let mut out = Vec::with_capacity(payload.len());
+                let mut out = record::buffer(payload.len());
                 if !fast::write_checked(&read.schema, payload, opts, &mut self.scratch, &mut out) {
                     return None;
                 }
@@ -344,7 +344,7 @@ impl Converter for JsonConverter {
         if parsed.is_none() && value.is_none() {
             return Ok(None);
         }
-        let mut out = Vec::with_capacity(value.map_or(16, |v| v.len() + 16));
+        let mut out = record::buffer(value.map_or(16, |v| v.len() + 16));
         if self.schemas_enable {
             out.extend_from_slice(b"{\"schema\":");
             let envelope = parsed.map_or("null", |p| p.envelope_text.as_str());

@@ -163,7 +163,7 @@ impl Transform for InsertField {
         // Only the inserted values are written: a field the object has is replaced where it
         // stands, the others go after its last member (or its `{`) in config order, and the
         // rest of the text is copied as written, in one piece per run.
-        let mut out = Vec::with_capacity(text.len() + 64);
+        let mut out = record::buffer(text.len() + 64);
         let mut copied = 0;
         let mut placed = [false; INSERTED.len()];
         for m in &self.members {

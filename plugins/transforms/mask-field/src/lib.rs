@@ -100,7 +100,7 @@ impl Transform for MaskField {
             if !self.fields.iter().any(|f| m.key_is(text, f)) {
                 continue;
             }
-            let out = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
+            let out = out.get_or_insert_with(|| record::buffer(text.len()));
             out.extend_from_slice(text.get(copied..m.value.start).unwrap_or_default());
             self.write_masked(m.value_text(text), out)?;
             copied = m.value.end;
