@@ -487,13 +487,15 @@ mod tests {
         agree(b"{\"\xc3\":1}");
     }
 
+    /// The lane of the lowest byte a step's mask flags.
+    fn first_flagged(mask: u64) -> Option<usize> {
+        (mask != 0).then(|| (mask.trailing_zeros() / 8) as usize)
+    }
+
     #[test]
     fn eight_byte_steps_stop_at_the_first_byte_the_table_names() {
         let first_stop = |chunk: [u8; 8]| chunk.iter().position(|&b| STRING_STOP[b as usize]);
-        let flagged = |chunk: [u8; 8]| {
-            let m = string_stops(u64::from_le_bytes(chunk));
-            (m != 0).then(|| (m.trailing_zeros() / 8) as usize)
-        };
+        let flagged = |chunk: [u8; 8]| first_flagged(string_stops(u64::from_le_bytes(chunk)));
         // Every byte value in every lane, alone and behind another stop byte.
         for lane in 0..8 {
             for b in 0..=255u8 {
@@ -533,10 +535,7 @@ mod tests {
     #[test]
     fn eight_digit_steps_stop_at_the_first_byte_that_is_not_a_digit() {
         let first = |chunk: [u8; 8]| chunk.iter().position(|b| !b.is_ascii_digit());
-        let flagged = |chunk: [u8; 8]| {
-            let m = non_digits(u64::from_le_bytes(chunk));
-            (m != 0).then(|| (m.trailing_zeros() / 8) as usize)
-        };
+        let flagged = |chunk: [u8; 8]| first_flagged(non_digits(u64::from_le_bytes(chunk)));
         for lane in 0..8 {
             for b in 0..=255u8 {
                 let mut chunk = [b'7'; 8];
