@@ -115,6 +115,20 @@ fn non_digits(x: u64) -> u64 {
     (d | d.wrapping_add(0x7676_7676_7676_7676)) & HIGH
 }
 
+/// From `i`, steps eight bytes at a time past bytes that `stops` (one of the masks above) does
+/// not flag: to the first byte it flags, or to where fewer than eight bytes are left.
+#[inline(always)]
+fn skip_unflagged(text: &[u8], mut i: usize, stops: fn(u64) -> u64) -> usize {
+    while let Some(chunk) = text.get(i..).and_then(|t| t.first_chunk::<8>()) {
+        let flagged = stops(u64::from_le_bytes(*chunk));
+        if flagged != 0 {
+            return i + (flagged.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
 struct Scanner<'t> {
     text: &'t [u8],
     i: usize,
@@ -277,14 +291,7 @@ impl<'t> Scanner<'t> {
         loop {
             // Runs of plain ASCII characters are most of a string: skip them eight bytes at a
             // time (in wasm every loop turn also pays an interruption check).
-            while let Some(chunk) = text.get(i..).and_then(|t| t.first_chunk::<8>()) {
-                let stops = string_stops(u64::from_le_bytes(*chunk));
-                if stops != 0 {
-                    i += (stops.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
+            i = skip_unflagged(text, i, string_stops);
             let Some(&c) = text.get(i) else {
                 return false;
             };
@@ -364,14 +371,7 @@ impl<'t> Scanner<'t> {
 
     fn digits(&mut self) {
         // Timestamps and ids run to 13 digits or more: eight at a time, as strings are read.
-        while let Some(chunk) = self.text.get(self.i..).and_then(|t| t.first_chunk::<8>()) {
-            let stops = non_digits(u64::from_le_bytes(*chunk));
-            if stops != 0 {
-                self.i += (stops.trailing_zeros() / 8) as usize;
-                return;
-            }
-            self.i += 8;
-        }
+        self.i = skip_unflagged(self.text, self.i, non_digits);
         while self.peek().is_some_and(|c| c.is_ascii_digit()) {
             self.i += 1;
         }

@@ -138,7 +138,7 @@ impl<'a> Record<'a> {
 
     /// Gives the key and value buffers this record owns back for [`buffer`], once it was
     /// written out.
-    pub fn recycle(self) {
+    pub(crate) fn recycle(self) {
         for part in [self.key, self.value] {
             if let Some(Cow::Owned(mut b)) = part {
                 if b.capacity() <= SPARE_CAPACITY {
