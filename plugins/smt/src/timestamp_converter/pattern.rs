@@ -6,7 +6,7 @@
 //! element is another field (then exactly as many as the letter is repeated), out-of-range
 //! fields roll over, and text after the pattern is ignored.
 
-use crate::calendar::{civil_from_days, days_from_civil, MS_PER_DAY};
+use super::calendar::{civil_from_days, days_from_civil, MS_PER_DAY};
 
 /// One element of a compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]

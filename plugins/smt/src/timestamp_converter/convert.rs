@@ -6,8 +6,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::calendar::MS_PER_DAY;
-use crate::pattern::Pattern;
+use super::calendar::MS_PER_DAY;
+use super::pattern::Pattern;
 
 /// Connect's logical type names.
 pub const TIMESTAMP_NAME: &str = "org.apache.kafka.connect.data.Timestamp";
