@@ -214,6 +214,93 @@ fn a_record_the_producer_refuses_is_given_up_under_all_and_fails_the_task_under_
 }
 
 #[test]
+fn fused_built_in_transforms_give_what_they_give_one_by_one_and_name_the_one_that_failed() {
+    let broker = Weft::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let worker = worker_file(d, &broker.bootstrap(), "");
+    // Three built-in transforms without predicates run in one instance; the middle one fails
+    // the record that is not an object.
+    let sink = |name: &str, extra: &str| {
+        write_file(
+            d,
+            &format!("{name}.properties"),
+            &format!(
+                "name={name}\nconnector.class=FileStreamSink\ntasks.max=1\nfile={name}.txt\n\
+                 topics={name}-in\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\n\
+                 value.converter.schemas.enable=false\ntransforms=mark,mask,stamp\n\
+                 transforms.mark.type=org.apache.kafka.connect.transforms.InsertHeader\n\
+                 transforms.mark.header=via\ntransforms.mark.value.literal=smt\n\
+                 transforms.mask.type=org.apache.kafka.connect.transforms.MaskField$Value\n\
+                 transforms.mask.fields=userid\n\
+                 transforms.stamp.type=org.apache.kafka.connect.transforms.InsertField$Value\n\
+                 transforms.stamp.static.field=source\ntransforms.stamp.static.value=weft\n{extra}"
+            ),
+        )
+    };
+    let all = sink(
+        "fused-all",
+        "errors.tolerance=all\nerrors.deadletterqueue.topic.name=fused-dlq\n\
+         errors.deadletterqueue.topic.replication.factor=1\n\
+         errors.deadletterqueue.context.headers.enable=true\n",
+    );
+    let none = sink("fused-none", "");
+    let values: [&[u8]; 3] = [
+        br#"{"userid":"u1","n":1}"#,
+        b"[1]",
+        br#"{"userid":"u2","n":2}"#,
+    ];
+    produce(&broker.bootstrap(), "fused-all-in", &values);
+    produce(&broker.bootstrap(), "fused-none-in", &values);
+    let w = Worker::standalone(d, &[worker, all, none]);
+
+    let out = d.join("fused-all.txt");
+    let want = "{\"userid\":\"\",\"n\":1,\"source\":\"weft\"}\n\
+                {\"userid\":\"\",\"n\":2,\"source\":\"weft\"}\n";
+    assert!(
+        wait_until(Duration::from_secs(60), || read(&out) == want),
+        "fused-all.txt is {:?}; worker log:\n{}",
+        read(&out),
+        w.log_text()
+    );
+    assert!(
+        w.log_text()
+            .contains("built-in transforms fused: one instance, one call per batch")
+            && w.log_text().contains("mark,mask,stamp"),
+        "the three transforms ran fused; worker log:\n{}",
+        w.log_text()
+    );
+    let dlq = consume(&broker.bootstrap(), "fused-dlq", 1, Duration::from_secs(30));
+    assert_eq!(dlq.len(), 1, "one record in the DLQ");
+    let (_, value, headers) = &dlq[0];
+    assert_eq!(value.as_deref(), Some(&b"[1]"[..]));
+    let header = |k: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == &format!("__connect.errors.{k}"))
+            .map(|(_, v)| String::from_utf8_lossy(v).to_string())
+            .unwrap_or_else(|| panic!("no __connect.errors.{k} header in {headers:?}"))
+    };
+    assert_eq!(header("stage"), "TRANSFORMATION");
+    assert_eq!(
+        header("class.name"),
+        "mask-field",
+        "the transform that failed it"
+    );
+    assert_eq!(header("offset"), "1");
+
+    let trace = w.failed_trace("fused-none");
+    assert!(
+        trace.contains("TRANSFORMATION") && trace.contains("mask-field"),
+        "the trace names the transform: {trace}"
+    );
+    assert!(
+        !read(&d.join("fused-none.txt")).contains("\"n\":2"),
+        "nothing after the failed record is written"
+    );
+}
+
+#[test]
 fn a_poison_record_goes_to_the_dlq_under_all_and_fails_the_task_under_none() {
     let broker = Weft::start(&[]);
     let dir = tempfile::tempdir().unwrap();

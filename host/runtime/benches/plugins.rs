@@ -186,6 +186,48 @@ fn field_transforms(c: &mut Criterion) {
             })
         });
     }
+    // The two as a connector's chain runs them: one instance each, the batch passed between
+    // them; and fused, as the worker runs a run of built-ins: one `chain` instance, one call.
+    let instance = |name: &str, config: Vec<(&str, &str)>| {
+        reg.resolve(name)
+            .expect("builtin")
+            .instantiate(&PluginConfig::new(config))
+            .expect("instance")
+    };
+    let mut insert = instance(
+        "insert-field",
+        vec![("static.field", "source"), ("static.value", "bench")],
+    );
+    let mut mask = instance("mask-field", vec![("fields", "userid")]);
+    g.bench_function("insert-field+mask-field", |b| {
+        b.iter(|| {
+            let once = insert
+                .transform_batch(&batch, &Default::default())
+                .expect("t");
+            black_box(
+                mask.transform_batch(&once.batch, &Default::default())
+                    .expect("t"),
+            )
+        })
+    });
+    let mut fused = instance(
+        "chain",
+        vec![
+            ("stages", "insert-field,mask-field"),
+            ("stage.0.static.field", "source"),
+            ("stage.0.static.value", "bench"),
+            ("stage.1.fields", "userid"),
+        ],
+    );
+    g.bench_function("chain(insert-field,mask-field)", |b| {
+        b.iter(|| {
+            black_box(
+                fused
+                    .transform_batch(&batch, &Default::default())
+                    .expect("t"),
+            )
+        })
+    });
     g.finish();
 }
 

@@ -174,21 +174,6 @@ pub fn validate<T: Plugin>(config: Vec<wit::ConfigEntry>) -> Vec<wit::ConfigIssu
     issues_to_wit(T::validate(&config_of::<T>(config)))
 }
 
-fn configure_with<T: Plugin>(config: &Config, plugin: &mut T) -> Result<(), PluginError> {
-    let issues = T::validate(config);
-    if !issues.is_empty() {
-        let list: Vec<String> = issues
-            .iter()
-            .map(|i| format!("`{}` {}", i.key, i.message))
-            .collect();
-        return Err(PluginError::fatal(format!(
-            "invalid config: {}",
-            list.join("; ")
-        )));
-    }
-    plugin.configure(config)
-}
-
 pub fn configure<T: Plugin>(config: Vec<wit::ConfigEntry>) -> Result<(), wit::PluginError> {
     let config = config_of::<T>(config);
     if T::metadata().kind == PluginKind::Converter {
@@ -204,7 +189,7 @@ pub fn configure<T: Plugin>(config: Vec<wit::ConfigEntry>) -> Result<(), wit::Pl
         };
         CONVERTER_TARGET.with(|t| *t.borrow_mut() = target);
     }
-    with::<T, _>(|p| configure_with(&config, p)).map_err(to_wit_error)
+    with::<T, _>(|p| p.configure_checked(&config)).map_err(to_wit_error)
 }
 
 pub fn close<T: Plugin>() {
@@ -485,7 +470,7 @@ pub fn source_open<T: SourceConnector>(
 ) -> Result<(), wit::PluginError> {
     let config = config_of::<T>(config);
     with::<T, _>(|p| {
-        configure_with(&config, p)?;
+        p.configure_checked(&config)?;
         p.open(&config, committed)
     })
     .map_err(to_wit_error)
@@ -524,7 +509,7 @@ pub fn sink_task_configs<T: SinkConnector>(
 pub fn sink_open<T: SinkConnector>(config: Vec<wit::ConfigEntry>) -> Result<(), wit::PluginError> {
     let config = config_of::<T>(config);
     with::<T, _>(|p| {
-        configure_with(&config, p)?;
+        p.configure_checked(&config)?;
         p.open(&config)
     })
     .map_err(to_wit_error)

@@ -372,6 +372,25 @@ pub trait Plugin: Default + 'static {
 
     /// Called once at the end; flush counters or log a summary here.
     fn close(&mut self) {}
+
+    /// Configures as the host's `configure` call does: [`Plugin::validate`] first (its issues
+    /// are the error), then [`Plugin::configure`]. `config` has its defaults filled in
+    /// ([`Config::with_defaults`]). For plugins that run others inside them (the built-in
+    /// transform chain); not meant to be overridden.
+    fn configure_checked(&mut self, config: &Config) -> Result<()> {
+        let issues = Self::validate(config);
+        if !issues.is_empty() {
+            let list: Vec<String> = issues
+                .iter()
+                .map(|i| format!("`{}` {}", i.key, i.message))
+                .collect();
+            return Err(PluginError::fatal(format!(
+                "invalid config: {}",
+                list.join("; ")
+            )));
+        }
+        self.configure(config)
+    }
 }
 
 /// Chooses a partition for each record.

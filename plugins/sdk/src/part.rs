@@ -54,10 +54,11 @@ impl Part {
     /// Replaces the part (`None` makes it null).
     pub fn set(self, record: &mut Record<'_>, bytes: Option<Vec<u8>>) {
         let v = bytes.map(Into::into);
-        match self {
-            Part::Key => record.key = v,
-            Part::Value => record.value = v,
-        }
+        let replaced = match self {
+            Part::Key => std::mem::replace(&mut record.key, v),
+            Part::Value => std::mem::replace(&mut record.value, v),
+        };
+        crate::record::give_back(replaced);
     }
 
     /// The part's schema in `schemas`.

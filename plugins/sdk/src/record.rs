@@ -28,6 +28,22 @@ pub fn buffer(capacity: usize) -> Vec<u8> {
     b
 }
 
+/// Keeps a key or value buffer a record no longer needs for [`buffer`]: one written out, or one
+/// replaced (a chain of transforms in one instance replaces the value each stage wrote).
+pub(crate) fn give_back(part: Option<Cow<'_, [u8]>>) {
+    if let Some(Cow::Owned(mut b)) = part {
+        if b.capacity() <= SPARE_CAPACITY {
+            b.clear();
+            SPARE.with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < SPARE_BUFFERS {
+                    s.push(b);
+                }
+            });
+        }
+    }
+}
+
 /// One record, borrowing from its batch until a field is changed.
 #[derive(Debug, Clone)]
 pub struct Record<'a> {
@@ -99,12 +115,12 @@ impl<'a> Record<'a> {
 
     /// Replaces the value.
     pub fn set_value(&mut self, value: impl Into<Vec<u8>>) {
-        self.value = Some(Cow::Owned(value.into()));
+        give_back(self.value.replace(Cow::Owned(value.into())));
     }
 
     /// Replaces the key.
     pub fn set_key(&mut self, key: impl Into<Vec<u8>>) {
-        self.key = Some(Cow::Owned(key.into()));
+        give_back(self.key.replace(Cow::Owned(key.into())));
     }
 
     /// True when the value is null (a tombstone).
@@ -139,19 +155,8 @@ impl<'a> Record<'a> {
     /// Gives the key and value buffers this record owns back for [`buffer`], once it was
     /// written out.
     pub(crate) fn recycle(self) {
-        for part in [self.key, self.value] {
-            if let Some(Cow::Owned(mut b)) = part {
-                if b.capacity() <= SPARE_CAPACITY {
-                    b.clear();
-                    SPARE.with(|s| {
-                        let mut s = s.borrow_mut();
-                        if s.len() < SPARE_BUFFERS {
-                            s.push(b);
-                        }
-                    });
-                }
-            }
-        }
+        give_back(self.key);
+        give_back(self.value);
     }
 
     /// Copies every borrowed field so the record outlives its batch.

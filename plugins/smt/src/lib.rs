@@ -1,5 +1,6 @@
-//! Kafka Connect's single message transforms, Weft's built-in ones, as a library: each
-//! component under `transforms/<name>` exports one of them.
+//! Kafka Connect's single message transforms, Weft's built-in ones, as a library. Each
+//! component under `transforms/<name>` exports one of them; `transforms/chain` runs a run of
+//! them in one instance and one call, so records pass between them without being written out.
 
 pub mod cast;
 pub mod drop_headers;

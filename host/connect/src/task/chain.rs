@@ -5,11 +5,19 @@
 //! Every record entering a chain carries its index in the task's original batch in its
 //! `offset` field, so a failure reported by any stage names the original record, and the
 //! caller knows which original records came out the other end.
+//!
+//! A run of two or more built-in transforms without predicates (and with the same sandbox
+//! keys) is fused: one instance of the built-in `chain` component runs them all in one call,
+//! handing each record from one to the next in memory (plugins/transforms/chain). A batch in
+//! which a record fails there goes through the transforms one by one instead, which names the
+//! transform that failed it; they are pure functions of record and config, so that run gives
+//! what the fused one would have.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use regex::Regex;
-use weft_runtime::{Registry, RuntimeError};
+use weft_runtime::{PluginKind, PluginSource, Registry, RuntimeError};
 
 use crate::config::{PluginRef, Predicate, TransformSpec, PASSTHROUGH_HEADER_CONVERTER};
 use crate::errors::{ErrorHandler, FailedRecord, Interrupt, Retried, Stage, TaskFailure};
@@ -43,7 +51,24 @@ struct Step {
     alias: String,
     predicate: Option<Pred>,
     negate: bool,
+    /// Set when `comp` is the `chain` component running several transforms.
+    fused: Option<Fused>,
 }
+
+/// What a fused step needs to run its transforms one by one.
+struct Fused {
+    registry: Arc<Registry>,
+    specs: Vec<TransformSpec>,
+    defaults: Vec<(String, String)>,
+    /// The transforms one by one, instantiated the first time a batch needs them.
+    one_by_one: Option<Chain>,
+    /// False once the fused instance failed as an instance (a trap, its deadline or memory
+    /// cap): from then on every batch goes through the transforms one by one.
+    usable: bool,
+}
+
+/// The built-in component that runs built-in transforms in one instance.
+const CHAIN: &str = "chain";
 
 /// The transforms of a connector, in order.
 #[derive(Default)]
@@ -155,39 +180,81 @@ pub fn run_stage(
 }
 
 impl Chain {
-    /// Instantiates the transforms.
+    /// Instantiates the transforms, each run of built-in ones fused (see the module doc).
     pub fn build(
-        registry: &Registry,
+        registry: &Arc<Registry>,
         specs: &[TransformSpec],
         defaults: &[(String, String)],
     ) -> Result<Chain, TaskFailure> {
         let mut steps = Vec::with_capacity(specs.len());
-        for s in specs {
-            let comp = instantiate(registry, &s.component, defaults, &[]).map_err(|e| {
-                TaskFailure::from_runtime(Some(Stage::Transformation), &s.alias, &e)
-            })?;
-            let predicate = match &s.predicate {
-                None => None,
-                Some(Predicate::TopicNameMatches(p)) => Some(Pred::Topic(
-                    Regex::new(&format!("^(?:{p})$")).map_err(|e| {
-                        TaskFailure::new(
-                            Some(Stage::Transformation),
-                            &s.alias,
-                            format!("invalid TopicNameMatches pattern {p:?}: {e}"),
-                        )
-                    })?,
-                )),
-                Some(Predicate::HasHeaderKey(k)) => Some(Pred::Header(k.clone())),
-                Some(Predicate::RecordIsTombstone) => Some(Pred::Tombstone),
-            };
-            steps.push(Step {
-                comp,
-                alias: s.alias.clone(),
-                predicate,
-                negate: s.negate,
-            });
+        let mut i = 0;
+        while i < specs.len() {
+            let mut end = i;
+            while end < specs.len()
+                && fusable(registry, &specs[end])
+                && sandbox_keys(&specs[end]) == sandbox_keys(&specs[i])
+            {
+                end += 1;
+            }
+            if end - i < 2 {
+                steps.push(Self::step(registry, &specs[i], defaults)?);
+                i += 1;
+                continue;
+            }
+            match fuse(registry, &specs[i..end], defaults) {
+                Some(step) => steps.push(step),
+                None => {
+                    for s in &specs[i..end] {
+                        steps.push(Self::step(registry, s, defaults)?);
+                    }
+                }
+            }
+            i = end;
         }
         Ok(Chain { steps })
+    }
+
+    /// The transforms one by one, none fused.
+    fn one_by_one(
+        registry: &Registry,
+        specs: &[TransformSpec],
+        defaults: &[(String, String)],
+    ) -> Result<Chain, TaskFailure> {
+        let steps = specs
+            .iter()
+            .map(|s| Self::step(registry, s, defaults))
+            .collect::<Result<_, _>>()?;
+        Ok(Chain { steps })
+    }
+
+    fn step(
+        registry: &Registry,
+        s: &TransformSpec,
+        defaults: &[(String, String)],
+    ) -> Result<Step, TaskFailure> {
+        let comp = instantiate(registry, &s.component, defaults, &[])
+            .map_err(|e| TaskFailure::from_runtime(Some(Stage::Transformation), &s.alias, &e))?;
+        let predicate = match &s.predicate {
+            None => None,
+            Some(Predicate::TopicNameMatches(p)) => Some(Pred::Topic(
+                Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                    TaskFailure::new(
+                        Some(Stage::Transformation),
+                        &s.alias,
+                        format!("invalid TopicNameMatches pattern {p:?}: {e}"),
+                    )
+                })?,
+            )),
+            Some(Predicate::HasHeaderKey(k)) => Some(Pred::Header(k.clone())),
+            Some(Predicate::RecordIsTombstone) => Some(Pred::Tombstone),
+        };
+        Ok(Step {
+            comp,
+            alias: s.alias.clone(),
+            predicate,
+            negate: s.negate,
+            fused: None,
+        })
     }
 
     /// True when there are no transforms.
@@ -197,7 +264,13 @@ impl Chain {
 
     /// Time spent inside the transforms, the memory they hold, their traps.
     pub fn usage(&self) -> Usage {
-        self.steps.iter().map(|s| s.comp.usage()).sum()
+        self.steps
+            .iter()
+            .map(|s| {
+                let one_by_one = s.fused.as_ref().and_then(|f| f.one_by_one.as_ref());
+                s.comp.usage() + one_by_one.map(Chain::usage).unwrap_or_default()
+            })
+            .sum()
     }
 
     /// Runs every transform over the batch. A predicate-gated transform runs on each run of
@@ -216,6 +289,16 @@ impl Chain {
         for step in &mut self.steps {
             if cur.is_empty() {
                 break;
+            }
+            if let Some(fused) = &mut step.fused {
+                match fused.apply(&mut step.comp, &cur, schemas, origins, errors, stop)? {
+                    Staged::Done(out, out_schemas) => {
+                        schemas = out_schemas;
+                        cur = Cow::Owned(out);
+                        continue;
+                    }
+                    Staged::Stopped => return Ok(Staged::Stopped),
+                }
             }
             let Some(pred) = &step.predicate else {
                 let s = schemas.clone();
@@ -288,8 +371,138 @@ impl Chain {
     pub fn close(&mut self) {
         for s in &mut self.steps {
             s.comp.close();
+            if let Some(c) = s.fused.as_mut().and_then(|f| f.one_by_one.as_mut()) {
+                c.close();
+            }
         }
     }
+}
+
+impl Fused {
+    /// Runs the fused transforms over `input`; when a record fails in them, or the call does,
+    /// runs them one by one instead.
+    fn apply(
+        &mut self,
+        comp: &mut Component,
+        input: &Batch,
+        schemas: Schemas,
+        origins: Origins<'_>,
+        errors: &mut ErrorHandler,
+        stop: &dyn Interrupt,
+    ) -> Result<Staged<Batch>, TaskFailure> {
+        if self.usable {
+            match comp.transform(input, &schemas) {
+                Ok(mut out) if out.failures.is_empty() => {
+                    let schemas = std::mem::take(&mut out.schemas);
+                    return Ok(Staged::Done(Batch::from_output(out), schemas));
+                }
+                // A record failed: the run one by one names the transform.
+                Ok(_) => {}
+                Err(e) => {
+                    if e.is_instance_failure() {
+                        tracing::warn!(transforms = %self.aliases(), error = %e,
+                            "the fused transforms failed; running them one by one from now on");
+                        self.usable = false;
+                    }
+                }
+            }
+        }
+        if self.one_by_one.is_none() {
+            self.one_by_one = Some(Chain::one_by_one(
+                &self.registry,
+                &self.specs,
+                &self.defaults,
+            )?);
+        }
+        let Some(chain) = self.one_by_one.as_mut() else {
+            return Err(crate::task::worker_failure("no transforms to run"));
+        };
+        Ok(match chain.apply(input, schemas, origins, errors, stop)? {
+            Staged::Done(out, schemas) => Staged::Done(out.into_owned(), schemas),
+            Staged::Stopped => Staged::Stopped,
+        })
+    }
+
+    fn aliases(&self) -> String {
+        let aliases: Vec<&str> = self.specs.iter().map(|s| s.alias.as_str()).collect();
+        aliases.join(",")
+    }
+}
+
+/// Whether a transform can run inside the `chain` component: a built-in one (a name, not a
+/// path or a version, that the registry finds embedded) without a predicate.
+fn fusable(registry: &Registry, s: &TransformSpec) -> bool {
+    let name = &s.component.plugin;
+    s.predicate.is_none()
+        && name != CHAIN
+        && !name.contains(['/', '@'])
+        && !name.ends_with(".wasm")
+        && registry.resolve(name).is_ok_and(|p| {
+            p.kind() == PluginKind::Transform && matches!(p.source(), PluginSource::Builtin(_))
+        })
+}
+
+/// A transform's sandbox and capability keys, which a fused run must share (one instance has
+/// one set).
+fn sandbox_keys(s: &TransformSpec) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = s
+        .component
+        .config
+        .iter()
+        .filter(|(k, _)| is_sandbox_key(k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn is_sandbox_key(key: &str) -> bool {
+    key.starts_with("plugin.") || key.starts_with("capability.")
+}
+
+/// One `chain` instance for `specs`, or `None` when it cannot be made (the transforms are
+/// then instantiated one by one, which names what is wrong with their configs).
+fn fuse(
+    registry: &Arc<Registry>,
+    specs: &[TransformSpec],
+    defaults: &[(String, String)],
+) -> Option<Step> {
+    let names: Vec<&str> = specs.iter().map(|s| s.component.plugin.as_str()).collect();
+    let mut config = sandbox_keys(&specs[0]);
+    config.push(("stages".into(), names.join(",")));
+    for (i, s) in specs.iter().enumerate() {
+        for (k, v) in &s.component.config {
+            if !is_sandbox_key(k) {
+                config.push((format!("stage.{i}.{k}"), v.clone()));
+            }
+        }
+    }
+    let chain = PluginRef {
+        plugin: CHAIN.into(),
+        config,
+    };
+    let comp = match instantiate(registry, &chain, defaults, &[]) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "transforms not fused");
+            return None;
+        }
+    };
+    let aliases: Vec<&str> = specs.iter().map(|s| s.alias.as_str()).collect();
+    tracing::info!(transforms = %aliases.join(","), "built-in transforms fused: one instance, one call per batch");
+    Some(Step {
+        comp,
+        alias: aliases.join(","),
+        predicate: None,
+        negate: false,
+        fused: Some(Fused {
+            registry: registry.clone(),
+            specs: specs.to_vec(),
+            defaults: defaults.to_vec(),
+            one_by_one: None,
+            usable: true,
+        }),
+    })
 }
 
 fn copy_failed(e: weft_batch::EncodeError) -> TaskFailure {
