@@ -4,7 +4,117 @@
 //! than the rest of a pipeline together. Members keep their order and their text; only the
 //! members a transform changes are written anew.
 
+use std::cell::RefCell;
 use std::ops::Range;
+
+thread_local! {
+    /// The last object a field transform wrote and its members, for the next transform in the
+    /// same instance (the built-in `chain` runs several): [`members`] hands them back for text
+    /// equal byte for byte to it instead of checking and walking that text again.
+    static WRITTEN: RefCell<Written> = const {
+        RefCell::new(Written {
+            on: false,
+            text: Vec::new(),
+            members: Vec::new(),
+        })
+    };
+}
+
+struct Written {
+    on: bool,
+    text: Vec<u8>,
+    members: Vec<Member>,
+}
+
+/// Makes [`remember`] keep what it is given (off by default: in an instance that runs one
+/// transform, nothing would read it back).
+pub fn remember_written(on: bool) {
+    WRITTEN.with(|w| {
+        let mut w = w.borrow_mut();
+        w.on = on;
+        w.text.clear();
+    });
+}
+
+/// Whether [`remember`] keeps what it is given.
+pub fn remembering() -> bool {
+    WRITTEN.with(|w| w.borrow().on)
+}
+
+/// Notes that `text`, which a transform just wrote or passed on, is a valid JSON object whose
+/// top-level members are `members` (exactly what [`members`] would find in it). The caller
+/// must be sure of both: the next [`members`] call on the same text trusts them unchecked.
+pub fn remember(text: &[u8], members: &[Member]) {
+    WRITTEN.with(|w| {
+        let mut w = w.borrow_mut();
+        if w.on {
+            w.text.clear();
+            w.text.extend_from_slice(text);
+            w.members.clear();
+            w.members.extend_from_slice(members);
+        }
+    });
+}
+
+/// The members remembered for `text`, left in place (for tests of what transforms remember).
+#[doc(hidden)]
+pub fn remembered_for(text: &[u8]) -> Option<Vec<Member>> {
+    WRITTEN.with(|w| {
+        let w = w.borrow();
+        (w.on && w.text.as_slice() == text).then(|| w.members.clone())
+    })
+}
+
+/// Whether `a` and `b` hold the same bytes, compared as whole words: in wasm a slice comparison
+/// is a call to a memcmp that compares byte by byte, which cost as much as the walk that a
+/// remembered text spares, and key matches ~5% of field transforms' time.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn at<const N: usize>(s: &[u8], i: usize) -> [u8; N] {
+        s.get(i..)
+            .and_then(|t| t.first_chunk::<N>())
+            .copied()
+            .unwrap_or([0; N])
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Short texts as two words that may overlap, longer ones eight bytes at a time and their
+    // last eight (which may overlap the words before).
+    let word2 = |s: &[u8], i: usize| u16::from_ne_bytes(at::<2>(s, i));
+    let word4 = |s: &[u8], i: usize| u32::from_ne_bytes(at::<4>(s, i));
+    match n {
+        0 => true,
+        1 => a.first() == b.first(),
+        2..=3 => word2(a, 0) == word2(b, 0) && word2(a, n - 2) == word2(b, n - 2),
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        _ => {
+            let word = |s: &[u8], i: usize| u64::from_ne_bytes(at::<8>(s, i));
+            let mut i = 0;
+            while i + 8 < n {
+                if word(a, i) != word(b, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            word(a, n - 8) == word(b, n - 8)
+        }
+    }
+}
+
+/// The remembered members, when `text` is the text remembered with them.
+fn remembered(text: &[u8], out: &mut Vec<Member>) -> bool {
+    WRITTEN.with(|w| {
+        let mut w = w.borrow_mut();
+        if !w.on || !same_bytes(&w.text, text) {
+            return false;
+        }
+        out.clear();
+        out.extend_from_slice(&w.members);
+        w.text.clear();
+        true
+    })
+}
 
 /// One top-level member: where its key (between the quotes) and its value lie in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,30 +142,45 @@ impl Member {
     }
 
     /// Whether the key is `name` (escapes decoded when the key has any).
-    #[allow(clippy::manual_contains)] // measured: the loop is cheaper here (see below)
+    #[inline]
     pub fn key_is(&self, text: &[u8], name: &str) -> bool {
         let Some(raw) = text.get(self.key.clone()) else {
             return false;
         };
-        // Most keys match as written. An escape always writes a character in more bytes than
-        // it stands for, so only a key longer than `name` and holding an escape can still match.
-        // The first byte turns most keys away without a call to memcmp.
-        if raw.first() == name.as_bytes().first() && raw == name.as_bytes() {
-            return true;
+        let name = name.as_bytes();
+        // A key of the same length matches as written or not at all: an escape always writes a
+        // character in more bytes than it stands for. So only a longer key can still match, and
+        // only when it starts as `name` does or with an escape; most keys are turned away by
+        // their length or first byte, without a look for escapes.
+        if raw.len() == name.len() {
+            return same_bytes(raw, name);
         }
-        // A plain loop, not `contains`: keys are short, and in wasm `contains` is a call to
-        // core's word-at-a-time memchr, which cost field transforms ~5% of their time.
-        if raw.len() <= name.len() || !raw.iter().any(|&b| b == b'\\') {
-            return false;
+        match (raw.first(), name.first()) {
+            (Some(&r), Some(&n)) if raw.len() > name.len() && (r == n || r == b'\\') => {
+                escaped_key_is(self.quoted_key(text), raw, name)
+            }
+            _ => false,
         }
-        serde_json::from_slice::<String>(self.quoted_key(text)).is_ok_and(|k| k == name)
     }
 }
 
+/// [`Member::key_is`] for a key longer than `name`: equal only once its escapes are decoded.
+#[cold]
+#[allow(clippy::manual_contains)] // measured: the loop is cheaper here (see below)
+fn escaped_key_is(quoted: &[u8], raw: &[u8], name: &[u8]) -> bool {
+    // A plain loop, not `contains`: keys are short, and in wasm `contains` is a call to core's
+    // word-at-a-time memchr, which cost field transforms ~5% of their time.
+    if !raw.iter().any(|&b| b == b'\\') {
+        return false;
+    }
+    serde_json::from_slice::<String>(quoted).is_ok_and(|k| k.as_bytes() == name)
+}
+
 /// Fills `out` with the top-level members of `text`. False when `text` is not valid JSON or
-/// not an object; every byte is checked, in the same pass that finds the members.
+/// not an object; every byte is checked, in the same pass that finds the members, unless the
+/// text is what a transform before this one in the instance [`remember`]ed.
 pub fn members(text: &[u8], out: &mut Vec<Member>) -> bool {
-    crate::json_scan::object_members(text, out)
+    remembered(text, out) || crate::json_scan::object_members(text, out)
 }
 
 /// As [`members`], for text already checked to be valid JSON (a value inside a document that
@@ -308,6 +433,68 @@ mod tests {
         assert!(!elements_of_checked(b"{}", &mut e));
         let mut m = Vec::new();
         assert!(members_of_checked(br#"{"x":{"y":1}}"#, &mut m) && m.len() == 1);
+    }
+
+    #[test]
+    fn keys_match_as_decoded_whatever_their_length_and_first_byte() {
+        let text =
+            br#"{"\u0075serid":1,"u\u0073erid":2,"userid":3,"useri":4,"\\":5,"":6,"usErid":7}"#;
+        let mut m = Vec::new();
+        assert!(members(text, &mut m));
+        let matching: Vec<usize> = (0..m.len())
+            .filter(|&i| m[i].key_is(text, "userid"))
+            .collect();
+        assert_eq!(matching, [0, 1, 2]);
+        assert!(m[4].key_is(text, "\\") && !m[4].key_is(text, ""));
+        assert!(m[5].key_is(text, "") && !m[5].key_is(text, "u"));
+        assert!(!m[3].key_is(text, "useri_") && m[3].key_is(text, "useri"));
+    }
+
+    #[test]
+    fn word_comparisons_find_every_differing_byte() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "byte {i} of {n}");
+            }
+            assert!(!same_bytes(&a, &[a.as_slice(), b"x"].concat()));
+        }
+    }
+
+    #[test]
+    fn remembered_members_are_given_back_once_and_only_for_the_same_text() {
+        let text = br#"{"a":1}"#;
+        // Deliberately not the text's members, to see which answer comes back.
+        let noted = [Member {
+            key: 0..0,
+            value: 0..1,
+        }];
+        let mut m = Vec::new();
+        remember(text, &noted);
+        assert!(
+            members(text, &mut m) && m.len() == 1 && m[0].key == (2..3),
+            "off by default"
+        );
+        remember_written(true);
+        remember(text, &noted);
+        assert!(
+            members(br#"{"a":2}"#, &mut m) && m[0].key == (2..3),
+            "other text of the same length is read"
+        );
+        assert!(members(text, &mut m) && m == noted);
+        assert!(
+            members(text, &mut m) && m[0].key == (2..3),
+            "given back once"
+        );
+        remember(text, &noted);
+        remember_written(false);
+        assert!(
+            members(text, &mut m) && m[0].key == (2..3),
+            "forgotten when turned off"
+        );
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct InsertField {
     static_json: Vec<u8>,
     /// The members of the record being rewritten (kept to reuse its allocation).
     members: Vec<json_object::Member>,
+    /// The members of what it is rewritten to, when a transform after this one reads them.
+    written: Vec<json_object::Member>,
     /// For each kind in [`INSERTED`], whether it is configured and is the insert its name
     /// takes: the last one configured with that name, as when each was put into a map in turn.
     wins: [bool; INSERTED.len()],
@@ -154,6 +156,8 @@ impl Transform for InsertField {
                 self.part.name()
             )));
         }
+        let mut written = std::mem::take(&mut self.written);
+        written.clear();
         let fields = INSERTED.map(|w| self.field(w));
         let replaced = |m: &json_object::Member| {
             (0..INSERTED.len())
@@ -164,14 +168,31 @@ impl Transform for InsertField {
         // stands, the others go after its last member (or its `{`) in config order, and the
         // rest of the text is copied as written, in one piece per run.
         let mut out = record::buffer(text.len() + 64);
+        // The output's members, for a transform after this one in the instance (see
+        // `json_object::remember`): the text copied as is is shifted by what replaced values
+        // changed in length before it.
+        let track = json_object::remembering();
+        let shifted = |r: &std::ops::Range<usize>, by: isize| {
+            r.start.wrapping_add_signed(by)..r.end.wrapping_add_signed(by)
+        };
+        let mut shift = 0isize;
         let mut copied = 0;
         let mut placed = [false; INSERTED.len()];
         for m in &self.members {
-            if let Some(i) = replaced(m) {
+            let key = shifted(&m.key, shift);
+            let value = if let Some(i) = replaced(m) {
                 out.extend_from_slice(text.get(copied..m.value.start).unwrap_or_default());
+                let start = out.len();
                 self.write_value(INSERTED[i], &record, &mut out);
                 copied = m.value.end;
                 placed[i] = true;
+                shift = out.len() as isize - m.value.end as isize;
+                start..out.len()
+            } else {
+                shifted(&m.value, shift)
+            };
+            if track {
+                written.push(json_object::Member { key, value });
             }
         }
         let at = match self.members.last() {
@@ -188,11 +209,23 @@ impl Transform for InsertField {
                 out.push(b',');
             }
             first = false;
+            let key = out.len() + 1..out.len() + f.quoted.len() - 1;
             out.extend_from_slice(&f.quoted);
             out.push(b':');
+            let start = out.len();
             self.write_value(INSERTED[i], &record, &mut out);
+            if track {
+                written.push(json_object::Member {
+                    key,
+                    value: start..out.len(),
+                });
+            }
         }
         out.extend_from_slice(text.get(at..).unwrap_or_default());
+        if track {
+            json_object::remember(&out, &written);
+        }
+        self.written = written;
         self.part.set(&mut record, Some(out));
         Ok(Some(record))
     }

@@ -15,6 +15,8 @@ pub struct MaskField {
     replacement: Option<Replacement>,
     /// The members of the record being rewritten (kept to reuse its allocation).
     members: Vec<json_object::Member>,
+    /// The members of what it is rewritten to, when a transform after this one reads them.
+    written: Vec<json_object::Member>,
 }
 
 impl Plugin for MaskField {
@@ -94,21 +96,44 @@ impl Transform for MaskField {
         }
         // Only the masked values are written anew; the text around them is copied as it
         // stands, in one piece per run, and a record without a masked field is left untouched.
+        // For a transform after this one in the instance, the output's members are noted (see
+        // `json_object::remember`): the text copied as is is shifted by what masked values
+        // changed in length before it.
+        let track = json_object::remembering();
+        let mut written = std::mem::take(&mut self.written);
+        written.clear();
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
+        let mut shift = 0isize;
         for m in &self.members {
-            if !self.fields.iter().any(|f| m.key_is(text, f)) {
-                continue;
+            let key = m.key.start.wrapping_add_signed(shift)..m.key.end.wrapping_add_signed(shift);
+            let value = if self.fields.iter().any(|f| m.key_is(text, f)) {
+                let out = out.get_or_insert_with(|| record::buffer(text.len()));
+                out.extend_from_slice(text.get(copied..m.value.start).unwrap_or_default());
+                let start = out.len();
+                self.write_masked(m.value_text(text), out)?;
+                copied = m.value.end;
+                shift = out.len() as isize - m.value.end as isize;
+                start..out.len()
+            } else {
+                m.value.start.wrapping_add_signed(shift)..m.value.end.wrapping_add_signed(shift)
+            };
+            if track {
+                written.push(json_object::Member { key, value });
             }
-            let out = out.get_or_insert_with(|| record::buffer(text.len()));
-            out.extend_from_slice(text.get(copied..m.value.start).unwrap_or_default());
-            self.write_masked(m.value_text(text), out)?;
-            copied = m.value.end;
         }
-        if let Some(mut out) = out {
-            out.extend_from_slice(text.get(copied..).unwrap_or_default());
-            self.part.set(&mut record, Some(out));
+        match out {
+            Some(mut out) => {
+                out.extend_from_slice(text.get(copied..).unwrap_or_default());
+                if track {
+                    json_object::remember(&out, &written);
+                }
+                self.part.set(&mut record, Some(out));
+            }
+            None if track => json_object::remember(text, &self.members),
+            None => {}
         }
+        self.written = written;
         Ok(Some(record))
     }
 }

@@ -121,6 +121,9 @@ impl Plugin for Chain {
 
     fn configure(&mut self, config: &Config) -> Result<()> {
         self.stages.clear();
+        // A field transform notes the members of the object it wrote, and the next one reads
+        // them instead of walking the object again.
+        json_object::remember_written(true);
         for (i, name) in config.list(STAGES).iter().enumerate() {
             let mut s = stage(name).ok_or_else(|| {
                 PluginError::fatal(format!("stage {i}: `{name}` is not a built-in transform"))
@@ -230,6 +233,53 @@ mod tests {
             value(&masked.unwrap()).as_deref(),
             Some(r#"{"userid":"","source":""}"#)
         );
+    }
+
+    #[test]
+    fn what_field_transforms_remember_is_what_a_walk_of_their_output_finds() {
+        json_object::remember_written(true);
+        let inputs = [
+            r#"{"viewtime":1,"userid":"User_1","pageid":"Page_2"}"#,
+            r#"{}"#,
+            r#" { } "#,
+            " {\n \"userid\" : [1, {\"a\": \"}\"}] ,\t\"x\":null } ",
+            r#"{"source":"old","userid":"u","source":12345678901}"#,
+            r#"{"\u0075serid":"escaped","n":-1.5e3}"#,
+        ];
+        let configs: [&[(&str, &str)]; 4] = [
+            &[("static.field", "source"), ("static.value", "a\"b")],
+            &[("topic.field", "userid"), ("timestamp.field", "ts!")],
+            &[("fields", "userid")],
+            &[("fields", "userid,source,x"), ("replacement", "12")],
+        ];
+        for (i, entries) in configs.iter().enumerate() {
+            let mut stage: Box<dyn Stage> = if i < 2 {
+                Box::new(insert_field::InsertField::default())
+            } else {
+                Box::new(mask_field::MaskField::default())
+            };
+            let entries = entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            stage.configure(Config::new(entries)).unwrap();
+            for text in inputs {
+                let mut r = Record::new("t", text.as_bytes());
+                r.timestamp = Some(7);
+                let out = stage.apply(r).unwrap().unwrap();
+                let out = out.value().unwrap();
+                let noted = json_object::remembered_for(out)
+                    .unwrap_or_else(|| panic!("config {i} noted nothing for {text}"));
+                let mut walked = Vec::new();
+                assert!(json_scan::object_members(out, &mut walked), "{out:?}");
+                assert_eq!(
+                    noted,
+                    walked,
+                    "config {i}, {text} -> {}",
+                    String::from_utf8_lossy(out)
+                );
+            }
+        }
     }
 
     #[test]
