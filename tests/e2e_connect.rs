@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::connect::{
-    consume, consume_until, file_source, http, test_plugin, wait_until, worker_file, write_file,
-    Up, Worker,
+    consume, consume_until, error_header, file_source, http, test_plugin, wait_until, worker_file,
+    write_file, Up, Worker,
 };
 use common::Weft;
 use rdkafka::config::ClientConfig;
@@ -274,13 +274,7 @@ fn fused_built_in_transforms_give_what_they_give_one_by_one_and_name_the_one_tha
     assert_eq!(dlq.len(), 1, "one record in the DLQ");
     let (_, value, headers) = &dlq[0];
     assert_eq!(value.as_deref(), Some(&b"[1]"[..]));
-    let header = |k: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == &format!("__connect.errors.{k}"))
-            .map(|(_, v)| String::from_utf8_lossy(v).to_string())
-            .unwrap_or_else(|| panic!("no __connect.errors.{k} header in {headers:?}"))
-    };
+    let header = |k: &str| error_header(headers, k);
     assert_eq!(header("stage"), "TRANSFORMATION");
     assert_eq!(
         header("class.name"),
@@ -347,13 +341,7 @@ fn a_poison_record_goes_to_the_dlq_under_all_and_fails_the_task_under_none() {
         Some(&b"not json{"[..]),
         "the DLQ holds the record as consumed"
     );
-    let header = |k: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == &format!("__connect.errors.{k}"))
-            .map(|(_, v)| String::from_utf8_lossy(v).to_string())
-            .unwrap_or_else(|| panic!("no __connect.errors.{k} header in {headers:?}"))
-    };
+    let header = |k: &str| error_header(headers, k);
     assert_eq!(header("topic"), "poison-all-in");
     assert_eq!(header("partition"), "0");
     assert_eq!(header("offset"), "1");

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::connect::{consume, http, Up};
+use common::connect::{consume, error_header, http, Up};
 use common::tls::TestCerts;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -465,13 +465,7 @@ fn http_sink_delivers_retries_honours_retry_after_and_dead_letters_4xx() {
         HashSet::from(["{\"n\":13}".to_string(), "{\"n\":27}".to_string()])
     );
     for (_, _, headers) in &dlq {
-        let h = |k: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n == &format!("__connect.errors.{k}"))
-                .map(|(_, v)| String::from_utf8_lossy(v).to_string())
-                .unwrap_or_else(|| panic!("no __connect.errors.{k} in {headers:?}"))
-        };
+        let h = |k: &str| error_header(headers, k);
         assert_eq!(h("topic"), "readings");
         assert_eq!(h("connector.name"), "web-single");
         assert_eq!(h("stage"), "TASK_PUT");

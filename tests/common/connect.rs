@@ -280,6 +280,16 @@ pub fn worker_file(dir: &Path, bootstrap: &str, extra: &str) -> PathBuf {
 /// A consumed record: key, value, headers.
 pub type Consumed = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
 
+/// The value of a consumed record's `__connect.errors.<k>` header (a dead-letter queue's
+/// context header); panics naming the header when the record has none.
+pub fn error_header(headers: &[(String, Vec<u8>)], k: &str) -> String {
+    headers
+        .iter()
+        .find(|(n, _)| n == &format!("__connect.errors.{k}"))
+        .map(|(_, v)| String::from_utf8_lossy(v).to_string())
+        .unwrap_or_else(|| panic!("no __connect.errors.{k} header in {headers:?}"))
+}
+
 /// Reads `topic` partition 0 from the start until `done` holds for what was read.
 pub fn consume_until(
     bootstrap: &str,

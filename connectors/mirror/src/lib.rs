@@ -111,17 +111,7 @@ weft_plugin_sdk::export_source_connector!(Mirror);
 impl Mirror {
     /// Starts the role the config names.
     pub fn open(&mut self, config: &Config, committed: Vec<SourcePosition>) -> Result<()> {
-        let issues = Mirror::validate(config);
-        if !issues.is_empty() {
-            let list: Vec<String> = issues
-                .iter()
-                .map(|i| format!("`{}` {}", i.key, i.message))
-                .collect();
-            return Err(PluginError::fatal(format!(
-                "invalid config: {}",
-                list.join("; ")
-            )));
-        }
+        ConfigIssue::none_of(&Mirror::validate(config))?;
         let s = Settings::parse(config).map_err(|_| PluginError::fatal("invalid config"))?;
         let now = now_ms();
         self.running = Some(match s.role {

@@ -180,6 +180,24 @@ pub struct ConfigIssue {
     pub message: String,
 }
 
+impl ConfigIssue {
+    /// Ok without issues, else the error the host's `configure` call answers with: every
+    /// issue, named by its key.
+    pub fn none_of(issues: &[ConfigIssue]) -> Result<()> {
+        if issues.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = issues
+            .iter()
+            .map(|i| format!("`{}` {}", i.key, i.message))
+            .collect();
+        Err(PluginError::fatal(format!(
+            "invalid config: {}",
+            list.join("; ")
+        )))
+    }
+}
+
 /// A plugin's config: the key/value pairs given by the host, with defaults from the metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {

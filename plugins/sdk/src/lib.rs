@@ -378,17 +378,7 @@ pub trait Plugin: Default + 'static {
     /// ([`Config::with_defaults`]). For plugins that run others inside them (the built-in
     /// transform chain); not meant to be overridden.
     fn configure_checked(&mut self, config: &Config) -> Result<()> {
-        let issues = Self::validate(config);
-        if !issues.is_empty() {
-            let list: Vec<String> = issues
-                .iter()
-                .map(|i| format!("`{}` {}", i.key, i.message))
-                .collect();
-            return Err(PluginError::fatal(format!(
-                "invalid config: {}",
-                list.join("; ")
-            )));
-        }
+        ConfigIssue::none_of(&Self::validate(config))?;
         self.configure(config)
     }
 }
