@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use regex::Regex;
-use weft_runtime::{PluginKind, PluginSource, Registry, RuntimeError};
+use weft_runtime::{builtin, PluginKind, Registry, RuntimeError};
 
 use crate::config::{PluginRef, Predicate, TransformSpec, PASSTHROUGH_HEADER_CONVERTER};
 use crate::errors::{ErrorHandler, FailedRecord, Interrupt, Retried, Stage, TaskFailure};
@@ -191,7 +191,7 @@ impl Chain {
         while i < specs.len() {
             let mut end = i;
             while end < specs.len()
-                && fusable(registry, &specs[end])
+                && fusable(&specs[end])
                 && sandbox_keys(&specs[end]) == sandbox_keys(&specs[i])
             {
                 end += 1;
@@ -429,17 +429,15 @@ impl Fused {
     }
 }
 
-/// Whether a transform can run inside the `chain` component: a built-in one (a name, not a
-/// path or a version, that the registry finds embedded) without a predicate.
-fn fusable(registry: &Registry, s: &TransformSpec) -> bool {
+/// Whether a transform can run inside the `chain` component: a built-in one without a
+/// predicate, named by its name alone (a name resolves to the built-in before any plugin
+/// directory; a path or `name@version` may name another component). Decided from the list of
+/// built-ins, so a fused transform's own component is never compiled.
+fn fusable(s: &TransformSpec) -> bool {
     let name = &s.component.plugin;
     s.predicate.is_none()
         && name != CHAIN
-        && !name.contains(['/', '@'])
-        && !name.ends_with(".wasm")
-        && registry.resolve(name).is_ok_and(|p| {
-            p.kind() == PluginKind::Transform && matches!(p.source(), PluginSource::Builtin(_))
-        })
+        && builtin::find(name).is_some_and(|b| b.kind == PluginKind::Transform.as_str())
 }
 
 /// A transform's sandbox and capability keys, which a fused run must share (one instance has
