@@ -18,3 +18,5 @@ pub mod set_schema_metadata;
 pub mod timestamp_converter;
 pub mod timestamp_router;
 pub mod value_to_key;
+
+mod json_value;

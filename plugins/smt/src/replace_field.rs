@@ -7,26 +7,7 @@
 use serde_json::{Map, Value};
 use weft_plugin_sdk::*;
 
-fn json_object(
-    record: &Record<'_>,
-    part: Part,
-    plugin: &str,
-) -> Result<Option<Map<String, Value>>> {
-    let Some(v) = part.get(record) else {
-        return Ok(None);
-    };
-    match serde_json::from_slice(v) {
-        Ok(Value::Object(m)) => Ok(Some(m)),
-        _ => Err(PluginError::fatal(format!(
-            "{plugin} needs a JSON object {}",
-            part.name()
-        ))),
-    }
-}
-
-fn to_bytes(v: &Value) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| PluginError::fatal(e.to_string()))
-}
+use crate::json_value::{json_object, to_bytes};
 
 #[derive(Default)]
 pub struct ReplaceField {

@@ -4,21 +4,7 @@
 use serde_json::{Map, Value};
 use weft_plugin_sdk::*;
 
-fn json_object(record: &Record<'_>, plugin: &str) -> Result<Option<Map<String, Value>>> {
-    let Some(v) = record.value() else {
-        return Ok(None);
-    };
-    match serde_json::from_slice(v) {
-        Ok(Value::Object(m)) => Ok(Some(m)),
-        _ => Err(PluginError::fatal(format!(
-            "{plugin} needs a JSON object value"
-        ))),
-    }
-}
-
-fn to_bytes(v: &Value) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| PluginError::fatal(e.to_string()))
-}
+use crate::json_value::{json_object, to_bytes};
 
 #[derive(Default)]
 pub struct ValueToKey {
@@ -51,7 +37,7 @@ impl Plugin for ValueToKey {
 
 impl Transform for ValueToKey {
     fn apply<'a>(&mut self, mut record: Record<'a>) -> Result<Option<Record<'a>>> {
-        let Some(obj) = json_object(&record, "value-to-key")? else {
+        let Some(obj) = json_object(&record, Part::Value, "value-to-key")? else {
             return Ok(Some(record));
         };
         let mut key = Map::new();
