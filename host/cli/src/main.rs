@@ -16,17 +16,17 @@
 
 use std::io::IsTerminal;
 
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod client;
+mod commands;
+
 /// mimalloc instead of glibc's malloc, for Rust and (the `override` feature) for the C code in
 /// the binary: the thread that produces allocates every message librdkafka queues and
 /// librdkafka's thread frees it, and under glibc those frees contend for the producing thread's
 /// arena lock. Figures in docs/architecture.md, "Allocator".
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use clap::{Parser, Subcommand, ValueEnum};
-
-mod client;
-mod commands;
 
 #[derive(Parser)]
 #[command(
