@@ -6,6 +6,8 @@
 use serde_json::{Map, Value};
 use weft_plugin_sdk::*;
 
+use crate::json_value::json_object;
+
 /// Bounds the recursion a deeply nested value or schema can cause.
 const MAX_DEPTH: usize = 64;
 
@@ -120,17 +122,8 @@ impl Transform for Flatten {
     }
 
     fn apply<'a>(&mut self, mut record: Record<'a>) -> Result<Option<Record<'a>>> {
-        let Some(bytes) = self.part.get(&record) else {
+        let Some(obj) = json_object(&record, self.part, "flatten")? else {
             return Ok(Some(record));
-        };
-        let obj: Map<String, Value> = match serde_json::from_slice(bytes) {
-            Ok(Value::Object(m)) => m,
-            _ => {
-                return Err(PluginError::fatal(format!(
-                    "flatten needs a JSON object {}",
-                    self.part.name()
-                )))
-            }
         };
         let mut out = Map::new();
         self.flatten_value("", obj, &mut out, 0)?;

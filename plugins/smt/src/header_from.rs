@@ -4,8 +4,10 @@
 //! (a string as its text, anything else as JSON; null stays null). `move` also drops the
 //! fields from a struct schema.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use weft_plugin_sdk::*;
+
+use crate::json_value::json_object;
 
 #[derive(Default)]
 pub struct HeaderFrom {
@@ -102,17 +104,8 @@ impl Transform for HeaderFrom {
     }
 
     fn apply<'a>(&mut self, mut record: Record<'a>) -> Result<Option<Record<'a>>> {
-        let Some(bytes) = self.part.get(&record) else {
+        let Some(mut obj) = json_object(&record, self.part, "header-from")? else {
             return Ok(Some(record));
-        };
-        let mut obj: Map<String, Value> = match serde_json::from_slice(bytes) {
-            Ok(Value::Object(m)) => m,
-            _ => {
-                return Err(PluginError::fatal(format!(
-                    "header-from needs a JSON object {}",
-                    self.part.name()
-                )))
-            }
         };
         for (field, header) in &self.pairs {
             let value = if self.remove {

@@ -1,5 +1,6 @@
 //! Reading a record's key or value as a serde_json object and writing one back, for the
-//! transforms that rebuild a whole object (ExtractField, ReplaceField, ValueToKey).
+//! transforms that rebuild a whole object (ExtractField, Flatten, HeaderFrom, ReplaceField,
+//! ValueToKey).
 
 use serde_json::{Map, Value};
 use weft_plugin_sdk::*;
