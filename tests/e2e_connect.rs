@@ -767,6 +767,53 @@ fn weft_up_runs_the_worker_beside_its_broker_and_remembers_rest_created_connecto
     up.stop();
 }
 
+/// A source task whose producer queue fills (a tiny `queue.buffering.max.messages`) waits for
+/// room and sends on: every record lands once, in order, none given up.
+#[test]
+fn a_source_whose_producer_queue_fills_waits_for_room_and_loses_nothing() {
+    const N: usize = 20_000;
+    let broker = Weft::start(&[]);
+    let b = broker.bootstrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ok, _, err) = common::weft_cmd(
+        &["topics", "create", "full", "--partitions", "1", "-b", &b],
+        None,
+    );
+    assert!(ok, "{err}");
+    let worker = worker_file(d, &b, "connector.client.config.override.policy=All");
+    let gen = write_file(
+        d,
+        "gen.properties",
+        &format!(
+            "name=gen\nconnector.class=datagen\nkafka.topic=full\niterations={N}\nrecord.size=100\n\
+             key.converter=org.apache.kafka.connect.storage.StringConverter\n\
+             value.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n\
+             producer.override.queue.buffering.max.messages=50\n"
+        ),
+    );
+    let w = Worker::standalone(d, &[worker, gen]);
+    let mut got = Vec::new();
+    assert!(
+        wait_until(Duration::from_secs(120), || {
+            got = common::read_to_end(&b, "full", "read_uncommitted");
+            got.len() >= N
+        }),
+        "datagen wrote {} of {N} records; log:\n{}",
+        got.len(),
+        w.log_text()
+    );
+    let keys: Vec<String> = got
+        .iter()
+        .map(|(_, key, _)| String::from_utf8_lossy(key.as_deref().unwrap_or_default()).into())
+        .collect();
+    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    assert!(keys == want, "every record once and in order");
+    let status = w.get("/connectors/gen/status").1;
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+    assert_eq!(status["tasks"][0]["metrics"]["errors_total"], 0, "{status}");
+}
+
 #[test]
 fn keyed_source_records_land_in_the_java_clients_partition() {
     const PARTS: i32 = 6;

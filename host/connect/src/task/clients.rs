@@ -39,6 +39,12 @@ fn translate(key: &str) -> Option<&str> {
     }
 }
 
+/// How long a send that found librdkafka's queue full waits before it tries again. The queue
+/// drains as the cluster acknowledges batches, a millisecond or so each; a `flush` here would
+/// instead wait for the whole queue, and on a `ThreadedProducer` (whose own thread takes the
+/// delivery reports) sit out its full timeout.
+pub const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(1);
+
 /// The rdkafka config for one of a connector's clients.
 pub fn client_config(
     worker: &WorkerConfig,

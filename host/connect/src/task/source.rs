@@ -32,7 +32,7 @@ use super::acks::{tag, Acks, MAX_POLL_RECORDS};
 use super::batch::{origin, Batch, RecordView};
 use super::chain::{Chain, Converters, Origins, Staged};
 use super::chain_thread::{ChainThread, Submitted, Transformed};
-use super::clients::{client_config, ClientKind};
+use super::clients::{client_config, ClientKind, QUEUE_FULL_BACKOFF};
 use super::component::{instantiate, Component, Position, Schemas, Usage};
 use super::passthrough::{self, Appender};
 use super::transaction::{self, Transactions, POSITION_RECORD_TAG, PRODUCER_CLASS};
@@ -660,7 +660,7 @@ impl SourceTask<'_> {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     // Back-pressure: let librdkafka drain its queue.
-                    let _ = self.producer.flush(Duration::from_millis(100));
+                    std::thread::sleep(QUEUE_FULL_BACKOFF);
                     if self.env.control.stopping() {
                         return Ok(());
                     }

@@ -216,7 +216,7 @@ impl Transactions {
                 match producer.send(rec) {
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                        let _ = producer.flush(Duration::from_millis(100));
+                        std::thread::sleep(super::clients::QUEUE_FULL_BACKOFF);
                     }
                     Err((e, _)) => {
                         return Err(failure(format!(
