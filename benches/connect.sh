@@ -41,7 +41,7 @@ create() { # json body (to the worker on $create_port, weft up's by default)
     "http://127.0.0.1:${create_port:-$rest}/connectors" >/dev/null
 }
 wait_records() { # topic count -> waits until the topic holds count records
-  until [ "$(records_in "$1")" -ge "$2" ]; do sleep 0.05; done
+  until [ "$(records_in "$1")" -ge "$2" ]; do weft_alive; sleep 0.05; done
 }
 # Waits until the topic holds all `count` records, then sets steady to the records/s between the
 # first and the last record's timestamps (each set as the task handed it to its producer), and
@@ -49,7 +49,7 @@ wait_records() { # topic count -> waits until the topic holds count records
 # out, and the figure depends neither on how often /metrics is polled nor on when a poll lands.
 # Four scrapes a second: each takes CPU from the process being measured.
 wait_steady() { # topic count
-  until [ "$(records_in "$1")" -ge "$2" ]; do sleep 0.25; done
+  until [ "$(records_in "$1")" -ge "$2" ]; do weft_alive; sleep 0.25; done
   local first last
   first="$(kcat -C -b "127.0.0.1:$port" -t "$1" -o beginning -c 1 -e -q -f '%T\n')"
   # The last offsets may be transaction markers (eos): the newest of the last ten records.
@@ -59,16 +59,29 @@ wait_steady() { # topic count
   last_ms="$last"
 }
 
+# A port something else listens on would answer for a weft that never started.
+port_free() { # port
+  ! (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null || { echo "port $1 is in use: set PORT/REST_PORT" >&2; exit 1; }
+}
+# Stops the script with weft's log when weft has exited, instead of waiting for it forever.
+weft_alive() {
+  kill -0 "$pid" 2>/dev/null && return 0
+  echo "weft exited; its log:" >&2
+  cat "$dir/weft.log" >&2
+  exit 1
+}
 start_weft() {
+  port_free "$port"
+  port_free "$rest"
   dir="$(mktemp -d)"
   local t0
   t0="$(now_ms)"
   "$bin" up --listeners "PLAINTEXT://127.0.0.1:$port" --log-dirs "$dir/data" \
     --connect-listener "http://127.0.0.1:$rest" >"$dir/weft.log" 2>&1 &
   pid=$!
-  until (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.002; done
+  until (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do weft_alive; sleep 0.002; done
   started_ms=$(($(now_ms) - t0))
-  until curl -sf "http://127.0.0.1:$rest/" >/dev/null; do sleep 0.02; done
+  until curl -sf "http://127.0.0.1:$rest/" >/dev/null; do weft_alive; sleep 0.02; done
 }
 stop_weft() {
   kill "$pid" 2>/dev/null || true
@@ -208,6 +221,7 @@ for t in "${tests[@]}"; do
   eos)
     start_weft
     wport=$((rest + 2))
+    port_free "$wport"
     for run in plain eos plain eos; do
       printf '%s\n' "bootstrap.servers=127.0.0.1:$port" "listeners=http://127.0.0.1:$wport" \
         "offset.storage.file.filename=$dir/$run.offsets" "offset.storage.replication.factor=1" \
@@ -215,7 +229,10 @@ for t in "${tests[@]}"; do
       [ "$run" = eos ] && echo "exactly.once.source.support=enabled" >>"$dir/worker.properties"
       "$bin" connect standalone "$dir/worker.properties" >"$dir/worker-$run.log" 2>&1 &
       wpid=$!
-      until curl -sf "http://127.0.0.1:$wport/" >/dev/null; do sleep 0.02; done
+      until curl -sf "http://127.0.0.1:$wport/" >/dev/null; do
+        kill -0 "$wpid" 2>/dev/null || { cat "$dir/worker-$run.log" >&2; exit 1; }
+        sleep 0.02
+      done
       topic="gen-$run-$RANDOM"
       "$bin" topics create "$topic" --partitions 1 -b "127.0.0.1:$port" >/dev/null
       boundary=""
