@@ -523,11 +523,15 @@ impl BatchWriter {
 
     fn topic_index(&mut self, topic: &str) -> Result<u32, EncodeError> {
         if let Some(t) = self.topics.get(self.last_topic as usize) {
-            if t == topic {
+            if same_bytes(t.as_bytes(), topic.as_bytes()) {
                 return Ok(self.last_topic);
             }
         }
-        let idx = match self.topics.iter().position(|t| t == topic) {
+        let idx = match self
+            .topics
+            .iter()
+            .position(|t| same_bytes(t.as_bytes(), topic.as_bytes()))
+        {
             Some(i) => i,
             None => {
                 self.topics.push(topic.to_string());
@@ -545,8 +549,7 @@ impl BatchWriter {
         if self
             .topics
             .get(view.topic_index as usize)
-            .map(String::as_str)
-            == Some(view.topic)
+            .is_some_and(|t| same_bytes(t.as_bytes(), view.topic.as_bytes()))
         {
             self.buf.extend_from_slice(view.raw);
             self.count += 1;
@@ -903,9 +906,60 @@ pub fn decode(buf: &[u8]) -> Result<Vec<Record>, DecodeError> {
     Ok(out)
 }
 
+/// Whether `a` and `b` hold the same bytes, compared as whole words: in wasm a slice comparison
+/// (`==`) is a call to a memcmp that compares byte by byte. Guests compare topic names, JSON
+/// keys and remembered texts once or more per record; this is what they use.
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn at<const N: usize>(s: &[u8], i: usize) -> [u8; N] {
+        s.get(i..)
+            .and_then(|t| t.first_chunk::<N>())
+            .copied()
+            .unwrap_or([0; N])
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Short texts as two words that may overlap, longer ones eight bytes at a time and their
+    // last eight (which may overlap the words before).
+    let word2 = |s: &[u8], i: usize| u16::from_ne_bytes(at::<2>(s, i));
+    let word4 = |s: &[u8], i: usize| u32::from_ne_bytes(at::<4>(s, i));
+    match n {
+        0 => true,
+        1 => a.first() == b.first(),
+        2..=3 => word2(a, 0) == word2(b, 0) && word2(a, n - 2) == word2(b, n - 2),
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        _ => {
+            let word = |s: &[u8], i: usize| u64::from_ne_bytes(at::<8>(s, i));
+            let mut i = 0;
+            while i + 8 < n {
+                if word(a, i) != word(b, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            word(a, n - 8) == word(b, n - 8)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_comparisons_find_every_differing_byte() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "byte {i} of {n}");
+            }
+            assert!(!same_bytes(&a, &[a.as_slice(), b"x"].concat()));
+        }
+    }
 
     #[test]
     fn a_reused_buffer_gives_the_same_batch() {

@@ -7,6 +7,8 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
+use weft_batch::same_bytes;
+
 thread_local! {
     /// The last object a field transform wrote and its members, for the next transform in the
     /// same instance (the built-in `chain` runs several): [`members`] hands them back for text
@@ -63,43 +65,6 @@ pub fn remembered_for(text: &[u8]) -> Option<Vec<Member>> {
         let w = w.borrow();
         (w.on && w.text.as_slice() == text).then(|| w.members.clone())
     })
-}
-
-/// Whether `a` and `b` hold the same bytes, compared as whole words: in wasm a slice comparison
-/// is a call to a memcmp that compares byte by byte, which cost as much as the walk that a
-/// remembered text spares, and key matches ~5% of field transforms' time.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    fn at<const N: usize>(s: &[u8], i: usize) -> [u8; N] {
-        s.get(i..)
-            .and_then(|t| t.first_chunk::<N>())
-            .copied()
-            .unwrap_or([0; N])
-    }
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    // Short texts as two words that may overlap, longer ones eight bytes at a time and their
-    // last eight (which may overlap the words before).
-    let word2 = |s: &[u8], i: usize| u16::from_ne_bytes(at::<2>(s, i));
-    let word4 = |s: &[u8], i: usize| u32::from_ne_bytes(at::<4>(s, i));
-    match n {
-        0 => true,
-        1 => a.first() == b.first(),
-        2..=3 => word2(a, 0) == word2(b, 0) && word2(a, n - 2) == word2(b, n - 2),
-        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
-        _ => {
-            let word = |s: &[u8], i: usize| u64::from_ne_bytes(at::<8>(s, i));
-            let mut i = 0;
-            while i + 8 < n {
-                if word(a, i) != word(b, i) {
-                    return false;
-                }
-                i += 8;
-            }
-            word(a, n - 8) == word(b, n - 8)
-        }
-    }
 }
 
 /// The remembered members, when `text` is the text remembered with them.
@@ -458,20 +423,6 @@ mod tests {
         let text = br#"{"a\\b":1}"#;
         assert!(members(text, &mut m));
         assert!(m[0].key_is(text, "a\\b") && !m[0].key_is(text, "a\\\\b"));
-    }
-
-    #[test]
-    fn word_comparisons_find_every_differing_byte() {
-        for n in 0..40usize {
-            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
-            assert!(same_bytes(&a, &a.clone()));
-            for i in 0..n {
-                let mut b = a.clone();
-                b[i] ^= 0x20;
-                assert!(!same_bytes(&a, &b), "byte {i} of {n}");
-            }
-            assert!(!same_bytes(&a, &[a.as_slice(), b"x"].concat()));
-        }
     }
 
     #[test]

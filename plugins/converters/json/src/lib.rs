@@ -12,6 +12,7 @@ use std::ops::Range;
 
 use base64::Engine as _;
 use weft_plugin_sdk::json_object;
+use weft_plugin_sdk::weft_batch::same_bytes;
 use weft_plugin_sdk::*;
 
 use crate::ojson::Json;
@@ -282,19 +283,10 @@ fn expect(text: &[u8], i: usize, token: &[u8]) -> Option<usize> {
     text.get(i..)?.starts_with(token).then_some(i + token.len())
 }
 
-/// Whether two texts are equal, eight bytes at a step: every record of a batch brings the
-/// batch's schema text to compare with the one parsed, and wasm's `memcmp` goes byte by byte.
+/// Whether two texts are equal, a word at a step: every record of a batch brings the batch's
+/// schema text to compare with the one parsed, and wasm's `memcmp` goes byte by byte.
 fn same_text(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
-}
-
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or_default());
-    let (wa, wb) = (a.chunks_exact(8), b.chunks_exact(8));
-    wa.remainder() == wb.remainder() && wa.zip(wb).all(|(x, y)| word(x) == word(y))
 }
 
 /// A value without a schema: JSON objects and arrays stay themselves, other text is a string,
