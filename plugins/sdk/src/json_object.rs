@@ -16,6 +16,7 @@ thread_local! {
     static WRITTEN: RefCell<Written> = const {
         RefCell::new(Written {
             on: false,
+            read_after: true,
             text: Vec::new(),
             members: Vec::new(),
         })
@@ -24,6 +25,8 @@ thread_local! {
 
 struct Written {
     on: bool,
+    /// Whether a transform after the one running reads what it remembers.
+    read_after: bool,
     text: Vec<u8>,
     members: Vec<Member>,
 }
@@ -34,13 +37,24 @@ pub fn remember_written(on: bool) {
     WRITTEN.with(|w| {
         let mut w = w.borrow_mut();
         w.on = on;
+        w.read_after = true;
         w.text.clear();
     });
 }
 
+/// Tells [`remember`] whether a transform after the one about to run will read what it keeps:
+/// the `chain` says no before its last stage, whose output nothing in the instance reads, so
+/// that stage neither notes its members nor copies its text.
+pub fn read_after(yes: bool) {
+    WRITTEN.with(|w| w.borrow_mut().read_after = yes);
+}
+
 /// Whether [`remember`] keeps what it is given.
 pub fn remembering() -> bool {
-    WRITTEN.with(|w| w.borrow().on)
+    WRITTEN.with(|w| {
+        let w = w.borrow();
+        w.on && w.read_after
+    })
 }
 
 /// Notes that `text`, which a transform just wrote or passed on, is a valid JSON object whose
@@ -49,7 +63,7 @@ pub fn remembering() -> bool {
 pub fn remember(text: &[u8], members: &[Member]) {
     WRITTEN.with(|w| {
         let mut w = w.borrow_mut();
-        if w.on {
+        if w.on && w.read_after {
             w.text.clear();
             w.text.extend_from_slice(text);
             w.members.clear();

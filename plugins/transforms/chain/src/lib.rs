@@ -156,7 +156,9 @@ impl Transform for Chain {
 
     fn apply<'a>(&mut self, record: Record<'a>) -> Result<Option<Record<'a>>> {
         let mut record = record;
-        for s in &mut self.stages {
+        let last = self.stages.len().saturating_sub(1);
+        for (i, s) in self.stages.iter_mut().enumerate() {
+            json_object::read_after(i < last);
             match s.apply(record)? {
                 Some(r) => record = r,
                 None => return Ok(None),
@@ -280,6 +282,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn only_stages_with_a_stage_after_them_remember_what_they_wrote() {
+        let mut c = chain(&[
+            ("stages", "insert-field,mask-field"),
+            ("stage.0.static.field", "source"),
+            ("stage.0.static.value", "bench"),
+            ("stage.1.fields", "userid"),
+        ])
+        .unwrap();
+        let text = r#"{"viewtime":1,"userid":"User_1"}"#;
+        let out = Transform::apply(&mut c, Record::new("t", text.as_bytes()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            out.value_str(),
+            Some(r#"{"viewtime":1,"userid":"","source":"bench"}"#)
+        );
+        assert_eq!(
+            json_object::remembered_for(out.value().unwrap()),
+            None,
+            "nothing in the instance reads the last stage's output"
+        );
+        // The next record's first stage remembers again, for the stage after it.
+        json_object::read_after(true);
+        let mut insert = insert_field::InsertField::default();
+        Stage::configure(
+            &mut insert,
+            Config::new(vec![
+                ("static.field".into(), "source".into()),
+                ("static.value".into(), "bench".into()),
+            ]),
+        )
+        .unwrap();
+        let one = Stage::apply(&mut insert, Record::new("t", text.as_bytes()))
+            .unwrap()
+            .unwrap();
+        assert!(json_object::remembered_for(one.value().unwrap()).is_some());
     }
 
     #[test]
