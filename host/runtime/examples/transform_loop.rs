@@ -1,0 +1,85 @@
+//! Runs one transform over 1,000 pageviews (as datagen's `quickstart=pageviews` writes them) a
+//! given number of times: the workload `benches/transform_instructions.sh` counts the
+//! instructions of under callgrind, a figure that, unlike time, this shared machine does not
+//! move.
+//!
+//! Usage: `transform_loop ROUNDS TRANSFORM [KEY=VALUE ...]`, TRANSFORM a built-in name or a
+//! `.wasm` path. `chain` without keys is the fused InsertField + MaskField of
+//! `benches/connect.sh transforms`. Set `WEFT_WASM_PERFMAP=1` to name the guest's functions in
+//! `/tmp/perf-<pid>.map`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use weft_batch::Record;
+use weft_runtime::{PluginConfig, Registry, Runtime, RuntimeOptions};
+
+/// The fused pair `benches/connect.sh transforms` measures.
+const CHAIN: [(&str, &str); 4] = [
+    ("stages", "insert-field,mask-field"),
+    ("stage.0.static.field", "source"),
+    ("stage.0.static.value", "bench"),
+    ("stage.1.fields", "userid"),
+];
+
+fn pageviews() -> Vec<Record> {
+    (0..1000u64)
+        .map(|i| {
+            let value = format!(
+                r#"{{"viewtime":{},"userid":"User_{}","pageid":"Page_{}"}}"#,
+                1_700_000_000_000 + i,
+                i % 10,
+                i % 100
+            );
+            let mut r = Record::new("pageviews", value.into_bytes());
+            r.key = Some(i.to_string().into_bytes());
+            r.timestamp = Some(1_700_000_000_000 + i as i64);
+            r
+        })
+        .collect()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: transform_loop ROUNDS TRANSFORM [KEY=VALUE ...]";
+    let rounds: usize = args.next().ok_or(usage)?.parse()?;
+    let what = args.next().ok_or(usage)?;
+    let mut config: Vec<(String, String)> = args
+        .map(|a| {
+            let (k, v) = a.split_once('=').ok_or(usage)?;
+            Ok::<_, &str>((k.to_string(), v.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
+    if config.is_empty() && (what == "chain" || what.ends_with(".wasm")) {
+        config = CHAIN
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+    // Compiled components are cached on disk, so that only the first run compiles.
+    let cache = std::env::temp_dir().join("weft-transform-loop-cache");
+    let runtime = Runtime::with_options(RuntimeOptions {
+        cache_dir: Some(cache),
+        log: Arc::new(|_, _, _| {}),
+        ..RuntimeOptions::default()
+    })?;
+    let registry = Registry::new(runtime);
+    let plugin = if what.ends_with(".wasm") {
+        registry.runtime().load_file(Path::new(&what))?
+    } else {
+        registry.resolve(&what)?
+    };
+    let mut instance = plugin.instantiate(&PluginConfig::new(config))?;
+    let batch = weft_batch::encode(&pageviews())?;
+    let start = std::time::Instant::now();
+    let mut bytes = 0;
+    for _ in 0..rounds {
+        bytes += instance
+            .transform_batch(&batch, &Default::default())?
+            .batch
+            .len();
+    }
+    let per_record = start.elapsed().as_nanos() as f64 / (rounds.max(1) * 1000) as f64;
+    eprintln!("{what}: {per_record:.1} ns/record, {bytes} bytes out");
+    Ok(())
+}
