@@ -129,6 +129,16 @@ fn skip_unflagged(text: &[u8], mut i: usize, stops: fn(u64) -> u64) -> usize {
     i
 }
 
+/// Where the object or array that starts at `i` ends (just past its closing bracket), if it is
+/// well formed. Its own scanner, so that the caller's never has its address taken: everything
+/// else a scan calls is inlined into one function, whose position then stays in a register
+/// (in wasm, a scanner passed by reference is read and written through memory at every step).
+#[inline(never)]
+fn container_end(text: &[u8], i: usize) -> Option<usize> {
+    let mut s = Scanner { text, i };
+    s.container().then_some(s.i)
+}
+
 struct Scanner<'t> {
     text: &'t [u8],
     i: usize,
@@ -139,10 +149,12 @@ impl<'t> Scanner<'t> {
         Scanner { text, i: 0 }
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.get(self.i).copied()
     }
 
+    #[inline(always)]
     fn skip_ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.i += 1;
@@ -150,6 +162,7 @@ impl<'t> Scanner<'t> {
     }
 
     /// Whether only whitespace is left.
+    #[inline(always)]
     fn at_end(&mut self) -> bool {
         self.skip_ws();
         self.i == self.text.len()
@@ -157,6 +170,7 @@ impl<'t> Scanner<'t> {
 
     /// Reads an object, noting its members; the top level of most records is one object of
     /// scalars, so it has a loop of its own without the bookkeeping nested values need.
+    #[inline(always)]
     fn object_members(&mut self, out: &mut Vec<Member>) -> bool {
         if self.peek() != Some(b'{') {
             return false;
@@ -193,14 +207,22 @@ impl<'t> Scanner<'t> {
     }
 
     /// Reads one value (whitespace already skipped).
+    #[inline(always)]
     fn value(&mut self) -> bool {
         match self.peek() {
-            Some(b'{' | b'[') => self.container(),
+            Some(b'{' | b'[') => match container_end(self.text, self.i) {
+                Some(end) => {
+                    self.i = end;
+                    true
+                }
+                None => false,
+            },
             _ => self.scalar(),
         }
     }
 
     /// Reads a string, number or literal.
+    #[inline(always)]
     fn scalar(&mut self) -> bool {
         match self.peek() {
             Some(b'"') => self.string(),
@@ -266,6 +288,7 @@ impl<'t> Scanner<'t> {
     }
 
     /// Reads `"key" :` (whitespace first), returning the key's range between its quotes.
+    #[inline(always)]
     fn key(&mut self) -> Option<Range<usize>> {
         self.skip_ws();
         if self.peek() != Some(b'"') {
@@ -285,6 +308,7 @@ impl<'t> Scanner<'t> {
     }
 
     /// Reads a string from its opening quote to just past its closing one.
+    #[inline(always)]
     fn string(&mut self) -> bool {
         let text = self.text;
         let mut i = self.i + 1;
@@ -337,6 +361,7 @@ impl<'t> Scanner<'t> {
     }
 
     /// Reads a number: `-`? (`0` | [1-9][0-9]*) (`.` [0-9]+)? ([eE] [+-]? [0-9]+)?
+    #[inline(always)]
     fn number(&mut self) -> bool {
         if self.peek() == Some(b'-') {
             self.i += 1;
@@ -369,6 +394,7 @@ impl<'t> Scanner<'t> {
         true
     }
 
+    #[inline(always)]
     fn digits(&mut self) {
         // Timestamps and ids run to 13 digits or more: eight at a time, as strings are read.
         self.i = skip_unflagged(self.text, self.i, non_digits);
@@ -378,12 +404,14 @@ impl<'t> Scanner<'t> {
     }
 
     /// Reads one or more digits.
+    #[inline(always)]
     fn some_digits(&mut self) -> bool {
         let start = self.i;
         self.digits();
         self.i > start
     }
 
+    #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> bool {
         let found = self.text.get(self.i..self.i + word.len()) == Some(word);
         if found {
