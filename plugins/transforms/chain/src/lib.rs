@@ -190,6 +190,20 @@ mod tests {
         Ok(c)
     }
 
+    /// InsertField alone, configured as the chains below configure their stage 0.
+    fn stamping_insert() -> insert_field::InsertField {
+        let mut insert = insert_field::InsertField::default();
+        Stage::configure(
+            &mut insert,
+            Config::new(vec![
+                ("static.field".into(), "source".into()),
+                ("static.value".into(), "bench".into()),
+            ]),
+        )
+        .unwrap();
+        insert
+    }
+
     fn value(r: &Option<Record<'_>>) -> Option<String> {
         r.as_ref().and_then(|r| r.value_str().map(str::to_string))
     }
@@ -203,15 +217,7 @@ mod tests {
             ("stage.1.fields", "userid,source"),
         ])
         .unwrap();
-        let mut insert = insert_field::InsertField::default();
-        Stage::configure(
-            &mut insert,
-            Config::new(vec![
-                ("static.field".into(), "source".into()),
-                ("static.value".into(), "bench".into()),
-            ]),
-        )
-        .unwrap();
+        let mut insert = stamping_insert();
         let mut mask = mask_field::MaskField::default();
         Stage::configure(
             &mut mask,
@@ -308,15 +314,7 @@ mod tests {
         );
         // The next record's first stage remembers again, for the stage after it.
         json_object::read_after(true);
-        let mut insert = insert_field::InsertField::default();
-        Stage::configure(
-            &mut insert,
-            Config::new(vec![
-                ("static.field".into(), "source".into()),
-                ("static.value".into(), "bench".into()),
-            ]),
-        )
-        .unwrap();
+        let mut insert = stamping_insert();
         let one = Stage::apply(&mut insert, Record::new("t", text.as_bytes()))
             .unwrap()
             .unwrap();
