@@ -60,14 +60,15 @@ pub fn remembering() -> bool {
 /// Notes that `text`, which a transform just wrote or passed on, is a valid JSON object whose
 /// top-level members are `members` (exactly what [`members`] would find in it). The caller
 /// must be sure of both: the next [`members`] call on the same text trusts them unchecked.
-pub fn remember(text: &[u8], members: &[Member]) {
+/// The members are taken, not copied: `members` is left holding a list to reuse, whose
+/// contents mean nothing.
+pub fn remember(text: &[u8], members: &mut Vec<Member>) {
     WRITTEN.with(|w| {
         let mut w = w.borrow_mut();
         if w.on && w.read_after {
             w.text.clear();
             w.text.extend_from_slice(text);
-            w.members.clear();
-            w.members.extend_from_slice(members);
+            std::mem::swap(&mut w.members, members);
         }
     });
 }
@@ -88,8 +89,9 @@ fn remembered(text: &[u8], out: &mut Vec<Member>) -> bool {
         if !w.on || !same_bytes(&w.text, text) {
             return false;
         }
-        out.clear();
-        out.extend_from_slice(&w.members);
+        // Handed over, not copied: the text is forgotten, so the list left behind is never
+        // read before the next `remember` replaces it.
+        std::mem::swap(out, &mut w.members);
         w.text.clear();
         true
     })
@@ -448,13 +450,13 @@ mod tests {
             value: 0..1,
         }];
         let mut m = Vec::new();
-        remember(text, &noted);
+        remember(text, &mut noted.to_vec());
         assert!(
             members(text, &mut m) && m.len() == 1 && m[0].key == (2..3),
             "off by default"
         );
         remember_written(true);
-        remember(text, &noted);
+        remember(text, &mut noted.to_vec());
         assert!(
             members(br#"{"a":2}"#, &mut m) && m[0].key == (2..3),
             "other text of the same length is read"
@@ -464,7 +466,7 @@ mod tests {
             members(text, &mut m) && m[0].key == (2..3),
             "given back once"
         );
-        remember(text, &noted);
+        remember(text, &mut noted.to_vec());
         remember_written(false);
         assert!(
             members(text, &mut m) && m[0].key == (2..3),

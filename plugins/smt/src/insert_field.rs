@@ -223,7 +223,7 @@ impl Transform for InsertField {
         }
         out.extend_from_slice(text.get(at..).unwrap_or_default());
         if track {
-            json_object::remember(&out, &written);
+            json_object::remember(&out, &mut written);
         }
         self.written = written;
         self.part.set(&mut record, Some(out));

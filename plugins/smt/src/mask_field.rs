@@ -126,11 +126,11 @@ impl Transform for MaskField {
             Some(mut out) => {
                 out.extend_from_slice(text.get(copied..).unwrap_or_default());
                 if track {
-                    json_object::remember(&out, &written);
+                    json_object::remember(&out, &mut written);
                 }
                 self.part.set(&mut record, Some(out));
             }
-            None if track => json_object::remember(text, &self.members),
+            None if track => json_object::remember(text, &mut self.members),
             None => {}
         }
         self.written = written;
