@@ -620,7 +620,9 @@ impl BatchWriter {
         headers: &HeadersView<'_>,
     ) -> Result<(), EncodeError> {
         self.push_with(topic, partition, timestamp, offset, key, value, |buf| {
-            buf.extend_from_slice(headers.raw);
+            if !headers.raw.is_empty() {
+                buf.extend_from_slice(headers.raw);
+            }
             Ok(headers.count)
         })
     }
@@ -641,25 +643,23 @@ impl BatchWriter {
         let klen = key.map_or(Ok(0), |k| len32(k.len()))?;
         let vlen = value.map_or(Ok(0), |v| len32(v.len()))?;
         self.buf.reserve(4 + RECORD_FIXED + klen + vlen);
-        self.buf.extend_from_slice(&[0; 4]);
-        self.buf.extend_from_slice(&topic.to_le_bytes());
-        self.buf
-            .extend_from_slice(&partition.unwrap_or(-1).to_le_bytes());
-        self.buf
-            .extend_from_slice(&timestamp.unwrap_or(-1).to_le_bytes());
-        self.buf
-            .extend_from_slice(&offset.unwrap_or(-1).to_le_bytes());
-        self.buf
-            .extend_from_slice(&key.map_or(-1, |_| klen as i32).to_le_bytes());
-        self.buf
-            .extend_from_slice(&value.map_or(-1, |_| vlen as i32).to_le_bytes());
-        let count_at = self.buf.len();
-        self.buf.extend_from_slice(&[0; 4]);
-        if let Some(k) = key {
-            self.buf.extend_from_slice(k);
-        }
-        if let Some(v) = value {
-            self.buf.extend_from_slice(v);
+        // The length word and fixed part are put together first and appended as one piece:
+        // in wasm each append is a capacity check, and each non-empty copy of a length not
+        // known when compiling is a call out of the sandbox (so empty ones are skipped).
+        let mut fixed = [0u8; 4 + RECORD_FIXED];
+        fixed[4..8].copy_from_slice(&topic.to_le_bytes());
+        fixed[8..12].copy_from_slice(&partition.unwrap_or(-1).to_le_bytes());
+        fixed[12..20].copy_from_slice(&timestamp.unwrap_or(-1).to_le_bytes());
+        fixed[20..28].copy_from_slice(&offset.unwrap_or(-1).to_le_bytes());
+        fixed[28..32].copy_from_slice(&key.map_or(-1, |_| klen as i32).to_le_bytes());
+        fixed[32..36].copy_from_slice(&value.map_or(-1, |_| vlen as i32).to_le_bytes());
+        // fixed[36..40], the header count, is written once the headers are.
+        self.buf.extend_from_slice(&fixed);
+        let count_at = start + 4 + RECORD_FIXED - 4;
+        for part in [key, value].into_iter().flatten() {
+            if !part.is_empty() {
+                self.buf.extend_from_slice(part);
+            }
         }
         let n = match headers(&mut self.buf) {
             Ok(n) => n,
