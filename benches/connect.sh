@@ -63,13 +63,14 @@ wait_steady() { # topic count
 port_free() { # port
   ! (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null || { echo "port $1 is in use: set PORT/REST_PORT" >&2; exit 1; }
 }
-# Stops the script with weft's log when weft has exited, instead of waiting for it forever.
-weft_alive() {
-  kill -0 "$pid" 2>/dev/null && return 0
-  echo "weft exited; its log:" >&2
-  cat "$dir/weft.log" >&2
+# Stops the script with a process's log when it has exited, instead of waiting for it forever.
+alive() { # pid log
+  kill -0 "$1" 2>/dev/null && return 0
+  echo "weft exited; its log ($2):" >&2
+  cat "$2" >&2
   exit 1
 }
+weft_alive() { alive "$pid" "$dir/weft.log"; }
 start_weft() {
   port_free "$port"
   port_free "$rest"
@@ -229,10 +230,7 @@ for t in "${tests[@]}"; do
       [ "$run" = eos ] && echo "exactly.once.source.support=enabled" >>"$dir/worker.properties"
       "$bin" connect standalone "$dir/worker.properties" >"$dir/worker-$run.log" 2>&1 &
       wpid=$!
-      until curl -sf "http://127.0.0.1:$wport/" >/dev/null; do
-        kill -0 "$wpid" 2>/dev/null || { cat "$dir/worker-$run.log" >&2; exit 1; }
-        sleep 0.02
-      done
+      until curl -sf "http://127.0.0.1:$wport/" >/dev/null; do alive "$wpid" "$dir/worker-$run.log"; sleep 0.02; done
       topic="gen-$run-$RANDOM"
       "$bin" topics create "$topic" --partitions 1 -b "127.0.0.1:$port" >/dev/null
       boundary=""

@@ -312,7 +312,8 @@ mod tests {
             None,
             "nothing in the instance reads the last stage's output"
         );
-        // The next record's first stage remembers again, for the stage after it.
+        // Told there is a stage after it, as the chain tells every stage but the last, a stage
+        // remembers again.
         json_object::read_after(true);
         let mut insert = stamping_insert();
         let one = Stage::apply(&mut insert, Record::new("t", text.as_bytes()))
