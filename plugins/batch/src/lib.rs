@@ -237,6 +237,23 @@ impl<'a> BatchReader<'a> {
         }
     }
 
+    /// Checks every record exactly as iterating [`BatchReader::records`] to the end would, and
+    /// returns how many there are, without building a view of each: the host checks every
+    /// batch a plugin returns before anything reads it.
+    pub fn check_records(&self) -> Result<usize, DecodeError> {
+        let records = &self.buf[..self.records_end];
+        let mut pos = HEADER_LEN;
+        for _ in 0..self.count {
+            pos = match plain_record_end(records, pos, self.topics.len()) {
+                Some(end) => end,
+                // Anything but a plain record (headers, a Kafka batch entry, a fault) is read in
+                // full, which also names the fault as the iterator would.
+                None => self.record_at(pos)?.1,
+            };
+        }
+        Ok(self.count as usize)
+    }
+
     fn record_at(&self, pos: usize) -> Result<(RecordView<'a>, usize), DecodeError> {
         let mut c = Cursor {
             buf: &self.buf[..self.records_end],
@@ -309,6 +326,32 @@ impl<'a> BatchReader<'a> {
             end,
         ))
     }
+}
+
+/// Where the record at `pos` ends, when it is a well-formed record without headers that is not
+/// a Kafka batch entry (what [`BatchReader::record_at`] would accept); `None` for anything else,
+/// which the caller reads in full.
+#[inline]
+fn plain_record_end(records: &[u8], pos: usize, topics: usize) -> Option<usize> {
+    let fixed: &[u8; 4 + RECORD_FIXED] = records
+        .get(pos..pos.checked_add(4 + RECORD_FIXED)?)?
+        .try_into()
+        .ok()?;
+    let word =
+        |at: usize| u32::from_le_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]]);
+    let len = word(0) as u64;
+    let topic = word(4) as usize;
+    let (key_len, value_len, header_count) = (word(28) as i32, word(32) as i32, word(36));
+    // -1 is null (no bytes); any other negative length is not plain.
+    let bytes = |n: i32| (n >= -1).then_some(n.max(0) as u64);
+    let body = RECORD_FIXED as u64 + bytes(key_len)? + bytes(value_len)?;
+    if topic >= topics || header_count != 0 || len != body {
+        return None;
+    }
+    let end = pos
+        .checked_add(4)?
+        .checked_add(usize::try_from(len).ok()?)?;
+    (end <= records.len()).then_some(end)
 }
 
 fn shift(e: DecodeError, by: usize) -> DecodeError {
@@ -1085,6 +1128,58 @@ mod tests {
             let _ = decode(&b);
         }
         assert_eq!(decode(&bytes).unwrap().len(), 3);
+    }
+
+    /// What iterating every record gives: the count, or the first fault.
+    fn iterated(reader: &BatchReader<'_>) -> Result<usize, DecodeError> {
+        reader.records().try_fold(0, |n, r| r.map(|_| n + 1))
+    }
+
+    #[test]
+    fn checking_records_gives_what_iterating_them_gives() {
+        // Plain records (the checker's fast path) around ones with headers, a null key and
+        // value, an empty value and a Kafka batch entry (read in full).
+        let mut records = sample();
+        records.push(Record::new("orders", &b"{\"a\":1}"[..]));
+        records.push(Record {
+            key: Some(b"k".to_vec()),
+            ..Record::new("audit", Vec::new())
+        });
+        let mut w = BatchWriter::new();
+        for r in &records {
+            w.push_record(r).unwrap();
+        }
+        w.push_kafka_batch("orders", 0, 5, b"batch bytes").unwrap();
+        let bytes = w.finish().unwrap();
+        let reader = BatchReader::new(&bytes).unwrap();
+        assert_eq!(reader.check_records(), Ok(records.len() + 1));
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut faults = 0;
+        for _ in 0..20_000 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + seed % 3 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                // Mostly the records' length words and fixed parts, where the fast path reads.
+                let i = HEADER_LEN + (seed as usize) % (b.len() - HEADER_LEN);
+                b[i] = match seed >> 60 {
+                    0..=5 => (seed >> 32) as u8,
+                    6..=9 => 0xff,
+                    _ => b[i].wrapping_add(1),
+                };
+            }
+            let Ok(reader) = BatchReader::new(&b) else {
+                continue;
+            };
+            let checked = reader.check_records();
+            faults += usize::from(checked.is_err());
+            assert_eq!(checked, iterated(&reader), "for {b:?}");
+        }
+        assert!(
+            faults > 1000,
+            "only {faults} corrupted batches were refused"
+        );
     }
 
     #[test]

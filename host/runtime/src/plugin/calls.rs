@@ -132,13 +132,9 @@ impl Instance {
             plugin: self.id.to_string(),
             message: e.to_string(),
         };
-        let reader = BatchReader::new(bytes).map_err(bad)?;
-        let mut n = 0;
-        for r in reader.records() {
-            r.map_err(bad)?;
-            n += 1;
-        }
-        Ok(n)
+        BatchReader::new(bytes)
+            .and_then(|reader| reader.check_records())
+            .map_err(bad)
     }
 
     /// Serializes a packed batch.
