@@ -4,98 +4,9 @@
 //! than the rest of a pipeline together. Members keep their order and their text; only the
 //! members a transform changes are written anew.
 
-use std::cell::RefCell;
 use std::ops::Range;
 
 use weft_batch::same_bytes;
-
-thread_local! {
-    /// The last object a field transform wrote and its members, for the next transform in the
-    /// same instance (the built-in `chain` runs several): [`members`] hands them back for text
-    /// equal byte for byte to it instead of checking and walking that text again.
-    static WRITTEN: RefCell<Written> = const {
-        RefCell::new(Written {
-            on: false,
-            read_after: true,
-            text: Vec::new(),
-            members: Vec::new(),
-        })
-    };
-}
-
-struct Written {
-    on: bool,
-    /// Whether a transform after the one running reads what it remembers.
-    read_after: bool,
-    text: Vec<u8>,
-    members: Vec<Member>,
-}
-
-/// Makes [`remember`] keep what it is given (off by default: in an instance that runs one
-/// transform, nothing would read it back).
-pub fn remember_written(on: bool) {
-    WRITTEN.with(|w| {
-        let mut w = w.borrow_mut();
-        w.on = on;
-        w.read_after = true;
-        w.text.clear();
-    });
-}
-
-/// Tells [`remember`] whether a transform after the one about to run will read what it keeps:
-/// the `chain` says no before its last stage, whose output nothing in the instance reads, so
-/// that stage neither notes its members nor copies its text.
-pub fn read_after(yes: bool) {
-    WRITTEN.with(|w| w.borrow_mut().read_after = yes);
-}
-
-/// Whether [`remember`] keeps what it is given.
-pub fn remembering() -> bool {
-    WRITTEN.with(|w| {
-        let w = w.borrow();
-        w.on && w.read_after
-    })
-}
-
-/// Notes that `text`, which a transform just wrote or passed on, is a valid JSON object whose
-/// top-level members are `members` (exactly what [`members`] would find in it). The caller
-/// must be sure of both: the next [`members`] call on the same text trusts them unchecked.
-/// The members are taken, not copied: `members` is left holding a list to reuse, whose
-/// contents mean nothing.
-pub fn remember(text: &[u8], members: &mut Vec<Member>) {
-    WRITTEN.with(|w| {
-        let mut w = w.borrow_mut();
-        if w.on && w.read_after {
-            w.text.clear();
-            w.text.extend_from_slice(text);
-            std::mem::swap(&mut w.members, members);
-        }
-    });
-}
-
-/// The members remembered for `text`, left in place (for tests of what transforms remember).
-#[doc(hidden)]
-pub fn remembered_for(text: &[u8]) -> Option<Vec<Member>> {
-    WRITTEN.with(|w| {
-        let w = w.borrow();
-        (w.on && w.text.as_slice() == text).then(|| w.members.clone())
-    })
-}
-
-/// The remembered members, when `text` is the text remembered with them.
-fn remembered(text: &[u8], out: &mut Vec<Member>) -> bool {
-    WRITTEN.with(|w| {
-        let mut w = w.borrow_mut();
-        if !w.on || !same_bytes(&w.text, text) {
-            return false;
-        }
-        // Handed over, not copied: the text is forgotten, so the list left behind is never
-        // read before the next `remember` replaces it.
-        std::mem::swap(out, &mut w.members);
-        w.text.clear();
-        true
-    })
-}
 
 /// One top-level member: where its key (between the quotes) and its value lie in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +34,7 @@ impl Member {
     }
 
     /// Whether the key is `name` (escapes decoded when the key has any).
-    #[inline]
+    #[inline(always)]
     pub fn key_is(&self, text: &[u8], name: &str) -> bool {
         let Some(raw) = text.get(self.key.clone()) else {
             return false;
@@ -164,10 +75,9 @@ fn escaped_key_is(quoted: &[u8], raw: &[u8], name: &[u8]) -> bool {
 }
 
 /// Fills `out` with the top-level members of `text`. False when `text` is not valid JSON or
-/// not an object; every byte is checked, in the same pass that finds the members, unless the
-/// text is what a transform before this one in the instance [`remember`]ed.
+/// not an object; every byte is checked, in the same pass that finds the members.
 pub fn members(text: &[u8], out: &mut Vec<Member>) -> bool {
-    remembered(text, out) || crate::json_scan::object_members(text, out)
+    crate::json_scan::object_members(text, out)
 }
 
 /// As [`members`], for text already checked to be valid JSON (a value inside a document that
@@ -439,39 +349,6 @@ mod tests {
         let text = br#"{"a\\b":1}"#;
         assert!(members(text, &mut m));
         assert!(m[0].key_is(text, "a\\b") && !m[0].key_is(text, "a\\\\b"));
-    }
-
-    #[test]
-    fn remembered_members_are_given_back_once_and_only_for_the_same_text() {
-        let text = br#"{"a":1}"#;
-        // Deliberately not the text's members, to see which answer comes back.
-        let noted = [Member {
-            key: 0..0,
-            value: 0..1,
-        }];
-        let mut m = Vec::new();
-        remember(text, &mut noted.to_vec());
-        assert!(
-            members(text, &mut m) && m.len() == 1 && m[0].key == (2..3),
-            "off by default"
-        );
-        remember_written(true);
-        remember(text, &mut noted.to_vec());
-        assert!(
-            members(br#"{"a":2}"#, &mut m) && m[0].key == (2..3),
-            "other text of the same length is read"
-        );
-        assert!(members(text, &mut m) && m == noted);
-        assert!(
-            members(text, &mut m) && m[0].key == (2..3),
-            "given back once"
-        );
-        remember(text, &mut noted.to_vec());
-        remember_written(false);
-        assert!(
-            members(text, &mut m) && m[0].key == (2..3),
-            "forgotten when turned off"
-        );
     }
 
     #[test]

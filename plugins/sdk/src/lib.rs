@@ -38,6 +38,7 @@
 //! - [`error`]: [`PluginError`], retriable (optionally with a retry delay) or fatal.
 //! - [`part`]: [`Part`], the key or value a field transform acts on (`target`).
 //! - [`json_object`]: a JSON object's top-level members read and rewritten in its text.
+//! - [`json_edit`]: a JSON object's members edited by field transforms in turn, written once.
 //! - [`json_scan`]: one pass that checks JSON text (and finds an object's members).
 //! - [`polled`]: [`Polled`], what a source's poll returns, packed as records are pushed.
 //! - [`position`]: [`RecordPosition`] and JSON source positions.
@@ -59,6 +60,7 @@ pub mod admin;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod json_edit;
 pub mod json_object;
 pub mod json_scan;
 pub mod mqtt;

@@ -5,8 +5,11 @@
 //! offset `int64`, timestamp Connect's `Timestamp`).
 
 use serde_json::{Map, Value};
+use weft_plugin_sdk::json_edit::ObjectEdits;
 use weft_plugin_sdk::json_object;
 use weft_plugin_sdk::*;
+
+use crate::field_edit::{apply_edits, FieldEdit};
 
 /// A field to insert: name and whether Kafka would make it required (`name!`).
 #[derive(Debug, Clone)]
@@ -51,10 +54,8 @@ pub struct InsertField {
     static_field: Option<(Field, String)>,
     /// `static.value` as a JSON string.
     static_json: Vec<u8>,
-    /// The members of the record being rewritten (kept to reuse its allocation).
-    members: Vec<json_object::Member>,
-    /// The members of what it is rewritten to, when a transform after this one reads them.
-    written: Vec<json_object::Member>,
+    /// The record's members being edited (kept to reuse its buffers).
+    edits: ObjectEdits,
     /// For each kind in [`INSERTED`], whether it is configured and is the insert its name
     /// takes: the last one configured with that name, as when each was put into a map in turn.
     wins: [bool; INSERTED.len()],
@@ -145,89 +146,46 @@ impl Transform for InsertField {
         Ok(self.part.with_schema(input, Some(out)))
     }
 
-    fn apply<'a>(&mut self, mut record: Record<'a>) -> Result<Option<Record<'a>>> {
-        // Kafka's SMT passes tombstones (a null part) through untouched.
-        let Some(text) = self.part.get(&record) else {
-            return Ok(Some(record));
-        };
-        if !json_object::members(text, &mut self.members) {
-            return Err(PluginError::fatal(format!(
-                "insert-field needs a JSON object {}",
-                self.part.name()
-            )));
-        }
-        let mut written = std::mem::take(&mut self.written);
-        written.clear();
+    fn apply<'a>(&mut self, record: Record<'a>) -> Result<Option<Record<'a>>> {
+        let mut edits = std::mem::take(&mut self.edits);
+        let out = apply_edits(self.part, [self as &mut dyn FieldEdit], &mut edits, record);
+        self.edits = edits;
+        out
+    }
+}
+
+impl FieldEdit for InsertField {
+    fn part(&self) -> Part {
+        self.part
+    }
+
+    fn not_an_object(&self) -> PluginError {
+        PluginError::fatal(format!(
+            "insert-field needs a JSON object {}",
+            self.part.name()
+        ))
+    }
+
+    /// A field the object has is replaced where it stands (every member of that name); the
+    /// others go after its last member, in config order.
+    fn edit(&mut self, record: &Record<'_>, text: &[u8], object: &mut ObjectEdits) -> Result<()> {
         let fields = INSERTED.map(|w| self.field(w));
-        let replaced = |m: &json_object::Member| {
-            (0..INSERTED.len())
-                .rev()
-                .find(|&i| fields[i].is_some_and(|f| m.key_is(text, &f.name)))
-        };
-        // Only the inserted values are written: a field the object has is replaced where it
-        // stands, the others go after its last member (or its `{`) in config order, and the
-        // rest of the text is copied as written, in one piece per run.
-        let mut out = record::buffer(text.len() + 64);
-        // The output's members, for a transform after this one in the instance (see
-        // `json_object::remember`): the text copied as is is shifted by what replaced values
-        // changed in length before it.
-        let track = json_object::remembering();
-        let shifted = |r: &std::ops::Range<usize>, by: isize| {
-            r.start.wrapping_add_signed(by)..r.end.wrapping_add_signed(by)
-        };
-        let mut shift = 0isize;
-        let mut copied = 0;
         let mut placed = [false; INSERTED.len()];
-        for m in &self.members {
-            let key = shifted(&m.key, shift);
-            let value = if let Some(i) = replaced(m) {
-                out.extend_from_slice(text.get(copied..m.value.start).unwrap_or_default());
-                let start = out.len();
-                self.write_value(INSERTED[i], &record, &mut out);
-                copied = m.value.end;
+        for m in 0..object.len() {
+            let replaced = (0..INSERTED.len())
+                .rev()
+                .find(|&i| fields[i].is_some_and(|f| object.key_is(text, m, &f.name)));
+            if let Some(i) = replaced {
+                object.set_value(m, |out| self.write_value(INSERTED[i], record, out));
                 placed[i] = true;
-                shift = out.len() as isize - m.value.end as isize;
-                start..out.len()
-            } else {
-                shifted(&m.value, shift)
-            };
-            if track {
-                written.push(json_object::Member { key, value });
             }
         }
-        let at = match self.members.last() {
-            Some(m) => m.value.end,
-            None => text.iter().position(|&b| b == b'{').map_or(0, |p| p + 1),
-        };
-        out.extend_from_slice(text.get(copied..at).unwrap_or_default());
-        let mut first = self.members.is_empty();
         for (i, f) in fields.iter().enumerate() {
-            let Some(f) = f.filter(|_| self.wins[i] && !placed[i]) else {
-                continue;
-            };
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            let key = out.len() + 1..out.len() + f.quoted.len() - 1;
-            out.extend_from_slice(&f.quoted);
-            out.push(b':');
-            let start = out.len();
-            self.write_value(INSERTED[i], &record, &mut out);
-            if track {
-                written.push(json_object::Member {
-                    key,
-                    value: start..out.len(),
-                });
+            if let Some(f) = f.filter(|_| self.wins[i] && !placed[i]) {
+                object.append(&f.quoted, |out| self.write_value(INSERTED[i], record, out));
             }
         }
-        out.extend_from_slice(text.get(at..).unwrap_or_default());
-        if track {
-            json_object::remember(&out, &mut written);
-        }
-        self.written = written;
-        self.part.set(&mut record, Some(out));
-        Ok(Some(record))
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod cast;
 pub mod drop_headers;
 pub mod extract_field;
+pub mod field_edit;
 pub mod filter;
 pub mod flatten;
 pub mod header_from;

@@ -4,8 +4,11 @@
 //! through.
 
 use serde_json::Value;
+use weft_plugin_sdk::json_edit::ObjectEdits;
 use weft_plugin_sdk::json_object;
 use weft_plugin_sdk::*;
+
+use crate::field_edit::{apply_edits, FieldEdit};
 
 #[derive(Default)]
 pub struct MaskField {
@@ -13,10 +16,8 @@ pub struct MaskField {
     fields: Vec<String>,
     /// `replacement`, when set, as the JSON texts it is written as.
     replacement: Option<Replacement>,
-    /// The members of the record being rewritten (kept to reuse its allocation).
-    members: Vec<json_object::Member>,
-    /// The members of what it is rewritten to, when a transform after this one reads them.
-    written: Vec<json_object::Member>,
+    /// The record's members being edited (kept to reuse its buffers).
+    edits: ObjectEdits,
 }
 
 impl Plugin for MaskField {
@@ -59,18 +60,18 @@ struct Replacement {
 }
 
 impl MaskField {
-    /// Appends the masked form of `value` (a valid JSON value's text): the empty value of its
-    /// type, or the replacement.
-    fn write_masked(&self, value: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    /// The masked form of `value` (a valid JSON value's text): the empty value of its type, or
+    /// the replacement.
+    fn masked(&self, value: &[u8]) -> Result<&[u8]> {
         let first = value.first().copied().unwrap_or(b'n');
         let is_number = first == b'-' || first.is_ascii_digit();
         match (&self.replacement, is_number) {
             (Some(r), true) => match &r.number {
-                Ok(n) => out.extend_from_slice(n),
-                Err(e) => return Err(PluginError::fatal(e.clone())),
+                Ok(n) => Ok(n),
+                Err(e) => Err(PluginError::fatal(e.clone())),
             },
-            (Some(r), false) => out.extend_from_slice(&r.text),
-            (None, _) => out.extend_from_slice(match first {
+            (Some(r), false) => Ok(&r.text),
+            (None, _) => Ok(match first {
                 b'"' => b"\"\"",
                 b't' | b'f' => b"false",
                 b'[' => b"[]",
@@ -79,61 +80,39 @@ impl MaskField {
                 _ => b"0",
             }),
         }
+    }
+}
+
+impl FieldEdit for MaskField {
+    fn part(&self) -> Part {
+        self.part
+    }
+
+    fn not_an_object(&self) -> PluginError {
+        PluginError::fatal(format!(
+            "mask-field needs a JSON object {}",
+            self.part.name()
+        ))
+    }
+
+    fn edit(&mut self, _: &Record<'_>, text: &[u8], object: &mut ObjectEdits) -> Result<()> {
+        for i in 0..object.len() {
+            if self.fields.iter().any(|f| object.key_is(text, i, f)) {
+                let masked = self.masked(object.value(text, i))?;
+                object.set_value(i, |out| out.extend_from_slice(masked));
+            }
+        }
         Ok(())
     }
 }
 
 impl Transform for MaskField {
-    fn apply<'a>(&mut self, mut record: Record<'a>) -> Result<Option<Record<'a>>> {
-        let Some(text) = self.part.get(&record) else {
-            return Ok(Some(record));
-        };
-        if !json_object::members(text, &mut self.members) {
-            return Err(PluginError::fatal(format!(
-                "mask-field needs a JSON object {}",
-                self.part.name()
-            )));
-        }
+    fn apply<'a>(&mut self, record: Record<'a>) -> Result<Option<Record<'a>>> {
         // Only the masked values are written anew; the text around them is copied as it
-        // stands, in one piece per run, and a record without a masked field is left untouched.
-        // For a transform after this one in the instance, the output's members are noted (see
-        // `json_object::remember`): the text copied as is is shifted by what masked values
-        // changed in length before it.
-        let track = json_object::remembering();
-        let mut written = std::mem::take(&mut self.written);
-        written.clear();
-        let mut out: Option<Vec<u8>> = None;
-        let mut copied = 0;
-        let mut shift = 0isize;
-        for m in &self.members {
-            let key = m.key.start.wrapping_add_signed(shift)..m.key.end.wrapping_add_signed(shift);
-            let value = if self.fields.iter().any(|f| m.key_is(text, f)) {
-                let out = out.get_or_insert_with(|| record::buffer(text.len()));
-                out.extend_from_slice(text.get(copied..m.value.start).unwrap_or_default());
-                let start = out.len();
-                self.write_masked(m.value_text(text), out)?;
-                copied = m.value.end;
-                shift = out.len() as isize - m.value.end as isize;
-                start..out.len()
-            } else {
-                m.value.start.wrapping_add_signed(shift)..m.value.end.wrapping_add_signed(shift)
-            };
-            if track {
-                written.push(json_object::Member { key, value });
-            }
-        }
-        match out {
-            Some(mut out) => {
-                out.extend_from_slice(text.get(copied..).unwrap_or_default());
-                if track {
-                    json_object::remember(&out, &mut written);
-                }
-                self.part.set(&mut record, Some(out));
-            }
-            None if track => json_object::remember(text, &mut self.members),
-            None => {}
-        }
-        self.written = written;
-        Ok(Some(record))
+        // stands, and a record without a masked field is left untouched.
+        let mut edits = std::mem::take(&mut self.edits);
+        let out = apply_edits(self.part, [self as &mut dyn FieldEdit], &mut edits, record);
+        self.edits = edits;
+        out
     }
 }

@@ -9,7 +9,9 @@
 //! transforms one by one, which names it (the built-in transforms are pure functions of record
 //! and config, so the second run gives what the first would have).
 
+use weft_plugin_sdk::json_edit::ObjectEdits;
 use weft_plugin_sdk::*;
+use weft_smt::field_edit::{apply_edits, FieldEdit};
 use weft_smt::*;
 
 /// A transform inside the chain: what [`Transform`] and [`Plugin`] offer, callable on a boxed
@@ -39,10 +41,27 @@ impl<T: Transform> Stage for T {
     }
 }
 
-/// The built-in transform named `name`, unconfigured.
-fn stage(name: &str) -> Option<Box<dyn Stage>> {
-    fn new<T: Transform>() -> Option<Box<dyn Stage>> {
-        Some(Box::new(T::default()))
+/// A stage that edits a JSON object's members (see [`FieldEdit`]).
+trait EditStage: Stage + FieldEdit {}
+
+impl<T: Stage + FieldEdit> EditStage for T {}
+
+/// A built-in transform, unconfigured.
+enum Built {
+    /// Called record by record.
+    Whole(Box<dyn Stage>),
+    /// Edits members: with the editors next to it on the same part, it reads and writes each
+    /// record once.
+    Edit(Box<dyn EditStage>),
+}
+
+/// The built-in transform named `name`.
+fn stage(name: &str) -> Option<Built> {
+    fn new<T: Transform>() -> Option<Built> {
+        Some(Built::Whole(Box::new(T::default())))
+    }
+    fn edit<T: Transform + FieldEdit>() -> Option<Built> {
+        Some(Built::Edit(Box::new(T::default())))
     }
     match name {
         "cast" => new::<cast::Cast>(),
@@ -52,9 +71,9 @@ fn stage(name: &str) -> Option<Box<dyn Stage>> {
         "flatten" => new::<flatten::Flatten>(),
         "header-from" => new::<header_from::HeaderFrom>(),
         "hoist-field" => new::<hoist_field::HoistField>(),
-        "insert-field" => new::<insert_field::InsertField>(),
+        "insert-field" => edit::<insert_field::InsertField>(),
         "insert-header" => new::<insert_header::InsertHeader>(),
-        "mask-field" => new::<mask_field::MaskField>(),
+        "mask-field" => edit::<mask_field::MaskField>(),
         "regex-router" => new::<regex_router::RegexRouter>(),
         "replace-field" => new::<replace_field::ReplaceField>(),
         "set-schema-metadata" => new::<set_schema_metadata::SetSchemaMetadata>(),
@@ -65,13 +84,38 @@ fn stage(name: &str) -> Option<Box<dyn Stage>> {
     }
 }
 
+/// Stages run together on each record.
+enum Group {
+    /// One transform.
+    Whole(Box<dyn Stage>),
+    /// Consecutive member editors of one part: one read and one write of it between them.
+    Edits {
+        part: Part,
+        stages: Vec<Box<dyn EditStage>>,
+    },
+}
+
+impl Group {
+    fn stages(&mut self) -> Vec<&mut dyn Stage> {
+        match self {
+            Group::Whole(s) => vec![&mut **s],
+            Group::Edits { stages, .. } => stages
+                .iter_mut()
+                .map(|s| &mut **s as &mut dyn Stage)
+                .collect(),
+        }
+    }
+}
+
 /// The key that lists the stages.
 const STAGES: &str = "stages";
 
-/// The configured stages, in order.
+/// The configured stages, in order, grouped.
 #[derive(Default)]
 pub struct Chain {
-    stages: Vec<Box<dyn Stage>>,
+    groups: Vec<Group>,
+    /// The members being edited by a group of editors (kept to reuse its buffers).
+    edits: ObjectEdits,
 }
 
 /// Stage `i`'s own keys, prefix removed.
@@ -120,27 +164,43 @@ impl Plugin for Chain {
     }
 
     fn configure(&mut self, config: &Config) -> Result<()> {
-        self.stages.clear();
-        // A field transform notes the members of the object it wrote, and the next one reads
-        // them instead of walking the object again.
-        json_object::remember_written(true);
+        self.groups.clear();
         for (i, name) in config.list(STAGES).iter().enumerate() {
-            let mut s = stage(name).ok_or_else(|| {
+            let built = stage(name).ok_or_else(|| {
                 PluginError::fatal(format!("stage {i}: `{name}` is not a built-in transform"))
             })?;
-            s.configure(stage_config(config, i))
-                .map_err(|e| PluginError::fatal(format!("stage {i} ({name}): {}", e.message)))?;
-            self.stages.push(s);
+            let configured = |s: &mut dyn Stage| {
+                s.configure(stage_config(config, i))
+                    .map_err(|e| PluginError::fatal(format!("stage {i} ({name}): {}", e.message)))
+            };
+            match built {
+                Built::Whole(mut s) => {
+                    configured(&mut *s)?;
+                    self.groups.push(Group::Whole(s));
+                }
+                Built::Edit(mut s) => {
+                    configured(&mut *s)?;
+                    match self.groups.last_mut() {
+                        Some(Group::Edits { part, stages }) if *part == s.part() => stages.push(s),
+                        _ => self.groups.push(Group::Edits {
+                            part: s.part(),
+                            stages: vec![s],
+                        }),
+                    }
+                }
+            }
         }
-        if self.stages.is_empty() {
+        if self.groups.is_empty() {
             return Err(PluginError::fatal("`stages` names no transform"));
         }
         Ok(())
     }
 
     fn close(&mut self) {
-        for s in &mut self.stages {
-            s.close();
+        for g in &mut self.groups {
+            for s in g.stages() {
+                s.close();
+            }
         }
     }
 }
@@ -148,18 +208,27 @@ impl Plugin for Chain {
 impl Transform for Chain {
     fn schemas(&mut self, input: &Schemas) -> Result<Schemas> {
         let mut schemas = input.clone();
-        for s in &mut self.stages {
-            schemas = s.schemas(&schemas)?;
+        for g in &mut self.groups {
+            for s in g.stages() {
+                schemas = s.schemas(&schemas)?;
+            }
         }
         Ok(schemas)
     }
 
     fn apply<'a>(&mut self, record: Record<'a>) -> Result<Option<Record<'a>>> {
         let mut record = record;
-        let last = self.stages.len().saturating_sub(1);
-        for (i, s) in self.stages.iter_mut().enumerate() {
-            json_object::read_after(i < last);
-            match s.apply(record)? {
+        for g in &mut self.groups {
+            let out = match g {
+                Group::Whole(s) => s.apply(record)?,
+                Group::Edits { part, stages } => apply_edits(
+                    *part,
+                    stages.iter_mut().map(|s| &mut **s as &mut dyn FieldEdit),
+                    &mut self.edits,
+                    record,
+                )?,
+            };
+            match out {
                 Some(r) => record = r,
                 None => return Ok(None),
             }
@@ -243,83 +312,139 @@ mod tests {
         );
     }
 
+    /// The stage `name` alone, configured with `entries`.
+    fn alone(name: &str, entries: &[(&str, &str)]) -> Box<dyn Stage> {
+        let mut s: Box<dyn Stage> = match stage(name).unwrap() {
+            Built::Whole(s) => s,
+            Built::Edit(s) => s,
+        };
+        let entries = entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        s.configure(Config::new(entries)).unwrap();
+        s
+    }
+
     #[test]
-    fn what_field_transforms_remember_is_what_a_walk_of_their_output_finds() {
-        json_object::remember_written(true);
+    fn editors_run_together_give_what_they_give_one_after_another() {
         let inputs = [
             r#"{"viewtime":1,"userid":"User_1","pageid":"Page_2"}"#,
             r#"{}"#,
             r#" { } "#,
             " {\n \"userid\" : [1, {\"a\": \"}\"}] ,\t\"x\":null } ",
             r#"{"source":"old","userid":"u","source":12345678901}"#,
-            r#"{"\u0075serid":"escaped","n":-1.5e3}"#,
+            r#"{"\u0075serid":"escaped","n":-1.5e3,"b":true}"#,
         ];
-        let configs: [&[(&str, &str)]; 4] = [
-            &[("static.field", "source"), ("static.value", "a\"b")],
-            &[("topic.field", "userid"), ("timestamp.field", "ts!")],
-            &[("fields", "userid")],
-            &[("fields", "userid,source,x"), ("replacement", "12")],
+        // Each run: stages, their keys; every run has editors next to each other, some on the
+        // key, so that the chain groups some and not others.
+        type Stages<'a> = &'a [(&'a str, &'a [(&'a str, &'a str)])];
+        let runs: [Stages; 5] = [
+            &[
+                (
+                    "insert-field",
+                    &[("static.field", "source"), ("static.value", "a\"b")],
+                ),
+                ("mask-field", &[("fields", "userid,source,x,b")]),
+            ],
+            &[
+                ("mask-field", &[("fields", "userid"), ("replacement", "12")]),
+                (
+                    "insert-field",
+                    &[("topic.field", "userid"), ("timestamp.field", "ts!")],
+                ),
+                (
+                    "insert-field",
+                    &[("offset.field", "ts"), ("partition.field", "p")],
+                ),
+                ("mask-field", &[("fields", "ts,n"), ("replacement", "7")]),
+            ],
+            &[
+                (
+                    "insert-field",
+                    &[
+                        ("static.field", "k"),
+                        ("static.value", "v"),
+                        ("target", "key"),
+                    ],
+                ),
+                ("mask-field", &[("fields", "userid")]),
+                ("mask-field", &[("fields", "k"), ("target", "key")]),
+            ],
+            &[
+                ("mask-field", &[("fields", "userid")]),
+                ("drop-headers", &[("headers", "h")]),
+                (
+                    "insert-field",
+                    &[("static.field", "s"), ("static.value", "1")],
+                ),
+            ],
+            &[(
+                "insert-field",
+                &[("static.field", "userid"), ("static.value", "x")],
+            )],
         ];
-        for (i, entries) in configs.iter().enumerate() {
-            let mut stage: Box<dyn Stage> = if i < 2 {
-                Box::new(insert_field::InsertField::default())
-            } else {
-                Box::new(mask_field::MaskField::default())
-            };
-            let entries = entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            stage.configure(Config::new(entries)).unwrap();
-            for text in inputs {
-                let mut r = Record::new("t", text.as_bytes());
-                r.timestamp = Some(7);
-                let out = stage.apply(r).unwrap().unwrap();
-                let out = out.value().unwrap();
-                let noted = json_object::remembered_for(out)
-                    .unwrap_or_else(|| panic!("config {i} noted nothing for {text}"));
-                let mut walked = Vec::new();
-                assert!(json_scan::object_members(out, &mut walked), "{out:?}");
-                assert_eq!(
-                    noted,
-                    walked,
-                    "config {i}, {text} -> {}",
-                    String::from_utf8_lossy(out)
+        for stages in runs {
+            let mut entries = vec![(
+                "stages".to_string(),
+                stages.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(","),
+            )];
+            for (i, (_, keys)) in stages.iter().enumerate() {
+                entries.extend(
+                    keys.iter()
+                        .map(|(k, v)| (format!("stage.{i}.{k}"), v.to_string())),
                 );
+            }
+            let mut c = Chain::default();
+            c.configure_checked(&Config::new(entries).with_defaults(&Chain::metadata().config))
+                .unwrap();
+            let mut one_by_one: Vec<_> = stages.iter().map(|(n, keys)| alone(n, keys)).collect();
+            for text in inputs {
+                let record = || {
+                    let mut r = Record::new("t", text.as_bytes());
+                    r.key = Some(text.as_bytes().into());
+                    r.timestamp = Some(7);
+                    r.offset = Some(3);
+                    r
+                };
+                let fused = Transform::apply(&mut c, record()).unwrap().unwrap();
+                let mut r = record();
+                for s in &mut one_by_one {
+                    r = s.apply(r).unwrap().unwrap();
+                }
+                assert_eq!(
+                    (fused.key_str(), fused.value_str()),
+                    (r.key_str(), r.value_str()),
+                    "{stages:?} on {text}"
+                );
+                let v: serde_json::Value = serde_json::from_slice(fused.value().unwrap()).unwrap();
+                assert!(v.is_object(), "{v}");
             }
         }
     }
 
     #[test]
-    fn only_stages_with_a_stage_after_them_remember_what_they_wrote() {
+    fn editors_pass_tombstones_and_refuse_what_is_not_an_object_in_the_first_ones_words() {
         let mut c = chain(&[
-            ("stages", "insert-field,mask-field"),
-            ("stage.0.static.field", "source"),
-            ("stage.0.static.value", "bench"),
-            ("stage.1.fields", "userid"),
+            ("stages", "mask-field,insert-field"),
+            ("stage.0.fields", "a"),
+            ("stage.1.static.field", "x"),
+            ("stage.1.static.value", "y"),
         ])
         .unwrap();
-        let text = r#"{"viewtime":1,"userid":"User_1"}"#;
-        let out = Transform::apply(&mut c, Record::new("t", text.as_bytes()))
+        let mut tombstone = Record::new("t", &b""[..]);
+        tombstone.value = None;
+        let out = Transform::apply(&mut c, tombstone).unwrap().unwrap();
+        assert!(out.value.is_none());
+        let e = Transform::apply(&mut c, Record::new("t", &b"{\"a\":"[..])).unwrap_err();
+        assert_eq!(e.message, "mask-field needs a JSON object value");
+        // Nothing to mask or insert: the record's value is the input's, not a copy.
+        let mut c = chain(&[("stages", "mask-field"), ("stage.0.fields", "a")]).unwrap();
+        let text = &b"{\"b\":1}"[..];
+        let out = Transform::apply(&mut c, Record::new("t", text))
             .unwrap()
             .unwrap();
-        assert_eq!(
-            out.value_str(),
-            Some(r#"{"viewtime":1,"userid":"","source":"bench"}"#)
-        );
-        assert_eq!(
-            json_object::remembered_for(out.value().unwrap()),
-            None,
-            "nothing in the instance reads the last stage's output"
-        );
-        // Told there is a stage after it, as the chain tells every stage but the last, a stage
-        // remembers again.
-        json_object::read_after(true);
-        let mut insert = stamping_insert();
-        let one = Stage::apply(&mut insert, Record::new("t", text.as_bytes()))
-            .unwrap()
-            .unwrap();
-        assert!(json_object::remembered_for(one.value().unwrap()).is_some());
+        assert!(matches!(out.value, Some(std::borrow::Cow::Borrowed(v)) if v == text));
     }
 
     #[test]
