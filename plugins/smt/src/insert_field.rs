@@ -59,6 +59,8 @@ pub struct InsertField {
     /// For each kind in [`INSERTED`], whether it is configured and is the insert its name
     /// takes: the last one configured with that name, as when each was put into a map in turn.
     wins: [bool; INSERTED.len()],
+    /// The kinds configured, as indices into [`INSERTED`], last first.
+    configured: Vec<usize>,
 }
 
 impl Plugin for InsertField {
@@ -105,9 +107,12 @@ impl Plugin for InsertField {
             }
         };
         let names = INSERTED.map(|w| self.field(w).map(|f| f.name.as_str()));
-        self.wins = std::array::from_fn(|i| {
+        let wins = std::array::from_fn(|i| {
             names[i].is_some_and(|name| !names[i + 1..].iter().flatten().any(|n| *n == name))
         });
+        let configured = (0..INSERTED.len()).rev().filter(|&i| names[i].is_some());
+        self.configured = configured.collect();
+        self.wins = wins;
         Ok(())
     }
 }
@@ -169,19 +174,23 @@ impl FieldEdit for InsertField {
     /// A field the object has is replaced where it stands (every member of that name); the
     /// others go after its last member, in config order.
     fn edit(&mut self, record: &Record<'_>, text: &[u8], object: &mut ObjectEdits) -> Result<()> {
-        let fields = INSERTED.map(|w| self.field(w));
         let mut placed = [false; INSERTED.len()];
         for m in 0..object.len() {
-            let replaced = (0..INSERTED.len())
-                .rev()
-                .find(|&i| fields[i].is_some_and(|f| object.key_is(text, m, &f.name)));
+            // The last kind configured with the member's name writes its value.
+            let replaced = self.configured.iter().copied().find(|&i| {
+                self.field(INSERTED[i])
+                    .is_some_and(|f| object.key_is(text, m, &f.name))
+            });
             if let Some(i) = replaced {
                 object.set_value(m, |out| self.write_value(INSERTED[i], record, out));
                 placed[i] = true;
             }
         }
-        for (i, f) in fields.iter().enumerate() {
-            if let Some(f) = f.filter(|_| self.wins[i] && !placed[i]) {
+        for &i in self.configured.iter().rev() {
+            if let Some(f) = self
+                .field(INSERTED[i])
+                .filter(|_| self.wins[i] && !placed[i])
+            {
                 object.append(&f.quoted, |out| self.write_value(INSERTED[i], record, out));
             }
         }
