@@ -951,7 +951,7 @@ pub fn decode(buf: &[u8]) -> Result<Vec<Record>, DecodeError> {
 
 /// Whether `a` and `b` hold the same bytes, compared as whole words: in wasm a slice comparison
 /// (`==`) is a call to a memcmp that compares byte by byte. Guests compare topic names, JSON
-/// keys and remembered texts once or more per record; this is what they use.
+/// keys and texts once or more per record; this is what they use.
 pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     fn at<const N: usize>(s: &[u8], i: usize) -> [u8; N] {
         s.get(i..)
