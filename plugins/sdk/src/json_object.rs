@@ -88,7 +88,7 @@ fn has_backslash(s: &[u8]) -> bool {
     let n = s.len();
     match n {
         0 => false,
-        1..=3 => s.iter().any(|&b| b == b'\\'),
+        1..=3 => [0, 1, 2].iter().any(|&i| s.get(i) == Some(&b'\\')),
         4..=7 => hit(half(0), 4) || hit(half(n - 4), 4),
         _ => {
             let mut i = 0;
