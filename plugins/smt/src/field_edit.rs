@@ -7,14 +7,36 @@ use weft_plugin_sdk::*;
 
 /// A field transform whose work is editing the top-level members of a JSON object key or value.
 pub trait FieldEdit {
+    /// The transform's built-in name, for messages.
+    fn name(&self) -> &'static str;
+
     /// The part it edits.
     fn part(&self) -> Part;
 
-    /// Its failure for a part that is not a JSON object.
-    fn not_an_object(&self) -> PluginError;
-
     /// Edits the members of `record`'s part, whose text is `text` (`object` was started on it).
     fn edit(&mut self, record: &Record<'_>, text: &[u8], object: &mut ObjectEdits) -> Result<()>;
+
+    /// Its failure for a part that is not a JSON object.
+    fn not_an_object(&self) -> PluginError {
+        PluginError::fatal(format!(
+            "{} needs a JSON object {}",
+            self.name(),
+            self.part().name()
+        ))
+    }
+}
+
+/// [`Transform::apply`] of an editor on its own; `edits` are its buffers, kept between records.
+pub fn apply_alone<'a, T: FieldEdit>(
+    editor: &mut T,
+    edits: impl Fn(&mut T) -> &mut ObjectEdits,
+    record: Record<'a>,
+) -> Result<Option<Record<'a>>> {
+    let mut object = std::mem::take(edits(editor));
+    let part = editor.part();
+    let out = apply_edits(part, [editor as &mut dyn FieldEdit], &mut object, record);
+    *edits(editor) = object;
+    out
 }
 
 /// Runs `stages`, all editing `part`, over `record`: the part is read once and, when a stage

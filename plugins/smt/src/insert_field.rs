@@ -9,7 +9,7 @@ use weft_plugin_sdk::json_edit::ObjectEdits;
 use weft_plugin_sdk::json_object;
 use weft_plugin_sdk::*;
 
-use crate::field_edit::{apply_edits, FieldEdit};
+use crate::field_edit::{apply_alone, FieldEdit};
 
 /// A field to insert: name and whether Kafka would make it required (`name!`).
 #[derive(Debug, Clone)]
@@ -152,23 +152,17 @@ impl Transform for InsertField {
     }
 
     fn apply<'a>(&mut self, record: Record<'a>) -> Result<Option<Record<'a>>> {
-        let mut edits = std::mem::take(&mut self.edits);
-        let out = apply_edits(self.part, [self as &mut dyn FieldEdit], &mut edits, record);
-        self.edits = edits;
-        out
+        apply_alone(self, |t| &mut t.edits, record)
     }
 }
 
 impl FieldEdit for InsertField {
-    fn part(&self) -> Part {
-        self.part
+    fn name(&self) -> &'static str {
+        "insert-field"
     }
 
-    fn not_an_object(&self) -> PluginError {
-        PluginError::fatal(format!(
-            "insert-field needs a JSON object {}",
-            self.part.name()
-        ))
+    fn part(&self) -> Part {
+        self.part
     }
 
     /// A field the object has is replaced where it stands (every member of that name); the

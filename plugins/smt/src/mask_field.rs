@@ -8,7 +8,7 @@ use weft_plugin_sdk::json_edit::ObjectEdits;
 use weft_plugin_sdk::json_object;
 use weft_plugin_sdk::*;
 
-use crate::field_edit::{apply_edits, FieldEdit};
+use crate::field_edit::{apply_alone, FieldEdit};
 
 #[derive(Default)]
 pub struct MaskField {
@@ -84,15 +84,12 @@ impl MaskField {
 }
 
 impl FieldEdit for MaskField {
-    fn part(&self) -> Part {
-        self.part
+    fn name(&self) -> &'static str {
+        "mask-field"
     }
 
-    fn not_an_object(&self) -> PluginError {
-        PluginError::fatal(format!(
-            "mask-field needs a JSON object {}",
-            self.part.name()
-        ))
+    fn part(&self) -> Part {
+        self.part
     }
 
     fn edit(&mut self, _: &Record<'_>, text: &[u8], object: &mut ObjectEdits) -> Result<()> {
@@ -110,9 +107,6 @@ impl Transform for MaskField {
     fn apply<'a>(&mut self, record: Record<'a>) -> Result<Option<Record<'a>>> {
         // Only the masked values are written anew; the text around them is copied as it
         // stands, and a record without a masked field is left untouched.
-        let mut edits = std::mem::take(&mut self.edits);
-        let out = apply_edits(self.part, [self as &mut dyn FieldEdit], &mut edits, record);
-        self.edits = edits;
-        out
+        apply_alone(self, |t| &mut t.edits, record)
     }
 }
