@@ -109,7 +109,7 @@ impl ObjectEdits {
     pub fn append(&mut self, quoted_key: &[u8], write: impl FnOnce(&mut Vec<u8>)) {
         let key_start = self.scratch.len() + 1;
         self.scratch.extend_from_slice(quoted_key);
-        let key = key_start..(self.scratch.len() - 1).max(key_start);
+        let key = key_start..self.scratch.len().saturating_sub(1).max(key_start);
         let start = self.scratch.len();
         write(&mut self.scratch);
         self.appended.push(Member {
@@ -209,5 +209,12 @@ mod tests {
             assert!(!e.key_is(b"{\"a\":1}", 9, "a"));
         });
         assert_eq!(out, r#"{"a":1}"#);
+        // A key that is not a quoted string is the caller's mistake: wrong text out, no panic.
+        let mut e = ObjectEdits::default();
+        assert!(e.start(b"{}"));
+        e.append(b"", |o| o.push(b'0'));
+        e.set_value(0, |o| o.push(b'1'));
+        assert_eq!(e.value(b"{}", 0), b"1");
+        e.write(b"{}", &mut Vec::new());
     }
 }
