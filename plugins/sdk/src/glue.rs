@@ -308,6 +308,7 @@ pub fn from_connect<T: Converter>(
             Target::Value => schemas.value.as_deref(),
             Target::Header => None,
         };
+        p.begin_batch(schema);
         let (records, failures) = map_failing(p, &input, |p, mut r| {
             match target {
                 Target::Key => {

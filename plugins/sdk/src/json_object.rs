@@ -57,10 +57,10 @@ impl Member {
     }
 }
 
-/// Whether `s` holds a backslash, looked for a word at a time (keys are short: one or two
-/// overlapping words). Not `contains`, which in wasm is a call to core's memchr, nor a byte
-/// loop, which in wasm pays an interruption check per byte (~70 instructions for a 6-byte key).
-fn has_backslash(s: &[u8]) -> bool {
+/// Whether `s` holds a backslash, looked for a word at a time (a key is one or two overlapping
+/// words). Not `contains`, which in wasm is a call to core's memchr, nor a byte loop, which in
+/// wasm pays an interruption check per byte (~70 instructions for a 6-byte key).
+pub fn has_backslash(s: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     // Whether a lane of `w` (the low `lanes` bytes) is a backslash: the classic zero-byte test
     // on `w` with every backslash turned into zero, exact as a yes or no.

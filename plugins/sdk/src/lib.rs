@@ -449,6 +449,14 @@ pub trait Converter: Plugin {
         schema: Option<&str>,
     ) -> Result<Option<Vec<u8>>>;
 
+    /// Called before a batch is converted by `from_connect`, with the schema each of its
+    /// records is then given: that same text, alive until the batch ends. A converter that
+    /// prepares something per schema can do it here once. Nothing is reported from here: a
+    /// schema that is wrong fails each record's call, as it would without this one.
+    fn begin_batch(&mut self, schema: Option<&str>) {
+        let _ = schema;
+    }
+
     /// Consumed bytes to a Connect value and its schema, if the format carries one.
     fn to_connect(
         &mut self,
