@@ -15,7 +15,7 @@ use serde_json::Number;
 use weft_plugin_sdk::json_object::{self, Member};
 use weft_plugin_sdk::json_scan;
 
-use crate::schema::{Schema, Type};
+use crate::schema::{Field, Schema, Type};
 use crate::value::{Direction, Options};
 
 /// How deep values may nest, as in the tree path.
@@ -192,19 +192,85 @@ fn null(schema: &Schema, opts: Options, out: &mut Vec<u8>) -> Option<()> {
 }
 
 fn int(v: &[u8], min: i64, max: i64, out: &mut Vec<u8>) -> Option<()> {
-    // Parsed as the tree path parses it, so that its text comes out the same.
-    let n: Number = serde_json::from_slice(v).ok()?;
-    if !(min..=max).contains(&n.as_i64()?) {
-        return None;
+    match plain_integer_within(v, min, max) {
+        // Digits without a leading zero are how serde_json writes the integer it reads.
+        Some(true) => out.extend_from_slice(v),
+        Some(false) => return None,
+        None => {
+            // Parsed as the tree path parses it, so that its text comes out the same.
+            let n: Number = serde_json::from_slice(v).ok()?;
+            if !(min..=max).contains(&n.as_i64()?) {
+                return None;
+            }
+            write!(out, "{n}").ok()?;
+        }
     }
-    write!(out, "{n}").ok()
+    Some(())
+}
+
+/// Whether `v`, an integer written as serde_json writes one (`0`, or an optional `-` and up to
+/// 19 digits without a leading zero), lies within `min..=max`. `None` for any other text (`-0`,
+/// a fraction, an exponent, a leading zero, more digits), which the caller leaves to serde_json.
+fn plain_integer_within(v: &[u8], min: i64, max: i64) -> Option<bool> {
+    let (negative, digits) = match v.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, v),
+    };
+    match digits {
+        [b'0'] if !negative => return Some((min..=max).contains(&0)),
+        [b'1'..=b'9', ..] if digits.len() <= 19 && all_digits(digits) => {}
+        _ => return None,
+    }
+    // Eighteen digits are within i64 whatever they are: an int64 needs no value.
+    if digits.len() <= 18 && min == i64::MIN && max == i64::MAX {
+        return Some(true);
+    }
+    // Nineteen digits fit in a u64; a multiply that checks for overflow would be a 128-bit
+    // library call in wasm32.
+    let mut n: u64 = 0;
+    for &d in digits {
+        n = n * 10 + u64::from(d - b'0');
+    }
+    let n = if negative {
+        0i64.checked_sub_unsigned(n)
+    } else {
+        i64::try_from(n).ok()
+    };
+    Some(n.is_some_and(|n| (min..=max).contains(&n)))
+}
+
+/// Whether every byte of `s` is an ASCII digit, read eight at a time (a byte loop pays wasm's
+/// interruption check per byte). A word is all digits when each byte's high nibble is 3 and
+/// adding 6 leaves it 3; the first test keeps the addition from carrying between bytes.
+fn all_digits(s: &[u8]) -> bool {
+    const THREES: u64 = u64::from_ne_bytes([0x30; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0xf0; 8]);
+    const SIXES: u64 = u64::from_ne_bytes([0x06; 8]);
+    let digits = |w: u64| w & HIGH == THREES && w.wrapping_add(SIXES) & HIGH == THREES;
+    let word = |at: usize| {
+        s.get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    if s.len() < 8 {
+        return s.iter().all(u8::is_ascii_digit);
+    }
+    let mut at = 0;
+    while at + 8 < s.len() {
+        if !word(at).is_some_and(digits) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last eight bytes, overlapping the word before.
+    word(s.len() - 8).is_some_and(digits)
 }
 
 fn string(v: &[u8], out: &mut Vec<u8>) -> Option<()> {
     if v.first() != Some(&b'"') {
         return None;
     }
-    if v.contains(&b'\\') {
+    if json_object::has_backslash(v) {
         let s: String = serde_json::from_slice(v).ok()?;
         json_object::write_str(out, &s);
     } else {
@@ -312,7 +378,7 @@ fn pairs_of(
 }
 
 fn structure(
-    fields: &[(String, Schema)],
+    fields: &[Field],
     v: &[u8],
     members: &mut Vec<Member>,
     depth: usize,
@@ -328,7 +394,7 @@ fn structure(
 
 /// Writes the struct whose members in `v` are `members` (its text already checked).
 fn structure_of(
-    fields: &[(String, Schema)],
+    fields: &[Field],
     v: &[u8],
     members: &[Member],
     depth: usize,
@@ -342,42 +408,36 @@ fn structure_of(
         && members
             .iter()
             .zip(fields)
-            .all(|(m, (name, _))| m.key_is(v, name));
+            .all(|(m, f)| m.key_is(v, &f.name));
     if !in_order && fields.len().saturating_mul(members.len()) > MAX_LOOKUPS {
         return None;
     }
     out.push(b'{');
-    for (i, (name, schema)) in fields.iter().enumerate() {
+    for (i, field) in fields.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_name(out, name);
-        out.push(b':');
+        out.extend_from_slice(&field.label);
         let member = if in_order {
             members.get(i)
         } else {
             // The last of repeated keys wins, as in the tree path.
-            members.iter().rev().find(|m| m.key_is(v, name))
+            members.iter().rev().find(|m| m.key_is(v, &field.name))
         };
         match member {
-            Some(m) => value(schema, m.value_text(v), depth + 1, opts, scratch, out)?,
-            None => null(schema, opts, out)?,
+            Some(m) => value(
+                &field.schema,
+                m.value_text(v),
+                depth + 1,
+                opts,
+                scratch,
+                out,
+            )?,
+            None => null(&field.schema, opts, out)?,
         }
     }
     out.push(b'}');
     Some(())
-}
-
-/// A field name as a JSON string: as it is when nothing in it needs escaping (the common case),
-/// else through serde_json.
-fn write_name(out: &mut Vec<u8>, name: &str) {
-    if name.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'"');
-    } else {
-        json_object::write_str(out, name);
-    }
 }
 
 #[cfg(test)]
@@ -557,6 +617,112 @@ pub(crate) mod tests {
         assert_eq!(fast(&opt, b" null ", OPTS).as_deref(), Some("null"));
     }
 
+    /// Integers as serde_json reads and writes them, the route every integer took before the
+    /// digits were read directly: the text written, or None for a refusal.
+    fn int_by_serde(v: &[u8], min: i64, max: i64) -> Option<Vec<u8>> {
+        let n: Number = serde_json::from_slice(v).ok()?;
+        (min..=max)
+            .contains(&n.as_i64()?)
+            .then(|| n.to_string().into_bytes())
+    }
+
+    #[test]
+    fn integers_are_written_as_serde_json_writes_them() {
+        let ranges = [
+            (i64::from(i8::MIN), i64::from(i8::MAX)),
+            (i64::from(i16::MIN), i64::from(i16::MAX)),
+            (i64::from(i32::MIN), i64::from(i32::MAX)),
+            (i64::MIN, i64::MAX),
+        ];
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "00",
+            "01",
+            "-01",
+            "1",
+            "-1",
+            "127",
+            "128",
+            "-128",
+            "-129",
+            "32767",
+            "-32769",
+            "2147483647",
+            "2147483648",
+            "-2147483648",
+            "-2147483649",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "999999999999999999",
+            "-999999999999999999",
+            "1.0",
+            "1e3",
+            "1E3",
+            "-1.5",
+            "12a",
+            "1 ",
+            " 1",
+            "-",
+            "",
+            "--1",
+            "+1",
+            "1-",
+            "0x1",
+            "\"1\"",
+            "null",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        // Every length up to twenty digits, each with its last digit changed to every byte
+        // around the digits (a word of digits is tested by nibbles, so these are its edges).
+        for len in 1..=20 {
+            let digits: String = (0..len).map(|i| char::from(b'1' + (i % 9) as u8)).collect();
+            for sign in ["", "-"] {
+                texts.push(format!("{sign}{digits}"));
+                for b in [b'/', b':', b'?', b'.', b'e', 0x39 + 6, 0xfa] {
+                    let mut t = format!("{sign}{digits}").into_bytes();
+                    if let Some(last) = t.last_mut() {
+                        *last = b;
+                    }
+                    texts.push(String::from_utf8_lossy(&t).into_owned());
+                }
+            }
+        }
+        for t in &texts {
+            for &(min, max) in &ranges {
+                let mut out = Vec::new();
+                let fast = int(t.as_bytes(), min, max, &mut out).map(|()| out);
+                assert_eq!(
+                    fast,
+                    int_by_serde(t.as_bytes(), min, max),
+                    "{t:?} in {min}..={max}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_word_of_digits_is_told_from_every_other_byte() {
+        for len in 0..=24 {
+            let digits: Vec<u8> = (0..len).map(|i| b'0' + (i % 10) as u8).collect();
+            assert!(all_digits(&digits), "{len}");
+            for at in 0..len {
+                for b in (0..=255u8).filter(|b| !b.is_ascii_digit()) {
+                    let mut s = digits.clone();
+                    s[at] = b;
+                    assert!(!all_digits(&s), "{len} bytes, {b:#x} at {at}");
+                }
+            }
+        }
+    }
+
     /// Values generated from the schema with a fixed seed, many of them wrong on purpose: the
     /// two paths agree on every one the fast path takes, and it takes the well-formed ones.
     #[test]
@@ -674,7 +840,10 @@ pub(crate) mod tests {
                 Type::Struct(fields) => {
                     self.text.push('{');
                     let mut first = true;
-                    for (name, f) in fields {
+                    for Field {
+                        name, schema: f, ..
+                    } in fields
+                    {
                         let skip = (f.optional || wrong) && self.below(5) == 0;
                         let twice = self.below(20) == 0;
                         for _ in 0..(if skip {

@@ -26,6 +26,11 @@ struct JsonConverter {
     /// The last schema text seen by `from_connect`, parsed. Every record of a batch comes with
     /// the batch's one schema, so it is parsed once per schema, not once per record.
     last_schema: Option<ParsedSchema>,
+    /// The schema text the SDK announced for the batch being converted (its address and
+    /// length), once `last_schema` holds it: a record given that very text is spared comparing
+    /// a few hundred bytes. The SDK passes every record of the batch the text it announced,
+    /// alive until the batch ends, and announces each batch; any other text is compared.
+    announced: Option<(usize, usize)>,
     /// The last envelope schema `to_connect` read: its text as it came, parsed, and as the
     /// worker is told it. Records of a topic carry the same schema, so it is parsed once.
     last_read_schema: Option<ReadSchema>,
@@ -130,6 +135,22 @@ impl Plugin for JsonConverter {
 }
 
 impl JsonConverter {
+    /// Makes `last_schema` the schema `text` (parsed only when it differs from the last one).
+    fn prepare(&mut self, text: &str) -> Result<()> {
+        if self
+            .last_schema
+            .as_ref()
+            .is_none_or(|p| !same_text(&p.text, text))
+        {
+            self.last_schema = parse_schema(Some(text))?.map(|schema| ParsedSchema {
+                text: text.to_string(),
+                envelope_text: schema.to_json().to_text(),
+                schema,
+            });
+        }
+        Ok(())
+    }
+
     fn options(&self) -> Options {
         Options {
             direction: Direction::ToJson,
@@ -285,6 +306,11 @@ fn expect(text: &[u8], i: usize, token: &[u8]) -> Option<usize> {
 
 /// Whether two texts are equal, a word at a step: every record of a batch brings the batch's
 /// schema text to compare with the one parsed, and wasm's `memcmp` goes byte by byte.
+/// Where a text is and how long: what tells the schema announced for a batch from another.
+fn address(text: &str) -> (usize, usize) {
+    (text.as_ptr() as usize, text.len())
+}
+
 fn same_text(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
 }
@@ -313,6 +339,16 @@ fn parse_schema(text: Option<&str>) -> Result<Option<Schema>> {
 }
 
 impl Converter for JsonConverter {
+    fn begin_batch(&mut self, schema: Option<&str>) {
+        self.announced = None;
+        if let Some(text) = schema {
+            // A schema that does not parse is left to the records' calls, which report it.
+            if self.prepare(text).is_ok() && self.last_schema.is_some() {
+                self.announced = Some(address(text));
+            }
+        }
+    }
+
     fn from_connect(
         &mut self,
         _topic: &str,
@@ -320,16 +356,9 @@ impl Converter for JsonConverter {
         schema: Option<&str>,
     ) -> Result<Option<Vec<u8>>> {
         if let Some(text) = schema {
-            if self
-                .last_schema
-                .as_ref()
-                .is_none_or(|p| !same_text(&p.text, text))
-            {
-                self.last_schema = parse_schema(Some(text))?.map(|schema| ParsedSchema {
-                    text: text.to_string(),
-                    envelope_text: schema.to_json().to_text(),
-                    schema,
-                });
+            if self.announced != Some(address(text)) {
+                self.announced = None;
+                self.prepare(text)?;
             }
         }
         let parsed = schema.and(self.last_schema.as_ref());
@@ -538,6 +567,46 @@ mod tests {
         ]
         .concat();
         assert!(!agree(&mut c, &not_utf8));
+    }
+
+    /// The schema announced for a batch is taken without comparing only when a record comes
+    /// with that very text; another text, announced or not, is read as itself.
+    #[test]
+    fn an_announced_schema_is_used_only_for_its_own_text() {
+        let mut c = converter();
+        let x = r#"{"type":"struct","fields":[{"field":"x","type":"int64"}]}"#.to_string();
+        let y = r#"{"type":"struct","fields":[{"field":"y","type":"int64","optional":true}]}"#;
+        let convert = |c: &mut JsonConverter, schema: &str| {
+            let out = c
+                .from_connect("t", Some(br#"{"x":1}"#), Some(schema))
+                .unwrap();
+            String::from_utf8(out.unwrap()).unwrap()
+        };
+        let as_x = r#"{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"x"}],"optional":false},"payload":{"x":1}}"#;
+        let as_y = r#"{"schema":{"type":"struct","fields":[{"type":"int64","optional":true,"field":"y"}],"optional":false},"payload":{"y":null}}"#;
+        c.begin_batch(Some(&x));
+        assert_eq!(convert(&mut c, &x), as_x);
+        assert_eq!(
+            convert(&mut c, y),
+            as_y,
+            "a text other than the announced one"
+        );
+        assert_eq!(
+            convert(&mut c, &x),
+            as_x,
+            "the announced text again, after another"
+        );
+        // The same text elsewhere is compared, and matches.
+        assert_eq!(convert(&mut c, &x.clone()), as_x);
+        c.begin_batch(Some(y));
+        assert_eq!(convert(&mut c, y), as_y);
+        c.begin_batch(None);
+        assert_eq!(convert(&mut c, &x), as_x, "nothing announced");
+        // A schema that does not parse fails each record, announced or not.
+        let bad = r#"{"type":"nope"}"#;
+        c.begin_batch(Some(bad));
+        assert!(c.from_connect("t", Some(b"1"), Some(bad)).is_err());
+        assert_eq!(convert(&mut c, y), as_y);
     }
 
     /// Generated payloads of a wide schema in envelopes, the schema text alternating so that

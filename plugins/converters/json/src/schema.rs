@@ -19,7 +19,29 @@ pub enum Type {
     String,
     Array(Box<Schema>),
     Map(Box<Schema>, Box<Schema>),
-    Struct(Vec<(String, Schema)>),
+    Struct(Vec<Field>),
+}
+
+/// A struct's field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub schema: Schema,
+    /// The name as a JSON string and a colon: what is written before the field's value.
+    pub label: Vec<u8>,
+}
+
+impl Field {
+    pub fn new(name: String, schema: Schema) -> Field {
+        let mut label = Vec::with_capacity(name.len() + 3);
+        weft_plugin_sdk::json_object::write_str(&mut label, &name);
+        label.push(b':');
+        Field {
+            name,
+            schema,
+            label,
+        }
+    }
 }
 
 /// A Connect schema.
@@ -95,7 +117,7 @@ impl Schema {
                             "Cannot create field because of field name duplication {name}"
                         ));
                     }
-                    out.push((name.clone(), Schema::parse_at(f, depth + 1)?));
+                    out.push(Field::new(name.clone(), Schema::parse_at(f, depth + 1)?));
                 }
                 Type::Struct(out)
             }
@@ -146,10 +168,10 @@ impl Schema {
             Type::Struct(fields) => {
                 let fields = fields
                     .iter()
-                    .map(|(name, s)| {
-                        let mut j = s.to_json();
+                    .map(|field| {
+                        let mut j = field.schema.to_json();
                         if let Json::Obj(entries) = &mut j {
-                            entries.push(("field".into(), Json::Str(name.clone())));
+                            entries.push(("field".into(), Json::Str(field.name.clone())));
                         }
                         j
                     })

@@ -92,9 +92,9 @@ pub fn convert(schema: &Schema, v: &Json, depth: usize, opts: Options) -> Result
         (Type::Struct(fields), Json::Obj(_)) => Json::Obj(
             fields
                 .iter()
-                .map(|(name, s)| {
-                    let field = v.get(name).unwrap_or(&Json::Null);
-                    Ok((name.clone(), convert(s, field, depth + 1, opts)?))
+                .map(|f| {
+                    let field = v.get(&f.name).unwrap_or(&Json::Null);
+                    Ok((f.name.clone(), convert(&f.schema, field, depth + 1, opts)?))
                 })
                 .collect::<Result<_, String>>()?,
         ),
