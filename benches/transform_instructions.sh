@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Instructions per record of one transform over 1,000 pageviews, counted by callgrind: a figure
-# that, unlike time on this shared 2-core machine, the machine's load does not move, so a change
-# worth 2% shows. Rounds 10 and 60 are counted and subtracted (start-up and loading cancel out);
-# the busiest functions follow, the guest's named from wasmtime's perf map.
+# Instructions per record of one transform (or of the JSON converter) over 1,000 pageviews,
+# counted by callgrind: a figure that, unlike time on this shared 2-core machine, the machine's
+# load does not move, so a change worth 2% shows. Rounds 10 and 60 are counted and subtracted
+# (start-up and loading cancel out); the busiest functions follow, the guest's named from
+# wasmtime's perf map.
 #
 # Usage: benches/transform_instructions.sh [TRANSFORM|WASM [KEY=VALUE ...]]
 #   default: `chain`, the fused InsertField + MaskField of `benches/connect.sh transforms`.
+#   `json-converter` counts instead the JsonConverter (schemas off) over the pageviews with
+#   datagen's schema, and `json-converter-chained` over the chain's output: the converter's
+#   share of the source task's thread, with and without the transforms before it (a .wasm
+#   converter may follow either name).
 #   A built-in component has no function names (release guests are stripped); for names, build
 #   the guest with `CARGO_PROFILE_RELEASE_STRIP=none` and pass its .wasm (it gets the chain's
 #   config when none is given). TOP=N sets how many functions are listed (default 15).
@@ -14,8 +19,13 @@ command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install va
 command -v callgrind_annotate >/dev/null || { echo "callgrind_annotate is needed (valgrind)" >&2; exit 1; }
 [ "$#" -gt 0 ] || set -- chain
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --release -q -p weft-runtime --example transform_loop
-bin="$target/release/examples/transform_loop"
+case "$1" in
+  json-converter) example=convert_loop; set -- plain "${@:2}" ;;
+  json-converter-chained) example=convert_loop; set -- chained "${@:2}" ;;
+  *) example=transform_loop ;;
+esac
+cargo build --release -q -p weft-runtime --example "$example"
+bin="$target/release/examples/$example"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 # Compiles and caches the component under valgrind first: the cache key names the CPU

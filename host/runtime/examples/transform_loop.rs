@@ -11,33 +11,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use weft_batch::Record;
 use weft_runtime::{PluginConfig, Registry, Runtime, RuntimeOptions};
 
-/// The fused pair `benches/connect.sh transforms` measures.
-const CHAIN: [(&str, &str); 4] = [
-    ("stages", "insert-field,mask-field"),
-    ("stage.0.static.field", "source"),
-    ("stage.0.static.value", "bench"),
-    ("stage.1.fields", "userid"),
-];
-
-fn pageviews() -> Vec<Record> {
-    (0..1000u64)
-        .map(|i| {
-            let value = format!(
-                r#"{{"viewtime":{},"userid":"User_{}","pageid":"Page_{}"}}"#,
-                1_700_000_000_000 + i,
-                i % 10,
-                i % 100
-            );
-            let mut r = Record::new("pageviews", value.into_bytes());
-            r.key = Some(i.to_string().into_bytes());
-            r.timestamp = Some(1_700_000_000_000 + i as i64);
-            r
-        })
-        .collect()
-}
+#[path = "common/pageviews.rs"]
+mod pageviews;
+use pageviews::{pageviews, CHAIN};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
