@@ -6,9 +6,8 @@
 //! Usage: `convert_loop ROUNDS plain|chained [CONVERTER.wasm]` (default: the built-in).
 
 use std::path::Path;
-use std::sync::Arc;
 
-use weft_runtime::{PluginConfig, Registry, Runtime, RuntimeOptions, Schemas};
+use weft_runtime::{PluginConfig, Schemas};
 
 #[path = "common/pageviews.rs"]
 mod pageviews;
@@ -32,14 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err(usage.into()),
     };
     let wasm = args.next();
-    // Compiled components are cached on disk, so that only the first run compiles.
-    let cache = std::env::temp_dir().join("weft-transform-loop-cache");
-    let runtime = Runtime::with_options(RuntimeOptions {
-        cache_dir: Some(cache),
-        log: Arc::new(|_, _, _| {}),
-        ..RuntimeOptions::default()
-    })?;
-    let registry = Registry::new(runtime);
+    let registry = pageviews::registry()?;
     let mut batch = weft_batch::encode(&pageviews())?;
     let mut schemas = Schemas {
         key: None,

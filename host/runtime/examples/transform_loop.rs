@@ -9,9 +9,8 @@
 //! `/tmp/perf-<pid>.map`.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use weft_runtime::{PluginConfig, Registry, Runtime, RuntimeOptions};
+use weft_runtime::PluginConfig;
 
 #[path = "common/pageviews.rs"]
 mod pageviews;
@@ -34,14 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
     }
-    // Compiled components are cached on disk, so that only the first run compiles.
-    let cache = std::env::temp_dir().join("weft-transform-loop-cache");
-    let runtime = Runtime::with_options(RuntimeOptions {
-        cache_dir: Some(cache),
-        log: Arc::new(|_, _, _| {}),
-        ..RuntimeOptions::default()
-    })?;
-    let registry = Registry::new(runtime);
+    let registry = pageviews::registry()?;
     let plugin = if what.ends_with(".wasm") {
         registry.runtime().load_file(Path::new(&what))?
     } else {

@@ -2,7 +2,10 @@
 //! `quickstart=pageviews` writes them) and the fused pair of transforms `benches/connect.sh
 //! transforms` measures.
 
+use std::sync::Arc;
+
 use weft_batch::Record;
+use weft_runtime::{Registry, Runtime, RuntimeError, RuntimeOptions};
 
 /// The fused InsertField + MaskField of `benches/connect.sh transforms`, as `chain` config.
 pub const CHAIN: [(&str, &str); 4] = [
@@ -27,4 +30,15 @@ pub fn pageviews() -> Vec<Record> {
             r
         })
         .collect()
+}
+
+/// The built-in plugins, compiled components cached on disk so that only the first run compiles.
+pub fn registry() -> Result<Registry, RuntimeError> {
+    let cache = std::env::temp_dir().join("weft-transform-loop-cache");
+    let runtime = Runtime::with_options(RuntimeOptions {
+        cache_dir: Some(cache),
+        log: Arc::new(|_, _, _| {}),
+        ..RuntimeOptions::default()
+    })?;
+    Ok(Registry::new(runtime))
 }
