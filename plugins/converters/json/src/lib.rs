@@ -304,13 +304,13 @@ fn expect(text: &[u8], i: usize, token: &[u8]) -> Option<usize> {
     text.get(i..)?.starts_with(token).then_some(i + token.len())
 }
 
-/// Whether two texts are equal, a word at a step: every record of a batch brings the batch's
-/// schema text to compare with the one parsed, and wasm's `memcmp` goes byte by byte.
 /// Where a text is and how long: what tells the schema announced for a batch from another.
 fn address(text: &str) -> (usize, usize) {
     (text.as_ptr() as usize, text.len())
 }
 
+/// Whether two texts are equal, a word at a step: a record whose schema text is not the one
+/// announced brings it to compare with the one parsed, and wasm's `memcmp` goes byte by byte.
 fn same_text(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
 }
