@@ -1460,9 +1460,19 @@ fn batch_passthrough_appends_the_sources_batches_unchanged() {
             let on_a = stored_batches(a.data_dir(), topic, p);
             let on_b = stored_batches(b.data_dir(), &format!("A.{topic}"), p);
             assert!(!on_a.is_empty(), "{topic}-{p}: no batches on A");
+            // librdkafka sends a batch uncompressed when compressing it would make it larger
+            // (one of a record or two, which a loaded machine's timing can cut): such batches
+            // are copied as they are too, but most must be compressed for the test to mean it.
+            let compressed = on_a.iter().filter(|x| x.attributes & 7 == codec).count();
+            let odd: Vec<(i64, i16, usize)> = on_a
+                .iter()
+                .filter(|x| x.attributes & 7 != codec)
+                .map(|x| (x.base_offset, x.attributes, x.records.len()))
+                .collect();
             assert!(
-                on_a.iter().all(|x| x.attributes & 7 == codec),
-                "{topic}-{p} on A is not compressed as produced"
+                compressed > odd.len() && odd.iter().all(|&(_, attributes, _)| attributes & 7 == 0),
+                "{topic}-{p} on A: {compressed} batches compressed as produced, and these not \
+                 (base offset, attributes, record bytes): {odd:?}"
             );
             assert_eq!(on_a, on_b, "{topic}-{p}: B's batches differ from A's");
         }
