@@ -115,6 +115,24 @@ fn non_digits(x: u64) -> u64 {
     (d | d.wrapping_add(0x7676_7676_7676_7676)) & HIGH
 }
 
+/// Whether every byte of `s` is an ASCII digit, read eight at a time with [`non_digits`] (a byte
+/// loop pays wasm's interruption check per byte); the last eight bytes may overlap the word before.
+pub fn all_digits(s: &[u8]) -> bool {
+    // Stops at the first non-digit (a false flag is only ever above a real one) or where fewer
+    // than eight bytes are left; then the last eight bytes settle the rest.
+    let i = skip_unflagged(s, 0, non_digits);
+    match s.len().checked_sub(8) {
+        Some(last) if i < s.len() => {
+            i >= last
+                && s.get(last..)
+                    .and_then(|t| t.first_chunk::<8>())
+                    .is_some_and(|w| non_digits(u64::from_le_bytes(*w)) == 0)
+        }
+        Some(_) => true,
+        None => s.iter().all(u8::is_ascii_digit),
+    }
+}
+
 /// From `i`, steps eight bytes at a time past bytes that `stops` (one of the masks above) does
 /// not flag: to the first byte it flags, or to where fewer than eight bytes are left.
 #[inline(always)]
@@ -697,6 +715,21 @@ mod tests {
                 prop_assert_eq!(last.len(), v.len());
                 for (k, want) in &v {
                     prop_assert_eq!(last.get(k), Some(want));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_word_of_digits_is_told_from_every_other_byte() {
+        for len in 0..=24 {
+            let digits: Vec<u8> = (0..len).map(|i| b'0' + (i % 10) as u8).collect();
+            assert!(all_digits(&digits), "{len}");
+            for at in 0..len {
+                for b in (0..=255u8).filter(|b| !b.is_ascii_digit()) {
+                    let mut s = digits.clone();
+                    s[at] = b;
+                    assert!(!all_digits(&s), "{len} bytes, {b:#x} at {at}");
                 }
             }
         }

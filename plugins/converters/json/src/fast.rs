@@ -218,7 +218,7 @@ fn plain_integer_within(v: &[u8], min: i64, max: i64) -> Option<bool> {
     };
     match digits {
         [b'0'] if !negative => return Some((min..=max).contains(&0)),
-        [b'1'..=b'9', ..] if digits.len() <= 19 && all_digits(digits) => {}
+        [b'1'..=b'9', ..] if digits.len() <= 19 && json_scan::all_digits(digits) => {}
         _ => return None,
     }
     // Eighteen digits are within i64 whatever they are: an int64 needs no value.
@@ -237,33 +237,6 @@ fn plain_integer_within(v: &[u8], min: i64, max: i64) -> Option<bool> {
         i64::try_from(n).ok()
     };
     Some(n.is_some_and(|n| (min..=max).contains(&n)))
-}
-
-/// Whether every byte of `s` is an ASCII digit, read eight at a time (a byte loop pays wasm's
-/// interruption check per byte). A word is all digits when each byte's high nibble is 3 and
-/// adding 6 leaves it 3; the first test keeps the addition from carrying between bytes.
-fn all_digits(s: &[u8]) -> bool {
-    const THREES: u64 = u64::from_ne_bytes([0x30; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0xf0; 8]);
-    const SIXES: u64 = u64::from_ne_bytes([0x06; 8]);
-    let digits = |w: u64| w & HIGH == THREES && w.wrapping_add(SIXES) & HIGH == THREES;
-    let word = |at: usize| {
-        s.get(at..at + 8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_le_bytes)
-    };
-    if s.len() < 8 {
-        return s.iter().all(u8::is_ascii_digit);
-    }
-    let mut at = 0;
-    while at + 8 < s.len() {
-        if !word(at).is_some_and(digits) {
-            return false;
-        }
-        at += 8;
-    }
-    // The last eight bytes, overlapping the word before.
-    word(s.len() - 8).is_some_and(digits)
 }
 
 fn string(v: &[u8], out: &mut Vec<u8>) -> Option<()> {
@@ -704,21 +677,6 @@ pub(crate) mod tests {
                     int_by_serde(t.as_bytes(), min, max),
                     "{t:?} in {min}..={max}"
                 );
-            }
-        }
-    }
-
-    #[test]
-    fn a_word_of_digits_is_told_from_every_other_byte() {
-        for len in 0..=24 {
-            let digits: Vec<u8> = (0..len).map(|i| b'0' + (i % 10) as u8).collect();
-            assert!(all_digits(&digits), "{len}");
-            for at in 0..len {
-                for b in (0..=255u8).filter(|b| !b.is_ascii_digit()) {
-                    let mut s = digits.clone();
-                    s[at] = b;
-                    assert!(!all_digits(&s), "{len} bytes, {b:#x} at {at}");
-                }
             }
         }
     }
