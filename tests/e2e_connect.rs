@@ -552,7 +552,34 @@ fn a_source_with_transforms_keeps_order_positions_and_failures_across_their_thre
         "skipping",
         &format!("topic=skipping\nerrors.tolerance=all\n{cast}"),
     );
-    let mut w = Worker::standalone(d, &[worker, routed, failing, skipping]);
+    // The converters run on that thread too, after the transforms: a converter's failure is
+    // handled there the same way. ByteArrayConverter refuses the file source's string schema.
+    let refused = |name: &str, extra: &str| {
+        file_source(
+            d,
+            name,
+            "in.txt",
+            &format!(
+                "topic={name}\n\
+                 value.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n\
+                 transforms=mark\ntransforms.mark.type=org.apache.kafka.connect.transforms.InsertHeader\n\
+                 transforms.mark.header=via\ntransforms.mark.value.literal=smt\n{extra}"
+            ),
+        )
+    };
+    let conv_failing = refused("conv-failing", "");
+    let conv_skipping = refused("conv-skipping", "errors.tolerance=all\n");
+    let mut w = Worker::standalone(
+        d,
+        &[
+            worker,
+            routed,
+            failing,
+            skipping,
+            conv_failing,
+            conv_skipping,
+        ],
+    );
 
     let got = consume_until(
         &broker.bootstrap(),
@@ -582,6 +609,24 @@ fn a_source_with_transforms_keeps_order_positions_and_failures_across_their_thre
     );
     assert_eq!(
         w.get("/connectors/skipping/status").1["tasks"][0]["state"],
+        "RUNNING"
+    );
+    let trace = w.failed_trace("conv-failing");
+    assert!(
+        trace.contains("VALUE_CONVERTER") && trace.contains("Invalid schema type"),
+        "{trace}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || task_metric(
+            &w,
+            "conv-skipping",
+            "errors_total"
+        ) == N),
+        "every record the converter refused given up and counted: {:?}",
+        w.get("/connectors/conv-skipping/status").1
+    );
+    assert_eq!(
+        w.get("/connectors/conv-skipping/status").1["tasks"][0]["state"],
         "RUNNING"
     );
 

@@ -1,12 +1,13 @@
 //! Connector tasks: each runs its delivery loop on its own OS thread (never on the async
 //! workers that serve the broker or the REST API), controlled through a [`TaskControl`] and
-//! reporting through a [`TaskReport`]. A source task with transforms runs them on a second
-//! thread of its own.
+//! reporting through a [`TaskReport`]. A source task with transforms runs them and its
+//! converters on a second thread of its own.
 //!
 //! - [`source`] — poll → transforms → converters → produce → acknowledgements → positions.
 //! - [`sink`] — consume → converters → transforms → put → pre-commit → commit.
 //! - [`chain`] — the transforms with their predicates, and the converters, over one batch.
-//! - [`chain_thread`] — a source task's transforms on their own thread, pipelined with the task.
+//! - [`stage_thread`] — a source task's transforms and converters on their own thread, pipelined
+//!   with the task.
 //! - [`batch`] — that batch, packed as the runtime carries it, read in place between stages.
 //! - [`acks`] — which source positions may be stored, from per-record acknowledgements.
 //! - [`component`] — the component calls, in the loops' shapes.
@@ -16,12 +17,12 @@
 pub mod acks;
 pub mod batch;
 pub mod chain;
-pub mod chain_thread;
 pub mod clients;
 pub mod component;
 pub mod passthrough;
 pub mod sink;
 pub mod source;
+pub mod stage_thread;
 pub mod transaction;
 
 use std::collections::BTreeSet;

@@ -13,8 +13,8 @@
 //! positions they reach to the offsets topic ([`super::transaction`]); positions reach the
 //! connector and the local store only once their transaction committed.
 //!
-//! Otherwise a task with transforms runs them on their own thread ([`super::chain_thread`]),
-//! pipelined with this loop: it polls and produces while the chain transforms.
+//! Otherwise a task with transforms runs them and its converters on a thread of their own
+//! ([`super::stage_thread`]), pipelined with this loop: it polls and produces while they work.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,10 +31,10 @@ use weft_runtime::Record;
 use super::acks::{tag, Acks, MAX_POLL_RECORDS};
 use super::batch::{origin, Batch, RecordView};
 use super::chain::{Chain, Converters, Origins, Staged};
-use super::chain_thread::{ChainThread, Submitted, Transformed};
 use super::clients::{client_config, ClientKind, QUEUE_FULL_BACKOFF};
 use super::component::{instantiate, Component, Position, Schemas, Usage};
 use super::passthrough::{self, Appender};
+use super::stage_thread::{ConvertedPoll, StageThread, Submitted};
 use super::transaction::{self, Transactions, POSITION_RECORD_TAG, PRODUCER_CLASS};
 use super::{lock, worker_failure, Figures, Meter, Target, TaskEnv};
 use crate::errors::{ErrorHandler, Interrupt, Retried, Stage, TaskFailure};
@@ -175,16 +175,17 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
     )?;
 
     let appendable = passthrough::appendable(spec, worker, chain.is_empty());
-    // Transforms get a thread of their own (see `chain_thread`), except in exactly-once mode,
-    // whose transactions follow each poll through every stage on the task's thread.
-    let (chain, pipe) = if chain.is_empty() || spec.exactly_once.is_some() {
-        (chain, None)
+    // Transforms and converters get a thread of their own (see `stage_thread`), except in
+    // exactly-once mode, whose transactions follow each poll through every stage on the task's
+    // thread.
+    let (chain, conv, pipe) = if chain.is_empty() || spec.exactly_once.is_some() {
+        (chain, Some(conv), None)
     } else {
         let errors = ErrorHandler::new(spec.errors.clone(), &spec.name, env.task, None)
             .map_err(worker_failure)?;
         let name = format!("smt-{}-{}", spec.name, env.task);
-        let pipe = ChainThread::start(chain, errors, env.control.clone(), name)?;
-        (Chain::default(), Some(pipe))
+        let pipe = StageThread::start(chain, conv, errors, env.control.clone(), name)?;
+        (Chain::default(), None, Some(pipe))
     };
     let mut task = SourceTask {
         env,
@@ -232,12 +233,14 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         task.flush_positions()
     };
     task.publish(true);
-    // The transforms' thread ends after the poll it is on; polls still with it were never
+    // The stages' thread ends after the poll it is on; polls still with it were never
     // produced, so their positions are not stored.
     task.pipe = None;
     task.comp.close();
     task.chain.close();
-    task.conv.close();
+    if let Some(c) = &mut task.conv {
+        c.close();
+    }
     result.and(flushed)
 }
 
@@ -245,11 +248,13 @@ struct SourceTask<'e> {
     env: &'e TaskEnv,
     comp: Component,
     chain: Chain,
-    /// The transforms' own thread, when they run on one (the chain above is then empty).
-    pipe: Option<ChainThread>,
+    /// The transforms' and converters' own thread, when they run on one (the chain above is
+    /// then empty and the converters are the thread's).
+    pipe: Option<StageThread>,
     /// How long the last poll took: polls that wait for data are not overlapped.
     last_poll: Duration,
-    conv: Converters,
+    /// The converters, unless they run on the stages' thread.
+    conv: Option<Converters>,
     /// Whether Kafka batch entries may be appended as they are, or why not.
     appendable: Result<(), &'static str>,
     /// The batch appender, made at the first entry appended.
@@ -412,7 +417,7 @@ impl SourceTask<'_> {
             })?;
             if pipe.in_flight() > 1 {
                 let done = pipe.take()?;
-                self.produce_transformed(done)?;
+                self.produce_converted(done)?;
             }
             return Ok(());
         }
@@ -452,12 +457,15 @@ impl SourceTask<'_> {
         schemas: &Schemas,
         records: &Batch,
     ) -> Result<Option<Batch>, TaskFailure> {
+        let Some(conv) = &mut self.conv else {
+            return Err(worker_failure("the converters are on the stages' thread"));
+        };
         let origins = Origins {
             records,
             kafka_offsets: None,
         };
         Ok(
-            match self.conv.from_connect(
+            match conv.from_connect(
                 transformed,
                 schemas,
                 origins,
@@ -470,27 +478,23 @@ impl SourceTask<'_> {
         )
     }
 
-    /// Produces every poll the transforms' thread still holds, in order.
+    /// Produces every poll the stages' thread still holds, in order.
     fn drain(&mut self) -> Result<(), TaskFailure> {
         while let Some(done) = match &mut self.pipe {
             Some(p) if p.in_flight() > 0 => Some(p.take()?),
             _ => None,
         } {
-            self.produce_transformed(done)?;
+            self.produce_converted(done)?;
         }
         Ok(())
     }
 
-    /// Converts and produces a poll back from the transforms' thread.
-    fn produce_transformed(&mut self, done: Transformed) -> Result<(), TaskFailure> {
-        let (transformed, schemas) = match done.outcome? {
-            Staged::Done(r, s) => (r, s),
+    /// Produces a poll back from the stages' thread.
+    fn produce_converted(&mut self, done: ConvertedPoll) -> Result<(), TaskFailure> {
+        let converted = match done.outcome? {
+            Staged::Done(r, _) => r,
             Staged::Stopped => return Ok(()),
         };
-        let Some(converted) = self.convert(&transformed, &schemas, &done.records)? else {
-            return Ok(());
-        };
-        drop(transformed);
         self.produce(done.records, done.positions, converted, false)
     }
 
@@ -757,7 +761,13 @@ impl SourceTask<'_> {
                 + append_errors,
             dlq: self.errors.dlq_total,
             produced: acks.produced.load(Ordering::Relaxed) + appended,
-            usage: self.comp.usage() + self.chain.usage() + self.conv.usage() + pipe_usage,
+            usage: self.comp.usage()
+                + self.chain.usage()
+                + self
+                    .conv
+                    .as_ref()
+                    .map_or(Usage::default(), Converters::usage)
+                + pipe_usage,
             commits: &self.commits,
             reported: self.comp.reported(),
         };

@@ -1,101 +1,95 @@
-//! A source task's transforms on a thread of their own, pipelined with the task's thread: while
-//! the transforms work on one poll's records, the task polls the next and converts and
-//! produces the one before. On a machine with a core to spare, a chain of transforms then
-//! costs the task little throughput; its CPU cost per record is unchanged.
+//! A source task's transforms and converters on a thread of their own, pipelined with the
+//! task's thread: while they work on one poll's records, the task polls the next and produces
+//! the one before. The task's thread keeps what must stay there (the connector's calls and the
+//! producer); the record work moves, so the two threads carry comparable loads and a chain of
+//! transforms costs the task little throughput on a machine with a core to spare. The CPU cost
+//! per record is unchanged.
 //!
 //! Polls go through in order, one at a time: results come back in the order polls were
 //! submitted, and the task begins their acknowledgements in that order, so positions are still
-//! stored only after every record before them. The chain has its own error handler (sources
-//! have no dead-letter queue); what it gave up is counted with the task's figures.
+//! stored only after every record before them. The stages have their own error handler
+//! (sources have no dead-letter queue); what they gave up is counted with the task's figures.
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::batch::Batch;
-use super::chain::{Chain, Origins, Staged};
+use super::chain::{Chain, Converters, Origins, Staged};
 use super::component::{Position, Schemas, Usage};
 use super::{worker_failure, TaskControl};
 use crate::errors::{ErrorHandler, TaskFailure};
 
-/// Polls the chain may hold besides the one it is transforming: enough to keep it busy while
+/// Polls the thread may hold besides the one it is working on: enough to keep it busy while
 /// the task produces, few enough that a stop drops little polled work.
 const QUEUED: usize = 1;
 
-/// One poll's records (indices stamped) on their way through the chain.
+/// One poll's records (indices stamped) on their way through the stages.
 pub struct Submitted {
     pub records: Batch,
     pub positions: Vec<Position>,
     pub schemas: Schemas,
 }
 
-/// A poll back from the chain: its records and positions as submitted, and what the chain made
-/// of them.
-pub struct Transformed {
+/// A poll back from the stages: its records and positions as submitted, and what the
+/// transforms and converters made of them (the records to produce).
+pub struct ConvertedPoll {
     pub records: Batch,
     pub positions: Vec<Position>,
     pub outcome: Result<Staged<Batch>, TaskFailure>,
 }
 
 struct Report {
-    poll: Transformed,
-    /// The chain's figures after this poll.
+    poll: ConvertedPoll,
+    /// The stages' figures after this poll.
     errors_total: u64,
     usage: Usage,
 }
 
-/// The handle the task keeps on its chain's thread.
-pub struct ChainThread {
+/// The handle the task keeps on its stages' thread.
+pub struct StageThread {
     jobs: Option<SyncSender<Submitted>>,
     done: Receiver<Report>,
     thread: Option<JoinHandle<()>>,
     in_flight: usize,
-    /// Records the chain gave up under `errors.tolerance=all`, as of its last report.
+    /// Records the stages gave up under `errors.tolerance=all`, as of their last report.
     pub errors_total: u64,
-    /// The transforms' usage, as of the last report.
+    /// The transforms' and converters' usage, as of the last report.
     pub usage: Usage,
 }
 
-impl ChainThread {
-    /// Starts the thread; it owns `chain` from now on and closes it when the task drops this.
+impl StageThread {
+    /// Starts the thread; it owns `chain` and `conv` from now on and closes them when the task
+    /// drops this.
     pub fn start(
         mut chain: Chain,
+        mut conv: Converters,
         mut errors: ErrorHandler,
         control: Arc<TaskControl>,
         name: String,
-    ) -> Result<ChainThread, TaskFailure> {
+    ) -> Result<StageThread, TaskFailure> {
         let (jobs, inbox) = mpsc::sync_channel::<Submitted>(QUEUED);
         let (outbox, done) = mpsc::channel::<Report>();
         let thread = std::thread::Builder::new()
             .name(name)
             .spawn(move || {
                 for job in inbox {
-                    let origins = Origins {
-                        records: &job.records,
-                        kafka_offsets: None,
-                    };
-                    let outcome = chain
-                        .apply(
-                            &job.records,
-                            job.schemas,
-                            origins,
-                            &mut errors,
-                            control.as_ref(),
-                        )
-                        .map(|staged| match staged {
-                            Staged::Done(batch, schemas) => {
-                                Staged::Done(batch.into_owned(), schemas)
-                            }
-                            Staged::Stopped => Staged::Stopped,
-                        });
+                    let outcome = stages(
+                        &mut chain,
+                        &mut conv,
+                        &job.records,
+                        job.schemas,
+                        &mut errors,
+                        control.as_ref(),
+                    );
                     let report = Report {
-                        poll: Transformed {
+                        poll: ConvertedPoll {
                             records: job.records,
                             positions: job.positions,
                             outcome,
                         },
                         errors_total: errors.errors_total,
-                        usage: chain.usage(),
+                        usage: chain.usage() + conv.usage(),
                     };
                     // A closed outbox means the task is gone. A failure goes back like any
                     // other outcome, in order: the task ends on it and stops submitting, so the
@@ -105,9 +99,10 @@ impl ChainThread {
                     }
                 }
                 chain.close();
+                conv.close();
             })
-            .map_err(|e| worker_failure(format!("cannot start the transforms' thread: {e}")))?;
-        Ok(ChainThread {
+            .map_err(|e| worker_failure(format!("cannot start the stages' thread: {e}")))?;
+        Ok(StageThread {
             jobs: Some(jobs),
             done,
             thread: Some(thread),
@@ -122,7 +117,7 @@ impl ChainThread {
         self.in_flight
     }
 
-    /// Hands a poll to the chain; waits while the chain's queue is full.
+    /// Hands a poll to the stages; waits while their queue is full.
     pub fn submit(&mut self, poll: Submitted) -> Result<(), TaskFailure> {
         let sent = self.jobs.as_ref().map(|j| j.send(poll));
         match sent {
@@ -134,10 +129,10 @@ impl ChainThread {
         }
     }
 
-    /// The oldest poll submitted, transformed (waits for it).
-    pub fn take(&mut self) -> Result<Transformed, TaskFailure> {
+    /// The oldest poll submitted, transformed and converted (waits for it).
+    pub fn take(&mut self) -> Result<ConvertedPoll, TaskFailure> {
         if self.in_flight == 0 {
-            return Err(worker_failure("no poll is with the transforms"));
+            return Err(worker_failure("no poll is with the stages' thread"));
         }
         match self.done.recv() {
             Ok(report) => {
@@ -150,15 +145,15 @@ impl ChainThread {
         }
     }
 
-    /// The thread ended without a report: it panicked (a transform's panic would be a host
-    /// bug; guest traps come back as errors).
+    /// The thread ended without a report: it panicked (a stage's panic would be a host bug;
+    /// guest traps come back as errors).
     fn gone(&mut self) -> TaskFailure {
         self.in_flight = 0;
-        worker_failure("the transforms' thread ended unexpectedly")
+        worker_failure("the stages' thread ended unexpectedly")
     }
 }
 
-impl Drop for ChainThread {
+impl Drop for StageThread {
     fn drop(&mut self) {
         // Closing the queue ends the thread after the poll it is on; its results are dropped
         // unread (never produced, so their positions are never stored).
@@ -167,4 +162,25 @@ impl Drop for ChainThread {
             let _ = t.join();
         }
     }
+}
+
+/// One poll through the transforms, then the converters: the records as the task produces them
+/// (the converters name failures by the records as polled, as on the task's thread).
+fn stages(
+    chain: &mut Chain,
+    conv: &mut Converters,
+    records: &Batch,
+    schemas: Schemas,
+    errors: &mut ErrorHandler,
+    control: &TaskControl,
+) -> Result<Staged<Batch>, TaskFailure> {
+    let origins = Origins {
+        records,
+        kafka_offsets: None,
+    };
+    let (transformed, schemas) = match chain.apply(records, schemas, origins, errors, control)? {
+        Staged::Done(batch, schemas) => (batch, schemas),
+        Staged::Stopped => return Ok(Staged::Stopped),
+    };
+    conv.from_connect(&transformed, &schemas, origins, errors, control)
 }
