@@ -593,42 +593,37 @@ fn a_source_with_transforms_keeps_order_positions_and_failures_across_their_thre
         "every line once, in order; worker log:\n{}",
         w.log_text()
     );
-    let trace = w.failed_trace("failing");
-    assert!(
-        trace.contains("TRANSFORMATION") && trace.contains("cannot cast"),
-        "{trace}"
-    );
-    assert!(
-        wait_until(Duration::from_secs(60), || task_metric(
-            &w,
-            "skipping",
-            "errors_total"
-        ) == N),
-        "every record given up and counted: {:?}",
-        w.get("/connectors/skipping/status").1
-    );
-    assert_eq!(
-        w.get("/connectors/skipping/status").1["tasks"][0]["state"],
-        "RUNNING"
-    );
-    let trace = w.failed_trace("conv-failing");
-    assert!(
-        trace.contains("VALUE_CONVERTER") && trace.contains("Invalid schema type"),
-        "{trace}"
-    );
-    assert!(
-        wait_until(Duration::from_secs(60), || task_metric(
-            &w,
+    // Failing, each names its stage; skipping, each gives every record up and keeps running.
+    for (failing, skipping, stage, message) in [
+        ("failing", "skipping", "TRANSFORMATION", "cannot cast"),
+        (
+            "conv-failing",
             "conv-skipping",
-            "errors_total"
-        ) == N),
-        "every record the converter refused given up and counted: {:?}",
-        w.get("/connectors/conv-skipping/status").1
-    );
-    assert_eq!(
-        w.get("/connectors/conv-skipping/status").1["tasks"][0]["state"],
-        "RUNNING"
-    );
+            "VALUE_CONVERTER",
+            "Invalid schema type",
+        ),
+    ] {
+        let trace = w.failed_trace(failing);
+        assert!(
+            trace.contains(stage) && trace.contains(message),
+            "{failing}: {trace}"
+        );
+        let status = format!("/connectors/{skipping}/status");
+        assert!(
+            wait_until(Duration::from_secs(60), || task_metric(
+                &w,
+                skipping,
+                "errors_total"
+            ) == N),
+            "{skipping}: every record given up and counted: {:?}",
+            w.get(&status).1
+        );
+        assert_eq!(
+            w.get(&status).1["tasks"][0]["state"],
+            "RUNNING",
+            "{skipping}"
+        );
+    }
 
     // A graceful stop stores the positions of everything produced; what the transforms held
     // was never produced and is read again. After the restart the topic holds each line once.
