@@ -9,8 +9,8 @@
 #   default: `chain`, the fused InsertField + MaskField of `benches/connect.sh transforms`.
 #   `json-converter` counts instead the JsonConverter (schemas off) over the pageviews with
 #   datagen's schema, and `json-converter-chained` over the chain's output: the converter's
-#   share of the source task's thread, with and without the transforms before it (a .wasm
-#   converter may follow either name).
+#   share of a source task's work, without the transforms (on the task's thread) and after
+#   them (on the stages' thread); a .wasm converter may follow either name.
 #   A built-in component has no function names (release guests are stripped); for names, build
 #   the guest with `CARGO_PROFILE_RELEASE_STRIP=none` and pass its .wasm (it gets the chain's
 #   config when none is given). TOP=N sets how many functions are listed (default 15).

@@ -1,6 +1,7 @@
 //! Runs the built-in JsonConverter (`schemas.enable=false`) over 1,000 pageviews with datagen's
 //! schema a given number of times, as polled or after the fused InsertField + MaskField of
-//! `benches/connect.sh transforms`: the converter's share of a source task's thread, which
+//! `benches/connect.sh transforms`: the converter's share of a source task's work (on the task's
+//! thread, or after the pair on the stages' thread), which
 //! `benches/transform_instructions.sh json-converter[-chained]` counts instructions of.
 //!
 //! Usage: `convert_loop ROUNDS plain|chained [CONVERTER.wasm]` (default: the built-in).
