@@ -507,6 +507,25 @@ fn copy_failed(e: weft_batch::EncodeError) -> TaskFailure {
     crate::task::worker_failure(format!("a record could not be copied between stages: {e}"))
 }
 
+/// A source poll's records through the transforms, then the converters (`origins` being the
+/// poll as polled, which failures name): the records to produce, on whichever thread the task
+/// runs its stages.
+pub fn transform_and_convert(
+    chain: &mut Chain,
+    conv: &mut Converters,
+    input: &Batch,
+    schemas: Schemas,
+    origins: Origins<'_>,
+    errors: &mut ErrorHandler,
+    stop: &dyn Interrupt,
+) -> Result<Staged<Batch>, TaskFailure> {
+    let (transformed, schemas) = match chain.apply(input, schemas, origins, errors, stop)? {
+        Staged::Done(batch, schemas) => (batch, schemas),
+        Staged::Stopped => return Ok(Staged::Stopped),
+    };
+    conv.from_connect(&transformed, &schemas, origins, errors, stop)
+}
+
 /// A connector's key and value converters, and its header converter unless headers pass
 /// through unchanged (Connect's `SimpleHeaderConverter`, the default: no component, no call).
 pub struct Converters {

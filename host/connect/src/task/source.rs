@@ -30,9 +30,9 @@ use weft_runtime::Record;
 
 use super::acks::{tag, Acks, MAX_POLL_RECORDS};
 use super::batch::{origin, Batch, RecordView};
-use super::chain::{Chain, Converters, Origins, Staged};
+use super::chain::{transform_and_convert, Chain, Converters, Origins, Staged};
 use super::clients::{client_config, ClientKind, QUEUE_FULL_BACKOFF};
-use super::component::{instantiate, Component, Position, Schemas, Usage};
+use super::component::{instantiate, Component, Position, Usage};
 use super::passthrough::{self, Appender};
 use super::stage_thread::{ConvertedPoll, StageThread, Submitted};
 use super::transaction::{self, Transactions, POSITION_RECORD_TAG, PRODUCER_CLASS};
@@ -433,49 +433,23 @@ impl SourceTask<'_> {
             records: &records,
             kafka_offsets: None,
         };
-        let (transformed, schemas) =
-            match self
-                .chain
-                .apply(staged, polled.schemas, origins, &mut self.errors, control)?
-            {
-                Staged::Done(r, s) => (r, s),
-                Staged::Stopped => return Ok(()),
-            };
-        let Some(converted) = self.convert(&transformed, &schemas, &records)? else {
-            return Ok(());
-        };
-        drop(transformed);
-        drop(plain);
-        self.produce(records, positions, converted, appending)
-    }
-
-    /// Runs the key, value and header converters over a poll's transformed records (`records`
-    /// being the poll as polled, which failures name). `None`: the task was stopped meanwhile.
-    fn convert(
-        &mut self,
-        transformed: &Batch,
-        schemas: &Schemas,
-        records: &Batch,
-    ) -> Result<Option<Batch>, TaskFailure> {
         let Some(conv) = &mut self.conv else {
             return Err(worker_failure("the converters are on the stages' thread"));
         };
-        let origins = Origins {
-            records,
-            kafka_offsets: None,
+        let converted = match transform_and_convert(
+            &mut self.chain,
+            conv,
+            staged,
+            polled.schemas,
+            origins,
+            &mut self.errors,
+            control,
+        )? {
+            Staged::Done(r, _) => r,
+            Staged::Stopped => return Ok(()),
         };
-        Ok(
-            match conv.from_connect(
-                transformed,
-                schemas,
-                origins,
-                &mut self.errors,
-                self.env.control.as_ref(),
-            )? {
-                Staged::Done(r, _) => Some(r),
-                Staged::Stopped => None,
-            },
-        )
+        drop(plain);
+        self.produce(records, positions, converted, appending)
     }
 
     /// Produces every poll the stages' thread still holds, in order.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::batch::Batch;
-use super::chain::{Chain, Converters, Origins, Staged};
+use super::chain::{transform_and_convert, Chain, Converters, Origins, Staged};
 use super::component::{Position, Schemas, Usage};
 use super::{worker_failure, TaskControl};
 use crate::errors::{ErrorHandler, TaskFailure};
@@ -74,11 +74,16 @@ impl StageThread {
             .name(name)
             .spawn(move || {
                 for job in inbox {
-                    let outcome = stages(
+                    let origins = Origins {
+                        records: &job.records,
+                        kafka_offsets: None,
+                    };
+                    let outcome = transform_and_convert(
                         &mut chain,
                         &mut conv,
                         &job.records,
                         job.schemas,
+                        origins,
                         &mut errors,
                         control.as_ref(),
                     );
@@ -162,25 +167,4 @@ impl Drop for StageThread {
             let _ = t.join();
         }
     }
-}
-
-/// One poll through the transforms, then the converters: the records as the task produces them
-/// (the converters name failures by the records as polled, as on the task's thread).
-fn stages(
-    chain: &mut Chain,
-    conv: &mut Converters,
-    records: &Batch,
-    schemas: Schemas,
-    errors: &mut ErrorHandler,
-    control: &TaskControl,
-) -> Result<Staged<Batch>, TaskFailure> {
-    let origins = Origins {
-        records,
-        kafka_offsets: None,
-    };
-    let (transformed, schemas) = match chain.apply(records, schemas, origins, errors, control)? {
-        Staged::Done(batch, schemas) => (batch, schemas),
-        Staged::Stopped => return Ok(Staged::Stopped),
-    };
-    conv.from_connect(&transformed, &schemas, origins, errors, control)
 }
