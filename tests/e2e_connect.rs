@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -901,4 +902,267 @@ fn keyed_source_records_land_in_the_java_clients_partition() {
         PARTS as usize,
         "keys spread over every partition"
     );
+}
+
+const REBALANCE_PARTS: i32 = 4;
+
+/// Record `seq` of partition `p` of the rebalance test: `p<p>-<seq>`, and below 2,000 every
+/// 100th padded to 400 KB, so that early batches fill by bytes before they fill by count.
+fn rebalance_value(p: i32, seq: u32) -> Vec<u8> {
+    let mut v = format!("p{p}-{seq:06}").into_bytes();
+    if seq < 2_000 && seq % 100 == 99 {
+        v.push(b'-');
+        v.resize(400_000, b'x');
+    }
+    v
+}
+
+/// Produces records `seqs` to every partition of `topic`, in order per partition, `pause`
+/// between chunks of 500, and waits for their acks.
+fn produce_seqs(bootstrap: &str, topic: &str, seqs: std::ops::Range<u32>, pause: Duration) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    for seq in seqs {
+        for part in 0..REBALANCE_PARTS {
+            let v = rebalance_value(part, seq);
+            let mut rec = BaseRecord::<(), [u8]>::to(topic)
+                .payload(&v)
+                .partition(part);
+            loop {
+                match p.send(rec) {
+                    Ok(()) => break,
+                    Err((rdkafka::error::KafkaError::MessageProduction(_), r)) => {
+                        rec = r;
+                        p.poll(Duration::from_millis(10));
+                    }
+                    Err((e, _)) => panic!("produce failed: {e}"),
+                }
+            }
+        }
+        if seq % 500 == 499 {
+            p.poll(Duration::ZERO);
+            std::thread::sleep(pause);
+        }
+    }
+    p.flush(Duration::from_secs(60)).expect("flush");
+}
+
+/// A sink file's records as (partition, seq) in file order, checking each one's bytes (a last
+/// line still being written is left for the next read).
+fn sink_records(path: &Path) -> Vec<(i32, u32)> {
+    let text = read(path);
+    let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+    whole
+        .lines()
+        .map(|l| {
+            let mut parts = l.splitn(3, '-');
+            let (p, seq) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let p: i32 = p
+                .strip_prefix('p')
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("a foreign line in {}: {:.40}", path.display(), l));
+            let seq: u32 = seq
+                .parse()
+                .unwrap_or_else(|_| panic!("a torn line: {l:.40}"));
+            assert_eq!(
+                l.as_bytes(),
+                rebalance_value(p, seq).as_slice(),
+                "record p{p}-{seq} changed on its way"
+            );
+            (p, seq)
+        })
+        .collect()
+}
+
+/// Whether `records` (both files') hold every seq below `end` of every partition.
+fn covers(records: &[(i32, u32)], end: u32) -> bool {
+    let mut seen = vec![false; REBALANCE_PARTS as usize * end as usize];
+    for (p, seq) in records {
+        if *seq < end {
+            seen[*p as usize * end as usize + *seq as usize] = true;
+        }
+    }
+    seen.iter().all(|s| *s)
+}
+
+#[test]
+fn a_sink_task_follows_its_groups_rebalances_without_losing_or_reordering_records() {
+    const END: u32 = 8_000;
+    let broker = Weft::start(&[]);
+    let bs = broker.bootstrap();
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        ClientConfig::new()
+            .set("bootstrap.servers", &bs)
+            .create()
+            .expect("admin client");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for r in rt
+        .block_on(admin.create_topics(
+            &[rdkafka::admin::NewTopic::new(
+                "rb",
+                REBALANCE_PARTS,
+                rdkafka::admin::TopicReplication::Fixed(1),
+            )],
+            &rdkafka::admin::AdminOptions::new(),
+        ))
+        .expect("create_topics")
+    {
+        r.expect("topic rb created");
+    }
+    produce_seqs(&bs, "rb", 0..2_000, Duration::ZERO);
+
+    // Two standalone workers, each with sink `rb` (so both in group connect-rb), each writing
+    // its own file.
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let sink = |d: &Path, file: &str| {
+        write_file(
+            d,
+            "rb.properties",
+            &format!(
+                "name=rb\nconnector.class=FileStreamSink\ntasks.max=1\nfile={file}\ntopics=rb\n\
+                 value.converter=org.apache.kafka.connect.storage.StringConverter\n"
+            ),
+        )
+    };
+    let (fa, fb) = (da.path().join("a.txt"), db.path().join("b.txt"));
+    let mut a = Worker::standalone(
+        da.path(),
+        &[worker_file(da.path(), &bs, ""), sink(da.path(), "a.txt")],
+    );
+    assert!(
+        wait_until(Duration::from_secs(120), || covers(
+            &sink_records(&fa),
+            2_000
+        )),
+        "worker a did not write the first 2,000 records of each partition; log:\n{}",
+        a.log_text()
+    );
+
+    // Worker b joins the group while records keep coming: a's running task gives partitions
+    // up and takes its share back without being restarted.
+    let producer = {
+        let bs = bs.clone();
+        std::thread::spawn(move || {
+            produce_seqs(&bs, "rb", 2_000..6_000, Duration::from_millis(400))
+        })
+    };
+    let mut b = Worker::standalone(
+        db.path(),
+        &[worker_file(db.path(), &bs, ""), sink(db.path(), "b.txt")],
+    );
+    producer.join().expect("producer thread");
+    let both = || {
+        let mut r = sink_records(&fa);
+        r.extend(sink_records(&fb));
+        r
+    };
+    assert!(
+        wait_until(Duration::from_secs(120), || covers(&both(), 6_000)),
+        "the two workers did not write records up to 6,000; a's log:\n{}\nb's log:\n{}",
+        a.log_text(),
+        b.log_text()
+    );
+    let b_partitions: std::collections::BTreeSet<i32> =
+        sink_records(&fb).iter().map(|(p, _)| *p).collect();
+    assert!(
+        !b_partitions.is_empty() && b_partitions.len() < REBALANCE_PARTS as usize,
+        "b took some of the partitions, not none or all: {b_partitions:?}"
+    );
+    // The partitions b did not take stayed with a all along.
+    let ra: HashSet<(i32, u32)> = sink_records(&fa).into_iter().collect();
+    for p in (0..REBALANCE_PARTS).filter(|p| !b_partitions.contains(p)) {
+        assert!(
+            (2_000..6_000).all(|s| ra.contains(&(p, s))),
+            "a kept partition {p}, which b never took (b took {b_partitions:?})"
+        );
+    }
+
+    // b leaves: a takes every partition back.
+    assert!(b.stop(), "worker b stops cleanly");
+    produce_seqs(&bs, "rb", 6_000..END, Duration::ZERO);
+    assert!(
+        wait_until(Duration::from_secs(120), || {
+            let r = sink_records(&fa);
+            (0..REBALANCE_PARTS).all(|p| r.contains(&(p, END - 1)))
+        }),
+        "a did not take every partition back; log:\n{}",
+        a.log_text()
+    );
+    assert_eq!(
+        a.state("rb").expect("status of rb").1[0].0,
+        "RUNNING",
+        "a's task ran through both rebalances"
+    );
+    assert!(a.stop(), "worker a stops cleanly");
+
+    // Nothing lost, nothing put twice (a partition changes hands only after its owner committed
+    // what it put: the revoke's commit, or the stopping worker's), and each file in partition
+    // order, skipping only what the other worker put while the partition was its.
+    let (ra, rb) = (sink_records(&fa), sink_records(&fb));
+    let sa: HashSet<(i32, u32)> = ra.iter().copied().collect();
+    let sb: HashSet<(i32, u32)> = rb.iter().copied().collect();
+    let mut all = sa.clone();
+    all.extend(&sb);
+    assert_eq!(
+        all.len(),
+        REBALANCE_PARTS as usize * END as usize,
+        "every record of every partition was put"
+    );
+    assert_eq!(
+        ra.len() + rb.len(),
+        all.len(),
+        "no record was put twice ({} in a, {} in b)",
+        ra.len(),
+        rb.len()
+    );
+    for (mine, other, name) in [(&ra, &sb, "a"), (&rb, &sa, "b")] {
+        for p in 0..REBALANCE_PARTS {
+            let seqs: Vec<u32> = mine.iter().filter(|r| r.0 == p).map(|r| r.1).collect();
+            if name == "a" {
+                assert_eq!(
+                    seqs.first(),
+                    Some(&0),
+                    "a read partition {p} from the start"
+                );
+            }
+            for w in seqs.windows(2) {
+                let (prev, next) = (w[0], w[1]);
+                assert!(next > prev, "{name} put p{p}-{next} after p{p}-{prev}");
+                assert!(
+                    (prev + 1..next).all(|s| other.contains(&(p, s))),
+                    "{name}'s file skips p{p} {}..{next}, and the other worker did not put them",
+                    prev + 1
+                );
+            }
+        }
+    }
+
+    // What was put is committed: the group's offsets are the partitions' ends.
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bs)
+        .set("group.id", "connect-rb")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..REBALANCE_PARTS {
+        tpl.add_partition("rb", p);
+    }
+    let committed = reader
+        .committed_offsets(tpl, Duration::from_secs(30))
+        .expect("committed offsets");
+    for e in committed.elements() {
+        assert_eq!(
+            e.offset(),
+            Offset::Offset(END as i64),
+            "partition {} committed up to its end",
+            e.partition()
+        );
+    }
 }

@@ -19,6 +19,7 @@ pub mod batch;
 pub mod chain;
 pub mod clients;
 pub mod component;
+pub mod fetch_queue;
 pub mod passthrough;
 pub mod sink;
 pub mod source;

@@ -1,9 +1,10 @@
 //! The sink task loop: consume in group `connect-<name>` → converters → transforms → `put` →
 //! `pre-commit` every `offset.flush.interval.ms` → commit what it returns. Rebalances become
 //! `assign`/`revoke` (with a pre-commit and commit before a revoke); the task context's
-//! pause, resume, rewind and commit requests are honoured after each call.
+//! pause, resume, rewind and commit requests are honoured after each call. Records are taken
+//! from librdkafka a batch per call ([`FetchQueue`]); the consumer's `poll` serves its events.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use super::batch::{origin, Batch, BatchWriter};
 use super::chain::{handle_failures, Chain, Converters, Origins, Staged};
 use super::clients::{client_config, ClientKind};
 use super::component::{instantiate, Component, ContextRequest, Failure};
+use super::fetch_queue::{FetchQueue, Fetched, FetchedMessage};
 use super::{lock, worker_failure, Figures, Meter, Target, TaskEnv};
 use crate::config::TopicSelection;
 use crate::errors::{ErrorHandler, Retried, Stage, TaskFailure};
@@ -42,6 +44,11 @@ struct Core {
     next: HashMap<(String, i32), i64>,
     /// What was last committed, to skip empty commits.
     committed: HashMap<(String, i32), i64>,
+    /// The partitions assigned now: only their offsets are offered to pre-commit.
+    assigned: HashSet<(String, i32)>,
+    /// Partitions revoked or rewound since the loop last looked: records of theirs taken but
+    /// not yet in a batch are dropped (a new owner, or the rewound offset, reads them again).
+    unwanted: Vec<(String, i32)>,
     /// A failure found inside a callback, for the loop to report.
     failure: Option<TaskFailure>,
     commit_requested: bool,
@@ -52,12 +59,28 @@ struct Core {
 
 struct SinkContext {
     core: Arc<Mutex<Core>>,
+    /// Where assigned partitions' records are forwarded (none: they all come by `poll`).
+    fetch: Mutex<Option<Arc<FetchQueue>>>,
 }
 
 impl ClientContext for SinkContext {}
 
 impl ConsumerContext for SinkContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            // Before librdkafka starts fetching them, or their first records would go to the
+            // consumer's queue.
+            if let Some(fetch) = lock(&self.fetch).as_ref() {
+                let missed = fetch.take_partitions(consumer, tpl);
+                if !missed.is_empty() {
+                    tracing::warn!(partitions = ?missed, "these partitions' records are taken one by one");
+                }
+            }
+            let mut core = lock(&self.core);
+            for e in tpl.elements() {
+                core.assigned.insert((e.topic().to_string(), e.partition()));
+            }
+        }
         if let Rebalance::Revoke(tpl) = rebalance {
             let mut core = lock(&self.core);
             let revoked: Vec<(String, i32)> = tpl
@@ -65,6 +88,10 @@ impl ConsumerContext for SinkContext {
                 .iter()
                 .map(|e| (e.topic().to_string(), e.partition()))
                 .collect();
+            for k in &revoked {
+                core.assigned.remove(k);
+            }
+            core.unwanted.extend(revoked.iter().cloned());
             if let Err(f) = core.commit(consumer, Some(&revoked)) {
                 core.failure.get_or_insert(f);
             }
@@ -205,6 +232,55 @@ fn push_message(
     })
 }
 
+/// Appends a record taken from the [`FetchQueue`], as [`push_message`] does.
+fn push_fetched(
+    w: &mut BatchWriter,
+    m: &FetchedMessage<'_>,
+    topic: &str,
+    index: usize,
+) -> Result<(), TaskFailure> {
+    let dropped = std::cell::Cell::new(0);
+    let pushed = w.push(
+        topic,
+        Some(m.partition()),
+        m.timestamp(),
+        Some(index as i64),
+        m.key(),
+        m.payload(),
+        m.headers(&dropped),
+    );
+    if dropped.get() > 0 {
+        tracing::warn!(
+            "{topic}-{} offset {}: {} header name(s) that are not UTF-8 dropped",
+            m.partition(),
+            m.offset(),
+            dropped.get()
+        );
+    }
+    pushed.map_err(|e| {
+        worker_failure(format!(
+            "record {topic}-{}@{} cannot be handed to the connector: {e}",
+            m.partition(),
+            m.offset()
+        ))
+    })
+}
+
+/// The consumer and the queue its partitions' records are forwarded to. The queue refers to
+/// the consumer's librdkafka handle, so it goes first: `drop` takes it from the context, and
+/// the fields drop in order.
+struct SinkConsumer {
+    fetch: Option<Arc<FetchQueue>>,
+    consumer: BaseConsumer<SinkContext>,
+}
+
+impl Drop for SinkConsumer {
+    fn drop(&mut self) {
+        lock(&self.consumer.context().fetch).take();
+        self.fetch.take();
+    }
+}
+
 /// Runs a sink task until it is stopped or fails.
 pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
     let spec = &env.spec;
@@ -260,6 +336,8 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         errors,
         next: HashMap::new(),
         committed: HashMap::new(),
+        assigned: HashSet::new(),
+        unwanted: Vec::new(),
         failure: None,
         commit_requested: false,
         connector: spec.name.clone(),
@@ -268,8 +346,18 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
     let mut cfg = client_config(worker, Some(spec), ClientKind::Consumer, &env.client_id());
     cfg.set("group.id", group_id(&spec.name));
     let consumer: BaseConsumer<SinkContext> = cfg
-        .create_with_context(SinkContext { core: core.clone() })
+        .create_with_context(SinkContext {
+            core: core.clone(),
+            fetch: Mutex::new(None),
+        })
         .map_err(|e| worker_failure(format!("cannot create the consumer: {e}")))?;
+    let fetch = FetchQueue::new(&consumer).map(Arc::new);
+    if fetch.is_none() {
+        tracing::warn!(connector = %spec.name, "no queue of its own for fetched records: they are taken one by one");
+    }
+    *lock(&consumer.context().fetch) = fetch.clone();
+    let client = SinkConsumer { fetch, consumer };
+    let SinkConsumer { consumer, fetch } = &client;
     match &spec.topics {
         TopicSelection::List(t) => {
             let t: Vec<&str> = t.iter().map(String::as_str).collect();
@@ -301,15 +389,15 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         last_topic: String::new(),
         paused: false,
     };
-    let result = task.run_loop(&consumer);
+    let result = task.run_loop(consumer, fetch.as_deref());
     // Commit what was put, then leave the group (the revoke callback commits again, which is
     // a no-op by then) and close the components.
     let committed = {
         let mut core = lock(&task.core);
-        core.commit(&consumer, None)
+        core.commit(consumer, None)
     };
     task.publish(true);
-    drop(consumer);
+    drop(client);
     let mut core = lock(&task.core);
     core.comp.close();
     task.chain.close();
@@ -330,10 +418,16 @@ struct SinkTask<'e> {
 }
 
 impl SinkTask<'_> {
-    fn run_loop(&mut self, consumer: &BaseConsumer<SinkContext>) -> Result<(), TaskFailure> {
+    fn run_loop(
+        &mut self,
+        consumer: &BaseConsumer<SinkContext>,
+        fetch: Option<&FetchQueue>,
+    ) -> Result<(), TaskFailure> {
         let env = self.env;
         let control = env.control.as_ref();
         let mut kafka_offsets: Vec<i64> = Vec::new();
+        // Records taken from `fetch` and not yet in a batch (a batch full by bytes leaves some).
+        let mut fetched = Fetched::new();
         // One buffer for every batch: a batch of 10,000 records is past glibc's mmap threshold,
         // and a fresh one each time page-faulted it in again (~6% of the task thread).
         let mut spare: Vec<u8> = Vec::with_capacity(BATCH_BYTES);
@@ -364,7 +458,11 @@ impl SinkTask<'_> {
             }
             kafka_offsets.clear();
             let mut batch = BatchWriter::reusing(std::mem::take(&mut spare));
-            let mut wait = POLL_WAIT;
+            // The consumer's queue first: rebalances run here, before the batch takes records,
+            // so it holds none of a partition revoked before it was built. It waits only when
+            // no records can come from `fetch` (nothing assigned yet, or paused).
+            let idle = fetch.is_none() || self.paused || lock(&self.core).assigned.is_empty();
+            let mut wait = if idle { POLL_WAIT } else { Duration::ZERO };
             while has_room(&batch) {
                 match consumer.poll(wait) {
                     None => break,
@@ -379,6 +477,13 @@ impl SinkTask<'_> {
                     }
                 }
                 wait = Duration::ZERO;
+            }
+            let unwanted = std::mem::take(&mut lock(&self.core).unwanted);
+            if !unwanted.is_empty() {
+                fetched.retain_pending(|t, p| !unwanted.iter().any(|u| u.0 == t && u.1 == p));
+            }
+            if let Some(fetch) = fetch.filter(|_| !self.paused) {
+                self.take_fetched(fetch, &mut fetched, &mut batch, &mut kafka_offsets)?;
             }
             if !batch.is_empty() {
                 let raw = Batch::finish(batch)?;
@@ -400,6 +505,57 @@ impl SinkTask<'_> {
             drop(core);
             self.publish(false);
         }
+    }
+
+    /// Fills `batch` from `fetch`: first what an earlier batch had no room for, then as many
+    /// records as it has room for, a call each, waiting only while the batch is empty.
+    fn take_fetched(
+        &mut self,
+        fetch: &FetchQueue,
+        fetched: &mut Fetched,
+        batch: &mut BatchWriter,
+        kafka_offsets: &mut Vec<i64>,
+    ) -> Result<(), TaskFailure> {
+        if lock(&self.core).assigned.is_empty() {
+            return Ok(());
+        }
+        let mut wait = if batch.is_empty() {
+            POLL_WAIT
+        } else {
+            Duration::ZERO
+        };
+        // Whether the last call filled all the room it was given (so more may be waiting).
+        let mut more = true;
+        while has_room(batch) {
+            if fetched.is_drained() {
+                if !more {
+                    break;
+                }
+                let room = MAX_BATCH - batch.len();
+                match fetch.take(wait, room, fetched) {
+                    Ok(0) => break,
+                    Ok(n) => more = n == room,
+                    Err(e) => {
+                        tracing::warn!(connector = %self.env.spec.name, error = %e, "cannot take fetched records");
+                        break;
+                    }
+                }
+                wait = Duration::ZERO;
+            }
+            let Some((m, topic)) = fetched.next_message() else {
+                break;
+            };
+            if let Some(e) = m.error() {
+                tracing::warn!(connector = %self.env.spec.name, error = %e, topic, partition = m.partition(), "consumer error");
+                continue;
+            }
+            let index = batch.len();
+            push_fetched(batch, &m, topic, index)?;
+            kafka_offsets.push(m.offset());
+        }
+        // What was copied into the batch is released now, not when the next batch is taken.
+        fetched.clear();
+        Ok(())
     }
 
     fn deliver(
@@ -512,10 +668,13 @@ impl SinkTask<'_> {
             self.last_topic.clear();
             self.last_topic.push_str(topic);
         }
-        let n = core
-            .next
-            .entry((topic.to_string(), partition))
-            .or_insert(last + 1);
+        let key = (topic.to_string(), partition);
+        // A record taken by `poll` just before its partition was revoked: its offset is the
+        // new owner's to commit.
+        if !core.assigned.contains(&key) {
+            return;
+        }
+        let n = core.next.entry(key).or_insert(last + 1);
         *n = (*n).max(last + 1);
     }
 
@@ -550,6 +709,7 @@ fn apply_request(consumer: &BaseConsumer<SinkContext>, core: &mut Core, r: Conte
             for (t, p, o) in offsets {
                 res = res.and(consumer.seek(t, *p, Offset::Offset(*o), Duration::from_secs(10)));
                 core.next.insert((t.clone(), *p), *o);
+                core.unwanted.push((t.clone(), *p));
             }
             res
         }
