@@ -9,6 +9,8 @@
 //! each assigned partition's fetch queue is forwarded to a [`FetchQueue`] of the task's before
 //! the partition is assigned, records are taken from there, and the consumer's queue, polled as
 //! before, carries only events (and any record fetched before its partition was forwarded).
+//! An event arriving there ends a wait for records ([`FetchQueue::wake`]), so it is served as
+//! soon as it would have been by `poll`.
 
 use std::ffi::{c_char, CStr, CString};
 use std::ptr::NonNull;
@@ -25,6 +27,8 @@ use rdkafka::TopicPartitionList;
 /// librdkafka handle); [`super::sink`] keeps both in one struct that drops it first.
 pub struct FetchQueue {
     queue: NonNull<rdsys::rd_kafka_queue_t>,
+    /// A handle on the consumer's own queue, to see whether events wait there.
+    events: NonNull<rdsys::rd_kafka_queue_t>,
 }
 
 // SAFETY: librdkafka's queues lock internally; every function called on `queue` here may be
@@ -34,11 +38,36 @@ unsafe impl Send for FetchQueue {}
 unsafe impl Sync for FetchQueue {}
 
 impl FetchQueue {
-    /// A new, empty queue on `consumer`'s librdkafka handle.
+    /// A new, empty queue on `consumer`'s librdkafka handle (none for a consumer without a
+    /// group, which has no consumer queue).
     pub fn new<C: ConsumerContext>(consumer: &BaseConsumer<C>) -> Option<FetchQueue> {
-        // SAFETY: the handle is live for the borrow; the queue is owned by the result.
-        let queue = unsafe { rdsys::rd_kafka_queue_new(consumer.client().native_ptr()) };
-        NonNull::new(queue).map(|queue| FetchQueue { queue })
+        let rk = consumer.client().native_ptr();
+        // SAFETY: the handle is live for the borrow; both queue handles are owned by the
+        // result (or released here).
+        unsafe {
+            let events = NonNull::new(rdsys::rd_kafka_queue_get_consumer(rk))?;
+            match NonNull::new(rdsys::rd_kafka_queue_new(rk)) {
+                Some(queue) => Some(FetchQueue { queue, events }),
+                None => {
+                    rdsys::rd_kafka_queue_destroy(events.as_ptr());
+                    None
+                }
+            }
+        }
+    }
+
+    /// Whether the consumer's own queue holds something for `poll`: `poll` answers nothing
+    /// both when it had nothing and when it served an event, so this tells the two apart.
+    pub fn events_waiting(&self) -> bool {
+        // SAFETY: reads the length of a live queue (under its lock, in librdkafka).
+        unsafe { rdsys::rd_kafka_queue_length(self.events.as_ptr()) > 0 }
+    }
+
+    /// Ends a [`FetchQueue::take`] waiting on another thread (or the next one to wait, if none
+    /// is): called from librdkafka's threads when an event reaches the consumer's queue.
+    pub fn wake(&self) {
+        // SAFETY: `queue` is live while `self` is; yielding is thread-safe.
+        unsafe { rdsys::rd_kafka_queue_yield(self.queue.as_ptr()) }
     }
 
     /// Forwards the fetch queues of `partitions` here. Called before they are assigned, so
@@ -112,8 +141,12 @@ impl FetchQueue {
 impl Drop for FetchQueue {
     fn drop(&mut self) {
         // SAFETY: owned since `new`; a partition still forwarding here keeps its own reference,
-        // and librdkafka discards what it forwards to a destroyed (disabled) queue.
-        unsafe { rdsys::rd_kafka_queue_destroy(self.queue.as_ptr()) }
+        // and librdkafka discards what it forwards to a destroyed (disabled) queue. The
+        // consumer queue's handle only releases its reference.
+        unsafe {
+            rdsys::rd_kafka_queue_destroy(self.queue.as_ptr());
+            rdsys::rd_kafka_queue_destroy(self.events.as_ptr());
+        }
     }
 }
 

@@ -34,6 +34,8 @@ const MAX_BATCH_BYTES: usize = 16 << 20;
 const MAX_SPARE_BYTES: usize = 2 * MAX_BATCH_BYTES;
 /// How long a batch waits for its first record.
 const POLL_WAIT: Duration = Duration::from_millis(200);
+/// Most events served in one loop turn, so a stream of them cannot hold records up.
+const MAX_EVENTS_PER_TURN: usize = 32;
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the loop and the rebalance callbacks share.
@@ -267,8 +269,8 @@ fn push_fetched(
 }
 
 /// The consumer and the queue its partitions' records are forwarded to. The queue refers to
-/// the consumer's librdkafka handle, so it goes first: `drop` takes it from the context, and
-/// the fields drop in order.
+/// the consumer's librdkafka handle, so it goes first: `drop` detaches it from the consumer's
+/// wake-up callback and its context, and the fields drop in order.
 struct SinkConsumer {
     fetch: Option<Arc<FetchQueue>>,
     consumer: BaseConsumer<SinkContext>,
@@ -276,6 +278,9 @@ struct SinkConsumer {
 
 impl Drop for SinkConsumer {
     fn drop(&mut self) {
+        // librdkafka swaps the callback under the queue's lock, which it also holds while
+        // calling it: once this returns, no call can reach the queue.
+        self.consumer.set_nonempty_callback(|| {});
         lock(&self.consumer.context().fetch).take();
         self.fetch.take();
     }
@@ -345,7 +350,7 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
     }));
     let mut cfg = client_config(worker, Some(spec), ClientKind::Consumer, &env.client_id());
     cfg.set("group.id", group_id(&spec.name));
-    let consumer: BaseConsumer<SinkContext> = cfg
+    let mut consumer: BaseConsumer<SinkContext> = cfg
         .create_with_context(SinkContext {
             core: core.clone(),
             fetch: Mutex::new(None),
@@ -356,6 +361,16 @@ pub fn run(env: &TaskEnv) -> Result<(), TaskFailure> {
         tracing::warn!(connector = %spec.name, "no queue of its own for fetched records: they are taken one by one");
     }
     *lock(&consumer.context().fetch) = fetch.clone();
+    if let Some(f) = &fetch {
+        // An event on the consumer's queue ends a wait for records, so the loop serves it at
+        // once. Weak: `SinkConsumer::drop` decides when the queue goes.
+        let f = Arc::downgrade(f);
+        consumer.set_nonempty_callback(move || {
+            if let Some(f) = f.upgrade() {
+                f.wake();
+            }
+        });
+    }
     let client = SinkConsumer { fetch, consumer };
     let SinkConsumer { consumer, fetch } = &client;
     match &spec.topics {
@@ -463,9 +478,19 @@ impl SinkTask<'_> {
             // no records can come from `fetch` (nothing assigned yet, or paused).
             let idle = fetch.is_none() || self.paused || lock(&self.core).assigned.is_empty();
             let mut wait = if idle { POLL_WAIT } else { Duration::ZERO };
+            let mut events = 0;
             while has_room(&batch) {
                 match consumer.poll(wait) {
-                    None => break,
+                    None => {
+                        events += 1;
+                        if events < MAX_EVENTS_PER_TURN
+                            && fetch.is_some_and(FetchQueue::events_waiting)
+                        {
+                            wait = Duration::ZERO;
+                            continue;
+                        }
+                        break;
+                    }
                     Some(Err(e)) => {
                         tracing::warn!(connector = %env.spec.name, error = %e, "consumer error");
                         break;
