@@ -194,7 +194,7 @@ impl Fetched {
             }
             self.topic_of = msg.rkt;
         }
-        Some((FetchedMessage { msg }, &self.topic))
+        Some((FetchedMessage { msg, ptr }, &self.topic))
     }
 
     /// Destroys the messages already handed on; those not yet handed on stay for later.
@@ -254,7 +254,11 @@ impl Drop for Fetched {
 
 /// One message of a [`Fetched`] batch, read in place.
 pub struct FetchedMessage<'a> {
+    /// Its public fields, read in place.
     msg: &'a rdsys::rd_kafka_message_t,
+    /// The same message as librdkafka handed it out, for the calls that read (and cache)
+    /// what lies beyond the public fields.
+    ptr: *mut rdsys::rd_kafka_message_t,
 }
 
 /// Bytes librdkafka points at, or none for a null pointer.
@@ -287,7 +291,7 @@ impl<'a> FetchedMessage<'a> {
     pub fn timestamp(&self) -> Option<i64> {
         let mut kind = rdsys::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
         // SAFETY: reads the live message; `kind` is a valid out-pointer.
-        let ts = unsafe { rdsys::rd_kafka_message_timestamp(self.msg, &mut kind) };
+        let ts = unsafe { rdsys::rd_kafka_message_timestamp(self.ptr, &mut kind) };
         (kind != rdsys::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts >= 0)
             .then_some(ts)
     }
@@ -313,7 +317,7 @@ impl<'a> FetchedMessage<'a> {
     {
         let mut hdrs: *mut rdsys::rd_kafka_headers_t = std::ptr::null_mut();
         // SAFETY: parses the live message's headers once; the list is owned by the message.
-        let found = unsafe { rdsys::rd_kafka_message_headers(self.msg, &mut hdrs) };
+        let found = unsafe { rdsys::rd_kafka_message_headers(self.ptr, &mut hdrs) };
         let hdrs = if found == RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
             hdrs.cast_const()
         } else {
