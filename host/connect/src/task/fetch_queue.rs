@@ -209,7 +209,7 @@ impl Fetched {
     }
 
     /// Destroys the messages not yet handed on whose partition `keep` refuses (partitions
-    /// revoked while they waited).
+    /// revoked or rewound while they waited).
     pub fn retain_pending(&mut self, mut keep: impl FnMut(&str, i32) -> bool) {
         let mut kept = self.next;
         for i in self.next..self.msgs.len() {
