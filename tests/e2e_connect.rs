@@ -1046,11 +1046,12 @@ fn a_sink_task_follows_its_groups_rebalances_without_losing_or_reordering_record
     );
 
     // Worker b joins the group while records keep coming: a's running task gives partitions
-    // up and takes its share back without being restarted.
+    // up and takes its share back without being restarted. Once the group is stable with both,
+    // more records come, so b surely puts some.
     let producer = {
         let bs = bs.clone();
         std::thread::spawn(move || {
-            produce_seqs(&bs, "rb", 2_000..6_000, Duration::from_millis(400))
+            produce_seqs(&bs, "rb", 2_000..4_000, Duration::from_millis(400))
         })
     };
     let mut b = Worker::standalone(
@@ -1058,6 +1059,24 @@ fn a_sink_task_follows_its_groups_rebalances_without_losing_or_reordering_record
         &[worker_file(db.path(), &bs, ""), sink(db.path(), "b.txt")],
     );
     producer.join().expect("producer thread");
+    let observer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bs)
+        .create()
+        .expect("consumer");
+    assert!(
+        wait_until(Duration::from_secs(120), || observer
+            .fetch_group_list(Some("connect-rb"), Duration::from_secs(10))
+            .ok()
+            .and_then(|l| l
+                .groups()
+                .first()
+                .map(|g| g.state() == "Stable" && g.members().len() == 2))
+            .unwrap_or(false)),
+        "group connect-rb never became stable with both workers; a's log:\n{}\nb's log:\n{}",
+        a.log_text(),
+        b.log_text()
+    );
+    produce_seqs(&bs, "rb", 4_000..6_000, Duration::ZERO);
     let both = || {
         let mut r = sink_records(&fa);
         r.extend(sink_records(&fb));
