@@ -186,12 +186,7 @@ impl Fetched {
         let msg = unsafe { &*ptr };
         if msg.rkt.cast_const() != self.topic_of {
             self.topic.clear();
-            if !msg.rkt.is_null() {
-                // SAFETY: a message holds a reference on its topic handle, whose name is a
-                // NUL-terminated string owned by it.
-                let name = unsafe { CStr::from_ptr(rdsys::rd_kafka_topic_name(msg.rkt)) };
-                self.topic.push_str(&name.to_string_lossy());
-            }
+            self.topic.push_str(&topic_name(msg));
             self.topic_of = msg.rkt;
         }
         Some((FetchedMessage { msg, ptr }, &self.topic))
@@ -216,15 +211,7 @@ impl Fetched {
             let ptr = self.msgs[i];
             // SAFETY: as in `next_message`.
             let msg = unsafe { &*ptr };
-            let topic = if msg.rkt.is_null() {
-                String::new()
-            } else {
-                // SAFETY: as in `next_message`.
-                unsafe { CStr::from_ptr(rdsys::rd_kafka_topic_name(msg.rkt)) }
-                    .to_string_lossy()
-                    .into_owned()
-            };
-            if keep(&topic, msg.partition) {
+            if keep(&topic_name(msg), msg.partition) {
                 self.msgs[kept] = ptr;
                 kept += 1;
             } else {
@@ -250,6 +237,16 @@ impl Drop for Fetched {
             unsafe { rdsys::rd_kafka_message_destroy(ptr) };
         }
     }
+}
+
+/// The name of a live message's topic (empty for a message without one).
+fn topic_name(msg: &rdsys::rd_kafka_message_t) -> std::borrow::Cow<'_, str> {
+    if msg.rkt.is_null() {
+        return std::borrow::Cow::Borrowed("");
+    }
+    // SAFETY: a live message holds a reference on its topic handle, whose name is a
+    // NUL-terminated string owned by it.
+    unsafe { CStr::from_ptr(rdsys::rd_kafka_topic_name(msg.rkt)) }.to_string_lossy()
 }
 
 /// One message of a [`Fetched`] batch, read in place.

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use weft_metrics::LatencyBuckets;
 
@@ -17,7 +16,7 @@ use super::batch::{origin, Batch, BatchWriter};
 use super::chain::{handle_failures, Chain, Converters, Origins, Staged};
 use super::clients::{client_config, ClientKind};
 use super::component::{instantiate, Component, ContextRequest, Failure};
-use super::fetch_queue::{FetchQueue, Fetched, FetchedMessage};
+use super::fetch_queue::{FetchQueue, Fetched};
 use super::{lock, worker_failure, Figures, Meter, Target, TaskEnv};
 use crate::config::TopicSelection;
 use crate::errors::{ErrorHandler, Retried, Stage, TaskFailure};
@@ -203,69 +202,48 @@ fn has_room(batch: &BatchWriter) -> bool {
     batch.len() < MAX_BATCH && batch.byte_len() < MAX_BATCH_BYTES
 }
 
-/// Appends a consumed message to the batch being built, with its index in the batch in the
-/// offset field (the Kafka offset is kept beside the batch).
-fn push_message(
+/// A consumed record, from `poll` or from the [`FetchQueue`].
+struct Consumed<'a> {
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+    timestamp: Option<i64>,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+}
+
+/// Appends a consumed record to the batch being built, with its index in the batch in the
+/// offset field and its Kafka offset at that index of `kafka_offsets`. Header names that are
+/// not UTF-8 (counted in `dropped` by `headers`) are left out with a warning.
+fn push_consumed<'h>(
     w: &mut BatchWriter,
-    m: &BorrowedMessage<'_>,
-    index: usize,
+    kafka_offsets: &mut Vec<i64>,
+    r: Consumed<'_>,
+    headers: impl IntoIterator<Item = (&'h str, Option<&'h [u8]>)>,
+    dropped: &std::cell::Cell<usize>,
 ) -> Result<(), TaskFailure> {
-    let dropped = std::cell::Cell::new(0);
-    let headers = weft_runtime::utf8_headers(m, &dropped);
+    let index = w.len() as i64;
     let pushed = w.push(
-        m.topic(),
-        Some(m.partition()),
-        m.timestamp().to_millis(),
-        Some(index as i64),
-        m.key(),
-        m.payload(),
+        r.topic,
+        Some(r.partition),
+        r.timestamp,
+        Some(index),
+        r.key,
+        r.value,
         headers,
     );
     if dropped.get() > 0 {
-        tracing::warn!("{}", weft_runtime::not_utf8_warning(m, dropped.get()));
+        let warning = weft_runtime::not_utf8_warning(r.topic, r.partition, r.offset, dropped.get());
+        tracing::warn!("{warning}");
     }
     pushed.map_err(|e| {
         worker_failure(format!(
             "record {}-{}@{} cannot be handed to the connector: {e}",
-            m.topic(),
-            m.partition(),
-            m.offset()
+            r.topic, r.partition, r.offset
         ))
-    })
-}
-
-/// Appends a record taken from the [`FetchQueue`], as [`push_message`] does.
-fn push_fetched(
-    w: &mut BatchWriter,
-    m: &FetchedMessage<'_>,
-    topic: &str,
-    index: usize,
-) -> Result<(), TaskFailure> {
-    let dropped = std::cell::Cell::new(0);
-    let pushed = w.push(
-        topic,
-        Some(m.partition()),
-        m.timestamp(),
-        Some(index as i64),
-        m.key(),
-        m.payload(),
-        m.headers(&dropped),
-    );
-    if dropped.get() > 0 {
-        tracing::warn!(
-            "{topic}-{} offset {}: {} header name(s) that are not UTF-8 dropped",
-            m.partition(),
-            m.offset(),
-            dropped.get()
-        );
-    }
-    pushed.map_err(|e| {
-        worker_failure(format!(
-            "record {topic}-{}@{} cannot be handed to the connector: {e}",
-            m.partition(),
-            m.offset()
-        ))
-    })
+    })?;
+    kafka_offsets.push(r.offset);
+    Ok(())
 }
 
 /// The consumer and the queue its partitions' records are forwarded to. The queue refers to
@@ -496,18 +474,32 @@ impl SinkTask<'_> {
                         break;
                     }
                     Some(Ok(m)) => {
-                        let index = batch.len();
-                        push_message(&mut batch, &m, index)?;
-                        kafka_offsets.push(m.offset());
+                        let dropped = std::cell::Cell::new(0);
+                        let record = Consumed {
+                            topic: m.topic(),
+                            partition: m.partition(),
+                            offset: m.offset(),
+                            timestamp: m.timestamp().to_millis(),
+                            key: m.key(),
+                            value: m.payload(),
+                        };
+                        let headers = weft_runtime::utf8_headers(&m, &dropped);
+                        push_consumed(&mut batch, &mut kafka_offsets, record, headers, &dropped)?;
                     }
                 }
                 wait = Duration::ZERO;
             }
-            let unwanted = std::mem::take(&mut lock(&self.core).unwanted);
+            let (unwanted, assigned) = {
+                let mut core = lock(&self.core);
+                (
+                    std::mem::take(&mut core.unwanted),
+                    !core.assigned.is_empty(),
+                )
+            };
             if !unwanted.is_empty() {
                 fetched.retain_pending(|t, p| !unwanted.iter().any(|u| u.0 == t && u.1 == p));
             }
-            if let Some(fetch) = fetch.filter(|_| !self.paused) {
+            if let Some(fetch) = fetch.filter(|_| assigned && !self.paused) {
                 self.take_fetched(fetch, &mut fetched, &mut batch, &mut kafka_offsets)?;
             }
             if !batch.is_empty() {
@@ -541,9 +533,6 @@ impl SinkTask<'_> {
         batch: &mut BatchWriter,
         kafka_offsets: &mut Vec<i64>,
     ) -> Result<(), TaskFailure> {
-        if lock(&self.core).assigned.is_empty() {
-            return Ok(());
-        }
         let mut wait = if batch.is_empty() {
             POLL_WAIT
         } else {
@@ -574,9 +563,16 @@ impl SinkTask<'_> {
                 tracing::warn!(connector = %self.env.spec.name, error = %e, topic, partition = m.partition(), "consumer error");
                 continue;
             }
-            let index = batch.len();
-            push_fetched(batch, &m, topic, index)?;
-            kafka_offsets.push(m.offset());
+            let dropped = std::cell::Cell::new(0);
+            let record = Consumed {
+                topic,
+                partition: m.partition(),
+                offset: m.offset(),
+                timestamp: m.timestamp(),
+                key: m.key(),
+                value: m.payload(),
+            };
+            push_consumed(batch, kafka_offsets, record, m.headers(&dropped), &dropped)?;
         }
         // What was copied into the batch is released now, not when the next batch is taken.
         fetched.clear();

@@ -284,7 +284,12 @@ fn pack(
     let dropped = Cell::new(0);
     let headers: Vec<(&str, Option<&[u8]>)> = utf8_headers(m, &dropped).collect();
     if dropped.get() > 0 {
-        warnings.push(not_utf8_warning(m, dropped.get()));
+        warnings.push(not_utf8_warning(
+            m.topic(),
+            m.partition(),
+            m.offset(),
+            dropped.get(),
+        ));
     }
     let size = key.map_or(0, <[u8]>::len)
         + value.map_or(0, <[u8]>::len)
@@ -332,13 +337,10 @@ pub fn utf8_headers<'m>(
     })
 }
 
-/// The warning for headers [`utf8_headers`] dropped, naming the record.
-pub fn not_utf8_warning(m: &BorrowedMessage<'_>, dropped: usize) -> String {
+/// The warning for header names that are not UTF-8 and were dropped, naming the record.
+pub fn not_utf8_warning(topic: &str, partition: i32, offset: i64, dropped: usize) -> String {
     format!(
-        "{}-{} offset {}: {dropped} header name(s) that are not UTF-8 dropped",
-        m.topic(),
-        m.partition(),
-        m.offset()
+        "{topic}-{partition} offset {offset}: {dropped} header name(s) that are not UTF-8 dropped"
     )
 }
 
