@@ -120,6 +120,11 @@ impl HostState {
         // No args, env, stdio or preopens, and sockets deny every address: the defaults of an
         // empty builder. Rust's std on wasip2 imports these interfaces even when unused.
         let mut b = WasiCtx::builder();
+        // A plugin runs on its task's own thread, which its calls block anyway: filesystem calls
+        // run there directly instead of on a blocking-pool thread the caller waits for (two
+        // thread hand-offs per call; the file sink's writes spent more time in them than in
+        // the kernel). Stream writes (`std`'s) still hop: wasmtime-wasi always spawns those.
+        b.allow_blocking_current_thread(true);
         if !grants.clock {
             b.wall_clock(FrozenClock);
             b.monotonic_clock(FrozenClock);
