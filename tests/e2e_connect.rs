@@ -496,6 +496,56 @@ fn a_million_lines_survive_a_kill_9_of_the_worker_in_order() {
     assert!(w.stop());
 }
 
+/// The file sink writes each buffer at the file's end as it is then, as Kafka's sink (an
+/// append-mode stream) does: a file truncated under it (a log rotation's copytruncate) goes on
+/// from its new end, with no hole of zeros where the old lines were.
+#[test]
+fn the_file_sink_writes_on_from_the_new_end_of_a_file_truncated_under_it() {
+    let broker = Weft::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lines =
+        |prefix: &str| -> Vec<String> { (0..1000).map(|i| format!("{prefix}-{i:04}")).collect() };
+    let send = |lines: &[String]| {
+        let values: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+        produce(&broker.bootstrap(), "rotated", &values);
+    };
+    // Written before the worker starts, so the topic exists when the sink subscribes.
+    let before = lines("before");
+    send(&before);
+    let worker = worker_file(d, &broker.bootstrap(), "offset.flush.interval.ms=200\n");
+    let sink = write_file(
+        d,
+        "sink.properties",
+        "name=rotated\nconnector.class=FileStreamSink\ntasks.max=1\nfile=rotated.txt\n\
+         topics=rotated\nvalue.converter=org.apache.kafka.connect.storage.StringConverter\n",
+    );
+    let out = d.join("rotated.txt");
+    let mut w = Worker::standalone(d, &[worker, sink]);
+    let want = |lines: &[String]| lines.join("\n") + "\n";
+    assert!(
+        wait_until(Duration::from_secs(60), || read(&out) == want(&before)),
+        "the sink never wrote the first 1,000 lines (file has {} bytes); log:\n{}",
+        read(&out).len(),
+        w.log_text()
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&out)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let after = lines("after");
+    send(&after);
+    assert!(
+        wait_until(Duration::from_secs(60), || read(&out) == want(&after)),
+        "after the truncation the file should hold only the new lines; it starts {:?}; log:\n{}",
+        read(&out).chars().take(80).collect::<String>(),
+        w.log_text()
+    );
+    assert!(w.stop());
+}
+
 /// The topic's values as line numbers, checking that every record carries header `via=smt`.
 fn routed_lines(records: &[common::connect::Consumed]) -> Vec<u64> {
     records

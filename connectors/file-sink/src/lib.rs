@@ -1,9 +1,11 @@
 //! Built-in connector `file-sink`: Kafka's FileStreamSink as a sandboxed component. Appends each
 //! record's value as one line to a file inside the granted directory, fsynced on pre-commit.
 //!
-//! `encode` turns a Connect value into its line, `writer` buffers and syncs, `task` checks the
-//! config and ties them together; this file declares the config and wires the task to the SDK.
+//! `encode` turns a Connect value into its line, `writer` buffers and syncs, `append` writes the
+//! buffer at the file's end, `task` checks the config and ties them together; this file declares
+//! the config and wires the task to the SDK.
 
+pub mod append;
 pub mod encode;
 pub mod task;
 pub mod writer;

@@ -12,6 +12,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
+use crate::append::Appender;
 use crate::encode::{write_value, ValueKind};
 
 /// Buffered bytes that trigger a write before the next flush.
@@ -34,10 +35,47 @@ pub enum Repair {
     Terminated,
 }
 
+/// Cuts off (or terminates) an unterminated last line; see the module docs.
+fn repair_tail(mut file: &File) -> io::Result<Repair> {
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut chunk = Vec::new();
+    while end > 0 && len - end < MAX_REPAIR {
+        let start = end.saturating_sub(SCAN_STEP);
+        chunk.resize((end - start) as usize, 0);
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            let keep = start + i as u64 + 1;
+            if keep == len {
+                return Ok(Repair::None);
+            }
+            file.set_len(keep)?;
+            file.sync_data()?;
+            return Ok(Repair::Truncated(len - keep));
+        }
+        end = start;
+    }
+    if len == 0 {
+        return Ok(Repair::None);
+    }
+    if end == 0 {
+        // No newline at all within the bound: the whole file is one cut-short write.
+        file.set_len(0)?;
+        file.sync_data()?;
+        return Ok(Repair::Truncated(len));
+    }
+    file.write_all(b"\n")?;
+    file.sync_data()?;
+    Ok(Repair::Terminated)
+}
+
 /// An append-only line file.
 #[derive(Debug)]
 pub struct LineFile {
     file: File,
+    /// Where buffered lines go: one write each time (see [`crate::append`]).
+    appender: Appender,
     buf: Vec<u8>,
     /// Bytes written since the last `sync`.
     unsynced: bool,
@@ -52,47 +90,15 @@ impl LineFile {
             .read(true)
             .append(true)
             .open(path)?;
-        let mut f = LineFile {
+        let repair = repair_tail(&file)?;
+        let appender = Appender::open(path, &file)?;
+        let f = LineFile {
             file,
+            appender,
             buf: Vec::with_capacity(WRITE_AT + 64 * 1024),
             unsynced: false,
         };
-        let repair = f.repair_tail()?;
         Ok((f, repair))
-    }
-
-    fn repair_tail(&mut self) -> io::Result<Repair> {
-        let len = self.file.metadata()?.len();
-        let mut end = len;
-        let mut chunk = Vec::new();
-        while end > 0 && len - end < MAX_REPAIR {
-            let start = end.saturating_sub(SCAN_STEP);
-            chunk.resize((end - start) as usize, 0);
-            self.file.seek(SeekFrom::Start(start))?;
-            self.file.read_exact(&mut chunk)?;
-            if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
-                let keep = start + i as u64 + 1;
-                if keep == len {
-                    return Ok(Repair::None);
-                }
-                self.file.set_len(keep)?;
-                self.file.sync_data()?;
-                return Ok(Repair::Truncated(len - keep));
-            }
-            end = start;
-        }
-        if len == 0 {
-            return Ok(Repair::None);
-        }
-        if end == 0 {
-            // No newline at all within the bound: the whole file is one cut-short write.
-            self.file.set_len(0)?;
-            self.file.sync_data()?;
-            return Ok(Repair::Truncated(len));
-        }
-        self.file.write_all(b"\n")?;
-        self.file.sync_data()?;
-        Ok(Repair::Terminated)
     }
 
     /// Adds one line for `value`; written out when the buffer is full.
@@ -109,7 +115,7 @@ impl LineFile {
     /// as Kafka's sink shows each line at once.
     pub fn write_out(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
-            self.file.write_all(&self.buf)?;
+            self.appender.append(&self.buf)?;
             self.buf.clear();
             self.unsynced = true;
         }
