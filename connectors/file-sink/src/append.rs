@@ -86,7 +86,7 @@ mod wasi_file {
             ErrorCode::FileTooLarge => io::ErrorKind::FileTooLarge,
             _ => io::ErrorKind::Other,
         };
-        io::Error::new(kind, format!("{code:?}"))
+        io::Error::new(kind, format!("{}: {}", code.name(), code.message()))
     }
 }
 
