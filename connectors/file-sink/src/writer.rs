@@ -126,6 +126,8 @@ impl LineFile {
     pub fn sync(&mut self) -> io::Result<()> {
         self.write_out()?;
         if self.unsynced {
+            // The appender's descriptor and this one are the same file: syncing either one
+            // makes every write to it durable.
             self.file.sync_data()?;
             self.unsynced = false;
         }

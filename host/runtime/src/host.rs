@@ -122,8 +122,8 @@ impl HostState {
         let mut b = WasiCtx::builder();
         // A plugin runs on its task's own thread, which its calls block anyway: filesystem calls
         // run there directly instead of on a blocking-pool thread the caller waits for (two
-        // thread hand-offs per call; the file sink's writes spent more time in them than in
-        // the kernel). Stream writes (`std`'s) still hop: wasmtime-wasi always spawns those.
+        // thread hand-offs per call). Stream writes (`std`'s) still hop: wasmtime-wasi always
+        // spawns those, which is why the file sink writes through its descriptor.
         b.allow_blocking_current_thread(true);
         if !grants.clock {
             b.wall_clock(FrozenClock);
