@@ -1261,3 +1261,112 @@ fn flush_and_compaction_load_does_not_stall_other_produce_or_heartbeats() {
     let (_, hot_end) = watermarks(&b, "hot", 0);
     assert_eq!(hot_end, HOT_RECORDS as i64);
 }
+
+/// The broker's side of `client`'s connection as the kernel reports it (`ss -tmn` skmem): its
+/// receive and send buffer sizes (`rb`, `tb`).
+fn broker_socket_buffers(port: u16, client: &TcpStream) -> (u64, u64) {
+    let client_port = client.local_addr().expect("local address").port();
+    let filter = format!("( sport = :{port} and dport = :{client_port} )");
+    let out = Command::new("ss")
+        .args(["-tmnH", "state", "established", &filter])
+        .output()
+        .expect("ss (iproute2) is needed to read the broker's socket buffers; .ci/run installs it");
+    assert!(out.status.success(), "ss failed: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |name: &str| -> u64 {
+        let start = text
+            .find(&format!(",{name}"))
+            .unwrap_or_else(|| panic!("no {name} in ss output: {text}"))
+            + name.len()
+            + 1;
+        let digits: String = text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} unreadable in ss output: {text}"))
+    };
+    (field("rb"), field("tb"))
+}
+
+#[test]
+fn socket_buffer_sizes_apply_to_client_connections_as_in_kafka() {
+    // Linux doubles a SO_SNDBUF/SO_RCVBUF request for its bookkeeping, so 102400 shows as 204800.
+    // By default the send buffer is Kafka's 102400 and the receive buffer the OS's.
+    let defaults = Weft::start(&[]);
+    let conn = TcpStream::connect(defaults.bootstrap()).expect("connect");
+    let (rb, tb) = broker_socket_buffers(defaults.port, &conn);
+    assert_eq!(tb, 204_800, "Kafka's default send buffer");
+    assert_ne!(rb, 204_800, "the receive buffer is left to the OS");
+
+    let configured = Weft::start(&[
+        "socket.send.buffer.bytes=65536",
+        "socket.receive.buffer.bytes=81920",
+    ]);
+    let conn = TcpStream::connect(configured.bootstrap()).expect("connect");
+    assert_eq!(
+        broker_socket_buffers(configured.port, &conn),
+        (163_840, 131_072)
+    );
+    // Requests and responses several times the buffers' size still pass whole.
+    create(&configured.bootstrap(), "buffers", 1, &[]);
+    let mut c = Conn::open(&configured.bootstrap());
+    let sent = batch(100, 5_000, 10, b'b');
+    assert_eq!(c.produce("buffers", 0, sent.clone()), (NONE, 0));
+    let resp: FetchResponse = c.call(
+        ApiKey::Fetch,
+        12,
+        &fetch_request("buffers", 0, 0, 4 << 20, 0),
+    );
+    let part = &resp.responses[0].partitions[0];
+    assert_eq!(part.error_code, NONE);
+    assert_eq!(part.records.as_deref(), Some(&sent[..]));
+
+    // -1 leaves the kernel's autotuning: sizes within tcp_wmem/tcp_rmem's range, not a doubled request.
+    let os = Weft::start(&[
+        "socket.send.buffer.bytes=-1",
+        "socket.receive.buffer.bytes=-1",
+    ]);
+    let conn = TcpStream::connect(os.bootstrap()).expect("connect");
+    let range = |name: &str| -> (u64, u64) {
+        let text = std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}")).expect(name);
+        let v: Vec<u64> = text
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        assert_eq!(v.len(), 3, "{name}: {text}");
+        (v[0], v[2])
+    };
+    let (rb, tb) = broker_socket_buffers(os.port, &conn);
+    let (wmin, wmax) = range("tcp_wmem");
+    let (rmin, rmax) = range("tcp_rmem");
+    assert!(
+        tb != 204_800 && (wmin..=wmax).contains(&tb),
+        "send buffer {tb} left to the OS"
+    );
+    assert!(
+        rb != 204_800 && (rmin..=rmax).contains(&rb),
+        "receive buffer {rb} left to the OS"
+    );
+
+    // A size that is neither -1 nor positive stops start-up, naming the key.
+    let out = Command::new(weft_bin())
+        .args([
+            "up",
+            "--listeners",
+            "PLAINTEXT://127.0.0.1:0",
+            "--override",
+            "socket.send.buffer.bytes=0",
+        ])
+        .current_dir(os.data.parent().expect("the data directory's parent"))
+        .output()
+        .expect("run weft");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("'socket.send.buffer.bytes' has invalid value '0'")
+            && err.contains("-1 (the OS default) or a positive size"),
+        "{err}"
+    );
+}

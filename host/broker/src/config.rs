@@ -81,6 +81,10 @@ pub struct BrokerConfig {
     pub auto_create_topics_enable: bool,
     pub delete_topic_enable: bool,
     pub socket_request_max_bytes: u32,
+    /// SO_SNDBUF / SO_RCVBUF set on every listener, so each accepted connection has them; `None`
+    /// (-1, as in Kafka) leaves the kernel's autotuning.
+    pub socket_send_buffer_bytes: Option<u32>,
+    pub socket_receive_buffer_bytes: Option<u32>,
     /// A connection that reads no request and writes no response byte for this long is closed;
     /// `None` (a negative value, as in Kafka) never closes one.
     pub connections_max_idle_ms: Option<u64>,
@@ -159,6 +163,8 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("delete.topic.enable", KeyType::Boolean, "true", "Allow DeleteTopics."),
     key("message.max.bytes", KeyType::Int, "1048588", "Largest record batch accepted (topic default for max.message.bytes)."),
     key("socket.request.max.bytes", KeyType::Int, "104857600", "Largest request frame accepted."),
+    key("socket.send.buffer.bytes", KeyType::Int, "102400", "SO_SNDBUF of the listeners' connections; -1 leaves it to the OS (autotuning)."),
+    key("socket.receive.buffer.bytes", KeyType::Int, "-1", "SO_RCVBUF of the listeners' connections; -1 (Weft's default; Kafka's is 102400) leaves it to the OS (autotuning), which took less broker CPU per produced record."),
     key("connections.max.idle.ms", KeyType::Long, "600000", "Close a connection that neither sends a request nor takes a response byte for this long (a client that stops reading its responses included); -1 never closes one."),
     key("fetch.max.bytes", KeyType::Int, "57671680", "Most record bytes one Fetch response returns; larger max_bytes and partition_max_bytes are clamped to it."),
     key("log.segment.bytes", KeyType::Int, "1073741824", "Segment file size before a new one is rolled."),
@@ -211,8 +217,6 @@ pub const INERT_KEYS: &[&str] = &[
     "listener.security.protocol.map",
     "num.network.threads",
     "num.io.threads",
-    "socket.send.buffer.bytes",
-    "socket.receive.buffer.bytes",
     "num.recovery.threads.per.data.dir",
     "offsets.topic.replication.factor",
     "transaction.state.log.replication.factor",
@@ -417,6 +421,8 @@ impl BrokerConfig {
             auto_create_topics_enable: r.bool("auto.create.topics.enable")?,
             delete_topic_enable: r.bool("delete.topic.enable")?,
             socket_request_max_bytes: r.positive_u32("socket.request.max.bytes")?,
+            socket_send_buffer_bytes: r.socket_buffer("socket.send.buffer.bytes")?,
+            socket_receive_buffer_bytes: r.socket_buffer("socket.receive.buffer.bytes")?,
             connections_max_idle_ms: match r.long("connections.max.idle.ms")? {
                 v if v < 0 => None,
                 _ => Some(r.positive_u64("connections.max.idle.ms")?),
@@ -564,6 +570,23 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| self.invalid(key, "must be a positive 32-bit integer".into()))
     }
 
+    /// A socket buffer size: -1 is the OS default (`None`), anything else a positive byte count.
+    pub fn socket_buffer(&self, key: &str) -> Result<Option<u32>, ConfigError> {
+        match self.long(key)? {
+            -1 => Ok(None),
+            v => u32::try_from(v)
+                .ok()
+                .filter(|v| *v > 0 && *v <= i32::MAX as u32)
+                .map(Some)
+                .ok_or_else(|| {
+                    self.invalid(
+                        key,
+                        "must be -1 (the OS default) or a positive size in bytes".into(),
+                    )
+                }),
+        }
+    }
+
     pub fn positive_u64(&self, key: &str) -> Result<u64, ConfigError> {
         let v = self.long(key)?;
         u64::try_from(v)
@@ -632,6 +655,31 @@ mod tests {
         assert_eq!(idle("-1").unwrap(), None);
         let e = idle("0").unwrap_err();
         assert!(e.to_string().contains("connections.max.idle.ms"), "{e}");
+    }
+
+    #[test]
+    fn socket_buffers_are_kafkas_with_minus_one_meaning_the_os_default() {
+        let sizes = |v: &str| {
+            BrokerConfig::from_flat(flat(&[
+                ("socket.send.buffer.bytes", v),
+                ("socket.receive.buffer.bytes", v),
+            ]))
+            .map(|c| (c.socket_send_buffer_bytes, c.socket_receive_buffer_bytes))
+        };
+        let d = BrokerConfig::defaults().unwrap();
+        assert_eq!(
+            (d.socket_send_buffer_bytes, d.socket_receive_buffer_bytes),
+            (Some(102_400), None)
+        );
+        assert_eq!(sizes("65536").unwrap(), (Some(65_536), Some(65_536)));
+        assert_eq!(sizes("-1").unwrap(), (None, None));
+        for bad in ["0", "-2", "4294967296", "big"] {
+            let e = sizes(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("socket.") && e.contains("buffer.bytes"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]
