@@ -19,22 +19,8 @@ pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 "$bin" topics create perf --partitions 1 -b "127.0.0.1:$port" >/dev/null
-cpu() { awk '{print $14, $15}' "/proc/$pid/stat"; }
-ticks="$(getconf CLK_TCK)"
-read -r u0 s0 <<<"$(cpu)"
-"$bin" perf produce -b "127.0.0.1:$port" --topic perf --records "$n" --record-size 100 --throughput -1 \
-  ${PRODUCE_X:+-X "$PRODUCE_X"} | tail -1
-# A first consumer makes the broker create __consumer_offsets (its partitions' files and
-# indexes), which would otherwise be counted in the consume figure; so does a one-record run.
-"$bin" perf consume -b "127.0.0.1:$port" --topic perf --records 1 >/dev/null
-read -r u1 s1 <<<"$(cpu)"
-"$bin" perf consume -b "127.0.0.1:$port" --topic perf --records "$n" | tail -1
-read -r u2 s2 <<<"$(cpu)"
-per_record() { # user-ticks system-ticks -> "T ns (user U ns, system S ns)"
-  echo "$((($1 + $2) * 1000000000 / ticks / n)) ns (user $(($1 * 1000000000 / ticks / n)) ns, system $(($2 * 1000000000 / ticks / n)) ns)"
-}
-echo "broker CPU per produced record: $(per_record $((u1 - u0)) $((s1 - s0)))"
-echo "broker CPU per consumed record: $(per_record $((u2 - u1)) $((s2 - s1)))"
+. "$(dirname "$0")/broker_cpu_runs.sh"
+broker_cpu_runs "$pid" "$bin" "127.0.0.1:$port" perf "$n" "" "${PRODUCE_X:-}"
 # The kernel's floor under the produce figure on this machine: the system time dd takes to write
 # 100 B into page-cache pages a new file did not have yet, which any broker pays per record it
 # writes (on a VM that hands freed memory back to its host, new pages are much dearer).

@@ -53,15 +53,5 @@ b="127.0.0.1:$port"
 # The JIT compiles the produce and fetch paths during a first round, which is not counted.
 "$bin" perf produce -b "$b" --topic warm --records "$n" --record-size 100 --throughput -1 >/dev/null
 "$bin" perf consume -b "$b" --topic warm --records "$n" >/dev/null
-cpu() { awk '{print $14, $15}' "/proc/$pid/stat"; }
-ticks="$(getconf CLK_TCK)"
-read -r u0 s0 <<<"$(cpu)"
-"$bin" perf produce -b "$b" --topic perf --records "$n" --record-size 100 --throughput -1 | tail -1
-read -r u1 s1 <<<"$(cpu)"
-"$bin" perf consume -b "$b" --topic perf --records "$n" | tail -1
-read -r u2 s2 <<<"$(cpu)"
-per_record() { # user-ticks system-ticks -> "T ns (user U ns, system S ns)"
-  echo "$((($1 + $2) * 1000000000 / ticks / n)) ns (user $(($1 * 1000000000 / ticks / n)) ns, system $(($2 * 1000000000 / ticks / n)) ns)"
-}
-echo "Kafka $version broker CPU per produced record: $(per_record $((u1 - u0)) $((s1 - s0)))"
-echo "Kafka $version broker CPU per consumed record: $(per_record $((u2 - u1)) $((s2 - s1)))"
+. "$(dirname "$0")/broker_cpu_runs.sh"
+broker_cpu_runs "$pid" "$bin" "$b" perf "$n" "Kafka $version "
