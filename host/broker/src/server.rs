@@ -239,24 +239,7 @@ async fn bind_listener(
 ) -> std::io::Result<TcpListener> {
     let mut last_error = None;
     for candidate in tokio::net::lookup_host(addr).await? {
-        let bound = (|| {
-            let socket = if candidate.is_ipv4() {
-                tokio::net::TcpSocket::new_v4()?
-            } else {
-                tokio::net::TcpSocket::new_v6()?
-            };
-            // As std and tokio do for their listeners, so a restart can rebind at once.
-            socket.set_reuseaddr(true)?;
-            if let Some(size) = send_buffer {
-                socket.set_send_buffer_size(size)?;
-            }
-            if let Some(size) = receive_buffer {
-                socket.set_recv_buffer_size(size)?;
-            }
-            socket.bind(candidate)?;
-            socket.listen(1024)
-        })();
-        match bound {
+        match listen_on(candidate, send_buffer, receive_buffer) {
             Ok(listener) => return Ok(listener),
             Err(e) => last_error = Some(e),
         }
@@ -267,6 +250,29 @@ async fn bind_listener(
             "the address resolved to nothing",
         )
     }))
+}
+
+/// One resolved address of [`bind_listener`]: the socket, its options, bind and listen.
+fn listen_on(
+    addr: SocketAddr,
+    send_buffer: Option<u32>,
+    receive_buffer: Option<u32>,
+) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std and tokio do for their listeners, so a restart can rebind at once.
+    socket.set_reuseaddr(true)?;
+    if let Some(size) = send_buffer {
+        socket.set_send_buffer_size(size)?;
+    }
+    if let Some(size) = receive_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, name: Arc<str>) {
